@@ -1,0 +1,118 @@
+/**
+ * The typed surface of the native addon (build/Release/lenet_torch.node): exactly what native/ exports.
+ * lib/ validates arguments before calling any of this; the native side trusts them. Users never touch it directly.
+ */
+
+/** dtype names as lib/ passes them; the native side maps them to at::ScalarType. */
+export type NativeDtype =
+  | 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
+
+/** The typed arrays that carry tensor values across the boundary. */
+export type NativeTypedArray =
+  | Float32Array | Float64Array | Int32Array | Int16Array | Int8Array | Uint8Array | BigInt64Array;
+
+/** A handle over one at::Tensor. Created only by native functions. */
+export declare class NativeTensor {
+  private constructor();
+  shape(): number[];
+  dtype(): NativeDtype;
+  /** 'cpu', 'cuda:0', ... */
+  device(): string;
+  numel(): number;
+  requiresGrad(): boolean;
+  setRequiresGrad(value: boolean): void;
+  isLeaf(): boolean;
+  /** The name of the autograd node that made this tensor (e.g. 'NllLossBackward0'), or null for a leaf. */
+  gradFn(): string | null;
+  grad(): NativeTensor | null;
+  to(device: string | null, dtype: NativeDtype | null): NativeTensor;
+  item(): number | boolean;
+  /** A row-major copy; bool becomes Uint8Array, float16/bfloat16 Float32Array. */
+  data(): NativeTypedArray;
+  argmax(dim: number | null, keepdim: boolean): NativeTensor;
+  reduce(op: 'sum' | 'mean' | 'amin' | 'amax', dims: number[] | null, keepdim: boolean): NativeTensor;
+  binary(op: 'add' | 'sub' | 'mul' | 'div' | 'eq' | 'matmul', other: NativeTensor | number): NativeTensor;
+  unary(op: 'clone' | 'detach' | 'contiguous' | 'exp' | 'log' | 'neg' | 'abs' | 'sigmoid' | 'relu'): NativeTensor;
+  reshape(shape: number[]): NativeTensor;
+  view(shape: number[]): NativeTensor;
+  indexSelect(dim: number, index: NativeTensor): NativeTensor;
+  backward(gradient: NativeTensor | null): void;
+  /** Frees the tensor now; later calls on this handle throw. */
+  dispose(): void;
+  isDisposed(): boolean;
+}
+
+export type NativeModuleKind =
+  | 'Conv2d' | 'Linear' | 'AvgPool2d' | 'MaxPool2d' | 'Sigmoid' | 'ReLU' | 'Tanh' | 'Flatten' | 'Reshape' | 'Sequential';
+
+/** A handle over a libtorch module; a Sequential's children are the very modules passed in. */
+export declare class NativeModule {
+  /** Options are complete and validated (lib/nn/layers.ts); children only for 'Sequential'. */
+  constructor(kind: NativeModuleKind, options: object, children?: NativeModule[]);
+  forward(input: NativeTensor): NativeTensor;
+  /** Recursive, in registration order: [['0.weight', t], ...]. */
+  namedParameters(): [string, NativeTensor][];
+  train(mode: boolean): void;
+  isTraining(): boolean;
+  to(device: string | null, dtype: NativeDtype | null): void;
+  /** libtorch's printout of the module tree. */
+  describe(): string;
+}
+
+export interface NativeSGDOptions {
+  lr: number;
+  momentum: number;
+  dampening: number;
+  weight_decay: number;
+  nesterov: boolean;
+}
+
+export declare class NativeSGD {
+  constructor(params: NativeTensor[], options: NativeSGDOptions);
+  zeroGrad(setToNone: boolean): void;
+  step(): void;
+  setLr(lr: number): void;
+}
+
+export interface NativeCrossEntropyOptions {
+  reduction: 'mean' | 'sum' | 'none';
+  ignore_index: number;
+  label_smoothing: number;
+  weight: NativeTensor | null;
+}
+
+export type NativeInit =
+  | 'xavier_uniform_' | 'xavier_normal_' | 'normal_' | 'uniform_' | 'constant_' | 'zeros_' | 'ones_';
+
+export interface Binding {
+  Tensor: typeof NativeTensor;
+  Module: typeof NativeModule;
+  SGD: typeof NativeSGD;
+
+  fromData(data: NativeTypedArray, shape: number[], dtype: NativeDtype | null, device: string | null,
+           requiresGrad: boolean): NativeTensor;
+  full(shape: number[], value: number, dtype: NativeDtype | null, device: string | null): NativeTensor;
+  random(kind: 'rand' | 'randn', shape: number[], dtype: NativeDtype | null, device: string | null): NativeTensor;
+  randint(low: number, high: number, shape: number[], dtype: NativeDtype | null, device: string | null): NativeTensor;
+  randperm(n: number, device: string | null): NativeTensor;
+  arange(start: number, end: number, step: number, dtype: NativeDtype | null, device: string | null): NativeTensor;
+  manualSeed(seed: number): void;
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+  cudaIsAvailable(): boolean;
+  cudaDeviceCount(): number;
+  cudaSynchronize(): void;
+  setGradEnabled(enabled: boolean): void;
+  isGradEnabled(): boolean;
+
+  crossEntropy(input: NativeTensor, target: NativeTensor, options: NativeCrossEntropyOptions): NativeTensor;
+  /** Fills `tensor` in place without autograd history: a, b are gain / mean, std / low, high / value. */
+  init(kind: NativeInit, tensor: NativeTensor, a: number, b: number): void;
+  /** Clears the gradients of `params`: to undefined (no memset) or to zeros. */
+  zeroGrad(params: NativeTensor[], setToNone: boolean): void;
+
+  /** The libtorch version the addon was built against, e.g. '1.13.0'. */
+  torchVersion: string;
+  /** Whether that libtorch has CUDA. */
+  cudaBuild: boolean;
+}

@@ -1,0 +1,14 @@
+/**
+ * lenet-torch: libtorch for Node.js with PyTorch's and d2l's names.
+ * @example const { torch, nn, optim, d2l } = require('lenet-torch');
+ */
+import * as torch from './torch';
+import * as nn from './nn';
+import * as optim from './optim';
+import * as d2l from './d2l';
+
+export { torch, nn, optim, d2l };
+export { Tensor, Size } from './tensor';
+export type { Dtype } from './tensor';
+export { Device } from './device';
+export type { DeviceLike } from './device';

@@ -1,0 +1,10 @@
+/** The `nn` namespace: modules, layers, the loss and initialisers, named as torch.nn. */
+export { Module } from './module';
+export {
+  AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Reshape, Sequential, Sigmoid, Tanh,
+} from './layers';
+export type { AvgPool2dOptions, Conv2dOptions, Conv2dPadding, IntOrPair, MaxPool2dOptions, PaddingMode } from './layers';
+export { CrossEntropyLoss } from './loss';
+export type { CrossEntropyLossOptions, Reduction } from './loss';
+import * as init from './init';
+export { init };

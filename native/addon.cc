@@ -1,0 +1,45 @@
+// Registers the native classes and functions; nothing else.
+#include <napi.h>
+#include <torch/torch.h>
+
+#include "common.h"
+#include "functional.h"
+#include "module.h"
+#include "optimizer.h"
+#include "tensor.h"
+
+namespace lt {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  env.SetInstanceData(data);
+
+  auto tensor = TensorWrap::Init(env);
+  data->tensor = Napi::Persistent(tensor);
+  exports.Set("Tensor", tensor);
+  auto module = ModuleWrap::Init(env);
+  data->module = Napi::Persistent(module);
+  exports.Set("Module", module);
+  auto sgd = SGDWrap::Init(env);
+  data->sgd = Napi::Persistent(sgd);
+  exports.Set("SGD", sgd);
+
+  InitTensorFunctions(env, exports);
+  InitFunctional(env, exports);
+
+  exports.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
+  exports.Set("cudaBuild", Napi::Boolean::New(env,
+#ifdef LT_WITH_CUDA
+                                              true
+#else
+                                              false
+#endif
+                                              ));
+  return exports;
+}
+
+}  // namespace lt
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return lt::Init(env, exports); }
+
+NODE_API_MODULE(lenet_torch, InitAddon)

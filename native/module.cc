@@ -1,0 +1,202 @@
+#include "module.h"
+
+#include <sstream>
+#include <unordered_set>
+
+#include "common.h"
+#include "errors.h"
+#include "tensor.h"
+
+namespace lt {
+
+namespace {
+
+std::unordered_set<const torch::nn::Module*>& BusyModules() {
+  static std::unordered_set<const torch::nn::Module*> busy;
+  return busy;
+}
+
+int64_t Int(const Napi::Object& o, const char* key) { return o.Get(key).As<Napi::Number>().Int64Value(); }
+bool Bool(const Napi::Object& o, const char* key) { return o.Get(key).ToBoolean(); }
+torch::ExpandingArray<2> Pair(const Napi::Object& o, const char* key) {
+  const auto v = ToShape(o.Get(key));
+  return torch::ExpandingArray<2>({v.at(0), v.at(1)});
+}
+
+torch::nn::Conv2dOptions::padding_mode_t PaddingMode(const std::string& mode) {
+  if (mode == "reflect") return torch::kReflect;
+  if (mode == "replicate") return torch::kReplicate;
+  if (mode == "circular") return torch::kCircular;
+  return torch::kZeros;
+}
+
+// Builds the libtorch module for `kind` from options that lib/ has validated and completed.
+torch::nn::AnyModule Create(const std::string& kind, const Napi::Object& o, const Napi::Value& children) {
+  if (kind == "Conv2d") {
+    auto options = torch::nn::Conv2dOptions(Int(o, "in_channels"), Int(o, "out_channels"), Pair(o, "kernel_size"))
+                       .stride(Pair(o, "stride"))
+                       .dilation(Pair(o, "dilation"))
+                       .groups(Int(o, "groups"))
+                       .bias(Bool(o, "bias"))
+                       .padding_mode(PaddingMode(o.Get("padding_mode").As<Napi::String>()));
+    const auto padding = o.Get("padding");
+    if (padding.IsString()) {
+      if (padding.As<Napi::String>().Utf8Value() == "same") {
+        options.padding(torch::kSame);
+      } else {
+        options.padding(torch::kValid);
+      }
+    } else {
+      options.padding(Pair(o, "padding"));
+    }
+    return torch::nn::AnyModule(torch::nn::Conv2d(options));
+  }
+  if (kind == "Linear") {
+    return torch::nn::AnyModule(torch::nn::Linear(
+        torch::nn::LinearOptions(Int(o, "in_features"), Int(o, "out_features")).bias(Bool(o, "bias"))));
+  }
+  if (kind == "AvgPool2d") {
+    auto options = torch::nn::AvgPool2dOptions(Pair(o, "kernel_size"))
+                       .stride(Pair(o, "stride"))
+                       .padding(Pair(o, "padding"))
+                       .ceil_mode(Bool(o, "ceil_mode"))
+                       .count_include_pad(Bool(o, "count_include_pad"));
+    if (o.Get("divisor_override").IsNumber()) options.divisor_override(Int(o, "divisor_override"));
+    return torch::nn::AnyModule(torch::nn::AvgPool2d(options));
+  }
+  if (kind == "MaxPool2d") {
+    return torch::nn::AnyModule(torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(Pair(o, "kernel_size"))
+                                                         .stride(Pair(o, "stride"))
+                                                         .padding(Pair(o, "padding"))
+                                                         .dilation(Pair(o, "dilation"))
+                                                         .ceil_mode(Bool(o, "ceil_mode"))));
+  }
+  if (kind == "Sigmoid") return torch::nn::AnyModule(torch::nn::Sigmoid());
+  if (kind == "ReLU") return torch::nn::AnyModule(torch::nn::ReLU());
+  if (kind == "Tanh") return torch::nn::AnyModule(torch::nn::Tanh());
+  if (kind == "Flatten") {
+    return torch::nn::AnyModule(
+        torch::nn::Flatten(torch::nn::FlattenOptions().start_dim(Int(o, "start_dim")).end_dim(Int(o, "end_dim"))));
+  }
+  if (kind == "Reshape") return torch::nn::AnyModule(Reshape(ToShape(o.Get("shape"))));
+  if (kind == "Sequential") {
+    Sequential sequential;
+    const auto array = children.As<Napi::Array>();
+    for (uint32_t i = 0; i < array.Length(); ++i) {
+      // Copies of an AnyModule share its module: the child keeps its identity and parameters.
+      sequential->push_back(std::to_string(i), ModuleWrap::From(array.Get(i), "layer")->Any());
+    }
+    return torch::nn::AnyModule(sequential);
+  }
+  throw std::invalid_argument("unknown module kind " + kind);
+}
+
+}  // namespace
+
+void ReshapeImpl::pretty_print(std::ostream& stream) const {
+  stream << "Reshape(" << c10::IntArrayRef(shape) << ")";
+}
+
+void SetBusy(const torch::nn::Module& root, bool busy) {
+  auto& set = BusyModules();
+  std::vector<const torch::nn::Module*> tree{&root};
+  for (const auto& m : root.modules(/*include_self=*/false)) tree.push_back(m.get());
+  for (const auto* m : tree) {
+    if (busy) {
+      set.insert(m);
+    } else {
+      set.erase(m);
+    }
+  }
+}
+
+bool IsBusy(const torch::nn::Module& module) { return BusyModules().count(&module) > 0; }
+
+Napi::Function ModuleWrap::Init(Napi::Env env) {
+  return DefineClass(env, "Module",
+                     {
+                         InstanceMethod<&ModuleWrap::Forward>("forward"),
+                         InstanceMethod<&ModuleWrap::NamedParameters>("namedParameters"),
+                         InstanceMethod<&ModuleWrap::Train>("train"),
+                         InstanceMethod<&ModuleWrap::IsTraining>("isTraining"),
+                         InstanceMethod<&ModuleWrap::To>("to"),
+                         InstanceMethod<&ModuleWrap::Describe>("describe"),
+                     });
+}
+
+ModuleWrap* ModuleWrap::From(const Napi::Value& value, const char* what) {
+  Napi::Env env = value.Env();
+  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(Data(env).module.Value())) {
+    throw Napi::TypeError::New(env, std::string("Expected ") + what + " to be a native Module");
+  }
+  return Unwrap(value.As<Napi::Object>());
+}
+
+// new Module(kind, options, children?)
+ModuleWrap::ModuleWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModuleWrap>(info) {
+  Napi::Env env = info.Env();
+  Guarded(env, [&] {
+    any_ = Create(info[0].As<Napi::String>(), info[1].As<Napi::Object>(), info[2]);
+    module_ = any_.ptr();
+  });
+}
+
+void ModuleWrap::CheckNotBusy(Napi::Env env) const {
+  if (IsBusy(*module_)) {
+    throw Napi::Error::New(env, "This module is being trained (train_ch6 is running on it); wait for it to finish");
+  }
+}
+
+Napi::Value ModuleWrap::Forward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckNotBusy(env);
+  const auto& input = TensorWrap::From(info[0], "input");
+  return Guarded(env, [&] { return TensorWrap::New(env, Run(input)); });
+}
+
+Napi::Value ModuleWrap::NamedParameters(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&] {
+    const auto params = module_->named_parameters(/*recurse=*/true);
+    auto result = Napi::Array::New(env, params.size());
+    uint32_t i = 0;
+    for (const auto& item : params) {
+      auto pair = Napi::Array::New(env, 2);
+      pair.Set(0u, Napi::String::New(env, item.key()));
+      pair.Set(1u, TensorWrap::New(env, item.value()));
+      result.Set(i++, pair);
+    }
+    return result;
+  });
+}
+
+Napi::Value ModuleWrap::Train(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckNotBusy(env);
+  module_->train(info[0].ToBoolean());
+  return env.Undefined();
+}
+
+Napi::Value ModuleWrap::IsTraining(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), module_->is_training());
+}
+
+// to(device | null, dtype | null)
+Napi::Value ModuleWrap::To(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckNotBusy(env);
+  return Guarded(env, [&] {
+    if (info[0].IsString()) module_->to(ParseDevice(info[0].As<Napi::String>()));
+    if (info[1].IsString()) module_->to(ParseDtype(info[1].As<Napi::String>()));
+    return env.Undefined();
+  });
+}
+
+// libtorch's own description of the module tree, for debugging.
+Napi::Value ModuleWrap::Describe(const Napi::CallbackInfo& info) {
+  std::ostringstream stream;
+  stream << *module_;
+  return Napi::String::New(info.Env(), stream.str());
+}
+
+}  // namespace lt

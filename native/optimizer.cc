@@ -1,0 +1,71 @@
+#include "optimizer.h"
+
+#include "errors.h"
+#include "tensor.h"
+
+namespace lt {
+
+void ZeroGrad(const std::vector<at::Tensor>& params, bool set_to_none) {
+  for (const auto& p : params) {
+    auto& grad = const_cast<at::Tensor&>(p).mutable_grad();
+    if (!grad.defined()) continue;
+    if (set_to_none) {
+      grad.reset();
+    } else {
+      grad.detach_();
+      grad.zero_();
+    }
+  }
+}
+
+Napi::Function SGDWrap::Init(Napi::Env env) {
+  return DefineClass(env, "SGD",
+                     {
+                         InstanceMethod<&SGDWrap::ZeroGrad>("zeroGrad"),
+                         InstanceMethod<&SGDWrap::Step>("step"),
+                         InstanceMethod<&SGDWrap::SetLr>("setLr"),
+                     });
+}
+
+// new SGD(params: Tensor[], {lr, momentum, dampening, weight_decay, nesterov})
+SGDWrap::SGDWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SGDWrap>(info) {
+  Napi::Env env = info.Env();
+  const auto array = info[0].As<Napi::Array>();
+  std::vector<at::Tensor> params;
+  for (uint32_t i = 0; i < array.Length(); ++i) params.push_back(TensorWrap::From(array.Get(i), "params"));
+  const auto o = info[1].As<Napi::Object>();
+  auto number = [&](const char* key) { return o.Get(key).As<Napi::Number>().DoubleValue(); };
+  Guarded(env, [&] {
+    optimizer_ = std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(number("lr"))
+                                                                 .momentum(number("momentum"))
+                                                                 .dampening(number("dampening"))
+                                                                 .weight_decay(number("weight_decay"))
+                                                                 .nesterov(o.Get("nesterov").ToBoolean()));
+  });
+}
+
+Napi::Value SGDWrap::ZeroGrad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&] {
+    for (auto& group : optimizer_->param_groups()) lt::ZeroGrad(group.params(), info[0].ToBoolean());
+    return env.Undefined();
+  });
+}
+
+Napi::Value SGDWrap::Step(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&] {
+    optimizer_->step();
+    return env.Undefined();
+  });
+}
+
+Napi::Value SGDWrap::SetLr(const Napi::CallbackInfo& info) {
+  const double lr = info[0].As<Napi::Number>().DoubleValue();
+  for (auto& group : optimizer_->param_groups()) {
+    static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
+  }
+  return info.Env().Undefined();
+}
+
+}  // namespace lt

@@ -1,0 +1,27 @@
+// SGDWrap: torch::optim::SGD over parameter tensors handed in from JS.
+#pragma once
+
+#include <napi.h>
+#include <torch/torch.h>
+
+#include <memory>
+
+namespace lt {
+
+class SGDWrap : public Napi::ObjectWrap<SGDWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit SGDWrap(const Napi::CallbackInfo& info);
+
+ private:
+  Napi::Value ZeroGrad(const Napi::CallbackInfo& info);
+  Napi::Value Step(const Napi::CallbackInfo& info);
+  Napi::Value SetLr(const Napi::CallbackInfo& info);
+
+  std::unique_ptr<torch::optim::SGD> optimizer_;
+};
+
+// Clears the gradients of `params`: to None (no memset, the next backward allocates) or to zero.
+void ZeroGrad(const std::vector<at::Tensor>& params, bool set_to_none);
+
+}  // namespace lt

@@ -1,0 +1,453 @@
+#include "tensor.h"
+
+#include <cstring>
+#include <string>
+
+#include "common.h"
+#include "errors.h"
+
+namespace lt {
+
+namespace {
+
+int64_t StorageBytes(const at::Tensor& t) {
+  return t.defined() && t.has_storage() ? static_cast<int64_t>(t.storage().nbytes()) : 0;
+}
+
+c10::TensorOptions Options(const Napi::Value& dtype, const Napi::Value& device) {
+  auto options = c10::TensorOptions();
+  if (dtype.IsString()) options = options.dtype(ParseDtype(dtype.As<Napi::String>()));
+  if (device.IsString()) options = options.device(ParseDevice(device.As<Napi::String>()));
+  return options;
+}
+
+// A typed array's bytes as a tensor of the matching dtype (copied, so JS may reuse the buffer).
+at::Tensor FromTypedArray(const Napi::TypedArray& array, const std::vector<int64_t>& shape) {
+  at::ScalarType type;
+  switch (array.TypedArrayType()) {
+    case napi_float32_array: type = at::kFloat; break;
+    case napi_float64_array: type = at::kDouble; break;
+    case napi_int32_array: type = at::kInt; break;
+    case napi_int16_array: type = at::kShort; break;
+    case napi_int8_array: type = at::kChar; break;
+    case napi_uint8_array: type = at::kByte; break;
+    case napi_bigint64_array: type = at::kLong; break;
+    default: throw Napi::TypeError::New(array.Env(), "data: unsupported typed array type");
+  }
+  auto* bytes = static_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
+  return torch::from_blob(bytes, shape, at::TensorOptions().dtype(type)).clone();
+}
+
+Napi::Value Scalar(Napi::Env env, const at::Scalar& s) {
+  if (s.isBoolean()) return Napi::Boolean::New(env, s.toBool());
+  if (s.isIntegral(/*includeBool=*/false)) return Napi::Number::New(env, static_cast<double>(s.toLong()));
+  return Napi::Number::New(env, s.toDouble());
+}
+
+// The other operand of a binary op: a tensor handle or a plain number.
+at::Scalar ToScalar(const Napi::Value& v) { return at::Scalar(v.As<Napi::Number>().DoubleValue()); }
+
+}  // namespace
+
+Napi::Function TensorWrap::Init(Napi::Env env) {
+  return DefineClass(env, "Tensor",
+                     {
+                         InstanceMethod<&TensorWrap::Shape>("shape"),
+                         InstanceMethod<&TensorWrap::Dtype>("dtype"),
+                         InstanceMethod<&TensorWrap::Device>("device"),
+                         InstanceMethod<&TensorWrap::Numel>("numel"),
+                         InstanceMethod<&TensorWrap::RequiresGrad>("requiresGrad"),
+                         InstanceMethod<&TensorWrap::SetRequiresGrad>("setRequiresGrad"),
+                         InstanceMethod<&TensorWrap::IsLeaf>("isLeaf"),
+                         InstanceMethod<&TensorWrap::GradFn>("gradFn"),
+                         InstanceMethod<&TensorWrap::Grad>("grad"),
+                         InstanceMethod<&TensorWrap::To>("to"),
+                         InstanceMethod<&TensorWrap::Item>("item"),
+                         InstanceMethod<&TensorWrap::Data>("data"),
+                         InstanceMethod<&TensorWrap::Argmax>("argmax"),
+                         InstanceMethod<&TensorWrap::Reduce>("reduce"),
+                         InstanceMethod<&TensorWrap::Binary>("binary"),
+                         InstanceMethod<&TensorWrap::Unary>("unary"),
+                         InstanceMethod<&TensorWrap::Reshape>("reshape"),
+                         InstanceMethod<&TensorWrap::View>("view"),
+                         InstanceMethod<&TensorWrap::IndexSelect>("indexSelect"),
+                         InstanceMethod<&TensorWrap::Backward>("backward"),
+                         InstanceMethod<&TensorWrap::Dispose>("dispose"),
+                         InstanceMethod<&TensorWrap::IsDisposed>("isDisposed"),
+                     });
+}
+
+Napi::Value TensorWrap::New(Napi::Env env, at::Tensor tensor) {
+  if (!tensor.defined()) return env.Null();
+  return lt::Data(env).tensor.New({Napi::External<at::Tensor>::New(env, &tensor)});
+}
+
+const at::Tensor& TensorWrap::From(const Napi::Value& value, const char* what) {
+  Napi::Env env = value.Env();
+  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(lt::Data(env).tensor.Value())) {
+    throw Napi::TypeError::New(env, std::string("Expected ") + what + " to be a Tensor");
+  }
+  return Unwrap(value.As<Napi::Object>())->Get(env);
+}
+
+TensorWrap::TensorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorWrap>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 1 || !info[0].IsExternal()) {
+    throw Napi::TypeError::New(env, "Tensor cannot be constructed directly: use torch.tensor() or torch.zeros()");
+  }
+  tensor_ = std::move(*info[0].As<Napi::External<at::Tensor>>().Data());
+  env_ = env;
+  external_bytes_ = StorageBytes(tensor_);
+  if (external_bytes_ > 0) Napi::MemoryManagement::AdjustExternalMemory(env, external_bytes_);
+}
+
+TensorWrap::~TensorWrap() { Release(); }
+
+// Frees the tensor now rather than at the next garbage collection; safe to call twice.
+void TensorWrap::Release() {
+  tensor_ = at::Tensor();
+  if (external_bytes_ > 0) {
+    int64_t adjusted = 0;
+    napi_adjust_external_memory(env_, -external_bytes_, &adjusted);
+    external_bytes_ = 0;
+  }
+}
+
+const at::Tensor& TensorWrap::Get(const Napi::Env& env) const {
+  if (disposed_) throw Napi::Error::New(env, "Tensor was disposed: it can no longer be used");
+  return tensor_;
+}
+
+Napi::Value TensorWrap::Shape(const Napi::CallbackInfo& info) {
+  return FromShape(info.Env(), Get(info.Env()).sizes());
+}
+
+Napi::Value TensorWrap::Dtype(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), DtypeName(Get(info.Env()).scalar_type()));
+}
+
+Napi::Value TensorWrap::Device(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), DeviceName(Get(info.Env()).device()));
+}
+
+Napi::Value TensorWrap::Numel(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(Get(info.Env()).numel()));
+}
+
+Napi::Value TensorWrap::RequiresGrad(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), Get(info.Env()).requires_grad());
+}
+
+Napi::Value TensorWrap::SetRequiresGrad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&] {
+    auto t = Get(env);
+    t.set_requires_grad(info[0].As<Napi::Boolean>());
+    return env.Undefined();
+  });
+}
+
+Napi::Value TensorWrap::IsLeaf(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), Get(info.Env()).is_leaf());
+}
+
+Napi::Value TensorWrap::GradFn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto& node = Get(env).grad_fn();
+  if (!node) return env.Null();
+  return Napi::String::New(env, node->name());
+}
+
+Napi::Value TensorWrap::Grad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&] { return New(env, Get(env).grad()); });
+}
+
+// to(device | null, dtype | null)
+Napi::Value TensorWrap::To(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&] {
+    const auto& t = Get(env);
+    auto device = info[0].IsString() ? ParseDevice(info[0].As<Napi::String>()) : t.device();
+    auto dtype = info[1].IsString() ? ParseDtype(info[1].As<Napi::String>()) : t.scalar_type();
+    return New(env, t.to(device, dtype));
+  });
+}
+
+Napi::Value TensorWrap::Item(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&] { return Scalar(env, Get(env).item()); });
+}
+
+// A copy of the values, row-major, in the typed array that matches the dtype.
+Napi::Value TensorWrap::Data(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&]() -> Napi::Value {
+    at::Tensor t = Get(env).detach().to(torch::kCPU);
+    napi_typedarray_type kind;
+    switch (t.scalar_type()) {
+      case at::kFloat: kind = napi_float32_array; break;
+      case at::kDouble: kind = napi_float64_array; break;
+      case at::kHalf:
+      case at::kBFloat16: t = t.to(at::kFloat); kind = napi_float32_array; break;
+      case at::kLong: kind = napi_bigint64_array; break;
+      case at::kInt: kind = napi_int32_array; break;
+      case at::kShort: kind = napi_int16_array; break;
+      case at::kChar: kind = napi_int8_array; break;
+      case at::kByte: kind = napi_uint8_array; break;
+      case at::kBool: t = t.to(at::kByte); kind = napi_uint8_array; break;
+      default: throw std::invalid_argument("data(): unsupported dtype " + DtypeName(t.scalar_type()));
+    }
+    t = t.contiguous();
+    const size_t bytes = t.numel() * t.element_size();
+    auto buffer = Napi::ArrayBuffer::New(env, bytes);
+    if (bytes > 0) std::memcpy(buffer.Data(), t.data_ptr(), bytes);
+    napi_value array;
+    NAPI_THROW_IF_FAILED(env, napi_create_typedarray(env, kind, t.numel(), buffer, 0, &array), Napi::Value());
+    return Napi::Value(env, array);
+  });
+}
+
+// argmax(dim | null, keepdim)
+Napi::Value TensorWrap::Argmax(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&] {
+    const auto& t = Get(env);
+    c10::optional<int64_t> dim;
+    if (info[0].IsNumber()) dim = info[0].As<Napi::Number>().Int64Value();
+    return New(env, t.argmax(dim, info[1].ToBoolean()));
+  });
+}
+
+// reduce(op, dims | null, keepdim): op is sum, mean, amin or amax.
+Napi::Value TensorWrap::Reduce(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&] {
+    const auto& t = Get(env);
+    const std::string op = info[0].As<Napi::String>();
+    const bool keepdim = info[2].ToBoolean();
+    std::vector<int64_t> dims;
+    if (info[1].IsArray()) dims = ToShape(info[1]);
+    if (op == "sum") return New(env, dims.empty() ? t.sum() : t.sum(dims, keepdim));
+    if (op == "mean") return New(env, dims.empty() ? t.mean() : t.mean(dims, keepdim));
+    if (op == "amin") return New(env, dims.empty() ? t.min() : t.amin(dims, keepdim));
+    if (op == "amax") return New(env, dims.empty() ? t.max() : t.amax(dims, keepdim));
+    throw std::invalid_argument("unknown reduction " + op);
+  });
+}
+
+// binary(op, other): other is a Tensor or a number.
+Napi::Value TensorWrap::Binary(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&] {
+    const auto& t = Get(env);
+    const std::string op = info[0].As<Napi::String>();
+    if (info[1].IsNumber()) {
+      const at::Scalar s = ToScalar(info[1]);
+      if (op == "add") return New(env, t.add(s));
+      if (op == "sub") return New(env, t.sub(s));
+      if (op == "mul") return New(env, t.mul(s));
+      if (op == "div") return New(env, t.div(s));
+      if (op == "eq") return New(env, t.eq(s));
+      throw std::invalid_argument("unknown operator " + op);
+    }
+    const auto& o = From(info[1], "other");
+    if (op == "add") return New(env, t.add(o));
+    if (op == "sub") return New(env, t.sub(o));
+    if (op == "mul") return New(env, t.mul(o));
+    if (op == "div") return New(env, t.div(o));
+    if (op == "eq") return New(env, t.eq(o));
+    if (op == "matmul") return New(env, t.matmul(o));
+    throw std::invalid_argument("unknown operator " + op);
+  });
+}
+
+Napi::Value TensorWrap::Unary(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&] {
+    const auto& t = Get(env);
+    const std::string op = info[0].As<Napi::String>();
+    if (op == "clone") return New(env, t.clone());
+    if (op == "detach") return New(env, t.detach());
+    if (op == "contiguous") return New(env, t.contiguous());
+    if (op == "exp") return New(env, t.exp());
+    if (op == "log") return New(env, t.log());
+    if (op == "neg") return New(env, t.neg());
+    if (op == "abs") return New(env, t.abs());
+    if (op == "sigmoid") return New(env, t.sigmoid());
+    if (op == "relu") return New(env, t.relu());
+    throw std::invalid_argument("unknown operator " + op);
+  });
+}
+
+Napi::Value TensorWrap::Reshape(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&] { return New(env, Get(env).reshape(ToShape(info[0]))); });
+}
+
+Napi::Value TensorWrap::View(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&] { return New(env, Get(env).view(ToShape(info[0]))); });
+}
+
+Napi::Value TensorWrap::IndexSelect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&] {
+    const auto dim = info[0].As<Napi::Number>().Int64Value();
+    return New(env, Get(env).index_select(dim, From(info[1], "index")));
+  });
+}
+
+// backward(gradient | null)
+Napi::Value TensorWrap::Backward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&] {
+    const auto& t = Get(env);
+    at::Tensor gradient;
+    if (info.Length() > 0 && info[0].IsObject()) gradient = From(info[0], "gradient");
+    t.backward(gradient);
+    return env.Undefined();
+  });
+}
+
+Napi::Value TensorWrap::Dispose(const Napi::CallbackInfo& info) {
+  disposed_ = true;
+  Release();
+  return info.Env().Undefined();
+}
+
+Napi::Value TensorWrap::IsDisposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), disposed_);
+}
+
+// ---- module-level functions --------------------------------------------------------------------------------
+
+namespace {
+
+// fromData(typedArray, shape, dtype | null, device | null, requiresGrad)
+Napi::Value FromData(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&] {
+    at::Tensor t = FromTypedArray(info[0].As<Napi::TypedArray>(), ToShape(info[1]));
+    auto options = Options(info[2], info[3]);
+    if (options.has_dtype() || options.has_device()) {
+      t = t.to(options.device_opt().value_or(t.device()),
+               options.has_dtype() ? c10::typeMetaToScalarType(options.dtype()) : t.scalar_type());
+    }
+    if (info[4].ToBoolean()) t.set_requires_grad(true);
+    return TensorWrap::New(env, t);
+  });
+}
+
+// full(shape, value, dtype, device)
+Napi::Value Full(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&] {
+    return TensorWrap::New(env, torch::full(ToShape(info[0]), ToScalar(info[1]), Options(info[2], info[3])));
+  });
+}
+
+// random(kind, shape, dtype, device): kind is rand or randn.
+Napi::Value Random(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&] {
+    const std::string kind = info[0].As<Napi::String>();
+    const auto shape = ToShape(info[1]);
+    const auto options = Options(info[2], info[3]);
+    return TensorWrap::New(env, kind == "randn" ? torch::randn(shape, options) : torch::rand(shape, options));
+  });
+}
+
+// randint(low, high, shape, dtype, device)
+Napi::Value Randint(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&] {
+    return TensorWrap::New(env, torch::randint(info[0].As<Napi::Number>().Int64Value(),
+                                               info[1].As<Napi::Number>().Int64Value(), ToShape(info[2]),
+                                               Options(info[3], info[4])));
+  });
+}
+
+// randperm(n, device)
+Napi::Value Randperm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&] {
+    return TensorWrap::New(env, torch::randperm(info[0].As<Napi::Number>().Int64Value(),
+                                                Options(Napi::String::New(env, "int64"), info[1])));
+  });
+}
+
+// arange(start, end, step, dtype, device)
+Napi::Value Arange(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&] {
+    return TensorWrap::New(env, torch::arange(ToScalar(info[0]), ToScalar(info[1]), ToScalar(info[2]),
+                                              Options(info[3], info[4])));
+  });
+}
+
+Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&] {
+    torch::manual_seed(static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value()));
+    return env.Undefined();
+  });
+}
+
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&] {
+    at::set_num_threads(info[0].As<Napi::Number>().Int32Value());
+    return env.Undefined();
+  });
+}
+
+Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), at::get_num_threads());
+}
+
+Napi::Value CudaIsAvailable(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), torch::cuda::is_available());
+}
+
+Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(torch::cuda::device_count()));
+}
+
+Napi::Value CudaSynchronize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&] {
+    if (torch::cuda::is_available()) torch::cuda::synchronize();
+    return env.Undefined();
+  });
+}
+
+Napi::Value SetGradEnabled(const Napi::CallbackInfo& info) {
+  at::GradMode::set_enabled(info[0].ToBoolean());
+  return info.Env().Undefined();
+}
+
+Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), at::GradMode::is_enabled());
+}
+
+}  // namespace
+
+void InitTensorFunctions(Napi::Env env, Napi::Object exports) {
+  exports.Set("fromData", Napi::Function::New<FromData>(env, "fromData"));
+  exports.Set("full", Napi::Function::New<Full>(env, "full"));
+  exports.Set("random", Napi::Function::New<Random>(env, "random"));
+  exports.Set("randint", Napi::Function::New<Randint>(env, "randint"));
+  exports.Set("randperm", Napi::Function::New<Randperm>(env, "randperm"));
+  exports.Set("arange", Napi::Function::New<Arange>(env, "arange"));
+  exports.Set("manualSeed", Napi::Function::New<ManualSeed>(env, "manualSeed"));
+  exports.Set("setNumThreads", Napi::Function::New<SetNumThreads>(env, "setNumThreads"));
+  exports.Set("getNumThreads", Napi::Function::New<GetNumThreads>(env, "getNumThreads"));
+  exports.Set("cudaIsAvailable", Napi::Function::New<CudaIsAvailable>(env, "cudaIsAvailable"));
+  exports.Set("cudaDeviceCount", Napi::Function::New<CudaDeviceCount>(env, "cudaDeviceCount"));
+  exports.Set("cudaSynchronize", Napi::Function::New<CudaSynchronize>(env, "cudaSynchronize"));
+  exports.Set("setGradEnabled", Napi::Function::New<SetGradEnabled>(env, "setGradEnabled"));
+  exports.Set("isGradEnabled", Napi::Function::New<IsGradEnabled>(env, "isGradEnabled"));
+}
+
+}  // namespace lt

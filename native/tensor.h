@@ -1,0 +1,57 @@
+// TensorWrap: a JS handle over one at::Tensor. V8 is told how many bytes the tensor's storage holds, so garbage
+// collection keeps pace with native memory in loops that never call dispose().
+#pragma once
+
+#include <napi.h>
+#include <torch/torch.h>
+
+namespace lt {
+
+class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  // Wraps a tensor in a new JS object; an undefined tensor becomes null.
+  static Napi::Value New(Napi::Env env, at::Tensor tensor);
+  // The tensor behind a JS handle; a TypeError naming `what` if it is not one, an Error if it was disposed.
+  static const at::Tensor& From(const Napi::Value& value, const char* what);
+
+  explicit TensorWrap(const Napi::CallbackInfo& info);
+  ~TensorWrap() override;
+
+ private:
+  const at::Tensor& Get(const Napi::Env& env) const;
+  void Release();
+
+  Napi::Value Shape(const Napi::CallbackInfo& info);
+  Napi::Value Dtype(const Napi::CallbackInfo& info);
+  Napi::Value Device(const Napi::CallbackInfo& info);
+  Napi::Value Numel(const Napi::CallbackInfo& info);
+  Napi::Value RequiresGrad(const Napi::CallbackInfo& info);
+  Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info);
+  Napi::Value IsLeaf(const Napi::CallbackInfo& info);
+  Napi::Value GradFn(const Napi::CallbackInfo& info);
+  Napi::Value Grad(const Napi::CallbackInfo& info);
+  Napi::Value To(const Napi::CallbackInfo& info);
+  Napi::Value Item(const Napi::CallbackInfo& info);
+  Napi::Value Data(const Napi::CallbackInfo& info);
+  Napi::Value Argmax(const Napi::CallbackInfo& info);
+  Napi::Value Reduce(const Napi::CallbackInfo& info);
+  Napi::Value Binary(const Napi::CallbackInfo& info);
+  Napi::Value Unary(const Napi::CallbackInfo& info);
+  Napi::Value Reshape(const Napi::CallbackInfo& info);
+  Napi::Value View(const Napi::CallbackInfo& info);
+  Napi::Value IndexSelect(const Napi::CallbackInfo& info);
+  Napi::Value Backward(const Napi::CallbackInfo& info);
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+  Napi::Value IsDisposed(const Napi::CallbackInfo& info);
+
+  at::Tensor tensor_;
+  bool disposed_ = false;
+  int64_t external_bytes_ = 0;
+  napi_env env_ = nullptr;
+};
+
+// Module-level tensor functions: creation, seeding, threads, CUDA queries, grad mode.
+void InitTensorFunctions(Napi::Env env, Napi::Object exports);
+
+}  // namespace lt

@@ -1,0 +1,234 @@
+import { nn, torch, Tensor } from '../lib';
+import { lenet } from './lenet';
+
+describe("the chapter's LeNet", () => {
+  test('the shape loop prints the chapter table', () => {
+    const net = lenet();
+    const lines: string[] = [];
+    let X = torch.rand([1, 1, 28, 28], { dtype: torch.float32 });
+    for (const layer of net) {
+      X = layer.forward(X);
+      lines.push(`${layer.constructor.name} output shape: ${X.shape}`);
+    }
+    expect(lines).toEqual([
+      'Reshape output shape: [1, 1, 28, 28]',
+      'Conv2d output shape: [1, 6, 28, 28]',
+      'Sigmoid output shape: [1, 6, 28, 28]',
+      'AvgPool2d output shape: [1, 6, 14, 14]',
+      'Conv2d output shape: [1, 16, 10, 10]',
+      'Sigmoid output shape: [1, 16, 10, 10]',
+      'AvgPool2d output shape: [1, 16, 5, 5]',
+      'Flatten output shape: [1, 400]',
+      'Linear output shape: [1, 120]',
+      'Sigmoid output shape: [1, 120]',
+      'Linear output shape: [1, 84]',
+      'Sigmoid output shape: [1, 84]',
+      'Linear output shape: [1, 10]',
+    ]);
+  });
+
+  test('has 61,706 parameters under PyTorch names', () => {
+    const net = lenet();
+    expect(net.parameters().reduce((n, p) => n + p.numel(), 0)).toBe(61706);
+    expect(net.named_parameters().map(([name]) => name)).toEqual([
+      '1.weight', '1.bias', '4.weight', '4.bias', '8.weight', '8.bias', '10.weight', '10.bias', '12.weight', '12.bias',
+    ]);
+  });
+
+  test('the whole net maps a batch of 4 to [4, 10]', () => {
+    expect(lenet().forward(torch.rand(4, 1, 28, 28)).shape).toEqual([4, 10]);
+    expect(lenet().forward(torch.rand(4, 784)).shape).toEqual([4, 10]);
+  });
+
+  test('Sequential is iterable, has length and index access, and prints as PyTorch', () => {
+    const net = lenet();
+    expect(net.length).toBe(13);
+    expect([...net]).toHaveLength(13);
+    expect(net[1]).toBeInstanceOf(nn.Conv2d);
+    expect(net[12]).toBeInstanceOf(nn.Linear);
+    expect(String(net).split('\n').slice(0, 3)).toEqual([
+      'Sequential(',
+      '  (0): Reshape(-1, 1, 28, 28)',
+      '  (1): Conv2d(1, 6, kernel_size=(5, 5), stride=(1, 1), padding=(2, 2))',
+    ]);
+    expect(String(net[3])).toBe('AvgPool2d(kernel_size=2, stride=2, padding=0)');
+    expect(String(net[8])).toBe('Linear(in_features=400, out_features=120, bias=True)');
+  });
+});
+
+describe('layers', () => {
+  test('Conv2d: positional and keyword arguments, weight and bias shared with the module', () => {
+    const a = new nn.Conv2d(1, 6, 5);
+    const b = new nn.Conv2d(1, 6, { kernel_size: 5, padding: 2 });
+    const c = new nn.Conv2d(3, 4, 3, 2, 1, 1, 1, false);
+    expect(a.kernel_size).toEqual([5, 5]);
+    expect(b.padding).toEqual([2, 2]);
+    expect(c.bias).toBeNull();
+    expect(c.stride).toEqual([2, 2]);
+    expect(b.weight.shape).toEqual([6, 1, 5, 5]);
+    expect(b.bias!.shape).toEqual([6]);
+    nn.init.zeros_(b.weight);
+    expect(b.weight.sum().item()).toBe(0);
+    expect(b.parameters()[0].sum().item()).toBe(0);
+    expect(new nn.Conv2d(2, 4, { kernel_size: [3, 1], padding: 'same' }).forward(torch.rand(1, 2, 5, 5)).shape).toEqual([1, 4, 5, 5]);
+  });
+
+  test('Linear, pools, activations, Flatten, Reshape', () => {
+    const x = torch.rand(2, 3, 8, 8);
+    expect(new nn.Linear(4, 2).forward(torch.rand(3, 4)).shape).toEqual([3, 2]);
+    expect(new nn.Linear(4, 2, { bias: false }).bias).toBeNull();
+    expect(new nn.AvgPool2d(2).forward(x).shape).toEqual([2, 3, 4, 4]);
+    expect(new nn.MaxPool2d({ kernel_size: 3, stride: 1, padding: 1 }).forward(x).shape).toEqual([2, 3, 8, 8]);
+    const pooled = new nn.AvgPool2d({ kernel_size: 2, stride: 2 }).forward(torch.tensor([1, 2, 3, 4], { shape: [1, 1, 2, 2] }));
+    expect(pooled.item()).toBe(2.5);
+    expect(new nn.Sigmoid().forward(torch.zeros(1)).item()).toBe(0.5);
+    expect(new nn.ReLU().forward(torch.tensor([-1, 2])).tolist()).toEqual([0, 2]);
+    expect(new nn.Tanh().forward(torch.zeros(1)).item()).toBe(0);
+    expect(new nn.Flatten().forward(x).shape).toEqual([2, 192]);
+    expect(new nn.Flatten(0).forward(x).shape).toEqual([384]);
+    expect(new nn.Reshape(-1, 3, 64).forward(x).shape).toEqual([2, 3, 64]);
+  });
+
+  test('CrossEntropyLoss: mean, sum and none, as PyTorch computes them', () => {
+    const logits = torch.tensor([[2, 0, 0], [0, 0, 3]]);
+    const y = torch.tensor([0, 2], { dtype: 'int64' });
+    const each = -Math.log(Math.exp(2) / (Math.exp(2) + 2));
+    const each2 = -Math.log(Math.exp(3) / (Math.exp(3) + 2));
+    expect(new nn.CrossEntropyLoss().forward(logits, y).item()).toBeCloseTo((each + each2) / 2, 5);
+    expect(new nn.CrossEntropyLoss({ reduction: 'sum' }).forward(logits, y).item()).toBeCloseTo(each + each2, 5);
+    expect(new nn.CrossEntropyLoss({ reduction: 'none' }).forward(logits, y).shape).toEqual([2]);
+    expect(new nn.CrossEntropyLoss({ ignore_index: 2 }).forward(logits, y).item()).toBeCloseTo(each, 5);
+  });
+
+  test('nn.init fills in place and returns the tensor', () => {
+    const w = torch.zeros(120, 400);
+    expect(nn.init.xavier_uniform_(w)).toBe(w);
+    const bound = Math.sqrt(6 / (400 + 120));
+    expect(w.max().item()).toBeLessThanOrEqual(bound);
+    expect(w.min().item()).toBeGreaterThanOrEqual(-bound);
+    expect(w.max().item()).toBeGreaterThan(bound * 0.9);
+    nn.init.normal_(w, 0, 0.01);
+    expect(Math.abs(w.mean().item() as number)).toBeLessThan(0.001);
+    nn.init.constant_(w, 3);
+    expect(w.mean().item()).toBe(3);
+    expect(nn.init.ones_(torch.zeros(2)).tolist()).toEqual([1, 1]);
+    expect(nn.init.uniform_(torch.zeros(100), 2, 3).min().item()).toBeGreaterThanOrEqual(2);
+  });
+
+  describe('BAD CALL: TypeError for a wrong type, RangeError for a bad value, naming the argument', () => {
+    test.each([
+      ['kernel_size 0', () => new nn.Conv2d(1, 6, 0), RangeError, /kernel_size/],
+      ['negative out_channels', () => new nn.Conv2d(1, -6, 5), RangeError, /out_channels/],
+      ['fractional in_channels', () => new nn.Conv2d(1.5, 6, 5), RangeError, /in_channels/],
+      ['string kernel_size', () => new nn.Conv2d(1, 6, 'five' as never), TypeError, /kernel_size/],
+      ['negative padding', () => new nn.Conv2d(1, 6, { kernel_size: 5, padding: -1 }), RangeError, /padding/],
+      ['groups not dividing channels', () => new nn.Conv2d(4, 6, { kernel_size: 1, groups: 4 }), RangeError, /groups/],
+      ['bad padding_mode', () => new nn.Conv2d(1, 6, { kernel_size: 1, padding_mode: 'mirror' as never }), RangeError, /padding_mode/],
+      ['missing kernel_size', () => new (nn.Conv2d as unknown as new (...a: unknown[]) => unknown)(1, 6), TypeError, /missing required argument 'kernel_size'/],
+      ['unknown keyword', () => new nn.Conv2d(1, 6, { kernel_size: 5, kernal: 3 } as never), TypeError, /unexpected keyword argument 'kernal'/],
+      ['kernel_size twice', () => new nn.Conv2d(1, 6, 5, { kernel_size: 5 } as never), TypeError, /multiple values/],
+      ['pair of the wrong length', () => new nn.AvgPool2d([2, 2, 2] as never), RangeError, /kernel_size/],
+      ['zero stride', () => new nn.AvgPool2d({ kernel_size: 2, stride: 0 }), RangeError, /stride/],
+      ['Linear with 0 features', () => new nn.Linear(0, 3), RangeError, /in_features/],
+      ['Linear bias not boolean', () => new nn.Linear(3, 3, 'yes' as never), TypeError, /bias/],
+      ['Reshape with 0', () => new nn.Reshape(-1, 0), RangeError, /shape\[1\]/],
+      ['Reshape with two -1', () => new nn.Reshape(-1, -1), RangeError, /shape\[1\]/],
+      ['Sequential of non-modules', () => new nn.Sequential(new nn.ReLU(), 5 as never), TypeError, /layers\[1\]/],
+      ['CrossEntropyLoss reduction', () => new nn.CrossEntropyLoss({ reduction: 'avg' as never }), RangeError, /reduction/],
+      ['CrossEntropyLoss label_smoothing', () => new nn.CrossEntropyLoss({ label_smoothing: 2 }), RangeError, /label_smoothing/],
+      ['MaxPool2d return_indices', () => new nn.MaxPool2d({ kernel_size: 2, return_indices: true as never }), RangeError, /return_indices/],
+      ['forward of a non-tensor', () => new nn.ReLU().forward([1, 2] as never), TypeError, /input/],
+      ['init of a non-tensor', () => nn.init.xavier_uniform_(null as never), TypeError, /tensor/],
+    ])('%s', (_name, make, type, message) => {
+      expect(make).toThrow(type);
+      expect(make).toThrow(message);
+    });
+  });
+
+  describe('EXPECTED FAILURE: libtorch errors, and the library keeps working', () => {
+    test('a shape mismatch in forward', () => {
+      const net = lenet();
+      expect(() => net.forward(torch.rand(2, 3, 28, 27))).toThrow(/shape '\[-1, 1, 28, 28\]' is invalid/);
+      expect(() => new nn.Linear(3, 2).forward(torch.rand(4, 5))).toThrow(/cannot be multiplied/);
+      expect(() => new nn.Conv2d(3, 2, 3).forward(torch.rand(1, 1, 8, 8))).toThrow(/expected input\[1, 1, 8, 8\] to have 3 channels/);
+      expect(net.forward(torch.rand(2, 1, 28, 28)).shape).toEqual([2, 10]);
+    });
+    test('a label out of range in the loss', () => {
+      const loss = new nn.CrossEntropyLoss();
+      expect(() => loss.forward(torch.rand(2, 10), torch.tensor([3, 10], { dtype: 'int64' }))).toThrow(/out of bounds|out of range/);
+      expect(() => loss.forward(torch.rand(2, 10), torch.tensor([-5, 1], { dtype: 'int64' }))).toThrow(/Target -5 is out of bounds/);
+      expect(loss.forward(torch.rand(2, 10), torch.tensor([3, 9], { dtype: 'int64' })).dim()).toBe(0);
+    });
+    test('xavier on a 1-d tensor', () => {
+      expect(() => nn.init.xavier_uniform_(torch.zeros(5))).toThrow(/fewer than 2 dimensions/);
+    });
+  });
+});
+
+describe('Module', () => {
+  test('apply visits children first, then the module; train() and eval() set training everywhere', () => {
+    const net = lenet();
+    const seen: string[] = [];
+    net.apply((m) => seen.push(m.constructor.name));
+    expect(seen[0]).toBe('Reshape');
+    expect(seen[seen.length - 1]).toBe('Sequential');
+    expect(seen).toHaveLength(14);
+    net.eval();
+    expect(net.training).toBe(false);
+    expect([...net].every((m) => !m.training)).toBe(true);
+    net.train();
+    expect(net[5].training).toBe(true);
+  });
+
+  test("the chapter's init_weights through apply", () => {
+    const net = lenet();
+    net.apply((m) => {
+      if (m instanceof nn.Linear || m instanceof nn.Conv2d) nn.init.xavier_uniform_(m.weight);
+    });
+    const w = (net[8] as nn.Linear).weight;
+    expect(w.max().item()).toBeLessThanOrEqual(Math.sqrt(6 / 520));
+  });
+
+  test('a module written in JS: children found among its properties, forward in JS', () => {
+    class Reshape extends nn.Module {
+      override forward(x: Tensor): Tensor {
+        return x.view(-1, 1, 28, 28);
+      }
+    }
+    class Net extends nn.Module {
+      conv = new nn.Conv2d(1, 2, 3);
+      fc = new nn.Linear(2 * 26 * 26, 10);
+      override forward(x: Tensor): Tensor {
+        return this.fc.forward(this.conv.forward(x).reshape(x.shape[0], -1));
+      }
+    }
+    const net = new Net();
+    expect(net.named_parameters().map(([n]) => n)).toEqual(['conv.weight', 'conv.bias', 'fc.weight', 'fc.bias']);
+    expect(net.forward(torch.rand(3, 1, 28, 28)).shape).toEqual([3, 10]);
+    const mixed = new nn.Sequential(new Reshape(), new nn.Flatten(), new nn.Linear(784, 10));
+    expect(mixed.forward(torch.rand(2, 784)).shape).toEqual([2, 10]);
+    expect(mixed.parameters()).toHaveLength(2);
+    expect(String(net)).toBe('Net(\n  (conv): Conv2d(1, 2, kernel_size=(3, 3), stride=(1, 1))\n  (fc): Linear(in_features=1352, out_features=10, bias=True)\n)');
+    expect(() => new nn.Module().forward(torch.ones(1))).toThrow(/missing the required "forward"/);
+  });
+
+  test('to(device) and to(dtype) move the parameters in place', () => {
+    const net = lenet();
+    const w = (net[1] as nn.Conv2d).weight;
+    net.to('cpu');
+    net.to(torch.float64);
+    expect(w.dtype).toBe('float64');
+    expect(net.forward(torch.rand(1, 1, 28, 28, { dtype: 'float64' })).dtype).toBe('float64');
+    expect(() => net.to('gpu')).toThrow(RangeError);
+  });
+
+  test('zero_grad clears gradients', () => {
+    const net = new nn.Linear(3, 1);
+    net.forward(torch.ones(2, 3)).sum().backward();
+    expect(net.weight.grad).not.toBeNull();
+    net.zero_grad(false);
+    expect(net.weight.grad!.sum().item()).toBe(0);
+    net.zero_grad();
+    expect(net.weight.grad).toBeNull();
+  });
+});

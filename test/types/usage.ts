@@ -1,0 +1,60 @@
+// Compiled (never run) by test/typings.test.ts: the public API type-checks as a user writes it, and misuse does not.
+import { d2l, nn, optim, torch, Tensor, Size, Device } from '../../lib';
+
+const X: Tensor = torch.rand([1, 1, 28, 28], { dtype: torch.float32 });
+const shape: Size = X.shape;
+const dims: number[] = shape;
+const n: number = X.numel() + dims.length;
+const dev: Device = torch.device('cuda:0');
+const asString: string = String(dev);
+const dtype: torch.Dtype = X.dtype;
+const t2: Tensor = X.to('cpu').to(torch.float64).to({ device: dev, dtype: 'float32' });
+const v: number | boolean = X.sum().item();
+const list: unknown = X.tolist();
+const maybeGrad: Tensor | null = X.grad;
+
+const net = new nn.Sequential(
+  new nn.Reshape(-1, 1, 28, 28),
+  new nn.Conv2d(1, 6, { kernel_size: 5, padding: 2 }), new nn.Sigmoid(),
+  new nn.AvgPool2d({ kernel_size: 2, stride: 2 }),
+  new nn.Conv2d(6, 16, 5), new nn.Sigmoid(),
+  new nn.AvgPool2d(2, 2),
+  new nn.Flatten(),
+  new nn.Linear(16 * 5 * 5, 120), new nn.Sigmoid(),
+  new nn.Linear(120, 84), new nn.Sigmoid(),
+  new nn.Linear(84, 10));
+for (const layer of net) {
+  const out: Tensor = layer.forward(X);
+  void out;
+}
+const first: nn.Module = net[0];
+const weight: Tensor = (net[1] as nn.Conv2d).weight;
+const bias: Tensor | null = (net[1] as nn.Conv2d).bias;
+net.apply((m) => {
+  if (m instanceof nn.Linear || m instanceof nn.Conv2d) nn.init.xavier_uniform_(m.weight);
+});
+const params: Tensor[] = net.parameters();
+const optimizer = new optim.SGD(params, { lr: 0.9 });
+optimizer.param_groups[0].lr = 0.1;
+const loss = new nn.CrossEntropyLoss({ reduction: 'mean' });
+const l: Tensor = loss.forward(net.forward(X), torch.tensor([1], { dtype: torch.int64 }));
+l.backward();
+optimizer.step();
+optimizer.zero_grad();
+const acc: number = torch.no_grad(() => 0.5);
+const gpu: boolean = torch.cuda.is_available();
+void [n, asString, dtype, t2, v, list, maybeGrad, first, weight, bias, acc, gpu, d2l];
+
+// Misuse that the types reject:
+// @ts-expect-error kernel_size must be a number or a pair
+new nn.Conv2d(1, 6, { kernel_size: 'five' });
+// @ts-expect-error lr is required
+new optim.SGD(params, {});
+// @ts-expect-error dtype names are a closed set
+torch.zeros([2], { dtype: 'float8' });
+// @ts-expect-error reduction is 'mean' | 'sum' | 'none'
+new nn.CrossEntropyLoss({ reduction: 'avg' });
+// @ts-expect-error shape is read-only data, not a method
+X.shape();
+// @ts-expect-error the native handle is internal
+new Tensor();
