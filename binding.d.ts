@@ -81,6 +81,41 @@ export interface NativeCrossEntropyOptions {
   weight: NativeTensor | null;
 }
 
+/** A data set held natively, and how its stored examples become model inputs (see native/data.h). */
+export interface NativeBatchSource {
+  /** [N, ...] examples: uint8 images or any tensor. */
+  x: NativeTensor;
+  /** [N] labels. */
+  y: NativeTensor;
+  /** Multiply X by this after converting it to float32 (1 / 255 is ToTensor); null leaves X as stored. */
+  scale: number | null;
+  /** Bilinear (antialiased) resize of [N, C, H, W] images to [h, w]; null for none. */
+  resize: [number, number] | null;
+}
+
+export interface NativeRunResult {
+  /** Wall time of the run on the worker thread, device work included. */
+  seconds: number;
+  /** Batches trained. */
+  batches: number;
+  /** Whether cancel() stopped the run early. */
+  cancelled: boolean;
+}
+
+/** The native training loop over one net and optimizer (native/train.h). One run at a time. */
+export declare class NativeTrainer {
+  constructor(net: NativeModule, optimizer: NativeSGD, loss: NativeCrossEntropyOptions);
+  /** Trains batches [first, last) of `source` taken in `order` (a permutation) or stored order, off the main thread. */
+  run(source: NativeBatchSource, order: NativeTensor | null, batchSize: number, first: number, last: number): Promise<NativeRunResult>;
+  /** Trains one given batch off the main thread. */
+  step(X: NativeTensor, y: NativeTensor): Promise<NativeRunResult>;
+  /** [sum of loss x batch size, correct predictions, examples] since resetMetrics(). */
+  metrics(): [number, number, number];
+  resetMetrics(): void;
+  /** Stops a run between batches (sticky). */
+  cancel(): void;
+}
+
 export type NativeInit =
   | 'xavier_uniform_' | 'xavier_normal_' | 'normal_' | 'uniform_' | 'constant_' | 'zeros_' | 'ones_';
 
@@ -110,6 +145,12 @@ export interface Binding {
   init(kind: NativeInit, tensor: NativeTensor, a: number, b: number): void;
   /** Clears the gradients of `params`: to undefined (no memset) or to zeros. */
   zeroGrad(params: NativeTensor[], setToNone: boolean): void;
+
+  /** Examples [start, end) of `source` in `order` (or stored order) as one batch [X, y]. */
+  batch(source: NativeBatchSource, order: NativeTensor | null, start: number, end: number): [NativeTensor, NativeTensor];
+  Trainer: typeof NativeTrainer;
+  /** [correct, count] of net's argmax predictions over the whole source, in no-grad mode, off the main thread. */
+  evaluate(net: NativeModule, source: NativeBatchSource, batchSize: number): Promise<[number, number]>;
 
   /** The libtorch version the addon was built against, e.g. '1.13.0'. */
   torchVersion: string;

@@ -5,6 +5,7 @@ import { types } from 'node:util';
 import type { NativeTypedArray } from '../binding';
 import { native } from './binding';
 import { Device, DeviceLike, device, parseDevice } from './device';
+import { DataLoader, TensorDataset } from './data';
 import { checkDtype, checkShape, Dtype, Size, Tensor } from './tensor';
 import {
   checkBool,
@@ -19,6 +20,10 @@ import {
 
 export { Device, device, Size, Tensor };
 export type { DeviceLike, Dtype };
+export type { Dataset, DataLoaderOptions } from './data';
+
+/** torch.utils.data: DataLoader and TensorDataset, batched natively. */
+export const utils = { data: { DataLoader, TensorDataset } };
 
 /** dtype constants, as `torch.float32`; every API also takes the plain string. */
 export const float32: Dtype = 'float32';

@@ -3,10 +3,12 @@
 #include <torch/torch.h>
 
 #include "common.h"
+#include "data.h"
 #include "functional.h"
 #include "module.h"
 #include "optimizer.h"
 #include "tensor.h"
+#include "train.h"
 
 namespace lt {
 
@@ -26,6 +28,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
   InitTensorFunctions(env, exports);
   InitFunctional(env, exports);
+  InitData(env, exports);
+  InitTrain(env, exports);
 
   exports.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
   exports.Set("cudaBuild", Napi::Boolean::New(env,

@@ -2,7 +2,20 @@
 
 #include <stdexcept>
 
+#include <atomic>
+
 namespace lt {
+
+namespace {
+std::atomic<int> g_threads{1};
+}  // namespace
+
+void SetThreads(int n) {
+  g_threads = n;
+  at::set_num_threads(n);
+}
+
+int Threads() { return g_threads; }
 
 namespace {
 struct DtypeEntry {

@@ -21,6 +21,11 @@ struct AddonData {
 
 inline AddonData& Data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
 
+// The intra-op thread count users asked for (torch.set_num_threads). libtorch's OpenMP setting is per thread, so
+// worker threads apply it themselves before running libtorch work.
+void SetThreads(int n);
+int Threads();
+
 at::ScalarType ParseDtype(const std::string& name);
 std::string DtypeName(at::ScalarType type);
 c10::Device ParseDevice(const std::string& name);

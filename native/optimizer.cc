@@ -1,5 +1,6 @@
 #include "optimizer.h"
 
+#include "common.h"
 #include "errors.h"
 #include "tensor.h"
 
@@ -27,6 +28,14 @@ Napi::Function SGDWrap::Init(Napi::Env env) {
                      });
 }
 
+SGDWrap* SGDWrap::From(const Napi::Value& value, const char* what) {
+  Napi::Env env = value.Env();
+  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(Data(env).sgd.Value())) {
+    throw Napi::TypeError::New(env, std::string("Expected ") + what + " to be a native SGD");
+  }
+  return Unwrap(value.As<Napi::Object>());
+}
+
 // new SGD(params: Tensor[], {lr, momentum, dampening, weight_decay, nesterov})
 SGDWrap::SGDWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SGDWrap>(info) {
   Napi::Env env = info.Env();
@@ -36,7 +45,7 @@ SGDWrap::SGDWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SGDWrap>(inf
   const auto o = info[1].As<Napi::Object>();
   auto number = [&](const char* key) { return o.Get(key).As<Napi::Number>().DoubleValue(); };
   Guarded(env, [&] {
-    optimizer_ = std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(number("lr"))
+    optimizer_ = std::make_shared<torch::optim::SGD>(params, torch::optim::SGDOptions(number("lr"))
                                                                  .momentum(number("momentum"))
                                                                  .dampening(number("dampening"))
                                                                  .weight_decay(number("weight_decay"))

@@ -12,13 +12,15 @@ class SGDWrap : public Napi::ObjectWrap<SGDWrap> {
  public:
   static Napi::Function Init(Napi::Env env);
   explicit SGDWrap(const Napi::CallbackInfo& info);
+  static SGDWrap* From(const Napi::Value& value, const char* what);
+  const std::shared_ptr<torch::optim::SGD>& optimizer() const { return optimizer_; }
 
  private:
   Napi::Value ZeroGrad(const Napi::CallbackInfo& info);
   Napi::Value Step(const Napi::CallbackInfo& info);
   Napi::Value SetLr(const Napi::CallbackInfo& info);
 
-  std::unique_ptr<torch::optim::SGD> optimizer_;
+  std::shared_ptr<torch::optim::SGD> optimizer_;
 };
 
 // Clears the gradients of `params`: to None (no memset, the next backward allocates) or to zero.

@@ -397,13 +397,13 @@ Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guarded(env, [&] {
-    at::set_num_threads(info[0].As<Napi::Number>().Int32Value());
+    SetThreads(info[0].As<Napi::Number>().Int32Value());
     return env.Undefined();
   });
 }
 
 Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), at::get_num_threads());
+  return Napi::Number::New(info.Env(), Threads());
 }
 
 Napi::Value CudaIsAvailable(const Napi::CallbackInfo& info) {

@@ -1,0 +1,289 @@
+/**
+ * Fashion-MNIST as d2l.load_data_fashion_mnist gives it: the real IDX files, found on disk or downloaded once,
+ * decoded into native memory and batched natively.
+ */
+import { createHash } from 'node:crypto';
+import { createWriteStream, promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
+import * as zlib from 'node:zlib';
+import type { NativeBatchSource } from '../../binding';
+import { native } from '../binding';
+import { DataLoader, Dataset } from '../data';
+import { DeviceLike, parseDevice } from '../device';
+import { Tensor } from '../tensor';
+import { checkBool, checkInt, checkOptions, checkPair, invalidType, invalidValue, parseArgs } from '../validate';
+
+const gunzip = promisify(zlib.gunzip);
+
+/** Zalando's published mirror (the one torchvision and d2l download from). */
+export const FASHION_MNIST_MIRROR = 'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/';
+
+/** Where Debian's dataset-fashion-mnist package puts the files. */
+const DEBIAN_DIR = '/usr/share/datasets/fashion-mnist';
+
+interface FileSpec {
+  name: string;
+  /** IDX dimensions after the count: [28, 28] for images, [] for labels. */
+  dims: number[];
+  /** MD5 of the published .gz (torchvision's table). */
+  gzMd5: string;
+  /** SHA-256 of the decompressed IDX bytes: the same data whichever gzip packed it (Debian recompressed). */
+  sha256: string;
+}
+
+const FILES: Record<'trainImages' | 'trainLabels' | 'testImages' | 'testLabels', FileSpec> = {
+  trainImages: {
+    name: 'train-images-idx3-ubyte', dims: [28, 28], gzMd5: '8d4fb7e6c68d591d4c3dfef9ec88bf0d',
+    sha256: 'c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888',
+  },
+  trainLabels: {
+    name: 'train-labels-idx1-ubyte', dims: [], gzMd5: '25c81989df183df01b3e8a0aad5dffbe',
+    sha256: 'bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9',
+  },
+  testImages: {
+    name: 't10k-images-idx3-ubyte', dims: [28, 28], gzMd5: 'bef4ecab320f06d8554ea6380940ec79',
+    sha256: '5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b',
+  },
+  testLabels: {
+    name: 't10k-labels-idx1-ubyte', dims: [], gzMd5: 'bb300cfdad3c16e7a12a480ee83cd310',
+    sha256: '0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34',
+  },
+};
+
+const TEXT_LABELS = ['t-shirt', 'trouser', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag', 'ankle boot'];
+
+/**
+ * The text labels of Fashion-MNIST class indices, as d2l.get_fashion_mnist_labels.
+ * @example d2l.get_fashion_mnist_labels([0, 9]) // ['t-shirt', 'ankle boot']
+ * @throws TypeError for a non-iterable or non-numeric label; RangeError for an index outside 0..9.
+ */
+export function get_fashion_mnist_labels(labels: Tensor | Iterable<number>): string[] {
+  const values = labels instanceof Tensor ? labels.tolist() : labels;
+  const list = typeof values === 'number' ? [values] : values;
+  if (list === null || typeof list !== 'object' || typeof (list as Iterable<unknown>)[Symbol.iterator] !== 'function') {
+    throw invalidType('labels', 'a Tensor or an iterable of class indices', labels);
+  }
+  return [...(list as Iterable<unknown>)].map((v, i) => {
+    const c = checkInt(`labels[${i}]`, v, { min: 0, expected: 'a class index 0..9' });
+    if (c >= TEXT_LABELS.length) throw invalidValue(`labels[${i}]`, 'a class index 0..9', v);
+    return TEXT_LABELS[c];
+  });
+}
+
+/** The decoded content of one IDX file of unsigned bytes. */
+interface Idx {
+  dims: number[];
+  data: Uint8Array;
+}
+
+/** Decodes (and gunzips) an IDX file, checking everything a damaged or wrong file could get wrong. */
+export async function readIdx(file: string, expectedDims: number[]): Promise<Idx> {
+  let bytes: Buffer = await fs.readFile(file);
+  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    try {
+      bytes = await gunzip(bytes);
+    } catch (error) {
+      throw new Error(`${file}: not a valid gzip file (${(error as Error).message})`);
+    }
+  }
+  const ndim = expectedDims.length + 1;
+  const magic = 0x800 + ndim;
+  const hex = (v: number) => `0x${v.toString(16).padStart(8, '0')}`;
+  if (bytes.length < 4) throw new Error(`${file}: truncated: ${bytes.length} bytes, too short for an IDX header`);
+  const found = bytes.readUInt32BE(0);
+  if (found !== magic) {
+    throw new Error(`${file}: bad magic number ${hex(found)}, expected ${hex(magic)} (IDX, unsigned bytes, ${ndim} dimension${ndim > 1 ? 's' : ''})`);
+  }
+  const header = 4 + 4 * ndim;
+  if (bytes.length < header) throw new Error(`${file}: truncated: the IDX header needs ${header} bytes, the file has ${bytes.length}`);
+  const dims = Array.from({ length: ndim }, (_, i) => bytes.readUInt32BE(4 + 4 * i));
+  if (expectedDims.some((d, i) => dims[i + 1] !== d)) {
+    throw new Error(`${file}: wrong dimensions [${dims.join(', ')}], expected [N, ${expectedDims.join(', ')}]`);
+  }
+  const expected = dims.reduce((a, b) => a * b, 1);
+  const actual = bytes.length - header;
+  if (actual !== expected) {
+    throw new Error(`${file}: ${actual < expected ? 'truncated' : 'corrupt'}: the header promises ${expected} bytes of data ([${dims.join(', ')}]) but the file holds ${actual}`);
+  }
+  return { dims, data: new Uint8Array(bytes.buffer, bytes.byteOffset + header, expected) };
+}
+
+/** One split of Fashion-MNIST in native memory: uint8 images, int64 labels, and the ToTensor / Resize transform. */
+class FashionMNIST implements Dataset {
+  readonly length: number;
+  private readonly x: Tensor;
+  private readonly y: Tensor;
+  private readonly resize: [number, number] | null;
+
+  constructor(images: Idx, labels: Idx, resize: [number, number] | null, device: string | null, files: [string, string]) {
+    const [n, h, w] = images.dims;
+    if (labels.dims[0] !== n) {
+      throw new Error(`${files[0]} holds ${n} images but ${files[1]} holds ${labels.dims[0]} labels: the counts must match`);
+    }
+    const bad = labels.data.findIndex((c) => c > 9);
+    if (bad >= 0) throw new Error(`${files[1]}: label ${labels.data[bad]} at index ${bad} is not a class 0..9`);
+    this.length = n;
+    this.x = new Tensor(native.fromData(images.data, [n, 1, h, w], 'uint8', device, false));
+    this.y = new Tensor(native.fromData(labels.data, [n], 'int64', device, false));
+    this.resize = resize;
+  }
+
+  /** @internal */
+  _source(): NativeBatchSource {
+    return { x: this.x._h, y: this.y._h, scale: 1 / 255, resize: this.resize };
+  }
+}
+
+type Key = keyof typeof FILES;
+const KEYS = Object.keys(FILES) as Key[];
+
+/** Which of the four files `dir` holds (each plain or .gz), and which it lacks. */
+async function lookIn(dir: string): Promise<{ files: Partial<Record<Key, string>>; missing: string[] }> {
+  const files: Partial<Record<Key, string>> = {};
+  const missing: string[] = [];
+  for (const key of KEYS) {
+    const candidates = [`${FILES[key].name}.gz`, FILES[key].name].map((f) => path.join(dir, f));
+    const hits = await Promise.all(candidates.map((f) => fs.stat(f).then((s) => s.isFile(), () => false)));
+    const hit = candidates.find((_, i) => hits[i]);
+    if (hit) files[key] = hit;
+    else missing.push(FILES[key].name);
+  }
+  return { files, missing };
+}
+
+function cacheDir(): string {
+  const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  return path.join(base, 'lenet-torch', 'fashion-mnist');
+}
+
+function progressLine(text: string): void {
+  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[2K${text}`);
+}
+
+/** Downloads one file into dir, checking it against the published checksums before it gets its final name. */
+async function download(mirror: string, spec: FileSpec, dir: string): Promise<string> {
+  const url = new URL(`${spec.name}.gz`, mirror.endsWith('/') ? mirror : `${mirror}/`).toString();
+  const target = path.join(dir, `${spec.name}.gz`);
+  const partial = `${target}.part`;
+  const response = await fetch(url, { signal: AbortSignal.timeout(10 * 60 * 1000) });
+  if (!response.ok || !response.body) throw new Error(`GET ${url}: HTTP ${response.status} ${response.statusText}`);
+  const total = Number(response.headers.get('content-length')) || 0;
+  const md5 = createHash('md5');
+  let received = 0;
+  const body = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream);
+  body.on('data', (chunk: Buffer) => {
+    md5.update(chunk);
+    received += chunk.length;
+    const mb = (received / 1e6).toFixed(1);
+    progressLine(`Downloading ${spec.name}.gz: ${mb}${total ? ` / ${(total / 1e6).toFixed(1)}` : ''} MB`);
+  });
+  if (!process.stderr.isTTY) console.error(`Downloading ${url}`);
+  await pipeline(body, createWriteStream(partial));
+  progressLine('');
+  const gz = await fs.readFile(partial);
+  const content = gz[0] === 0x1f && gz[1] === 0x8b ? await gunzip(gz).catch(() => gz) : gz;
+  const sha256 = createHash('sha256').update(content).digest('hex');
+  if (md5.digest('hex') !== spec.gzMd5 && sha256 !== spec.sha256) {
+    await fs.rm(partial, { force: true });
+    throw new Error(`${url}: checksum mismatch (the file is not the published ${spec.name}.gz)`);
+  }
+  await fs.rename(partial, target);
+  console.error(`Downloaded ${spec.name}.gz (${(received / 1e6).toFixed(1)} MB) from ${url}`);
+  return target;
+}
+
+export interface LoadFashionMnistOptions {
+  /** Resize the images (bilinear, as torchvision's Resize): an int or [h, w]; 224 for AlexNet. */
+  resize?: number | [number, number] | null;
+  /** Look only here (and in root/FashionMNIST/raw), and download here when the files are missing. */
+  root?: string;
+  /** Keep the whole data set on this device; batches come out there. Default: the CPU. */
+  device?: DeviceLike;
+  /** Download the files when no folder holds them (default true). */
+  download?: boolean;
+  /** Where to download from (default: $FASHION_MNIST_MIRROR, else Zalando's mirror). */
+  mirror?: string;
+}
+
+/**
+ * Loads Fashion-MNIST, as d2l.load_data_fashion_mnist(batch_size, resize): resolves to [train_iter, test_iter],
+ * DataLoaders of 60,000 and 10,000 examples; X float32 [B, 1, 28, 28] in [0, 1], y int64 [B]; the last partial
+ * batch kept; the training set reshuffled on every pass (seeded by torch.manual_seed), the test set in order.
+ *
+ * Asynchronous (it reads and decompresses the files off the main thread). It looks for the files in `root` when
+ * given (only there); else $FASHION_MNIST_DIR, d2l's ../data/FashionMNIST/raw, Debian's dataset-fashion-mnist
+ * (/usr/share/datasets/fashion-mnist) and the download cache (~/.cache/lenet-torch/fashion-mnist); where none holds
+ * them it downloads them from the published mirror into the cache (or root), checking their checksums.
+ * @example const [train_iter, test_iter] = await d2l.load_data_fashion_mnist(256);
+ * @throws RangeError / TypeError for a bad batch_size or option; rejects with an Error that lists every place
+ *   searched when the files cannot be found or downloaded, or that names the file and the fault when one is damaged.
+ */
+export async function load_data_fashion_mnist(
+  batch_size: number,
+  options: LoadFashionMnistOptions = {},
+): Promise<[DataLoader, DataLoader]> {
+  checkInt('batch_size', batch_size, { min: 1 });
+  const o = parseArgs('load_data_fashion_mnist', ['resize', 'root', 'device', 'download', 'mirror'], [checkOptions('options', options)]);
+  const resize = o.resize == null ? null : checkPair('resize', o.resize, { min: 1 });
+  if (o.root !== undefined && typeof o.root !== 'string') throw invalidType('root', 'a folder path', o.root);
+  const device = o.device === undefined ? null : String(parseDevice('device', o.device));
+  const allowDownload = checkBool('download', o.download ?? true);
+  if (o.mirror !== undefined && typeof o.mirror !== 'string') throw invalidType('mirror', 'a URL', o.mirror);
+  const mirror = (o.mirror as string | undefined) ?? process.env.FASHION_MNIST_MIRROR ?? FASHION_MNIST_MIRROR;
+
+  const root = o.root as string | undefined;
+  const places: [string, string][] = root
+    ? [[path.resolve(root), 'root'], [path.resolve(root, 'FashionMNIST', 'raw'), 'root, d2l layout']]
+    : [
+        ...(process.env.FASHION_MNIST_DIR ? [[path.resolve(process.env.FASHION_MNIST_DIR), '$FASHION_MNIST_DIR'] as [string, string]] : []),
+        [path.resolve('..', 'data', 'FashionMNIST', 'raw'), "d2l's ../data"],
+        [DEBIAN_DIR, 'Debian package dataset-fashion-mnist'],
+        [cacheDir(), 'download cache'],
+      ];
+  const searched: string[] = [];
+  let found: Record<Key, string> | undefined;
+  for (const [dir, why] of places) {
+    const { files, missing } = await lookIn(dir);
+    if (missing.length === 0) {
+      found = files as Record<Key, string>;
+      break;
+    }
+    searched.push(`  ${dir} (${why}): ${missing.length === KEYS.length ? 'no files' : `missing ${missing.join(', ')}`}`);
+  }
+  if (!found) {
+    const into = root ? path.resolve(root, 'FashionMNIST', 'raw') : cacheDir();
+    let failure = 'downloading is off (download: false)';
+    if (allowDownload) {
+      try {
+        await fs.mkdir(into, { recursive: true });
+        const { files } = await lookIn(into);
+        for (const key of KEYS) files[key] ??= await download(mirror, FILES[key], into);
+        found = files as Record<Key, string>;
+      } catch (error) {
+        failure = `downloading from ${mirror} into ${into} failed: ${(error as Error).message}`;
+      }
+    }
+    if (!found) {
+      throw new Error(
+        `Fashion-MNIST was not found. Searched for ${Object.values(FILES).map((f) => `${f.name}[.gz]`).join(', ')} in:\n` +
+          `${searched.join('\n')}\nand ${failure}.\n` +
+          'To get the files: sudo apt-get install dataset-fashion-mnist (Debian/Ubuntu), or put them in a folder and ' +
+          'set FASHION_MNIST_DIR to it, or pass {root: folder}.',
+      );
+    }
+  }
+  const f = found;
+  const [trainImages, trainLabels, testImages, testLabels] = await Promise.all([
+    readIdx(f.trainImages, FILES.trainImages.dims),
+    readIdx(f.trainLabels, FILES.trainLabels.dims),
+    readIdx(f.testImages, FILES.testImages.dims),
+    readIdx(f.testLabels, FILES.testLabels.dims),
+  ]);
+  const train = new FashionMNIST(trainImages, trainLabels, resize, device, [f.trainImages, f.trainLabels]);
+  const test = new FashionMNIST(testImages, testLabels, resize, device, [f.testImages, f.testLabels]);
+  return [new DataLoader(train, { batch_size, shuffle: true }), new DataLoader(test, { batch_size, shuffle: false })];
+}

@@ -1,0 +1,93 @@
+/** d2l's small helpers: Timer, Accumulator, accuracy, try_gpu, try_all_gpus. */
+import { native } from '../binding';
+import { Device, device } from '../device';
+import { Tensor } from '../tensor';
+import { checkInt, invalidType } from '../validate';
+
+/** Records running times, as d2l.Timer: start(), stop() (returns the lap in seconds), avg(), sum(), cumsum(). */
+export class Timer {
+  readonly times: number[] = [];
+  private started = 0;
+
+  constructor() {
+    this.start();
+  }
+
+  start(): void {
+    this.started = performance.now();
+  }
+
+  /** Stops the timer, records the lap and returns it in seconds. */
+  stop(): number {
+    this.times.push((performance.now() - this.started) / 1000);
+    return this.times[this.times.length - 1];
+  }
+
+  /** Adds a lap measured elsewhere (e.g. on a worker thread), in seconds. */
+  add(seconds: number): void {
+    this.times.push(seconds);
+  }
+
+  avg(): number {
+    return this.times.length ? this.sum() / this.times.length : 0;
+  }
+
+  sum(): number {
+    return this.times.reduce((a, b) => a + b, 0);
+  }
+
+  cumsum(): number[] {
+    let total = 0;
+    return this.times.map((t) => (total += t));
+  }
+}
+
+/**
+ * Sums over n variables, as d2l.Accumulator: `metric.add(a, b, c)`, read with `metric[0]`.
+ * @throws RangeError when n is not a positive integer.
+ */
+export class Accumulator {
+  [index: number]: number;
+  readonly data: number[];
+
+  constructor(n: number) {
+    this.data = new Array<number>(checkInt('n', n, { min: 1 })).fill(0);
+    for (let i = 0; i < n; i++) Object.defineProperty(this, i, { get: () => this.data[i], enumerable: true });
+  }
+
+  /** Adds each argument to its variable (numbers; a one-element Tensor is read with item()). */
+  add(...args: (number | Tensor)[]): void {
+    args.forEach((a, i) => {
+      const v = a instanceof Tensor ? Number(a.item()) : a;
+      if (typeof v !== 'number') throw invalidType(`args[${i}]`, 'a number', a);
+      this.data[i] += v;
+    });
+  }
+
+  reset(): void {
+    this.data.fill(0);
+  }
+}
+
+/**
+ * The number of correct predictions, as d2l.accuracy: y_hat holds logits [B, C] (or labels [B]), y labels [B].
+ * @throws TypeError when y_hat or y is not a Tensor.
+ */
+export function accuracy(y_hat: Tensor, y: Tensor): number {
+  if (!(y_hat instanceof Tensor)) throw invalidType('y_hat', 'a Tensor', y_hat);
+  if (!(y instanceof Tensor)) throw invalidType('y', 'a Tensor', y);
+  const labels = y_hat.dim() > 1 && y_hat.shape[1] > 1 ? y_hat.argmax(1) : y_hat;
+  return Number(labels.to(y.dtype).eq(y).sum().item());
+}
+
+/** cuda:i when it exists, else the CPU, as d2l.try_gpu. */
+export function try_gpu(i = 0): Device {
+  checkInt('i', i, { min: 0 });
+  return native.cudaDeviceCount() >= i + 1 ? device(`cuda:${i}`) : device('cpu');
+}
+
+/** Every CUDA device, or [cpu] when there are none, as d2l.try_all_gpus. */
+export function try_all_gpus(): Device[] {
+  const n = native.cudaDeviceCount();
+  return n ? Array.from({ length: n }, (_, i) => device(`cuda:${i}`)) : [device('cpu')];
+}

@@ -1,0 +1,49 @@
+// The training loop in native code: each batch's gather, forward, loss, backward and SGD step run in one call on
+// a worker thread (libuv's pool), with the running metrics accumulated natively and read when JS asks.
+#pragma once
+
+#include <napi.h>
+#include <torch/torch.h>
+
+#include <atomic>
+#include <memory>
+
+#include "data.h"
+#include "functional.h"
+
+namespace lt {
+
+class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  // new Trainer(net, optimizer, lossOptions)
+  explicit TrainerWrap(const Napi::CallbackInfo& info);
+
+  // Everything a worker needs, shared so that it outlives the JS objects if they are collected mid-run.
+  struct State {
+    std::shared_ptr<torch::nn::Module> module;
+    torch::nn::AnyModule net;
+    std::shared_ptr<torch::optim::SGD> optimizer;
+    CrossEntropySpec loss;
+    std::atomic<bool> cancelled{false};
+    // Running sums since the last resetMetrics(): on the net's device, so a CUDA run never waits for them.
+    at::Tensor loss_sum;
+    at::Tensor correct;
+    int64_t count = 0;
+  };
+
+ private:
+  Napi::Value Run(const Napi::CallbackInfo& info);
+  Napi::Value Step(const Napi::CallbackInfo& info);
+  Napi::Value Metrics(const Napi::CallbackInfo& info);
+  Napi::Value ResetMetrics(const Napi::CallbackInfo& info);
+  Napi::Value Cancel(const Napi::CallbackInfo& info);
+
+  std::shared_ptr<State> state_;
+  bool running_ = false;
+  friend class TrainWorker;
+};
+
+void InitTrain(Napi::Env env, Napi::Object exports);
+
+}  // namespace lt
