@@ -67,7 +67,8 @@ export class DataLoader implements Iterable<[Tensor, Tensor]> {
     if (dataset === null || typeof dataset !== 'object' || typeof (dataset as Dataset)._source !== 'function') {
       throw invalidType('dataset', 'a Dataset (e.g. a TensorDataset)', dataset);
     }
-    if (args.length === 1 && args[0] !== undefined) checkOptions('options', args[0]);
+    // A lone number is the positional batch_size; a lone object must be plain options.
+    if (args.length === 1 && args[0] !== null && typeof args[0] === 'object') checkOptions('options', args[0]);
     const a = parseArgs('DataLoader', ['batch_size', 'shuffle', 'drop_last'], args);
     this.dataset = dataset;
     this.batch_size = checkInt('batch_size', a.batch_size ?? 1, { min: 1 });

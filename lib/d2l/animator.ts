@@ -7,7 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
-import { checkInt, checkNumber, checkOptions, checkString, describe, invalidType, invalidValue, parseArgs } from '../validate';
+import { checkInt, checkNumber, checkOptions, checkString, invalidType, invalidValue, parseArgs } from '../validate';
 
 /** An axis scale, as matplotlib's `set_xscale` / `set_yscale`. */
 export type Scale = 'linear' | 'log';
@@ -258,9 +258,9 @@ export class Animator {
   /** One line: `Animator(3 series, 42 points, xlabel='epoch')`. */
   toString(): string {
     const points = this.#X.reduce((sum, s) => sum + s.length, 0);
-    const labels = [this.#xlabel === null ? '' : `, xlabel=${describe(this.#xlabel).replace(/ \(string\)$/, '')}`,
-      this.#ylabel === null ? '' : `, ylabel=${describe(this.#ylabel).replace(/ \(string\)$/, '')}`].join('');
-    return `Animator(${this.#X.length} series, ${points} points${labels})`;
+    const xlabel = this.#xlabel === null ? '' : `, xlabel='${this.#xlabel}'`;
+    const ylabel = this.#ylabel === null ? '' : `, ylabel='${this.#ylabel}'`;
+    return `Animator(${this.#X.length} series, ${points} points${xlabel}${ylabel})`;
   }
 
   #name(i: number): string {

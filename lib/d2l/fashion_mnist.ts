@@ -169,7 +169,11 @@ async function download(mirror: string, spec: FileSpec, dir: string): Promise<st
   const url = new URL(`${spec.name}.gz`, mirror.endsWith('/') ? mirror : `${mirror}/`).toString();
   const target = path.join(dir, `${spec.name}.gz`);
   const partial = `${target}.part`;
-  const response = await fetch(url, { signal: AbortSignal.timeout(10 * 60 * 1000) });
+  const response = await fetch(url, { signal: AbortSignal.timeout(10 * 60 * 1000) }).catch((error: Error) => {
+    // fetch's own message is a bare 'fetch failed'; the reason (ECONNREFUSED, ENOTFOUND, a timeout) is its cause.
+    const cause = (error.cause as Error | undefined)?.message;
+    throw new Error(`GET ${url}: ${error.message}${cause ? ` (${cause})` : ''}`);
+  });
   if (!response.ok || !response.body) throw new Error(`GET ${url}: HTTP ${response.status} ${response.statusText}`);
   const total = Number(response.headers.get('content-length')) || 0;
   const md5 = createHash('md5');
