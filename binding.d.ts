@@ -152,6 +152,9 @@ export interface Binding {
   /** [correct, count] of net's argmax predictions over the whole source, in no-grad mode, off the main thread. */
   evaluate(net: NativeModule, source: NativeBatchSource, batchSize: number): Promise<[number, number]>;
 
+  /** Turns the faster CPU kernels of native/kernels.h on or off (tests and benchmarks compare with libtorch's). */
+  setFastKernels(enabled: boolean): void;
+
   /** The libtorch version the addon was built against, e.g. '1.13.0'. */
   torchVersion: string;
   /** Whether that libtorch has CUDA. */

@@ -1,10 +1,14 @@
 // Registers the native classes and functions; nothing else.
 #include <napi.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <torch/torch.h>
 
 #include "common.h"
 #include "data.h"
 #include "functional.h"
+#include "kernels.h"
 #include "module.h"
 #include "optimizer.h"
 #include "tensor.h"
@@ -13,6 +17,14 @@
 namespace lt {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+#ifdef __GLIBC__
+  // Keep freed tensor memory in the process for reuse instead of returning it to the kernel and faulting it back
+  // in on the next allocation: glibc hands blocks over its mmap threshold (128 KB at first) back to the kernel on
+  // free. A LeNet step on a batch of 256 allocates ~13 MB of such blocks; with these settings its page faults drop
+  // 8x and the step gets ~25% faster (test/bench). RSS then stays at its peak instead of going up and down.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
   auto* data = new AddonData();
   env.SetInstanceData(data);
 
@@ -26,7 +38,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->sgd = Napi::Persistent(sgd);
   exports.Set("SGD", sgd);
 
+  // libtorch here starts with one intra-op thread; like PyTorch, use one per core ($OMP_NUM_THREADS wins).
+  SetThreads(DefaultThreads());
+
   InitTensorFunctions(env, exports);
+  exports.Set("setFastKernels", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    SetFastKernels(info[0].ToBoolean());
+    return info.Env().Undefined();
+  }));
   InitFunctional(env, exports);
   InitData(env, exports);
   InitTrain(env, exports);

@@ -25,6 +25,8 @@ inline AddonData& Data(Napi::Env env) { return *env.GetInstanceData<AddonData>()
 // worker threads apply it themselves before running libtorch work.
 void SetThreads(int n);
 int Threads();
+// One per core this process may run on, or $OMP_NUM_THREADS when set.
+int DefaultThreads();
 
 at::ScalarType ParseDtype(const std::string& name);
 std::string DtypeName(at::ScalarType type);

@@ -5,6 +5,7 @@
 
 #include "common.h"
 #include "errors.h"
+#include "kernels.h"
 #include "tensor.h"
 
 namespace lt {
@@ -15,6 +16,36 @@ std::unordered_set<const torch::nn::Module*>& BusyModules() {
   static std::unordered_set<const torch::nn::Module*> busy;
   return busy;
 }
+
+// libtorch's Conv2d and AvgPool2d, taking the faster CPU kernels of kernels.h where they apply.
+struct Conv2dImpl : torch::nn::Conv2dImpl {
+  using torch::nn::Conv2dImpl::Conv2dImpl;
+  at::Tensor forward(const at::Tensor& input) {
+    const auto& o = options;
+    const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
+    const bool plain = (*o.stride())[0] == 1 && (*o.stride())[1] == 1 && (*o.dilation())[0] == 1 &&
+                       (*o.dilation())[1] == 1 && o.groups() == 1 && c10::get_if<torch::enumtype::kZeros>(&o.padding_mode());
+    if (plain && padding) {
+      if (auto out = FastConv2d(input, weight, bias, **padding)) return *out;
+    }
+    return torch::nn::Conv2dImpl::forward(input);
+  }
+};
+TORCH_MODULE(Conv2d);
+
+struct AvgPool2dImpl : torch::nn::AvgPool2dImpl {
+  using torch::nn::AvgPool2dImpl::AvgPool2dImpl;
+  at::Tensor forward(const at::Tensor& input) {
+    const auto& o = options;
+    const bool plain = *o.kernel_size() == *o.stride() && (*o.padding())[0] == 0 && (*o.padding())[1] == 0 &&
+                       !o.ceil_mode() && !o.divisor_override();
+    if (plain) {
+      if (auto out = FastAvgPool2d(input, *o.kernel_size())) return *out;
+    }
+    return torch::nn::AvgPool2dImpl::forward(input);
+  }
+};
+TORCH_MODULE(AvgPool2d);
 
 int64_t Int(const Napi::Object& o, const char* key) { return o.Get(key).As<Napi::Number>().Int64Value(); }
 bool Bool(const Napi::Object& o, const char* key) { return o.Get(key).ToBoolean(); }
@@ -49,7 +80,7 @@ torch::nn::AnyModule Create(const std::string& kind, const Napi::Object& o, cons
     } else {
       options.padding(Pair(o, "padding"));
     }
-    return torch::nn::AnyModule(torch::nn::Conv2d(options));
+    return torch::nn::AnyModule(Conv2d(options));
   }
   if (kind == "Linear") {
     return torch::nn::AnyModule(torch::nn::Linear(
@@ -62,7 +93,7 @@ torch::nn::AnyModule Create(const std::string& kind, const Napi::Object& o, cons
                        .ceil_mode(Bool(o, "ceil_mode"))
                        .count_include_pad(Bool(o, "count_include_pad"));
     if (o.Get("divisor_override").IsNumber()) options.divisor_override(Int(o, "divisor_override"));
-    return torch::nn::AnyModule(torch::nn::AvgPool2d(options));
+    return torch::nn::AnyModule(AvgPool2d(options));
   }
   if (kind == "MaxPool2d") {
     return torch::nn::AnyModule(torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(Pair(o, "kernel_size"))

@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "common.h"
 #include "errors.h"
@@ -25,25 +27,76 @@ void Synchronize(const c10::Device& device) {
   if (device.is_cuda()) torch::cuda::synchronize(device.index());
 }
 
-// One SGD step on one batch, metrics added to the running sums. The gradients are set to None first
-// (no memset; backward writes them fresh), as PyTorch's zero_grad() does by default.
+// Below this many examples per slice, splitting a batch across threads costs more than it saves.
+constexpr int64_t kMinSlice = 16;
+
+// The number of threads to split a batch of n examples across: on the CPU, one slice per thread the user allows
+// (libtorch's own threading inside LeNet's small ops scales poorly; whole slices on separate cores scale well).
+int64_t SliceCount(const c10::Device& device, int64_t n) {
+  if (!device.is_cpu()) return 1;
+  return std::max<int64_t>(1, std::min<int64_t>(Threads(), n / kMinSlice));
+}
+
+// Runs fn(slice, begin, end) for k slices of [0, n): slice 0 on this thread, the others on threads of their own,
+// each with one libtorch thread. Rethrows the first failure after all have finished.
+template <typename Fn>
+void ForEachSlice(int64_t k, int64_t n, Fn&& fn) {
+  if (k <= 1) {
+    at::set_num_threads(Threads());
+    fn(0, 0, n);
+    return;
+  }
+  std::vector<std::string> errors(k);
+  auto run = [&](int64_t i) {
+    at::set_num_threads(1);
+    CaptureError(&errors[i], [&] { fn(i, i * n / k, (i + 1) * n / k); });
+  };
+  std::vector<std::thread> threads;
+  for (int64_t i = 1; i < k; ++i) threads.emplace_back(run, i);
+  run(0);
+  for (auto& t : threads) t.join();
+  for (const auto& e : errors) {
+    if (!e.empty()) throw std::runtime_error(e);
+  }
+}
+
+// One SGD step on one batch, metrics added to the running sums. The gradients are set to None first (no memset;
+// backward writes them fresh), as PyTorch's zero_grad() does by default. On the CPU the batch is split across
+// threads that share the parameters: each back-propagates its slice's summed loss divided by the batch's count,
+// so the accumulated gradients are exactly those of the batch's mean loss.
 void TrainBatch(TrainerWrap::State& s, at::Tensor x, at::Tensor y, const c10::Device& device) {
   if (x.device() != device) x = x.to(device);
   if (y.device() != device) y = y.to(device);
   for (auto& group : s.optimizer->param_groups()) ZeroGrad(group.params(), /*set_to_none=*/true);
-  const auto y_hat = s.net.forward(x);
-  const auto loss = CrossEntropy(y_hat, y, s.loss);
-  loss.backward();
+  const auto n = y.size(0);
+  const bool splittable = !s.loss.weight.defined() && c10::get_if<torch::enumtype::kMean>(&s.loss.reduction);
+  const int64_t k = splittable ? SliceCount(device, n) : 1;
+  std::vector<at::Tensor> losses(k), corrects(k);
+  auto sum_spec = s.loss;
+  sum_spec.reduction = torch::kSum;
+  // The mean's denominator: targets that are not ignored.
+  const double counted = k > 1 ? static_cast<double>(y.ne(s.loss.ignore_index).sum().item<int64_t>()) : 1.0;
+  ForEachSlice(k, n, [&](int64_t i, int64_t begin, int64_t end) {
+    const auto xs = k > 1 ? x.slice(0, begin, end) : x;
+    const auto ys = k > 1 ? y.slice(0, begin, end) : y;
+    const auto y_hat = s.net.forward(xs);
+    const auto loss = k > 1 ? CrossEntropy(y_hat, ys, sum_spec) : CrossEntropy(y_hat, ys, s.loss);
+    (k > 1 ? loss / counted : loss).backward();
+    torch::NoGradGuard no_grad;
+    // d2l sums loss * batch size, so the epoch figure is a mean over examples.
+    losses[i] = k > 1 ? loss.detach() : loss.detach() * static_cast<double>(n);
+    corrects[i] = y_hat.argmax(1).eq(ys).sum();
+  });
   s.optimizer->step();
   torch::NoGradGuard no_grad;
-  const auto n = y.size(0);
   if (!s.loss_sum.defined() || s.loss_sum.device() != device) {
     s.loss_sum = torch::zeros({}, torch::dtype(torch::kFloat64).device(device));
     s.correct = torch::zeros({}, torch::dtype(torch::kInt64).device(device));
   }
-  // d2l sums loss * batch size, so the epoch figure is a mean over examples.
-  s.loss_sum.add_(loss.detach(), /*alpha=*/static_cast<double>(n));
-  s.correct.add_(y_hat.argmax(1).eq(y).sum());
+  for (int64_t i = 0; i < k; ++i) {
+    s.loss_sum.add_(losses[i]);
+    s.correct.add_(corrects[i]);
+  }
   s.count += n;
 }
 
@@ -97,7 +150,6 @@ class TrainWorker : public Napi::AsyncWorker {
   void Execute() override {
     std::string message;
     const bool ok = CaptureError(&message, [&] {
-      at::set_num_threads(Threads());
       auto& s = *state_;
       const auto device = DeviceOf(*s.module);
       const auto start = Clock::now();
@@ -247,8 +299,6 @@ class EvaluateWorker : public Napi::AsyncWorker {
   void Execute() override {
     std::string message;
     const bool ok = CaptureError(&message, [&] {
-      at::set_num_threads(Threads());
-      torch::NoGradGuard no_grad;
       const auto device = DeviceOf(*module_);
       auto correct = torch::zeros({}, torch::dtype(torch::kInt64).device(device));
       const auto n = source_.size();
@@ -256,7 +306,13 @@ class EvaluateWorker : public Napi::AsyncWorker {
         auto [x, y] = MakeBatch(source_, at::Tensor(), start, std::min(n, start + batch_size_));
         if (x.device() != device) x = x.to(device);
         if (y.device() != device) y = y.to(device);
-        correct.add_(net_.forward(x).argmax(1).eq(y).sum());
+        const int64_t k = SliceCount(device, y.size(0));
+        std::vector<at::Tensor> counts(k);
+        ForEachSlice(k, y.size(0), [&](int64_t i, int64_t begin, int64_t end) {
+          torch::NoGradGuard no_grad;  // grad mode is per thread
+          counts[i] = net_.forward(x.slice(0, begin, end)).argmax(1).eq(y.slice(0, begin, end)).sum();
+        });
+        for (const auto& c : counts) correct.add_(c);
       }
       correct_ = static_cast<double>(correct.item<int64_t>());
       count_ = static_cast<double>(n);

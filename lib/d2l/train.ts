@@ -253,7 +253,11 @@ async function train(net: Module, train_iter: Batches, test_iter: Batches, num_e
   if (s.verbose) console.log('training on', String(dev));
   const optimizer = new SGD(net.parameters(), { lr });
   const loss = new CrossEntropyLoss();
-  const animator = new Animator({ xlabel: 'epoch', xlim: [1, num_epochs], legend: ['train loss', 'train acc', 'test acc'] });
+  // d2l's xlim is [1, num_epochs]; one epoch needs room for its fifths.
+  const xlim: [number, number] = num_epochs > 1 ? [1, num_epochs] : [0, 1];
+  const animator = new Animator({ xlabel: 'epoch', xlim, legend: ['train loss', 'train acc', 'test acc'] });
+  // A diverging run (loss NaN) leaves a gap in the figure, as matplotlib would, instead of failing the training.
+  const point = (v: number | null) => (v !== null && Number.isFinite(v) ? v : null);
   const timer = new Timer();
   const fast = fastPath(net, train_iter);
   // The native loop, for a built-in net: whole runs of batches from a DataLoader, or one given batch at a time.
@@ -278,7 +282,7 @@ async function train(net: Module, train_iter: Batches, test_iter: Batches, num_e
       const report = (done: number, metrics: [number, number, number]) => {
         [train_l, train_acc, examples] = [metrics[0] / metrics[2], metrics[1] / metrics[2], metrics[2]];
         const fifth = Math.max(1, Math.floor(num_batches / 5));
-        if (done % fifth === 0 || done === num_batches) animator.add(epoch + done / num_batches, [train_l, train_acc, null]);
+        if (done % fifth === 0 || done === num_batches) animator.add(epoch + done / num_batches, [point(train_l), point(train_acc), null]);
         s.on_batch?.({ epoch: epoch + 1, batch: done, num_batches, loss: train_l, train_acc, examples });
         bar?.update(done, {
           loss: train_l.toFixed(3), acc: train_acc.toFixed(3),
@@ -334,7 +338,7 @@ async function train(net: Module, train_iter: Batches, test_iter: Batches, num_e
       if (examples === 0) throw new RangeError('Expected train_iter to yield batches, but it yields none');
       timer.add(epochTimer.sum());
       test_acc = await evaluate_accuracy_gpu(net, test_iter);
-      animator.add(epoch + 1, [null, null, test_acc]);
+      animator.add(epoch + 1, [null, null, point(test_acc)]);
       const record = { epoch: epoch + 1, loss: train_l, train_acc, test_acc, seconds: epochTimer.sum() };
       history.push(record);
       s.on_epoch?.(record);
