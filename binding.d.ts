@@ -50,6 +50,8 @@ export declare class NativeModule {
   /** Options are complete and validated (lib/nn/layers.ts); children only for 'Sequential'. */
   constructor(kind: NativeModuleKind, options: object, children?: NativeModule[]);
   forward(input: NativeTensor): NativeTensor;
+  /** forward() on a worker thread in no-grad mode. */
+  forwardAsync(input: NativeTensor): Promise<NativeTensor>;
   /** Recursive, in registration order: [['0.weight', t], ...]. */
   namedParameters(): [string, NativeTensor][];
   train(mode: boolean): void;

@@ -147,6 +147,7 @@ Napi::Function ModuleWrap::Init(Napi::Env env) {
   return DefineClass(env, "Module",
                      {
                          InstanceMethod<&ModuleWrap::Forward>("forward"),
+                         InstanceMethod<&ModuleWrap::ForwardAsync>("forwardAsync"),
                          InstanceMethod<&ModuleWrap::NamedParameters>("namedParameters"),
                          InstanceMethod<&ModuleWrap::Train>("train"),
                          InstanceMethod<&ModuleWrap::IsTraining>("isTraining"),
@@ -185,6 +186,51 @@ Napi::Value ModuleWrap::Forward(const Napi::CallbackInfo& info) {
   return Guarded(env, [&] { return TensorWrap::New(env, Run(input)); });
 }
 
+namespace {
+
+// forward() on a worker thread, in no-grad mode: for callers that must not block the event loop, such as
+// train_ch6's check of the net's output shape (a first forward can take tens of ms while oneDNN builds kernels).
+class ForwardWorker : public Napi::AsyncWorker {
+ public:
+  ForwardWorker(Napi::Env env, torch::nn::AnyModule net, at::Tensor input)
+      : Napi::AsyncWorker(env, "lenet-torch:forward"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        net_(std::move(net)),
+        input_(std::move(input)) {}
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    std::string message;
+    if (!CaptureError(&message, [&] {
+          at::set_num_threads(Threads());
+          torch::NoGradGuard no_grad;
+          output_ = net_.forward(input_);
+        })) {
+      SetError(message);
+    }
+  }
+  void OnOK() override { deferred_.Resolve(TensorWrap::New(Env(), output_)); }
+  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  torch::nn::AnyModule net_;
+  at::Tensor input_, output_;
+};
+
+}  // namespace
+
+Napi::Value ModuleWrap::ForwardAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckNotBusy(env);
+  auto* worker = new ForwardWorker(env, any_, TensorWrap::From(info[0], "input"));
+  auto promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
 Napi::Value ModuleWrap::NamedParameters(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guarded(env, [&] {
@@ -194,7 +240,7 @@ Napi::Value ModuleWrap::NamedParameters(const Napi::CallbackInfo& info) {
     for (const auto& item : params) {
       auto pair = Napi::Array::New(env, 2);
       pair.Set(0u, Napi::String::New(env, item.key()));
-      pair.Set(1u, TensorWrap::New(env, item.value()));
+      pair.Set(1u, TensorWrap::New(env, item.value(), /*owned=*/false));
       result.Set(i++, pair);
     }
     return result;

@@ -44,6 +44,7 @@ class ModuleWrap : public Napi::ObjectWrap<ModuleWrap> {
 
  private:
   Napi::Value Forward(const Napi::CallbackInfo& info);
+  Napi::Value ForwardAsync(const Napi::CallbackInfo& info);
   Napi::Value NamedParameters(const Napi::CallbackInfo& info);
   Napi::Value Train(const Napi::CallbackInfo& info);
   Napi::Value IsTraining(const Napi::CallbackInfo& info);

@@ -77,9 +77,10 @@ Napi::Function TensorWrap::Init(Napi::Env env) {
                      });
 }
 
-Napi::Value TensorWrap::New(Napi::Env env, at::Tensor tensor) {
+Napi::Value TensorWrap::New(Napi::Env env, at::Tensor tensor, bool owned) {
   if (!tensor.defined()) return env.Null();
-  return lt::Data(env).tensor.New({Napi::External<at::Tensor>::New(env, &tensor)});
+  return lt::Data(env).tensor.New(
+      {Napi::External<at::Tensor>::New(env, &tensor), Napi::Boolean::New(env, owned)});
 }
 
 const at::Tensor& TensorWrap::From(const Napi::Value& value, const char* what) {
@@ -92,12 +93,12 @@ const at::Tensor& TensorWrap::From(const Napi::Value& value, const char* what) {
 
 TensorWrap::TensorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorWrap>(info) {
   Napi::Env env = info.Env();
-  if (info.Length() != 1 || !info[0].IsExternal()) {
+  if (info.Length() != 2 || !info[0].IsExternal()) {
     throw Napi::TypeError::New(env, "Tensor cannot be constructed directly: use torch.tensor() or torch.zeros()");
   }
   tensor_ = std::move(*info[0].As<Napi::External<at::Tensor>>().Data());
   env_ = env;
-  external_bytes_ = StorageBytes(tensor_);
+  external_bytes_ = info[1].ToBoolean() ? StorageBytes(tensor_) : 0;
   if (external_bytes_ > 0) Napi::MemoryManagement::AdjustExternalMemory(env, external_bytes_);
 }
 
@@ -160,7 +161,7 @@ Napi::Value TensorWrap::GradFn(const Napi::CallbackInfo& info) {
 
 Napi::Value TensorWrap::Grad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return Guarded(env, [&] { return New(env, Get(env).grad()); });
+  return Guarded(env, [&] { return New(env, Get(env).grad(), /*owned=*/false); });
 }
 
 // to(device | null, dtype | null)

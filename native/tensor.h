@@ -10,8 +10,10 @@ namespace lt {
 class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
  public:
   static Napi::Function Init(Napi::Env env);
-  // Wraps a tensor in a new JS object; an undefined tensor becomes null.
-  static Napi::Value New(Napi::Env env, at::Tensor tensor);
+  // Wraps a tensor in a new JS object; an undefined tensor becomes null. `owned` says whether the handle owns
+  // the memory (a new result) rather than viewing a tensor something else keeps alive (a module's parameter, its
+  // gradient): only owned memory is reported to V8, or every parameters() call would look like an allocation.
+  static Napi::Value New(Napi::Env env, at::Tensor tensor, bool owned = true);
   // The tensor behind a JS handle; a TypeError naming `what` if it is not one, an Error if it was disposed.
   static const at::Tensor& From(const Napi::Value& value, const char* what);
 

@@ -138,8 +138,11 @@ function maxLabel(data: Batches, batch: [Tensor, Tensor]): number {
   return Number(batch[1].max().item());
 }
 
-/** Runs the net on two examples of the first batch before training, so a net that does not fit fails early. */
-function probe(net: Module, data: Batches, dev: Device): number {
+/**
+ * Runs the net on two examples of the first batch before training, so a net that does not fit fails early.
+ * Off the main thread for a built-in net: a first forward can take tens of ms while oneDNN builds its kernels.
+ */
+async function probe(net: Module, data: Batches, dev: Device): Promise<number> {
   let X: Tensor;
   let y: Tensor;
   if (data instanceof DataLoader) {
@@ -155,17 +158,20 @@ function probe(net: Module, data: Batches, dev: Device): number {
   const classes = maxLabel(data, [X, y]) + 1;
   const x = X.shape[0] > 2 ? X.index_select(0, new Tensor(native.arange(0, 2, 1, 'int64', null))) : X;
   let out: Tensor;
+  const wasTraining = net.training;
   try {
-    const wasTraining = net.training;
-    out = no_grad(() => net.eval().forward(x.to(dev)));
-    net.train(wasTraining);
+    net.eval();
+    const handle = handleOfModule(net);
+    out = handle ? new Tensor(await handle.forwardAsync(x.to(dev)._h)) : no_grad(() => net.forward(x.to(dev)));
   } catch (error) {
-    throw new Error(`train_ch6: the net cannot take a batch of shape [${X.shape}] from train_iter: ${(error as Error).message}`);
+    throw new Error(`train_ch6: the net cannot take a batch of shape ${X.shape} from train_iter: ${(error as Error).message}`);
+  } finally {
+    net.train(wasTraining);
   }
   const B = x.shape[0];
   if (out.dim() !== 2 || out.shape[0] !== B || out.shape[1] < classes) {
     throw new Error(
-      `train_ch6: the net maps a batch of shape [${x.shape}] to [${out.shape}]; expected [${B}, ${classes}] ` +
+      `train_ch6: the net maps a batch of shape ${x.shape} to ${out.shape}; expected [${B}, ${classes}] ` +
         `(one logit per class: the labels go up to ${classes - 1})`,
     );
   }
@@ -249,7 +255,7 @@ async function train(net: Module, train_iter: Batches, test_iter: Batches, num_e
     if (m instanceof Linear || m instanceof Conv2d) xavier_uniform_(m.weight);
   });
   net.to(dev);
-  probe(net, train_iter, dev);
+  await probe(net, train_iter, dev);
   if (s.verbose) console.log('training on', String(dev));
   const optimizer = new SGD(net.parameters(), { lr });
   const loss = new CrossEntropyLoss();

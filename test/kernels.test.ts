@@ -1,0 +1,98 @@
+// The CPU fast paths (native/kernels.h: Conv2d's weight gradient, AvgPool2d with kernel == stride) and the
+// data-parallel training step must give libtorch's own results.
+import { d2l, nn, torch, Tensor } from '../lib';
+import { native } from '../lib/binding';
+import { lenet } from './lenet';
+
+function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / (scale || 1);
+}
+
+// Output, input gradient and parameter gradients of net on X, with the fast kernels on or off.
+function run(net: nn.Module, X: Tensor, fast: boolean): Float32Array[] {
+  native.setFastKernels(fast);
+  try {
+    net.zero_grad();
+    const x = X.detach();
+    x.requires_grad = true;
+    const out = net.forward(x);
+    out.mul(torch.rand(out.shape)).sum().backward();
+    return [out.data(), x.grad!.data(), ...net.parameters().map((p) => p.grad!.data())] as Float32Array[];
+  } finally {
+    native.setFastKernels(true);
+  }
+}
+
+describe('CPU fast kernels agree with libtorch', () => {
+  test.each([
+    ['conv1 of LeNet', 1, 6, 5, 2, 28, 7],
+    ['conv2 of LeNet', 6, 16, 5, 0, 14, 5],
+    ['3x3, padding 1, odd size', 3, 4, 3, 1, 9, 3],
+    ['1x1', 2, 5, 1, 0, 7, 2],
+    ['asymmetric kernel and padding', 2, 3, [3, 1], [1, 0], 8, 4],
+  ])('Conv2d %s', (_name, cin, cout, k, pad, size, batch) => {
+    torch.manual_seed(3);
+    const net = new nn.Conv2d(cin, cout, { kernel_size: k as number, padding: pad as number });
+    const X = torch.rand(batch, cin, size, size);
+    torch.manual_seed(4);
+    const fast = run(net, X, true);
+    torch.manual_seed(4);
+    const slow = run(net, X, false);
+    fast.forEach((f, i) => expect(maxRelDiff(f, slow[i])).toBeLessThan(1e-5));
+  });
+
+  test.each([
+    ['2x2 over 28x28', 2, [2, 6, 28, 28]],
+    ['2x2 over an odd size (the last row and column are dropped)', 2, [3, 2, 9, 7]],
+    ['3x3', 3, [2, 2, 9, 9]],
+    ['2x3', [2, 3], [1, 3, 8, 9]],
+  ])('AvgPool2d %s', (_name, k, shape) => {
+    const pool = new nn.AvgPool2d(k as number);
+    const X = torch.rand(shape as number[]);
+    torch.manual_seed(5);
+    const fast = run(pool, X, true);
+    torch.manual_seed(5);
+    const slow = run(pool, X, false);
+    expect(fast[0].length).toBe(slow[0].length);
+    fast.forEach((f, i) => expect(maxRelDiff(f, slow[i])).toBeLessThan(1e-6));
+  });
+
+  test("the chapter's LeNet: same loss and gradients", () => {
+    torch.manual_seed(6);
+    const net = lenet();
+    const X = torch.rand(32, 1, 28, 28);
+    torch.manual_seed(7);
+    const fast = run(net, X, true);
+    torch.manual_seed(7);
+    const slow = run(net, X, false);
+    fast.forEach((f, i) => expect(maxRelDiff(f, slow[i])).toBeLessThan(1e-5));
+  });
+});
+
+describe('the data-parallel training step', () => {
+  test('one thread and two threads train to the same weights', async () => {
+    const X = torch.rand(300, 1, 28, 28);
+    const y = torch.randint(0, 10, [300]);
+    const train = async (threads: number) => {
+      torch.set_num_threads(threads);
+      torch.manual_seed(8);
+      const net = lenet();
+      await d2l.train_ch6(net, d2l.load_array([X, y], 100, false), d2l.load_array([X, y], 100, false), 2, 0.9, 'cpu', { verbose: false });
+      return net.parameters().map((p) => p.data() as Float32Array);
+    };
+    const before = torch.get_num_threads();
+    try {
+      const one = await train(1);
+      const two = await train(2);
+      one.forEach((p, i) => expect(maxRelDiff(p, two[i])).toBeLessThan(1e-4));
+    } finally {
+      torch.set_num_threads(before);
+    }
+  });
+});

@@ -1,0 +1,293 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { d2l, nn, torch, Tensor } from '../lib';
+import type { DataLoader } from '../lib/data';
+import { lenet } from './lenet';
+
+// LeNet with ReLU: the chapter's sigmoid net sits on a plateau for its first ~250 steps, too long for a unit test.
+function reluLenet(): nn.Sequential {
+  return new nn.Sequential(
+    new nn.Reshape(-1, 1, 28, 28),
+    new nn.Conv2d(1, 6, { kernel_size: 5, padding: 2 }), new nn.ReLU(),
+    new nn.AvgPool2d({ kernel_size: 2, stride: 2 }),
+    new nn.Conv2d(6, 16, { kernel_size: 5 }), new nn.ReLU(),
+    new nn.AvgPool2d({ kernel_size: 2, stride: 2 }),
+    new nn.Flatten(),
+    new nn.Linear(16 * 5 * 5, 120), new nn.ReLU(),
+    new nn.Linear(120, 84), new nn.ReLU(),
+    new nn.Linear(84, 10));
+}
+
+let train_iter: DataLoader;
+let test_iter: DataLoader;
+let tiny_iter: DataLoader;
+
+beforeAll(async () => {
+  torch.manual_seed(0);
+  // Subsets of the real data: 6,000 training and 2,000 test examples.
+  const [train, test] = await d2l.load_data_fashion_mnist(6000);
+  const [X, y] = train[Symbol.iterator]().next().value as [Tensor, Tensor];
+  const [Xt, yt] = test[Symbol.iterator]().next().value as [Tensor, Tensor];
+  const first = (t: Tensor, n: number) => t.index_select(0, torch.arange(n));
+  train_iter = d2l.load_array([X, y], 64);
+  test_iter = d2l.load_array([first(Xt, 2000), first(yt, 2000)], 256, false);
+  tiny_iter = d2l.load_array([first(X, 512), first(y, 512)], 128);
+});
+
+const quiet = { verbose: false };
+
+describe('d2l helpers', () => {
+  test('Accumulator sums and reads by index', () => {
+    const metric = new d2l.Accumulator(3);
+    metric.add(1, 2, 3);
+    metric.add(0.5, torch.tensor(2), 1);
+    expect([metric[0], metric[1], metric[2]]).toEqual([1.5, 4, 4]);
+    metric.reset();
+    expect(metric[1]).toBe(0);
+    expect(() => new d2l.Accumulator(0)).toThrow(RangeError);
+    expect(() => metric.add('x' as never)).toThrow(TypeError);
+  });
+
+  test('Timer records laps', async () => {
+    const timer = new d2l.Timer();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(timer.stop()).toBeGreaterThan(0.01);
+    timer.add(1);
+    expect(timer.sum()).toBeGreaterThan(1.01);
+    expect(timer.avg()).toBeCloseTo(timer.sum() / 2);
+    expect(timer.cumsum()).toHaveLength(2);
+  });
+
+  test('accuracy counts correct predictions from logits or labels', () => {
+    const y_hat = torch.tensor([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]]);
+    const y = torch.tensor([1, 1, 1], { dtype: torch.int64 });
+    expect(d2l.accuracy(y_hat, y)).toBe(2);
+    expect(d2l.accuracy(torch.tensor([1, 0, 1], { dtype: 'int64' }), y)).toBe(2);
+    expect(() => d2l.accuracy([1] as never, y)).toThrow(TypeError);
+  });
+
+  test('try_gpu and try_all_gpus fall back to the CPU', () => {
+    const n = torch.cuda.device_count();
+    expect(String(d2l.try_gpu())).toBe(n > 0 ? 'cuda:0' : 'cpu');
+    expect(String(d2l.try_gpu(n))).toBe('cpu');
+    expect(d2l.try_all_gpus().map(String)).toEqual(n > 0 ? Array.from({ length: n }, (_, i) => `cuda:${i}`) : ['cpu']);
+    expect(() => d2l.try_gpu(-1)).toThrow(RangeError);
+  });
+});
+
+describe('evaluate_accuracy_gpu()', () => {
+  test('agrees with an accuracy computed batch by batch in JS, and leaves the net in eval mode', async () => {
+    const net = lenet();
+    const acc = await d2l.evaluate_accuracy_gpu(net, test_iter);
+    expect(net.training).toBe(false);
+    let correct = 0;
+    let count = 0;
+    for (const [X, y] of test_iter) {
+      correct += torch.no_grad(() => d2l.accuracy(net.forward(X), y));
+      count += y.numel();
+    }
+    expect(count).toBe(2000);
+    expect(acc).toBeCloseTo(correct / count, 10);
+  });
+
+  test('takes any iterable of batches and nets written in JS', async () => {
+    class Net extends nn.Module {
+      flat = new nn.Flatten();
+      fc = new nn.Linear(784, 10);
+      override forward(x: Tensor): Tensor {
+        return this.fc.forward(this.flat.forward(x));
+      }
+    }
+    const batches = [...test_iter].slice(0, 2);
+    const acc = await d2l.evaluate_accuracy_gpu(new Net(), batches, 'cpu');
+    expect(acc).toBeGreaterThanOrEqual(0);
+    expect(acc).toBeLessThanOrEqual(1);
+  });
+
+  test('BAD CALL', async () => {
+    await expect(d2l.evaluate_accuracy_gpu({} as never, test_iter)).rejects.toThrow(TypeError);
+    await expect(d2l.evaluate_accuracy_gpu(lenet(), 5 as never)).rejects.toThrow(/data_iter/);
+    await expect(d2l.evaluate_accuracy_gpu(lenet(), test_iter, 'gpu')).rejects.toThrow(RangeError);
+  });
+});
+
+describe('train_ch6()', () => {
+  test('a short training on a subset learns, and reports as d2l does', async () => {
+    torch.manual_seed(1);
+    const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    const epochs: number[] = [];
+    let result;
+    let lines: string[];
+    try {
+      result = await d2l.train_ch6(reluLenet(), train_iter, test_iter, 3, 0.1, 'cpu', {
+        on_epoch: (r) => epochs.push(r.epoch),
+      });
+    } finally {
+      lines = log.mock.calls.map((args) => args.join(' '));
+      log.mockRestore();
+    }
+    expect(lines[0]).toBe('training on cpu');
+    expect(lines[1]).toMatch(/^loss \d\.\d{3}, train acc \d\.\d{3}, test acc \d\.\d{3}$/);
+    expect(lines[2]).toMatch(/^\d+\.\d examples\/sec on cpu$/);
+    expect(epochs).toEqual([1, 2, 3]);
+    expect(result.test_acc).toBeGreaterThan(0.5); // chance is 0.1
+    expect(result.train_acc).toBeGreaterThan(0.5);
+    expect(result.history).toHaveLength(3);
+    expect(result.history[2].loss).toBeLessThan(result.history[0].loss);
+    expect(result.examples_per_sec).toBeGreaterThan(0);
+    expect(result.device).toBe('cpu');
+    expect(lines[1]).toBe(`loss ${result.loss.toFixed(3)}, train acc ${result.train_acc.toFixed(3)}, test acc ${result.test_acc.toFixed(3)}`);
+  }, 120000);
+
+  test('initialises every Conv2d and Linear weight with Xavier-uniform', async () => {
+    const net = lenet();
+    nn.init.constant_((net[8] as nn.Linear).weight, 5);
+    await d2l.train_ch6(net, tiny_iter, test_iter, 1, 1e-9, 'cpu', quiet);
+    const w = (net[8] as nn.Linear).weight;
+    expect(w.max().item()).toBeLessThanOrEqual(Math.sqrt(6 / (400 + 120)) + 1e-6);
+  });
+
+  test('on_batch sees the running metrics after every batch', async () => {
+    const seen: d2l.TrainProgress[] = [];
+    await d2l.train_ch6(lenet(), tiny_iter, test_iter, 1, 0.9, 'cpu', { ...quiet, on_batch: (p) => seen.push(p) });
+    expect(seen.map((p) => p.batch)).toEqual([1, 2, 3, 4]);
+    expect(seen[3].examples).toBe(512);
+    expect(seen[3].num_batches).toBe(4);
+    expect(seen[3].loss).toBeGreaterThan(0);
+    expect(seen[3].train_acc).toBeGreaterThanOrEqual(0);
+  });
+
+  test('the event loop keeps ticking while training runs', async () => {
+    const gaps: number[] = [];
+    let last = performance.now();
+    const timer = setInterval(() => {
+      const now = performance.now();
+      gaps.push(now - last);
+      last = now;
+    }, 10);
+    const started = performance.now();
+    try {
+      await d2l.train_ch6(lenet(), train_iter, test_iter, 1, 0.9, 'cpu', quiet);
+    } finally {
+      clearInterval(timer);
+    }
+    const elapsed = performance.now() - started;
+    expect(elapsed).toBeGreaterThan(300);
+    expect(gaps.length).toBeGreaterThan(elapsed / 10 / 2);
+    expect(Math.max(...gaps)).toBeLessThan(50);
+  }, 60000);
+
+  test('plot writes the Animator figure as SVG', async () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lt-plot-')), 'lenet.svg');
+    await d2l.train_ch6(lenet(), tiny_iter, test_iter, 2, 0.9, 'cpu', { ...quiet, plot: file });
+    const svg = fs.readFileSync(file, 'utf8');
+    expect(svg).toMatch(/^<svg/);
+    expect(svg).toContain('train loss');
+    expect(svg).toContain('test acc');
+  });
+
+  test('trains nets written in JS and plain arrays of batches, through the general path', async () => {
+    class Net extends nn.Module {
+      body = reluLenet();
+      override forward(x: Tensor): Tensor {
+        return this.body.forward(x);
+      }
+    }
+    const batches = [...tiny_iter];
+    const js = await d2l.train_ch6(new Net(), batches, test_iter, 2, 0.1, 'cpu', quiet);
+    expect(js.history).toHaveLength(2);
+    const native = await d2l.train_ch6(reluLenet(), batches, test_iter, 2, 0.1, 'cpu', quiet);
+    expect(native.history[1].train_acc).toBeGreaterThanOrEqual(0);
+    expect(Number.isFinite(native.loss)).toBe(true);
+  });
+
+  test('abort stops between batches with an AbortError and leaves the net usable', async () => {
+    const net = lenet();
+    const controller = new AbortController();
+    let batches = 0;
+    const run = d2l.train_ch6(net, train_iter, test_iter, 5, 0.9, 'cpu', {
+      ...quiet,
+      signal: controller.signal,
+      on_batch: () => {
+        if (++batches === 3) controller.abort();
+      },
+    });
+    await expect(run).rejects.toMatchObject({ name: 'AbortError' });
+    expect(batches).toBe(3);
+    expect(net.forward(torch.rand(2, 1, 28, 28)).shape).toEqual([2, 10]);
+    const again = await d2l.train_ch6(net, tiny_iter, test_iter, 1, 0.9, 'cpu', quiet);
+    expect(again.history).toHaveLength(1);
+    const aborted = AbortSignal.abort();
+    await expect(d2l.train_ch6(net, tiny_iter, test_iter, 1, 0.9, 'cpu', { ...quiet, signal: aborted })).rejects.toMatchObject({ name: 'AbortError' });
+  });
+
+  test('a second training of the same net waits for the first; the net refuses other use meanwhile', async () => {
+    const net = lenet();
+    const order: string[] = [];
+    const first = d2l.train_ch6(net, train_iter, test_iter, 2, 0.9, 'cpu', { ...quiet, on_epoch: (r) => order.push(`a${r.epoch}`) });
+    const second = d2l.train_ch6(net, tiny_iter, test_iter, 2, 0.9, 'cpu', { ...quiet, on_epoch: (r) => order.push(`b${r.epoch}`) });
+    // While a worker thread trains it, the net refuses to run on the main thread.
+    const refusals: string[] = [];
+    const poll = setInterval(() => {
+      try {
+        net.forward(torch.rand(1, 1, 28, 28));
+      } catch (e) {
+        refusals.push((e as Error).message);
+      }
+    }, 2);
+    await Promise.all([first, second]).finally(() => clearInterval(poll));
+    expect(refusals.length).toBeGreaterThan(0);
+    expect(refusals[0]).toMatch(/being trained/);
+    expect(order).toEqual(['a1', 'a2', 'b1', 'b2']);
+    expect(net.forward(torch.rand(1, 1, 28, 28)).shape).toEqual([1, 10]);
+  });
+
+  describe('BAD CALL: errors before anything runs', () => {
+    test.each([
+      ['num_epochs 0', () => d2l.train_ch6(lenet(), tiny_iter, test_iter, 0, 0.9), RangeError, /num_epochs/],
+      ['num_epochs 1.5', () => d2l.train_ch6(lenet(), tiny_iter, test_iter, 1.5, 0.9), RangeError, /num_epochs/],
+      ['num_epochs a string', () => d2l.train_ch6(lenet(), tiny_iter, test_iter, '10' as never, 0.9), TypeError, /num_epochs/],
+      ['lr 0', () => d2l.train_ch6(lenet(), tiny_iter, test_iter, 1, 0), RangeError, /lr/],
+      ['lr negative', () => d2l.train_ch6(lenet(), tiny_iter, test_iter, 1, -0.9), RangeError, /lr/],
+      ['lr NaN', () => d2l.train_ch6(lenet(), tiny_iter, test_iter, 1, NaN), RangeError, /lr/],
+      ['lr a string', () => d2l.train_ch6(lenet(), tiny_iter, test_iter, 1, '0.9' as never), TypeError, /lr/],
+      ['net not a Module', () => d2l.train_ch6({} as never, tiny_iter, test_iter, 1, 0.9), TypeError, /net/],
+      ['train_iter not iterable', () => d2l.train_ch6(lenet(), 5 as never, test_iter, 1, 0.9), TypeError, /train_iter/],
+      ['test_iter not iterable', () => d2l.train_ch6(lenet(), tiny_iter, null as never, 1, 0.9), TypeError, /test_iter/],
+      ['a bad device', () => d2l.train_ch6(lenet(), tiny_iter, test_iter, 1, 0.9, 'gpu'), RangeError, /device/],
+      ['signal not an AbortSignal', () => d2l.train_ch6(lenet(), tiny_iter, test_iter, 1, 0.9, 'cpu', { signal: 5 as never }), TypeError, /signal/],
+      ['on_batch not a function', () => d2l.train_ch6(lenet(), tiny_iter, test_iter, 1, 0.9, 'cpu', { on_batch: 5 as never }), TypeError, /on_batch/],
+      ['an unknown option', () => d2l.train_ch6(lenet(), tiny_iter, test_iter, 1, 0.9, 'cpu', { epochs: 2 } as never), TypeError, /unexpected keyword argument 'epochs'/],
+    ])('%s', async (_name, run, type, message) => {
+      const rejection = run();
+      await expect(rejection).rejects.toThrow(type);
+      await expect(rejection).rejects.toThrow(message);
+    });
+  });
+
+  describe('EXPECTED FAILURE: a net or data that cannot train is refused before training', () => {
+    test('a net whose output is not [B, 10]', async () => {
+      const net = new nn.Sequential(new nn.Flatten(), new nn.Linear(784, 5));
+      await expect(d2l.train_ch6(net, tiny_iter, test_iter, 1, 0.9, 'cpu', quiet)).rejects.toThrow(/expected \[2, 10\]/);
+    });
+
+    test('a net that cannot take the data', async () => {
+      const net = new nn.Sequential(new nn.Conv2d(3, 6, 5), new nn.Flatten(), new nn.Linear(6 * 24 * 24, 10));
+      await expect(d2l.train_ch6(net, tiny_iter, test_iter, 1, 0.9, 'cpu', quiet)).rejects.toThrow(/cannot take a batch of shape \[2, 1, 28, 28\].*3 channels/);
+    });
+
+    test('a data iterator that yields nothing', async () => {
+      const empty = torch.zeros(0, 1, 28, 28);
+      const none = d2l.load_array([empty, torch.zeros([0], { dtype: 'int64' })], 16);
+      await expect(d2l.train_ch6(lenet(), none, test_iter, 1, 0.9, 'cpu', quiet)).rejects.toThrow(/yields none/);
+      await expect(d2l.train_ch6(lenet(), [], test_iter, 1, 0.9, 'cpu', quiet)).rejects.toThrow(/yields none/);
+    });
+
+    test('the rejection points at the caller', async () => {
+      const net = new nn.Sequential(new nn.Flatten(), new nn.Linear(784, 5));
+      const error = await d2l.train_ch6(net, tiny_iter, test_iter, 1, 0.9, 'cpu', quiet).catch((e: Error) => e);
+      expect((error as Error).stack).toContain('train.test.ts');
+    });
+  });
+});
