@@ -9,6 +9,7 @@
 #include "data.h"
 #include "functional.h"
 #include "kernels.h"
+#include "memory.h"
 #include "module.h"
 #include "optimizer.h"
 #include "tensor.h"
@@ -25,6 +26,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
 #endif
+  InstallCountingAllocator();
   auto* data = new AddonData();
   env.SetInstanceData(data);
 

@@ -6,6 +6,7 @@
 #include "common.h"
 #include "errors.h"
 #include "kernels.h"
+#include "memory.h"
 #include "tensor.h"
 
 namespace lt {
@@ -183,7 +184,13 @@ Napi::Value ModuleWrap::Forward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckNotBusy(env);
   const auto& input = TensorWrap::From(info[0], "input");
-  return Guarded(env, [&] { return TensorWrap::New(env, Run(input)); });
+  return Guarded(env, [&] {
+    // What the result keeps alive: itself plus, in grad mode, the activations its graph saved for backward.
+    const auto before = CpuBytesInUse();
+    auto output = Run(input);
+    const auto held = std::max<int64_t>(CpuBytesInUse() - before, output.storage().nbytes());
+    return TensorWrap::New(env, std::move(output), held);
+  });
 }
 
 namespace {

@@ -78,9 +78,15 @@ Napi::Function TensorWrap::Init(Napi::Env env) {
 }
 
 Napi::Value TensorWrap::New(Napi::Env env, at::Tensor tensor, bool owned) {
+  return New(env, std::move(tensor), owned ? int64_t{-1} : int64_t{0});
+}
+
+Napi::Value TensorWrap::New(Napi::Env env, at::Tensor tensor, int64_t bytes) {
   if (!tensor.defined()) return env.Null();
+  // -1: the tensor's own storage.
+  const int64_t reported = bytes < 0 ? StorageBytes(tensor) : std::max(bytes, int64_t{0});
   return lt::Data(env).tensor.New(
-      {Napi::External<at::Tensor>::New(env, &tensor), Napi::Boolean::New(env, owned)});
+      {Napi::External<at::Tensor>::New(env, &tensor), Napi::Number::New(env, static_cast<double>(reported))});
 }
 
 const at::Tensor& TensorWrap::From(const Napi::Value& value, const char* what) {
@@ -98,7 +104,7 @@ TensorWrap::TensorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tensor
   }
   tensor_ = std::move(*info[0].As<Napi::External<at::Tensor>>().Data());
   env_ = env;
-  external_bytes_ = info[1].ToBoolean() ? StorageBytes(tensor_) : 0;
+  external_bytes_ = info[1].As<Napi::Number>().Int64Value();
   if (external_bytes_ > 0) Napi::MemoryManagement::AdjustExternalMemory(env, external_bytes_);
 }
 

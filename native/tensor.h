@@ -14,6 +14,8 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   // the memory (a new result) rather than viewing a tensor something else keeps alive (a module's parameter, its
   // gradient): only owned memory is reported to V8, or every parameters() call would look like an allocation.
   static Napi::Value New(Napi::Env env, at::Tensor tensor, bool owned = true);
+  // A result that holds `bytes` of native memory in all, its autograd graph included (see memory.h).
+  static Napi::Value New(Napi::Env env, at::Tensor tensor, int64_t bytes);
   // The tensor behind a JS handle; a TypeError naming `what` if it is not one, an Error if it was disposed.
   static const at::Tensor& From(const Napi::Value& value, const char* what);
 

@@ -1,0 +1,46 @@
+#include "memory.h"
+
+#include <c10/core/Allocator.h>
+#include <c10/core/CPUAllocator.h>
+#include <c10/core/impl/alloc_cpu.h>
+
+#include <atomic>
+
+namespace lt {
+
+namespace {
+
+std::atomic<int64_t> g_bytes{0};
+
+// Each block carries its size in a header, so the raw deleter (a plain function of the pointer) can count it out.
+constexpr size_t kHeader = 64;  // keeps c10's 64-byte alignment of the data
+
+void Release(void* data) {
+  if (data == nullptr) return;
+  auto* base = static_cast<char*>(data) - kHeader;
+  g_bytes -= static_cast<int64_t>(*reinterpret_cast<size_t*>(base));
+  c10::free_cpu(base);
+}
+
+class CountingAllocator final : public c10::Allocator {
+ public:
+  c10::DataPtr allocate(size_t n) const override {
+    auto* base = static_cast<char*>(c10::alloc_cpu(n + kHeader));
+    *reinterpret_cast<size_t*>(base) = n;
+    g_bytes += static_cast<int64_t>(n);
+    void* data = base + kHeader;
+    return {data, data, &Release, c10::Device(c10::DeviceType::CPU)};
+  }
+
+  c10::DeleterFnPtr raw_deleter() const override { return &Release; }
+};
+
+CountingAllocator g_allocator;
+
+}  // namespace
+
+void InstallCountingAllocator() { c10::SetCPUAllocator(&g_allocator, /*priority=*/1); }
+
+int64_t CpuBytesInUse() { return g_bytes.load(std::memory_order_relaxed); }
+
+}  // namespace lt
