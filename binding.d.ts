@@ -139,6 +139,8 @@ export interface Binding {
   cudaIsAvailable(): boolean;
   cudaDeviceCount(): number;
   cudaSynchronize(): void;
+  /** Bytes held by tensors on cuda:index (libtorch's caching allocator); 0 on a build without CUDA. */
+  cudaMemoryAllocated(index: number): number;
   setGradEnabled(enabled: boolean): void;
   isGradEnabled(): boolean;
 

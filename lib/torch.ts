@@ -272,6 +272,15 @@ export const cuda = {
   synchronize(): void {
     native.cudaSynchronize();
   },
+  /**
+   * Bytes held by tensors on a CUDA device (default cuda:0), as torch.cuda.memory_allocated; 0 without CUDA.
+   * @throws RangeError for a device that is not a CUDA device.
+   */
+  memory_allocated(device: DeviceLike | number = 0): number {
+    const dev = typeof device === 'number' ? parseDevice('device', `cuda:${checkInt('device', device, { min: 0 })}`) : parseDevice('device', device);
+    if (dev.type !== 'cuda') throw invalidValue('device', 'a CUDA device', device);
+    return native.cudaBuild ? native.cudaMemoryAllocated(dev.index ?? 0) : 0;
+  },
 };
 
 /**

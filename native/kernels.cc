@@ -136,18 +136,18 @@ struct AvgPoolFunction : torch::autograd::Function<AvgPoolFunction> {
 void SetFastKernels(bool enabled) { g_fast = enabled; }
 bool FastKernels() { return g_fast; }
 
-c10::optional<at::Tensor> FastConv2d(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
+std::optional<at::Tensor> FastConv2d(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
                                      at::IntArrayRef padding) {
   // Worth it only when the weight gradient will be computed.
   if (!g_fast || !at::GradMode::is_enabled() || !w.requires_grad() || !CpuFloat(x) || !CpuFloat(w) || x.dim() != 4 ||
       x.size(0) == 0 || x.size(1) != w.size(1)) {
-    return c10::nullopt;
+    return std::nullopt;
   }
   return Conv2dFunction::apply(x, w, b, padding);
 }
 
-c10::optional<at::Tensor> FastAvgPool2d(const at::Tensor& x, at::IntArrayRef kernel) {
-  if (!g_fast || !CpuFloat(x) || x.dim() != 4 || x.size(2) < kernel[0] || x.size(3) < kernel[1]) return c10::nullopt;
+std::optional<at::Tensor> FastAvgPool2d(const at::Tensor& x, at::IntArrayRef kernel) {
+  if (!g_fast || !CpuFloat(x) || x.dim() != 4 || x.size(2) < kernel[0] || x.size(3) < kernel[1]) return std::nullopt;
   return AvgPoolFunction::apply(x, kernel[0], kernel[1]);
 }
 

@@ -8,17 +8,19 @@
 
 #include <torch/torch.h>
 
+#include <optional>
+
 namespace lt {
 
 // Whether the fast paths may be used (tests and benchmarks turn them off to compare with libtorch's).
 void SetFastKernels(bool enabled);
 bool FastKernels();
 
-// conv2d(x, w, b, stride 1, padding, dilation 1, groups 1); nullopt when the fast path does not apply.
-c10::optional<at::Tensor> FastConv2d(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
+// conv2d(x, w, b, stride 1, padding, dilation 1, groups 1); std::nullopt when the fast path does not apply.
+std::optional<at::Tensor> FastConv2d(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
                                      at::IntArrayRef padding);
 
-// avg_pool2d(x, kernel, stride = kernel); nullopt when the fast path does not apply.
-c10::optional<at::Tensor> FastAvgPool2d(const at::Tensor& x, at::IntArrayRef kernel);
+// avg_pool2d(x, kernel, stride = kernel); std::nullopt when the fast path does not apply.
+std::optional<at::Tensor> FastAvgPool2d(const at::Tensor& x, at::IntArrayRef kernel);
 
 }  // namespace lt

@@ -5,6 +5,7 @@
 #include <c10/core/impl/alloc_cpu.h>
 
 #include <atomic>
+#include <cstring>
 
 namespace lt {
 
@@ -22,17 +23,24 @@ void Release(void* data) {
   c10::free_cpu(base);
 }
 
+// allocate() is const in libtorch 1.13 and not in 2.x, where copy_data() joined the interface: both forms are
+// declared (without `override`), so whichever the base class has is the one overridden.
 class CountingAllocator final : public c10::Allocator {
  public:
-  c10::DataPtr allocate(size_t n) const override {
+  c10::DataPtr allocate(size_t n) const { return Allocate(n); }
+  c10::DataPtr allocate(size_t n) { return Allocate(n); }
+  void copy_data(void* dest, const void* src, std::size_t count) const { std::memcpy(dest, src, count); }
+
+  c10::DeleterFnPtr raw_deleter() const override { return &Release; }
+
+ private:
+  static c10::DataPtr Allocate(size_t n) {
     auto* base = static_cast<char*>(c10::alloc_cpu(n + kHeader));
     *reinterpret_cast<size_t*>(base) = n;
     g_bytes += static_cast<int64_t>(n);
     void* data = base + kHeader;
     return {data, data, &Release, c10::Device(c10::DeviceType::CPU)};
   }
-
-  c10::DeleterFnPtr raw_deleter() const override { return &Release; }
 };
 
 CountingAllocator g_allocator;

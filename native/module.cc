@@ -4,6 +4,7 @@
 #include <unordered_set>
 
 #include "common.h"
+#include "compat.h"
 #include "errors.h"
 #include "kernels.h"
 #include "memory.h"
@@ -23,9 +24,9 @@ struct Conv2dImpl : torch::nn::Conv2dImpl {
   using torch::nn::Conv2dImpl::Conv2dImpl;
   at::Tensor forward(const at::Tensor& input) {
     const auto& o = options;
-    const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
+    const auto* padding = GetIf<torch::ExpandingArray<2>>(&o.padding());
     const bool plain = (*o.stride())[0] == 1 && (*o.stride())[1] == 1 && (*o.dilation())[0] == 1 &&
-                       (*o.dilation())[1] == 1 && o.groups() == 1 && c10::get_if<torch::enumtype::kZeros>(&o.padding_mode());
+                       (*o.dilation())[1] == 1 && o.groups() == 1 && GetIf<torch::enumtype::kZeros>(&o.padding_mode());
     if (plain && padding) {
       if (auto out = FastConv2d(input, weight, bias, **padding)) return *out;
     }

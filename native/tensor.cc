@@ -1,5 +1,9 @@
 #include "tensor.h"
 
+#ifdef LT_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
 #include <cstring>
 #include <string>
 
@@ -429,6 +433,20 @@ Napi::Value CudaSynchronize(const Napi::CallbackInfo& info) {
   });
 }
 
+// memoryAllocated(index): bytes held by tensors on cuda:index (libtorch's caching allocator); 0 without CUDA.
+Napi::Value CudaMemoryAllocated(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&] {
+#ifdef LT_WITH_CUDA
+    const auto index = static_cast<c10::DeviceIndex>(info[0].As<Napi::Number>().Int32Value());
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(index);
+    return Napi::Number::New(env, static_cast<double>(stats.allocated_bytes[0].current));
+#else
+    return Napi::Number::New(env, 0);
+#endif
+  });
+}
+
 Napi::Value SetGradEnabled(const Napi::CallbackInfo& info) {
   at::GradMode::set_enabled(info[0].ToBoolean());
   return info.Env().Undefined();
@@ -453,6 +471,7 @@ void InitTensorFunctions(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaIsAvailable", Napi::Function::New<CudaIsAvailable>(env, "cudaIsAvailable"));
   exports.Set("cudaDeviceCount", Napi::Function::New<CudaDeviceCount>(env, "cudaDeviceCount"));
   exports.Set("cudaSynchronize", Napi::Function::New<CudaSynchronize>(env, "cudaSynchronize"));
+  exports.Set("cudaMemoryAllocated", Napi::Function::New<CudaMemoryAllocated>(env, "cudaMemoryAllocated"));
   exports.Set("setGradEnabled", Napi::Function::New<SetGradEnabled>(env, "setGradEnabled"));
   exports.Set("isGradEnabled", Napi::Function::New<IsGradEnabled>(env, "isGradEnabled"));
 }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common.h"
+#include "compat.h"
 #include "errors.h"
 #include "module.h"
 #include "optimizer.h"
@@ -69,7 +70,7 @@ void TrainBatch(TrainerWrap::State& s, at::Tensor x, at::Tensor y, const c10::De
   if (y.device() != device) y = y.to(device);
   for (auto& group : s.optimizer->param_groups()) ZeroGrad(group.params(), /*set_to_none=*/true);
   const auto n = y.size(0);
-  const bool splittable = !s.loss.weight.defined() && c10::get_if<torch::enumtype::kMean>(&s.loss.reduction);
+  const bool splittable = !s.loss.weight.defined() && GetIf<torch::enumtype::kMean>(&s.loss.reduction);
   const int64_t k = splittable ? SliceCount(device, n) : 1;
   std::vector<at::Tensor> losses(k), corrects(k);
   auto sum_spec = s.loss;

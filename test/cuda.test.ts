@@ -1,0 +1,104 @@
+// CUDA: these cases run where libtorch has CUDA and a device is visible, and are reported as skipped (with the
+// reason in their name) elsewhere. The CPU-only checks at the end run everywhere else.
+import { native } from '../lib/binding';
+import { d2l, nn, torch, Tensor } from '../lib';
+import { lenet } from './lenet';
+
+const gpu = torch.cuda.is_available();
+const reason = native.cudaBuild ? 'no CUDA device is visible' : `libtorch ${torch.__version__} here has no CUDA`;
+const onGpu = gpu ? describe : describe.skip;
+const onCpuOnly = gpu ? describe.skip : describe;
+
+function maxAbsDiff(a: Tensor, b: Tensor): number {
+  return Number(a.to('cpu').sub(b.to('cpu')).abs().max().item());
+}
+
+function reluLenet(): nn.Sequential {
+  return new nn.Sequential(
+    new nn.Reshape(-1, 1, 28, 28),
+    new nn.Conv2d(1, 6, { kernel_size: 5, padding: 2 }), new nn.ReLU(),
+    new nn.AvgPool2d({ kernel_size: 2, stride: 2 }),
+    new nn.Conv2d(6, 16, { kernel_size: 5 }), new nn.ReLU(),
+    new nn.AvgPool2d({ kernel_size: 2, stride: 2 }),
+    new nn.Flatten(),
+    new nn.Linear(16 * 5 * 5, 120), new nn.ReLU(),
+    new nn.Linear(120, 84), new nn.ReLU(),
+    new nn.Linear(84, 10));
+}
+
+onGpu(`on cuda:0${gpu ? '' : ` (skipped: ${reason})`}`, () => {
+  test('tensors move to cuda:0 and back with their values', () => {
+    const t = torch.rand(3, 4);
+    const g = t.to('cuda:0');
+    expect(String(g.device)).toBe('cuda:0');
+    expect(g.to('cpu').tolist()).toEqual(t.tolist());
+    expect(torch.zeros([2], { device: 'cuda:0' }).device.type).toBe('cuda');
+  });
+
+  test('the CPU and cuda:0 give the same forward output on the same weights (within 1e-4)', () => {
+    torch.manual_seed(0);
+    const net = lenet();
+    const X = torch.rand(16, 1, 28, 28);
+    const cpu = net.forward(X);
+    net.to('cuda:0');
+    const cuda = net.forward(X.to('cuda:0'));
+    expect(String(cuda.device)).toBe('cuda:0');
+    expect(maxAbsDiff(cpu, cuda)).toBeLessThan(1e-4);
+    net.to('cpu');
+    expect(maxAbsDiff(cpu, net.forward(X))).toBeLessThan(1e-6);
+  });
+
+  test('a data set kept on the device hands out batches there', async () => {
+    const [train_iter] = await d2l.load_data_fashion_mnist(256, { device: 'cuda:0' });
+    const [X, y] = train_iter[Symbol.iterator]().next().value as [Tensor, Tensor];
+    expect(String(X.device)).toBe('cuda:0');
+    expect(String(y.device)).toBe('cuda:0');
+    expect(X.shape).toEqual([256, 1, 28, 28]);
+  });
+
+  test('a short training on cuda:0 learns, with device memory flat over epochs', async () => {
+    torch.manual_seed(1);
+    const [train, test] = await d2l.load_data_fashion_mnist(6000, { device: 'cuda:0' });
+    const [X, y] = train[Symbol.iterator]().next().value as [Tensor, Tensor];
+    const [Xt, yt] = test[Symbol.iterator]().next().value as [Tensor, Tensor];
+    const train_iter = d2l.load_array([X, y], 64);
+    const test_iter = d2l.load_array([Xt, yt], 256, false);
+    const memory: number[] = [];
+    const net = reluLenet();
+    const result = await d2l.train_ch6(net, train_iter, test_iter, 4, 0.1, 'cuda:0', {
+      verbose: false,
+      on_epoch: () => memory.push(torch.cuda.memory_allocated(0)),
+    });
+    expect(result.device).toBe('cuda:0');
+    expect(result.test_acc).toBeGreaterThan(0.5);
+    expect(String(net.parameters()[0].device)).toBe('cuda:0');
+    expect(Math.max(...memory.slice(1)) - memory[0]).toBeLessThan(1 << 20);
+    expect(await d2l.evaluate_accuracy_gpu(net, test_iter)).toBeCloseTo(result.test_acc, 10);
+  }, 120000);
+
+  test('dispose() gives device memory back', () => {
+    const before = torch.cuda.memory_allocated();
+    const t = torch.zeros([1 << 20], { device: 'cuda:0' });
+    expect(torch.cuda.memory_allocated() - before).toBeGreaterThanOrEqual(4 << 20);
+    t.dispose();
+    expect(torch.cuda.memory_allocated()).toBe(before);
+  });
+});
+
+onCpuOnly(`without CUDA${gpu ? ' (skipped: CUDA is available here)' : ''}`, () => {
+  test('EXPECTED FAILURE: every way of asking for cuda is an Error, never a crash', async () => {
+    expect(() => lenet().to('cuda')).toThrow(/CUDA/);
+    expect(() => torch.rand(2).to('cuda:0')).toThrow(/CUDA/);
+    await expect(d2l.load_data_fashion_mnist(256, { device: 'cuda:0' })).rejects.toThrow(/CUDA/);
+    const tiny = d2l.load_array([torch.rand(8, 1, 28, 28), torch.randint(0, 10, [8])], 4);
+    await expect(d2l.train_ch6(lenet(), tiny, tiny, 1, 0.9, 'cuda:0', { verbose: false })).rejects.toThrow(/CUDA/);
+    expect(String(d2l.try_gpu())).toBe('cpu');
+    expect(torch.cuda.memory_allocated()).toBe(0);
+    expect(lenet().forward(torch.rand(1, 1, 28, 28)).shape).toEqual([1, 10]);
+  });
+
+  test('BAD CALL: memory_allocated of a CPU device', () => {
+    expect(() => torch.cuda.memory_allocated('cpu')).toThrow(RangeError);
+    expect(() => torch.cuda.memory_allocated(-1)).toThrow(RangeError);
+  });
+});
