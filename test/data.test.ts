@@ -11,6 +11,8 @@ const { DataLoader: Loader, TensorDataset } = torch.utils.data;
 
 /** Debian's dataset-fashion-mnist: the four published IDX files, recompressed. */
 const DEBIAN = '/usr/share/datasets/fashion-mnist';
+// The real .gz files: Debian's package, or wherever $FASHION_MNIST_DIR points (hosts without the package).
+const REAL = process.env.FASHION_MNIST_DIR || DEBIAN;
 const NAMES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
 // The first labels of each split, in file order (the published data set's own order).
 const FIRST_TRAIN_LABELS = [9, 0, 0, 3, 0, 2, 7, 2, 5, 5];
@@ -432,7 +434,7 @@ describe('d2l.load_data_fashion_mnist()', () => {
 
     test('root: a folder holding the four files, decompressed, loads from there', async () => {
       const root = tempDir();
-      for (const name of NAMES) fs.writeFileSync(path.join(root, name), zlib.gunzipSync(fs.readFileSync(path.join(DEBIAN, `${name}.gz`))));
+      for (const name of NAMES) fs.writeFileSync(path.join(root, name), zlib.gunzipSync(fs.readFileSync(path.join(REAL, `${name}.gz`))));
       const [train_iter, test_iter] = await d2l.load_data_fashion_mnist(256, { root, download: false });
       expect(train_iter.dataset.length).toBe(60000);
       expect(test_iter.dataset.length).toBe(10000);
@@ -474,7 +476,7 @@ describe('d2l.load_data_fashion_mnist()', () => {
 
     test('$FASHION_MNIST_DIR: a folder of symlinks to the .gz files', async () => {
       const dir = tempDir();
-      for (const name of NAMES) fs.symlinkSync(path.join(DEBIAN, `${name}.gz`), path.join(dir, `${name}.gz`));
+      for (const name of NAMES) fs.symlinkSync(path.join(REAL, `${name}.gz`), path.join(dir, `${name}.gz`));
       process.env.FASHION_MNIST_DIR = dir;
       const [train_iter, test_iter] = await d2l.load_data_fashion_mnist(256);
       expect(train_iter.dataset.length).toBe(60000);
@@ -499,7 +501,7 @@ describe('d2l.load_data_fashion_mnist()', () => {
 
     test('missing files are downloaded into root/FashionMNIST/raw, checked (Debian recompressed them: SHA-256 of the content) and loaded', async () => {
       const served = tempDir();
-      for (const name of NAMES) fs.symlinkSync(path.join(DEBIAN, `${name}.gz`), path.join(served, `${name}.gz`));
+      for (const name of NAMES) fs.symlinkSync(path.join(REAL, `${name}.gz`), path.join(served, `${name}.gz`));
       const mirror = await serve(served);
       try {
         const root = tempDir();
@@ -509,7 +511,7 @@ describe('d2l.load_data_fashion_mnist()', () => {
         expect(mirror.requests.sort()).toEqual(NAMES.map((n) => `/${n}.gz`).sort());
         expect(fs.readdirSync(raw(root)).sort()).toEqual(NAMES.map((n) => `${n}.gz`).sort());
         for (const name of NAMES) {
-          expect(fs.statSync(path.join(raw(root), `${name}.gz`)).size).toBe(fs.statSync(path.join(DEBIAN, `${name}.gz`)).size);
+          expect(fs.statSync(path.join(raw(root), `${name}.gz`)).size).toBe(fs.statSync(path.join(REAL, `${name}.gz`)).size);
         }
         const printed = stderr.mock.calls.map((args) => args.join(' ')).join('\n');
         expect(printed).toContain(`Downloading ${mirror.url}train-images-idx3-ubyte.gz`);
@@ -526,13 +528,13 @@ describe('d2l.load_data_fashion_mnist()', () => {
 
     test('only the files still missing are downloaded; a mirror URL without a trailing slash works', async () => {
       const served = tempDir();
-      for (const name of NAMES) fs.symlinkSync(path.join(DEBIAN, `${name}.gz`), path.join(served, `${name}.gz`));
+      for (const name of NAMES) fs.symlinkSync(path.join(REAL, `${name}.gz`), path.join(served, `${name}.gz`));
       const mirror = await serve(served);
       try {
         const root = tempDir();
         fs.mkdirSync(raw(root), { recursive: true });
         for (const name of ['train-labels-idx1-ubyte', 't10k-labels-idx1-ubyte']) {
-          fs.copyFileSync(path.join(DEBIAN, `${name}.gz`), path.join(raw(root), `${name}.gz`));
+          fs.copyFileSync(path.join(REAL, `${name}.gz`), path.join(raw(root), `${name}.gz`));
         }
         const [train_iter] = await d2l.load_data_fashion_mnist(256, { root, mirror: mirror.url.replace(/\/$/, '') });
         expect(train_iter.dataset.length).toBe(60000);
