@@ -1,5 +1,6 @@
 #include "kernels.h"
 
+#include <algorithm>
 #include <atomic>
 
 namespace lt {
@@ -98,6 +99,21 @@ at::Tensor PoolBackward(const at::Tensor& grad, at::IntArrayRef input_shape, int
     for (int64_t p = begin; p < end; ++p) {
       const float* g_plane = gp + p * Ho * Wo;
       float* i_plane = ip + p * H * W;
+      if (kh == 2 && kw == 2) {
+        // Each gradient value spreads over its 2x2 window; rows and columns past the last window get zero.
+        for (int64_t i = 0; i < Ho; ++i) {
+          const float* g_row = g_plane + i * Wo;
+          float* r0 = i_plane + 2 * i * W;
+          float* r1 = r0 + W;
+          for (int64_t jo = 0; jo < Wo; ++jo) {
+            const float v = g_row[jo] * scale;
+            r0[2 * jo] = r0[2 * jo + 1] = r1[2 * jo] = r1[2 * jo + 1] = v;
+          }
+          for (int64_t j = 2 * Wo; j < W; ++j) r0[j] = r1[j] = 0;
+        }
+        for (int64_t i = 2 * Ho; i < H; ++i) std::fill(i_plane + i * W, i_plane + (i + 1) * W, 0.0f);
+        continue;
+      }
       for (int64_t i = 0; i < H; ++i) {
         float* row = i_plane + i * W;
         int64_t j = 0;
