@@ -128,6 +128,8 @@ export interface Binding {
 
   fromData(data: NativeTypedArray, shape: number[], dtype: NativeDtype | null, device: string | null,
            requiresGrad: boolean): NativeTensor;
+  /** Writes bytes into a contiguous CPU tensor's memory at a byte offset (RangeError if they do not fit). */
+  copyInto(tensor: NativeTensor, byteOffset: number, bytes: Uint8Array): void;
   full(shape: number[], value: number, dtype: NativeDtype | null, device: string | null): NativeTensor;
   random(kind: 'rand' | 'randn', shape: number[], dtype: NativeDtype | null, device: string | null): NativeTensor;
   randint(low: number, high: number, shape: number[], dtype: NativeDtype | null, device: string | null): NativeTensor;

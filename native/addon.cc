@@ -1,5 +1,6 @@
 // Registers the native classes and functions; nothing else.
 #include <napi.h>
+#include <cstdlib>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -23,8 +24,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // in on the next allocation: glibc hands blocks over its mmap threshold (128 KB at first) back to the kernel on
   // free. A LeNet step on a batch of 256 allocates ~13 MB of such blocks; with these settings its page faults drop
   // 8x and the step gets ~25% faster (test/bench). RSS then stays at its peak instead of going up and down.
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  auto env_int = [](const char* name, int fallback) { const char* v = std::getenv(name); return v ? std::atoi(v) : fallback; };
+  mallopt(M_MMAP_THRESHOLD, env_int("LT_MMAP", 32 << 20));
+  mallopt(M_TRIM_THRESHOLD, env_int("LT_TRIM", 1 << 30));
+  if (env_int("LT_ARENAS", 0) > 0) mallopt(M_ARENA_MAX, env_int("LT_ARENAS", 0));
 #endif
   InstallCountingAllocator();
   auto* data = new AddonData();

@@ -350,6 +350,23 @@ Napi::Value FromData(const Napi::CallbackInfo& info) {
   });
 }
 
+// copyInto(tensor, byteOffset, bytes): writes bytes into a contiguous CPU tensor's memory, so large files can be
+// decoded straight into a tensor chunk by chunk instead of through a second, whole-file buffer.
+Napi::Value CopyInto(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto& t = TensorWrap::From(info[0], "tensor");
+  const auto offset = info[1].As<Napi::Number>().Int64Value();
+  const auto bytes = info[2].As<Napi::TypedArray>();
+  const auto length = static_cast<int64_t>(bytes.ByteLength());
+  const auto capacity = static_cast<int64_t>(t.numel() * t.element_size());
+  if (!t.device().is_cpu() || !t.is_contiguous() || offset < 0 || offset + length > capacity) {
+    throw Napi::RangeError::New(env, "copyInto: the bytes do not fit the tensor");
+  }
+  std::memcpy(static_cast<char*>(t.data_ptr()) + offset,
+              static_cast<const char*>(bytes.ArrayBuffer().Data()) + bytes.ByteOffset(), length);
+  return env.Undefined();
+}
+
 // full(shape, value, dtype, device)
 Napi::Value Full(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -461,6 +478,7 @@ Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) {
 void InitTensorFunctions(Napi::Env env, Napi::Object exports) {
   exports.Set("fromData", Napi::Function::New<FromData>(env, "fromData"));
   exports.Set("full", Napi::Function::New<Full>(env, "full"));
+  exports.Set("copyInto", Napi::Function::New<CopyInto>(env, "copyInto"));
   exports.Set("random", Napi::Function::New<Random>(env, "random"));
   exports.Set("randint", Napi::Function::New<Randint>(env, "randint"));
   exports.Set("randperm", Napi::Function::New<Randperm>(env, "randperm"));

@@ -5,8 +5,8 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import * as vega from 'vega';
-import * as vl from 'vega-lite';
+import type * as Vega from 'vega';
+import type * as VegaLite from 'vega-lite';
 import { checkInt, checkNumber, checkOptions, checkString, invalidType, invalidValue, parseArgs } from '../validate';
 
 /** An axis scale, as matplotlib's `set_xscale` / `set_yscale`. */
@@ -227,6 +227,11 @@ export class Animator {
    * @example const svg = await animator.toSVG();
    */
   async toSVG(): Promise<string> {
+    // Loaded on first use: most trainings never draw, and vega costs ~20 MB of memory.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const vega = require('vega') as typeof Vega;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const vl = require('vega-lite') as typeof VegaLite;
     const view = new vega.View(vega.parse(vl.compile(this.#spec()).spec), { renderer: 'none' });
     try {
       return await view.toSVG();
@@ -267,7 +272,7 @@ export class Animator {
     return this.#legend[i] ?? `series ${i}`;
   }
 
-  #spec(): vl.TopLevelSpec {
+  #spec(): VegaLite.TopLevelSpec {
     const n = this.#X.length;
     const values: { series: string; order: number; x: number; y: number }[] = [];
     const shown: number[] = [];

@@ -3,7 +3,7 @@
  * decoded into native memory and batched natively.
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream, promises as fs } from 'node:fs';
+import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
@@ -74,42 +74,70 @@ export function get_fashion_mnist_labels(labels: Tensor | Iterable<number>): str
   });
 }
 
-/** The decoded content of one IDX file of unsigned bytes. */
+/** The decoded content of one IDX file of unsigned bytes: its dimensions and a uint8 tensor of [N, ...dims]. */
 interface Idx {
   dims: number[];
-  data: Uint8Array;
+  data: Tensor;
 }
 
-/** Decodes (and gunzips) an IDX file, checking everything a damaged or wrong file could get wrong. */
+/**
+ * Decodes an IDX file of unsigned bytes (gunzipping it on the fly when it is gzipped) straight into a uint8 tensor,
+ * chunk by chunk, so the file is never held whole in a JS buffer; checks everything a damaged or wrong file could
+ * get wrong, and names the file in the error.
+ */
 export async function readIdx(file: string, expectedDims: number[]): Promise<Idx> {
-  let bytes: Buffer = await fs.readFile(file);
-  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
-    try {
-      bytes = await gunzip(bytes);
-    } catch (error) {
-      throw new Error(`${file}: not a valid gzip file (${(error as Error).message})`);
-    }
-  }
   const ndim = expectedDims.length + 1;
   const magic = 0x800 + ndim;
   const hex = (v: number) => `0x${v.toString(16).padStart(8, '0')}`;
-  if (bytes.length < 4) throw new Error(`${file}: truncated: ${bytes.length} bytes, too short for an IDX header`);
-  const found = bytes.readUInt32BE(0);
-  if (found !== magic) {
-    throw new Error(`${file}: bad magic number ${hex(found)}, expected ${hex(magic)} (IDX, unsigned bytes, ${ndim} dimension${ndim > 1 ? 's' : ''})`);
+  const headerSize = 4 + 4 * ndim;
+  const handle = await fs.open(file);
+  const first = Buffer.alloc(2);
+  const { bytesRead } = await handle.read(first, 0, 2, 0);
+  await handle.close();
+  const gzipped = bytesRead === 2 && first[0] === 0x1f && first[1] === 0x8b;
+  const input = createReadStream(file, { highWaterMark: 1 << 20 });
+  const stream: NodeJS.ReadableStream = gzipped ? input.pipe(zlib.createGunzip({ chunkSize: 1 << 20 })) : input;
+  if (gzipped) input.on('error', (error) => (stream as zlib.Gunzip).destroy(error));
+
+  let header = Buffer.alloc(0);
+  let dims: number[] | undefined;
+  let tensor: Tensor | undefined;
+  let expected = 0;
+  let written = 0;
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      let data = chunk;
+      if (!dims) {
+        header = Buffer.concat([header, chunk]);
+        if (header.length >= 4 && header.readUInt32BE(0) !== magic) {
+          throw new Error(`${file}: bad magic number ${hex(header.readUInt32BE(0))}, expected ${hex(magic)} (IDX, unsigned bytes, ${ndim} dimension${ndim > 1 ? 's' : ''})`);
+        }
+        if (header.length < headerSize) continue;
+        dims = Array.from({ length: ndim }, (_, i) => header.readUInt32BE(4 + 4 * i));
+        if (expectedDims.some((d, i) => dims![i + 1] !== d)) {
+          throw new Error(`${file}: wrong dimensions [${dims.join(', ')}], expected [N, ${expectedDims.join(', ')}]`);
+        }
+        expected = dims.reduce((a, b) => a * b, 1);
+        tensor = new Tensor(native.full(ndim === 3 ? [dims[0], 1, dims[1], dims[2]] : dims, 0, 'uint8', null));
+        data = header.subarray(headerSize);
+      }
+      const room = Math.max(0, expected - written);
+      if (data.length > 0 && room > 0) native.copyInto(tensor!._h, written, data.subarray(0, room));
+      written += data.length;
+    }
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    if (typeof e.code === 'string' && e.code.startsWith('Z_')) throw new Error(`${file}: not a valid gzip file (${e.message})`);
+    throw error;
   }
-  const header = 4 + 4 * ndim;
-  if (bytes.length < header) throw new Error(`${file}: truncated: the IDX header needs ${header} bytes, the file has ${bytes.length}`);
-  const dims = Array.from({ length: ndim }, (_, i) => bytes.readUInt32BE(4 + 4 * i));
-  if (expectedDims.some((d, i) => dims[i + 1] !== d)) {
-    throw new Error(`${file}: wrong dimensions [${dims.join(', ')}], expected [N, ${expectedDims.join(', ')}]`);
+  if (!dims) {
+    if (header.length < 4) throw new Error(`${file}: truncated: ${header.length} bytes, too short for an IDX header`);
+    throw new Error(`${file}: truncated: the IDX header needs ${headerSize} bytes, the file has ${header.length}`);
   }
-  const expected = dims.reduce((a, b) => a * b, 1);
-  const actual = bytes.length - header;
-  if (actual !== expected) {
-    throw new Error(`${file}: ${actual < expected ? 'truncated' : 'corrupt'}: the header promises ${expected} bytes of data ([${dims.join(', ')}]) but the file holds ${actual}`);
+  if (written !== expected) {
+    throw new Error(`${file}: ${written < expected ? 'truncated' : 'corrupt'}: the header promises ${expected} bytes of data ([${dims.join(', ')}]) but the file holds ${written}`);
   }
-  return { dims, data: new Uint8Array(bytes.buffer, bytes.byteOffset + header, expected) };
+  return { dims, data: tensor! };
 }
 
 /** One split of Fashion-MNIST in native memory: uint8 images, int64 labels, and the ToTensor / Resize transform. */
@@ -120,15 +148,17 @@ class FashionMNIST implements Dataset {
   private readonly resize: [number, number] | null;
 
   constructor(images: Idx, labels: Idx, resize: [number, number] | null, device: string | null, files: [string, string]) {
-    const [n, h, w] = images.dims;
+    const n = images.dims[0];
     if (labels.dims[0] !== n) {
       throw new Error(`${files[0]} holds ${n} images but ${files[1]} holds ${labels.dims[0]} labels: the counts must match`);
     }
-    const bad = labels.data.findIndex((c) => c > 9);
-    if (bad >= 0) throw new Error(`${files[1]}: label ${labels.data[bad]} at index ${bad} is not a class 0..9`);
+    if (n > 0 && Number(labels.data.max().item()) > 9) {
+      const at = Number(labels.data.argmax().item());
+      throw new Error(`${files[1]}: label ${Number(labels.data.max().item())} at index ${at} is not a class 0..9`);
+    }
     this.length = n;
-    this.x = new Tensor(native.fromData(images.data, [n, 1, h, w], 'uint8', device, false));
-    this.y = new Tensor(native.fromData(labels.data, [n], 'int64', device, false));
+    this.x = device ? images.data.to(device) : images.data;
+    this.y = labels.data.to(device ?? 'cpu', 'int64');
     this.resize = resize;
   }
 

@@ -1,0 +1,344 @@
+#!/usr/bin/env node
+// The chapter's LeNet on Fashion-MNIST, trained by lenet-torch and, in the same run, by the chapter's own PyTorch
+// code (Debian's python3-torch: the same libtorch) and by TensorFlow.js: `npm run bench`.
+//
+//   node test/bench/run.js [--epochs 10] [--rounds 3] [--threads N] [--device cpu|cuda]
+//                          [--peers lenet-torch,pytorch,tfjs] [--tfjs-epochs 1] [--tfjs-examples 1280]
+//                          [--tfjs-rounds 1] [--workers 4] [--data DIR] [--python /usr/bin/python3] [--out FILE]
+//
+// Each trial runs in a process of its own (peak RSS is the trial's), on the same data, batch size (256), lr (0.9)
+// and thread count; lenet-torch and PyTorch alternate, round after round, so that a slow spell of this shared
+// machine falls on both. Each trial prints one JSON line; this runner prints a line per trial on stderr, then a
+// markdown table (medians and every trial, the lenet-torch / PyTorch ratio paired by round, the share of the
+// physical limit) on stdout and into --out (default test/bench/RESULTS-<device>.md).
+'use strict';
+
+const { spawn, execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { parseArgs } = require('node:util');
+
+const BATCH_SIZE = 256;
+const LR = 0.9;
+const DEBIAN_DIR = '/usr/share/datasets/fashion-mnist';
+const RAW_FILES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
+// One LeNet training example (forward + backward, batch 256) costs about 2.3 MFLOP; this machine's FP32 matrix
+// rate is about 150 GFLOP/s on its 2 threads: about 60,000 examples/sec at best.
+const MFLOP_PER_EXAMPLE = 2.3;
+const PEAK_EPS_DEFAULT = 60000;
+
+const PEERS = {
+  'lenet-torch': { label: 'lenet-torch', script: 'lenet_torch.js' },
+  pytorch: { label: 'PyTorch', script: 'pytorch_lenet.py' },
+  tfjs: { label: 'TensorFlow.js', script: 'tfjs_lenet.js' },
+};
+
+// A bad option is the user's mistake, not a crash: its message alone, exit code 2.
+const usageError = (error) => {
+  console.error(`${error.message}\nusage: node test/bench/run.js [--epochs N] [--rounds N] [--threads N] [--device cpu|cuda] ` +
+    '[--peers lenet-torch,pytorch,tfjs] [--tfjs-epochs N] [--tfjs-examples N] [--tfjs-rounds N] [--workers N] [--data DIR] ' +
+    '[--python PATH] [--cache DIR] [--peak-eps N] [--out FILE]');
+  process.exit(2);
+};
+process.on('uncaughtException', usageError);
+
+const { values: opts } = parseArgs({
+  options: {
+    epochs: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '3' },
+    threads: { type: 'string', default: String(os.availableParallelism()) },
+    device: { type: 'string', default: 'cpu' },
+    peers: { type: 'string', default: 'lenet-torch,pytorch,tfjs' },
+    'tfjs-epochs': { type: 'string', default: '1' },
+    // tfjs's cpu backend trains about 10 examples/sec here: a whole epoch takes hours. 60000 for a full epoch.
+    'tfjs-examples': { type: 'string', default: '1280' },
+    'tfjs-rounds': { type: 'string', default: '1' },
+    workers: { type: 'string', default: '4' },
+    data: { type: 'string' },
+    python: { type: 'string', default: '/usr/bin/python3' },
+    // torchvision's root, where the IDX files are decompressed once for PyTorch (download=False needs them plain).
+    cache: { type: 'string', default: path.join(os.tmpdir(), 'lenet-torch-bench') },
+    'peak-eps': { type: 'string', default: String(PEAK_EPS_DEFAULT) },
+    out: { type: 'string' },
+  },
+});
+
+function positiveInt(name) {
+  const n = Number(opts[name]);
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`Expected --${name} to be a positive integer but received ${opts[name]}`);
+  return n;
+}
+
+const EPOCHS = positiveInt('epochs');
+const ROUNDS = positiveInt('rounds');
+const THREADS = positiveInt('threads');
+const TFJS_EPOCHS = positiveInt('tfjs-epochs');
+const TFJS_EXAMPLES = Math.min(60000, positiveInt('tfjs-examples'));
+const TFJS_ROUNDS = Math.min(ROUNDS, positiveInt('tfjs-rounds'));
+const WORKERS = Number(opts.workers);
+if (!Number.isInteger(WORKERS) || WORKERS < 0) throw new RangeError(`Expected --workers to be an integer >= 0 but received ${opts.workers}`);
+const PEAK_EPS = positiveInt('peak-eps');
+const DEVICE = opts.device;
+if (DEVICE !== 'cpu' && DEVICE !== 'cuda') throw new RangeError(`Expected --device to be cpu or cuda but received ${DEVICE}`);
+const OUT = path.resolve(opts.out ?? path.join(__dirname, `RESULTS-${DEVICE}.md`));
+const requested = opts.peers.split(',').map((p) => p.trim()).filter(Boolean);
+for (const p of requested) {
+  if (!PEERS[p]) throw new RangeError(`Expected --peers to name some of ${Object.keys(PEERS).join(', ')} but received ${p}`);
+}
+const notes = [];
+const peers = requested.filter((p) => {
+  if (p === 'tfjs' && DEVICE === 'cuda') {
+    notes.push('TensorFlow.js was skipped: its cpu backend does not run on CUDA (and tfjs-node-gpu cannot install offline).');
+    return false;
+  }
+  return true;
+});
+if (peers.length === 0) throw new RangeError('Expected --peers to leave at least one peer to run');
+process.off('uncaughtException', usageError);
+
+// The one folder all peers read: --data, else $FASHION_MNIST_DIR, else Debian's dataset-fashion-mnist.
+function dataDir() {
+  const dir = path.resolve(opts.data ?? process.env.FASHION_MNIST_DIR ?? DEBIAN_DIR);
+  const has = (d) => RAW_FILES.every((f) => fs.existsSync(path.join(d, f)) || fs.existsSync(path.join(d, `${f}.gz`)));
+  if (has(dir)) return dir;
+  if (has(path.join(dir, 'FashionMNIST', 'raw'))) return path.join(dir, 'FashionMNIST', 'raw');
+  throw new Error(`Fashion-MNIST not found in ${dir}: expected ${RAW_FILES.map((f) => `${f}[.gz]`).join(', ')} ` +
+    '(sudo apt-get install dataset-fashion-mnist, or pass --data DIR)');
+}
+
+/** Runs one trial: [its JSON, the job's wall time from spawn to exit]. */
+function trial(peer, round) {
+  const { script } = PEERS[peer];
+  const file = path.join(__dirname, script);
+  const seed = String(round);
+  const common = ['--threads', String(THREADS), '--device', DEVICE, '--seed', seed];
+  const [cmd, args] = peer === 'pytorch'
+    ? [opts.python, [file, '--epochs', String(EPOCHS), '--root', opts.cache, '--data', DATA, '--workers', String(WORKERS), ...common]]
+    : peer === 'tfjs'
+      ? [process.execPath, [file, '--epochs', String(TFJS_EPOCHS), '--examples', String(TFJS_EXAMPLES), '--data', DATA, ...common]]
+      : [process.execPath, [file, '--epochs', String(EPOCHS), '--data', DATA, ...common]];
+  return new Promise((resolve, reject) => {
+    const start = process.hrtime.bigint();
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => { stdout += chunk; });
+    child.stderr.on('data', (chunk) => { stderr += chunk; });
+    child.on('error', (error) => reject(new Error(`${cmd} ${args.join(' ')}: ${error.message}`)));
+    child.on('close', (code, signal) => {
+      const job_seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      const line = stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
+      if (code !== 0 || !line) {
+        const tail = (stderr + stdout).trim().split('\n').slice(-15).join('\n');
+        reject(new Error(`${peer} (round ${round}) failed (${signal ?? `exit code ${code}`}):\n  ${cmd} ${args.join(' ')}\n${tail}`));
+        return;
+      }
+      resolve({ ...JSON.parse(line), peer, round, job_seconds, command: `${cmd} ${args.map((a) => path.isAbsolute(a) ? path.relative(process.cwd(), a) || a : a).join(' ')}` });
+    });
+  });
+}
+
+// ---- formatting ----
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const num = (x, digits = 0) => x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const fmt = {
+  eps: (x) => num(x, x < 100 ? 1 : 0),
+  s: (x) => `${num(x, 1)} s`,
+  mb: (x) => `${num(x)} MB`,
+  acc: (x) => num(x, 3),
+  pct: (x) => `${num(x * 100, x < 0.01 ? 2 : 1)} %`,
+  ratio: (x) => `${num(x, 2)}x`,
+};
+/** "median [a, b, c]", or just the value for one trial. */
+function cell(xs, f) {
+  if (xs.length === 0) return '';
+  return xs.length === 1 ? f(xs[0]) : `**${f(median(xs))}** [${xs.map(f).join(', ')}]`;
+}
+
+function sh(cmd, args) {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 60000 }).trim();
+  } catch {
+    return null;
+  }
+}
+
+function machine() {
+  const cpus = os.cpus();
+  const release = fs.existsSync('/etc/os-release') ? fs.readFileSync('/etc/os-release', 'utf8') : '';
+  const pretty = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(release)?.[1];
+  const lscpu = sh('lscpu', []) ?? '';
+  const field = (name) => new RegExp(`^${name}:\\s*(.+)$`, 'm').exec(lscpu)?.[1];
+  const cores = Number(field('Core\\(s\\) per socket')) * Number(field('Socket\\(s\\)'));
+  const model = cpus[0] ? cpus[0].model.trim() : 'unknown CPU';
+  return {
+    cpu: `${model}, ${Number.isFinite(cores) && cores > 0 ? `${cores} cores, ` : ''}${cpus.length} logical CPUs, ${num(os.totalmem() / 2 ** 30, 1)} GiB RAM`,
+    os: `${pretty ?? os.type()}, ${os.type()} ${os.release()} ${os.arch()}`,
+    gpu: DEVICE === 'cuda' ? sh('nvidia-smi', ['--query-gpu=name,driver_version', '--format=csv,noheader']) : null,
+  };
+}
+
+function report(trials, ctx) {
+  const by = (peer) => trials.filter((t) => t.peer === peer);
+  const pick = (peer, key) => by(peer).map((t) => t[key]).filter((v) => typeof v === 'number');
+  const first = (peer) => by(peer)[0];
+  const lt = first('lenet-torch');
+  const pt = first('pytorch');
+  const tj = first('tfjs');
+  const cuda = DEVICE === 'cuda';
+  const lines = [];
+  const L = (s = '') => lines.push(s);
+
+  L(`# LeNet on Fashion-MNIST: ${peers.map((p) => PEERS[p].label).join(', ')}, side by side`);
+  L();
+  L(`Written by \`${ctx.command}\` (test/bench/run.js).`);
+  L();
+  L(`- date: ${ctx.date}`);
+  L(`- machine: ${ctx.machine.cpu}; ${ctx.machine.os}; load average ${num(ctx.load[0], 2)} at the start, ` +
+    `${num(os.loadavg()[0], 2)} at the end (1 min)`);
+  if (ctx.machine.gpu) L(`- GPU: ${ctx.machine.gpu}`);
+  L(`- Node ${process.version}; lenet-torch ${ctx.versions.lenetTorch} on libtorch ${ctx.versions.libtorch}` +
+    (pt ? `; Python ${pt.versions.python}, PyTorch ${pt.versions.torch}, torchvision ${pt.versions.torchvision} (${opts.python})` : '') +
+    (tj ? `; TensorFlow.js ${tj.versions.tfjs} (cpu backend)` : ''));
+  L(`- device: ${DEVICE}${lt ? ` (lenet-torch: ${lt.device}` : ''}${pt ? `${lt ? ', ' : ' ('}PyTorch: ${pt.device})` : lt ? ')' : ''}; ` +
+    `threads: ${THREADS} (torch.set_num_threads in lenet-torch and PyTorch${peers.includes('tfjs') ? "; tfjs's cpu backend is single-threaded JavaScript" : ''})`);
+  L(`- the chapter's settings: batch size ${BATCH_SIZE}, lr ${LR}, ${EPOCHS} epoch${EPOCHS > 1 ? 's' : ''} of the 60,000 training ` +
+    `examples, SGD on the mean cross-entropy, Xavier-uniform weights; test accuracy on the 10,000 test examples; data from ${DATA}`);
+  L(`- ${ROUNDS} round${ROUNDS > 1 ? 's' : ''}, in order: ${peers.map((p) => PEERS[p].label).join(', ')}` +
+    `${peers.includes('tfjs') && TFJS_ROUNDS < ROUNDS ? ` (TensorFlow.js in the first ${TFJS_ROUNDS === 1 ? 'round only' : `${TFJS_ROUNDS} rounds`})` : ''}; ` +
+    'each trial in a process of its own; round r seeds every peer with r');
+  if (peers.includes('pytorch')) {
+    L(`- PyTorch runs the chapter's own code (test/bench/pytorch_lenet.py): torchvision's FashionMNIST with ToTensor, ` +
+      `DataLoader with ${WORKERS} worker processes (d2l's get_dataloader_workers() is 4), the chapter's train_ch6 ` +
+      'and evaluate_accuracy_gpu, without the Animator');
+  }
+  if (peers.includes('tfjs')) {
+    const full = TFJS_EXAMPLES >= 60000;
+    L(`- TensorFlow.js (test/bench/tfjs_lenet.js) trains ${TFJS_EPOCHS} epoch${TFJS_EPOCHS > 1 ? 's' : ''} of ` +
+      `${full ? 'all 60,000' : `${num(TFJS_EXAMPLES)} shuffled`} examples (--tfjs-epochs ${TFJS_EPOCHS}, --tfjs-examples ${TFJS_EXAMPLES}): ` +
+      "its pure-JS cpu backend is slow (tfjs-node cannot install offline; the wasm backend cannot train conv nets)" +
+      (full ? '' : ', so a whole epoch would take hours; its accuracy after so few steps says nothing'));
+  }
+  for (const n of notes) L(`- ${n}`);
+  L();
+
+  L(`## Medians${ROUNDS > 1 ? ' [every trial, in round order]' : ''}`);
+  L();
+  L(`| | ${peers.map((p) => PEERS[p].label).join(' | ')} |`);
+  L(`|---|${peers.map(() => '---').join('|')}|`);
+  const row = (name, f) => L(`| ${name} | ${peers.map(f).join(' | ')} |`);
+  row('training examples/sec (whole epochs, data loading in, evaluation out)', (p) => cell(pick(p, 'examples_per_sec'), fmt.eps));
+  row(`share of the physical limit (${num(PEAK_EPS)} examples/sec)`, (p) => (cuda ? 'n/a (CUDA)' : cell(pick(p, 'examples_per_sec').map((x) => x / PEAK_EPS), fmt.pct)));
+  row('training time', (p) => cell(pick(p, 'train_seconds'), fmt.s));
+  row('whole-job wall time (process start to exit)', (p) => cell(pick(p, 'job_seconds'), fmt.s));
+  row('peak RSS', (p) => cell(pick(p, 'peak_rss_mb'), fmt.mb) +
+    (p === 'pytorch' && pick(p, 'peak_rss_children_mb').length ? ` (+ loader workers: largest ${fmt.mb(median(pick(p, 'peak_rss_children_mb')))})` : ''));
+  row('final training loss', (p) => cell(pick(p, 'loss'), fmt.acc));
+  row('final training accuracy', (p) => cell(pick(p, 'train_acc'), fmt.acc));
+  row('final test accuracy', (p) => cell(pick(p, 'test_acc'), fmt.acc));
+  row('examples trained per trial', (p) => (first(p) ? `${num(first(p).examples)} (${first(p).epochs} × ${num(first(p).examples / first(p).epochs)})` : ''));
+  L();
+
+  const pairs = [];
+  for (let r = 1; r <= ROUNDS; r++) {
+    const a = trials.find((t) => t.peer === 'lenet-torch' && t.round === r);
+    const b = trials.find((t) => t.peer === 'pytorch' && t.round === r);
+    if (a && b) pairs.push([a, b]);
+  }
+  if (pairs.length) {
+    L('## lenet-torch / PyTorch, paired by round');
+    L();
+    L(`| | median | ${pairs.map(([a]) => `round ${a.round}`).join(' | ')} |`);
+    L(`|---|---|${pairs.map(() => '---').join('|')}|`);
+    const ratio = (name, key) => {
+      const rs = pairs.map(([a, b]) => a[key] / b[key]);
+      L(`| ${name} | **${fmt.ratio(median(rs))}** | ${rs.map(fmt.ratio).join(' | ')} |`);
+    };
+    ratio('training examples/sec (higher: lenet-torch faster)', 'examples_per_sec');
+    ratio('whole-job wall time (lower: lenet-torch faster)', 'job_seconds');
+    ratio('peak RSS (PyTorch: main process only)', 'peak_rss_mb');
+    L();
+  }
+
+  L('## Trials');
+  L();
+  L('| # | round | peer | examples/sec | training | epochs (s) | whole job | peak RSS | loss | train acc | test acc |');
+  L('|---|---|---|---|---|---|---|---|---|---|---|');
+  trials.forEach((t, i) => {
+    L(`| ${i + 1} | ${t.round} | ${PEERS[t.peer].label} | ${fmt.eps(t.examples_per_sec)} | ${fmt.s(t.train_seconds)} | ` +
+      `${t.epoch_seconds.map((x) => num(x, 1)).join(', ')} | ${fmt.s(t.job_seconds)} | ${fmt.mb(t.peak_rss_mb)} | ` +
+      `${fmt.acc(t.loss)} | ${fmt.acc(t.train_acc)} | ${fmt.acc(t.test_acc)} |`);
+  });
+  L();
+
+  L('Notes:');
+  L();
+  L('- examples/sec = examples trained / the sum of the epochs\' training times. Each epoch is timed whole: the pass ' +
+    "over the shuffled training set, batching and data loading included, evaluation excluded (lenet-torch: train_ch6's " +
+    "history[].seconds; PyTorch: a clock around the chapter's whole `for X, y in train_iter` loop; TensorFlow.js: the " +
+    'same around its batch loop). Whole-job wall time is from spawning the process to its exit: interpreter, module ' +
+    'and data loading, evaluation after every epoch.');
+  if (pt) {
+    const d2l = pick('pytorch', 'd2l_examples_per_sec');
+    L(`- The chapter's own figure for PyTorch (its d2l.Timer runs around each step only, so waiting on the loader is ` +
+      `left out): ${cell(d2l, fmt.eps)} examples/sec, against ${cell(pick('pytorch', 'examples_per_sec'), fmt.eps)} for whole epochs.`);
+  }
+  if (!cuda) {
+    L(`- The physical limit: one training example costs about ${MFLOP_PER_EXAMPLE} MFLOP (forward and backward of LeNet) and ` +
+      `this machine's FP32 matrix rate is about 150 GFLOP/s on 2 threads: about ${num(PEAK_EPS)} examples/sec (--peak-eps).`);
+  }
+  L('- This machine is shared: the load average above shows how busy it was; compare the peers round by round.');
+  return lines.join('\n') + '\n';
+}
+
+let DATA;
+
+async function main() {
+  const date = new Date().toISOString();
+  const load = os.loadavg();
+  DATA = dataDir();
+  if (peers.includes('pytorch')) {
+    // torchvision's FashionMNIST (download=False) reads the decompressed files from root/FashionMNIST/raw.
+    await new Promise((resolve, reject) => {
+      const child = spawn(opts.python, [path.join(__dirname, 'pytorch_lenet.py'), '--prepare-only', '--root', opts.cache, '--data', DATA], { stdio: 'inherit' });
+      child.on('error', (error) => reject(new Error(`${opts.python}: ${error.message} (pass --python, or leave pytorch out of --peers)`)));
+      child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`preparing ${opts.cache} for torchvision failed (exit code ${code})`))));
+    });
+  }
+
+  const plan = [];
+  for (let r = 1; r <= ROUNDS; r++) {
+    for (const p of peers) if (p !== 'tfjs' || r <= TFJS_ROUNDS) plan.push([p, r]);
+  }
+  console.error(`${plan.length} trials: ${EPOCHS} epoch(s), ${THREADS} thread(s), device ${DEVICE}, data ${DATA}`);
+  const trials = [];
+  for (const [i, [peer, round]] of plan.entries()) {
+    process.stderr.write(`[${i + 1}/${plan.length}] round ${round} ${PEERS[peer].label} ... `);
+    const t = await trial(peer, round);
+    trials.push(t);
+    console.error(`${fmt.eps(t.examples_per_sec)} examples/sec, training ${fmt.s(t.train_seconds)}, job ${fmt.s(t.job_seconds)}, ` +
+      `peak RSS ${fmt.mb(t.peak_rss_mb)}, loss ${fmt.acc(t.loss)}, train acc ${fmt.acc(t.train_acc)}, test acc ${fmt.acc(t.test_acc)}`);
+  }
+
+  const lenetTorch = require('../../package.json').version;
+  // The runner itself is not measured, so it may load the addon for the version (when no lenet-torch trial ran).
+  const libtorch = trials.find((t) => t.peer === 'lenet-torch')?.versions.libtorch ?? require('../..').torch.__version__;
+  const command = ['node', path.relative(process.cwd(), __filename) || __filename, ...process.argv.slice(2)].join(' ');
+  const table = report(trials, { date, load, machine: machine(), versions: { lenetTorch, libtorch }, command });
+  fs.mkdirSync(path.dirname(OUT), { recursive: true });
+  fs.writeFileSync(OUT, table);
+  process.stdout.write(table);
+  const shown = path.relative(process.cwd(), OUT);
+  console.error(`written to ${shown && !shown.startsWith('..') ? shown : OUT}`);
+}
+
+main().catch((error) => {
+  console.error(error.message ?? error);
+  process.exitCode = 1;
+});
