@@ -82,6 +82,21 @@ export interface ToOptions {
   dtype?: Dtype;
 }
 
+/** @internal the target of a `to()` call, as PyTorch reads it: a device, a dtype, or {device, dtype} */
+export function parseTo(target: unknown, dtype?: unknown): { device: string | null; dtype: Dtype | null } {
+  const result: { device: string | null; dtype: Dtype | null } = { device: null, dtype: null };
+  if (isOptions(target)) {
+    if (target.device !== undefined) result.device = String(parseDevice('device', target.device));
+    if (target.dtype !== undefined) result.dtype = checkDtype('dtype', target.dtype);
+  } else if (typeof target === 'string' && (DTYPES as readonly string[]).includes(target)) {
+    result.dtype = target as Dtype;
+  } else {
+    result.device = String(parseDevice('device', target));
+  }
+  if (dtype !== undefined) result.dtype = checkDtype('dtype', dtype);
+  return result;
+}
+
 /** A multi-dimensional array of numbers in libtorch's memory (CPU or CUDA), with autograd. */
 export class Tensor {
   /** @internal the native handle */
@@ -157,18 +172,8 @@ export class Tensor {
    * @throws RangeError for an unknown device or dtype; Error (libtorch) when the device is not available.
    */
   to(target: DeviceLike | Dtype | ToOptions, dtype?: Dtype): Tensor {
-    let deviceName: string | null = null;
-    let dtypeName: Dtype | null = null;
-    if (isOptions(target)) {
-      if (target.device !== undefined) deviceName = String(parseDevice('device', target.device));
-      if (target.dtype !== undefined) dtypeName = checkDtype('dtype', target.dtype);
-    } else if (typeof target === 'string' && (DTYPES as readonly string[]).includes(target)) {
-      dtypeName = target as Dtype;
-    } else {
-      deviceName = String(parseDevice('device', target));
-    }
-    if (dtype !== undefined) dtypeName = checkDtype('dtype', dtype);
-    return new Tensor(this._h.to(deviceName, dtypeName));
+    const to = parseTo(target, dtype);
+    return new Tensor(this._h.to(to.device, to.dtype));
   }
 
   /** `to('float32')`. */
@@ -269,6 +274,10 @@ export class Tensor {
 
   exp(): Tensor {
     return new Tensor(this._h.unary('exp'));
+  }
+
+  abs(): Tensor {
+    return new Tensor(this._h.unary('abs'));
   }
 
   log(): Tensor {

@@ -1,8 +1,8 @@
 // CUDA: these cases run where libtorch has CUDA and a device is visible, and are reported as skipped (with the
 // reason in their name) elsewhere. The CPU-only checks at the end run everywhere else.
 import { native } from '../lib/binding';
-import { d2l, nn, torch, Tensor } from '../lib';
-import { lenet } from './lenet';
+import { d2l, torch, Tensor } from '../lib';
+import { lenet, reluLenet } from './lenet';
 
 const gpu = torch.cuda.is_available();
 const reason = native.cudaBuild ? 'no CUDA device is visible' : `libtorch ${torch.__version__} here has no CUDA`;
@@ -13,18 +13,6 @@ function maxAbsDiff(a: Tensor, b: Tensor): number {
   return Number(a.to('cpu').sub(b.to('cpu')).abs().max().item());
 }
 
-function reluLenet(): nn.Sequential {
-  return new nn.Sequential(
-    new nn.Reshape(-1, 1, 28, 28),
-    new nn.Conv2d(1, 6, { kernel_size: 5, padding: 2 }), new nn.ReLU(),
-    new nn.AvgPool2d({ kernel_size: 2, stride: 2 }),
-    new nn.Conv2d(6, 16, { kernel_size: 5 }), new nn.ReLU(),
-    new nn.AvgPool2d({ kernel_size: 2, stride: 2 }),
-    new nn.Flatten(),
-    new nn.Linear(16 * 5 * 5, 120), new nn.ReLU(),
-    new nn.Linear(120, 84), new nn.ReLU(),
-    new nn.Linear(84, 10));
-}
 
 onGpu(`on cuda:0${gpu ? '' : ` (skipped: ${reason})`}`, () => {
   test('tensors move to cuda:0 and back with their values', () => {

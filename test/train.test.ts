@@ -3,21 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { d2l, nn, torch, Tensor } from '../lib';
 import type { DataLoader } from '../lib/data';
-import { lenet } from './lenet';
+import { lenet, reluLenet } from './lenet';
 
-// LeNet with ReLU: the chapter's sigmoid net sits on a plateau for its first ~250 steps, too long for a unit test.
-function reluLenet(): nn.Sequential {
-  return new nn.Sequential(
-    new nn.Reshape(-1, 1, 28, 28),
-    new nn.Conv2d(1, 6, { kernel_size: 5, padding: 2 }), new nn.ReLU(),
-    new nn.AvgPool2d({ kernel_size: 2, stride: 2 }),
-    new nn.Conv2d(6, 16, { kernel_size: 5 }), new nn.ReLU(),
-    new nn.AvgPool2d({ kernel_size: 2, stride: 2 }),
-    new nn.Flatten(),
-    new nn.Linear(16 * 5 * 5, 120), new nn.ReLU(),
-    new nn.Linear(120, 84), new nn.ReLU(),
-    new nn.Linear(84, 10));
-}
 
 let train_iter: DataLoader;
 let test_iter: DataLoader;

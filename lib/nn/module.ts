@@ -6,9 +6,9 @@
 import { inspect } from 'node:util';
 import type { NativeModule } from '../../binding';
 import { native } from '../binding';
-import { DeviceLike, parseDevice } from '../device';
-import { checkDtype, DTYPES, Dtype, Tensor } from '../tensor';
-import { checkBool, checkFunction, isOptions } from '../validate';
+import type { DeviceLike } from '../device';
+import { Dtype, parseTo, Tensor, ToOptions } from '../tensor';
+import { checkBool, checkFunction } from '../validate';
 
 // The libtorch module behind each built-in layer; modules written in JS have none.
 const handles = new WeakMap<Module, NativeModule>();
@@ -90,19 +90,10 @@ export class Module {
    * Tensors taken from parameters() earlier follow the move.
    * @throws RangeError for a bad device or dtype; Error (libtorch) when the device is not available.
    */
-  to(target: DeviceLike | Dtype | { device?: DeviceLike; dtype?: Dtype }): this {
-    let deviceName: string | null = null;
-    let dtypeName: Dtype | null = null;
-    if (isOptions(target)) {
-      if (target.device !== undefined) deviceName = String(parseDevice('device', target.device));
-      if (target.dtype !== undefined) dtypeName = checkDtype('dtype', target.dtype);
-    } else if (typeof target === 'string' && (DTYPES as readonly string[]).includes(target)) {
-      dtypeName = target as Dtype;
-    } else {
-      deviceName = String(parseDevice('device', target));
-    }
-    handles.get(this)?.to(deviceName, dtypeName);
-    for (const child of this.children()) child.to({ ...(deviceName && { device: deviceName }), ...(dtypeName && { dtype: dtypeName }) });
+  to(target: DeviceLike | Dtype | ToOptions): this {
+    const to = parseTo(target);
+    handles.get(this)?.to(to.device, to.dtype);
+    for (const child of this.children()) child.to({ ...(to.device && { device: to.device }), ...(to.dtype && { dtype: to.dtype }) });
     return this;
   }
 
