@@ -13,6 +13,7 @@
 const os = require('node:os');
 const { performance } = require('node:perf_hooks');
 const { d2l, nn, optim, torch } = require('../..');
+const { lenet } = require('./chapter');
 
 const args = process.argv.slice(2);
 const runsAt = args.indexOf('--runs');
@@ -33,18 +34,9 @@ async function time(fn) {
   return (performance.now() - start) / 1000;
 }
 
-// The chapter's LeNet (test/lenet.ts), with d2l's Xavier initialization.
-function lenet() {
-  const net = new nn.Sequential(
-    new nn.Reshape(-1, 1, 28, 28),
-    new nn.Conv2d(1, 6, { kernel_size: 5, padding: 2 }), new nn.Sigmoid(),
-    new nn.AvgPool2d({ kernel_size: 2, stride: 2 }),
-    new nn.Conv2d(6, 16, { kernel_size: 5 }), new nn.Sigmoid(),
-    new nn.AvgPool2d({ kernel_size: 2, stride: 2 }),
-    new nn.Flatten(),
-    new nn.Linear(16 * 5 * 5, 120), new nn.Sigmoid(),
-    new nn.Linear(120, 84), new nn.Sigmoid(),
-    new nn.Linear(84, 10));
+// The chapter's LeNet, with d2l's Xavier initialization.
+function xavierLenet() {
+  const net = lenet();
   net.apply((m) => {
     if (m instanceof nn.Linear || m instanceof nn.Conv2d) nn.init.xavier_uniform_(m.weight);
   });
@@ -81,7 +73,7 @@ async function main() {
   }
   const steps = [];
   for (let r = 0; r < RUNS; r++) {
-    const net = lenet();
+    const net = xavierLenet();
     const loss = new nn.CrossEntropyLoss();
     const optimizer = new optim.SGD(net.parameters(), { lr: 0.9 });
     const step = ([X, y]) => {

@@ -22,7 +22,8 @@ const { values } = parseArgs({
   },
 });
 
-const { torch, nn, d2l } = require('../..');
+const { torch, d2l } = require('../..');
+const { lenet } = require('./chapter');
 
 async function main() {
   const num_epochs = Number(values.epochs);
@@ -36,16 +37,7 @@ async function main() {
     throw new Error('--device cuda, but d2l.try_gpu() found no CUDA device (is lenet-torch built against a CUDA libtorch?)');
   }
 
-  const net = new nn.Sequential(
-    new nn.Reshape(-1, 1, 28, 28),
-    new nn.Conv2d(1, 6, { kernel_size: 5, padding: 2 }), new nn.Sigmoid(),
-    new nn.AvgPool2d({ kernel_size: 2, stride: 2 }),
-    new nn.Conv2d(6, 16, { kernel_size: 5 }), new nn.Sigmoid(),
-    new nn.AvgPool2d({ kernel_size: 2, stride: 2 }),
-    new nn.Flatten(),
-    new nn.Linear(16 * 5 * 5, 120), new nn.Sigmoid(),
-    new nn.Linear(120, 84), new nn.Sigmoid(),
-    new nn.Linear(84, 10));
+  const net = lenet();
 
   const t0 = performance.now();
   const [train_iter, test_iter] = await d2l.load_data_fashion_mnist(batch_size, values.data ? { root: values.data } : {});

@@ -5,22 +5,11 @@
 const os = require('node:os');
 const { parseArgs } = require('node:util');
 const { torch, nn, optim, d2l } = require('../..');
+const { lenet } = require('./chapter');
 
 const { values } = parseArgs({ options: { steps: { type: 'string', default: '400' }, epochs: { type: 'string', default: '10' } } });
 const mb = () => process.memoryUsage().rss / 2 ** 20;
 
-function lenet() {
-  return new nn.Sequential(
-    new nn.Reshape(-1, 1, 28, 28),
-    new nn.Conv2d(1, 6, { kernel_size: 5, padding: 2 }), new nn.Sigmoid(),
-    new nn.AvgPool2d({ kernel_size: 2, stride: 2 }),
-    new nn.Conv2d(6, 16, { kernel_size: 5 }), new nn.Sigmoid(),
-    new nn.AvgPool2d({ kernel_size: 2, stride: 2 }),
-    new nn.Flatten(),
-    new nn.Linear(16 * 5 * 5, 120), new nn.Sigmoid(),
-    new nn.Linear(120, 84), new nn.Sigmoid(),
-    new nn.Linear(84, 10));
-}
 
 async function main() {
   console.log(`# Memory (${new Date().toISOString()}, ${os.cpus()[0].model}, ${os.cpus().length} cores, Node ${process.version}, libtorch ${torch.__version__}, ${torch.get_num_threads()} threads)\n`);
