@@ -16,7 +16,6 @@ struct AddonData {
   Napi::FunctionReference module;
   Napi::FunctionReference sgd;
   Napi::FunctionReference trainer;
-  Napi::FunctionReference dataset;
 };
 
 inline AddonData& Data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
