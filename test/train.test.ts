@@ -155,7 +155,8 @@ describe('train_ch6()', () => {
     }, 10);
     const started = performance.now();
     try {
-      await d2l.train_ch6(lenet(), train_iter, test_iter, 1, 0.9, 'cpu', quiet);
+      // Three epochs: long enough (> 300 ms even on a fast machine) for a 10 ms timer to show any stall.
+      await d2l.train_ch6(lenet(), train_iter, test_iter, 3, 0.9, 'cpu', quiet);
     } finally {
       clearInterval(timer);
     }
