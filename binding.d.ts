@@ -114,7 +114,7 @@ export declare class NativeTrainer {
   /** [sum of loss x batch size, correct predictions, examples] since resetMetrics(). */
   metrics(): [number, number, number];
   resetMetrics(): void;
-  /** Stops a run between batches (sticky). */
+  /** Stops a run after its current batch, and an evaluation given this trainer (sticky). */
   cancel(): void;
 }
 
@@ -155,8 +155,11 @@ export interface Binding {
   /** Examples [start, end) of `source` in `order` (or stored order) as one batch [X, y]. */
   batch(source: NativeBatchSource, order: NativeTensor | null, start: number, end: number): [NativeTensor, NativeTensor];
   Trainer: typeof NativeTrainer;
-  /** [correct, count] of net's argmax predictions over the whole source, in no-grad mode, off the main thread. */
-  evaluate(net: NativeModule, source: NativeBatchSource, batchSize: number): Promise<[number, number]>;
+  /**
+   * [correct, count, cancelled] of net's argmax predictions over the source, in no-grad mode, off the main thread;
+   * it stops early (cancelled true, count = examples seen) when `trainer` is cancelled.
+   */
+  evaluate(net: NativeModule, source: NativeBatchSource, batchSize: number, trainer: NativeTrainer | null): Promise<[number, number, boolean]>;
 
   /** Turns the faster CPU kernels of native/kernels.h on or off (tests and benchmarks compare with libtorch's). */
   setFastKernels(enabled: boolean): void;

@@ -2,38 +2,8 @@
 
 #include <stdexcept>
 
-#include <algorithm>
-#include <atomic>
-#include <cstdlib>
-#include <thread>
-#ifdef __linux__
-#include <sched.h>
-#endif
 
 namespace lt {
-
-namespace {
-std::atomic<int> g_threads{1};
-}  // namespace
-
-void SetThreads(int n) {
-  g_threads = n;
-  at::set_num_threads(n);
-}
-
-int Threads() { return g_threads; }
-
-int DefaultThreads() {
-  if (const char* env = std::getenv("OMP_NUM_THREADS")) {
-    const int n = std::atoi(env);
-    if (n > 0) return n;
-  }
-#ifdef __linux__
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
-#endif
-  return std::max(1u, std::thread::hardware_concurrency());
-}
 
 namespace {
 struct DtypeEntry {

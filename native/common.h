@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "threads.h"
+
 namespace lt {
 
 // Constructors of the native classes, one set per Node environment (worker threads each get their own).
@@ -19,13 +21,6 @@ struct AddonData {
 };
 
 inline AddonData& Data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
-
-// The intra-op thread count users asked for (torch.set_num_threads). libtorch's OpenMP setting is per thread, so
-// worker threads apply it themselves before running libtorch work.
-void SetThreads(int n);
-int Threads();
-// One per core this process may run on, or $OMP_NUM_THREADS when set.
-int DefaultThreads();
 
 at::ScalarType ParseDtype(const std::string& name);
 std::string DtypeName(at::ScalarType type);

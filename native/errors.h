@@ -1,7 +1,8 @@
 // The one place where C++ failures become JavaScript errors.
 //
-// Every native entry point runs its body through Guarded(): a c10::Error keeps libtorch's message without the C++
-// backtrace, a std::exception keeps its what(), and a Napi::Error (already a JS error) passes through untouched.
+// Entry points are wrapped once, where they are registered (Method<>, Function<>): a c10::Error keeps libtorch's
+// message without the C++ backtrace, a std::exception keeps its what(), a Napi::Error (already a JS error) passes
+// through untouched, and anything else becomes an Error instead of terminating the process.
 #pragma once
 
 #include <napi.h>
@@ -32,6 +33,8 @@ auto Guarded(Napi::Env env, Fn&& fn) -> decltype(fn()) {
     throw Napi::Error::New(env, TorchMessage(e));
   } catch (const std::exception& e) {
     throw Napi::Error::New(env, e.what());
+  } catch (...) {
+    throw Napi::Error::New(env, "lenet-torch: unknown native exception");
   }
 }
 
@@ -45,12 +48,38 @@ bool CaptureError(std::string* message, Fn&& fn) {
     *message = TorchMessage(e);
   } catch (const std::exception& e) {
     *message = e.what();
+  } catch (...) {
+    *message = "lenet-torch: unknown native exception";
   }
   return false;
 }
 
-inline Napi::Error TypeError(Napi::Env env, const std::string& message) {
-  return Napi::TypeError::New(env, message);
+// A module-level function, wrapped for registration: exports.Set("name", Function<&Fn>(env, "name")).
+template <Napi::Value (*Fn)(const Napi::CallbackInfo&)>
+Napi::Function Function(Napi::Env env, const char* name) {
+  return Napi::Function::New(
+      env, [](const Napi::CallbackInfo& info) { return Guarded(info.Env(), [&] { return Fn(info); }); }, name);
 }
+
+// The base of every native class: its methods are registered through Method<&T::Name>("name"), which wraps them
+// as Function<> does.
+template <typename T>
+class Wrap : public Napi::ObjectWrap<T> {
+ public:
+  using Napi::ObjectWrap<T>::ObjectWrap;
+
+ protected:
+  template <Napi::Value (T::*M)(const Napi::CallbackInfo&)>
+  static Napi::ClassPropertyDescriptor<T> Method(const char* name) {
+    typename Napi::ObjectWrap<T>::InstanceMethodCallback call = &Wrap::template Call<M>;
+    return Napi::ObjectWrap<T>::InstanceMethod(name, call);
+  }
+
+ private:
+  template <Napi::Value (T::*M)(const Napi::CallbackInfo&)>
+  Napi::Value Call(const Napi::CallbackInfo& info) {
+    return Guarded(info.Env(), [&] { return (static_cast<T*>(this)->*M)(info); });
+  }
+};
 
 }  // namespace lt

@@ -150,7 +150,6 @@ struct AvgPoolFunction : torch::autograd::Function<AvgPoolFunction> {
 }  // namespace
 
 void SetFastKernels(bool enabled) { g_fast = enabled; }
-bool FastKernels() { return g_fast; }
 
 std::optional<at::Tensor> FastConv2d(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
                                      at::IntArrayRef padding) {

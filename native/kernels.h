@@ -14,7 +14,6 @@ namespace lt {
 
 // Whether the fast paths may be used (tests and benchmarks turn them off to compare with libtorch's).
 void SetFastKernels(bool enabled);
-bool FastKernels();
 
 // conv2d(x, w, b, stride 1, padding, dilation 1, groups 1); std::nullopt when the fast path does not apply.
 std::optional<at::Tensor> FastConv2d(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,

@@ -1,23 +1,19 @@
 #include "module.h"
 
 #include <sstream>
-#include <unordered_set>
 
 #include "common.h"
 #include "compat.h"
 #include "errors.h"
+#include "hold.h"
 #include "kernels.h"
 #include "memory.h"
 #include "tensor.h"
+#include "worker.h"
 
 namespace lt {
 
 namespace {
-
-std::unordered_set<const torch::nn::Module*>& BusyModules() {
-  static std::unordered_set<const torch::nn::Module*> busy;
-  return busy;
-}
 
 // libtorch's Conv2d and AvgPool2d, taking the faster CPU kernels of kernels.h where they apply.
 struct Conv2dImpl : torch::nn::Conv2dImpl {
@@ -130,31 +126,16 @@ void ReshapeImpl::pretty_print(std::ostream& stream) const {
   stream << "Reshape(" << c10::IntArrayRef(shape) << ")";
 }
 
-void SetBusy(const torch::nn::Module& root, bool busy) {
-  auto& set = BusyModules();
-  std::vector<const torch::nn::Module*> tree{&root};
-  for (const auto& m : root.modules(/*include_self=*/false)) tree.push_back(m.get());
-  for (const auto* m : tree) {
-    if (busy) {
-      set.insert(m);
-    } else {
-      set.erase(m);
-    }
-  }
-}
-
-bool IsBusy(const torch::nn::Module& module) { return BusyModules().count(&module) > 0; }
-
 Napi::Function ModuleWrap::Init(Napi::Env env) {
   return DefineClass(env, "Module",
                      {
-                         InstanceMethod<&ModuleWrap::Forward>("forward"),
-                         InstanceMethod<&ModuleWrap::ForwardAsync>("forwardAsync"),
-                         InstanceMethod<&ModuleWrap::NamedParameters>("namedParameters"),
-                         InstanceMethod<&ModuleWrap::Train>("train"),
-                         InstanceMethod<&ModuleWrap::IsTraining>("isTraining"),
-                         InstanceMethod<&ModuleWrap::To>("to"),
-                         InstanceMethod<&ModuleWrap::Describe>("describe"),
+                         Method<&ModuleWrap::Forward>("forward"),
+                         Method<&ModuleWrap::ForwardAsync>("forwardAsync"),
+                         Method<&ModuleWrap::NamedParameters>("namedParameters"),
+                         Method<&ModuleWrap::Train>("train"),
+                         Method<&ModuleWrap::IsTraining>("isTraining"),
+                         Method<&ModuleWrap::To>("to"),
+                         Method<&ModuleWrap::Describe>("describe"),
                      });
 }
 
@@ -167,7 +148,7 @@ ModuleWrap* ModuleWrap::From(const Napi::Value& value, const char* what) {
 }
 
 // new Module(kind, options, children?)
-ModuleWrap::ModuleWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModuleWrap>(info) {
+ModuleWrap::ModuleWrap(const Napi::CallbackInfo& info) : Wrap<ModuleWrap>(info) {
   Napi::Env env = info.Env();
   Guarded(env, [&] {
     any_ = Create(info[0].As<Napi::String>(), info[1].As<Napi::Object>(), info[2]);
@@ -175,89 +156,66 @@ ModuleWrap::ModuleWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Module
   });
 }
 
-void ModuleWrap::CheckNotBusy(Napi::Env env) const {
-  if (IsBusy(*module_)) {
-    throw Napi::Error::New(env, "This module is being trained (train_ch6 is running on it); wait for it to finish");
-  }
-}
-
 Napi::Value ModuleWrap::Forward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  CheckNotBusy(env);
+  CheckNotHeld(env, *module_);
   const auto& input = TensorWrap::From(info[0], "input");
-  return Guarded(env, [&] {
-    // What the result keeps alive: itself plus, in grad mode, the activations its graph saved for backward.
-    const auto before = CpuBytesInUse();
-    auto output = Run(input);
-    const auto held = std::max<int64_t>(CpuBytesInUse() - before, output.storage().nbytes());
-    return TensorWrap::New(env, std::move(output), held);
-  });
+  // What the result keeps alive: itself plus, in grad mode, the activations its graph saved for backward.
+  const auto before = CpuBytesInUse();
+  auto output = Run(input);
+  const auto held = std::max<int64_t>(CpuBytesInUse() - before, output.storage().nbytes());
+  return TensorWrap::New(env, std::move(output), held);
 }
 
 namespace {
 
 // forward() on a worker thread, in no-grad mode: for callers that must not block the event loop, such as
 // train_ch6's check of the net's output shape (a first forward can take tens of ms while oneDNN builds kernels).
-class ForwardWorker : public Napi::AsyncWorker {
+class ForwardWorker : public PromiseWorker {
  public:
-  ForwardWorker(Napi::Env env, torch::nn::AnyModule net, at::Tensor input)
-      : Napi::AsyncWorker(env, "lenet-torch:forward"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        net_(std::move(net)),
-        input_(std::move(input)) {}
-
-  Napi::Promise Promise() { return deferred_.Promise(); }
+  ForwardWorker(Napi::Env env, torch::nn::AnyModule net, at::Tensor input, std::unique_ptr<Hold> hold)
+      : PromiseWorker(env, "lenet-torch:forward"), net_(std::move(net)), input_(std::move(input)), hold_(std::move(hold)) {}
 
  protected:
-  void Execute() override {
-    std::string message;
-    if (!CaptureError(&message, [&] {
-          at::set_num_threads(Threads());
-          torch::NoGradGuard no_grad;
-          output_ = net_.forward(input_);
-        })) {
-      SetError(message);
-    }
+  void Run() override {
+    torch::NoGradGuard no_grad;
+    output_ = net_.forward(input_);
   }
-  void OnOK() override { deferred_.Resolve(TensorWrap::New(Env(), output_)); }
-  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+  Napi::Value Result() override { return TensorWrap::New(Env(), output_); }
+  void Release() override { hold_.reset(); }
 
  private:
-  Napi::Promise::Deferred deferred_;
   torch::nn::AnyModule net_;
   at::Tensor input_, output_;
+  std::unique_ptr<Hold> hold_;
 };
 
 }  // namespace
 
 Napi::Value ModuleWrap::ForwardAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  CheckNotBusy(env);
-  auto* worker = new ForwardWorker(env, any_, TensorWrap::From(info[0], "input"));
-  auto promise = worker->Promise();
-  worker->Queue();
-  return promise;
+  const auto& input = TensorWrap::From(info[0], "input");
+  auto* worker = new ForwardWorker(env, any_, input, Hold::Acquire(env, *module_, "probed by train_ch6"));
+  return worker->Start();
 }
 
 Napi::Value ModuleWrap::NamedParameters(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return Guarded(env, [&] {
-    const auto params = module_->named_parameters(/*recurse=*/true);
-    auto result = Napi::Array::New(env, params.size());
-    uint32_t i = 0;
-    for (const auto& item : params) {
-      auto pair = Napi::Array::New(env, 2);
-      pair.Set(0u, Napi::String::New(env, item.key()));
-      pair.Set(1u, TensorWrap::New(env, item.value(), /*owned=*/false));
-      result.Set(i++, pair);
-    }
-    return result;
-  });
+  const auto params = module_->named_parameters(/*recurse=*/true);
+  auto result = Napi::Array::New(env, params.size());
+  uint32_t i = 0;
+  for (const auto& item : params) {
+    auto pair = Napi::Array::New(env, 2);
+    pair.Set(0u, Napi::String::New(env, item.key()));
+    pair.Set(1u, TensorWrap::New(env, item.value(), /*owned=*/false));
+    result.Set(i++, pair);
+  }
+  return result;
 }
 
 Napi::Value ModuleWrap::Train(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  CheckNotBusy(env);
+  CheckNotHeld(env, *module_);
   module_->train(info[0].ToBoolean());
   return env.Undefined();
 }
@@ -269,12 +227,10 @@ Napi::Value ModuleWrap::IsTraining(const Napi::CallbackInfo& info) {
 // to(device | null, dtype | null)
 Napi::Value ModuleWrap::To(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  CheckNotBusy(env);
-  return Guarded(env, [&] {
-    if (info[0].IsString()) module_->to(ParseDevice(info[0].As<Napi::String>()));
-    if (info[1].IsString()) module_->to(ParseDtype(info[1].As<Napi::String>()));
-    return env.Undefined();
-  });
+  CheckNotHeld(env, *module_);
+  if (info[0].IsString()) module_->to(ParseDevice(info[0].As<Napi::String>()));
+  if (info[1].IsString()) module_->to(ParseDtype(info[1].As<Napi::String>()));
+  return env.Undefined();
 }
 
 // libtorch's own description of the module tree, for debugging.

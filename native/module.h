@@ -6,6 +6,8 @@
 #include <napi.h>
 #include <torch/torch.h>
 
+#include "errors.h"
+
 #include <memory>
 #include <string>
 
@@ -28,7 +30,7 @@ struct SequentialImpl : torch::nn::SequentialImpl {
 };
 TORCH_MODULE(Sequential);
 
-class ModuleWrap : public Napi::ObjectWrap<ModuleWrap> {
+class ModuleWrap : public Wrap<ModuleWrap> {
  public:
   static Napi::Function Init(Napi::Env env);
   // The module behind a JS handle; a TypeError naming `what` if the value is not one.
@@ -39,8 +41,6 @@ class ModuleWrap : public Napi::ObjectWrap<ModuleWrap> {
   const std::shared_ptr<torch::nn::Module>& module() const { return module_; }
   const torch::nn::AnyModule& Any() const { return any_; }
   at::Tensor Run(const at::Tensor& input) { return any_.forward(input); }
-  // Throws if a training run holds this module (see Trainer): its parameters are changing on another thread.
-  void CheckNotBusy(Napi::Env env) const;
 
  private:
   Napi::Value Forward(const Napi::CallbackInfo& info);
@@ -54,9 +54,5 @@ class ModuleWrap : public Napi::ObjectWrap<ModuleWrap> {
   std::shared_ptr<torch::nn::Module> module_;
   torch::nn::AnyModule any_;
 };
-
-// Marks every module in `root`'s tree as held (or released) by a training run. Main thread only.
-void SetBusy(const torch::nn::Module& root, bool busy);
-bool IsBusy(const torch::nn::Module& module);
 
 }  // namespace lt

@@ -2,6 +2,7 @@
 
 #include "common.h"
 #include "errors.h"
+#include "hold.h"
 #include "tensor.h"
 
 namespace lt {
@@ -22,9 +23,9 @@ void ZeroGrad(const std::vector<at::Tensor>& params, bool set_to_none) {
 Napi::Function SGDWrap::Init(Napi::Env env) {
   return DefineClass(env, "SGD",
                      {
-                         InstanceMethod<&SGDWrap::ZeroGrad>("zeroGrad"),
-                         InstanceMethod<&SGDWrap::Step>("step"),
-                         InstanceMethod<&SGDWrap::SetLr>("setLr"),
+                         Method<&SGDWrap::ZeroGrad>("zeroGrad"),
+                         Method<&SGDWrap::Step>("step"),
+                         Method<&SGDWrap::SetLr>("setLr"),
                      });
 }
 
@@ -37,7 +38,7 @@ SGDWrap* SGDWrap::From(const Napi::Value& value, const char* what) {
 }
 
 // new SGD(params: Tensor[], {lr, momentum, dampening, weight_decay, nesterov})
-SGDWrap::SGDWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SGDWrap>(info) {
+SGDWrap::SGDWrap(const Napi::CallbackInfo& info) : Wrap<SGDWrap>(info) {
   Napi::Env env = info.Env();
   const auto array = info[0].As<Napi::Array>();
   std::vector<at::Tensor> params;
@@ -53,23 +54,28 @@ SGDWrap::SGDWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SGDWrap>(inf
   });
 }
 
+void SGDWrap::CheckNotHeld(Napi::Env env) const {
+  for (const auto& group : optimizer_->param_groups()) {
+    for (const auto& p : group.params()) lt::CheckNotHeld(env, p);
+  }
+}
+
 Napi::Value SGDWrap::ZeroGrad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return Guarded(env, [&] {
-    for (auto& group : optimizer_->param_groups()) lt::ZeroGrad(group.params(), info[0].ToBoolean());
-    return env.Undefined();
-  });
+  CheckNotHeld(env);
+  for (auto& group : optimizer_->param_groups()) lt::ZeroGrad(group.params(), info[0].ToBoolean());
+  return env.Undefined();
 }
 
 Napi::Value SGDWrap::Step(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return Guarded(env, [&] {
-    optimizer_->step();
-    return env.Undefined();
-  });
+  CheckNotHeld(env);
+  optimizer_->step();
+  return env.Undefined();
 }
 
 Napi::Value SGDWrap::SetLr(const Napi::CallbackInfo& info) {
+  CheckNotHeld(info.Env());
   const double lr = info[0].As<Napi::Number>().DoubleValue();
   for (auto& group : optimizer_->param_groups()) {
     static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);

@@ -6,9 +6,11 @@
 
 #include <memory>
 
+#include "errors.h"
+
 namespace lt {
 
-class SGDWrap : public Napi::ObjectWrap<SGDWrap> {
+class SGDWrap : public Wrap<SGDWrap> {
  public:
   static Napi::Function Init(Napi::Env env);
   explicit SGDWrap(const Napi::CallbackInfo& info);
@@ -19,6 +21,8 @@ class SGDWrap : public Napi::ObjectWrap<SGDWrap> {
   Napi::Value ZeroGrad(const Napi::CallbackInfo& info);
   Napi::Value Step(const Napi::CallbackInfo& info);
   Napi::Value SetLr(const Napi::CallbackInfo& info);
+  // Refuses while a training holds any of the parameters (see hold.h).
+  void CheckNotHeld(Napi::Env env) const;
 
   std::shared_ptr<torch::optim::SGD> optimizer_;
 };

@@ -9,6 +9,7 @@
 
 #include "common.h"
 #include "errors.h"
+#include "hold.h"
 
 namespace lt {
 
@@ -124,29 +125,35 @@ void TensorWrap::Release() {
   }
 }
 
-const at::Tensor& TensorWrap::Get(const Napi::Env& env) const {
+const at::Tensor& TensorWrap::Meta(const Napi::Env& env) const {
   if (disposed_) throw Napi::Error::New(env, "Tensor was disposed: it can no longer be used");
   return tensor_;
 }
 
+const at::Tensor& TensorWrap::Get(const Napi::Env& env) const {
+  // Values, gradients and flags of a net that trains on another thread are off limits (see hold.h).
+  CheckNotHeld(env, Meta(env));
+  return tensor_;
+}
+
 Napi::Value TensorWrap::Shape(const Napi::CallbackInfo& info) {
-  return FromShape(info.Env(), Get(info.Env()).sizes());
+  return FromShape(info.Env(), Meta(info.Env()).sizes());
 }
 
 Napi::Value TensorWrap::Dtype(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), DtypeName(Get(info.Env()).scalar_type()));
+  return Napi::String::New(info.Env(), DtypeName(Meta(info.Env()).scalar_type()));
 }
 
 Napi::Value TensorWrap::Device(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), DeviceName(Get(info.Env()).device()));
+  return Napi::String::New(info.Env(), DeviceName(Meta(info.Env()).device()));
 }
 
 Napi::Value TensorWrap::Numel(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(Get(info.Env()).numel()));
+  return Napi::Number::New(info.Env(), static_cast<double>(Meta(info.Env()).numel()));
 }
 
 Napi::Value TensorWrap::RequiresGrad(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), Get(info.Env()).requires_grad());
+  return Napi::Boolean::New(info.Env(), Meta(info.Env()).requires_grad());
 }
 
 Napi::Value TensorWrap::SetRequiresGrad(const Napi::CallbackInfo& info) {
@@ -159,7 +166,7 @@ Napi::Value TensorWrap::SetRequiresGrad(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value TensorWrap::IsLeaf(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), Get(info.Env()).is_leaf());
+  return Napi::Boolean::New(info.Env(), Meta(info.Env()).is_leaf());
 }
 
 Napi::Value TensorWrap::GradFn(const Napi::CallbackInfo& info) {
@@ -322,6 +329,7 @@ Napi::Value TensorWrap::Backward(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value TensorWrap::Dispose(const Napi::CallbackInfo& info) {
+  if (!disposed_) CheckNotHeld(info.Env(), tensor_);
   disposed_ = true;
   Release();
   return info.Env().Undefined();

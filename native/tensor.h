@@ -23,7 +23,9 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   ~TensorWrap() override;
 
  private:
+  // The tensor, for reading or writing its values (refused while a training holds it), or only its metadata.
   const at::Tensor& Get(const Napi::Env& env) const;
+  const at::Tensor& Meta(const Napi::Env& env) const;
   void Release();
 
   Napi::Value Shape(const Napi::CallbackInfo& info);

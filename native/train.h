@@ -9,13 +9,15 @@
 #include <memory>
 
 #include "data.h"
+#include "errors.h"
 #include "functional.h"
 
 namespace lt {
 
-class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
+class TrainerWrap : public Wrap<TrainerWrap> {
  public:
   static Napi::Function Init(Napi::Env env);
+  static TrainerWrap* From(const Napi::Value& value, const char* what);
   // new Trainer(net, optimizer, lossOptions)
   explicit TrainerWrap(const Napi::CallbackInfo& info);
 
@@ -26,11 +28,13 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     std::shared_ptr<torch::optim::SGD> optimizer;
     CrossEntropySpec loss;
     std::atomic<bool> cancelled{false};
+    std::atomic<bool> running{false};
     // Running sums since the last resetMetrics(): on the net's device, so a CUDA run never waits for them.
     at::Tensor loss_sum;
     at::Tensor correct;
     int64_t count = 0;
   };
+  const std::shared_ptr<State>& state() const { return state_; }
 
  private:
   Napi::Value Run(const Napi::CallbackInfo& info);
@@ -38,10 +42,9 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   Napi::Value Metrics(const Napi::CallbackInfo& info);
   Napi::Value ResetMetrics(const Napi::CallbackInfo& info);
   Napi::Value Cancel(const Napi::CallbackInfo& info);
+  void CheckIdle(Napi::Env env) const;
 
   std::shared_ptr<State> state_;
-  bool running_ = false;
-  friend class TrainWorker;
 };
 
 void InitTrain(Napi::Env env, Napi::Object exports);

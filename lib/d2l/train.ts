@@ -5,7 +5,7 @@
  */
 import { SingleBar } from 'cli-progress';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { NativeModule } from '../../binding';
+import type { NativeModule, NativeTrainer } from '../../binding';
 import { native } from '../binding';
 import { DataLoader } from '../data';
 import { Device, DeviceLike, parseDevice } from '../device';
@@ -69,8 +69,23 @@ export interface TrainOptions {
   verbose?: boolean;
 }
 
-// Trainings queued per net: a second train_ch6 on a net waits for the first to finish.
-const queues = new WeakMap<Module, Promise<unknown>>();
+// Per net, the calls that run it natively off the main thread take turns: a train_ch6 (whole, for a second
+// train_ch6) and, between its runs of batches, an evaluate_accuracy_gpu (from on_batch, say) queue behind each other
+// instead of failing on the native hold (native/hold.h).
+const trainings = new WeakMap<Module, Promise<unknown>>();
+const turns = new WeakMap<Module, Promise<unknown>>();
+
+/** Runs fn when the net's earlier turns are done; the next turn waits for this one. */
+async function inTurn<T>(net: Module, fn: () => Promise<T>): Promise<T> {
+  const previous = turns.get(net) ?? Promise.resolve();
+  const mine = previous.catch(() => undefined).then(fn);
+  turns.set(net, mine);
+  try {
+    return await mine;
+  } finally {
+    if (turns.get(net) === mine) turns.delete(net);
+  }
+}
 
 function abortError(signal: AbortSignal): Error {
   const error = new Error('train_ch6 was aborted', { cause: signal.reason });
@@ -79,12 +94,10 @@ function abortError(signal: AbortSignal): Error {
   return error;
 }
 
-/** Re-throws a native rejection with the caller's stack, so it points at the train_ch6 call. */
+/** A native rejection, re-thrown with the stack of the call that started the work (sharp's way). */
 function atCaller(error: unknown, caller: Error): Error {
-  const e = error instanceof Error || (error && typeof error === 'object' && 'message' in error) ? (error as Error) : new Error(String(error));
-  if (!/\n\s+at /.test(e.stack ?? '') || !e.stack?.includes(caller.stack?.split('\n')[2] ?? '\0')) {
-    e.stack = `${e.name}: ${e.message}\n${(caller.stack ?? '').split('\n').slice(1).join('\n')}`;
-  }
+  const e = error instanceof Error ? error : new Error(String(error));
+  e.stack = `${e.name}: ${e.message}\n${(caller.stack ?? '').split('\n').slice(1).join('\n')}`;
   return e;
 }
 
@@ -95,6 +108,26 @@ function checkBatches(name: string, value: unknown): Batches {
   return value as Batches;
 }
 
+function checkSignal(value: unknown): AbortSignal | undefined {
+  if (value === undefined) return undefined;
+  const s = value as AbortSignal;
+  if (s === null || typeof s !== 'object' || typeof s.aborted !== 'boolean' || typeof s.addEventListener !== 'function' ||
+      typeof s.removeEventListener !== 'function') {
+    throw invalidType('signal', 'an AbortSignal', value);
+  }
+  return s;
+}
+
+/**
+ * Batches that can be iterated once per epoch: a one-shot iterable (a generator, an iterator) is read into an
+ * array once, so that no batch is lost to the shape check and every epoch sees the same batches.
+ */
+function reiterable(data: Batches): Batches {
+  if (data instanceof DataLoader || Array.isArray(data)) return data;
+  const iterator = data[Symbol.iterator]();
+  return (iterator as unknown) === data ? [...(iterator as unknown as Iterable<[Tensor, Tensor]>)] : data;
+}
+
 /** Whether the native loop can run: a built-in net and one of our DataLoaders. */
 function fastPath(net: Module, data: Batches): { handle: NativeModule; loader: DataLoader } | null {
   const handle = handleOfModule(net);
@@ -103,24 +136,30 @@ function fastPath(net: Module, data: Batches): { handle: NativeModule; loader: D
 
 /**
  * The accuracy of net over a data set, as d2l.evaluate_accuracy_gpu: eval mode, no grad, on the device of the
- * net's first parameter unless `device` is given. Runs off the main thread for a built-in net and a DataLoader.
+ * net's first parameter unless `device` is given. Runs off the main thread for a built-in net and a DataLoader;
+ * it waits for a train_ch6 run of batches on the same net to end first (and that training for it).
  * @throws TypeError for a bad argument; rejects with libtorch's Error when the net does not fit the data.
  */
 export async function evaluate_accuracy_gpu(net: Module, data_iter: Batches, device?: DeviceLike): Promise<number> {
   const caller = new Error();
   if (!(net instanceof Module)) throw invalidType('net', 'an nn.Module', net);
   checkBatches('data_iter', data_iter);
+  const dev = device === undefined ? undefined : parseDevice('device', device);
+  try {
+    return await inTurn(net, () => evaluate(net, data_iter, dev, null));
+  } catch (error) {
+    throw atCaller(error, caller);
+  }
+}
+
+async function evaluate(net: Module, data_iter: Batches, device: Device | undefined, trainer: NativeTrainer | null): Promise<number> {
   net.eval();
   const params = net.parameters();
-  const dev: Device = device === undefined ? (params.length ? params[0].device : parseDevice('device', 'cpu')) : parseDevice('device', device);
+  const dev: Device = device ?? (params.length ? params[0].device : parseDevice('device', 'cpu'));
   const fast = fastPath(net, data_iter);
   if (fast) {
-    try {
-      const [correct, count] = await native.evaluate(fast.handle, fast.loader.dataset._source(), fast.loader.batch_size);
-      return count ? correct / count : 0;
-    } catch (error) {
-      throw atCaller(error, caller);
-    }
+    const [correct, count] = await native.evaluate(fast.handle, fast.loader.dataset._source(), fast.loader.batch_size, trainer);
+    return count ? correct / count : 0;
   }
   const metric = new Accumulator(2);
   for (const [X, y] of data_iter) {
@@ -141,7 +180,7 @@ function maxLabel(data: Batches, batch: [Tensor, Tensor]): number {
  * Runs the net on two examples of the first batch before training, so a net that does not fit fails early.
  * Off the main thread for a built-in net: a first forward can take tens of ms while oneDNN builds its kernels.
  */
-async function probe(net: Module, data: Batches, dev: Device): Promise<number> {
+async function probe(net: Module, data: Batches, dev: Device): Promise<void> {
   let X: Tensor;
   let y: Tensor;
   if (data instanceof DataLoader) {
@@ -153,10 +192,13 @@ async function probe(net: Module, data: Batches, dev: Device): Promise<number> {
     const first = data[Symbol.iterator]().next();
     if (first.done) throw new RangeError('Expected train_iter to yield batches, but it yields none');
     [X, y] = first.value as [Tensor, Tensor];
+    if (!(X instanceof Tensor) || !(y instanceof Tensor)) {
+      throw invalidType('train_iter', 'an iterable of [X, y] batches of Tensors', first.value);
+    }
   }
   const classes = maxLabel(data, [X, y]) + 1;
   const x = X.shape[0] > 2 ? X.index_select(0, new Tensor(native.arange(0, 2, 1, 'int64', null))) : X;
-  let out: Tensor;
+  let out: unknown;
   const wasTraining = net.training;
   try {
     net.eval();
@@ -167,6 +209,9 @@ async function probe(net: Module, data: Batches, dev: Device): Promise<number> {
   } finally {
     net.train(wasTraining);
   }
+  if (!(out instanceof Tensor)) {
+    throw new TypeError(`train_ch6: ${net.constructor.name}.forward() must return a Tensor, but it returned ${describe(out)}`);
+  }
   const B = x.shape[0];
   if (out.dim() !== 2 || out.shape[0] !== B || out.shape[1] < classes) {
     throw new Error(
@@ -174,7 +219,10 @@ async function probe(net: Module, data: Batches, dev: Device): Promise<number> {
         `(one logit per class: the labels go up to ${classes - 1})`,
     );
   }
-  return classes;
+}
+
+function describe(value: unknown): string {
+  return value === null ? 'null' : typeof value === 'object' ? `an object (${value.constructor?.name ?? 'Object'})` : `${String(value)} (${typeof value})`;
 }
 
 /** Batch counts after which train_ch6 reads the metrics: d2l's fifths of an epoch, plus what callbacks need. */
@@ -193,8 +241,10 @@ function checkpoints(num_batches: number, everyBatch: boolean, progress: boolean
  *     loss 0.470, train acc 0.823, test acc 0.772
  *     21334.5 examples/sec on cpu
  * With a built-in net and DataLoaders, every batch's step runs natively off the main thread (the event loop keeps
- * turning); otherwise each batch runs through the JS API, yielding to the event loop between batches.
- * A second train_ch6 on the same net waits for the first to finish.
+ * turning); otherwise each batch runs through the JS API, yielding to the event loop between batches. A one-shot
+ * iterable (a generator) is read once and its batches reused every epoch.
+ * While it trains, the net, its parameters and gradients and any optimizer over them refuse to be used (an Error
+ * saying so); a second train_ch6 on the same net waits for the first to finish.
  * @example await d2l.train_ch6(net, train_iter, test_iter, 10, 0.9, d2l.try_gpu());
  * @throws TypeError / RangeError naming the argument (num_epochs, lr, ...) before anything runs; rejects with an
  *   Error when the net does not fit the data or train_iter is empty (before training), or with an AbortError.
@@ -216,26 +266,23 @@ export async function train_ch6(
   checkNumber('lr', lr, { gt: 0 });
   const dev = parseDevice('device', device);
   const o = parseArgs('train_ch6', ['on_batch', 'on_epoch', 'signal', 'plot', 'verbose'], [checkOptions('options', options)]);
-  const on_batch = o.on_batch === undefined ? undefined : checkFunction<(p: TrainProgress) => void>('on_batch', o.on_batch);
-  const on_epoch = o.on_epoch === undefined ? undefined : checkFunction<(r: EpochRecord) => void>('on_epoch', o.on_epoch);
-  const signal = o.signal as AbortSignal | undefined;
-  if (signal !== undefined && (signal === null || typeof signal !== 'object' || typeof signal.aborted !== 'boolean')) {
-    throw invalidType('signal', 'an AbortSignal', signal);
-  }
-  if (o.plot !== undefined && typeof o.plot !== 'string') throw invalidType('plot', 'a file path', o.plot);
-  const verbose = checkBool('verbose', o.verbose ?? true);
+  const settings: Settings = {
+    on_batch: o.on_batch === undefined ? undefined : checkFunction<(p: TrainProgress) => void>('on_batch', o.on_batch),
+    on_epoch: o.on_epoch === undefined ? undefined : checkFunction<(r: EpochRecord) => void>('on_epoch', o.on_epoch),
+    signal: checkSignal(o.signal),
+    plot: o.plot === undefined ? undefined : typeof o.plot === 'string' ? o.plot : (() => { throw invalidType('plot', 'a file path', o.plot); })(),
+    verbose: checkBool('verbose', o.verbose ?? true),
+  };
 
-  const previous = queues.get(net) ?? Promise.resolve();
-  const run = previous.catch(() => undefined).then(() =>
-    train(net, train_iter, test_iter, num_epochs, lr, dev, { on_batch, on_epoch, signal, plot: o.plot as string | undefined, verbose }),
-  );
-  queues.set(net, run);
+  const previous = trainings.get(net) ?? Promise.resolve();
+  const run = previous.catch(() => undefined).then(() => train(net, train_iter, test_iter, num_epochs, lr, dev, settings));
+  trainings.set(net, run);
   try {
     return await run;
   } catch (error) {
     throw atCaller(error, caller);
   } finally {
-    if (queues.get(net) === run) queues.delete(net);
+    if (trainings.get(net) === run) trainings.delete(net);
   }
 }
 
@@ -247,125 +294,208 @@ interface Settings {
   verbose: boolean;
 }
 
-async function train(net: Module, train_iter: Batches, test_iter: Batches, num_epochs: number, lr: number,
+/** Running loss sum, correct count and examples of an epoch so far. */
+type Metrics = [number, number, number];
+
+/** Trains one epoch, calling report(batches done, metrics) at the points it chooses; resolves with training seconds. */
+interface Runner {
+  num_batches(): number;
+  epoch(report: (done: number, metrics: Metrics) => void, points: (num_batches: number) => number[]): Promise<number>;
+}
+
+/** A built-in net over a DataLoader: runs of batches in single native calls (the fast path). */
+function loaderRunner(net: Module, trainer: NativeTrainer, loader: DataLoader, signal?: AbortSignal): Runner {
+  return {
+    num_batches: () => loader.length,
+    async epoch(report, points) {
+      const source = loader.dataset._source();
+      const order = loader._order(source);
+      trainer.resetMetrics();
+      let seconds = 0;
+      let start = 0;
+      for (const end of points(loader.length)) {
+        const result = await inTurn(net, () => {
+          net.train();
+          return trainer.run(source, order, loader.batch_size, start, end);
+        });
+        seconds += result.seconds;
+        if (result.cancelled || signal?.aborted) throw abortError(signal!);
+        report(end, trainer.metrics());
+        start = end;
+      }
+      return seconds;
+    },
+  };
+}
+
+/** A built-in net over any other iterable of batches: one native step per batch, off the main thread. */
+function stepRunner(net: Module, trainer: NativeTrainer, batches: Batches, signal?: AbortSignal): Runner {
+  let count = batches instanceof DataLoader || Array.isArray(batches) ? batches.length : -1;
+  return {
+    num_batches: () => (count >= 0 ? count : (count = [...batches].length)),
+    async epoch(report) {
+      trainer.resetMetrics();
+      let seconds = 0;
+      let done = 0;
+      for (const [X, y] of batches) {
+        if (signal?.aborted) throw abortError(signal);
+        const result = await inTurn(net, () => {
+          net.train();
+          return trainer.step(X._h, y._h);
+        });
+        seconds += result.seconds;
+        report(++done, trainer.metrics());
+      }
+      return seconds;
+    },
+  };
+}
+
+/** A net written in JS: each batch through the JS API, yielding to the event loop between batches. */
+function jsRunner(net: Module, batches: Batches, lr: number, dev: Device, signal?: AbortSignal): Runner {
+  const optimizer = new SGD(net.parameters(), { lr });
+  const loss = new CrossEntropyLoss();
+  let count = batches instanceof DataLoader || Array.isArray(batches) ? batches.length : -1;
+  return {
+    num_batches: () => (count >= 0 ? count : (count = [...batches].length)),
+    async epoch(report) {
+      const metric = new Accumulator(3);
+      let seconds = 0;
+      let done = 0;
+      for (const [X, y] of batches) {
+        if (signal?.aborted) throw abortError(signal);
+        const t0 = performance.now();
+        const [x, t] = [X.to(dev), y.to(dev)];
+        optimizer.zero_grad();
+        const y_hat = net.forward(x);
+        const l = loss.forward(y_hat, t);
+        l.backward();
+        optimizer.step();
+        metric.add(Number(l.item()) * t.shape[0], accuracy(y_hat, t), t.shape[0]);
+        seconds += (performance.now() - t0) / 1000;
+        report(++done, [metric[0], metric[1], metric[2]]);
+        await nextTurn();
+      }
+      return seconds;
+    },
+  };
+}
+
+/** What train_ch6 shows and tells while it trains: the Animator, the progress line, on_batch and on_epoch. */
+class Reporter {
+  readonly animator: Animator;
+  readonly progress: boolean;
+  train_l = NaN;
+  train_acc = NaN;
+  examples = 0;
+  private bar?: SingleBar;
+  private epoch = 0;
+  private num_batches = 0;
+  private started = 0;
+
+  constructor(private readonly num_epochs: number, private readonly s: Settings) {
+    // d2l's xlim is [1, num_epochs]; one epoch needs room for its fifths.
+    const xlim: [number, number] = num_epochs > 1 ? [1, num_epochs] : [0, 1];
+    this.animator = new Animator({ xlabel: 'epoch', xlim, legend: ['train loss', 'train acc', 'test acc'] });
+    this.progress = s.verbose && process.stdout.isTTY === true;
+  }
+
+  startEpoch(epoch: number, num_batches: number): void {
+    [this.epoch, this.num_batches, this.started] = [epoch, num_batches, performance.now()];
+    if (!this.progress) return;
+    this.bar = new SingleBar({
+      format: `epoch ${epoch + 1}/${this.num_epochs} [{bar}] {value}/{total} batches | loss {loss} | train acc {acc} | {speed} examples/sec`,
+      hideCursor: true,
+      clearOnComplete: false,
+    });
+    this.bar.start(num_batches, 0, { loss: '-', acc: '-', speed: '-' });
+  }
+
+  /** The batch points at which to report: d2l's fifths, every batch for on_batch, more often for the progress line. */
+  points = (num_batches: number): number[] => checkpoints(num_batches, !!this.s.on_batch, this.progress);
+
+  batch = (done: number, metrics: Metrics): void => {
+    [this.train_l, this.train_acc, this.examples] = [metrics[0] / metrics[2], metrics[1] / metrics[2], metrics[2]];
+    const fifth = Math.max(1, Math.floor(this.num_batches / 5));
+    if (done % fifth === 0 || done === this.num_batches) {
+      this.animator.add(this.epoch + done / this.num_batches, [point(this.train_l), point(this.train_acc), null]);
+    }
+    this.s.on_batch?.({
+      epoch: this.epoch + 1, batch: done, num_batches: this.num_batches, loss: this.train_l, train_acc: this.train_acc,
+      examples: this.examples,
+    });
+    const seconds = Math.max((performance.now() - this.started) / 1000, 1e-9);
+    this.bar?.update(done, { loss: this.train_l.toFixed(3), acc: this.train_acc.toFixed(3), speed: (this.examples / seconds).toFixed(1) });
+  };
+
+  async endEpoch(record: EpochRecord): Promise<void> {
+    this.bar?.stop();
+    this.bar = undefined;
+    this.animator.add(record.epoch, [null, null, point(record.test_acc)]);
+    this.s.on_epoch?.(record);
+    if (this.s.plot) await this.animator.save(this.s.plot);
+  }
+
+  stop(): void {
+    this.bar?.stop();
+  }
+}
+
+// A diverging run (loss NaN) leaves a gap in the figure, as matplotlib would, instead of failing the training.
+function point(v: number | null): number | null {
+  return v !== null && Number.isFinite(v) ? v : null;
+}
+
+async function train(net: Module, train_data: Batches, test_iter: Batches, num_epochs: number, lr: number,
                      dev: Device, s: Settings): Promise<TrainResult> {
   if (s.signal?.aborted) throw abortError(s.signal);
+  const batches = reiterable(train_data);
   net.apply((m) => {
     if (m instanceof Linear || m instanceof Conv2d) xavier_uniform_(m.weight);
   });
   net.to(dev);
-  await probe(net, train_iter, dev);
+  await inTurn(net, () => probe(net, batches, dev));
   if (s.verbose) console.log('training on', String(dev));
-  const optimizer = new SGD(net.parameters(), { lr });
-  const loss = new CrossEntropyLoss();
-  // d2l's xlim is [1, num_epochs]; one epoch needs room for its fifths.
-  const xlim: [number, number] = num_epochs > 1 ? [1, num_epochs] : [0, 1];
-  const animator = new Animator({ xlabel: 'epoch', xlim, legend: ['train loss', 'train acc', 'test acc'] });
-  // A diverging run (loss NaN) leaves a gap in the figure, as matplotlib would, instead of failing the training.
-  const point = (v: number | null) => (v !== null && Number.isFinite(v) ? v : null);
-  const timer = new Timer();
-  const fast = fastPath(net, train_iter);
-  // The native loop, for a built-in net: whole runs of batches from a DataLoader, or one given batch at a time.
+
+  // One runner, chosen once: the native loop for a built-in net (whole runs of batches from a DataLoader, or one
+  // given batch at a time), the JS API for a net written in JS.
   const handle = handleOfModule(net);
   const trainer = handle
-    ? new native.Trainer(handle, optimizer._h, { reduction: 'mean', ignore_index: -100, label_smoothing: 0, weight: null })
+    ? new native.Trainer(handle, new SGD(net.parameters(), { lr })._h, { reduction: 'mean', ignore_index: -100, label_smoothing: 0, weight: null })
     : null;
+  const fast = fastPath(net, batches);
+  const runner = trainer
+    ? fast ? loaderRunner(net, trainer, fast.loader, s.signal) : stepRunner(net, trainer, batches, s.signal)
+    : jsRunner(net, batches, lr, dev, s.signal);
+
+  const reporter = new Reporter(num_epochs, s);
   const onAbort = () => trainer?.cancel();
   s.signal?.addEventListener('abort', onAbort, { once: true });
-  const showProgress = s.verbose && process.stdout.isTTY === true;
+  const timer = new Timer();
   const history: EpochRecord[] = [];
-  let train_l = NaN;
-  let train_acc = NaN;
   let test_acc = NaN;
-  let examples = 0;
   try {
     for (let epoch = 0; epoch < num_epochs; epoch++) {
       net.train();
-      const epochTimer = new Timer();
-      let bar: SingleBar | undefined;
-      let num_batches: number;
-      const report = (done: number, metrics: [number, number, number]) => {
-        [train_l, train_acc, examples] = [metrics[0] / metrics[2], metrics[1] / metrics[2], metrics[2]];
-        const fifth = Math.max(1, Math.floor(num_batches / 5));
-        if (done % fifth === 0 || done === num_batches) animator.add(epoch + done / num_batches, [point(train_l), point(train_acc), null]);
-        s.on_batch?.({ epoch: epoch + 1, batch: done, num_batches, loss: train_l, train_acc, examples });
-        bar?.update(done, {
-          loss: train_l.toFixed(3), acc: train_acc.toFixed(3),
-          speed: (examples / Math.max(epochTimer.sum(), 1e-9)).toFixed(1),
-        });
-      };
-      if (fast && trainer) {
-        const { loader } = fast;
-        const source = loader.dataset._source();
-        const order = loader._order(source);
-        num_batches = loader.length;
-        bar = showProgress ? progressBar(epoch, num_epochs, num_batches) : undefined;
-        trainer.resetMetrics();
-        let start = 0;
-        for (const end of checkpoints(num_batches, !!s.on_batch, showProgress)) {
-          const result = await trainer.run(source, order, loader.batch_size, start, end);
-          epochTimer.add(result.seconds);
-          if (result.cancelled || s.signal?.aborted) throw abortError(s.signal!);
-          report(end, trainer.metrics());
-          start = end;
-        }
-      } else {
-        // Any other iterable of batches: a built-in net still steps natively off the main thread, one batch per
-        // call; a net written in JS steps through the JS API. Either way the event loop turns between batches.
-        const batches = train_iter instanceof DataLoader || Array.isArray(train_iter) ? train_iter : [...train_iter];
-        num_batches = batches instanceof DataLoader ? batches.length : (batches as [Tensor, Tensor][]).length;
-        bar = showProgress ? progressBar(epoch, num_epochs, num_batches) : undefined;
-        const metric = new Accumulator(3);
-        trainer?.resetMetrics();
-        let i = 0;
-        for (const [X, y] of batches) {
-          if (s.signal?.aborted) throw abortError(s.signal);
-          if (trainer) {
-            const result = await trainer.step(X._h, y._h);
-            epochTimer.add(result.seconds);
-            report(++i, trainer.metrics());
-            continue;
-          }
-          const t0 = performance.now();
-          const [x, t] = [X.to(dev), y.to(dev)];
-          optimizer.zero_grad();
-          const y_hat = net.forward(x);
-          const l = loss.forward(y_hat, t);
-          l.backward();
-          optimizer.step();
-          metric.add(Number(l.item()) * t.shape[0], accuracy(y_hat, t), t.shape[0]);
-          epochTimer.add((performance.now() - t0) / 1000);
-          report(++i, [metric[0], metric[1], metric[2]]);
-          await nextTurn();
-        }
-      }
-      bar?.stop();
-      if (examples === 0) throw new RangeError('Expected train_iter to yield batches, but it yields none');
-      timer.add(epochTimer.sum());
-      test_acc = await evaluate_accuracy_gpu(net, test_iter);
-      animator.add(epoch + 1, [null, null, point(test_acc)]);
-      const record = { epoch: epoch + 1, loss: train_l, train_acc, test_acc, seconds: epochTimer.sum() };
+      reporter.startEpoch(epoch, runner.num_batches());
+      const seconds = await runner.epoch(reporter.batch, reporter.points);
+      if (reporter.examples === 0) throw new RangeError('Expected train_iter to yield batches, but it yields none');
+      timer.add(seconds);
+      test_acc = await inTurn(net, () => evaluate(net, test_iter, undefined, trainer));
+      if (s.signal?.aborted) throw abortError(s.signal);
+      const record = { epoch: epoch + 1, loss: reporter.train_l, train_acc: reporter.train_acc, test_acc, seconds };
       history.push(record);
-      s.on_epoch?.(record);
-      if (s.plot) await animator.save(s.plot);
+      await reporter.endEpoch(record);
     }
   } finally {
+    reporter.stop();
     s.signal?.removeEventListener('abort', onAbort);
   }
+  const { train_l, train_acc, examples } = reporter;
   const examples_per_sec = (examples * num_epochs) / timer.sum();
   if (s.verbose) {
     console.log(`loss ${train_l.toFixed(3)}, train acc ${train_acc.toFixed(3)}, test acc ${test_acc.toFixed(3)}`);
     console.log(`${examples_per_sec.toFixed(1)} examples/sec on ${String(dev)}`);
   }
   return { loss: train_l, train_acc, test_acc, examples_per_sec, device: String(dev), history };
-}
-
-function progressBar(epoch: number, num_epochs: number, num_batches: number): SingleBar {
-  const bar = new SingleBar({
-    format: `epoch ${epoch + 1}/${num_epochs} [{bar}] {value}/{total} batches | loss {loss} | train acc {acc} | {speed} examples/sec`,
-    hideCursor: true,
-    clearOnComplete: false,
-  });
-  bar.start(num_batches, 0, { loss: '-', acc: '-', speed: '-' });
-  return bar;
 }

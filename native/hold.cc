@@ -1,0 +1,88 @@
+#include "hold.h"
+
+#include <atomic>
+#include <mutex>
+#include <unordered_map>
+
+namespace lt {
+
+namespace {
+
+std::mutex g_mutex;
+// Key (a module, or a parameter's StorageImpl) -> what holds it.
+std::unordered_map<const void*, const std::string*> g_held;
+// Lets the common case (nothing held) skip the lock.
+std::atomic<size_t> g_count{0};
+
+const void* StorageKey(const at::Tensor& t) {
+  return t.defined() && t.has_storage() ? static_cast<const void*>(t.storage().unsafeGetStorageImpl()) : nullptr;
+}
+
+std::vector<const void*> TreeKeys(const torch::nn::Module& root) {
+  std::vector<const void*> keys{&root};
+  for (const auto& m : root.modules(/*include_self=*/false)) keys.push_back(m.get());
+  for (const auto& p : root.parameters(/*recurse=*/true)) {
+    if (const auto* key = StorageKey(p)) keys.push_back(key);
+    if (const auto* key = StorageKey(p.grad())) keys.push_back(key);
+  }
+  for (const auto& b : root.buffers(/*recurse=*/true)) {
+    if (const auto* key = StorageKey(b)) keys.push_back(key);
+  }
+  return keys;
+}
+
+[[noreturn]] void Refuse(Napi::Env env, const std::string& activity, const char* what) {
+  throw Napi::Error::New(env, std::string("lenet-torch: ") + what + " belongs to a net that is being " + activity +
+                                  " on another thread; await that call, or abort it, before using the net, its "
+                                  "parameters, gradients or optimizer");
+}
+
+// The activity holding any of keys, or null. Caller holds g_mutex.
+const std::string* Holder(const std::vector<const void*>& keys) {
+  for (const auto* key : keys) {
+    const auto it = g_held.find(key);
+    if (it != g_held.end()) return it->second;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::unique_ptr<Hold> Hold::Acquire(Napi::Env env, const torch::nn::Module& root, const std::string& activity) {
+  auto keys = TreeKeys(root);
+  std::unique_ptr<Hold> hold(new Hold({}, activity));
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (const auto* holder = Holder(keys)) Refuse(env, *holder, "this module");
+  for (const auto* key : keys) {
+    // A tree may reach one module or storage twice (a shared layer): hold it once.
+    if (g_held.emplace(key, &hold->activity_).second) hold->keys_.push_back(key);
+  }
+  g_count = g_held.size();
+  return hold;
+}
+
+Hold::Hold(std::vector<const void*> keys, std::string activity) : keys_(std::move(keys)), activity_(std::move(activity)) {}
+
+Hold::~Hold() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  for (const auto* key : keys_) g_held.erase(key);
+  g_count = g_held.size();
+}
+
+void CheckNotHeld(Napi::Env env, const at::Tensor& tensor) {
+  if (g_count.load(std::memory_order_acquire) == 0) return;
+  const auto* key = StorageKey(tensor);
+  if (key == nullptr) return;
+  std::lock_guard<std::mutex> lock(g_mutex);
+  const auto it = g_held.find(key);
+  if (it != g_held.end()) Refuse(env, *it->second, "this tensor (a parameter, or memory shared with one)");
+}
+
+void CheckNotHeld(Napi::Env env, const torch::nn::Module& root) {
+  if (g_count.load(std::memory_order_acquire) == 0) return;
+  const auto keys = TreeKeys(root);
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (const auto* holder = Holder(keys)) Refuse(env, *holder, "this module");
+}
+
+}  // namespace lt
