@@ -50,8 +50,8 @@ export declare class NativeModule {
   /** Options are complete and validated (lib/nn/layers.ts); children only for 'Sequential'. */
   constructor(kind: NativeModuleKind, options: object, children?: NativeModule[]);
   forward(input: NativeTensor): NativeTensor;
-  /** forward() on a worker thread in no-grad mode. */
-  forwardAsync(input: NativeTensor): Promise<NativeTensor>;
+  /** forward() on a worker thread in no-grad mode, under `hold` when it covers this module (else one of its own). */
+  forwardAsync(input: NativeTensor, hold: NativeHold | null): Promise<NativeTensor>;
   /** Recursive, in registration order: [['0.weight', t], ...]. */
   namedParameters(): [string, NativeTensor][];
   train(mode: boolean): void;
@@ -108,14 +108,28 @@ export interface NativeRunResult {
 export declare class NativeTrainer {
   constructor(net: NativeModule, optimizer: NativeSGD, loss: NativeCrossEntropyOptions);
   /** Trains batches [first, last) of `source` taken in `order` (a permutation) or stored order, off the main thread. */
-  run(source: NativeBatchSource, order: NativeTensor | null, batchSize: number, first: number, last: number): Promise<NativeRunResult>;
+  run(source: NativeBatchSource, order: NativeTensor | null, batchSize: number, first: number, last: number,
+      hold: NativeHold | null): Promise<NativeRunResult>;
   /** Trains one given batch off the main thread. */
-  step(X: NativeTensor, y: NativeTensor): Promise<NativeRunResult>;
+  step(X: NativeTensor, y: NativeTensor, hold: NativeHold | null): Promise<NativeRunResult>;
   /** [sum of loss x batch size, correct predictions, examples] since resetMetrics(). */
   metrics(): [number, number, number];
   resetMetrics(): void;
   /** Stops a run after its current batch, and an evaluation given this trainer (sticky). */
   cancel(): void;
+}
+
+/**
+ * A hold over nets in use (native/hold.h): while it is held, every call that reads or writes their modules,
+ * parameters, gradients or optimizers throws. Native work given the hold runs under it.
+ */
+export declare class NativeHold {
+  /** Holds at once; an Error if any part is held already. */
+  constructor(modules: NativeModule[], activity: string);
+  acquire(): void;
+  /** Lets go, unless native work runs under the hold: then keeps it and returns false. */
+  release(): boolean;
+  held(): boolean;
 }
 
 export type NativeInit =
@@ -125,6 +139,7 @@ export interface Binding {
   Tensor: typeof NativeTensor;
   Module: typeof NativeModule;
   SGD: typeof NativeSGD;
+  Hold: typeof NativeHold;
 
   fromData(data: NativeTypedArray, shape: number[], dtype: NativeDtype | null, device: string | null,
            requiresGrad: boolean): NativeTensor;
@@ -159,7 +174,8 @@ export interface Binding {
    * [correct, count, cancelled] of net's argmax predictions over the source, in no-grad mode, off the main thread;
    * it stops early (cancelled true, count = examples seen) when `trainer` is cancelled.
    */
-  evaluate(net: NativeModule, source: NativeBatchSource, batchSize: number, trainer: NativeTrainer | null): Promise<[number, number, boolean]>;
+  evaluate(net: NativeModule, source: NativeBatchSource, batchSize: number, trainer: NativeTrainer | null,
+           hold: NativeHold | null): Promise<[number, number, boolean]>;
 
   /** Turns the faster CPU kernels of native/kernels.h on or off (tests and benchmarks compare with libtorch's). */
   setFastKernels(enabled: boolean): void;

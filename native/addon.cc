@@ -6,6 +6,7 @@
 #include "data.h"
 #include "errors.h"
 #include "functional.h"
+#include "hold.h"
 #include "kernels.h"
 #include "module.h"
 #include "optimizer.h"
@@ -36,6 +37,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto module = ModuleWrap::Init(env);
   data->module = Napi::Persistent(module);
   exports.Set("Module", module);
+  auto hold = HoldWrap::Init(env);
+  data->hold = Napi::Persistent(hold);
+  exports.Set("Hold", hold);
   auto sgd = SGDWrap::Init(env);
   data->sgd = Napi::Persistent(sgd);
   exports.Set("SGD", sgd);

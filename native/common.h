@@ -18,6 +18,7 @@ struct AddonData {
   Napi::FunctionReference module;
   Napi::FunctionReference sgd;
   Napi::FunctionReference trainer;
+  Napi::FunctionReference hold;
 };
 
 inline AddonData& Data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }

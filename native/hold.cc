@@ -4,6 +4,9 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "common.h"
+#include "module.h"
+
 namespace lt {
 
 namespace {
@@ -20,6 +23,7 @@ const void* StorageKey(const at::Tensor& t) {
 
 std::vector<const void*> TreeKeys(const torch::nn::Module& root) {
   std::vector<const void*> keys{&root};
+  // Every module appears in its own tree; a tree reaching one module twice is fine (see Acquire).
   for (const auto& m : root.modules(/*include_self=*/false)) keys.push_back(m.get());
   for (const auto& p : root.parameters(/*recurse=*/true)) {
     if (const auto* key = StorageKey(p)) keys.push_back(key);
@@ -49,7 +53,16 @@ const std::string* Holder(const std::vector<const void*>& keys) {
 }  // namespace
 
 std::unique_ptr<Hold> Hold::Acquire(Napi::Env env, const torch::nn::Module& root, const std::string& activity) {
-  auto keys = TreeKeys(root);
+  return Acquire(env, std::vector<const torch::nn::Module*>{&root}, activity);
+}
+
+std::unique_ptr<Hold> Hold::Acquire(Napi::Env env, const std::vector<const torch::nn::Module*>& roots,
+                                    const std::string& activity) {
+  std::vector<const void*> keys;
+  for (const auto* root : roots) {
+    const auto tree = TreeKeys(*root);
+    keys.insert(keys.end(), tree.begin(), tree.end());
+  }
   std::unique_ptr<Hold> hold(new Hold({}, activity));
   std::lock_guard<std::mutex> lock(g_mutex);
   if (const auto* holder = Holder(keys)) Refuse(env, *holder, "this module");
@@ -83,6 +96,81 @@ void CheckNotHeld(Napi::Env env, const torch::nn::Module& root) {
   const auto keys = TreeKeys(root);
   std::lock_guard<std::mutex> lock(g_mutex);
   if (const auto* holder = Holder(keys)) Refuse(env, *holder, "this module");
+}
+
+Napi::Function HoldWrap::Init(Napi::Env env) {
+  return DefineClass(env, "Hold",
+                     {
+                         Method<&HoldWrap::Acquire>("acquire"),
+                         Method<&HoldWrap::Release>("release"),
+                         Method<&HoldWrap::Held>("held"),
+                     });
+}
+
+HoldWrap* HoldWrap::FromOptional(const Napi::Value& value, const char* what) {
+  Napi::Env env = value.Env();
+  if (value.IsNull() || value.IsUndefined()) return nullptr;
+  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(Data(env).hold.Value())) {
+    throw Napi::TypeError::New(env, std::string("Expected ") + what + " to be a native Hold");
+  }
+  return Unwrap(value.As<Napi::Object>());
+}
+
+// new Hold(modules, activity)
+HoldWrap::HoldWrap(const Napi::CallbackInfo& info) : Wrap<HoldWrap>(info) {
+  Guarded(info.Env(), [&] {
+    const auto modules = info[0].As<Napi::Array>();
+    for (uint32_t i = 0; i < modules.Length(); ++i) roots_.push_back(ModuleWrap::From(modules.Get(i), "modules")->module());
+    activity_ = info[1].As<Napi::String>();
+    Acquire(info);
+  });
+}
+
+bool HoldWrap::Covers(const torch::nn::Module& module) const {
+  if (!hold_) return false;
+  for (const auto& root : roots_) {
+    if (root.get() == &module) return true;
+  }
+  return false;
+}
+
+Napi::Value HoldWrap::Acquire(const Napi::CallbackInfo& info) {
+  if (!hold_) {
+    std::vector<const torch::nn::Module*> roots;
+    for (const auto& root : roots_) roots.push_back(root.get());
+    hold_ = Hold::Acquire(info.Env(), roots, activity_);
+  }
+  return info.Env().Undefined();
+}
+
+// -> whether the hold was let go of: not while native work runs under it.
+Napi::Value HoldWrap::Release(const Napi::CallbackInfo& info) {
+  if (lent_ > 0) return Napi::Boolean::New(info.Env(), false);
+  hold_.reset();
+  return Napi::Boolean::New(info.Env(), true);
+}
+
+Napi::Value HoldWrap::Held(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), hold_ != nullptr); }
+
+WorkHold::WorkHold(Napi::Env env, HoldWrap* lent, const torch::nn::Module& root, const std::string& activity) {
+  if (lent != nullptr && lent->Covers(root)) {
+    lent_ = lent;
+    lent_ref_ = Napi::Persistent(lent->Value());
+    lent_->Lend();
+  } else {
+    own_ = Hold::Acquire(env, root, activity);
+  }
+}
+
+WorkHold::~WorkHold() { Release(); }
+
+void WorkHold::Release() {
+  if (lent_ != nullptr) {
+    lent_->Unlend();
+    lent_ = nullptr;
+    lent_ref_.Reset();
+  }
+  own_.reset();
 }
 
 }  // namespace lt

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "errors.h"
+
 namespace lt {
 
 class Hold {
@@ -19,6 +21,8 @@ class Hold {
   // Holds root's tree for `activity` ("trained by train_ch6", "evaluated by evaluate_accuracy_gpu", ...); throws an
   // Error, holding nothing, when any part of it is held already.
   static std::unique_ptr<Hold> Acquire(Napi::Env env, const torch::nn::Module& root, const std::string& activity);
+  static std::unique_ptr<Hold> Acquire(Napi::Env env, const std::vector<const torch::nn::Module*>& roots,
+                                       const std::string& activity);
   ~Hold();
   Hold(const Hold&) = delete;
   Hold& operator=(const Hold&) = delete;
@@ -27,6 +31,49 @@ class Hold {
   Hold(std::vector<const void*> keys, std::string activity);
   std::vector<const void*> keys_;
   std::string activity_;
+};
+
+// A hold that JS keeps across calls: train_ch6 holds its net from start to end, lends the hold to each native run
+// of batches, evaluation and probe, and lets go of it only while its own callbacks (on_batch, on_epoch) run.
+//   new Hold(modules, activity)   holds at once (an Error if any part is held already)
+//   acquire() / release()         again and again; release() keeps the hold (returns false) while native work
+//                                 runs under it
+class HoldWrap : public Wrap<HoldWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  // A Hold handle, or null / undefined: nullptr. A TypeError naming `what` for anything else.
+  static HoldWrap* FromOptional(const Napi::Value& value, const char* what);
+  explicit HoldWrap(const Napi::CallbackInfo& info);
+
+  // Whether this hold is in place over `module` (one of its roots): native work may then run under it.
+  bool Covers(const torch::nn::Module& module) const;
+  // Native work under this hold: release() is refused until as many Unlend() calls. Main thread only.
+  void Lend() { ++lent_; }
+  void Unlend() { --lent_; }
+
+ private:
+  Napi::Value Acquire(const Napi::CallbackInfo& info);
+  Napi::Value Release(const Napi::CallbackInfo& info);
+  Napi::Value Held(const Napi::CallbackInfo& info);
+
+  std::vector<std::shared_ptr<torch::nn::Module>> roots_;
+  std::string activity_;
+  std::unique_ptr<Hold> hold_;
+  int lent_ = 0;
+};
+
+// Native work that runs on a net under a JS-kept hold when one is given and covers the net, else under a hold of
+// its own; either way until Release(). Acquire on the main thread, before queuing the work.
+class WorkHold {
+ public:
+  WorkHold(Napi::Env env, HoldWrap* lent, const torch::nn::Module& root, const std::string& activity);
+  ~WorkHold();
+  void Release();
+
+ private:
+  Napi::ObjectReference lent_ref_;
+  HoldWrap* lent_ = nullptr;
+  std::unique_ptr<Hold> own_;
 };
 
 // Throw the one Error when the tensor's memory, or any module or parameter of the tree, is held.

@@ -173,7 +173,7 @@ namespace {
 // train_ch6's check of the net's output shape (a first forward can take tens of ms while oneDNN builds kernels).
 class ForwardWorker : public PromiseWorker {
  public:
-  ForwardWorker(Napi::Env env, torch::nn::AnyModule net, at::Tensor input, std::unique_ptr<Hold> hold)
+  ForwardWorker(Napi::Env env, torch::nn::AnyModule net, at::Tensor input, std::unique_ptr<WorkHold> hold)
       : PromiseWorker(env, "lenet-torch:forward"), net_(std::move(net)), input_(std::move(input)), hold_(std::move(hold)) {}
 
  protected:
@@ -187,7 +187,7 @@ class ForwardWorker : public PromiseWorker {
  private:
   torch::nn::AnyModule net_;
   at::Tensor input_, output_;
-  std::unique_ptr<Hold> hold_;
+  std::unique_ptr<WorkHold> hold_;
 };
 
 }  // namespace
@@ -195,7 +195,8 @@ class ForwardWorker : public PromiseWorker {
 Napi::Value ModuleWrap::ForwardAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const auto& input = TensorWrap::From(info[0], "input");
-  auto* worker = new ForwardWorker(env, any_, input, Hold::Acquire(env, *module_, "probed by train_ch6"));
+  auto* lent = HoldWrap::FromOptional(info[1], "hold");
+  auto* worker = new ForwardWorker(env, any_, input, std::make_unique<WorkHold>(env, lent, *module_, "run by forwardAsync"));
   return worker->Start();
 }
 

@@ -458,12 +458,20 @@ Napi::Value CudaSynchronize(const Napi::CallbackInfo& info) {
   });
 }
 
-// memoryAllocated(index): bytes held by tensors on cuda:index (libtorch's caching allocator); 0 without CUDA.
+// memoryAllocated(index): bytes held by tensors on cuda:index (libtorch's caching allocator); 0 without CUDA or
+// without a device.
 Napi::Value CudaMemoryAllocated(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guarded(env, [&] {
 #ifdef LT_WITH_CUDA
     const auto index = static_cast<c10::DeviceIndex>(info[0].As<Napi::Number>().Int32Value());
+    // A CUDA build on a machine without a device answers as a CPU build does (libtorch would throw "Invalid
+    // device argument" from its allocator).
+    if (!torch::cuda::is_available()) return Napi::Number::New(env, 0);
+    if (index >= static_cast<c10::DeviceIndex>(torch::cuda::device_count())) {
+      throw Napi::RangeError::New(env, "Invalid device cuda:" + std::to_string(index) + ": this machine has " +
+                                           std::to_string(torch::cuda::device_count()) + " CUDA device(s)");
+    }
     const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(index);
     return Napi::Number::New(env, static_cast<double>(stats.allocated_bytes[0].current));
 #else

@@ -85,7 +85,7 @@ void TrainBatch(TrainerWrap::State& s, at::Tensor x, at::Tensor y, const c10::De
 // cancelled.
 class TrainWorker : public PromiseWorker {
  public:
-  TrainWorker(Napi::Env env, std::shared_ptr<TrainerWrap::State> state, std::unique_ptr<Hold> hold)
+  TrainWorker(Napi::Env env, std::shared_ptr<TrainerWrap::State> state, std::unique_ptr<WorkHold> hold)
       : PromiseWorker(env, "lenet-torch:train"), state_(std::move(state)), hold_(std::move(hold)) {
     state_->running = true;
   }
@@ -138,7 +138,7 @@ class TrainWorker : public PromiseWorker {
 
  private:
   std::shared_ptr<TrainerWrap::State> state_;
-  std::unique_ptr<Hold> hold_;
+  std::unique_ptr<WorkHold> hold_;
   BatchSource source_;
   at::Tensor order_, x_, y_;
   int64_t batch_size_ = 0, first_ = 0, last_ = 0, done_ = 0;
@@ -182,7 +182,8 @@ void TrainerWrap::CheckIdle(Napi::Env env) const {
   if (state_->running) throw Napi::Error::New(env, "lenet-torch: this trainer is already running");
 }
 
-// run(source, order | null, batchSize, firstBatch, lastBatch) -> Promise<{seconds, batches, cancelled}>
+// run(source, order | null, batchSize, firstBatch, lastBatch, hold | null) -> Promise<{seconds, batches, cancelled}>
+// Runs under `hold` when it covers the net, else holds the net itself.
 Napi::Value TrainerWrap::Run(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckIdle(env);
@@ -192,19 +193,21 @@ Napi::Value TrainerWrap::Run(const Napi::CallbackInfo& info) {
   const auto batch_size = info[2].As<Napi::Number>().Int64Value();
   const auto first = info[3].As<Napi::Number>().Int64Value();
   const auto last = info[4].As<Napi::Number>().Int64Value();
+  auto* lent = HoldWrap::FromOptional(info[5], "hold");
   // Arguments first: nothing is held unless the run is queued.
-  auto* worker = new TrainWorker(env, state_, Hold::Acquire(env, *state_->module, "trained by train_ch6"));
+  auto* worker = new TrainWorker(env, state_, std::make_unique<WorkHold>(env, lent, *state_->module, "trained by train_ch6"));
   worker->SetBatches(std::move(source), std::move(order), batch_size, first, last);
   return worker->Start();
 }
 
-// step(X, y) -> Promise<{seconds, batches, cancelled}>: one batch given as tensors.
+// step(X, y, hold | null) -> Promise<{seconds, batches, cancelled}>: one batch given as tensors.
 Napi::Value TrainerWrap::Step(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckIdle(env);
   const auto& x = TensorWrap::From(info[0], "X");
   const auto& y = TensorWrap::From(info[1], "y");
-  auto* worker = new TrainWorker(env, state_, Hold::Acquire(env, *state_->module, "trained by train_ch6"));
+  auto* lent = HoldWrap::FromOptional(info[2], "hold");
+  auto* worker = new TrainWorker(env, state_, std::make_unique<WorkHold>(env, lent, *state_->module, "trained by train_ch6"));
   worker->SetBatch(x, y);
   return worker->Start();
 }
@@ -242,7 +245,7 @@ namespace {
 class EvaluateWorker : public PromiseWorker {
  public:
   EvaluateWorker(Napi::Env env, ModuleWrap* net, BatchSource source, int64_t batch_size,
-                 std::shared_ptr<TrainerWrap::State> canceller, std::unique_ptr<Hold> hold)
+                 std::shared_ptr<TrainerWrap::State> canceller, std::unique_ptr<WorkHold> hold)
       : PromiseWorker(env, "lenet-torch:evaluate"),
         module_(net->module()),
         net_(net->Any()),
@@ -293,13 +296,13 @@ class EvaluateWorker : public PromiseWorker {
   BatchSource source_;
   int64_t batch_size_;
   std::shared_ptr<TrainerWrap::State> canceller_;
-  std::unique_ptr<Hold> hold_;
+  std::unique_ptr<WorkHold> hold_;
   double correct_ = 0, count_ = 0;
   bool cancelled_ = false;
 };
 
-// evaluate(net, source, batchSize, trainer | null) -> Promise<[correct, count, cancelled]>; stops early when the
-// given trainer is cancelled.
+// evaluate(net, source, batchSize, trainer | null, hold | null) -> Promise<[correct, count, cancelled]>; stops early
+// when the given trainer is cancelled.
 Napi::Value Evaluate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto* net = ModuleWrap::From(info[0], "net");
@@ -307,8 +310,9 @@ Napi::Value Evaluate(const Napi::CallbackInfo& info) {
   const auto batch_size = info[2].As<Napi::Number>().Int64Value();
   std::shared_ptr<TrainerWrap::State> canceller;
   if (info[3].IsObject()) canceller = TrainerWrap::From(info[3], "trainer")->state();
+  auto* lent = HoldWrap::FromOptional(info[4], "hold");
   auto* worker = new EvaluateWorker(env, net, std::move(source), batch_size, std::move(canceller),
-                                    Hold::Acquire(env, *net->module(), "evaluated by evaluate_accuracy_gpu"));
+                                    std::make_unique<WorkHold>(env, lent, *net->module(), "evaluated by evaluate_accuracy_gpu"));
   return worker->Start();
 }
 

@@ -5,7 +5,7 @@
  */
 import { SingleBar } from 'cli-progress';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { NativeModule, NativeTrainer } from '../../binding';
+import type { NativeHold, NativeModule, NativeTrainer } from '../../binding';
 import { native } from '../binding';
 import { DataLoader } from '../data';
 import { Device, DeviceLike, parseDevice } from '../device';
@@ -87,6 +87,46 @@ async function inTurn<T>(net: Module, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * A training's hold on its net (native/hold.h), from after its initialisation to its end: meanwhile every other use
+ * of the net, its parameters, gradients or an optimizer over them throws. The hold is lent to each native call of
+ * the training, and let go of only for train_ch6's own synchronous steps and while the user's callbacks run.
+ */
+class NetHold {
+  readonly native: NativeHold | null;
+
+  constructor(net: Module) {
+    const roots = builtInRoots(net);
+    this.native = roots.length ? new native.Hold(roots, 'trained by train_ch6') : null;
+  }
+
+  /**
+   * Runs fn (synchronous: no other JS runs meanwhile) with the net free, unless an evaluation started elsewhere is
+   * running on it under this hold (then fn meets that evaluation's refusal, as any other caller would).
+   */
+  without<T>(fn: () => T): T {
+    const released = this.native?.release() ?? false;
+    try {
+      return fn();
+    } finally {
+      if (released) this.native?.acquire();
+    }
+  }
+
+  release(): void {
+    this.native?.release();
+  }
+}
+
+/** The libtorch modules of a net: its own, or those of its outermost built-in submodules for a net written in JS. */
+function builtInRoots(net: Module): NativeModule[] {
+  const handle = handleOfModule(net);
+  return handle ? [handle] : net.children().flatMap(builtInRoots);
+}
+
+// The hold of the training under way on a net, which evaluate_accuracy_gpu borrows between runs of batches.
+const holds = new WeakMap<Module, NetHold>();
+
 function abortError(signal: AbortSignal): Error {
   const error = new Error('train_ch6 was aborted', { cause: signal.reason });
   error.name = 'AbortError';
@@ -153,18 +193,22 @@ export async function evaluate_accuracy_gpu(net: Module, data_iter: Batches, dev
 }
 
 async function evaluate(net: Module, data_iter: Batches, device: Device | undefined, trainer: NativeTrainer | null): Promise<number> {
-  net.eval();
+  // Under a training's hold when one is under way (this runs between its runs of batches), else free.
+  const hold = holds.get(net);
+  const free = <T>(fn: () => T): T => (hold ? hold.without(fn) : fn());
+  free(() => net.eval());
   const params = net.parameters();
   const dev: Device = device ?? (params.length ? params[0].device : parseDevice('device', 'cpu'));
   const fast = fastPath(net, data_iter);
   if (fast) {
-    const [correct, count] = await native.evaluate(fast.handle, fast.loader.dataset._source(), fast.loader.batch_size, trainer);
+    const [correct, count] = await native.evaluate(fast.handle, fast.loader.dataset._source(), fast.loader.batch_size, trainer,
+                                                   hold?.native ?? null);
     return count ? correct / count : 0;
   }
   const metric = new Accumulator(2);
   for (const [X, y] of data_iter) {
     const [x, t] = [X.to(dev), y.to(dev)];
-    metric.add(no_grad(() => accuracy(net.forward(x), t)), t.numel());
+    metric.add(free(() => no_grad(() => accuracy(net.forward(x), t))), t.numel());
     await nextTurn();
   }
   return metric[1] ? metric[0] / metric[1] : 0;
@@ -180,7 +224,7 @@ function maxLabel(data: Batches, batch: [Tensor, Tensor]): number {
  * Runs the net on two examples of the first batch before training, so a net that does not fit fails early.
  * Off the main thread for a built-in net: a first forward can take tens of ms while oneDNN builds its kernels.
  */
-async function probe(net: Module, data: Batches, dev: Device): Promise<void> {
+async function probe(net: Module, data: Batches, dev: Device, hold: NetHold): Promise<void> {
   let X: Tensor;
   let y: Tensor;
   if (data instanceof DataLoader) {
@@ -201,13 +245,15 @@ async function probe(net: Module, data: Batches, dev: Device): Promise<void> {
   let out: unknown;
   const wasTraining = net.training;
   try {
-    net.eval();
+    hold.without(() => net.eval());
     const handle = handleOfModule(net);
-    out = handle ? new Tensor(await handle.forwardAsync(x.to(dev)._h)) : no_grad(() => net.forward(x.to(dev)));
+    out = handle
+      ? new Tensor(await handle.forwardAsync(x.to(dev)._h, hold.native))
+      : hold.without(() => no_grad(() => net.forward(x.to(dev))));
   } catch (error) {
     throw new Error(`train_ch6: the net cannot take a batch of shape ${X.shape} from train_iter: ${(error as Error).message}`);
   } finally {
-    net.train(wasTraining);
+    hold.without(() => net.train(wasTraining));
   }
   if (!(out instanceof Tensor)) {
     throw new TypeError(`train_ch6: ${net.constructor.name}.forward() must return a Tensor, but it returned ${describe(out)}`);
@@ -304,7 +350,7 @@ interface Runner {
 }
 
 /** A built-in net over a DataLoader: runs of batches in single native calls (the fast path). */
-function loaderRunner(net: Module, trainer: NativeTrainer, loader: DataLoader, signal?: AbortSignal): Runner {
+function loaderRunner(net: Module, hold: NetHold, trainer: NativeTrainer, loader: DataLoader, signal?: AbortSignal): Runner {
   return {
     num_batches: () => loader.length,
     async epoch(report, points) {
@@ -315,8 +361,8 @@ function loaderRunner(net: Module, trainer: NativeTrainer, loader: DataLoader, s
       let start = 0;
       for (const end of points(loader.length)) {
         const result = await inTurn(net, () => {
-          net.train();
-          return trainer.run(source, order, loader.batch_size, start, end);
+          hold.without(() => net.train());
+          return trainer.run(source, order, loader.batch_size, start, end, hold.native);
         });
         seconds += result.seconds;
         if (result.cancelled || signal?.aborted) throw abortError(signal!);
@@ -329,7 +375,7 @@ function loaderRunner(net: Module, trainer: NativeTrainer, loader: DataLoader, s
 }
 
 /** A built-in net over any other iterable of batches: one native step per batch, off the main thread. */
-function stepRunner(net: Module, trainer: NativeTrainer, batches: Batches, signal?: AbortSignal): Runner {
+function stepRunner(net: Module, hold: NetHold, trainer: NativeTrainer, batches: Batches, signal?: AbortSignal): Runner {
   let count = batches instanceof DataLoader || Array.isArray(batches) ? batches.length : -1;
   return {
     num_batches: () => (count >= 0 ? count : (count = [...batches].length)),
@@ -340,8 +386,8 @@ function stepRunner(net: Module, trainer: NativeTrainer, batches: Batches, signa
       for (const [X, y] of batches) {
         if (signal?.aborted) throw abortError(signal);
         const result = await inTurn(net, () => {
-          net.train();
-          return trainer.step(X._h, y._h);
+          hold.without(() => net.train());
+          return trainer.step(X._h, y._h, hold.native);
         });
         seconds += result.seconds;
         report(++done, trainer.metrics());
@@ -352,7 +398,7 @@ function stepRunner(net: Module, trainer: NativeTrainer, batches: Batches, signa
 }
 
 /** A net written in JS: each batch through the JS API, yielding to the event loop between batches. */
-function jsRunner(net: Module, batches: Batches, lr: number, dev: Device, signal?: AbortSignal): Runner {
+function jsRunner(net: Module, hold: NetHold, batches: Batches, lr: number, dev: Device, signal?: AbortSignal): Runner {
   const optimizer = new SGD(net.parameters(), { lr });
   const loss = new CrossEntropyLoss();
   let count = batches instanceof DataLoader || Array.isArray(batches) ? batches.length : -1;
@@ -365,13 +411,16 @@ function jsRunner(net: Module, batches: Batches, lr: number, dev: Device, signal
       for (const [X, y] of batches) {
         if (signal?.aborted) throw abortError(signal);
         const t0 = performance.now();
-        const [x, t] = [X.to(dev), y.to(dev)];
-        optimizer.zero_grad();
-        const y_hat = net.forward(x);
-        const l = loss.forward(y_hat, t);
-        l.backward();
-        optimizer.step();
-        metric.add(Number(l.item()) * t.shape[0], accuracy(y_hat, t), t.shape[0]);
+        hold.without(() => {
+          net.train();
+          const [x, t] = [X.to(dev), y.to(dev)];
+          optimizer.zero_grad();
+          const y_hat = net.forward(x);
+          const l = loss.forward(y_hat, t);
+          l.backward();
+          optimizer.step();
+          metric.add(Number(l.item()) * t.shape[0], accuracy(y_hat, t), t.shape[0]);
+        });
         seconds += (performance.now() - t0) / 1000;
         report(++done, [metric[0], metric[1], metric[2]]);
         await nextTurn();
@@ -393,7 +442,7 @@ class Reporter {
   private num_batches = 0;
   private started = 0;
 
-  constructor(private readonly num_epochs: number, private readonly s: Settings) {
+  constructor(private readonly num_epochs: number, private readonly s: Settings, private readonly hold: NetHold) {
     // d2l's xlim is [1, num_epochs]; one epoch needs room for its fifths.
     const xlim: [number, number] = num_epochs > 1 ? [1, num_epochs] : [0, 1];
     this.animator = new Animator({ xlabel: 'epoch', xlim, legend: ['train loss', 'train acc', 'test acc'] });
@@ -420,10 +469,14 @@ class Reporter {
     if (done % fifth === 0 || done === this.num_batches) {
       this.animator.add(this.epoch + done / this.num_batches, [point(this.train_l), point(this.train_acc), null]);
     }
-    this.s.on_batch?.({
-      epoch: this.epoch + 1, batch: done, num_batches: this.num_batches, loss: this.train_l, train_acc: this.train_acc,
-      examples: this.examples,
-    });
+    const on_batch = this.s.on_batch;
+    if (on_batch) {
+      const progress = {
+        epoch: this.epoch + 1, batch: done, num_batches: this.num_batches, loss: this.train_l, train_acc: this.train_acc,
+        examples: this.examples,
+      };
+      this.hold.without(() => on_batch(progress));
+    }
     const seconds = Math.max((performance.now() - this.started) / 1000, 1e-9);
     this.bar?.update(done, { loss: this.train_l.toFixed(3), acc: this.train_acc.toFixed(3), speed: (this.examples / seconds).toFixed(1) });
   };
@@ -432,7 +485,8 @@ class Reporter {
     this.bar?.stop();
     this.bar = undefined;
     this.animator.add(record.epoch, [null, null, point(record.test_acc)]);
-    this.s.on_epoch?.(record);
+    const on_epoch = this.s.on_epoch;
+    if (on_epoch) this.hold.without(() => on_epoch(record));
     if (this.s.plot) await this.animator.save(this.s.plot);
   }
 
@@ -454,29 +508,28 @@ async function train(net: Module, train_data: Batches, test_iter: Batches, num_e
     if (m instanceof Linear || m instanceof Conv2d) xavier_uniform_(m.weight);
   });
   net.to(dev);
-  await inTurn(net, () => probe(net, batches, dev));
-  if (s.verbose) console.log('training on', String(dev));
-
-  // One runner, chosen once: the native loop for a built-in net (whole runs of batches from a DataLoader, or one
-  // given batch at a time), the JS API for a net written in JS.
   const handle = handleOfModule(net);
   const trainer = handle
     ? new native.Trainer(handle, new SGD(net.parameters(), { lr })._h, { reduction: 'mean', ignore_index: -100, label_smoothing: 0, weight: null })
     : null;
-  const fast = fastPath(net, batches);
-  const runner = trainer
-    ? fast ? loaderRunner(net, trainer, fast.loader, s.signal) : stepRunner(net, trainer, batches, s.signal)
-    : jsRunner(net, batches, lr, dev, s.signal);
-
-  const reporter = new Reporter(num_epochs, s);
+  const hold = new NetHold(net);
+  holds.set(net, hold);
+  const reporter = new Reporter(num_epochs, s, hold);
   const onAbort = () => trainer?.cancel();
   s.signal?.addEventListener('abort', onAbort, { once: true });
   const timer = new Timer();
   const history: EpochRecord[] = [];
   let test_acc = NaN;
   try {
+    // One runner, chosen once: the native loop for a built-in net (whole runs of batches from a DataLoader, or one
+    // given batch at a time), the JS API for a net written in JS.
+    const fast = fastPath(net, batches);
+    const runner = hold.without(() => trainer
+      ? fast ? loaderRunner(net, hold, trainer, fast.loader, s.signal) : stepRunner(net, hold, trainer, batches, s.signal)
+      : jsRunner(net, hold, batches, lr, dev, s.signal));
+    await inTurn(net, () => probe(net, batches, dev, hold));
+    if (s.verbose) console.log('training on', String(dev));
     for (let epoch = 0; epoch < num_epochs; epoch++) {
-      net.train();
       reporter.startEpoch(epoch, runner.num_batches());
       const seconds = await runner.epoch(reporter.batch, reporter.points);
       if (reporter.examples === 0) throw new RangeError('Expected train_iter to yield batches, but it yields none');
@@ -490,6 +543,11 @@ async function train(net: Module, train_data: Batches, test_iter: Batches, num_e
   } finally {
     reporter.stop();
     s.signal?.removeEventListener('abort', onAbort);
+    // After the evaluations queued on the net meanwhile, which run under this hold.
+    await inTurn(net, async () => {
+      holds.delete(net);
+      hold.release();
+    });
   }
   const { train_l, train_acc, examples } = reporter;
   const examples_per_sec = (examples * num_epochs) / timer.sum();
