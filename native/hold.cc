@@ -23,11 +23,12 @@ const void* StorageKey(const at::Tensor& t) {
 
 std::vector<const void*> TreeKeys(const torch::nn::Module& root) {
   std::vector<const void*> keys{&root};
-  // Every module appears in its own tree; a tree reaching one module twice is fine (see Acquire).
+  // Only what lives as long as the hold: modules and parameter storages. Gradients are not keys (they are replaced
+  // at every step, and a freed storage's address may be reused by another tensor); they are reached through their
+  // parameter, which is.
   for (const auto& m : root.modules(/*include_self=*/false)) keys.push_back(m.get());
   for (const auto& p : root.parameters(/*recurse=*/true)) {
     if (const auto* key = StorageKey(p)) keys.push_back(key);
-    if (const auto* key = StorageKey(p.grad())) keys.push_back(key);
   }
   for (const auto& b : root.buffers(/*recurse=*/true)) {
     if (const auto* key = StorageKey(b)) keys.push_back(key);

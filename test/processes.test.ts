@@ -1,0 +1,85 @@
+// Exit paths and worker_threads, each in a child process (test/children/train.js, on the built package) so that a
+// crash fails the test instead of killing jest: the process ends promptly, with the expected status and no core
+// dump, whatever native work is under way.
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+
+const child = path.join(__dirname, 'children', 'train.js');
+
+interface Outcome {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
+
+function run(scenario: string, onStdout?: (text: string, kill: (s: NodeJS.Signals) => void) => void): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const p = spawn(process.execPath, [child, scenario], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => {
+      stdout += d;
+      onStdout?.(stdout, (s) => p.kill(s));
+    });
+    p.stderr.on('data', (d: Buffer) => (stderr += d));
+    p.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr, seconds: (performance.now() - started) / 1000 }));
+  });
+}
+
+describe('ending the process while train_ch6 runs native work', () => {
+  test('process.exit(3) from a timer: exit code 3, promptly', async () => {
+    const o = await run('exit');
+    expect(o).toMatchObject({ code: 3, signal: null });
+    expect(o.stderr).not.toMatch(/terminate called|Aborted|core dumped/);
+    expect(o.seconds).toBeLessThan(15);
+  }, 30000);
+
+  test('an uncaught exception: exit code 1 with the error, promptly', async () => {
+    const o = await run('throw');
+    expect(o).toMatchObject({ code: 1, signal: null });
+    expect(o.stderr).toMatch(/boom/);
+    expect(o.stderr).not.toMatch(/terminate called|Aborted|core dumped/);
+    expect(o.seconds).toBeLessThan(15);
+  }, 30000);
+
+  test.each<NodeJS.Signals>(['SIGINT', 'SIGTERM'])('%s: the process ends by that signal, promptly', async (sig) => {
+    let sent = false;
+    const o = await run('signal', (text, kill) => {
+      if (!sent && text.includes('training')) {
+        sent = true;
+        setTimeout(() => kill(sig), 800);
+      }
+    });
+    expect(o.signal).toBe(sig);
+    expect(o.seconds).toBeLessThan(15);
+  }, 30000);
+});
+
+describe('worker_threads', () => {
+  test('two workers and the main thread train at once; the main thread keeps its set_num_threads()', async () => {
+    const o = await run('workers');
+    expect(o).toMatchObject({ code: 0, signal: null });
+    const result = JSON.parse(o.stdout.trim().split('\n').pop()!);
+    expect(result.main.threads).toBe(1);
+    expect(Number.isFinite(result.main.loss)).toBe(true);
+    expect(result.workers).toHaveLength(2);
+    for (const w of result.workers) expect(Number.isFinite(w.loss)).toBe(true);
+    expect(result.workers.map((w: { threads: number }) => w.threads)).toEqual([1, 1]);
+  }, 60000);
+
+  test.each(['terminate-train', 'terminate-evaluate'])('worker.terminate() during native work (%s): the process goes on', async (scenario) => {
+    const o = await run(scenario);
+    expect(o.stderr).not.toMatch(/terminate called|Aborted|core dumped/);
+    expect(o).toMatchObject({ code: 0, signal: null });
+    expect(o.stdout).toMatch(/alive true/);
+  }, 60000);
+
+  test('process.exit() inside a training worker ends that worker only', async () => {
+    const o = await run('worker-exit');
+    expect(o).toMatchObject({ code: 0, signal: null });
+    expect(o.stdout).toMatch(/worker exited 7, alive true/);
+  }, 60000);
+});
