@@ -44,14 +44,16 @@ export class Timer {
 
 /**
  * Sums over n variables, as d2l.Accumulator: `metric.add(a, b, c)`, read with `metric[0]`.
- * @throws RangeError when n is not a positive integer.
+ * @throws RangeError when n is not a positive integer (at most 65536).
  */
 export class Accumulator {
   [index: number]: number;
   readonly data: number[];
 
   constructor(n: number) {
-    this.data = new Array<number>(checkInt('n', n, { min: 1 })).fill(0);
+    // A bound well past any use, so that a wrong n is a RangeError rather than an out-of-memory abort of the process.
+    if (checkInt('n', n, { min: 1 }) > 2 ** 16) throw new RangeError(`Expected n to be at most 65536 but received ${n}`);
+    this.data = new Array<number>(n).fill(0);
     for (let i = 0; i < n; i++) Object.defineProperty(this, i, { get: () => this.data[i], enumerable: true });
   }
 
