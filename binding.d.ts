@@ -167,6 +167,9 @@ export interface Binding {
   /** Clears the gradients of `params`: to undefined (no memset) or to zeros. */
   zeroGrad(params: NativeTensor[], setToNone: boolean): void;
 
+  /** Throws the hold's Error when any of the modules' trees is held (see NativeHold). */
+  checkNotHeld(modules: NativeModule[]): void;
+
   /** Examples [start, end) of `source` in `order` (or stored order) as one batch [X, y]. */
   batch(source: NativeBatchSource, order: NativeTensor | null, start: number, end: number): [NativeTensor, NativeTensor];
   Trainer: typeof NativeTrainer;

@@ -37,9 +37,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto module = ModuleWrap::Init(env);
   data->module = Napi::Persistent(module);
   exports.Set("Module", module);
-  auto hold = HoldWrap::Init(env);
-  data->hold = Napi::Persistent(hold);
-  exports.Set("Hold", hold);
   auto sgd = SGDWrap::Init(env);
   data->sgd = Napi::Persistent(sgd);
   exports.Set("SGD", sgd);
@@ -49,6 +46,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitFunctional(env, exports);
   InitData(env, exports);
   InitTrain(env, exports);
+  InitHold(env, exports);
 
   exports.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
   exports.Set("cudaBuild", Napi::Boolean::New(env,

@@ -38,9 +38,7 @@ Napi::Value CrossEntropyFn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const auto& input = TensorWrap::From(info[0], "input");
   const auto& target = TensorWrap::From(info[1], "target");
-  return Guarded(env, [&] {
-    return TensorWrap::New(env, CrossEntropy(input, target, ParseCrossEntropy(info[2].As<Napi::Object>())));
-  });
+  return TensorWrap::New(env, CrossEntropy(input, target, ParseCrossEntropy(info[2].As<Napi::Object>())));
 }
 
 // init(kind, tensor, a, b): fills the tensor in place, without recording autograd history.
@@ -50,7 +48,7 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
   const auto& t = TensorWrap::From(info[1], "tensor");
   const double a = info[2].As<Napi::Number>().DoubleValue();
   const double b = info[3].As<Napi::Number>().DoubleValue();
-  return Guarded(env, [&] {
+  {
     namespace init = torch::nn::init;
     if (kind == "xavier_uniform_") {
       init::xavier_uniform_(t, a);
@@ -69,8 +67,8 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
     } else {
       throw std::invalid_argument("unknown initialiser " + kind);
     }
-    return env.Undefined();
-  });
+  }
+  return env.Undefined();
 }
 
 // zeroGrad(params, setToNone): Module.zero_grad().
@@ -79,18 +77,16 @@ Napi::Value ZeroGradFn(const Napi::CallbackInfo& info) {
   const auto array = info[0].As<Napi::Array>();
   std::vector<at::Tensor> params;
   for (uint32_t i = 0; i < array.Length(); ++i) params.push_back(TensorWrap::From(array.Get(i), "params"));
-  return Guarded(env, [&] {
-    ZeroGrad(params, info[1].ToBoolean());
-    return env.Undefined();
-  });
+  ZeroGrad(params, info[1].ToBoolean());
+  return env.Undefined();
 }
 
 }  // namespace
 
 void InitFunctional(Napi::Env env, Napi::Object exports) {
-  exports.Set("crossEntropy", Napi::Function::New<CrossEntropyFn>(env, "crossEntropy"));
-  exports.Set("init", Napi::Function::New<Init>(env, "init"));
-  exports.Set("zeroGrad", Napi::Function::New<ZeroGradFn>(env, "zeroGrad"));
+  exports.Set("crossEntropy", Function<&CrossEntropyFn>(env, "crossEntropy"));
+  exports.Set("init", Function<&Init>(env, "init"));
+  exports.Set("zeroGrad", Function<&ZeroGradFn>(env, "zeroGrad"));
 }
 
 }  // namespace lt

@@ -174,4 +174,23 @@ void WorkHold::Release() {
   own_.reset();
 }
 
+namespace {
+
+// checkNotHeld(modules): throws the hold's Error when any of the modules' trees is held (a net written in JS asks
+// this before changing any of its layers, so that a refusal changes nothing).
+Napi::Value CheckNotHeldFn(const Napi::CallbackInfo& info) {
+  const auto modules = info[0].As<Napi::Array>();
+  for (uint32_t i = 0; i < modules.Length(); ++i) CheckNotHeld(info.Env(), *ModuleWrap::From(modules.Get(i), "modules")->module());
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void InitHold(Napi::Env env, Napi::Object exports) {
+  auto hold = HoldWrap::Init(env);
+  Data(env).hold = Napi::Persistent(hold);
+  exports.Set("Hold", hold);
+  exports.Set("checkNotHeld", Function<&CheckNotHeldFn>(env, "checkNotHeld"));
+}
+
 }  // namespace lt

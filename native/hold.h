@@ -76,6 +76,8 @@ class WorkHold {
   std::unique_ptr<Hold> own_;
 };
 
+void InitHold(Napi::Env env, Napi::Object exports);
+
 // Throw the one Error when the tensor's memory, or any module or parameter of the tree, is held.
 void CheckNotHeld(Napi::Env env, const at::Tensor& tensor);
 void CheckNotHeld(Napi::Env env, const torch::nn::Module& root);

@@ -10,7 +10,7 @@ const child = path.join(__dirname, 'children', 'fuzz.js');
 let total = 0;
 
 afterAll(() => {
-  process.stdout.write(`fuzz: ${total} calls tried, 0 crashes\n`);
+  process.stdout.write(`fuzz: ${total} calls tried (in the areas that passed)\n`);
 });
 
 describe('fuzz: bad values everywhere end as TypeError, RangeError or Error, never a crash', () => {

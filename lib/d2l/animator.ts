@@ -5,7 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type * as Vega from 'vega';
+import { Worker } from 'node:worker_threads';
 import type * as VegaLite from 'vega-lite';
 import { checkInt, checkNumber, checkOptions, checkString, invalidType, invalidValue, parseArgs } from '../validate';
 
@@ -117,6 +117,60 @@ function parseFmts(fmts: readonly string[]): LineStyle[] {
   });
 }
 
+// Rendering runs on a worker thread: Vega's first parse and render take 200-300 ms, which would stall the event
+// loop (train_ch6 draws after every epoch). One worker per thread that draws, started on first use (so most
+// trainings, which never draw, never load Vega's ~20 MB), and unref'd so it never keeps the process alive.
+const RENDERER = `
+const { parentPort } = require('node:worker_threads');
+const vega = require(${JSON.stringify(require.resolve('vega'))});
+const vl = require(${JSON.stringify(require.resolve('vega-lite'))});
+parentPort.on('message', async ({ id, spec }) => {
+  try {
+    const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
+    try {
+      parentPort.postMessage({ id, svg: await view.toSVG() });
+    } finally {
+      view.finalize();
+    }
+  } catch (e) {
+    parentPort.postMessage({ id, error: String((e && e.message) || e) });
+  }
+});
+`;
+
+let renderer: { worker: Worker; pending: Map<number, { resolve: (svg: string) => void; reject: (e: Error) => void }> } | null = null;
+let nextRender = 0;
+
+function render(spec: VegaLite.TopLevelSpec): Promise<string> {
+  if (!renderer) {
+    const worker = new Worker(RENDERER, { eval: true });
+    const current = { worker, pending: new Map<number, { resolve: (svg: string) => void; reject: (e: Error) => void }>() };
+    const fail = (error: Error) => {
+      for (const { reject } of current.pending.values()) reject(error);
+      current.pending.clear();
+      if (renderer === current) renderer = null;
+    };
+    worker.on('message', ({ id, svg, error }: { id: number; svg?: string; error?: string }) => {
+      const request = current.pending.get(id);
+      current.pending.delete(id);
+      if (current.pending.size === 0) worker.unref();
+      if (error !== undefined) request?.reject(new Error(`Animator: drawing the chart failed: ${error}`));
+      else request?.resolve(svg!);
+    });
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`Animator: the drawing thread stopped (exit code ${code})`)));
+    renderer = current;
+  }
+  const { worker, pending } = renderer;
+  const id = nextRender++;
+  return new Promise<string>((resolve, reject) => {
+    pending.set(id, { resolve, reject });
+    // Referenced while a drawing is pending, so that the process waits for the file being saved.
+    worker.ref();
+    worker.postMessage({ id, spec });
+  });
+}
+
 /** A point's coordinate: a finite number, or null/undefined for "no point" (Python's None). */
 function checkCoordinate(name: string, value: unknown): number | null {
   if (value === null || value === undefined) return null;
@@ -223,21 +277,12 @@ export class Animator {
 
   /**
    * Renders the chart as an SVG document: one line per series, in its fmt's colour and dash, with the legend's
-   * names, the axis titles, xlim/ylim and a grid. Series without points are left out.
+   * names, the axis titles, xlim/ylim and a grid. Series without points are left out. Drawn on a worker thread:
+   * the event loop keeps turning.
    * @example const svg = await animator.toSVG();
    */
   async toSVG(): Promise<string> {
-    // Loaded on first use: most trainings never draw, and vega costs ~20 MB of memory.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const vega = require('vega') as typeof Vega;
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const vl = require('vega-lite') as typeof VegaLite;
-    const view = new vega.View(vega.parse(vl.compile(this.#spec()).spec), { renderer: 'none' });
-    try {
-      return await view.toSVG();
-    } finally {
-      view.finalize();
-    }
+    return render(this.#spec());
   }
 
   /**

@@ -9,7 +9,7 @@ import type { NativeHold, NativeModule, NativeTrainer } from '../../binding';
 import { native } from '../binding';
 import { DataLoader } from '../data';
 import { Device, DeviceLike, parseDevice } from '../device';
-import { handleOfModule, Module } from '../nn/module';
+import { handleOfModule, Module, nativeRoots } from '../nn/module';
 import { Conv2d, Linear } from '../nn/layers';
 import { CrossEntropyLoss } from '../nn/loss';
 import { xavier_uniform_ } from '../nn/init';
@@ -96,7 +96,7 @@ class NetHold {
   readonly native: NativeHold | null;
 
   constructor(net: Module) {
-    const roots = builtInRoots(net);
+    const roots = nativeRoots(net);
     this.native = roots.length ? new native.Hold(roots, 'trained by train_ch6') : null;
   }
 
@@ -116,12 +116,6 @@ class NetHold {
   release(): void {
     this.native?.release();
   }
-}
-
-/** The libtorch modules of a net: its own, or those of its outermost built-in submodules for a net written in JS. */
-function builtInRoots(net: Module): NativeModule[] {
-  const handle = handleOfModule(net);
-  return handle ? [handle] : net.children().flatMap(builtInRoots);
 }
 
 // The hold of the training under way on a net, which evaluate_accuracy_gpu borrows between runs of batches.

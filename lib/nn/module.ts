@@ -74,6 +74,7 @@ export class Module {
    */
   train(mode = true): this {
     checkBool('mode', mode);
+    native.checkNotHeld(nativeRoots(this));
     handles.get(this)?.train(mode);
     this.training = mode;
     for (const child of this.children()) child.train(mode);
@@ -92,6 +93,8 @@ export class Module {
    */
   to(target: DeviceLike | Dtype | ToOptions): this {
     const to = parseTo(target);
+    // All or nothing: a refusal (a layer in training elsewhere) must come before any layer has moved.
+    native.checkNotHeld(nativeRoots(this));
     handles.get(this)?.to(to.device, to.dtype);
     for (const child of this.children()) child.to({ ...(to.device && { device: to.device }), ...(to.dtype && { dtype: to.dtype }) });
     return this;
@@ -99,7 +102,9 @@ export class Module {
 
   /** Clears the gradients of all parameters: to null (the default, as in current PyTorch) or to zeros. */
   zero_grad(set_to_none = true): void {
-    native.zeroGrad(this.parameters().map((p) => p._h), checkBool('set_to_none', set_to_none));
+    checkBool('set_to_none', set_to_none);
+    native.checkNotHeld(nativeRoots(this));
+    native.zeroGrad(this.parameters().map((p) => p._h), set_to_none);
   }
 
   /** The options shown inside the parentheses when printed, as PyTorch's extra_repr. */
@@ -125,6 +130,12 @@ export class Module {
 /** @internal gives a built-in layer its libtorch module */
 export function attachHandle(module: Module, handle: NativeModule): void {
   handles.set(module, handle);
+}
+
+/** @internal the libtorch modules of a net: its own, or those of its outermost built-in submodules for a net in JS */
+export function nativeRoots(module: Module): NativeModule[] {
+  const handle = handles.get(module);
+  return handle ? [handle] : module.children().flatMap(nativeRoots);
 }
 
 /** @internal the libtorch module behind a Module, or undefined for modules written in JS */
