@@ -3,9 +3,8 @@
  * lib/ validates arguments before calling any of this; the native side trusts them. Users never touch it directly.
  */
 
-/** dtype names as lib/ passes them; the native side maps them to at::ScalarType. */
-export type NativeDtype =
-  | 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
+/** dtype names as lib/ passes them (lib/tensor.ts lists them); the native side maps them to at::ScalarType. */
+export type NativeDtype = import('./lib/tensor').Dtype;
 
 /** The typed arrays that carry tensor values across the boundary. */
 export type NativeTypedArray =
@@ -126,8 +125,8 @@ export interface Binding {
   Module: typeof NativeModule;
   SGD: typeof NativeSGD;
 
-  fromData(data: NativeTypedArray, shape: number[], dtype: NativeDtype | null, device: string | null,
-           requiresGrad: boolean): NativeTensor;
+  /** A copy of the data, of the given shape (its element count must match: an Error otherwise). */
+  fromData(data: NativeTypedArray, shape: number[], dtype: NativeDtype | null, device: string | null): NativeTensor;
   /** Writes bytes into a contiguous CPU tensor's memory at a byte offset (RangeError if they do not fit). */
   copyInto(tensor: NativeTensor, byteOffset: number, bytes: Uint8Array): void;
   full(shape: number[], value: number, dtype: NativeDtype | null, device: string | null): NativeTensor;
@@ -161,6 +160,8 @@ export interface Binding {
   /** Turns the faster CPU kernels of native/kernels.h on or off (tests and benchmarks compare with libtorch's). */
   setFastKernels(enabled: boolean): void;
 
+  /** The dtype names native/common.cc maps to libtorch's types. */
+  dtypes: string[];
   /** The libtorch version the addon was built against, e.g. '1.13.0'. */
   torchVersion: string;
   /** Whether that libtorch has CUDA. */

@@ -3,16 +3,41 @@
  * size, so garbage collection frees them even in loops that never call dispose().
  */
 import { inspect } from 'node:util';
-import type { NativeDtype, NativeTensor, NativeTypedArray } from '../binding';
+import type { NativeTensor, NativeTypedArray } from '../binding';
 import { Device, DeviceLike, parseDevice } from './device';
 import { formatTensor } from './format';
 import { checkBool, checkInt, invalidType, invalidValue, isOptions } from './validate';
 
-export type Dtype = NativeDtype;
+/**
+ * The dtypes, and for each integer dtype the whole numbers it holds: the one list in lib/ (the Dtype type, DTYPES,
+ * torch's dtype constants and the range checks of torch.tensor() come from it). native/common.cc maps the same
+ * names to libtorch's types; a test checks that the two agree.
+ */
+const DTYPE_TABLE = {
+  float32: null,
+  float64: null,
+  float16: null,
+  bfloat16: null,
+  int64: { min: -(2n ** 63n), max: 2n ** 63n - 1n },
+  int32: { min: -(2n ** 31n), max: 2n ** 31n - 1n },
+  int16: { min: -(2n ** 15n), max: 2n ** 15n - 1n },
+  int8: { min: -128n, max: 127n },
+  uint8: { min: 0n, max: 255n },
+  bool: null,
+} as const;
 
-export const DTYPES: readonly Dtype[] = [
-  'float32', 'float64', 'float16', 'bfloat16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool',
-];
+/** 'float32', 'int64', ...: the dtype names, as PyTorch's without the `torch.` prefix. */
+export type Dtype = keyof typeof DTYPE_TABLE;
+
+export const DTYPES = Object.keys(DTYPE_TABLE) as readonly Dtype[];
+
+/** @internal each dtype name mapped to itself: torch's dtype constants (`torch.float32`) are read from it */
+export const DTYPE_CONSTANTS = Object.freeze(Object.fromEntries(DTYPES.map((d) => [d, d]))) as { readonly [D in Dtype]: D };
+
+/** @internal the whole numbers an integer dtype holds, or null for floating point and bool */
+export function integerRange(dtype: Dtype): { min: bigint; max: bigint } | null {
+  return DTYPE_TABLE[dtype];
+}
 
 /** A tensor's shape: an array of numbers that prints as `[1, 6, 28, 28]`. */
 export class Size extends Array<number> {
@@ -44,19 +69,28 @@ export function checkDtype(name: string, value: unknown): Dtype {
   return value as Dtype;
 }
 
-/** A shape given as an array or as separate numbers; `allowInfer` permits one -1 (view / reshape). */
-export function checkShape(name: string, value: unknown, allowInfer = false): number[] {
-  if (!Array.isArray(value)) throw invalidType(name, 'an array of non-negative integers', value);
+export interface ShapeRule {
+  /** Allow one -1, a size inferred from the others (view, reshape). */
+  allowInfer?: boolean;
+  /** The smallest size allowed: 0 (default) or 1. */
+  min?: 0 | 1;
+}
+
+/** A shape: an array of non-negative (or, with `min: 1`, positive) integers, with one -1 where `allowInfer`. */
+export function checkShape(name: string, value: unknown, rule: ShapeRule = {}): number[] {
+  const min = rule.min ?? 0;
+  const expected = `${min === 1 ? 'a positive integer' : 'a non-negative integer'}${rule.allowInfer ? ' or one -1' : ''}`;
+  if (!Array.isArray(value)) throw invalidType(name, `an array of ${min === 1 ? 'positive' : 'non-negative'} integers`, value);
   let inferred = 0;
   return value.map((d, i) => {
-    if (allowInfer && d === -1 && inferred++ === 0) return -1;
-    return checkInt(`${name}[${i}]`, d, { min: 0, expected: allowInfer ? 'a non-negative integer or one -1' : 'a non-negative integer' });
+    if (rule.allowInfer && d === -1 && inferred++ === 0) return -1;
+    return checkInt(`${name}[${i}]`, d, { min, expected });
   });
 }
 
 /** Shapes as PyTorch takes them: `f(2, 3)`, `f([2, 3])`. */
-function shapeArgs(name: string, args: readonly unknown[], allowInfer = false): number[] {
-  return checkShape(name, args.length === 1 && Array.isArray(args[0]) ? args[0] : [...args], allowInfer);
+function shapeArgs(name: string, args: readonly unknown[], rule: ShapeRule = {}): number[] {
+  return checkShape(name, args.length === 1 && Array.isArray(args[0]) ? args[0] : [...args], rule);
 }
 
 export type TensorOther = Tensor | number;
@@ -304,7 +338,7 @@ export class Tensor {
 
   /** `reshape(-1, 1, 28, 28)` or `reshape([-1, 1, 28, 28])`; copies only when it must. */
   reshape(...shape: number[] | [number[]]): Tensor {
-    return new Tensor(this._h.reshape(shapeArgs('shape', shape, true)));
+    return new Tensor(this._h.reshape(shapeArgs('shape', shape, { allowInfer: true })));
   }
 
   /**
@@ -312,7 +346,7 @@ export class Tensor {
    * @throws Error (libtorch) when the sizes do not match or the memory layout does not allow a view.
    */
   view(...shape: number[] | [number[]]): Tensor {
-    return new Tensor(this._h.view(shapeArgs('shape', shape, true)));
+    return new Tensor(this._h.view(shapeArgs('shape', shape, { allowInfer: true })));
   }
 
   /** Rows (or slices along `dim`) picked by an int64 index tensor. */

@@ -27,7 +27,9 @@ int Threads();
 // One per core this process may run on, or $OMP_NUM_THREADS when set.
 int DefaultThreads();
 
+// The dtype names lib/ uses, each mapped to its libtorch type (lib/tensor.ts holds the same list; a test checks).
 at::ScalarType ParseDtype(const std::string& name);
+std::vector<std::string> DtypeNames();
 std::string DtypeName(at::ScalarType type);
 c10::Device ParseDevice(const std::string& name);
 std::string DeviceName(const c10::Device& device);

@@ -38,6 +38,12 @@ at::Tensor FromTypedArray(const Napi::TypedArray& array, const std::vector<int64
     case napi_bigint64_array: type = at::kLong; break;
     default: throw Napi::TypeError::New(array.Env(), "data: unsupported typed array type");
   }
+  // lib/ matches the shape to the data; reading past the buffer would be a crash, so this one check stays.
+  const auto numel = c10::multiply_integers(shape);
+  if (numel != static_cast<int64_t>(array.ElementLength())) {
+    throw std::invalid_argument("fromData: the shape holds " + std::to_string(numel) + " elements but the data " +
+                                std::to_string(array.ElementLength()));
+  }
   auto* bytes = static_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
   return torch::from_blob(bytes, shape, at::TensorOptions().dtype(type)).clone();
 }
@@ -335,7 +341,7 @@ Napi::Value TensorWrap::IsDisposed(const Napi::CallbackInfo& info) {
 
 namespace {
 
-// fromData(typedArray, shape, dtype | null, device | null, requiresGrad)
+// fromData(typedArray, shape, dtype | null, device | null)
 Napi::Value FromData(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guarded(env, [&] {
@@ -345,7 +351,6 @@ Napi::Value FromData(const Napi::CallbackInfo& info) {
       t = t.to(options.device_opt().value_or(t.device()),
                options.has_dtype() ? c10::typeMetaToScalarType(options.dtype()) : t.scalar_type());
     }
-    if (info[4].ToBoolean()) t.set_requires_grad(true);
     return TensorWrap::New(env, t);
   });
 }
@@ -476,6 +481,10 @@ Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitTensorFunctions(Napi::Env env, Napi::Object exports) {
+  const auto names = DtypeNames();
+  auto dtypes = Napi::Array::New(env, names.size());
+  for (uint32_t i = 0; i < names.size(); ++i) dtypes.Set(i, Napi::String::New(env, names[i]));
+  exports.Set("dtypes", dtypes);
   exports.Set("fromData", Napi::Function::New<FromData>(env, "fromData"));
   exports.Set("full", Napi::Function::New<Full>(env, "full"));
   exports.Set("copyInto", Napi::Function::New<CopyInto>(env, "copyInto"));

@@ -1,5 +1,6 @@
 import { inspect } from 'node:util';
 import { torch, Tensor } from '../lib';
+import { DTYPES } from '../lib/tensor';
 
 describe('torch.tensor()', () => {
   test('from nested number arrays: float32, shape inferred', () => {
@@ -78,6 +79,70 @@ describe('torch.tensor()', () => {
     test('options must be an object', () => {
       expect(() => torch.tensor([1], 5 as never)).toThrow(TypeError);
     });
+  });
+});
+
+describe('torch.tensor(): data it cannot carry is an Error, never a crash or a silent change', () => {
+  test('into an integer dtype, fractions are truncated toward zero, as PyTorch does; large integers stay exact', () => {
+    expect(torch.tensor([1.7, -1.7, 0.5], { dtype: torch.int64 }).tolist()).toEqual([1, -1, 0]);
+    expect(torch.tensor([2 ** 40 + 1], { dtype: torch.int64 }).item()).toBe(2 ** 40 + 1);
+    expect(torch.tensor([-(2n ** 63n), 2n ** 63n - 1n]).data()).toEqual(new BigInt64Array([-(2n ** 63n), 2n ** 63n - 1n]));
+    expect(torch.tensor([255, -0.5], { dtype: torch.uint8 }).tolist()).toEqual([255, 0]);
+    expect(torch.tensor(new Float32Array([3.5]), { dtype: torch.int32 }).tolist()).toEqual([3]);
+  });
+
+  test('a SharedArrayBuffer-backed typed array is copied like any other', () => {
+    const shared = new Float32Array(new SharedArrayBuffer(12));
+    shared.set([1, 2, 3]);
+    const t = torch.tensor(shared);
+    shared[0] = 99;
+    expect(t.dtype).toBe('float32');
+    expect(t.tolist()).toEqual([1, 2, 3]);
+  });
+
+  describe('BAD CALL', () => {
+    test.each([
+      ['an array of holes', () => torch.tensor(new Array(10)), /Expected data\[0\] to be a number but the array has a hole there/],
+      ['a hole in the middle', () => torch.tensor([1, , 3] as never), /data\[1\].*hole/],
+      ['a hole in a nested array', () => torch.tensor([[1, 2], [3, ,]] as never), /data\[1\]\[1\].*hole/],
+      ['a large array of holes', () => torch.tensor(new Array(1000)), /data\[0\].*hole/],
+    ])('%s: a TypeError naming the place', (_, call, message) => {
+      expect(call).toThrow(TypeError);
+      expect(call).toThrow(message);
+    });
+
+    test.each([
+      ['NaN into int64', () => torch.tensor([NaN], { dtype: torch.int64 }), /data \(element 0\).*int64.*NaN/],
+      ['1e20 into int64', () => torch.tensor([1, 1e20], { dtype: torch.int64 }), /data \(element 1\).*int64.*100000000000000000000 \(number\)/],
+      ['2 ** 63 into int64', () => torch.tensor([2 ** 63], { dtype: torch.int64 }), /data \(element 0\)/],
+      ['Infinity into int32', () => torch.tensor([Infinity], { dtype: torch.int32 }), /int32.*Infinity/],
+      ['-Infinity into int16', () => torch.tensor([-Infinity], { dtype: torch.int16 }), /int16/],
+      ['256 into uint8', () => torch.tensor([256], { dtype: torch.uint8 }), /uint8 can hold \(an integer in \[0, 255\]\)/],
+      ['-1 into uint8', () => torch.tensor([-1], { dtype: torch.uint8 }), /uint8/],
+      ['128 into int8', () => torch.tensor([128], { dtype: torch.int8 }), /int8/],
+      ['2n ** 64n', () => torch.tensor([2n ** 64n]), /data \(element 0\).*int64.*18446744073709551616 \(bigint\)/],
+      ['2n ** 63n', () => torch.tensor([1n, 2n ** 63n]), /data \(element 1\)/],
+      ['-(2n ** 63n) - 1n', () => torch.tensor([-(2n ** 63n) - 1n]), /int64/],
+      ['2n ** 63n into float32', () => torch.tensor([2n ** 63n], { dtype: torch.float32 }), /int64/],
+      ['2n ** 40n into int32', () => torch.tensor([2n ** 40n], { dtype: torch.int32 }), /int32/],
+      ['a Float32Array holding NaN into int64', () => torch.tensor(new Float32Array([1, NaN]), { dtype: torch.int64 }), /data \(element 1\)/],
+      ['an Int32Array holding 300 into int8', () => torch.tensor(new Int32Array([300]), { dtype: torch.int8 }), /int8/],
+      ['a BigInt64Array holding 2n ** 40n into int32', () => torch.tensor(new BigInt64Array([2n ** 40n]), { dtype: torch.int32 }), /int32/],
+    ])('%s: a RangeError naming data', (_, call, message) => {
+      expect(call).toThrow(RangeError);
+      expect(call).toThrow(message);
+    });
+  });
+});
+
+describe('the dtype list', () => {
+  test("torch's constants, DTYPES and the native side's names are the same list", () => {
+    const { native } = require('../lib/binding');
+    expect(native.dtypes).toEqual([...DTYPES]);
+    for (const d of DTYPES) expect((torch as unknown as Record<string, unknown>)[d]).toBe(d);
+    expect(torch.float).toBe('float32');
+    expect(torch.long).toBe('int64');
+    for (const d of DTYPES) expect(torch.zeros([1], { dtype: d }).dtype).toBe(d);
   });
 });
 
@@ -302,6 +367,17 @@ describe('torch.device() and CUDA', () => {
     expect(() => torch.device('cuda:x')).toThrow(RangeError);
     expect(() => torch.device(0 as never)).toThrow(TypeError);
     expect(() => torch.zeros([2], { device: 'tpu' })).toThrow(/Expected device/);
+  });
+
+  test('BAD CALL: a device index libtorch cannot hold (above 127) is a RangeError naming the argument', () => {
+    const huge = 'cuda:100000000000000000000';
+    expect(() => torch.zeros([2], { device: huge })).toThrow(RangeError);
+    expect(() => torch.zeros([2], { device: huge })).toThrow(/Expected device to be a device: .*N <= 127/);
+    expect(() => torch.ones(2).to('cuda:128')).toThrow(RangeError);
+    expect(() => torch.device('cuda:128')).toThrow(/Expected type/);
+    expect(() => torch.device('cuda', 128)).toThrow(RangeError);
+    expect(() => torch.device('cuda', 128)).toThrow(/Expected index/);
+    expect(String(torch.device('cuda:127'))).toBe('cuda:127');
   });
 
   test('cuda.is_available() and device_count() agree', () => {

@@ -4,7 +4,7 @@
  */
 import type { NativeModuleKind } from '../../binding';
 import { native } from '../binding';
-import { Tensor, handleOf } from '../tensor';
+import { checkShape, Tensor, handleOf } from '../tensor';
 import { checkBool, checkInt, checkPair, checkString, invalidType, invalidValue, parseArgs } from '../validate';
 import { attachHandle, handleOfModule, Module } from './module';
 
@@ -310,11 +310,7 @@ export class Reshape extends NativeLayer {
   readonly shape: number[];
 
   constructor(...shape: number[]) {
-    let inferred = 0;
-    const checked = shape.map((d, i) => {
-      if (d === -1 && inferred++ === 0) return -1;
-      return checkInt(`shape[${i}]`, d, { min: 1, expected: 'a positive integer or one -1' });
-    });
+    const checked = checkShape('shape', shape, { allowInfer: true, min: 1 });
     if (checked.length === 0) throw invalidValue('shape', 'at least one size', shape);
     super('Reshape', { shape: checked });
     this.shape = checked;
