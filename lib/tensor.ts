@@ -285,18 +285,25 @@ export class Tensor {
     return new Tensor(this._h.binary('eq', otherHandle('other', other)));
   }
 
+  /**
+   * `this + other` (broadcasting), with PyTorch's type promotion: an integer number keeps an integer tensor's dtype
+   * (int64 labels + 1 are int64), a fractional one makes it float32.
+   */
   add(other: TensorOther): Tensor {
     return new Tensor(this._h.binary('add', otherHandle('other', other)));
   }
 
+  /** `this - other`, promoting as add() does. */
   sub(other: TensorOther): Tensor {
     return new Tensor(this._h.binary('sub', otherHandle('other', other)));
   }
 
+  /** `this * other`, promoting as add() does: an int64 tensor times 2 stays int64. */
   mul(other: TensorOther): Tensor {
     return new Tensor(this._h.binary('mul', otherHandle('other', other)));
   }
 
+  /** `this / other`: true division, as PyTorch's, so integer tensors give float32. */
   div(other: TensorOther): Tensor {
     return new Tensor(this._h.binary('div', otherHandle('other', other)));
   }

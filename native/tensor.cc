@@ -4,6 +4,7 @@
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
+#include <cmath>
 #include <cstring>
 #include <string>
 
@@ -54,8 +55,20 @@ Napi::Value Scalar(Napi::Env env, const at::Scalar& s) {
   return Napi::Number::New(env, s.toDouble());
 }
 
-// The other operand of a binary op: a tensor handle or a plain number.
 at::Scalar ToScalar(const Napi::Value& v) { return at::Scalar(v.As<Napi::Number>().DoubleValue()); }
+
+// A number as the other operand of `self`'s binary op. With an integer (or bool) tensor, an integral number is a
+// Python int, so PyTorch's type promotion keeps the tensor's dtype (int64 labels + 1 stay int64, 2**40 + 1 keeps
+// its value); any other number is a Python float (int tensor * 2.5 -> float32).
+at::Scalar Operand(const Napi::Value& v, const at::Tensor& self) {
+  const double d = v.As<Napi::Number>().DoubleValue();
+  constexpr double kInt64End = 9223372036854775808.0;  // 2^63
+  if (at::isIntegralType(self.scalar_type(), /*includeBool=*/true) && std::trunc(d) == d && d >= -kInt64End &&
+      d < kInt64End) {
+    return at::Scalar(static_cast<int64_t>(d));
+  }
+  return at::Scalar(d);
+}
 
 }  // namespace
 
@@ -260,7 +273,7 @@ Napi::Value TensorWrap::Binary(const Napi::CallbackInfo& info) {
     const auto& t = Get(env);
     const std::string op = info[0].As<Napi::String>();
     if (info[1].IsNumber()) {
-      const at::Scalar s = ToScalar(info[1]);
+      const at::Scalar s = Operand(info[1], t);
       if (op == "add") return New(env, t.add(s));
       if (op == "sub") return New(env, t.sub(s));
       if (op == "mul") return New(env, t.mul(s));

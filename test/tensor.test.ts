@@ -257,6 +257,26 @@ describe('Tensor properties and methods', () => {
     expect(torch.tensor([[1, 2]]).matmul(torch.tensor([[3], [4]])).tolist()).toEqual([[11]]);
   });
 
+  test("arithmetic with a number follows PyTorch's type promotion: integer tensors stay integer", () => {
+    const labels = torch.tensor([1, 2], { dtype: torch.int64 });
+    expect(labels.add(1).dtype).toBe('int64');
+    expect(labels.add(1).tolist()).toEqual([2, 3]);
+    expect(labels.mul(2).dtype).toBe('int64');
+    expect(labels.sub(1).dtype).toBe('int64');
+    expect(torch.tensor([3], { dtype: torch.int32 }).mul(2).dtype).toBe('int32');
+    expect(torch.tensor([true, false]).add(1).tolist()).toEqual([2, 1]);
+    const big = torch.tensor([2 ** 40 + 1], { dtype: torch.int64 });
+    expect(big.add(0).item()).toBe(2 ** 40 + 1);
+    expect(big.mul(1).item()).toBe(2 ** 40 + 1);
+    expect(labels.add(0.5).dtype).toBe('float32');
+    expect(labels.mul(2.5).tolist()).toEqual([2.5, 5]);
+    expect(labels.div(2).dtype).toBe('float32');
+    expect(labels.div(2).tolist()).toEqual([0.5, 1]);
+    expect(labels.eq(2).tolist()).toEqual([false, true]);
+    expect(torch.tensor([1.5]).add(1).dtype).toBe('float32');
+    expect(torch.tensor([1.5], { dtype: torch.float64 }).add(1).dtype).toBe('float64');
+  });
+
   test('reshape and view take sizes or an array, with one -1', () => {
     const t = torch.arange(24).float();
     expect(t.reshape(2, -1).shape).toEqual([2, 12]);
