@@ -30,6 +30,8 @@ export declare class NativeTensor {
   data(): NativeTypedArray;
   argmax(dim: number | null, keepdim: boolean): NativeTensor;
   reduce(op: 'sum' | 'mean' | 'amin' | 'amax', dims: number[] | null, keepdim: boolean): NativeTensor;
+  /** [values, indices] of the maxima or minima over one dimension. */
+  reduceWithIndices(op: 'max' | 'min', dim: number, keepdim: boolean): [NativeTensor, NativeTensor];
   binary(op: 'add' | 'sub' | 'mul' | 'div' | 'eq' | 'matmul', other: NativeTensor | number): NativeTensor;
   unary(op: 'clone' | 'detach' | 'contiguous' | 'exp' | 'log' | 'neg' | 'abs' | 'sigmoid' | 'relu'): NativeTensor;
   reshape(shape: number[]): NativeTensor;

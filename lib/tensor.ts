@@ -270,15 +270,30 @@ export class Tensor {
     return new Tensor(this._h.reduce('mean', dimsArg('dim', dim), checkBool('keepdim', keepdim)));
   }
 
-  /** The smallest element. */
-  min(): Tensor {
-    return new Tensor(this._h.reduce('amin', null, false));
+  /**
+   * `min()`: the smallest element. `min(dim, keepdim = false)`: the minima over `dim` and where they are, as
+   * `{values, indices}` (also destructured as `[values, indices]`), as in PyTorch.
+   * @example const { values, indices } = t.min(1); const [v, i] = t.min(1);
+   * @throws TypeError / RangeError naming dim or keepdim; Error (libtorch) for a dim out of range.
+   */
+  min(): Tensor;
+  min(dim: number, keepdim?: boolean): ValuesIndices;
+  min(dim?: number, keepdim?: boolean): Tensor | ValuesIndices {
+    return extreme(this, 'min', dim, keepdim);
   }
 
-  /** The largest element. */
-  max(): Tensor {
-    return new Tensor(this._h.reduce('amax', null, false));
+  /**
+   * `max()`: the largest element. `max(dim, keepdim = false)`: the maxima over `dim` and where they are, as
+   * `{values, indices}` (also destructured as `[values, indices]`), as in PyTorch.
+   * @example const { values, indices } = logits.max(1); const [v, i] = logits.max(1);
+   * @throws TypeError / RangeError naming dim or keepdim; Error (libtorch) for a dim out of range.
+   */
+  max(): Tensor;
+  max(dim: number, keepdim?: boolean): ValuesIndices;
+  max(dim?: number, keepdim?: boolean): Tensor | ValuesIndices {
+    return extreme(this, 'max', dim, keepdim);
   }
+
 
   /** Element-wise equality (broadcasting): a bool tensor. */
   eq(other: TensorOther): Tensor {
@@ -392,6 +407,47 @@ export class Tensor {
       requiresGrad: this._h.requiresGrad(),
       gradFn: this._h.gradFn(),
     });
+  }
+
+  [inspect.custom](): string {
+    return this.toString();
+  }
+}
+
+/** max() / min(): over all elements, or over one dimension with the indices. */
+function extreme(t: Tensor, op: 'max' | 'min', dim?: number, keepdim?: boolean): Tensor | ValuesIndices {
+  if (dim === undefined) {
+    if (keepdim !== undefined) throw invalidType('dim', `an integer (${op}() takes keepdim only with dim)`, dim);
+    return new Tensor(t._h.reduce(op === 'max' ? 'amax' : 'amin', null, false));
+  }
+  const [values, indices] = t._h.reduceWithIndices(op, checkInt('dim', dim), checkBool('keepdim', keepdim ?? false));
+  return new ValuesIndices(op, new Tensor(values), new Tensor(indices));
+}
+
+/**
+ * What `max(dim)` and `min(dim)` return, as PyTorch's torch.return_types.max: the values and their int64 indices
+ * along the dimension, read as `.values` / `.indices` or destructured as `[values, indices]`.
+ */
+export class ValuesIndices implements Iterable<Tensor> {
+  readonly values: Tensor;
+  readonly indices: Tensor;
+  readonly #op: 'max' | 'min';
+
+  /** @internal */
+  constructor(op: 'max' | 'min', values: Tensor, indices: Tensor) {
+    this.#op = op;
+    this.values = values;
+    this.indices = indices;
+  }
+
+  *[Symbol.iterator](): Iterator<Tensor> {
+    yield this.values;
+    yield this.indices;
+  }
+
+  /** As PyTorch prints it: `torch.return_types.max(\nvalues=tensor([5., 7.]),\nindices=tensor([1, 0]))`. */
+  toString(): string {
+    return `torch.return_types.${this.#op}(\nvalues=${this.values},\nindices=${this.indices})`;
   }
 
   [inspect.custom](): string {

@@ -89,6 +89,7 @@ Napi::Function TensorWrap::Init(Napi::Env env) {
                          InstanceMethod<&TensorWrap::Data>("data"),
                          InstanceMethod<&TensorWrap::Argmax>("argmax"),
                          InstanceMethod<&TensorWrap::Reduce>("reduce"),
+                         InstanceMethod<&TensorWrap::ReduceWithIndices>("reduceWithIndices"),
                          InstanceMethod<&TensorWrap::Binary>("binary"),
                          InstanceMethod<&TensorWrap::Unary>("unary"),
                          InstanceMethod<&TensorWrap::Reshape>("reshape"),
@@ -263,6 +264,23 @@ Napi::Value TensorWrap::Reduce(const Napi::CallbackInfo& info) {
     if (op == "amin") return New(env, dims.empty() ? t.min() : t.amin(dims, keepdim));
     if (op == "amax") return New(env, dims.empty() ? t.max() : t.amax(dims, keepdim));
     throw std::invalid_argument("unknown reduction " + op);
+  });
+}
+
+// reduceWithIndices(op, dim, keepdim) -> [values, indices]: op is max or min.
+Napi::Value TensorWrap::ReduceWithIndices(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&] {
+    const auto& t = Get(env);
+    const std::string op = info[0].As<Napi::String>();
+    const auto dim = info[1].As<Napi::Number>().Int64Value();
+    const bool keepdim = info[2].ToBoolean();
+    if (op != "max" && op != "min") throw std::invalid_argument("unknown reduction " + op);
+    auto [values, indices] = op == "max" ? t.max(dim, keepdim) : t.min(dim, keepdim);
+    auto pair = Napi::Array::New(env, 2);
+    pair.Set(0u, New(env, values));
+    pair.Set(1u, New(env, indices));
+    return pair;
   });
 }
 

@@ -40,6 +40,7 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   Napi::Value Data(const Napi::CallbackInfo& info);
   Napi::Value Argmax(const Napi::CallbackInfo& info);
   Napi::Value Reduce(const Napi::CallbackInfo& info);
+  Napi::Value ReduceWithIndices(const Napi::CallbackInfo& info);
   Napi::Value Binary(const Napi::CallbackInfo& info);
   Napi::Value Unary(const Napi::CallbackInfo& info);
   Napi::Value Reshape(const Napi::CallbackInfo& info);

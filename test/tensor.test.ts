@@ -1,5 +1,5 @@
 import { inspect } from 'node:util';
-import { torch, Tensor } from '../lib';
+import { torch, Tensor, ValuesIndices } from '../lib';
 import { DTYPES } from '../lib/tensor';
 
 describe('torch.tensor()', () => {
@@ -246,6 +246,27 @@ describe('Tensor properties and methods', () => {
     expect(t.argmax(1).eq(y).tolist()).toEqual([true, false]);
     expect(t.argmax(1).eq(y).sum().item()).toBe(1);
     expect(t.eq(5).sum().item()).toBe(1);
+  });
+
+  test('max(dim) and min(dim) give {values, indices}, also destructured as [values, indices], as in PyTorch', () => {
+    const t = torch.tensor([[1, 5, 2], [7, 0, 3]]);
+    const { values, indices } = t.max(1);
+    expect(values.tolist()).toEqual([5, 7]);
+    expect(indices.tolist()).toEqual([1, 0]);
+    expect(indices.dtype).toBe('int64');
+    const [v, i] = t.min(0);
+    expect(v.tolist()).toEqual([1, 0, 2]);
+    expect(i.tolist()).toEqual([0, 1, 0]);
+    expect(t.max(-1, true).values.shape).toEqual([2, 1]);
+    expect(t.min(1, false).indices.shape).toEqual([2]);
+    expect(t.max(1)).toBeInstanceOf(ValuesIndices);
+    expect(String(t.max(1))).toBe('torch.return_types.max(\nvalues=tensor([5., 7.]),\nindices=tensor([1, 0]))');
+    expect(t.max().item()).toBe(7);
+    expect(t.min().item()).toBe(0);
+    expect(() => t.max(2)).toThrow(/Dimension out of range/);
+    expect(() => t.max('1' as never)).toThrow(TypeError);
+    expect(() => t.max(1, 'yes' as never)).toThrow(/Expected keepdim/);
+    expect(() => (t.max as (...a: unknown[]) => unknown)(undefined, true)).toThrow(/keepdim only with dim/);
   });
 
   test('arithmetic and matmul', () => {
