@@ -131,7 +131,10 @@ export function parseTo(target: unknown, dtype?: unknown): { device: string | nu
   return result;
 }
 
-/** A multi-dimensional array of numbers in libtorch's memory (CPU or CUDA), with autograd. */
+/**
+ * A multi-dimensional array of numbers in libtorch's memory (CPU or CUDA), with autograd. Indexing (`t[0]`) is not
+ * supported yet and throws an Error saying what to use instead (index_select, tolist, data).
+ */
 export class Tensor {
   /** @internal the native handle */
   readonly _h: NativeTensor;
@@ -413,6 +416,33 @@ export class Tensor {
     return this.toString();
   }
 }
+
+// Indexing a Tensor (t[0]) is not supported yet. Left alone, t[0] would read undefined and t[0] = 1 would add a plain
+// property: silent wrong answers. So Tensor.prototype's own prototype is a Proxy that throws for index keys. A
+// lookup that finds its property on the instance or on Tensor.prototype (every method and getter) stops before the
+// Proxy, so ordinary use costs nothing more; only misses reach it.
+const INDEX_KEY = /^-?\d+$/;
+
+function indexingError(key: string): Error {
+  return new Error(
+    `Tensor indexing (t[${key}]) is not supported yet: use t.index_select(dim, torch.tensor([i], {dtype: torch.int64})) ` +
+      'for slices, or t.tolist() / t.data() for the values',
+  );
+}
+
+Object.setPrototypeOf(
+  Tensor.prototype,
+  new Proxy(Object.prototype, {
+    get(target, key, receiver) {
+      if (typeof key === 'string' && INDEX_KEY.test(key)) throw indexingError(key);
+      return Reflect.get(target, key, receiver);
+    },
+    set(target, key, value, receiver) {
+      if (typeof key === 'string' && INDEX_KEY.test(key)) throw indexingError(key);
+      return Reflect.set(target, key, value, receiver);
+    },
+  }),
+);
 
 /** max() / min(): over all elements, or over one dimension with the indices. */
 function extreme(t: Tensor, op: 'max' | 'min', dim?: number, keepdim?: boolean): Tensor | ValuesIndices {

@@ -341,6 +341,24 @@ describe('Tensor properties and methods', () => {
     });
   });
 
+  test('EXPECTED FAILURE: indexing (t[0]) is not supported yet: an Error saying what to use instead, read or written', () => {
+    const t = torch.tensor([[1, 2], [3, 4]]);
+    const index = (key: number) => () => (t as unknown as Record<number, unknown>)[key];
+    expect(index(0)).toThrow(/Tensor indexing \(t\[0\]\) is not supported yet: use t\.index_select\(dim, .*tolist\(\)/);
+    expect(index(-1)).toThrow(/t\[-1\]/);
+    expect(() => t.sum(0)[1 as never]).toThrow(/not supported yet/);
+    expect(() => {
+      (t as unknown as Record<number, unknown>)[0] = 5;
+    }).toThrow(/not supported yet/);
+    expect(Object.keys(t)).not.toContain('0');
+    // Everything else reads as before.
+    expect(t.index_select(0, torch.tensor([1], { dtype: torch.int64 })).tolist()).toEqual([[3, 4]]);
+    expect(t.numel()).toBe(4);
+    expect((t as unknown as Record<string, unknown>).no_such_property).toBeUndefined();
+    expect(Object.prototype.hasOwnProperty.call(t, '_h')).toBe(true);
+    expect(t instanceof Tensor).toBe(true);
+  });
+
   describe('dispose()', () => {
     test('frees the tensor; later use is an Error, dispose twice is fine', () => {
       const t = torch.ones(3);
