@@ -60,6 +60,11 @@ export declare class NativeModule {
   to(device: string | null, dtype: NativeDtype | null): void;
   /** libtorch's printout of the module tree. */
   describe(): string;
+  /**
+   * This module's own parameter `name` takes the tensor's values, sharing its memory, and stays the same leaf with
+   * requires_grad; its gradient is cleared. lib/ checks the name, shape, dtype and device first.
+   */
+  setParameter(name: string, value: NativeTensor): void;
 }
 
 export interface NativeSGDOptions {

@@ -1,4 +1,4 @@
-import { nn, torch, Tensor } from '../lib';
+import { nn, optim, torch, Tensor } from '../lib';
 import { lenet } from './lenet';
 
 describe("the chapter's LeNet", () => {
@@ -230,6 +230,62 @@ describe('Module', () => {
     expect(net.weight.grad!.sum().item()).toBe(0);
     net.zero_grad();
     expect(net.weight.grad).toBeNull();
+  });
+});
+
+describe('Conv2d / Linear: assigning weight and bias, as PyTorch assigns an nn.Parameter', () => {
+  test('the parameter takes the values, shares the memory, stays a leaf that requires grad; forward uses it', () => {
+    const fc = new nn.Linear(2, 1);
+    const old = fc.weight;
+    const w = torch.tensor([[2, 3]]);
+    fc.weight = w;
+    fc.bias = torch.tensor([1]);
+    expect(fc.weight.tolist()).toEqual([[2, 3]]);
+    expect(fc.weight.is_leaf).toBe(true);
+    expect(fc.weight.requires_grad).toBe(true);
+    expect(fc.forward(torch.tensor([[1, 1]])).tolist()).toEqual([[6]]);
+    nn.init.constant_(w, 1);
+    expect(fc.weight.tolist()).toEqual([[1, 1]]);
+    // The module's parameter is the same tensor as before: handles taken earlier follow it.
+    expect(old.tolist()).toEqual([[1, 1]]);
+  });
+
+  test('the gradient is cleared; an optimizer built before the assignment trains the new values', () => {
+    const fc = new nn.Linear(2, 1, { bias: false });
+    const opt = new optim.SGD(fc.parameters(), { lr: 0.5 });
+    fc.forward(torch.ones(1, 2)).sum().backward();
+    expect(fc.weight.grad).not.toBeNull();
+    fc.weight = torch.tensor([[4, 4]]);
+    expect(fc.weight.grad).toBeNull();
+    fc.forward(torch.tensor([[1, 2]])).sum().backward();
+    opt.step();
+    expect(fc.weight.tolist()).toEqual([[3.5, 3]]);
+  });
+
+  test('Conv2d, also inside a Sequential, and in a sloppy-mode script (where a getter-only property ignored it)', () => {
+    const conv = new nn.Conv2d(1, 1, 1);
+    const net = new nn.Sequential(conv, new nn.Flatten());
+    const sloppy = new Function('layer', 'w', 'b', 'layer.weight = w; layer.bias = b;') as (l: unknown, w: Tensor, b: Tensor) => void;
+    sloppy(net[0], torch.full([1, 1, 1, 1], 3), torch.full([1], 1));
+    expect(conv.weight.item()).toBe(3);
+    expect(net.forward(torch.ones(1, 1, 2, 2)).tolist()).toEqual([[4, 4, 4, 4]]);
+  });
+
+  describe('BAD CALL', () => {
+    test.each([
+      ['a weight of another shape', () => { new nn.Conv2d(1, 6, 5).weight = torch.zeros(6, 1, 3, 3); }, RangeError,
+        /Expected weight to be a tensor of shape \[6, 1, 5, 5\] \(Conv2d\.weight's\) but received one of shape \[6, 1, 3, 3\]/],
+      ['a bias of another shape', () => { new nn.Linear(3, 2).bias = torch.zeros(3); }, RangeError, /Expected bias to be a tensor of shape \[2\]/],
+      ['a weight of another dtype', () => { new nn.Linear(3, 2).weight = torch.zeros([2, 3], { dtype: torch.float64 }); }, TypeError,
+        /Expected weight to be a float32 tensor \(Linear\.weight's dtype\) but received a float64 one/],
+      ['a non-Tensor', () => { new nn.Linear(3, 2).weight = [[1, 2, 3]] as never; }, TypeError, /Expected weight to be a Tensor but received an array/],
+      ['null for bias', () => { new nn.Linear(3, 2).bias = null; }, TypeError, /Expected bias to be a Tensor \(removing a parameter is not supported\)/],
+      ['a bias for a layer built without one', () => { new nn.Conv2d(1, 2, 3, { bias: false }).bias = torch.zeros(2); }, RangeError,
+        /Expected bias to be null: the layer was built with bias: false/],
+    ])('%s', (_, assign, type, message) => {
+      expect(assign).toThrow(type);
+      expect(assign).toThrow(message);
+    });
   });
 });
 

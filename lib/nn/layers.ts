@@ -27,11 +27,38 @@ abstract class NativeLayer extends Module {
     return new Tensor(handleOfModule(this)!.forward(handleOf('input', input)));
   }
 
-  /** @internal one of this layer's own parameters, e.g. 'weight'; null when absent (bias=false) */
-  protected param(name: string): Tensor | null {
-    const found = handleOfModule(this)!.namedParameters().find(([n]) => n === name);
-    return found ? new Tensor(found[1]) : null;
+}
+
+/** One of a built-in layer's own parameters, e.g. 'weight'; null when absent (bias=false). */
+function getParameter(layer: NativeLayer, name: 'weight' | 'bias'): Tensor | null {
+  const found = handleOfModule(layer)!.namedParameters().find(([n]) => n === name);
+  return found ? new Tensor(found[1]) : null;
+}
+
+/**
+ * `layer.weight = t`, as PyTorch's `layer.weight = nn.Parameter(t)`: the parameter takes t's values and shares its
+ * memory, and stays a leaf that requires grad (optimizers built earlier follow it); its gradient is cleared.
+ * t must match the parameter's shape, dtype and device: the layer's options (kernel_size, in_features, ...) fix them.
+ */
+function setParameter(layer: NativeLayer, name: 'weight' | 'bias', value: unknown): void {
+  const current = getParameter(layer, name);
+  if (!(value instanceof Tensor)) {
+    throw invalidType(name, value === null && current ? 'a Tensor (removing a parameter is not supported)' : 'a Tensor', value);
   }
+  if (!current) {
+    throw invalidValue(name, 'null: the layer was built with bias: false, and adding a parameter is not supported', value);
+  }
+  const what = `${layer.constructor.name}.${name}`;
+  if (value.shape.toString() !== current.shape.toString()) {
+    throw new RangeError(`Expected ${name} to be a tensor of shape ${current.shape} (${what}'s) but received one of shape ${value.shape}`);
+  }
+  if (value.dtype !== current.dtype) {
+    throw new TypeError(`Expected ${name} to be a ${current.dtype} tensor (${what}'s dtype) but received a ${value.dtype} one`);
+  }
+  if (String(value.device) !== String(current.device)) {
+    throw new RangeError(`Expected ${name} to be a tensor on ${current.device} (${what}'s device) but received one on ${value.device}`);
+  }
+  handleOfModule(layer)!.setParameter(name, value._h);
 }
 
 const tuple = (p: [number, number]) => `(${p[0]}, ${p[1]})`;
@@ -108,14 +135,29 @@ export class Conv2d extends NativeLayer {
     this.padding_mode = options.padding_mode;
   }
 
-  /** [out_channels, in_channels / groups, kH, kW], shared with the module. */
+  /**
+   * [out_channels, in_channels / groups, kH, kW], shared with the module. Assignable, as in PyTorch:
+   * `conv.weight = t` makes the parameter hold t's values (sharing its memory); it stays a leaf that requires grad.
+   * @throws TypeError when assigned a non-Tensor or another dtype; RangeError for another shape or device.
+   */
   get weight(): Tensor {
-    return this.param('weight')!;
+    return getParameter(this, 'weight')!;
   }
 
-  /** [out_channels], or null when built with bias: false. */
+  set weight(value: Tensor) {
+    setParameter(this, 'weight', value);
+  }
+
+  /**
+   * [out_channels], or null when built with bias: false. Assignable like weight (not to null, nor when built with
+   * bias: false: the layer's parameters are fixed when it is built).
+   */
   get bias(): Tensor | null {
-    return this.param('bias');
+    return getParameter(this, 'bias');
+  }
+
+  set bias(value: Tensor | null) {
+    setParameter(this, 'bias', value);
   }
 
   override extra_repr(): string {
@@ -152,14 +194,29 @@ export class Linear extends NativeLayer {
     this.out_features = options.out_features;
   }
 
-  /** [out_features, in_features], shared with the module. */
+  /**
+   * [out_features, in_features], shared with the module. Assignable, as in PyTorch: `fc.weight = t` makes the
+   * parameter hold t's values (sharing its memory); it stays a leaf that requires grad.
+   * @throws TypeError when assigned a non-Tensor or another dtype; RangeError for another shape or device.
+   */
   get weight(): Tensor {
-    return this.param('weight')!;
+    return getParameter(this, 'weight')!;
   }
 
-  /** [out_features], or null when built with bias: false. */
+  set weight(value: Tensor) {
+    setParameter(this, 'weight', value);
+  }
+
+  /**
+   * [out_features], or null when built with bias: false. Assignable like weight (not to null, nor when built with
+   * bias: false: the layer's parameters are fixed when it is built).
+   */
   get bias(): Tensor | null {
-    return this.param('bias');
+    return getParameter(this, 'bias');
+  }
+
+  set bias(value: Tensor | null) {
+    setParameter(this, 'bias', value);
   }
 
   override extra_repr(): string {
