@@ -38,6 +38,8 @@ export declare class NativeTensor {
   view(shape: number[]): NativeTensor;
   indexSelect(dim: number, index: NativeTensor): NativeTensor;
   backward(gradient: NativeTensor | null): void;
+  /** A number two handles of the same tensor share (its TensorImpl's address), to deduplicate parameters. */
+  identity(): number;
   /** Frees the tensor now; later calls on this handle throw. */
   dispose(): void;
   isDisposed(): boolean;

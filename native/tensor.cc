@@ -96,6 +96,7 @@ Napi::Function TensorWrap::Init(Napi::Env env) {
                          InstanceMethod<&TensorWrap::View>("view"),
                          InstanceMethod<&TensorWrap::IndexSelect>("indexSelect"),
                          InstanceMethod<&TensorWrap::Backward>("backward"),
+                         InstanceMethod<&TensorWrap::Identity>("identity"),
                          InstanceMethod<&TensorWrap::Dispose>("dispose"),
                          InstanceMethod<&TensorWrap::IsDisposed>("isDisposed"),
                      });
@@ -356,6 +357,12 @@ Napi::Value TensorWrap::Backward(const Napi::CallbackInfo& info) {
     t.backward(gradient);
     return env.Undefined();
   });
+}
+
+// A number that two handles of the same tensor share (its TensorImpl's address): how lib/ deduplicates parameters.
+Napi::Value TensorWrap::Identity(const Napi::CallbackInfo& info) {
+  const auto* impl = Get(info.Env()).unsafeGetTensorImpl();
+  return Napi::Number::New(info.Env(), static_cast<double>(reinterpret_cast<uintptr_t>(impl)));
 }
 
 Napi::Value TensorWrap::Dispose(const Napi::CallbackInfo& info) {

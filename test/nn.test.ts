@@ -1,4 +1,5 @@
-import { nn, optim, torch, Tensor } from '../lib';
+import { d2l, nn, optim, torch, Tensor } from '../lib';
+import { MAX_SEQUENTIAL_DEPTH } from '../lib/nn/layers';
 import { lenet } from './lenet';
 
 describe("the chapter's LeNet", () => {
@@ -230,6 +231,84 @@ describe('Module', () => {
     expect(net.weight.grad!.sum().item()).toBe(0);
     net.zero_grad();
     expect(net.weight.grad).toBeNull();
+  });
+});
+
+describe('a layer used twice, as PyTorch shares it', () => {
+  test('parameters() and named_parameters() list its parameters once, under the first name; SGD steps them once', () => {
+    const fc = new nn.Linear(1, 1, { bias: false });
+    fc.weight = torch.tensor([[1]]);
+    const net = new nn.Sequential(fc, fc);
+    expect(net.length).toBe(2);
+    expect([...net]).toEqual([fc, fc]);
+    expect(net.parameters()).toHaveLength(1);
+    expect(net.named_parameters().map(([name]) => name)).toEqual(['0.weight']);
+    expect(String(net)).toBe('Sequential(\n  (0): Linear(in_features=1, out_features=1, bias=False)\n  (1): Linear(in_features=1, out_features=1, bias=False)\n)');
+    const opt = new optim.SGD(net.parameters(), { lr: 0.1 });
+    // y = w * w * x: dy/dw = 2 w x = 2, so one step takes w from 1 to 0.8 (stepping it twice gave 0.6).
+    net.forward(torch.tensor([[1]])).sum().backward();
+    opt.step();
+    expect(fc.weight.item()).toBeCloseTo(0.8, 6);
+  });
+
+  test('in a module written in JS: children(), modules() and parameters() list it once, as PyTorch does', () => {
+    class Twice extends nn.Module {
+      a = new nn.Linear(2, 2);
+      b = this.a;
+      override forward(x: Tensor): Tensor {
+        return this.b.forward(this.a.forward(x));
+      }
+    }
+    const net = new Twice();
+    expect(net.named_children().map(([name]) => name)).toEqual(['a']);
+    expect(net.modules()).toHaveLength(2);
+    expect(net.named_parameters().map(([name]) => name)).toEqual(['a.weight', 'a.bias']);
+    expect(new nn.Sequential(net, net.a).parameters()).toHaveLength(2);
+  });
+});
+
+describe('Sequential nesting', () => {
+  test(`nests up to ${MAX_SEQUENTIAL_DEPTH} deep, and runs there`, () => {
+    let net: nn.Module = new nn.ReLU();
+    for (let i = 0; i < MAX_SEQUENTIAL_DEPTH; i++) net = new nn.Sequential(net);
+    expect(net.forward(torch.tensor([-1, 2])).tolist()).toEqual([0, 2]);
+  });
+
+  test('BAD CALL: deeper is a RangeError naming the limit at construction, never a native stack overflow (20,000 deep was a SIGSEGV)', () => {
+    let net: nn.Module = new nn.ReLU();
+    for (let i = 0; i < MAX_SEQUENTIAL_DEPTH; i++) net = new nn.Sequential(net);
+    const deeper = () => new nn.Sequential(new nn.ReLU(), net);
+    expect(deeper).toThrow(RangeError);
+    expect(deeper).toThrow(/Expected layers\[1\] to be a Sequential nested less than 1000 deep but it is 1000 deep: Sequentials nest at most 1000 deep/);
+  });
+});
+
+describe('a module whose forward returns something other than a Tensor', () => {
+  class Broken extends nn.Module {
+    override forward(x: Tensor): Tensor {
+      void x;
+      return 5 as never;
+    }
+  }
+  const message = /Expected the result of Broken\.forward\(\) to be a Tensor but received 5 \(number\)/;
+
+  test('BAD CALL: a TypeError naming the module, when called, in a Sequential and in train_ch6', async () => {
+    expect(() => new Broken().forward(torch.ones(1))).toThrow(TypeError);
+    expect(() => new Broken().forward(torch.ones(1))).toThrow(message);
+    expect(() => new nn.Sequential(new Broken(), new nn.ReLU()).forward(torch.ones(1))).toThrow(message);
+    const data = d2l.load_array([torch.rand(8, 1, 28, 28), torch.zeros([8], { dtype: torch.int64 })], 4);
+    await expect(d2l.train_ch6(new Broken(), data, data, 1, 0.1, 'cpu', { verbose: false })).rejects.toThrow(message);
+  });
+
+  test('a forward that returns a Tensor is unaffected, also when it calls super.forward()', () => {
+    class Double extends nn.Linear {
+      override forward(x: Tensor): Tensor {
+        return super.forward(x).mul(2);
+      }
+    }
+    const layer = new Double(1, 1, false);
+    layer.weight = torch.tensor([[3]]);
+    expect(layer.forward(torch.tensor([[1]])).item()).toBe(6);
   });
 });
 

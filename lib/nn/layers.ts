@@ -378,11 +378,20 @@ export class Reshape extends NativeLayer {
   }
 }
 
+/** How deep Sequentials may nest: each level is a native call frame in forward, and the stack is finite. */
+export const MAX_SEQUENTIAL_DEPTH = 1000;
+
+// How deep each Sequential nests (1 for one holding no Sequential).
+const depths = new WeakMap<Sequential, number>();
+
 /**
  * A chain of layers, as torch.nn.Sequential: `new nn.Sequential(layer1, layer2, ...)`. Iterable, with `.length`
  * and index access (`net[0]`). When every layer is built in, the chain is one libtorch torch::nn::Sequential and
- * runs natively end to end (what train_ch6's fused step needs); layers written in JS run one by one.
- * @throws TypeError when an argument is not a Module.
+ * runs natively end to end (what train_ch6's fused step needs); layers written in JS run one by one. A layer may
+ * appear twice (it then runs twice, and its parameters are listed once). Sequentials nest at most
+ * MAX_SEQUENTIAL_DEPTH (1000) deep.
+ * @throws TypeError when an argument is not a Module; RangeError when the nesting would pass 1000 deep (a
+ *   forward through it would overflow the native stack).
  */
 export class Sequential extends Module implements Iterable<Module> {
   [index: number]: Module;
@@ -392,6 +401,15 @@ export class Sequential extends Module implements Iterable<Module> {
     layers.forEach((layer, i) => {
       if (!(layer instanceof Module)) throw invalidType(`layers[${i}]`, 'an nn.Module', layer);
     });
+    const depth = 1 + Math.max(0, ...layers.map((layer) => (layer instanceof Sequential ? depths.get(layer)! : 0)));
+    if (depth > MAX_SEQUENTIAL_DEPTH) {
+      const i = layers.findIndex((layer) => layer instanceof Sequential && depths.get(layer)! >= MAX_SEQUENTIAL_DEPTH);
+      throw new RangeError(
+        `Expected layers[${i}] to be a Sequential nested less than ${MAX_SEQUENTIAL_DEPTH} deep but it is ` +
+          `${depth - 1} deep: Sequentials nest at most ${MAX_SEQUENTIAL_DEPTH} deep`,
+      );
+    }
+    depths.set(this, depth);
     layers.forEach((layer, i) => {
       Object.defineProperty(this, i, { value: layer, enumerable: true, writable: false, configurable: false });
     });
@@ -399,13 +417,15 @@ export class Sequential extends Module implements Iterable<Module> {
     if (handles.every((h) => h !== undefined)) attachHandle(this, new native.Module('Sequential', {}, handles as never));
   }
 
-  /** The number of layers. */
+  /** The number of layers (a layer that appears twice counts twice). */
   get length(): number {
-    return this.named_children().length;
+    let n = 0;
+    while (Object.prototype.hasOwnProperty.call(this, n)) n++;
+    return n;
   }
 
   *[Symbol.iterator](): Iterator<Module> {
-    yield* this.children();
+    for (let i = 0; i < this.length; i++) yield this[i];
   }
 
   /** Runs the layers in order. */
