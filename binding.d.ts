@@ -139,6 +139,8 @@ export interface Binding {
   /** Writes bytes into a contiguous CPU tensor's memory at a byte offset (RangeError if they do not fit). */
   copyInto(tensor: NativeTensor, byteOffset: number, bytes: Uint8Array): void;
   full(shape: number[], value: number, dtype: NativeDtype | null, device: string | null): NativeTensor;
+  /** Uninitialised memory: only for callers that then write every element (the IDX decoder). */
+  empty(shape: number[], dtype: NativeDtype | null, device: string | null): NativeTensor;
   random(kind: 'rand' | 'randn', shape: number[], dtype: NativeDtype | null, device: string | null): NativeTensor;
   randint(low: number, high: number, shape: number[], dtype: NativeDtype | null, device: string | null): NativeTensor;
   randperm(n: number, device: string | null): NativeTensor;

@@ -418,6 +418,13 @@ Napi::Value Full(const Napi::CallbackInfo& info) {
   });
 }
 
+// empty(shape, dtype, device): uninitialised memory, for callers that write every element (the IDX decoder, which
+// would otherwise zero-fill a 47 MB tensor on the main thread first).
+Napi::Value Empty(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&] { return TensorWrap::New(env, torch::empty(ToShape(info[0]), Options(info[1], info[2]))); });
+}
+
 // random(kind, shape, dtype, device): kind is rand or randn.
 Napi::Value Random(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -525,6 +532,7 @@ void InitTensorFunctions(Napi::Env env, Napi::Object exports) {
   exports.Set("dtypes", dtypes);
   exports.Set("fromData", Napi::Function::New<FromData>(env, "fromData"));
   exports.Set("full", Napi::Function::New<Full>(env, "full"));
+  exports.Set("empty", Napi::Function::New<Empty>(env, "empty"));
   exports.Set("copyInto", Napi::Function::New<CopyInto>(env, "copyInto"));
   exports.Set("random", Napi::Function::New<Random>(env, "random"));
   exports.Set("randint", Napi::Function::New<Randint>(env, "randint"));
