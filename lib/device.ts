@@ -1,5 +1,5 @@
 import { inspect } from 'node:util';
-import { invalidType, invalidValue } from './validate';
+import { checkArgCount, invalidType, invalidValue } from './validate';
 
 export type DeviceType = 'cpu' | 'cuda';
 
@@ -50,6 +50,7 @@ export function parseDevice(name: string, value: unknown): Device {
  * @throws RangeError for a device string other than cpu, cuda or cuda:N.
  */
 export function device(type: DeviceLike, index?: number): Device {
+  checkArgCount('device', arguments.length, 2);
   const parsed = parseDevice('type', type);
   if (index === undefined) return parsed;
   if (typeof index !== 'number') throw invalidType('index', `an integer in [0, ${MAX_INDEX}]`, index);

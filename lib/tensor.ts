@@ -6,7 +6,7 @@ import { inspect } from 'node:util';
 import type { NativeTensor, NativeTypedArray } from '../binding';
 import { Device, DeviceLike, parseDevice } from './device';
 import { formatTensor } from './format';
-import { checkBool, checkInt, invalidType, invalidValue, isOptions } from './validate';
+import { checkArgCount, checkBool, checkInt, describe, invalidType, invalidValue, isOptions, parseArgs } from './validate';
 
 /**
  * The dtypes, and for each integer dtype the whole numbers it holds: the one list in lib/ (the Dtype type, DTYPES,
@@ -50,6 +50,7 @@ export class Size extends Array<number> {
 
   /** The number of elements a tensor of this shape holds. */
   numel(): number {
+    checkArgCount('Size.numel', arguments.length, 0);
     return this.reduce((a, b) => a * b, 1);
   }
 
@@ -88,8 +89,17 @@ export function checkShape(name: string, value: unknown, rule: ShapeRule = {}): 
   });
 }
 
-/** Shapes as PyTorch takes them: `f(2, 3)`, `f([2, 3])`. */
-function shapeArgs(name: string, args: readonly unknown[], rule: ShapeRule = {}): number[] {
+/**
+ * Shapes as PyTorch takes them: `f(2, 3)`, `f([2, 3])`. An array or object among several arguments (`f([2, 3], 1)`)
+ * is a TypeError naming `callee`: more arguments than it takes.
+ */
+export function shapeArgs(callee: string, name: string, args: readonly unknown[], rule: ShapeRule = {}): number[] {
+  if (args.length > 1 && args.some((a) => a !== null && typeof a === 'object')) {
+    throw new TypeError(
+      `${callee}() takes the ${name} as numbers or as one array of them, but received ${args.length} arguments, ` +
+        `${describe(args.find((a) => a !== null && typeof a === 'object'))} among them`,
+    );
+  }
   return checkShape(name, args.length === 1 && Array.isArray(args[0]) ? args[0] : [...args], rule);
 }
 
@@ -120,8 +130,9 @@ export interface ToOptions {
 export function parseTo(target: unknown, dtype?: unknown): { device: string | null; dtype: Dtype | null } {
   const result: { device: string | null; dtype: Dtype | null } = { device: null, dtype: null };
   if (isOptions(target)) {
-    if (target.device !== undefined) result.device = String(parseDevice('device', target.device));
-    if (target.dtype !== undefined) result.dtype = checkDtype('dtype', target.dtype);
+    const o = parseArgs('to', ['device', 'dtype'], [target]);
+    if (o.device !== undefined) result.device = String(parseDevice('device', o.device));
+    if (o.dtype !== undefined) result.dtype = checkDtype('dtype', o.dtype);
   } else if (typeof target === 'string' && (DTYPES as readonly string[]).includes(target)) {
     result.dtype = target as Dtype;
   } else {
@@ -183,10 +194,12 @@ export class Tensor {
 
   /** The number of dimensions. */
   dim(): number {
+    checkArgCount('Tensor.dim', arguments.length, 0);
     return this._h.shape().length;
   }
 
   numel(): number {
+    checkArgCount('Tensor.numel', arguments.length, 0);
     return this._h.numel();
   }
 
@@ -194,6 +207,7 @@ export class Tensor {
   size(): Size;
   size(dim: number): number;
   size(dim?: number): Size | number {
+    checkArgCount('Tensor.size', arguments.length, 1);
     const shape = this._h.shape();
     if (dim === undefined) return Size.fromArray(shape);
     const d = checkInt('dim', dim);
@@ -209,17 +223,20 @@ export class Tensor {
    * @throws RangeError for an unknown device or dtype; Error (libtorch) when the device is not available.
    */
   to(target: DeviceLike | Dtype | ToOptions, dtype?: Dtype): Tensor {
+    checkArgCount('Tensor.to', arguments.length, 2);
     const to = parseTo(target, dtype);
     return new Tensor(this._h.to(to.device, to.dtype));
   }
 
   /** `to('float32')`. */
   float(): Tensor {
+    checkArgCount('Tensor.float', arguments.length, 0);
     return new Tensor(this._h.to(null, 'float32'));
   }
 
   /** `to('int64')`. */
   long(): Tensor {
+    checkArgCount('Tensor.long', arguments.length, 0);
     return new Tensor(this._h.to(null, 'int64'));
   }
 
@@ -228,11 +245,13 @@ export class Tensor {
    * @throws Error (libtorch) when the tensor has more than one element.
    */
   item(): number | boolean {
+    checkArgCount('Tensor.item', arguments.length, 0);
     return this._h.item();
   }
 
   /** The values as nested arrays of numbers (booleans for dtype bool); a number for a 0-d tensor. */
   tolist(): unknown {
+    checkArgCount('Tensor.tolist', arguments.length, 0);
     const data = this._h.data();
     const bool = this.dtype === 'bool';
     const shape = this._h.shape();
@@ -255,21 +274,25 @@ export class Tensor {
    * Float64Array, Int32Array, BigInt64Array for int64, Uint8Array for uint8 and bool, ...
    */
   data(): NativeTypedArray {
+    checkArgCount('Tensor.data', arguments.length, 0);
     return this._h.data();
   }
 
   /** Indices of the maxima over `dim` (over all elements when omitted). */
   argmax(dim?: number, keepdim = false): Tensor {
+    checkArgCount('Tensor.argmax', arguments.length, 2);
     return new Tensor(this._h.argmax(dimArg('dim', dim), checkBool('keepdim', keepdim)));
   }
 
   /** Sum over all elements, or over `dim` (a number or an array of them). */
   sum(dim?: number | number[], keepdim = false): Tensor {
+    checkArgCount('Tensor.sum', arguments.length, 2);
     return new Tensor(this._h.reduce('sum', dimsArg('dim', dim), checkBool('keepdim', keepdim)));
   }
 
   /** Mean over all elements, or over `dim`. Floating-point tensors only (libtorch's rule). */
   mean(dim?: number | number[], keepdim = false): Tensor {
+    checkArgCount('Tensor.mean', arguments.length, 2);
     return new Tensor(this._h.reduce('mean', dimsArg('dim', dim), checkBool('keepdim', keepdim)));
   }
 
@@ -282,6 +305,7 @@ export class Tensor {
   min(): Tensor;
   min(dim: number, keepdim?: boolean): ValuesIndices;
   min(dim?: number, keepdim?: boolean): Tensor | ValuesIndices {
+    checkArgCount('Tensor.min', arguments.length, 2);
     return extreme(this, 'min', dim, keepdim);
   }
 
@@ -294,12 +318,14 @@ export class Tensor {
   max(): Tensor;
   max(dim: number, keepdim?: boolean): ValuesIndices;
   max(dim?: number, keepdim?: boolean): Tensor | ValuesIndices {
+    checkArgCount('Tensor.max', arguments.length, 2);
     return extreme(this, 'max', dim, keepdim);
   }
 
 
   /** Element-wise equality (broadcasting): a bool tensor. */
   eq(other: TensorOther): Tensor {
+    checkArgCount('Tensor.eq', arguments.length, 1);
     return new Tensor(this._h.binary('eq', otherHandle('other', other)));
   }
 
@@ -308,62 +334,74 @@ export class Tensor {
    * (int64 labels + 1 are int64), a fractional one makes it float32.
    */
   add(other: TensorOther): Tensor {
+    checkArgCount('Tensor.add', arguments.length, 1);
     return new Tensor(this._h.binary('add', otherHandle('other', other)));
   }
 
   /** `this - other`, promoting as add() does. */
   sub(other: TensorOther): Tensor {
+    checkArgCount('Tensor.sub', arguments.length, 1);
     return new Tensor(this._h.binary('sub', otherHandle('other', other)));
   }
 
   /** `this * other`, promoting as add() does: an int64 tensor times 2 stays int64. */
   mul(other: TensorOther): Tensor {
+    checkArgCount('Tensor.mul', arguments.length, 1);
     return new Tensor(this._h.binary('mul', otherHandle('other', other)));
   }
 
   /** `this / other`: true division, as PyTorch's, so integer tensors give float32. */
   div(other: TensorOther): Tensor {
+    checkArgCount('Tensor.div', arguments.length, 1);
     return new Tensor(this._h.binary('div', otherHandle('other', other)));
   }
 
   matmul(other: Tensor): Tensor {
+    checkArgCount('Tensor.matmul', arguments.length, 1);
     if (!(other instanceof Tensor)) throw invalidType('other', 'a Tensor', other);
     return new Tensor(this._h.binary('matmul', other._h));
   }
 
   exp(): Tensor {
+    checkArgCount('Tensor.exp', arguments.length, 0);
     return new Tensor(this._h.unary('exp'));
   }
 
   abs(): Tensor {
+    checkArgCount('Tensor.abs', arguments.length, 0);
     return new Tensor(this._h.unary('abs'));
   }
 
   log(): Tensor {
+    checkArgCount('Tensor.log', arguments.length, 0);
     return new Tensor(this._h.unary('log'));
   }
 
   sigmoid(): Tensor {
+    checkArgCount('Tensor.sigmoid', arguments.length, 0);
     return new Tensor(this._h.unary('sigmoid'));
   }
 
   relu(): Tensor {
+    checkArgCount('Tensor.relu', arguments.length, 0);
     return new Tensor(this._h.unary('relu'));
   }
 
   /** A new tensor with its own copy of the values (autograd-tracked). */
   clone(): Tensor {
+    checkArgCount('Tensor.clone', arguments.length, 0);
     return new Tensor(this._h.unary('clone'));
   }
 
   /** The same values, cut off from autograd. */
   detach(): Tensor {
+    checkArgCount('Tensor.detach', arguments.length, 0);
     return new Tensor(this._h.unary('detach'));
   }
 
   /** `reshape(-1, 1, 28, 28)` or `reshape([-1, 1, 28, 28])`; copies only when it must. */
   reshape(...shape: number[] | [number[]]): Tensor {
-    return new Tensor(this._h.reshape(shapeArgs('shape', shape, { allowInfer: true })));
+    return new Tensor(this._h.reshape(shapeArgs('Tensor.reshape', 'shape', shape, { allowInfer: true })));
   }
 
   /**
@@ -371,11 +409,12 @@ export class Tensor {
    * @throws Error (libtorch) when the sizes do not match or the memory layout does not allow a view.
    */
   view(...shape: number[] | [number[]]): Tensor {
-    return new Tensor(this._h.view(shapeArgs('shape', shape, { allowInfer: true })));
+    return new Tensor(this._h.view(shapeArgs('Tensor.view', 'shape', shape, { allowInfer: true })));
   }
 
   /** Rows (or slices along `dim`) picked by an int64 index tensor. */
   index_select(dim: number, index: Tensor): Tensor {
+    checkArgCount('Tensor.index_select', arguments.length, 2);
     if (!(index instanceof Tensor)) throw invalidType('index', 'a Tensor', index);
     return new Tensor(this._h.indexSelect(checkInt('dim', dim), index._h));
   }
@@ -385,12 +424,14 @@ export class Tensor {
    * @throws Error (libtorch) for a non-scalar tensor without `gradient`, or one that does not require grad.
    */
   backward(gradient?: Tensor): void {
+    checkArgCount('Tensor.backward', arguments.length, 1);
     if (gradient !== undefined && !(gradient instanceof Tensor)) throw invalidType('gradient', 'a Tensor', gradient);
     this._h.backward(gradient ? gradient._h : null);
   }
 
   /** Frees the native memory now rather than at garbage collection. Any later use throws. Safe to call twice. */
   dispose(): void {
+    checkArgCount('Tensor.dispose', arguments.length, 0);
     this._h.dispose();
   }
 

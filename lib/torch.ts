@@ -6,8 +6,9 @@ import type { NativeTensor, NativeTypedArray } from '../binding';
 import { native } from './binding';
 import { Device, DeviceLike, device, parseDevice } from './device';
 import { DataLoader, TensorDataset } from './data';
-import { checkDtype, checkShape, Dtype, DTYPE_CONSTANTS, integerRange, Size, Tensor } from './tensor';
+import { checkDtype, checkShape, Dtype, DTYPE_CONSTANTS, integerRange, shapeArgs, Size, Tensor } from './tensor';
 import {
+  checkArgCount,
   checkBool,
   checkFunction,
   checkInt,
@@ -61,6 +62,11 @@ function creationOptions(options: CreationOptions): Creation {
     device: options.device === undefined ? null : String(parseDevice('device', options.device)),
     requiresGrad: options.requires_grad === undefined ? false : checkBool('requires_grad', options.requires_grad),
   };
+}
+
+/** The options object of a creation function: {dtype, device, requires_grad}, unknown keys refused. */
+function creationKeywords(callee: string, options: unknown): CreationOptions {
+  return parseArgs(callee, ['dtype', 'device', 'requires_grad'], [checkOptions('options', options)]) as CreationOptions;
 }
 
 function finish(t: Tensor, c: Creation): Tensor {
@@ -149,7 +155,8 @@ function checkFits(values: ArrayLike<number | bigint>, dtype: Dtype): void {
  *   bigint beyond int64).
  */
 export function tensor(data: TensorData, options: TensorOptions = {}): Tensor {
-  const opts = checkOptions('options', options) as TensorOptions;
+  checkArgCount('tensor', arguments.length, 2);
+  const opts = parseArgs('tensor', ['dtype', 'device', 'requires_grad', 'shape'], [checkOptions('options', options)]) as TensorOptions;
   const c = creationOptions(opts);
   let array: NativeTypedArray;
   let shape: number[];
@@ -194,7 +201,7 @@ export function tensor(data: TensorData, options: TensorOptions = {}): Tensor {
 function sizeAndOptions(callee: string, args: readonly unknown[]): { size: number[]; options: CreationOptions } {
   const keywords = args.length && isOptions(args[args.length - 1]) ? [args[args.length - 1]] : [];
   const sizes = keywords.length ? args.slice(0, -1) : args;
-  const positional = sizes.length === 0 ? [] : [sizes.length === 1 && Array.isArray(sizes[0]) ? sizes[0] : sizes];
+  const positional = sizes.length ? [shapeArgs(callee, 'size', sizes)] : [];
   const a = parseArgs(callee, ['size', 'dtype', 'device', 'requires_grad'], [...positional, ...keywords]);
   return { size: checkShape('size', a.size ?? []), options: a as CreationOptions };
 }
@@ -233,13 +240,15 @@ export const randn = sizeCreation('randn', (size, dtype, dev) => native.random('
 
 /** A tensor filled with `fill_value` (float32 unless `dtype` says otherwise). */
 export function full(size: number[], fill_value: number, options: CreationOptions = {}): Tensor {
-  const c = creationOptions(checkOptions('options', options));
+  checkArgCount('full', arguments.length, 3);
+  const c = creationOptions(creationKeywords('full', options));
   return finish(new Tensor(native.full(checkShape('size', size), checkNumber('fill_value', fill_value, { expected: 'a number' }), c.dtype, c.device)), c);
 }
 
 /** Random integers in [low, high), int64 by default: `torch.randint(0, 10, [256])`. */
 export function randint(low: number, high: number, size: number[], options: CreationOptions = {}): Tensor {
-  const c = creationOptions(checkOptions('options', options));
+  checkArgCount('randint', arguments.length, 4);
+  const c = creationOptions(creationKeywords('randint', options));
   checkInt('low', low);
   checkInt('high', high);
   if (high <= low) throw invalidValue('high', `an integer greater than low (${low})`, high);
@@ -248,34 +257,39 @@ export function randint(low: number, high: number, size: number[], options: Crea
 
 /** A random permutation of 0..n-1 (int64). */
 export function randperm(n: number, options: { device?: DeviceLike } = {}): Tensor {
-  const opts = checkOptions('options', options) as { device?: DeviceLike };
+  checkArgCount('randperm', arguments.length, 2);
+  const opts = parseArgs('randperm', ['device'], [checkOptions('options', options)]) as { device?: DeviceLike };
   const dev = opts.device === undefined ? null : String(parseDevice('device', opts.device));
   return new Tensor(native.randperm(checkInt('n', n, { min: 0 }), dev));
 }
 
 /** `arange(end)` or `arange(start, end, step = 1)`: int64 when all are integers, else float32. */
 export function arange(start: number, end?: number, step = 1, options: CreationOptions = {}): Tensor {
+  checkArgCount('arange', arguments.length, 4);
   if (end === undefined) [start, end] = [0, start];
   checkNumber('start', start);
   checkNumber('end', end);
   checkNumber('step', step);
   if (step === 0) throw invalidValue('step', 'a non-zero number', step);
-  const c = creationOptions(checkOptions('options', options));
+  const c = creationOptions(creationKeywords('arange', options));
   const integral = [start, end, step].every(Number.isInteger);
   return finish(new Tensor(native.arange(start, end, step, c.dtype ?? (integral ? 'int64' : 'float32'), c.device)), c);
 }
 
 /** Seeds libtorch's generators (CPU and CUDA), as torch.manual_seed: weights, rand*, and data shuffling. */
 export function manual_seed(seed: number): void {
+  checkArgCount('manual_seed', arguments.length, 1);
   native.manualSeed(checkInt('seed', seed, { min: 0 }));
 }
 
 /** Sets the number of threads libtorch uses within an operation. */
 export function set_num_threads(n: number): void {
+  checkArgCount('set_num_threads', arguments.length, 1);
   native.setNumThreads(checkInt('n', n, { min: 1 }));
 }
 
 export function get_num_threads(): number {
+  checkArgCount('get_num_threads', arguments.length, 0);
   return native.getNumThreads();
 }
 
@@ -283,14 +297,17 @@ export function get_num_threads(): number {
 export const cuda = {
   /** Whether this build of libtorch has CUDA and a device is visible. */
   is_available(): boolean {
+    checkArgCount('cuda.is_available', arguments.length, 0);
     return native.cudaIsAvailable();
   },
   /** The number of visible CUDA devices (0 without CUDA). */
   device_count(): number {
+    checkArgCount('cuda.device_count', arguments.length, 0);
     return native.cudaDeviceCount();
   },
   /** Waits for all queued CUDA work to finish (a no-op without CUDA). */
   synchronize(): void {
+    checkArgCount('cuda.synchronize', arguments.length, 0);
     native.cudaSynchronize();
   },
   /**
@@ -298,6 +315,7 @@ export const cuda = {
    * @throws RangeError for a device that is not a CUDA device.
    */
   memory_allocated(device: DeviceLike | number = 0): number {
+    checkArgCount('cuda.memory_allocated', arguments.length, 1);
     const dev = typeof device === 'number' ? parseDevice('device', `cuda:${checkInt('device', device, { min: 0 })}`) : parseDevice('device', device);
     if (dev.type !== 'cuda') throw invalidValue('device', 'a CUDA device', device);
     return native.cudaBuild ? native.cudaMemoryAllocated(dev.index ?? 0) : 0;
@@ -310,6 +328,7 @@ export const cuda = {
  * @example const acc = torch.no_grad(() => net.forward(X).argmax(1).eq(y).sum().item());
  */
 export function no_grad<T>(fn: () => T): T {
+  checkArgCount('no_grad', arguments.length, 1);
   checkFunction('fn', fn);
   const previous = native.isGradEnabled();
   native.setGradEnabled(false);
@@ -327,5 +346,6 @@ export function no_grad<T>(fn: () => T): T {
 
 /** Whether autograd records operations on this thread. */
 export function is_grad_enabled(): boolean {
+  checkArgCount('is_grad_enabled', arguments.length, 0);
   return native.isGradEnabled();
 }

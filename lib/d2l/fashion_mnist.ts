@@ -15,7 +15,7 @@ import { native } from '../binding';
 import { DataLoader, Dataset } from '../data';
 import { DeviceLike, parseDevice } from '../device';
 import { Tensor } from '../tensor';
-import { checkBool, checkInt, checkOptions, checkPair, invalidType, invalidValue, parseArgs } from '../validate';
+import { checkArgCount, checkBool, checkInt, checkOptions, checkPair, invalidType, invalidValue, parseArgs } from '../validate';
 
 const gunzip = promisify(zlib.gunzip);
 
@@ -62,6 +62,7 @@ const TEXT_LABELS = ['t-shirt', 'trouser', 'pullover', 'dress', 'coat', 'sandal'
  * @throws TypeError for a non-iterable or non-numeric label; RangeError for an index outside 0..9.
  */
 export function get_fashion_mnist_labels(labels: Tensor | Iterable<number>): string[] {
+  checkArgCount('get_fashion_mnist_labels', arguments.length, 1);
   const values = labels instanceof Tensor ? labels.tolist() : labels;
   const list = typeof values === 'number' ? [values] : values;
   if (list === null || typeof list !== 'object' || typeof (list as Iterable<unknown>)[Symbol.iterator] !== 'function') {
@@ -283,6 +284,7 @@ export async function load_data_fashion_mnist(
   batch_size: number,
   options: LoadFashionMnistOptions = {},
 ): Promise<[DataLoader, DataLoader]> {
+  checkArgCount('load_data_fashion_mnist', arguments.length, 2);
   checkInt('batch_size', batch_size, { min: 1 });
   const o = parseArgs('load_data_fashion_mnist', ['resize', 'root', 'device', 'download', 'mirror'], [checkOptions('options', options)]);
   const resize = o.resize == null ? null : checkPair('resize', o.resize, { min: 1 });

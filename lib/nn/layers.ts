@@ -5,7 +5,7 @@
 import type { NativeModuleKind } from '../../binding';
 import { native } from '../binding';
 import { checkShape, Tensor, handleOf } from '../tensor';
-import { checkBool, checkInt, checkPair, checkString, invalidType, invalidValue, parseArgs } from '../validate';
+import { checkArgCount, checkBool, checkPair, checkString, checkInt, invalidType, invalidValue, parseArgs } from '../validate';
 import { attachHandle, handleOfModule, Module } from './module';
 
 export type IntOrPair = number | [number, number];
@@ -24,6 +24,7 @@ abstract class NativeLayer extends Module {
    * @throws TypeError when input is not a Tensor; Error (libtorch) when its shape does not fit the layer.
    */
   override forward(input: Tensor): Tensor {
+    checkArgCount(`${this.constructor.name}.forward`, arguments.length, 1);
     return new Tensor(handleOfModule(this)!.forward(handleOf('input', input)));
   }
 
@@ -161,6 +162,7 @@ export class Conv2d extends NativeLayer {
   }
 
   override extra_repr(): string {
+    checkArgCount(`${this.constructor.name}.extra_repr`, arguments.length, 0);
     let s = `${this.in_channels}, ${this.out_channels}, kernel_size=${tuple(this.kernel_size)}, stride=${tuple(this.stride)}`;
     if (typeof this.padding === 'string') s += `, padding=${this.padding}`;
     else if (this.padding[0] || this.padding[1]) s += `, padding=${tuple(this.padding)}`;
@@ -220,6 +222,7 @@ export class Linear extends NativeLayer {
   }
 
   override extra_repr(): string {
+    checkArgCount(`${this.constructor.name}.extra_repr`, arguments.length, 0);
     return `in_features=${this.in_features}, out_features=${this.out_features}, bias=${this.bias ? 'True' : 'False'}`;
   }
 }
@@ -264,6 +267,7 @@ export class AvgPool2d extends NativeLayer {
   }
 
   override extra_repr(): string {
+    checkArgCount(`${this.constructor.name}.extra_repr`, arguments.length, 0);
     const one = (p: [number, number]) => (p[0] === p[1] ? String(p[0]) : tuple(p));
     return `kernel_size=${one(this.kernel_size)}, stride=${one(this.stride)}, padding=${one(this.padding)}`;
   }
@@ -312,6 +316,7 @@ export class MaxPool2d extends NativeLayer {
   }
 
   override extra_repr(): string {
+    checkArgCount(`${this.constructor.name}.extra_repr`, arguments.length, 0);
     const one = (p: [number, number]) => (p[0] === p[1] ? String(p[0]) : tuple(p));
     return `kernel_size=${one(this.kernel_size)}, stride=${one(this.stride)}, padding=${one(this.padding)}, ` +
       `dilation=${one(this.dilation)}, ceil_mode=${this.ceil_mode ? 'True' : 'False'}`;
@@ -321,6 +326,7 @@ export class MaxPool2d extends NativeLayer {
 /** The logistic function, element-wise, as torch.nn.Sigmoid. */
 export class Sigmoid extends NativeLayer {
   constructor() {
+    checkArgCount('Sigmoid', arguments.length, 0);
     super('Sigmoid', {});
   }
 }
@@ -328,6 +334,7 @@ export class Sigmoid extends NativeLayer {
 /** max(0, x), element-wise, as torch.nn.ReLU. */
 export class ReLU extends NativeLayer {
   constructor() {
+    checkArgCount('ReLU', arguments.length, 0);
     super('ReLU', {});
   }
 }
@@ -335,6 +342,7 @@ export class ReLU extends NativeLayer {
 /** tanh, element-wise, as torch.nn.Tanh. */
 export class Tanh extends NativeLayer {
   constructor() {
+    checkArgCount('Tanh', arguments.length, 0);
     super('Tanh', {});
   }
 }
@@ -355,6 +363,7 @@ export class Flatten extends NativeLayer {
   }
 
   override extra_repr(): string {
+    checkArgCount(`${this.constructor.name}.extra_repr`, arguments.length, 0);
     return `start_dim=${this.start_dim}, end_dim=${this.end_dim}`;
   }
 }
@@ -374,6 +383,7 @@ export class Reshape extends NativeLayer {
   }
 
   override extra_repr(): string {
+    checkArgCount(`${this.constructor.name}.extra_repr`, arguments.length, 0);
     return this.shape.join(', ');
   }
 }
@@ -430,6 +440,7 @@ export class Sequential extends Module implements Iterable<Module> {
 
   /** Runs the layers in order. */
   override forward(input: Tensor): Tensor {
+    checkArgCount('Sequential.forward', arguments.length, 1);
     const handle = handleOfModule(this);
     if (handle) return new Tensor(handle.forward(handleOf('input', input)));
     let x = input;

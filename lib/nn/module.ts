@@ -8,7 +8,7 @@ import type { NativeModule } from '../../binding';
 import { native } from '../binding';
 import type { DeviceLike } from '../device';
 import { Dtype, parseTo, Tensor, ToOptions } from '../tensor';
-import { checkBool, checkFunction, invalidType } from '../validate';
+import { checkArgCount, checkBool, checkFunction, invalidType } from '../validate';
 
 // The libtorch module behind each built-in layer; modules written in JS have none.
 const handles = new WeakMap<Module, NativeModule>();
@@ -30,6 +30,7 @@ export class Module {
   training = true;
 
   constructor() {
+    checkArgCount(new.target.name, arguments.length, 0);
     // PyTorch's `module(x)` hands back whatever forward returns; here callers (Sequential, train_ch6, ...) need a
     // Tensor. So forward is wrapped once, here, to say so where the mistake is: a TypeError naming the module that
     // returned something else, rather than a failure deep inside the library. The wrapper looks forward up on the
@@ -61,11 +62,13 @@ export class Module {
    * twice is listed once, under its first name, as in PyTorch.
    */
   named_children(): [string, Module][] {
+    checkArgCount('Module.named_children', arguments.length, 0);
     const seen = new Set<Module>();
     return entries(this).filter(([, m]) => !seen.has(m) && seen.add(m));
   }
 
   children(): Module[] {
+    checkArgCount('Module.children', arguments.length, 0);
     return this.named_children().map(([, m]) => m);
   }
 
@@ -74,6 +77,7 @@ export class Module {
    * twice is listed once, under its first name, as in PyTorch.
    */
   named_modules(prefix = ''): [string, Module][] {
+    checkArgCount('Module.named_modules', arguments.length, 1);
     const seen = new Set<Module>();
     const out: [string, Module][] = [];
     const visit = (module: Module, name: string) => {
@@ -87,6 +91,7 @@ export class Module {
   }
 
   modules(): Module[] {
+    checkArgCount('Module.modules', arguments.length, 0);
     return this.named_modules().map(([, m]) => m);
   }
 
@@ -95,6 +100,7 @@ export class Module {
    * parameter reached twice (a layer used twice) is listed once, under its first name, as in PyTorch.
    */
   named_parameters(prefix = ''): [string, Tensor][] {
+    checkArgCount('Module.named_parameters', arguments.length, 1);
     const seen = new Set<number>();
     return allNamedParameters(this, prefix).filter(([, t]) => {
       const id = t._h.identity();
@@ -104,11 +110,13 @@ export class Module {
 
   /** The parameters, in the order named_parameters() gives them, each once (so an optimizer steps each once). */
   parameters(): Tensor[] {
+    checkArgCount('Module.parameters', arguments.length, 0);
     return this.named_parameters().map(([, t]) => t);
   }
 
   /** Calls fn on every submodule (children first) and then on this module, as PyTorch's apply. */
   apply(fn: (module: Module) => void): this {
+    checkArgCount('Module.apply', arguments.length, 1);
     checkFunction('fn', fn);
     for (const child of this.children()) child.apply(fn);
     fn(this);
@@ -120,6 +128,7 @@ export class Module {
    * @throws Error while train_ch6 is training this module.
    */
   train(mode = true): this {
+    checkArgCount('Module.train', arguments.length, 1);
     checkBool('mode', mode);
     handles.get(this)?.train(mode);
     this.training = mode;
@@ -129,16 +138,19 @@ export class Module {
 
   /** train(false): evaluation mode. */
   eval(): this {
+    checkArgCount('Module.eval', arguments.length, 0);
     return this.train(false);
   }
 
   /**
-   * Moves the parameters to a device and/or casts them, in place: `net.to('cuda:0')`, `net.to(torch.float64)`.
+   * Moves the parameters to a device and/or casts them, in place: `net.to('cuda:0')`, `net.to(torch.float64)`,
+   * `net.to('cpu', torch.float64)`, `net.to({device, dtype})`.
    * Tensors taken from parameters() earlier follow the move.
    * @throws RangeError for a bad device or dtype; Error (libtorch) when the device is not available.
    */
-  to(target: DeviceLike | Dtype | ToOptions): this {
-    const to = parseTo(target);
+  to(target: DeviceLike | Dtype | ToOptions, dtype?: Dtype): this {
+    checkArgCount('Module.to', arguments.length, 2);
+    const to = parseTo(target, dtype);
     handles.get(this)?.to(to.device, to.dtype);
     for (const child of this.children()) child.to({ ...(to.device && { device: to.device }), ...(to.dtype && { dtype: to.dtype }) });
     return this;
@@ -146,11 +158,13 @@ export class Module {
 
   /** Clears the gradients of all parameters: to null (the default, as in current PyTorch) or to zeros. */
   zero_grad(set_to_none = true): void {
+    checkArgCount('Module.zero_grad', arguments.length, 1);
     native.zeroGrad(this.parameters().map((p) => p._h), checkBool('set_to_none', set_to_none));
   }
 
   /** The options shown inside the parentheses when printed, as PyTorch's extra_repr. */
   extra_repr(): string {
+    checkArgCount('Module.extra_repr', arguments.length, 0);
     return '';
   }
 
