@@ -47,7 +47,7 @@ export function parseDevice(name: string, value: unknown): Device {
 
 /**
  * `torch.device('cuda:0')`, `torch.device('cuda', 0)`, `torch.device('cpu')`.
- * @throws RangeError for a device string other than cpu, cuda or cuda:N.
+ * @throws RangeError for a device string other than cpu, cuda or cuda:N, or an index above 127 (libtorch's limit).
  */
 export function device(type: DeviceLike, index?: number): Device {
   checkArgCount('device', arguments.length, 2);
