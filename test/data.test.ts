@@ -364,21 +364,53 @@ describe('d2l.load_data_fashion_mnist()', () => {
       expect(Xa.sum().item()).toBe(Xb.sum().item());
     });
 
-    test('the event loop keeps ticking while it loads (no gap of 50 ms: the 47 MB image tensor is not zero-filled first)', async () => {
-      const gaps: number[] = [];
-      let last = performance.now();
-      const timer = setInterval(() => {
-        const now = performance.now();
-        gaps.push(now - last);
-        last = now;
-      }, 5);
-      try {
-        for (let i = 0; i < 3; i++) await d2l.load_data_fashion_mnist(256);
-      } finally {
-        clearInterval(timer);
+    // A stall in the loader repeats on every load, while a machine busy with other work stalls a load only now and
+    // then: so each of these checks passes when one of three loads shows no stall.
+    test('the event loop keeps ticking while it loads: no gap of 50 ms', async () => {
+      const worst: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        let gap = 0;
+        let last = performance.now();
+        const timer = setInterval(() => {
+          const now = performance.now();
+          gap = Math.max(gap, now - last);
+          last = now;
+        }, 5);
+        try {
+          await d2l.load_data_fashion_mnist(256);
+        } finally {
+          clearInterval(timer);
+        }
+        worst.push(gap);
       }
-      expect(gaps.length).toBeGreaterThan(10);
-      expect(Math.max(...gaps)).toBeLessThan(50);
+      expect(Math.min(...worst)).toBeLessThan(50);
+    });
+
+    test('no native call on the main thread blocks it for 10 ms while loading (zero-filling the 47 MB image tensor first took 15-35 ms here)', async () => {
+      const { native } = require('../lib/binding') as { native: Record<string, unknown> };
+      const saved = Object.entries(native).filter(([name, f]) => typeof f === 'function' && /^[a-z]/.test(name));
+      let longest = 0;
+      for (const [name, f] of saved) {
+        native[name] = (...args: unknown[]) => {
+          const started = performance.now();
+          try {
+            return (f as (...a: unknown[]) => unknown)(...args);
+          } finally {
+            longest = Math.max(longest, performance.now() - started);
+          }
+        };
+      }
+      const worst: number[] = [];
+      try {
+        for (let i = 0; i < 3; i++) {
+          longest = 0;
+          await d2l.load_data_fashion_mnist(256);
+          worst.push(longest);
+        }
+      } finally {
+        for (const [name, f] of saved) native[name] = f;
+      }
+      expect(Math.min(...worst)).toBeLessThan(10);
     });
 
     test('torch.manual_seed(n) before iterating repeats the training order', () => {
