@@ -3,9 +3,8 @@
  * lib/ validates arguments before calling any of this; the native side trusts them. Users never touch it directly.
  */
 
-/** dtype names as lib/ passes them; the native side maps them to at::ScalarType. */
-export type NativeDtype =
-  | 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
+/** dtype names as lib/ passes them (lib/tensor.ts lists them); the native side maps them to at::ScalarType. */
+export type NativeDtype = import('./lib/tensor').Dtype;
 
 /** The typed arrays that carry tensor values across the boundary. */
 export type NativeTypedArray =
@@ -31,12 +30,16 @@ export declare class NativeTensor {
   data(): NativeTypedArray;
   argmax(dim: number | null, keepdim: boolean): NativeTensor;
   reduce(op: 'sum' | 'mean' | 'amin' | 'amax', dims: number[] | null, keepdim: boolean): NativeTensor;
+  /** [values, indices] of the maxima or minima over one dimension. */
+  reduceWithIndices(op: 'max' | 'min', dim: number, keepdim: boolean): [NativeTensor, NativeTensor];
   binary(op: 'add' | 'sub' | 'mul' | 'div' | 'eq' | 'matmul', other: NativeTensor | number): NativeTensor;
   unary(op: 'clone' | 'detach' | 'contiguous' | 'exp' | 'log' | 'neg' | 'abs' | 'sigmoid' | 'relu'): NativeTensor;
   reshape(shape: number[]): NativeTensor;
   view(shape: number[]): NativeTensor;
   indexSelect(dim: number, index: NativeTensor): NativeTensor;
   backward(gradient: NativeTensor | null): void;
+  /** A number two handles of the same tensor share (its TensorImpl's address), to deduplicate parameters. */
+  identity(): number;
   /** Frees the tensor now; later calls on this handle throw. */
   dispose(): void;
   isDisposed(): boolean;
@@ -59,6 +62,11 @@ export declare class NativeModule {
   to(device: string | null, dtype: NativeDtype | null): void;
   /** libtorch's printout of the module tree. */
   describe(): string;
+  /**
+   * This module's own parameter `name` takes the tensor's values, sharing its memory, and stays the same leaf with
+   * requires_grad; its gradient is cleared. lib/ checks the name, shape, dtype and device first.
+   */
+  setParameter(name: string, value: NativeTensor): void;
 }
 
 export interface NativeSGDOptions {
@@ -141,11 +149,13 @@ export interface Binding {
   SGD: typeof NativeSGD;
   Hold: typeof NativeHold;
 
-  fromData(data: NativeTypedArray, shape: number[], dtype: NativeDtype | null, device: string | null,
-           requiresGrad: boolean): NativeTensor;
+  /** A copy of the data, of the given shape (its element count must match: an Error otherwise). */
+  fromData(data: NativeTypedArray, shape: number[], dtype: NativeDtype | null, device: string | null): NativeTensor;
   /** Writes bytes into a contiguous CPU tensor's memory at a byte offset (RangeError if they do not fit). */
   copyInto(tensor: NativeTensor, byteOffset: number, bytes: Uint8Array): void;
   full(shape: number[], value: number, dtype: NativeDtype | null, device: string | null): NativeTensor;
+  /** Uninitialised memory: only for callers that then write every element (the IDX decoder). */
+  empty(shape: number[], dtype: NativeDtype | null, device: string | null): NativeTensor;
   random(kind: 'rand' | 'randn', shape: number[], dtype: NativeDtype | null, device: string | null): NativeTensor;
   randint(low: number, high: number, shape: number[], dtype: NativeDtype | null, device: string | null): NativeTensor;
   randperm(n: number, device: string | null): NativeTensor;
@@ -183,6 +193,8 @@ export interface Binding {
   /** Turns the faster CPU kernels of native/kernels.h on or off (tests and benchmarks compare with libtorch's). */
   setFastKernels(enabled: boolean): void;
 
+  /** The dtype names native/common.cc maps to libtorch's types. */
+  dtypes: string[];
   /** The libtorch version the addon was built against, e.g. '1.13.0'. */
   torchVersion: string;
   /** Whether that libtorch has CUDA. */

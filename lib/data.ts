@@ -5,7 +5,7 @@
 import type { NativeBatchSource, NativeTensor } from '../binding';
 import { native } from './binding';
 import { Tensor } from './tensor';
-import { checkBool, checkInt, checkOptions, invalidType, invalidValue, parseArgs } from './validate';
+import { checkArgCount, checkBool, checkInt, checkOptions, invalidType, invalidValue, parseArgs } from './validate';
 
 /** A data set whose examples live in native memory; what DataLoader (and train_ch6's native loop) batch from. */
 export interface Dataset {
@@ -23,6 +23,7 @@ export class TensorDataset implements Dataset {
   readonly tensors: [Tensor, Tensor];
 
   constructor(X: Tensor, y: Tensor) {
+    checkArgCount('TensorDataset', arguments.length, 2);
     if (!(X instanceof Tensor)) throw invalidType('X', 'a Tensor', X);
     if (!(y instanceof Tensor)) throw invalidType('y', 'a Tensor', y);
     if (X.dim() === 0 || y.dim() === 0 || X.shape[0] !== y.shape[0]) {

@@ -8,7 +8,7 @@ import * as optim from './optim';
 import * as d2l from './d2l';
 
 export { torch, nn, optim, d2l };
-export { Tensor, Size } from './tensor';
+export { Tensor, Size, ValuesIndices } from './tensor';
 export type { Dtype } from './tensor';
 export { Device } from './device';
 export type { DeviceLike } from './device';

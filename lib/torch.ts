@@ -2,12 +2,13 @@
  * The `torch` namespace: tensor creation, seeding, threads, devices, CUDA queries and grad mode, named as in PyTorch.
  */
 import { types } from 'node:util';
-import type { NativeTypedArray } from '../binding';
+import type { NativeTensor, NativeTypedArray } from '../binding';
 import { native } from './binding';
 import { Device, DeviceLike, device, parseDevice } from './device';
 import { DataLoader, TensorDataset } from './data';
-import { checkDtype, checkShape, Dtype, Size, Tensor } from './tensor';
+import { checkDtype, checkShape, Dtype, DTYPE_CONSTANTS, integerRange, shapeArgs, Size, Tensor } from './tensor';
 import {
+  checkArgCount,
   checkBool,
   checkFunction,
   checkInt,
@@ -16,6 +17,7 @@ import {
   invalidType,
   invalidValue,
   isOptions,
+  parseArgs,
 } from './validate';
 
 export { Device, device, Size, Tensor };
@@ -26,19 +28,10 @@ export type { Dataset, DataLoaderOptions } from './data';
 export const utils = { data: { DataLoader, TensorDataset } };
 
 /** dtype constants, as `torch.float32`; every API also takes the plain string. */
-export const float32: Dtype = 'float32';
-export const float64: Dtype = 'float64';
-export const float16: Dtype = 'float16';
-export const bfloat16: Dtype = 'bfloat16';
-export const int64: Dtype = 'int64';
-export const int32: Dtype = 'int32';
-export const int16: Dtype = 'int16';
-export const int8: Dtype = 'int8';
-export const uint8: Dtype = 'uint8';
-export const bool: Dtype = 'bool';
+export const { float32, float64, float16, bfloat16, int64, int32, int16, int8, uint8, bool } = DTYPE_CONSTANTS;
 /** PyTorch's aliases for the same dtypes. */
-export const float: Dtype = 'float32';
-export const long: Dtype = 'int64';
+export const float: Dtype = float32;
+export const long: Dtype = int64;
 
 /** The libtorch version the native addon was built against, e.g. '1.13.0'. */
 export const __version__: string = native.torchVersion;
@@ -71,6 +64,11 @@ function creationOptions(options: CreationOptions): Creation {
   };
 }
 
+/** The options object of a creation function: {dtype, device, requires_grad}, unknown keys refused. */
+function creationKeywords(callee: string, options: unknown): CreationOptions {
+  return parseArgs(callee, ['dtype', 'device', 'requires_grad'], [checkOptions('options', options)]) as CreationOptions;
+}
+
 function finish(t: Tensor, c: Creation): Tensor {
   if (c.requiresGrad) t.requires_grad = true;
   return t;
@@ -84,7 +82,21 @@ function isTypedArray(value: unknown): value is NativeTypedArray {
   );
 }
 
-/** Shape and flat values of nested arrays; a RangeError names the first ragged place, a TypeError a non-number. */
+/** The dtype a typed array's values already have. */
+function typedArrayDtype(array: NativeTypedArray): Dtype {
+  if (types.isFloat32Array(array)) return 'float32';
+  if (types.isFloat64Array(array)) return 'float64';
+  if (types.isInt32Array(array)) return 'int32';
+  if (types.isInt16Array(array)) return 'int16';
+  if (types.isInt8Array(array)) return 'int8';
+  if (types.isUint8Array(array)) return 'uint8';
+  return 'int64';
+}
+
+/**
+ * Shape and flat values of nested arrays. A hole (an empty slot of a sparse array) or a non-number is a TypeError
+ * naming its place, a ragged array a RangeError naming the first ragged place.
+ */
 function flatten(data: Nested): { shape: number[]; values: Nested[]; kind: 'number' | 'boolean' | 'bigint' } {
   const shape: number[] = [];
   for (let level: Nested = data; Array.isArray(level); level = level[0]) shape.push(level.length);
@@ -98,7 +110,11 @@ function flatten(data: Nested): { shape: number[]; values: Nested[]; kind: 'numb
     if (!Array.isArray(node) || node.length !== shape[dim]) {
       throw invalidValue(`data${where}`, `an array of length ${shape[dim]} (the array is ragged)`, node);
     }
-    node.forEach((child, i) => walk(child, dim + 1, `${where}[${i}]`));
+    // A for loop, not forEach: forEach skips holes, and a skipped hole would leave fewer values than the shape holds.
+    for (let i = 0; i < node.length; i++) {
+      if (!(i in node)) throw new TypeError(`Expected data${where}[${i}] to be a number but the array has a hole there (an empty slot)`);
+      walk(node[i], dim + 1, `${where}[${i}]`);
+    }
   };
   walk(data, 0, '');
   const first = values.length ? typeof values[0] : 'number';
@@ -112,25 +128,49 @@ function flatten(data: Nested): { shape: number[]; values: Nested[]; kind: 'numb
 }
 
 /**
+ * A RangeError naming the first value that `dtype` cannot hold: integer dtypes refuse NaN, +-Infinity and values
+ * outside their range (finite values in range are truncated toward zero, as PyTorch does: 1.7 -> 1).
+ */
+function checkFits(values: ArrayLike<number | bigint>, dtype: Dtype): void {
+  const range = integerRange(dtype);
+  if (!range) return;
+  const lo = Number(range.min);
+  const end = Number(range.max + 1n); // exact: a power of two
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    const fits = typeof v === 'bigint' ? v >= range.min && v <= range.max : Math.trunc(v) >= lo && Math.trunc(v) < end;
+    if (!fits) throw invalidValue(`data (element ${i})`, `a value ${dtype} can hold (an integer in [${range.min}, ${range.max}])`, v);
+  }
+}
+
+/**
  * A tensor holding a copy of `data`: a number, nested arrays, or a typed array.
  * The dtype follows the data: numbers give float32 (a JS number does not say whether it is an integer; pass
  * `{dtype: 'int64'}` for class labels), booleans bool, bigints int64, a typed array its own type
- * (Float32Array float32, Int32Array int32, BigInt64Array int64, ...).
+ * (Float32Array float32, Int32Array int32, BigInt64Array int64, ...). Into an integer dtype, fractions are truncated
+ * toward zero as in PyTorch (1.7 -> 1).
  * @example torch.tensor([[1, 2], [3, 4]]); torch.tensor([0, 2, 1], {dtype: torch.int64})
- * @throws TypeError for data that is not numbers; RangeError for ragged arrays or a `shape` that does not match.
+ * @throws TypeError for data that is not numbers or has holes (`[1, , 3]`); RangeError for ragged arrays, a `shape`
+ *   that does not match, or a value the dtype cannot hold (NaN, Infinity or out of range for an integer dtype, a
+ *   bigint beyond int64).
  */
 export function tensor(data: TensorData, options: TensorOptions = {}): Tensor {
-  const opts = checkOptions('options', options) as TensorOptions;
+  checkArgCount('tensor', arguments.length, 2);
+  const opts = parseArgs('tensor', ['dtype', 'device', 'requires_grad', 'shape'], [checkOptions('options', options)]) as TensorOptions;
   const c = creationOptions(opts);
   let array: NativeTypedArray;
   let shape: number[];
   if (isTypedArray(data)) {
-    array = data;
+    // Node-API cannot read a SharedArrayBuffer; the values are copied anyway.
+    array = types.isSharedArrayBuffer(data.buffer) ? data.slice() : data;
     shape = [data.length];
+    if (c.dtype !== null && c.dtype !== typedArrayDtype(array)) checkFits(array, c.dtype);
   } else if (typeof data === 'number' || typeof data === 'boolean' || typeof data === 'bigint' || Array.isArray(data)) {
     const flat = flatten(data);
     shape = flat.shape;
     if (flat.kind === 'bigint') {
+      // BigInt64Array.from would wrap a bigint beyond int64 silently (2n ** 64n -> 0n).
+      checkFits(flat.values as bigint[], 'int64');
       array = BigInt64Array.from(flat.values as bigint[]);
     } else if (flat.kind === 'boolean') {
       array = Uint8Array.from(flat.values as boolean[], (b) => (b ? 1 : 0));
@@ -139,6 +179,7 @@ export function tensor(data: TensorData, options: TensorOptions = {}): Tensor {
       array = Float64Array.from(flat.values as number[]);
       if (c.dtype === null) c.dtype = 'float32';
     }
+    if (c.dtype !== null && flat.kind !== 'boolean') checkFits(array, c.dtype);
   } else {
     throw invalidType('data', 'a number, an array of numbers or a typed array', data);
   }
@@ -150,29 +191,19 @@ export function tensor(data: TensorData, options: TensorOptions = {}): Tensor {
     }
     shape = wanted;
   }
-  return finish(new Tensor(native.fromData(array, shape, c.dtype, c.device, false)), c);
+  return finish(new Tensor(native.fromData(array, shape, c.dtype, c.device)), c);
 }
 
 /**
- * Splits PyTorch-style creation arguments: `f(2, 3)`, `f([2, 3])`, `f([2, 3], {dtype})`, `f({size: [2, 3]})`.
+ * Splits PyTorch-style creation arguments: `f(2, 3)`, `f([2, 3])`, `f([2, 3], {dtype})`, `f({size: [2, 3]})`;
+ * keyword errors are parseArgs' own.
  */
-function sizeAndOptions(args: unknown[]): { size: number[]; options: CreationOptions } {
-  let options: Record<string, unknown> = {};
-  let rest = args;
-  if (rest.length && isOptions(rest[rest.length - 1])) {
-    options = { ...(rest[rest.length - 1] as Record<string, unknown>) };
-    rest = rest.slice(0, -1);
-  }
-  let size: unknown = rest.length === 1 && Array.isArray(rest[0]) ? rest[0] : rest;
-  if ('size' in options) {
-    if (rest.length) throw new TypeError("got multiple values for argument 'size'");
-    size = options.size;
-    delete options.size;
-  }
-  for (const key of Object.keys(options)) {
-    if (!['dtype', 'device', 'requires_grad'].includes(key)) throw new TypeError(`got an unexpected keyword argument '${key}'`);
-  }
-  return { size: checkShape('size', size), options };
+function sizeAndOptions(callee: string, args: readonly unknown[]): { size: number[]; options: CreationOptions } {
+  const keywords = args.length && isOptions(args[args.length - 1]) ? [args[args.length - 1]] : [];
+  const sizes = keywords.length ? args.slice(0, -1) : args;
+  const positional = sizes.length ? [shapeArgs(callee, 'size', sizes)] : [];
+  const a = parseArgs(callee, ['size', 'dtype', 'device', 'requires_grad'], [...positional, ...keywords]);
+  return { size: checkShape('size', a.size ?? []), options: a as CreationOptions };
 }
 
 /** `(2, 3)`, `([2, 3])`, `([2, 3], options)`, `(2, 3, options)`, `({size: [2, 3], ...options})`. */
@@ -182,43 +213,42 @@ export type SizeArgs =
   | [...number[], CreationOptions]
   | [CreationOptions & { size: number[] }];
 
+/** A creation function taking sizes as PyTorch does (see SizeArgs); `make` gets checked, complete arguments. */
+function sizeCreation(
+  callee: string,
+  make: (size: number[], dtype: Dtype | null, device: string | null) => NativeTensor,
+): (...args: SizeArgs) => Tensor {
+  const create = (...args: SizeArgs): Tensor => {
+    const { size, options } = sizeAndOptions(callee, args);
+    const c = creationOptions(options);
+    return finish(new Tensor(make(size, c.dtype, c.device)), c);
+  };
+  return Object.defineProperty(create, 'name', { value: callee });
+}
+
 /** A tensor of zeros: `torch.zeros(2, 3)`, `torch.zeros([2, 3], {dtype: torch.int64})`. */
-export function zeros(...args: SizeArgs): Tensor {
-  const { size, options } = sizeAndOptions(args);
-  const c = creationOptions(options);
-  return finish(new Tensor(native.full(size, 0, c.dtype, c.device)), c);
-}
+export const zeros = sizeCreation('zeros', (size, dtype, dev) => native.full(size, 0, dtype, dev));
 
-/** A tensor of ones. */
-export function ones(...args: SizeArgs): Tensor {
-  const { size, options } = sizeAndOptions(args);
-  const c = creationOptions(options);
-  return finish(new Tensor(native.full(size, 1, c.dtype, c.device)), c);
-}
-
-/** A tensor filled with `fill_value`. */
-export function full(size: number[], fill_value: number, options: CreationOptions = {}): Tensor {
-  const c = creationOptions(checkOptions('options', options));
-  return finish(new Tensor(native.full(checkShape('size', size), checkNumber('fill_value', fill_value, { expected: 'a number' }), c.dtype, c.device)), c);
-}
+/** A tensor of ones: `torch.ones(2, 3)`. */
+export const ones = sizeCreation('ones', (size, dtype, dev) => native.full(size, 1, dtype, dev));
 
 /** Uniform random values in [0, 1): `torch.rand([1, 1, 28, 28])`. Seeded by torch.manual_seed. */
-export function rand(...args: SizeArgs): Tensor {
-  const { size, options } = sizeAndOptions(args);
-  const c = creationOptions(options);
-  return finish(new Tensor(native.random('rand', size, c.dtype, c.device)), c);
-}
+export const rand = sizeCreation('rand', (size, dtype, dev) => native.random('rand', size, dtype, dev));
 
-/** Standard normal random values. */
-export function randn(...args: SizeArgs): Tensor {
-  const { size, options } = sizeAndOptions(args);
-  const c = creationOptions(options);
-  return finish(new Tensor(native.random('randn', size, c.dtype, c.device)), c);
+/** Standard normal random values: `torch.randn(2, 3)`. Seeded by torch.manual_seed. */
+export const randn = sizeCreation('randn', (size, dtype, dev) => native.random('randn', size, dtype, dev));
+
+/** A tensor filled with `fill_value` (float32 unless `dtype` says otherwise). */
+export function full(size: number[], fill_value: number, options: CreationOptions = {}): Tensor {
+  checkArgCount('full', arguments.length, 3);
+  const c = creationOptions(creationKeywords('full', options));
+  return finish(new Tensor(native.full(checkShape('size', size), checkNumber('fill_value', fill_value, { expected: 'a number' }), c.dtype, c.device)), c);
 }
 
 /** Random integers in [low, high), int64 by default: `torch.randint(0, 10, [256])`. */
 export function randint(low: number, high: number, size: number[], options: CreationOptions = {}): Tensor {
-  const c = creationOptions(checkOptions('options', options));
+  checkArgCount('randint', arguments.length, 4);
+  const c = creationOptions(creationKeywords('randint', options));
   checkInt('low', low);
   checkInt('high', high);
   if (high <= low) throw invalidValue('high', `an integer greater than low (${low})`, high);
@@ -227,34 +257,39 @@ export function randint(low: number, high: number, size: number[], options: Crea
 
 /** A random permutation of 0..n-1 (int64). */
 export function randperm(n: number, options: { device?: DeviceLike } = {}): Tensor {
-  const opts = checkOptions('options', options) as { device?: DeviceLike };
+  checkArgCount('randperm', arguments.length, 2);
+  const opts = parseArgs('randperm', ['device'], [checkOptions('options', options)]) as { device?: DeviceLike };
   const dev = opts.device === undefined ? null : String(parseDevice('device', opts.device));
   return new Tensor(native.randperm(checkInt('n', n, { min: 0 }), dev));
 }
 
 /** `arange(end)` or `arange(start, end, step = 1)`: int64 when all are integers, else float32. */
 export function arange(start: number, end?: number, step = 1, options: CreationOptions = {}): Tensor {
+  checkArgCount('arange', arguments.length, 4);
   if (end === undefined) [start, end] = [0, start];
   checkNumber('start', start);
   checkNumber('end', end);
   checkNumber('step', step);
   if (step === 0) throw invalidValue('step', 'a non-zero number', step);
-  const c = creationOptions(checkOptions('options', options));
+  const c = creationOptions(creationKeywords('arange', options));
   const integral = [start, end, step].every(Number.isInteger);
   return finish(new Tensor(native.arange(start, end, step, c.dtype ?? (integral ? 'int64' : 'float32'), c.device)), c);
 }
 
 /** Seeds libtorch's generators (CPU and CUDA), as torch.manual_seed: weights, rand*, and data shuffling. */
 export function manual_seed(seed: number): void {
+  checkArgCount('manual_seed', arguments.length, 1);
   native.manualSeed(checkInt('seed', seed, { min: 0 }));
 }
 
 /** Sets the number of threads libtorch uses within an operation. */
 export function set_num_threads(n: number): void {
+  checkArgCount('set_num_threads', arguments.length, 1);
   native.setNumThreads(checkInt('n', n, { min: 1 }));
 }
 
 export function get_num_threads(): number {
+  checkArgCount('get_num_threads', arguments.length, 0);
   return native.getNumThreads();
 }
 
@@ -262,14 +297,17 @@ export function get_num_threads(): number {
 export const cuda = {
   /** Whether this build of libtorch has CUDA and a device is visible. */
   is_available(): boolean {
+    checkArgCount('cuda.is_available', arguments.length, 0);
     return native.cudaIsAvailable();
   },
   /** The number of visible CUDA devices (0 without CUDA). */
   device_count(): number {
+    checkArgCount('cuda.device_count', arguments.length, 0);
     return native.cudaDeviceCount();
   },
   /** Waits for all queued CUDA work to finish (a no-op without CUDA). */
   synchronize(): void {
+    checkArgCount('cuda.synchronize', arguments.length, 0);
     native.cudaSynchronize();
   },
   /**
@@ -277,6 +315,7 @@ export const cuda = {
    * @throws RangeError for a device that is not a CUDA device.
    */
   memory_allocated(device: DeviceLike | number = 0): number {
+    checkArgCount('cuda.memory_allocated', arguments.length, 1);
     const dev = typeof device === 'number' ? parseDevice('device', `cuda:${checkInt('device', device, { min: 0 })}`) : parseDevice('device', device);
     if (dev.type !== 'cuda') throw invalidValue('device', 'a CUDA device', device);
     return native.cudaBuild ? native.cudaMemoryAllocated(dev.index ?? 0) : 0;
@@ -289,6 +328,7 @@ export const cuda = {
  * @example const acc = torch.no_grad(() => net.forward(X).argmax(1).eq(y).sum().item());
  */
 export function no_grad<T>(fn: () => T): T {
+  checkArgCount('no_grad', arguments.length, 1);
   checkFunction('fn', fn);
   const previous = native.isGradEnabled();
   native.setGradEnabled(false);
@@ -306,10 +346,6 @@ export function no_grad<T>(fn: () => T): T {
 
 /** Whether autograd records operations on this thread. */
 export function is_grad_enabled(): boolean {
+  checkArgCount('is_grad_enabled', arguments.length, 0);
   return native.isGradEnabled();
-}
-
-/** @internal for callers that already hold a Device */
-export function deviceString(name: string, value: unknown): string {
-  return String(parseDevice(name, value));
 }

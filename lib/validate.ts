@@ -106,6 +106,16 @@ export function checkFunction<T extends (...args: never[]) => unknown>(name: str
   return value as T;
 }
 
+/**
+ * A TypeError naming `callee` when it is given more arguments than it takes, as Python's: no argument is ever
+ * silently ignored. Public functions and methods call it first: `checkArgCount('Tensor.sum', arguments.length, 2)`.
+ */
+export function checkArgCount(callee: string, given: number, max: number): void {
+  if (given > max) {
+    throw new TypeError(`${callee}() takes ${max} argument${max === 1 ? '' : 's'} but ${given} ${given === 1 ? 'was' : 'were'} given`);
+  }
+}
+
 /** A plain options object (or undefined): `{kernel_size: 5}`. */
 export function isOptions(value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;

@@ -24,6 +24,12 @@ at::ScalarType ParseDtype(const std::string& name) {
   throw std::invalid_argument("unsupported dtype '" + name + "'");
 }
 
+std::vector<std::string> DtypeNames() {
+  std::vector<std::string> names;
+  for (const auto& entry : kDtypes) names.emplace_back(entry.name);
+  return names;
+}
+
 std::string DtypeName(at::ScalarType type) {
   for (const auto& entry : kDtypes) {
     if (type == entry.type) return entry.name;

@@ -23,7 +23,9 @@ struct AddonData {
 
 inline AddonData& Data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
 
+// The dtype names lib/ uses, each mapped to its libtorch type (lib/tensor.ts holds the same list; a test checks).
 at::ScalarType ParseDtype(const std::string& name);
+std::vector<std::string> DtypeNames();
 std::string DtypeName(at::ScalarType type);
 c10::Device ParseDevice(const std::string& name);
 std::string DeviceName(const c10::Device& device);

@@ -58,17 +58,15 @@ Napi::Value Batch(const Napi::CallbackInfo& info) {
   if (info[1].IsObject()) order = TensorWrap::From(info[1], "order");
   const auto start = info[2].As<Napi::Number>().Int64Value();
   const auto end = info[3].As<Napi::Number>().Int64Value();
-  return Guarded(env, [&] {
-    auto [x, y] = MakeBatch(source, order, start, end);
-    auto pair = Napi::Array::New(env, 2);
-    pair.Set(0u, TensorWrap::New(env, x));
-    pair.Set(1u, TensorWrap::New(env, y));
-    return pair;
-  });
+  auto [x, y] = MakeBatch(source, order, start, end);
+  auto pair = Napi::Array::New(env, 2);
+  pair.Set(0u, TensorWrap::New(env, x));
+  pair.Set(1u, TensorWrap::New(env, y));
+  return pair;
 }
 
 }  // namespace
 
-void InitData(Napi::Env env, Napi::Object exports) { exports.Set("batch", Napi::Function::New<Batch>(env, "batch")); }
+void InitData(Napi::Env env, Napi::Object exports) { exports.Set("batch", Function<&Batch>(env, "batch")); }
 
 }  // namespace lt

@@ -136,6 +136,7 @@ Napi::Function ModuleWrap::Init(Napi::Env env) {
                          Method<&ModuleWrap::IsTraining>("isTraining"),
                          Method<&ModuleWrap::To>("to"),
                          Method<&ModuleWrap::Describe>("describe"),
+                         Method<&ModuleWrap::SetParameter>("setParameter"),
                      });
 }
 
@@ -231,6 +232,26 @@ Napi::Value ModuleWrap::To(const Napi::CallbackInfo& info) {
   CheckNotHeld(env, *module_);
   if (info[0].IsString()) module_->to(ParseDevice(info[0].As<Napi::String>()));
   if (info[1].IsString()) module_->to(ParseDtype(info[1].As<Napi::String>()));
+  return env.Undefined();
+}
+
+// setParameter(name, tensor): PyTorch's `layer.weight = nn.Parameter(t)`. This module's own parameter `name` takes
+// t's values, sharing t's memory, and stays the same leaf tensor with requires_grad, so optimizers and earlier
+// parameters() results follow it; its gradient is cleared, as a new Parameter has none. lib/ has checked that the
+// parameter exists and that t has its shape, dtype and device.
+Napi::Value ModuleWrap::SetParameter(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckNotHeld(env, *module_);
+  const std::string name = info[0].As<Napi::String>();
+  const auto& value = TensorWrap::From(info[1], "value");
+  {
+    auto params = module_->named_parameters(/*recurse=*/false);
+    auto* param = params.find(name);
+    if (param == nullptr) throw std::invalid_argument("setParameter: no parameter named " + name);
+    torch::NoGradGuard no_grad;
+    param->set_data(value.detach());
+    param->mutable_grad() = at::Tensor();
+  }
   return env.Undefined();
 }
 

@@ -50,6 +50,7 @@ class ModuleWrap : public Wrap<ModuleWrap> {
   Napi::Value IsTraining(const Napi::CallbackInfo& info);
   Napi::Value To(const Napi::CallbackInfo& info);
   Napi::Value Describe(const Napi::CallbackInfo& info);
+  Napi::Value SetParameter(const Napi::CallbackInfo& info);
 
   std::shared_ptr<torch::nn::Module> module_;
   torch::nn::AnyModule any_;

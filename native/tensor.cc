@@ -4,6 +4,7 @@
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
+#include <cmath>
 #include <cstring>
 #include <string>
 
@@ -39,6 +40,12 @@ at::Tensor FromTypedArray(const Napi::TypedArray& array, const std::vector<int64
     case napi_bigint64_array: type = at::kLong; break;
     default: throw Napi::TypeError::New(array.Env(), "data: unsupported typed array type");
   }
+  // lib/ matches the shape to the data; reading past the buffer would be a crash, so this one check stays.
+  const auto numel = c10::multiply_integers(shape);
+  if (numel != static_cast<int64_t>(array.ElementLength())) {
+    throw std::invalid_argument("fromData: the shape holds " + std::to_string(numel) + " elements but the data " +
+                                std::to_string(array.ElementLength()));
+  }
   auto* bytes = static_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
   return torch::from_blob(bytes, shape, at::TensorOptions().dtype(type)).clone();
 }
@@ -49,36 +56,50 @@ Napi::Value Scalar(Napi::Env env, const at::Scalar& s) {
   return Napi::Number::New(env, s.toDouble());
 }
 
-// The other operand of a binary op: a tensor handle or a plain number.
 at::Scalar ToScalar(const Napi::Value& v) { return at::Scalar(v.As<Napi::Number>().DoubleValue()); }
+
+// A number as the other operand of `self`'s binary op. With an integer (or bool) tensor, an integral number is a
+// Python int, so PyTorch's type promotion keeps the tensor's dtype (int64 labels + 1 stay int64, 2**40 + 1 keeps
+// its value); any other number is a Python float (int tensor * 2.5 -> float32).
+at::Scalar Operand(const Napi::Value& v, const at::Tensor& self) {
+  const double d = v.As<Napi::Number>().DoubleValue();
+  constexpr double kInt64End = 9223372036854775808.0;  // 2^63
+  if (at::isIntegralType(self.scalar_type(), /*includeBool=*/true) && std::trunc(d) == d && d >= -kInt64End &&
+      d < kInt64End) {
+    return at::Scalar(static_cast<int64_t>(d));
+  }
+  return at::Scalar(d);
+}
 
 }  // namespace
 
 Napi::Function TensorWrap::Init(Napi::Env env) {
   return DefineClass(env, "Tensor",
                      {
-                         InstanceMethod<&TensorWrap::Shape>("shape"),
-                         InstanceMethod<&TensorWrap::Dtype>("dtype"),
-                         InstanceMethod<&TensorWrap::Device>("device"),
-                         InstanceMethod<&TensorWrap::Numel>("numel"),
-                         InstanceMethod<&TensorWrap::RequiresGrad>("requiresGrad"),
-                         InstanceMethod<&TensorWrap::SetRequiresGrad>("setRequiresGrad"),
-                         InstanceMethod<&TensorWrap::IsLeaf>("isLeaf"),
-                         InstanceMethod<&TensorWrap::GradFn>("gradFn"),
-                         InstanceMethod<&TensorWrap::Grad>("grad"),
-                         InstanceMethod<&TensorWrap::To>("to"),
-                         InstanceMethod<&TensorWrap::Item>("item"),
-                         InstanceMethod<&TensorWrap::Data>("data"),
-                         InstanceMethod<&TensorWrap::Argmax>("argmax"),
-                         InstanceMethod<&TensorWrap::Reduce>("reduce"),
-                         InstanceMethod<&TensorWrap::Binary>("binary"),
-                         InstanceMethod<&TensorWrap::Unary>("unary"),
-                         InstanceMethod<&TensorWrap::Reshape>("reshape"),
-                         InstanceMethod<&TensorWrap::View>("view"),
-                         InstanceMethod<&TensorWrap::IndexSelect>("indexSelect"),
-                         InstanceMethod<&TensorWrap::Backward>("backward"),
-                         InstanceMethod<&TensorWrap::Dispose>("dispose"),
-                         InstanceMethod<&TensorWrap::IsDisposed>("isDisposed"),
+                         Method<&TensorWrap::Shape>("shape"),
+                         Method<&TensorWrap::Dtype>("dtype"),
+                         Method<&TensorWrap::Device>("device"),
+                         Method<&TensorWrap::Numel>("numel"),
+                         Method<&TensorWrap::RequiresGrad>("requiresGrad"),
+                         Method<&TensorWrap::SetRequiresGrad>("setRequiresGrad"),
+                         Method<&TensorWrap::IsLeaf>("isLeaf"),
+                         Method<&TensorWrap::GradFn>("gradFn"),
+                         Method<&TensorWrap::Grad>("grad"),
+                         Method<&TensorWrap::To>("to"),
+                         Method<&TensorWrap::Item>("item"),
+                         Method<&TensorWrap::Data>("data"),
+                         Method<&TensorWrap::Argmax>("argmax"),
+                         Method<&TensorWrap::Reduce>("reduce"),
+                         Method<&TensorWrap::ReduceWithIndices>("reduceWithIndices"),
+                         Method<&TensorWrap::Binary>("binary"),
+                         Method<&TensorWrap::Unary>("unary"),
+                         Method<&TensorWrap::Reshape>("reshape"),
+                         Method<&TensorWrap::View>("view"),
+                         Method<&TensorWrap::IndexSelect>("indexSelect"),
+                         Method<&TensorWrap::Backward>("backward"),
+                         Method<&TensorWrap::Identity>("identity"),
+                         Method<&TensorWrap::Dispose>("dispose"),
+                         Method<&TensorWrap::IsDisposed>("isDisposed"),
                      });
 }
 
@@ -102,7 +123,7 @@ const at::Tensor& TensorWrap::From(const Napi::Value& value, const char* what) {
   return Unwrap(value.As<Napi::Object>())->Get(env);
 }
 
-TensorWrap::TensorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorWrap>(info) {
+TensorWrap::TensorWrap(const Napi::CallbackInfo& info) : Wrap<TensorWrap>(info) {
   Napi::Env env = info.Env();
   if (info.Length() != 2 || !info[0].IsExternal()) {
     throw Napi::TypeError::New(env, "Tensor cannot be constructed directly: use torch.tensor() or torch.zeros()");
@@ -158,11 +179,9 @@ Napi::Value TensorWrap::RequiresGrad(const Napi::CallbackInfo& info) {
 
 Napi::Value TensorWrap::SetRequiresGrad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return Guarded(env, [&] {
-    auto t = Get(env);
-    t.set_requires_grad(info[0].As<Napi::Boolean>());
-    return env.Undefined();
-  });
+  auto t = Get(env);
+  t.set_requires_grad(info[0].As<Napi::Boolean>());
+  return env.Undefined();
 }
 
 Napi::Value TensorWrap::IsLeaf(const Napi::CallbackInfo& info) {
@@ -178,154 +197,159 @@ Napi::Value TensorWrap::GradFn(const Napi::CallbackInfo& info) {
 
 Napi::Value TensorWrap::Grad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return Guarded(env, [&] { return New(env, Get(env).grad(), /*owned=*/false); });
+  return New(env, Get(env).grad(), /*owned=*/false);
 }
 
 // to(device | null, dtype | null)
 Napi::Value TensorWrap::To(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return Guarded(env, [&] {
-    const auto& t = Get(env);
-    auto device = info[0].IsString() ? ParseDevice(info[0].As<Napi::String>()) : t.device();
-    auto dtype = info[1].IsString() ? ParseDtype(info[1].As<Napi::String>()) : t.scalar_type();
-    return New(env, t.to(device, dtype));
-  });
+  const auto& t = Get(env);
+  auto device = info[0].IsString() ? ParseDevice(info[0].As<Napi::String>()) : t.device();
+  auto dtype = info[1].IsString() ? ParseDtype(info[1].As<Napi::String>()) : t.scalar_type();
+  return New(env, t.to(device, dtype));
 }
 
 Napi::Value TensorWrap::Item(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return Guarded(env, [&] { return Scalar(env, Get(env).item()); });
+  return Scalar(env, Get(env).item());
 }
 
 // A copy of the values, row-major, in the typed array that matches the dtype.
 Napi::Value TensorWrap::Data(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return Guarded(env, [&]() -> Napi::Value {
-    at::Tensor t = Get(env).detach().to(torch::kCPU);
-    napi_typedarray_type kind;
-    switch (t.scalar_type()) {
-      case at::kFloat: kind = napi_float32_array; break;
-      case at::kDouble: kind = napi_float64_array; break;
-      case at::kHalf:
-      case at::kBFloat16: t = t.to(at::kFloat); kind = napi_float32_array; break;
-      case at::kLong: kind = napi_bigint64_array; break;
-      case at::kInt: kind = napi_int32_array; break;
-      case at::kShort: kind = napi_int16_array; break;
-      case at::kChar: kind = napi_int8_array; break;
-      case at::kByte: kind = napi_uint8_array; break;
-      case at::kBool: t = t.to(at::kByte); kind = napi_uint8_array; break;
-      default: throw std::invalid_argument("data(): unsupported dtype " + DtypeName(t.scalar_type()));
-    }
-    t = t.contiguous();
-    const size_t bytes = t.numel() * t.element_size();
-    auto buffer = Napi::ArrayBuffer::New(env, bytes);
-    if (bytes > 0) std::memcpy(buffer.Data(), t.data_ptr(), bytes);
-    napi_value array;
-    NAPI_THROW_IF_FAILED(env, napi_create_typedarray(env, kind, t.numel(), buffer, 0, &array), Napi::Value());
-    return Napi::Value(env, array);
-  });
+  at::Tensor t = Get(env).detach().to(torch::kCPU);
+  napi_typedarray_type kind;
+  switch (t.scalar_type()) {
+    case at::kFloat: kind = napi_float32_array; break;
+    case at::kDouble: kind = napi_float64_array; break;
+    case at::kHalf:
+    case at::kBFloat16: t = t.to(at::kFloat); kind = napi_float32_array; break;
+    case at::kLong: kind = napi_bigint64_array; break;
+    case at::kInt: kind = napi_int32_array; break;
+    case at::kShort: kind = napi_int16_array; break;
+    case at::kChar: kind = napi_int8_array; break;
+    case at::kByte: kind = napi_uint8_array; break;
+    case at::kBool: t = t.to(at::kByte); kind = napi_uint8_array; break;
+    default: throw std::invalid_argument("data(): unsupported dtype " + DtypeName(t.scalar_type()));
+  }
+  t = t.contiguous();
+  const size_t bytes = t.numel() * t.element_size();
+  auto buffer = Napi::ArrayBuffer::New(env, bytes);
+  if (bytes > 0) std::memcpy(buffer.Data(), t.data_ptr(), bytes);
+  napi_value array;
+  NAPI_THROW_IF_FAILED(env, napi_create_typedarray(env, kind, t.numel(), buffer, 0, &array), Napi::Value());
+  return Napi::Value(env, array);
 }
 
 // argmax(dim | null, keepdim)
 Napi::Value TensorWrap::Argmax(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return Guarded(env, [&] {
-    const auto& t = Get(env);
-    c10::optional<int64_t> dim;
-    if (info[0].IsNumber()) dim = info[0].As<Napi::Number>().Int64Value();
-    return New(env, t.argmax(dim, info[1].ToBoolean()));
-  });
+  const auto& t = Get(env);
+  c10::optional<int64_t> dim;
+  if (info[0].IsNumber()) dim = info[0].As<Napi::Number>().Int64Value();
+  return New(env, t.argmax(dim, info[1].ToBoolean()));
 }
 
 // reduce(op, dims | null, keepdim): op is sum, mean, amin or amax.
 Napi::Value TensorWrap::Reduce(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return Guarded(env, [&] {
-    const auto& t = Get(env);
-    const std::string op = info[0].As<Napi::String>();
-    const bool keepdim = info[2].ToBoolean();
-    std::vector<int64_t> dims;
-    if (info[1].IsArray()) dims = ToShape(info[1]);
-    if (op == "sum") return New(env, dims.empty() ? t.sum() : t.sum(dims, keepdim));
-    if (op == "mean") return New(env, dims.empty() ? t.mean() : t.mean(dims, keepdim));
-    if (op == "amin") return New(env, dims.empty() ? t.min() : t.amin(dims, keepdim));
-    if (op == "amax") return New(env, dims.empty() ? t.max() : t.amax(dims, keepdim));
-    throw std::invalid_argument("unknown reduction " + op);
-  });
+  const auto& t = Get(env);
+  const std::string op = info[0].As<Napi::String>();
+  const bool keepdim = info[2].ToBoolean();
+  std::vector<int64_t> dims;
+  if (info[1].IsArray()) dims = ToShape(info[1]);
+  if (op == "sum") return New(env, dims.empty() ? t.sum() : t.sum(dims, keepdim));
+  if (op == "mean") return New(env, dims.empty() ? t.mean() : t.mean(dims, keepdim));
+  if (op == "amin") return New(env, dims.empty() ? t.min() : t.amin(dims, keepdim));
+  if (op == "amax") return New(env, dims.empty() ? t.max() : t.amax(dims, keepdim));
+  throw std::invalid_argument("unknown reduction " + op);
+}
+
+// reduceWithIndices(op, dim, keepdim) -> [values, indices]: op is max or min.
+Napi::Value TensorWrap::ReduceWithIndices(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto& t = Get(env);
+  const std::string op = info[0].As<Napi::String>();
+  const auto dim = info[1].As<Napi::Number>().Int64Value();
+  const bool keepdim = info[2].ToBoolean();
+  if (op != "max" && op != "min") throw std::invalid_argument("unknown reduction " + op);
+  auto [values, indices] = op == "max" ? t.max(dim, keepdim) : t.min(dim, keepdim);
+  auto pair = Napi::Array::New(env, 2);
+  pair.Set(0u, New(env, values));
+  pair.Set(1u, New(env, indices));
+  return pair;
 }
 
 // binary(op, other): other is a Tensor or a number.
 Napi::Value TensorWrap::Binary(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return Guarded(env, [&] {
-    const auto& t = Get(env);
-    const std::string op = info[0].As<Napi::String>();
-    if (info[1].IsNumber()) {
-      const at::Scalar s = ToScalar(info[1]);
-      if (op == "add") return New(env, t.add(s));
-      if (op == "sub") return New(env, t.sub(s));
-      if (op == "mul") return New(env, t.mul(s));
-      if (op == "div") return New(env, t.div(s));
-      if (op == "eq") return New(env, t.eq(s));
-      throw std::invalid_argument("unknown operator " + op);
-    }
-    const auto& o = From(info[1], "other");
-    if (op == "add") return New(env, t.add(o));
-    if (op == "sub") return New(env, t.sub(o));
-    if (op == "mul") return New(env, t.mul(o));
-    if (op == "div") return New(env, t.div(o));
-    if (op == "eq") return New(env, t.eq(o));
-    if (op == "matmul") return New(env, t.matmul(o));
+  const auto& t = Get(env);
+  const std::string op = info[0].As<Napi::String>();
+  if (info[1].IsNumber()) {
+    const at::Scalar s = Operand(info[1], t);
+    if (op == "add") return New(env, t.add(s));
+    if (op == "sub") return New(env, t.sub(s));
+    if (op == "mul") return New(env, t.mul(s));
+    if (op == "div") return New(env, t.div(s));
+    if (op == "eq") return New(env, t.eq(s));
     throw std::invalid_argument("unknown operator " + op);
-  });
+  }
+  const auto& o = From(info[1], "other");
+  if (op == "add") return New(env, t.add(o));
+  if (op == "sub") return New(env, t.sub(o));
+  if (op == "mul") return New(env, t.mul(o));
+  if (op == "div") return New(env, t.div(o));
+  if (op == "eq") return New(env, t.eq(o));
+  if (op == "matmul") return New(env, t.matmul(o));
+  throw std::invalid_argument("unknown operator " + op);
 }
 
 Napi::Value TensorWrap::Unary(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return Guarded(env, [&] {
-    const auto& t = Get(env);
-    const std::string op = info[0].As<Napi::String>();
-    if (op == "clone") return New(env, t.clone());
-    if (op == "detach") return New(env, t.detach());
-    if (op == "contiguous") return New(env, t.contiguous());
-    if (op == "exp") return New(env, t.exp());
-    if (op == "log") return New(env, t.log());
-    if (op == "neg") return New(env, t.neg());
-    if (op == "abs") return New(env, t.abs());
-    if (op == "sigmoid") return New(env, t.sigmoid());
-    if (op == "relu") return New(env, t.relu());
-    throw std::invalid_argument("unknown operator " + op);
-  });
+  const auto& t = Get(env);
+  const std::string op = info[0].As<Napi::String>();
+  if (op == "clone") return New(env, t.clone());
+  if (op == "detach") return New(env, t.detach());
+  if (op == "contiguous") return New(env, t.contiguous());
+  if (op == "exp") return New(env, t.exp());
+  if (op == "log") return New(env, t.log());
+  if (op == "neg") return New(env, t.neg());
+  if (op == "abs") return New(env, t.abs());
+  if (op == "sigmoid") return New(env, t.sigmoid());
+  if (op == "relu") return New(env, t.relu());
+  throw std::invalid_argument("unknown operator " + op);
 }
 
 Napi::Value TensorWrap::Reshape(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return Guarded(env, [&] { return New(env, Get(env).reshape(ToShape(info[0]))); });
+  return New(env, Get(env).reshape(ToShape(info[0])));
 }
 
 Napi::Value TensorWrap::View(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return Guarded(env, [&] { return New(env, Get(env).view(ToShape(info[0]))); });
+  return New(env, Get(env).view(ToShape(info[0])));
 }
 
 Napi::Value TensorWrap::IndexSelect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return Guarded(env, [&] {
-    const auto dim = info[0].As<Napi::Number>().Int64Value();
-    return New(env, Get(env).index_select(dim, From(info[1], "index")));
-  });
+  const auto dim = info[0].As<Napi::Number>().Int64Value();
+  return New(env, Get(env).index_select(dim, From(info[1], "index")));
 }
 
 // backward(gradient | null)
 Napi::Value TensorWrap::Backward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return Guarded(env, [&] {
-    const auto& t = Get(env);
-    at::Tensor gradient;
-    if (info.Length() > 0 && info[0].IsObject()) gradient = From(info[0], "gradient");
-    t.backward(gradient);
-    return env.Undefined();
-  });
+  const auto& t = Get(env);
+  at::Tensor gradient;
+  if (info.Length() > 0 && info[0].IsObject()) gradient = From(info[0], "gradient");
+  t.backward(gradient);
+  return env.Undefined();
+}
+
+// A number that two handles of the same tensor share (its TensorImpl's address): how lib/ deduplicates parameters.
+Napi::Value TensorWrap::Identity(const Napi::CallbackInfo& info) {
+  const auto* impl = Meta(info.Env()).unsafeGetTensorImpl();
+  return Napi::Number::New(info.Env(), static_cast<double>(reinterpret_cast<uintptr_t>(impl)));
 }
 
 Napi::Value TensorWrap::Dispose(const Napi::CallbackInfo& info) {
@@ -343,19 +367,16 @@ Napi::Value TensorWrap::IsDisposed(const Napi::CallbackInfo& info) {
 
 namespace {
 
-// fromData(typedArray, shape, dtype | null, device | null, requiresGrad)
+// fromData(typedArray, shape, dtype | null, device | null)
 Napi::Value FromData(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return Guarded(env, [&] {
-    at::Tensor t = FromTypedArray(info[0].As<Napi::TypedArray>(), ToShape(info[1]));
-    auto options = Options(info[2], info[3]);
-    if (options.has_dtype() || options.has_device()) {
-      t = t.to(options.device_opt().value_or(t.device()),
-               options.has_dtype() ? c10::typeMetaToScalarType(options.dtype()) : t.scalar_type());
-    }
-    if (info[4].ToBoolean()) t.set_requires_grad(true);
-    return TensorWrap::New(env, t);
-  });
+  at::Tensor t = FromTypedArray(info[0].As<Napi::TypedArray>(), ToShape(info[1]));
+  auto options = Options(info[2], info[3]);
+  if (options.has_dtype() || options.has_device()) {
+    t = t.to(options.device_opt().value_or(t.device()),
+             options.has_dtype() ? c10::typeMetaToScalarType(options.dtype()) : t.scalar_type());
+  }
+  return TensorWrap::New(env, t);
 }
 
 // copyInto(tensor, byteOffset, bytes): writes bytes into a contiguous CPU tensor's memory, so large files can be
@@ -378,64 +399,57 @@ Napi::Value CopyInto(const Napi::CallbackInfo& info) {
 // full(shape, value, dtype, device)
 Napi::Value Full(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return Guarded(env, [&] {
-    return TensorWrap::New(env, torch::full(ToShape(info[0]), ToScalar(info[1]), Options(info[2], info[3])));
-  });
+  return TensorWrap::New(env, torch::full(ToShape(info[0]), ToScalar(info[1]), Options(info[2], info[3])));
+}
+
+// empty(shape, dtype, device): uninitialised memory, for callers that write every element (the IDX decoder, which
+// would otherwise zero-fill a 47 MB tensor on the main thread first).
+Napi::Value Empty(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return TensorWrap::New(env, torch::empty(ToShape(info[0]), Options(info[1], info[2])));
 }
 
 // random(kind, shape, dtype, device): kind is rand or randn.
 Napi::Value Random(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return Guarded(env, [&] {
-    const std::string kind = info[0].As<Napi::String>();
-    const auto shape = ToShape(info[1]);
-    const auto options = Options(info[2], info[3]);
-    return TensorWrap::New(env, kind == "randn" ? torch::randn(shape, options) : torch::rand(shape, options));
-  });
+  const std::string kind = info[0].As<Napi::String>();
+  const auto shape = ToShape(info[1]);
+  const auto options = Options(info[2], info[3]);
+  return TensorWrap::New(env, kind == "randn" ? torch::randn(shape, options) : torch::rand(shape, options));
 }
 
 // randint(low, high, shape, dtype, device)
 Napi::Value Randint(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return Guarded(env, [&] {
-    return TensorWrap::New(env, torch::randint(info[0].As<Napi::Number>().Int64Value(),
-                                               info[1].As<Napi::Number>().Int64Value(), ToShape(info[2]),
-                                               Options(info[3], info[4])));
-  });
+  return TensorWrap::New(env, torch::randint(info[0].As<Napi::Number>().Int64Value(),
+                                             info[1].As<Napi::Number>().Int64Value(), ToShape(info[2]),
+                                             Options(info[3], info[4])));
 }
 
 // randperm(n, device)
 Napi::Value Randperm(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return Guarded(env, [&] {
-    return TensorWrap::New(env, torch::randperm(info[0].As<Napi::Number>().Int64Value(),
-                                                Options(Napi::String::New(env, "int64"), info[1])));
-  });
+  return TensorWrap::New(env, torch::randperm(info[0].As<Napi::Number>().Int64Value(),
+                                              Options(Napi::String::New(env, "int64"), info[1])));
 }
 
 // arange(start, end, step, dtype, device)
 Napi::Value Arange(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return Guarded(env, [&] {
-    return TensorWrap::New(env, torch::arange(ToScalar(info[0]), ToScalar(info[1]), ToScalar(info[2]),
-                                              Options(info[3], info[4])));
-  });
+  return TensorWrap::New(env, torch::arange(ToScalar(info[0]), ToScalar(info[1]), ToScalar(info[2]),
+                                            Options(info[3], info[4])));
 }
 
 Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return Guarded(env, [&] {
-    torch::manual_seed(static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value()));
-    return env.Undefined();
-  });
+  torch::manual_seed(static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value()));
+  return env.Undefined();
 }
 
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return Guarded(env, [&] {
-    SetThreads(info[0].As<Napi::Number>().Int32Value());
-    return env.Undefined();
-  });
+  SetThreads(info[0].As<Napi::Number>().Int32Value());
+  return env.Undefined();
 }
 
 Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
@@ -452,32 +466,28 @@ Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
 
 Napi::Value CudaSynchronize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return Guarded(env, [&] {
-    if (torch::cuda::is_available()) torch::cuda::synchronize();
-    return env.Undefined();
-  });
+  if (torch::cuda::is_available()) torch::cuda::synchronize();
+  return env.Undefined();
 }
 
 // memoryAllocated(index): bytes held by tensors on cuda:index (libtorch's caching allocator); 0 without CUDA or
 // without a device.
 Napi::Value CudaMemoryAllocated(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return Guarded(env, [&] {
 #ifdef LT_WITH_CUDA
-    const auto index = static_cast<c10::DeviceIndex>(info[0].As<Napi::Number>().Int32Value());
-    // A CUDA build on a machine without a device answers as a CPU build does (libtorch would throw "Invalid
-    // device argument" from its allocator).
-    if (!torch::cuda::is_available()) return Napi::Number::New(env, 0);
-    if (index >= static_cast<c10::DeviceIndex>(torch::cuda::device_count())) {
-      throw Napi::RangeError::New(env, "Invalid device cuda:" + std::to_string(index) + ": this machine has " +
-                                           std::to_string(torch::cuda::device_count()) + " CUDA device(s)");
-    }
-    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(index);
-    return Napi::Number::New(env, static_cast<double>(stats.allocated_bytes[0].current));
+  const auto index = static_cast<c10::DeviceIndex>(info[0].As<Napi::Number>().Int32Value());
+  // A CUDA build on a machine without a device answers as a CPU build does (libtorch would throw "Invalid
+  // device argument" from its allocator).
+  if (!torch::cuda::is_available()) return Napi::Number::New(env, 0);
+  if (index >= static_cast<c10::DeviceIndex>(torch::cuda::device_count())) {
+    throw Napi::RangeError::New(env, "Invalid device cuda:" + std::to_string(index) + ": this machine has " +
+                                         std::to_string(torch::cuda::device_count()) + " CUDA device(s)");
+  }
+  const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(index);
+  return Napi::Number::New(env, static_cast<double>(stats.allocated_bytes[0].current));
 #else
-    return Napi::Number::New(env, 0);
+  return Napi::Number::New(env, 0);
 #endif
-  });
 }
 
 Napi::Value SetGradEnabled(const Napi::CallbackInfo& info) {
@@ -492,22 +502,27 @@ Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitTensorFunctions(Napi::Env env, Napi::Object exports) {
-  exports.Set("fromData", Napi::Function::New<FromData>(env, "fromData"));
-  exports.Set("full", Napi::Function::New<Full>(env, "full"));
-  exports.Set("copyInto", Napi::Function::New<CopyInto>(env, "copyInto"));
-  exports.Set("random", Napi::Function::New<Random>(env, "random"));
-  exports.Set("randint", Napi::Function::New<Randint>(env, "randint"));
-  exports.Set("randperm", Napi::Function::New<Randperm>(env, "randperm"));
-  exports.Set("arange", Napi::Function::New<Arange>(env, "arange"));
-  exports.Set("manualSeed", Napi::Function::New<ManualSeed>(env, "manualSeed"));
-  exports.Set("setNumThreads", Napi::Function::New<SetNumThreads>(env, "setNumThreads"));
-  exports.Set("getNumThreads", Napi::Function::New<GetNumThreads>(env, "getNumThreads"));
-  exports.Set("cudaIsAvailable", Napi::Function::New<CudaIsAvailable>(env, "cudaIsAvailable"));
-  exports.Set("cudaDeviceCount", Napi::Function::New<CudaDeviceCount>(env, "cudaDeviceCount"));
-  exports.Set("cudaSynchronize", Napi::Function::New<CudaSynchronize>(env, "cudaSynchronize"));
-  exports.Set("cudaMemoryAllocated", Napi::Function::New<CudaMemoryAllocated>(env, "cudaMemoryAllocated"));
-  exports.Set("setGradEnabled", Napi::Function::New<SetGradEnabled>(env, "setGradEnabled"));
-  exports.Set("isGradEnabled", Napi::Function::New<IsGradEnabled>(env, "isGradEnabled"));
+  const auto names = DtypeNames();
+  auto dtypes = Napi::Array::New(env, names.size());
+  for (uint32_t i = 0; i < names.size(); ++i) dtypes.Set(i, Napi::String::New(env, names[i]));
+  exports.Set("dtypes", dtypes);
+  exports.Set("fromData", Function<&FromData>(env, "fromData"));
+  exports.Set("full", Function<&Full>(env, "full"));
+  exports.Set("empty", Function<&Empty>(env, "empty"));
+  exports.Set("copyInto", Function<&CopyInto>(env, "copyInto"));
+  exports.Set("random", Function<&Random>(env, "random"));
+  exports.Set("randint", Function<&Randint>(env, "randint"));
+  exports.Set("randperm", Function<&Randperm>(env, "randperm"));
+  exports.Set("arange", Function<&Arange>(env, "arange"));
+  exports.Set("manualSeed", Function<&ManualSeed>(env, "manualSeed"));
+  exports.Set("setNumThreads", Function<&SetNumThreads>(env, "setNumThreads"));
+  exports.Set("getNumThreads", Function<&GetNumThreads>(env, "getNumThreads"));
+  exports.Set("cudaIsAvailable", Function<&CudaIsAvailable>(env, "cudaIsAvailable"));
+  exports.Set("cudaDeviceCount", Function<&CudaDeviceCount>(env, "cudaDeviceCount"));
+  exports.Set("cudaSynchronize", Function<&CudaSynchronize>(env, "cudaSynchronize"));
+  exports.Set("cudaMemoryAllocated", Function<&CudaMemoryAllocated>(env, "cudaMemoryAllocated"));
+  exports.Set("setGradEnabled", Function<&SetGradEnabled>(env, "setGradEnabled"));
+  exports.Set("isGradEnabled", Function<&IsGradEnabled>(env, "isGradEnabled"));
 }
 
 }  // namespace lt

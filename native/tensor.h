@@ -5,9 +5,11 @@
 #include <napi.h>
 #include <torch/torch.h>
 
+#include "errors.h"
+
 namespace lt {
 
-class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
+class TensorWrap : public Wrap<TensorWrap> {
  public:
   static Napi::Function Init(Napi::Env env);
   // Wraps a tensor in a new JS object; an undefined tensor becomes null. `owned` says whether the handle owns
@@ -42,12 +44,14 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   Napi::Value Data(const Napi::CallbackInfo& info);
   Napi::Value Argmax(const Napi::CallbackInfo& info);
   Napi::Value Reduce(const Napi::CallbackInfo& info);
+  Napi::Value ReduceWithIndices(const Napi::CallbackInfo& info);
   Napi::Value Binary(const Napi::CallbackInfo& info);
   Napi::Value Unary(const Napi::CallbackInfo& info);
   Napi::Value Reshape(const Napi::CallbackInfo& info);
   Napi::Value View(const Napi::CallbackInfo& info);
   Napi::Value IndexSelect(const Napi::CallbackInfo& info);
   Napi::Value Backward(const Napi::CallbackInfo& info);
+  Napi::Value Identity(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value IsDisposed(const Napi::CallbackInfo& info);
 

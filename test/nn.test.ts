@@ -1,4 +1,5 @@
-import { nn, torch, Tensor } from '../lib';
+import { d2l, nn, optim, torch, Tensor } from '../lib';
+import { MAX_SEQUENTIAL_DEPTH } from '../lib/nn/layers';
 import { lenet } from './lenet';
 
 describe("the chapter's LeNet", () => {
@@ -230,6 +231,140 @@ describe('Module', () => {
     expect(net.weight.grad!.sum().item()).toBe(0);
     net.zero_grad();
     expect(net.weight.grad).toBeNull();
+  });
+});
+
+describe('a layer used twice, as PyTorch shares it', () => {
+  test('parameters() and named_parameters() list its parameters once, under the first name; SGD steps them once', () => {
+    const fc = new nn.Linear(1, 1, { bias: false });
+    fc.weight = torch.tensor([[1]]);
+    const net = new nn.Sequential(fc, fc);
+    expect(net.length).toBe(2);
+    expect([...net]).toEqual([fc, fc]);
+    expect(net.parameters()).toHaveLength(1);
+    expect(net.named_parameters().map(([name]) => name)).toEqual(['0.weight']);
+    expect(String(net)).toBe('Sequential(\n  (0): Linear(in_features=1, out_features=1, bias=False)\n  (1): Linear(in_features=1, out_features=1, bias=False)\n)');
+    const opt = new optim.SGD(net.parameters(), { lr: 0.1 });
+    // y = w * w * x: dy/dw = 2 w x = 2, so one step takes w from 1 to 0.8 (stepping it twice gave 0.6).
+    net.forward(torch.tensor([[1]])).sum().backward();
+    opt.step();
+    expect(fc.weight.item()).toBeCloseTo(0.8, 6);
+  });
+
+  test('in a module written in JS: children(), modules() and parameters() list it once, as PyTorch does', () => {
+    class Twice extends nn.Module {
+      a = new nn.Linear(2, 2);
+      b = this.a;
+      override forward(x: Tensor): Tensor {
+        return this.b.forward(this.a.forward(x));
+      }
+    }
+    const net = new Twice();
+    expect(net.named_children().map(([name]) => name)).toEqual(['a']);
+    expect(net.modules()).toHaveLength(2);
+    expect(net.named_parameters().map(([name]) => name)).toEqual(['a.weight', 'a.bias']);
+    expect(new nn.Sequential(net, net.a).parameters()).toHaveLength(2);
+  });
+});
+
+describe('Sequential nesting', () => {
+  test(`nests up to ${MAX_SEQUENTIAL_DEPTH} deep, and runs there`, () => {
+    let net: nn.Module = new nn.ReLU();
+    for (let i = 0; i < MAX_SEQUENTIAL_DEPTH; i++) net = new nn.Sequential(net);
+    expect(net.forward(torch.tensor([-1, 2])).tolist()).toEqual([0, 2]);
+  });
+
+  test('BAD CALL: deeper is a RangeError naming the limit at construction, never a native stack overflow (20,000 deep was a SIGSEGV)', () => {
+    let net: nn.Module = new nn.ReLU();
+    for (let i = 0; i < MAX_SEQUENTIAL_DEPTH; i++) net = new nn.Sequential(net);
+    const deeper = () => new nn.Sequential(new nn.ReLU(), net);
+    expect(deeper).toThrow(RangeError);
+    expect(deeper).toThrow(/Expected layers\[1\] to be a Sequential nested less than 1000 deep but it is 1000 deep: Sequentials nest at most 1000 deep/);
+  });
+});
+
+describe('a module whose forward returns something other than a Tensor', () => {
+  class Broken extends nn.Module {
+    override forward(x: Tensor): Tensor {
+      void x;
+      return 5 as never;
+    }
+  }
+  const message = /Expected the result of Broken\.forward\(\) to be a Tensor but received 5 \(number\)/;
+
+  test('BAD CALL: a TypeError naming the module, when called, in a Sequential and in train_ch6', async () => {
+    expect(() => new Broken().forward(torch.ones(1))).toThrow(TypeError);
+    expect(() => new Broken().forward(torch.ones(1))).toThrow(message);
+    expect(() => new nn.Sequential(new Broken(), new nn.ReLU()).forward(torch.ones(1))).toThrow(message);
+    const data = d2l.load_array([torch.rand(8, 1, 28, 28), torch.zeros([8], { dtype: torch.int64 })], 4);
+    await expect(d2l.train_ch6(new Broken(), data, data, 1, 0.1, 'cpu', { verbose: false })).rejects.toThrow(message);
+  });
+
+  test('a forward that returns a Tensor is unaffected, also when it calls super.forward()', () => {
+    class Double extends nn.Linear {
+      override forward(x: Tensor): Tensor {
+        return super.forward(x).mul(2);
+      }
+    }
+    const layer = new Double(1, 1, false);
+    layer.weight = torch.tensor([[3]]);
+    expect(layer.forward(torch.tensor([[1]])).item()).toBe(6);
+  });
+});
+
+describe('Conv2d / Linear: assigning weight and bias, as PyTorch assigns an nn.Parameter', () => {
+  test('the parameter takes the values, shares the memory, stays a leaf that requires grad; forward uses it', () => {
+    const fc = new nn.Linear(2, 1);
+    const old = fc.weight;
+    const w = torch.tensor([[2, 3]]);
+    fc.weight = w;
+    fc.bias = torch.tensor([1]);
+    expect(fc.weight.tolist()).toEqual([[2, 3]]);
+    expect(fc.weight.is_leaf).toBe(true);
+    expect(fc.weight.requires_grad).toBe(true);
+    expect(fc.forward(torch.tensor([[1, 1]])).tolist()).toEqual([[6]]);
+    nn.init.constant_(w, 1);
+    expect(fc.weight.tolist()).toEqual([[1, 1]]);
+    // The module's parameter is the same tensor as before: handles taken earlier follow it.
+    expect(old.tolist()).toEqual([[1, 1]]);
+  });
+
+  test('the gradient is cleared; an optimizer built before the assignment trains the new values', () => {
+    const fc = new nn.Linear(2, 1, { bias: false });
+    const opt = new optim.SGD(fc.parameters(), { lr: 0.5 });
+    fc.forward(torch.ones(1, 2)).sum().backward();
+    expect(fc.weight.grad).not.toBeNull();
+    fc.weight = torch.tensor([[4, 4]]);
+    expect(fc.weight.grad).toBeNull();
+    fc.forward(torch.tensor([[1, 2]])).sum().backward();
+    opt.step();
+    expect(fc.weight.tolist()).toEqual([[3.5, 3]]);
+  });
+
+  test('Conv2d, also inside a Sequential, and in a sloppy-mode script (where a getter-only property ignored it)', () => {
+    const conv = new nn.Conv2d(1, 1, 1);
+    const net = new nn.Sequential(conv, new nn.Flatten());
+    const sloppy = new Function('layer', 'w', 'b', 'layer.weight = w; layer.bias = b;') as (l: unknown, w: Tensor, b: Tensor) => void;
+    sloppy(net[0], torch.full([1, 1, 1, 1], 3), torch.full([1], 1));
+    expect(conv.weight.item()).toBe(3);
+    expect(net.forward(torch.ones(1, 1, 2, 2)).tolist()).toEqual([[4, 4, 4, 4]]);
+  });
+
+  describe('BAD CALL', () => {
+    test.each([
+      ['a weight of another shape', () => { new nn.Conv2d(1, 6, 5).weight = torch.zeros(6, 1, 3, 3); }, RangeError,
+        /Expected weight to be a tensor of shape \[6, 1, 5, 5\] \(Conv2d\.weight's\) but received one of shape \[6, 1, 3, 3\]/],
+      ['a bias of another shape', () => { new nn.Linear(3, 2).bias = torch.zeros(3); }, RangeError, /Expected bias to be a tensor of shape \[2\]/],
+      ['a weight of another dtype', () => { new nn.Linear(3, 2).weight = torch.zeros([2, 3], { dtype: torch.float64 }); }, TypeError,
+        /Expected weight to be a float32 tensor \(Linear\.weight's dtype\) but received a float64 one/],
+      ['a non-Tensor', () => { new nn.Linear(3, 2).weight = [[1, 2, 3]] as never; }, TypeError, /Expected weight to be a Tensor but received an array/],
+      ['null for bias', () => { new nn.Linear(3, 2).bias = null; }, TypeError, /Expected bias to be a Tensor \(removing a parameter is not supported\)/],
+      ['a bias for a layer built without one', () => { new nn.Conv2d(1, 2, 3, { bias: false }).bias = torch.zeros(2); }, RangeError,
+        /Expected bias to be null: the layer was built with bias: false/],
+    ])('%s', (_, assign, type, message) => {
+      expect(assign).toThrow(type);
+      expect(assign).toThrow(message);
+    });
   });
 });
 

@@ -1,5 +1,6 @@
 import { inspect } from 'node:util';
-import { torch, Tensor } from '../lib';
+import { torch, Tensor, ValuesIndices } from '../lib';
+import { DTYPES } from '../lib/tensor';
 
 describe('torch.tensor()', () => {
   test('from nested number arrays: float32, shape inferred', () => {
@@ -78,6 +79,70 @@ describe('torch.tensor()', () => {
     test('options must be an object', () => {
       expect(() => torch.tensor([1], 5 as never)).toThrow(TypeError);
     });
+  });
+});
+
+describe('torch.tensor(): data it cannot carry is an Error, never a crash or a silent change', () => {
+  test('into an integer dtype, fractions are truncated toward zero, as PyTorch does; large integers stay exact', () => {
+    expect(torch.tensor([1.7, -1.7, 0.5], { dtype: torch.int64 }).tolist()).toEqual([1, -1, 0]);
+    expect(torch.tensor([2 ** 40 + 1], { dtype: torch.int64 }).item()).toBe(2 ** 40 + 1);
+    expect(torch.tensor([-(2n ** 63n), 2n ** 63n - 1n]).data()).toEqual(new BigInt64Array([-(2n ** 63n), 2n ** 63n - 1n]));
+    expect(torch.tensor([255, -0.5], { dtype: torch.uint8 }).tolist()).toEqual([255, 0]);
+    expect(torch.tensor(new Float32Array([3.5]), { dtype: torch.int32 }).tolist()).toEqual([3]);
+  });
+
+  test('a SharedArrayBuffer-backed typed array is copied like any other', () => {
+    const shared = new Float32Array(new SharedArrayBuffer(12));
+    shared.set([1, 2, 3]);
+    const t = torch.tensor(shared);
+    shared[0] = 99;
+    expect(t.dtype).toBe('float32');
+    expect(t.tolist()).toEqual([1, 2, 3]);
+  });
+
+  describe('BAD CALL', () => {
+    test.each([
+      ['an array of holes', () => torch.tensor(new Array(10)), /Expected data\[0\] to be a number but the array has a hole there/],
+      ['a hole in the middle', () => torch.tensor([1, , 3] as never), /data\[1\].*hole/],
+      ['a hole in a nested array', () => torch.tensor([[1, 2], [3, ,]] as never), /data\[1\]\[1\].*hole/],
+      ['a large array of holes', () => torch.tensor(new Array(1000)), /data\[0\].*hole/],
+    ])('%s: a TypeError naming the place', (_, call, message) => {
+      expect(call).toThrow(TypeError);
+      expect(call).toThrow(message);
+    });
+
+    test.each([
+      ['NaN into int64', () => torch.tensor([NaN], { dtype: torch.int64 }), /data \(element 0\).*int64.*NaN/],
+      ['1e20 into int64', () => torch.tensor([1, 1e20], { dtype: torch.int64 }), /data \(element 1\).*int64.*100000000000000000000 \(number\)/],
+      ['2 ** 63 into int64', () => torch.tensor([2 ** 63], { dtype: torch.int64 }), /data \(element 0\)/],
+      ['Infinity into int32', () => torch.tensor([Infinity], { dtype: torch.int32 }), /int32.*Infinity/],
+      ['-Infinity into int16', () => torch.tensor([-Infinity], { dtype: torch.int16 }), /int16/],
+      ['256 into uint8', () => torch.tensor([256], { dtype: torch.uint8 }), /uint8 can hold \(an integer in \[0, 255\]\)/],
+      ['-1 into uint8', () => torch.tensor([-1], { dtype: torch.uint8 }), /uint8/],
+      ['128 into int8', () => torch.tensor([128], { dtype: torch.int8 }), /int8/],
+      ['2n ** 64n', () => torch.tensor([2n ** 64n]), /data \(element 0\).*int64.*18446744073709551616 \(bigint\)/],
+      ['2n ** 63n', () => torch.tensor([1n, 2n ** 63n]), /data \(element 1\)/],
+      ['-(2n ** 63n) - 1n', () => torch.tensor([-(2n ** 63n) - 1n]), /int64/],
+      ['2n ** 63n into float32', () => torch.tensor([2n ** 63n], { dtype: torch.float32 }), /int64/],
+      ['2n ** 40n into int32', () => torch.tensor([2n ** 40n], { dtype: torch.int32 }), /int32/],
+      ['a Float32Array holding NaN into int64', () => torch.tensor(new Float32Array([1, NaN]), { dtype: torch.int64 }), /data \(element 1\)/],
+      ['an Int32Array holding 300 into int8', () => torch.tensor(new Int32Array([300]), { dtype: torch.int8 }), /int8/],
+      ['a BigInt64Array holding 2n ** 40n into int32', () => torch.tensor(new BigInt64Array([2n ** 40n]), { dtype: torch.int32 }), /int32/],
+    ])('%s: a RangeError naming data', (_, call, message) => {
+      expect(call).toThrow(RangeError);
+      expect(call).toThrow(message);
+    });
+  });
+});
+
+describe('the dtype list', () => {
+  test("torch's constants, DTYPES and the native side's names are the same list", () => {
+    const { native } = require('../lib/binding');
+    expect(native.dtypes).toEqual([...DTYPES]);
+    for (const d of DTYPES) expect((torch as unknown as Record<string, unknown>)[d]).toBe(d);
+    expect(torch.float).toBe('float32');
+    expect(torch.long).toBe('int64');
+    for (const d of DTYPES) expect(torch.zeros([1], { dtype: d }).dtype).toBe(d);
   });
 });
 
@@ -183,6 +248,27 @@ describe('Tensor properties and methods', () => {
     expect(t.eq(5).sum().item()).toBe(1);
   });
 
+  test('max(dim) and min(dim) give {values, indices}, also destructured as [values, indices], as in PyTorch', () => {
+    const t = torch.tensor([[1, 5, 2], [7, 0, 3]]);
+    const { values, indices } = t.max(1);
+    expect(values.tolist()).toEqual([5, 7]);
+    expect(indices.tolist()).toEqual([1, 0]);
+    expect(indices.dtype).toBe('int64');
+    const [v, i] = t.min(0);
+    expect(v.tolist()).toEqual([1, 0, 2]);
+    expect(i.tolist()).toEqual([0, 1, 0]);
+    expect(t.max(-1, true).values.shape).toEqual([2, 1]);
+    expect(t.min(1, false).indices.shape).toEqual([2]);
+    expect(t.max(1)).toBeInstanceOf(ValuesIndices);
+    expect(String(t.max(1))).toBe('torch.return_types.max(\nvalues=tensor([5., 7.]),\nindices=tensor([1, 0]))');
+    expect(t.max().item()).toBe(7);
+    expect(t.min().item()).toBe(0);
+    expect(() => t.max(2)).toThrow(/Dimension out of range/);
+    expect(() => t.max('1' as never)).toThrow(TypeError);
+    expect(() => t.max(1, 'yes' as never)).toThrow(/Expected keepdim/);
+    expect(() => (t.max as (...a: unknown[]) => unknown)(undefined, true)).toThrow(/keepdim only with dim/);
+  });
+
   test('arithmetic and matmul', () => {
     const a = torch.tensor([1, 2]);
     expect(a.add(1).tolist()).toEqual([2, 3]);
@@ -190,6 +276,26 @@ describe('Tensor properties and methods', () => {
     expect(a.mul(a).tolist()).toEqual([1, 4]);
     expect(a.div(2).tolist()).toEqual([0.5, 1]);
     expect(torch.tensor([[1, 2]]).matmul(torch.tensor([[3], [4]])).tolist()).toEqual([[11]]);
+  });
+
+  test("arithmetic with a number follows PyTorch's type promotion: integer tensors stay integer", () => {
+    const labels = torch.tensor([1, 2], { dtype: torch.int64 });
+    expect(labels.add(1).dtype).toBe('int64');
+    expect(labels.add(1).tolist()).toEqual([2, 3]);
+    expect(labels.mul(2).dtype).toBe('int64');
+    expect(labels.sub(1).dtype).toBe('int64');
+    expect(torch.tensor([3], { dtype: torch.int32 }).mul(2).dtype).toBe('int32');
+    expect(torch.tensor([true, false]).add(1).tolist()).toEqual([2, 1]);
+    const big = torch.tensor([2 ** 40 + 1], { dtype: torch.int64 });
+    expect(big.add(0).item()).toBe(2 ** 40 + 1);
+    expect(big.mul(1).item()).toBe(2 ** 40 + 1);
+    expect(labels.add(0.5).dtype).toBe('float32');
+    expect(labels.mul(2.5).tolist()).toEqual([2.5, 5]);
+    expect(labels.div(2).dtype).toBe('float32');
+    expect(labels.div(2).tolist()).toEqual([0.5, 1]);
+    expect(labels.eq(2).tolist()).toEqual([false, true]);
+    expect(torch.tensor([1.5]).add(1).dtype).toBe('float32');
+    expect(torch.tensor([1.5], { dtype: torch.float64 }).add(1).dtype).toBe('float64');
   });
 
   test('reshape and view take sizes or an array, with one -1', () => {
@@ -233,6 +339,24 @@ describe('Tensor properties and methods', () => {
       expect(s).toBe('tensor([   0,    1,    2,  ..., 1997, 1998, 1999])');
       expect(String(torch.zeros(100, 100)).split('\n')).toHaveLength(7);
     });
+  });
+
+  test('EXPECTED FAILURE: indexing (t[0]) is not supported yet: an Error saying what to use instead, read or written', () => {
+    const t = torch.tensor([[1, 2], [3, 4]]);
+    const index = (key: number) => () => (t as unknown as Record<number, unknown>)[key];
+    expect(index(0)).toThrow(/Tensor indexing \(t\[0\]\) is not supported yet: use t\.index_select\(dim, .*tolist\(\)/);
+    expect(index(-1)).toThrow(/t\[-1\]/);
+    expect(() => t.sum(0)[1 as never]).toThrow(/not supported yet/);
+    expect(() => {
+      (t as unknown as Record<number, unknown>)[0] = 5;
+    }).toThrow(/not supported yet/);
+    expect(Object.keys(t)).not.toContain('0');
+    // Everything else reads as before.
+    expect(t.index_select(0, torch.tensor([1], { dtype: torch.int64 })).tolist()).toEqual([[3, 4]]);
+    expect(t.numel()).toBe(4);
+    expect((t as unknown as Record<string, unknown>).no_such_property).toBeUndefined();
+    expect(Object.prototype.hasOwnProperty.call(t, '_h')).toBe(true);
+    expect(t instanceof Tensor).toBe(true);
   });
 
   describe('dispose()', () => {
@@ -302,6 +426,17 @@ describe('torch.device() and CUDA', () => {
     expect(() => torch.device('cuda:x')).toThrow(RangeError);
     expect(() => torch.device(0 as never)).toThrow(TypeError);
     expect(() => torch.zeros([2], { device: 'tpu' })).toThrow(/Expected device/);
+  });
+
+  test('BAD CALL: a device index libtorch cannot hold (above 127) is a RangeError naming the argument', () => {
+    const huge = 'cuda:100000000000000000000';
+    expect(() => torch.zeros([2], { device: huge })).toThrow(RangeError);
+    expect(() => torch.zeros([2], { device: huge })).toThrow(/Expected device to be a device: .*N <= 127/);
+    expect(() => torch.ones(2).to('cuda:128')).toThrow(RangeError);
+    expect(() => torch.device('cuda:128')).toThrow(/Expected type/);
+    expect(() => torch.device('cuda', 128)).toThrow(RangeError);
+    expect(() => torch.device('cuda', 128)).toThrow(/Expected index/);
+    expect(String(torch.device('cuda:127'))).toBe('cuda:127');
   });
 
   test('cuda.is_available() and device_count() agree', () => {

@@ -7,7 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type * as VegaLite from 'vega-lite';
-import { checkInt, checkNumber, checkOptions, checkString, invalidType, invalidValue, parseArgs } from '../validate';
+import { checkArgCount, checkInt, checkNumber, checkOptions, checkString, invalidType, invalidValue, parseArgs } from '../validate';
 
 /** An axis scale, as matplotlib's `set_xscale` / `set_yscale`. */
 export type Scale = 'linear' | 'log';
@@ -203,6 +203,7 @@ export class Animator {
   #Y: number[][] = [];
 
   constructor(options: AnimatorOptions = {}) {
+    checkArgCount('Animator', arguments.length, 1);
     const a = parseArgs('Animator', OPTION_NAMES, [checkOptions('options', options)]);
     for (const name of ['nrows', 'ncols']) {
       if (a[name] !== undefined && checkInt(name, a[name], { min: 1 }) !== 1) {
@@ -247,6 +248,7 @@ export class Animator {
    *   empty y, x and y of different lengths, or a number of series other than the first call's.
    */
   add(x: number | readonly (number | null | undefined)[], y: number | readonly (number | null | undefined)[]): void {
+    checkArgCount('Animator.add', arguments.length, 2);
     let ys: (number | null)[];
     if (typeof y === 'number') ys = [checkNumber('y', y)];
     else if (Array.isArray(y)) ys = y.map((v, i) => checkCoordinate(`y[${i}]`, v));
@@ -282,6 +284,7 @@ export class Animator {
    * @example const svg = await animator.toSVG();
    */
   async toSVG(): Promise<string> {
+    checkArgCount('Animator.toSVG', arguments.length, 0);
     return render(this.#spec());
   }
 
@@ -291,6 +294,7 @@ export class Animator {
    * @throws TypeError naming path when it is not a non-empty string; file-system errors reject the promise.
    */
   async save(path: string): Promise<void> {
+    checkArgCount('Animator.save', arguments.length, 1);
     if (typeof path !== 'string') throw invalidType('path', 'a string', path);
     if (path === '') throw invalidValue('path', 'a non-empty string', path);
     // fs/promises rejects with a stack that ends in Node's internals; keep the caller's frames.

@@ -15,7 +15,7 @@ import { native } from '../binding';
 import { DataLoader, Dataset } from '../data';
 import { DeviceLike, parseDevice } from '../device';
 import { Tensor } from '../tensor';
-import { checkBool, checkInt, checkOptions, checkPair, invalidType, invalidValue, parseArgs } from '../validate';
+import { checkArgCount, checkBool, checkInt, checkOptions, checkPair, invalidType, invalidValue, parseArgs } from '../validate';
 
 const gunzip = promisify(zlib.gunzip);
 
@@ -62,6 +62,7 @@ const TEXT_LABELS = ['t-shirt', 'trouser', 'pullover', 'dress', 'coat', 'sandal'
  * @throws TypeError for a non-iterable or non-numeric label; RangeError for an index outside 0..9.
  */
 export function get_fashion_mnist_labels(labels: Tensor | Iterable<number>): string[] {
+  checkArgCount('get_fashion_mnist_labels', arguments.length, 1);
   const values = labels instanceof Tensor ? labels.tolist() : labels;
   const list = typeof values === 'number' ? [values] : values;
   if (list === null || typeof list !== 'object' || typeof (list as Iterable<unknown>)[Symbol.iterator] !== 'function') {
@@ -80,10 +81,15 @@ interface Idx {
   data: Tensor;
 }
 
+/** deflate's largest ratio of output to input: 258-byte matches coded in about 2 bits each, ~1032:1. */
+const MAX_DEFLATE_RATIO = 1032;
+
 /**
  * Decodes an IDX file of unsigned bytes (gunzipping it on the fly when it is gzipped) straight into a uint8 tensor,
  * chunk by chunk, so the file is never held whole in a JS buffer; checks everything a damaged or wrong file could
- * get wrong, and names the file in the error.
+ * get wrong, and names the file in the error. What the header promises is checked against the file before anything
+ * is allocated (a plain file must hold exactly that many bytes, a gzip file could hold at most ~1032x its size),
+ * and inflating stops as soon as the data runs past the promise, so a forged header or a gzip bomb costs nothing.
  */
 export async function readIdx(file: string, expectedDims: number[]): Promise<Idx> {
   const ndim = expectedDims.length + 1;
@@ -92,8 +98,14 @@ export async function readIdx(file: string, expectedDims: number[]): Promise<Idx
   const headerSize = 4 + 4 * ndim;
   const handle = await fs.open(file);
   const first = Buffer.alloc(2);
-  const { bytesRead } = await handle.read(first, 0, 2, 0);
-  await handle.close();
+  let size: number;
+  let bytesRead: number;
+  try {
+    size = (await handle.stat()).size;
+    ({ bytesRead } = await handle.read(first, 0, 2, 0));
+  } finally {
+    await handle.close();
+  }
   const gzipped = bytesRead === 2 && first[0] === 0x1f && first[1] === 0x8b;
   const input = createReadStream(file, { highWaterMark: 1 << 20 });
   const stream: NodeJS.ReadableStream = gzipped ? input.pipe(zlib.createGunzip({ chunkSize: 1 << 20 })) : input;
@@ -104,6 +116,7 @@ export async function readIdx(file: string, expectedDims: number[]): Promise<Idx
   let tensor: Tensor | undefined;
   let expected = 0;
   let written = 0;
+  const promise = (holds: string) => `the header promises ${expected} bytes of data ([${dims!.join(', ')}]) but ${holds}`;
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       let data = chunk;
@@ -118,14 +131,27 @@ export async function readIdx(file: string, expectedDims: number[]): Promise<Idx
           throw new Error(`${file}: wrong dimensions [${dims.join(', ')}], expected [N, ${expectedDims.join(', ')}]`);
         }
         expected = dims.reduce((a, b) => a * b, 1);
-        tensor = new Tensor(native.full(ndim === 3 ? [dims[0], 1, dims[1], dims[2]] : dims, 0, 'uint8', null));
+        if (!gzipped && headerSize + expected !== size) {
+          const fault = headerSize + expected > size ? 'truncated' : 'corrupt';
+          throw new Error(`${file}: ${fault}: ${promise(`the file holds ${size - headerSize}`)}`);
+        }
+        if (gzipped && headerSize + expected > size * MAX_DEFLATE_RATIO) {
+          throw new Error(`${file}: truncated: ${promise(`a gzip file of ${size} bytes holds at most ${size * MAX_DEFLATE_RATIO}`)}`);
+        }
+        // Every byte is written below before the tensor is used (or it is dropped with an Error): no zero-fill.
+        tensor = new Tensor(native.empty(ndim === 3 ? [dims[0], 1, dims[1], dims[2]] : dims, 'uint8', null));
         data = header.subarray(headerSize);
       }
-      const room = Math.max(0, expected - written);
-      if (data.length > 0 && room > 0) native.copyInto(tensor!._h, written, data.subarray(0, room));
+      if (written + data.length > expected) {
+        throw new Error(`${file}: corrupt: ${promise('the file holds more')}`);
+      }
+      if (data.length > 0) native.copyInto(tensor!._h, written, data);
       written += data.length;
     }
   } catch (error) {
+    // Stop reading and inflating now, whatever the fault.
+    input.destroy();
+    if (gzipped) (stream as zlib.Gunzip).destroy();
     const e = error as NodeJS.ErrnoException;
     if (typeof e.code === 'string' && e.code.startsWith('Z_')) throw new Error(`${file}: not a valid gzip file (${e.message})`);
     throw error;
@@ -134,9 +160,7 @@ export async function readIdx(file: string, expectedDims: number[]): Promise<Idx
     if (header.length < 4) throw new Error(`${file}: truncated: ${header.length} bytes, too short for an IDX header`);
     throw new Error(`${file}: truncated: the IDX header needs ${headerSize} bytes, the file has ${header.length}`);
   }
-  if (written !== expected) {
-    throw new Error(`${file}: ${written < expected ? 'truncated' : 'corrupt'}: the header promises ${expected} bytes of data ([${dims.join(', ')}]) but the file holds ${written}`);
-  }
+  if (written !== expected) throw new Error(`${file}: truncated: ${promise(`the file holds ${written}`)}`);
   return { dims, data: tensor! };
 }
 
@@ -260,6 +284,7 @@ export async function load_data_fashion_mnist(
   batch_size: number,
   options: LoadFashionMnistOptions = {},
 ): Promise<[DataLoader, DataLoader]> {
+  checkArgCount('load_data_fashion_mnist', arguments.length, 2);
   checkInt('batch_size', batch_size, { min: 1 });
   const o = parseArgs('load_data_fashion_mnist', ['resize', 'root', 'device', 'download', 'mirror'], [checkOptions('options', options)]);
   const resize = o.resize == null ? null : checkPair('resize', o.resize, { min: 1 });

@@ -515,13 +515,13 @@ async function train(net: Module, train_data: Batches, test_iter: Batches, num_e
   const history: EpochRecord[] = [];
   let test_acc = NaN;
   try {
+    await inTurn(net, () => probe(net, batches, dev, hold));
     // One runner, chosen once: the native loop for a built-in net (whole runs of batches from a DataLoader, or one
     // given batch at a time), the JS API for a net written in JS.
     const fast = fastPath(net, batches);
     const runner = hold.without(() => trainer
       ? fast ? loaderRunner(net, hold, trainer, fast.loader, s.signal) : stepRunner(net, hold, trainer, batches, s.signal)
       : jsRunner(net, hold, batches, lr, dev, s.signal));
-    await inTurn(net, () => probe(net, batches, dev, hold));
     if (s.verbose) console.log('training on', String(dev));
     for (let epoch = 0; epoch < num_epochs; epoch++) {
       reporter.startEpoch(epoch, runner.num_batches());

@@ -2,7 +2,7 @@
 import { native } from '../binding';
 import { Device, device } from '../device';
 import { Tensor } from '../tensor';
-import { checkInt, invalidType } from '../validate';
+import { checkArgCount, checkInt, invalidType } from '../validate';
 
 /** Records running times, as d2l.Timer: start(), stop() (returns the lap in seconds), avg(), sum(), cumsum(). */
 export class Timer {
@@ -10,33 +10,40 @@ export class Timer {
   private started = 0;
 
   constructor() {
+    checkArgCount('Timer', arguments.length, 0);
     this.start();
   }
 
   start(): void {
+    checkArgCount('Timer.start', arguments.length, 0);
     this.started = performance.now();
   }
 
   /** Stops the timer, records the lap and returns it in seconds. */
   stop(): number {
+    checkArgCount('Timer.stop', arguments.length, 0);
     this.times.push((performance.now() - this.started) / 1000);
     return this.times[this.times.length - 1];
   }
 
   /** Adds a lap measured elsewhere (e.g. on a worker thread), in seconds. */
   add(seconds: number): void {
+    checkArgCount('Timer.add', arguments.length, 1);
     this.times.push(seconds);
   }
 
   avg(): number {
+    checkArgCount('Timer.avg', arguments.length, 0);
     return this.times.length ? this.sum() / this.times.length : 0;
   }
 
   sum(): number {
+    checkArgCount('Timer.sum', arguments.length, 0);
     return this.times.reduce((a, b) => a + b, 0);
   }
 
   cumsum(): number[] {
+    checkArgCount('Timer.cumsum', arguments.length, 0);
     let total = 0;
     return this.times.map((t) => (total += t));
   }
@@ -44,13 +51,15 @@ export class Timer {
 
 /**
  * Sums over n variables, as d2l.Accumulator: `metric.add(a, b, c)`, read with `metric[0]`.
- * @throws RangeError when n is not a positive integer (at most 65536).
+ * @throws RangeError when n is not a positive integer (at most 65536); TypeError when add() is given more than n
+ *   values.
  */
 export class Accumulator {
   [index: number]: number;
   readonly data: number[];
 
   constructor(n: number) {
+    checkArgCount('Accumulator', arguments.length, 1);
     // A bound well past any use, so that a wrong n is a RangeError rather than an out-of-memory abort of the process.
     if (checkInt('n', n, { min: 1 }) > 2 ** 16) throw new RangeError(`Expected n to be at most 65536 but received ${n}`);
     this.data = new Array<number>(n).fill(0);
@@ -59,6 +68,7 @@ export class Accumulator {
 
   /** Adds each argument to its variable (numbers; a one-element Tensor is read with item()). */
   add(...args: (number | Tensor)[]): void {
+    checkArgCount('Accumulator.add', args.length, this.data.length);
     args.forEach((a, i) => {
       const v = a instanceof Tensor ? Number(a.item()) : a;
       if (typeof v !== 'number') throw invalidType(`args[${i}]`, 'a number', a);
@@ -67,6 +77,7 @@ export class Accumulator {
   }
 
   reset(): void {
+    checkArgCount('Accumulator.reset', arguments.length, 0);
     this.data.fill(0);
   }
 }
@@ -76,6 +87,7 @@ export class Accumulator {
  * @throws TypeError when y_hat or y is not a Tensor.
  */
 export function accuracy(y_hat: Tensor, y: Tensor): number {
+  checkArgCount('accuracy', arguments.length, 2);
   if (!(y_hat instanceof Tensor)) throw invalidType('y_hat', 'a Tensor', y_hat);
   if (!(y instanceof Tensor)) throw invalidType('y', 'a Tensor', y);
   const labels = y_hat.dim() > 1 && y_hat.shape[1] > 1 ? y_hat.argmax(1) : y_hat;
@@ -84,12 +96,14 @@ export function accuracy(y_hat: Tensor, y: Tensor): number {
 
 /** cuda:i when it exists, else the CPU, as d2l.try_gpu. */
 export function try_gpu(i = 0): Device {
+  checkArgCount('try_gpu', arguments.length, 1);
   checkInt('i', i, { min: 0 });
   return native.cudaDeviceCount() >= i + 1 ? device(`cuda:${i}`) : device('cpu');
 }
 
 /** Every CUDA device, or [cpu] when there are none, as d2l.try_all_gpus. */
 export function try_all_gpus(): Device[] {
+  checkArgCount('try_all_gpus', arguments.length, 0);
   const n = native.cudaDeviceCount();
   return n ? Array.from({ length: n }, (_, i) => device(`cuda:${i}`)) : [device('cpu')];
 }

@@ -4,8 +4,8 @@
  */
 import type { NativeModuleKind } from '../../binding';
 import { native } from '../binding';
-import { Tensor, handleOf } from '../tensor';
-import { checkBool, checkInt, checkPair, checkString, invalidType, invalidValue, parseArgs } from '../validate';
+import { checkShape, Tensor, handleOf } from '../tensor';
+import { checkArgCount, checkBool, checkPair, checkString, checkInt, invalidType, invalidValue, parseArgs } from '../validate';
 import { attachHandle, handleOfModule, Module } from './module';
 
 export type IntOrPair = number | [number, number];
@@ -24,14 +24,42 @@ abstract class NativeLayer extends Module {
    * @throws TypeError when input is not a Tensor; Error (libtorch) when its shape does not fit the layer.
    */
   override forward(input: Tensor): Tensor {
+    checkArgCount(`${this.constructor.name}.forward`, arguments.length, 1);
     return new Tensor(handleOfModule(this)!.forward(handleOf('input', input)));
   }
 
-  /** @internal one of this layer's own parameters, e.g. 'weight'; null when absent (bias=false) */
-  protected param(name: string): Tensor | null {
-    const found = handleOfModule(this)!.namedParameters().find(([n]) => n === name);
-    return found ? new Tensor(found[1]) : null;
+}
+
+/** One of a built-in layer's own parameters, e.g. 'weight'; null when absent (bias=false). */
+function getParameter(layer: NativeLayer, name: 'weight' | 'bias'): Tensor | null {
+  const found = handleOfModule(layer)!.namedParameters().find(([n]) => n === name);
+  return found ? new Tensor(found[1]) : null;
+}
+
+/**
+ * `layer.weight = t`, as PyTorch's `layer.weight = nn.Parameter(t)`: the parameter takes t's values and shares its
+ * memory, and stays a leaf that requires grad (optimizers built earlier follow it); its gradient is cleared.
+ * t must match the parameter's shape, dtype and device: the layer's options (kernel_size, in_features, ...) fix them.
+ */
+function setParameter(layer: NativeLayer, name: 'weight' | 'bias', value: unknown): void {
+  const current = getParameter(layer, name);
+  if (!(value instanceof Tensor)) {
+    throw invalidType(name, value === null && current ? 'a Tensor (removing a parameter is not supported)' : 'a Tensor', value);
   }
+  if (!current) {
+    throw invalidValue(name, 'null: the layer was built with bias: false, and adding a parameter is not supported', value);
+  }
+  const what = `${layer.constructor.name}.${name}`;
+  if (value.shape.toString() !== current.shape.toString()) {
+    throw new RangeError(`Expected ${name} to be a tensor of shape ${current.shape} (${what}'s) but received one of shape ${value.shape}`);
+  }
+  if (value.dtype !== current.dtype) {
+    throw new TypeError(`Expected ${name} to be a ${current.dtype} tensor (${what}'s dtype) but received a ${value.dtype} one`);
+  }
+  if (String(value.device) !== String(current.device)) {
+    throw new RangeError(`Expected ${name} to be a tensor on ${current.device} (${what}'s device) but received one on ${value.device}`);
+  }
+  handleOfModule(layer)!.setParameter(name, value._h);
 }
 
 const tuple = (p: [number, number]) => `(${p[0]}, ${p[1]})`;
@@ -108,17 +136,33 @@ export class Conv2d extends NativeLayer {
     this.padding_mode = options.padding_mode;
   }
 
-  /** [out_channels, in_channels / groups, kH, kW], shared with the module. */
+  /**
+   * [out_channels, in_channels / groups, kH, kW], shared with the module. Assignable, as in PyTorch:
+   * `conv.weight = t` makes the parameter hold t's values (sharing its memory); it stays a leaf that requires grad.
+   * @throws TypeError when assigned a non-Tensor or another dtype; RangeError for another shape or device.
+   */
   get weight(): Tensor {
-    return this.param('weight')!;
+    return getParameter(this, 'weight')!;
   }
 
-  /** [out_channels], or null when built with bias: false. */
+  set weight(value: Tensor) {
+    setParameter(this, 'weight', value);
+  }
+
+  /**
+   * [out_channels], or null when built with bias: false. Assignable like weight (not to null, nor when built with
+   * bias: false: the layer's parameters are fixed when it is built).
+   */
   get bias(): Tensor | null {
-    return this.param('bias');
+    return getParameter(this, 'bias');
+  }
+
+  set bias(value: Tensor | null) {
+    setParameter(this, 'bias', value);
   }
 
   override extra_repr(): string {
+    checkArgCount(`${this.constructor.name}.extra_repr`, arguments.length, 0);
     let s = `${this.in_channels}, ${this.out_channels}, kernel_size=${tuple(this.kernel_size)}, stride=${tuple(this.stride)}`;
     if (typeof this.padding === 'string') s += `, padding=${this.padding}`;
     else if (this.padding[0] || this.padding[1]) s += `, padding=${tuple(this.padding)}`;
@@ -152,17 +196,33 @@ export class Linear extends NativeLayer {
     this.out_features = options.out_features;
   }
 
-  /** [out_features, in_features], shared with the module. */
+  /**
+   * [out_features, in_features], shared with the module. Assignable, as in PyTorch: `fc.weight = t` makes the
+   * parameter hold t's values (sharing its memory); it stays a leaf that requires grad.
+   * @throws TypeError when assigned a non-Tensor or another dtype; RangeError for another shape or device.
+   */
   get weight(): Tensor {
-    return this.param('weight')!;
+    return getParameter(this, 'weight')!;
   }
 
-  /** [out_features], or null when built with bias: false. */
+  set weight(value: Tensor) {
+    setParameter(this, 'weight', value);
+  }
+
+  /**
+   * [out_features], or null when built with bias: false. Assignable like weight (not to null, nor when built with
+   * bias: false: the layer's parameters are fixed when it is built).
+   */
   get bias(): Tensor | null {
-    return this.param('bias');
+    return getParameter(this, 'bias');
+  }
+
+  set bias(value: Tensor | null) {
+    setParameter(this, 'bias', value);
   }
 
   override extra_repr(): string {
+    checkArgCount(`${this.constructor.name}.extra_repr`, arguments.length, 0);
     return `in_features=${this.in_features}, out_features=${this.out_features}, bias=${this.bias ? 'True' : 'False'}`;
   }
 }
@@ -207,6 +267,7 @@ export class AvgPool2d extends NativeLayer {
   }
 
   override extra_repr(): string {
+    checkArgCount(`${this.constructor.name}.extra_repr`, arguments.length, 0);
     const one = (p: [number, number]) => (p[0] === p[1] ? String(p[0]) : tuple(p));
     return `kernel_size=${one(this.kernel_size)}, stride=${one(this.stride)}, padding=${one(this.padding)}`;
   }
@@ -255,6 +316,7 @@ export class MaxPool2d extends NativeLayer {
   }
 
   override extra_repr(): string {
+    checkArgCount(`${this.constructor.name}.extra_repr`, arguments.length, 0);
     const one = (p: [number, number]) => (p[0] === p[1] ? String(p[0]) : tuple(p));
     return `kernel_size=${one(this.kernel_size)}, stride=${one(this.stride)}, padding=${one(this.padding)}, ` +
       `dilation=${one(this.dilation)}, ceil_mode=${this.ceil_mode ? 'True' : 'False'}`;
@@ -264,6 +326,7 @@ export class MaxPool2d extends NativeLayer {
 /** The logistic function, element-wise, as torch.nn.Sigmoid. */
 export class Sigmoid extends NativeLayer {
   constructor() {
+    checkArgCount('Sigmoid', arguments.length, 0);
     super('Sigmoid', {});
   }
 }
@@ -271,6 +334,7 @@ export class Sigmoid extends NativeLayer {
 /** max(0, x), element-wise, as torch.nn.ReLU. */
 export class ReLU extends NativeLayer {
   constructor() {
+    checkArgCount('ReLU', arguments.length, 0);
     super('ReLU', {});
   }
 }
@@ -278,6 +342,7 @@ export class ReLU extends NativeLayer {
 /** tanh, element-wise, as torch.nn.Tanh. */
 export class Tanh extends NativeLayer {
   constructor() {
+    checkArgCount('Tanh', arguments.length, 0);
     super('Tanh', {});
   }
 }
@@ -298,6 +363,7 @@ export class Flatten extends NativeLayer {
   }
 
   override extra_repr(): string {
+    checkArgCount(`${this.constructor.name}.extra_repr`, arguments.length, 0);
     return `start_dim=${this.start_dim}, end_dim=${this.end_dim}`;
   }
 }
@@ -310,26 +376,32 @@ export class Reshape extends NativeLayer {
   readonly shape: number[];
 
   constructor(...shape: number[]) {
-    let inferred = 0;
-    const checked = shape.map((d, i) => {
-      if (d === -1 && inferred++ === 0) return -1;
-      return checkInt(`shape[${i}]`, d, { min: 1, expected: 'a positive integer or one -1' });
-    });
+    const checked = checkShape('shape', shape, { allowInfer: true, min: 1 });
     if (checked.length === 0) throw invalidValue('shape', 'at least one size', shape);
     super('Reshape', { shape: checked });
     this.shape = checked;
   }
 
   override extra_repr(): string {
+    checkArgCount(`${this.constructor.name}.extra_repr`, arguments.length, 0);
     return this.shape.join(', ');
   }
 }
 
+/** How deep Sequentials may nest: each level is a native call frame in forward, and the stack is finite. */
+export const MAX_SEQUENTIAL_DEPTH = 1000;
+
+// How deep each Sequential nests (1 for one holding no Sequential).
+const depths = new WeakMap<Sequential, number>();
+
 /**
  * A chain of layers, as torch.nn.Sequential: `new nn.Sequential(layer1, layer2, ...)`. Iterable, with `.length`
  * and index access (`net[0]`). When every layer is built in, the chain is one libtorch torch::nn::Sequential and
- * runs natively end to end (what train_ch6's fused step needs); layers written in JS run one by one.
- * @throws TypeError when an argument is not a Module.
+ * runs natively end to end (what train_ch6's fused step needs); layers written in JS run one by one. A layer may
+ * appear twice (it then runs twice, and its parameters are listed once). Sequentials nest at most
+ * MAX_SEQUENTIAL_DEPTH (1000) deep.
+ * @throws TypeError when an argument is not a Module; RangeError when the nesting would pass 1000 deep (a
+ *   forward through it would overflow the native stack).
  */
 export class Sequential extends Module implements Iterable<Module> {
   [index: number]: Module;
@@ -339,6 +411,15 @@ export class Sequential extends Module implements Iterable<Module> {
     layers.forEach((layer, i) => {
       if (!(layer instanceof Module)) throw invalidType(`layers[${i}]`, 'an nn.Module', layer);
     });
+    const depth = 1 + Math.max(0, ...layers.map((layer) => (layer instanceof Sequential ? depths.get(layer)! : 0)));
+    if (depth > MAX_SEQUENTIAL_DEPTH) {
+      const i = layers.findIndex((layer) => layer instanceof Sequential && depths.get(layer)! >= MAX_SEQUENTIAL_DEPTH);
+      throw new RangeError(
+        `Expected layers[${i}] to be a Sequential nested less than ${MAX_SEQUENTIAL_DEPTH} deep but it is ` +
+          `${depth - 1} deep: Sequentials nest at most ${MAX_SEQUENTIAL_DEPTH} deep`,
+      );
+    }
+    depths.set(this, depth);
     layers.forEach((layer, i) => {
       Object.defineProperty(this, i, { value: layer, enumerable: true, writable: false, configurable: false });
     });
@@ -346,17 +427,20 @@ export class Sequential extends Module implements Iterable<Module> {
     if (handles.every((h) => h !== undefined)) attachHandle(this, new native.Module('Sequential', {}, handles as never));
   }
 
-  /** The number of layers. */
+  /** The number of layers (a layer that appears twice counts twice). */
   get length(): number {
-    return this.named_children().length;
+    let n = 0;
+    while (Object.prototype.hasOwnProperty.call(this, n)) n++;
+    return n;
   }
 
   *[Symbol.iterator](): Iterator<Module> {
-    yield* this.children();
+    for (let i = 0; i < this.length; i++) yield this[i];
   }
 
   /** Runs the layers in order. */
   override forward(input: Tensor): Tensor {
+    checkArgCount('Sequential.forward', arguments.length, 1);
     const handle = handleOfModule(this);
     if (handle) return new Tensor(handle.forward(handleOf('input', input)));
     let x = input;

@@ -1,6 +1,6 @@
 import { native } from '../binding';
 import { Tensor, handleOf } from '../tensor';
-import { checkNumber, checkInt, checkString, invalidType, parseArgs } from '../validate';
+import { checkArgCount, checkNumber, checkInt, checkString, invalidType, parseArgs } from '../validate';
 import { Module } from './module';
 
 export type Reduction = 'mean' | 'sum' | 'none';
@@ -28,6 +28,7 @@ export class CrossEntropyLoss extends Module {
   readonly weight: Tensor | null;
 
   constructor(options: CrossEntropyLossOptions = {}) {
+    checkArgCount('CrossEntropyLoss', arguments.length, 1);
     super();
     const a = parseArgs('CrossEntropyLoss', ['weight', 'ignore_index', 'reduction', 'label_smoothing'], [options]);
     if (a.weight != null && !(a.weight instanceof Tensor)) throw invalidType('weight', 'a Tensor', a.weight);
@@ -39,6 +40,7 @@ export class CrossEntropyLoss extends Module {
 
   /** The loss of logits `input` against class indices `target`. */
   override forward(input: Tensor, target: Tensor): Tensor {
+    checkArgCount('CrossEntropyLoss.forward', arguments.length, 2);
     return new Tensor(
       native.crossEntropy(handleOf('input', input), handleOf('target', target), {
         reduction: this.reduction,
@@ -50,6 +52,7 @@ export class CrossEntropyLoss extends Module {
   }
 
   override extra_repr(): string {
+    checkArgCount('CrossEntropyLoss.extra_repr', arguments.length, 0);
     return '';
   }
 }

@@ -8,60 +8,115 @@ import type { NativeModule } from '../../binding';
 import { native } from '../binding';
 import type { DeviceLike } from '../device';
 import { Dtype, parseTo, Tensor, ToOptions } from '../tensor';
-import { checkBool, checkFunction } from '../validate';
+import { checkArgCount, checkBool, checkFunction, invalidType } from '../validate';
 
 // The libtorch module behind each built-in layer; modules written in JS have none.
 const handles = new WeakMap<Module, NativeModule>();
+
+/** Properties holding a Module, in the order they were set, a module held twice listed twice (printing shows both). */
+function entries(module: Module): [string, Module][] {
+  return Object.entries(module).filter((entry): entry is [string, Module] => entry[1] instanceof Module);
+}
+
+/** Every parameter below `module` with its dotted name, a shared one as often as it is reached. */
+function allNamedParameters(module: Module, prefix: string): [string, Tensor][] {
+  const handle = handles.get(module);
+  if (handle) return handle.namedParameters().map(([name, t]) => [prefix + name, new Tensor(t)]);
+  return entries(module).flatMap(([name, child]) => allNamedParameters(child, `${prefix}${name}.`));
+}
 
 export class Module {
   /** Whether the module is in training mode (see train() and eval()). */
   training = true;
 
+  constructor() {
+    checkArgCount(new.target.name, arguments.length, 0);
+    // PyTorch's `module(x)` hands back whatever forward returns; here callers (Sequential, train_ch6, ...) need a
+    // Tensor. So forward is wrapped once, here, to say so where the mistake is: a TypeError naming the module that
+    // returned something else, rather than a failure deep inside the library. The wrapper looks forward up on the
+    // prototype at each call; a forward assigned as an instance field replaces it, unchecked.
+    Object.defineProperty(this, 'forward', {
+      value: function forward(this: Module, ...inputs: Tensor[]): Tensor {
+        const out: unknown = Object.getPrototypeOf(this).forward.apply(this, inputs);
+        if (!(out instanceof Tensor)) throw invalidType(`the result of ${this.constructor.name}.forward()`, 'a Tensor', out);
+        return out;
+      },
+      writable: true,
+      configurable: true,
+      enumerable: false,
+    });
+  }
+
   /**
-   * Computes the output. Subclasses override it; `layer.forward(X)` is PyTorch's `layer(X)`.
-   * @throws Error when a subclass does not define it.
+   * Computes the output, a Tensor. Subclasses override it; `layer.forward(X)` is PyTorch's `layer(X)`.
+   * @throws Error when a subclass does not define it; TypeError when a subclass's forward returns something other
+   *   than a Tensor.
    */
   forward(...inputs: Tensor[]): Tensor {
     void inputs;
     throw new Error(`Module [${this.constructor.name}] is missing the required "forward" function`);
   }
 
-  /** The direct submodules with their names: properties holding a Module, in the order they were set. */
+  /**
+   * The direct submodules with their names: properties holding a Module, in the order they were set. A module held
+   * twice is listed once, under its first name, as in PyTorch.
+   */
   named_children(): [string, Module][] {
-    return Object.entries(this).filter((entry): entry is [string, Module] => entry[1] instanceof Module);
+    checkArgCount('Module.named_children', arguments.length, 0);
+    const seen = new Set<Module>();
+    return entries(this).filter(([, m]) => !seen.has(m) && seen.add(m));
   }
 
   children(): Module[] {
+    checkArgCount('Module.children', arguments.length, 0);
     return this.named_children().map(([, m]) => m);
   }
 
-  /** This module and every module below it, depth first, with dotted names ('' for this one). */
+  /**
+   * This module and every module below it, depth first, with dotted names ('' for this one); a module reached
+   * twice is listed once, under its first name, as in PyTorch.
+   */
   named_modules(prefix = ''): [string, Module][] {
-    const out: [string, Module][] = [[prefix, this]];
-    for (const [name, child] of this.named_children()) out.push(...child.named_modules(prefix ? `${prefix}.${name}` : name));
+    checkArgCount('Module.named_modules', arguments.length, 1);
+    const seen = new Set<Module>();
+    const out: [string, Module][] = [];
+    const visit = (module: Module, name: string) => {
+      if (seen.has(module)) return;
+      seen.add(module);
+      out.push([name, module]);
+      for (const [childName, child] of entries(module)) visit(child, name ? `${name}.${childName}` : childName);
+    };
+    visit(this, prefix);
     return out;
   }
 
   modules(): Module[] {
+    checkArgCount('Module.modules', arguments.length, 0);
     return this.named_modules().map(([, m]) => m);
   }
 
-  /** Every parameter with its dotted name, e.g. ['1.weight', tensor]; the tensors share memory with the module. */
+  /**
+   * Every parameter with its dotted name, e.g. ['1.weight', tensor]; the tensors share memory with the module. A
+   * parameter reached twice (a layer used twice) is listed once, under its first name, as in PyTorch.
+   */
   named_parameters(prefix = ''): [string, Tensor][] {
-    const handle = handles.get(this);
-    if (handle) return handle.namedParameters().map(([name, t]) => [prefix + name, new Tensor(t)]);
-    const out: [string, Tensor][] = [];
-    for (const [name, child] of this.named_children()) out.push(...child.named_parameters(`${prefix}${name}.`));
-    return out;
+    checkArgCount('Module.named_parameters', arguments.length, 1);
+    const seen = new Set<number>();
+    return allNamedParameters(this, prefix).filter(([, t]) => {
+      const id = t._h.identity();
+      return !seen.has(id) && seen.add(id);
+    });
   }
 
-  /** The parameters, in the order named_parameters() gives them. */
+  /** The parameters, in the order named_parameters() gives them, each once (so an optimizer steps each once). */
   parameters(): Tensor[] {
+    checkArgCount('Module.parameters', arguments.length, 0);
     return this.named_parameters().map(([, t]) => t);
   }
 
   /** Calls fn on every submodule (children first) and then on this module, as PyTorch's apply. */
   apply(fn: (module: Module) => void): this {
+    checkArgCount('Module.apply', arguments.length, 1);
     checkFunction('fn', fn);
     for (const child of this.children()) child.apply(fn);
     fn(this);
@@ -73,6 +128,7 @@ export class Module {
    * @throws Error while train_ch6 is training this module.
    */
   train(mode = true): this {
+    checkArgCount('Module.train', arguments.length, 1);
     checkBool('mode', mode);
     native.checkNotHeld(nativeRoots(this));
     handles.get(this)?.train(mode);
@@ -83,16 +139,19 @@ export class Module {
 
   /** train(false): evaluation mode. */
   eval(): this {
+    checkArgCount('Module.eval', arguments.length, 0);
     return this.train(false);
   }
 
   /**
-   * Moves the parameters to a device and/or casts them, in place: `net.to('cuda:0')`, `net.to(torch.float64)`.
+   * Moves the parameters to a device and/or casts them, in place: `net.to('cuda:0')`, `net.to(torch.float64)`,
+   * `net.to('cpu', torch.float64)`, `net.to({device, dtype})`.
    * Tensors taken from parameters() earlier follow the move.
    * @throws RangeError for a bad device or dtype; Error (libtorch) when the device is not available.
    */
-  to(target: DeviceLike | Dtype | ToOptions): this {
-    const to = parseTo(target);
+  to(target: DeviceLike | Dtype | ToOptions, dtype?: Dtype): this {
+    checkArgCount('Module.to', arguments.length, 2);
+    const to = parseTo(target, dtype);
     // All or nothing: a refusal (a layer in training elsewhere) must come before any layer has moved.
     native.checkNotHeld(nativeRoots(this));
     handles.get(this)?.to(to.device, to.dtype);
@@ -102,6 +161,7 @@ export class Module {
 
   /** Clears the gradients of all parameters: to null (the default, as in current PyTorch) or to zeros. */
   zero_grad(set_to_none = true): void {
+    checkArgCount('Module.zero_grad', arguments.length, 1);
     checkBool('set_to_none', set_to_none);
     native.checkNotHeld(nativeRoots(this));
     native.zeroGrad(this.parameters().map((p) => p._h), set_to_none);
@@ -109,12 +169,13 @@ export class Module {
 
   /** The options shown inside the parentheses when printed, as PyTorch's extra_repr. */
   extra_repr(): string {
+    checkArgCount('Module.extra_repr', arguments.length, 0);
     return '';
   }
 
   /** As PyTorch prints a module: `Conv2d(1, 6, kernel_size=(5, 5), stride=(1, 1), padding=(2, 2))`. */
   toString(): string {
-    const children = this.named_children();
+    const children = entries(this);
     const extra = this.extra_repr();
     if (children.length === 0) return `${this.constructor.name}(${extra})`;
     const lines = extra ? [`  ${extra}`] : [];

@@ -11,7 +11,9 @@ const area = process.argv[2];
 const failures = [];
 let calls = 0;
 
-// ---- the bad values --------------------------------------------------------------------------------------------
+// ---- the bad values ----
+// (No huge but valid sizes such as 2**31: they are resource exhaustion, not bad input, and would only measure how
+// long this machine takes to allocate 16 GB.)----------------------------------------------------------------------------------------
 function detachedFloat32() {
   const buffer = new ArrayBuffer(16);
   const array = new Float32Array(buffer);
@@ -48,7 +50,6 @@ const BAD = [
   ['0', () => 0],
   ['1.5', () => 1.5],
   ['2**53', () => 2 ** 53],
-  ['2**31', () => 2 ** 31],
   ["''", () => ''],
   ["'x'", () => 'x'],
   ["'cuda:99999999999'", () => 'cuda:99999999999'],
@@ -122,7 +123,8 @@ function methodsOf(proto) {
   const out = [];
   for (let p = proto; p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
     for (const key of Object.getOwnPropertyNames(p)) {
-      if (key === 'constructor' || out.some(([k]) => k === key)) continue;
+      // Object.prototype's own methods (reached through Tensor's indexing guard, a Proxy) are not ours.
+      if (key === 'constructor' || key in Object.prototype || out.some(([k]) => k === key)) continue;
       const d = Object.getOwnPropertyDescriptor(p, key);
       out.push([key, d]);
     }
@@ -134,7 +136,7 @@ function methodsOf(proto) {
 function fuzzInstance(label, make, valid = {}) {
   for (const [key, d] of methodsOf(Object.getPrototypeOf(make()))) {
     if (typeof d.value === 'function') {
-      fuzz(`${label}.${key}`, (...args) => { const o = make(); return o[key](...args); }, valid[key]);
+      fuzz(`${label}.${key}`, (...args) => { const o = make(); return o[key](...args); }, Object.hasOwn(valid, key) ? valid[key] : []);
     }
     if (d.set) {
       for (const [, v] of BAD) {
