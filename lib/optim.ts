@@ -2,7 +2,7 @@
 import type { NativeSGD } from '../binding';
 import { native } from './binding';
 import { Tensor } from './tensor';
-import { checkBool, checkNumber, checkOptions, invalidType, invalidValue, parseArgs } from './validate';
+import { checkArgCount, checkBool, checkNumber, checkOptions, invalidType, invalidValue, parseArgs } from './validate';
 
 export interface SGDOptions {
   /** Learning rate: required, > 0. */
@@ -47,6 +47,7 @@ export class SGD {
   readonly _h: NativeSGD;
 
   constructor(params: Iterable<Tensor>, options: SGDOptions) {
+    checkArgCount('SGD', arguments.length, 2);
     const list = checkParams(params);
     const a = parseArgs('SGD', ['lr', 'momentum', 'dampening', 'weight_decay', 'nesterov'], [checkOptions('options', options)], 1);
     const o = {
@@ -68,8 +69,9 @@ export class SGD {
         return lr;
       },
       set lr(value: number) {
-        lr = checkNumber('lr', value, { gt: 0 });
-        handle.setLr(lr);
+        // Native first: it refuses while a training holds the parameters, and then nothing must change.
+        handle.setLr(checkNumber('lr', value, { gt: 0 }));
+        lr = value;
       },
       momentum: o.momentum,
       dampening: o.dampening,
@@ -81,11 +83,13 @@ export class SGD {
 
   /** Clears the gradients: to null (the default, as in current PyTorch) or to zeros. */
   zero_grad(set_to_none = true): void {
+    checkArgCount('SGD.zero_grad', arguments.length, 1);
     this._h.zeroGrad(checkBool('set_to_none', set_to_none));
   }
 
   /** Updates every parameter from its gradient. */
   step(): void {
+    checkArgCount('SGD.step', arguments.length, 0);
     this._h.step();
   }
 }

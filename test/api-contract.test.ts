@@ -232,8 +232,6 @@ const OPTIM: Record<string, ClassCases> = {
 
 // Not yet checked: their files (lib/optim.ts, lib/d2l/train.ts) are being reworked elsewhere. These cases are
 // expected to fail (the extra argument is still ignored); when one starts throwing, jest reports it, and it moves out.
-const PENDING = new Set(['optim.SGD', 'optim.SGD.zero_grad', 'optim.SGD.step', 'd2l.train_ch6', 'd2l.evaluate_accuracy_gpu']);
-
 // Methods every class has by JS protocol, which JS itself calls (String(x), util.inspect): not part of the contract.
 const PROTOCOL = new Set(['constructor', 'toString']);
 
@@ -332,14 +330,10 @@ describe('one argument too many is a TypeError naming the function', () => {
     return undefined;
   };
 
-  test.each(all.filter(([name]) => !PENDING.has(name)))('%s', async (name, call) => {
+  test.each(all)('%s', async (name, call) => {
     const error = await run(call);
     expect(error).toBeInstanceOf(TypeError);
     expect((error as Error).message).toMatch(expected(name));
-  });
-
-  test.failing.each(all.filter(([name]) => PENDING.has(name)))('PENDING (the file is being reworked): %s', async (_, call) => {
-    expect(await run(call)).toBeInstanceOf(TypeError);
   });
 });
 

@@ -16,7 +16,7 @@ import { xavier_uniform_ } from '../nn/init';
 import { SGD } from '../optim';
 import { no_grad } from '../torch';
 import { Tensor } from '../tensor';
-import { checkBool, checkFunction, checkInt, checkNumber, checkOptions, invalidType, parseArgs } from '../validate';
+import { checkArgCount, checkBool, checkFunction, checkInt, checkNumber, checkOptions, invalidType, parseArgs } from '../validate';
 import { Animator } from './animator';
 import { accuracy, Accumulator, Timer, try_gpu } from './utils';
 
@@ -176,6 +176,7 @@ function fastPath(net: Module, data: Batches): { handle: NativeModule; loader: D
  */
 export async function evaluate_accuracy_gpu(net: Module, data_iter: Batches, device?: DeviceLike): Promise<number> {
   const caller = new Error();
+  checkArgCount('evaluate_accuracy_gpu', arguments.length, 3);
   if (!(net instanceof Module)) throw invalidType('net', 'an nn.Module', net);
   checkBatches('data_iter', data_iter);
   const dev = device === undefined ? undefined : parseDevice('device', device);
@@ -299,6 +300,7 @@ export async function train_ch6(
   options: TrainOptions = {},
 ): Promise<TrainResult> {
   const caller = new Error();
+  checkArgCount('train_ch6', arguments.length, 7);
   if (!(net instanceof Module)) throw invalidType('net', 'an nn.Module', net);
   checkBatches('train_iter', train_iter);
   checkBatches('test_iter', test_iter);
