@@ -251,6 +251,46 @@ describe('train_ch6()', () => {
     expect(net.forward(torch.rand(1, 1, 28, 28)).shape).toEqual([1, 10]);
   });
 
+  test('a fake AbortSignal is refused before the net is touched', async () => {
+    const net = lenet();
+    const before = (net[1] as nn.Conv2d).weight.data();
+    const fake = { aborted: false } as unknown as AbortSignal;
+    await expect(d2l.train_ch6(net, tiny_iter, test_iter, 1, 0.9, 'cpu', { ...quiet, signal: fake })).rejects.toThrow(TypeError);
+    // Not re-initialised: Xavier initialisation would have changed every weight.
+    expect((net[1] as nn.Conv2d).weight.data()).toEqual(before);
+  });
+
+  test('a one-shot iterable (a generator) loses no batch to the shape check, and feeds every epoch', async () => {
+    const batches = [...tiny_iter];
+    function* once() {
+      yield* batches;
+    }
+    const seen: number[] = [];
+    await d2l.train_ch6(lenet(), once(), test_iter, 2, 0.9, 'cpu', { ...quiet, on_epoch: () => undefined, on_batch: (p) => seen.push(p.examples) });
+    // 512 examples in each of the two epochs: the first batch was trained, not eaten by the probe.
+    expect(seen.filter((_, i) => (i + 1) % batches.length === 0)).toEqual([512, 512]);
+  });
+
+  test('with ignored labels (ignore_index), the reported loss is the same with one thread and two', async () => {
+    const [X, y] = [...tiny_iter][0];
+    const labels = y.tolist() as number[];
+    const masked = torch.tensor(labels.map((v, i) => (i % 2 ? -100 : v)), { dtype: torch.int64 });
+    const losses: number[] = [];
+    const before = torch.get_num_threads();
+    try {
+      for (const threads of [1, 2]) {
+        torch.set_num_threads(threads);
+        torch.manual_seed(9);
+        const result = await d2l.train_ch6(lenet(), d2l.load_array([X, masked], 128, false), test_iter, 1, 1e-6, 'cpu', quiet);
+        losses.push(result.loss);
+      }
+    } finally {
+      torch.set_num_threads(before);
+    }
+    // It was 2.87 with one thread and 1.43 with two: the two-thread step summed the counted losses only.
+    expect(Math.abs(losses[0] - losses[1])).toBeLessThan(1e-4);
+  });
+
   describe('BAD CALL: errors before anything runs', () => {
     test.each([
       ['num_epochs 0', () => d2l.train_ch6(lenet(), tiny_iter, test_iter, 0, 0.9), RangeError, /num_epochs/],
