@@ -2,10 +2,9 @@
  * Tensor: a JS view of one libtorch tensor, with PyTorch's names. Values live in native memory; V8 is told their
  * size, so garbage collection frees them even in loops that never call dispose().
  */
-import { inspect } from 'node:util';
 import type { NativeDtype, NativeTensor, NativeTypedArray } from '../binding';
 import { Device, DeviceLike, parseDevice } from './device';
-import { formatTensor } from './format';
+import { formatTensor, inspectCustom } from './format';
 import { checkBool, checkInt, invalidType, invalidValue, isOptions } from './validate';
 
 export type Dtype = NativeDtype;
@@ -32,7 +31,7 @@ export class Size extends Array<number> {
     return `[${this.join(', ')}]`;
   }
 
-  [inspect.custom](): string {
+  [inspectCustom](): string {
     return this.toString();
   }
 }
@@ -353,7 +352,7 @@ export class Tensor {
     });
   }
 
-  [inspect.custom](): string {
+  [inspectCustom](): string {
     return this.toString();
   }
 }
