@@ -83,7 +83,8 @@ const terminal = openTerminal();
 function say(text) {
   const line = `lenet-torch: ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s  ${text}\n`;
   process.stdout.write(line);
-  if (terminal !== null) fs.writeSync(terminal, line);
+  // \r and erase-line first: npm's spinner may have left a character on the terminal's current line.
+  if (terminal !== null) fs.writeSync(terminal, `\r\x1b[K${line}`);
 }
 
 function fileName(target) {
@@ -206,7 +207,7 @@ async function main() {
   // The last line keeps its old form: "lenet-torch: native addon built (libtorch 1.13.0 from /usr)".
   const summary = `native addon built in ${seconds} s${torchLine ? ` (${torchLine.replace(/^.*lenet-torch: /, '')})` : ''}${note}`;
   console.log(`lenet-torch: ${summary}`);
-  if (terminal !== null) fs.writeSync(terminal, `lenet-torch: ${summary}\n`);
+  if (terminal !== null) fs.writeSync(terminal, `\r\x1b[Klenet-torch: ${summary}\n`);
 }
 
 main().catch((error) => fail(`lenet-torch: building the native addon failed: ${error && error.stack ? error.stack : error}`));
