@@ -3,8 +3,12 @@
  * lib/ validates arguments before calling any of this; the native side trusts them. Users never touch it directly.
  */
 
-/** dtype names as lib/ passes them (lib/tensor.ts lists them); the native side maps them to at::ScalarType. */
-export type NativeDtype = import('./lib/tensor').Dtype;
+/**
+ * dtype names as lib/ passes them: lib/tensor.ts holds the list (its Dtype), the native side maps each to an
+ * at::ScalarType, and a test checks the two lists agree. A plain string here, so that this file (published with the
+ * package's typings) imports nothing.
+ */
+export type NativeDtype = string;
 
 /** The typed arrays that carry tensor values across the boundary. */
 export type NativeTypedArray =

@@ -2,6 +2,7 @@
  * The only file that loads the native addon. If it cannot, require('lenet-torch') throws one Error that names the
  * path, the cause and the fix (sharp's loader is the model), rather than a bare dlopen or MODULE_NOT_FOUND trace.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Binding } from '../binding';
 
@@ -16,12 +17,13 @@ function explain(error: NodeJS.ErrnoException): Error {
   if (error.code === 'MODULE_NOT_FOUND' || /cannot find module/i.test(message)) {
     cause = 'the native addon has not been built';
     fix =
-      'install the system packages (Debian/Ubuntu: sudo apt-get install -y cmake g++ libtorch-dev libopenblas0-openmp), ' +
+      'install the system packages (Debian/Ubuntu, as root or with sudo: ' +
+      'apt-get install -y cmake g++ make libtorch-dev libopenblas0-openmp), ' +
       'then run `npm rebuild lenet-torch` (or `npm run build` in a checkout)';
   } else if (/lib(torch|c10|torch_cpu|torch_cuda)[^ ]*\.so/.test(message)) {
     cause = `libtorch's shared libraries could not be loaded (${message})`;
     fix =
-      'install the libtorch the addon was built against (Debian: sudo apt-get install -y libtorch-dev), ' +
+      'install the libtorch the addon was built against (Debian, as root or with sudo: apt-get install -y libtorch-dev), ' +
       'or add its lib/ folder to LD_LIBRARY_PATH, or rebuild with `npm rebuild lenet-torch`';
   } else {
     cause = message;
@@ -32,7 +34,43 @@ function explain(error: NodeJS.ErrnoException): Error {
   return wrapped;
 }
 
+/**
+ * @internal Whether a Node.js version (`'v22.13.0'`) is in an engines range of `^X.Y.Z` and `>=X.Y.Z` terms joined
+ * by `||` (the only forms package.json uses).
+ */
+export function nodeSatisfies(version: string, range: string): boolean {
+  const parse = (v: string) => v.replace(/^v/, '').split('.').map(Number);
+  const atLeast = (a: number[], b: number[]) => a[0] !== b[0] ? a[0] > b[0] : a[1] !== b[1] ? a[1] > b[1] : a[2] >= b[2];
+  const have = parse(version);
+  return range.split('||').map((term) => term.trim()).some((term) => {
+    const m = /^(\^|>=)(\d+\.\d+\.\d+)$/.exec(term);
+    if (!m) throw new Error(`lenet-torch: cannot read the engines term '${term}' in package.json`);
+    const min = parse(m[2]);
+    return atLeast(have, min) && (m[1] === '>=' || have[0] === min[0]);
+  });
+}
+
+/**
+ * @internal Refuses a Node.js outside package.json's engines range before the addon is loaded. The addon declares
+ * the experimental Node-API version so that Node runs its finalizers (which free libtorch memory) inside garbage
+ * collection; Node 18.19-18.20, 20.10-20.18.2, 21, 22.0-22.12 and 23.0-23.4 run them there but abort the process
+ * when they delete their napi_wrap reference (nodejs/node#55620 allowed it), and older Node defers them to the event
+ * loop, so a synchronous loop without dispose() grows by gigabytes.
+ */
+export function checkNode(version: string = process.version): void {
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { engines: { node: string } };
+  const range = pkg.engines.node;
+  if (nodeSatisfies(version, range)) return;
+  throw new Error(
+    `lenet-torch does not run on Node.js ${version}: it needs ${range}. Its native addon frees tensors inside ` +
+      'garbage collection (Node-API finalizers run synchronously), which this Node.js either aborts on ' +
+      '("Finalizer is calling a function that may affect GC state") or defers, so loops that never call dispose() ' +
+      'grow by gigabytes.\nFix: install a Node.js in that range (the current 22.x or 24.x, say).',
+  );
+}
+
 function load(): Binding {
+  checkNode();
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require(bindingPath) as Binding;

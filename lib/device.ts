@@ -1,4 +1,4 @@
-import { inspect } from 'node:util';
+import { inspectCustom } from './format';
 import { checkArgCount, invalidType, invalidValue } from './validate';
 
 export type DeviceType = 'cpu' | 'cuda';
@@ -23,7 +23,7 @@ export class Device {
     return this.index === null ? this.type : `${this.type}:${this.index}`;
   }
 
-  [inspect.custom](): string {
+  [inspectCustom](): string {
     return this.index === null ? `device(type='${this.type}')` : `device(type='${this.type}', index=${this.index})`;
   }
 }

@@ -5,6 +5,12 @@
  */
 import type { NativeTypedArray } from '../binding';
 
+/**
+ * Node's `util.inspect.custom`, which Node defines as `Symbol.for('nodejs.util.inspect.custom')`: spelled out here so
+ * the published typings need no @types/node (a `node:util` import there breaks a consumer's strict type-check).
+ */
+export const inspectCustom: unique symbol = Symbol.for('nodejs.util.inspect.custom');
+
 const LINE_WIDTH = 80;
 const THRESHOLD = 1000;
 const EDGE_ITEMS = 3;

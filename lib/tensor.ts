@@ -2,10 +2,9 @@
  * Tensor: a JS view of one libtorch tensor, with PyTorch's names. Values live in native memory; V8 is told their
  * size, so garbage collection frees them even in loops that never call dispose().
  */
-import { inspect } from 'node:util';
 import type { NativeTensor, NativeTypedArray } from '../binding';
 import { Device, DeviceLike, parseDevice } from './device';
-import { formatTensor } from './format';
+import { formatTensor, inspectCustom } from './format';
 import { checkArgCount, checkBool, checkInt, describe, invalidType, invalidValue, isOptions, parseArgs } from './validate';
 
 /**
@@ -58,7 +57,7 @@ export class Size extends Array<number> {
     return `[${this.join(', ')}]`;
   }
 
-  [inspect.custom](): string {
+  [inspectCustom](): string {
     return this.toString();
   }
 }
@@ -162,7 +161,8 @@ export class Tensor {
 
   /** 'float32', 'int64', ... */
   get dtype(): Dtype {
-    return this._h.dtype();
+    // One of DTYPES: the native side names only those (a test checks the lists agree).
+    return this._h.dtype() as Dtype;
   }
 
   get device(): Device {
@@ -453,7 +453,7 @@ export class Tensor {
     });
   }
 
-  [inspect.custom](): string {
+  [inspectCustom](): string {
     return this.toString();
   }
 }
@@ -521,7 +521,7 @@ export class ValuesIndices implements Iterable<Tensor> {
     return `torch.return_types.${this.#op}(\nvalues=${this.values},\nindices=${this.indices})`;
   }
 
-  [inspect.custom](): string {
+  [inspectCustom](): string {
     return this.toString();
   }
 }

@@ -4,5 +4,5 @@ export type { LoadFashionMnistOptions } from './fashion_mnist';
 export { load_array } from './data';
 export { Accumulator, accuracy, Timer, try_all_gpus, try_gpu } from './utils';
 export { evaluate_accuracy_gpu, train_ch6 } from './train';
-export type { EpochRecord, TrainOptions, TrainProgress, TrainResult } from './train';
+export type { AbortSignalLike, EpochRecord, TrainOptions, TrainProgress, TrainResult } from './train';
 export { Animator } from './animator';

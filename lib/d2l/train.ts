@@ -56,13 +56,24 @@ export interface TrainResult {
   history: EpochRecord[];
 }
 
+/**
+ * What train_ch6 needs of an AbortSignal: a structural type, so that the package's typings need neither the DOM
+ * library nor @types/node. An AbortController's signal fits it.
+ */
+export interface AbortSignalLike {
+  readonly aborted: boolean;
+  readonly reason?: unknown;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
 export interface TrainOptions {
   /** Called after each batch (this makes train_ch6 read the metrics every batch, which costs on CUDA). */
   on_batch?: (progress: TrainProgress) => void;
   /** Called after each epoch's evaluation. */
   on_epoch?: (record: EpochRecord) => void;
   /** Stops training between batches; train_ch6 then rejects with an AbortError and the net stays usable. */
-  signal?: AbortSignal;
+  signal?: AbortSignalLike;
   /** Write the Animator's figure (train loss, train acc, test acc) to this SVG file after every epoch. */
   plot?: string;
   /** Print d2l's lines and, on a terminal, a progress line per epoch (default true). */
@@ -121,7 +132,7 @@ class NetHold {
 // The hold of the training under way on a net, which evaluate_accuracy_gpu borrows between runs of batches.
 const holds = new WeakMap<Module, NetHold>();
 
-function abortError(signal: AbortSignal): Error {
+function abortError(signal: AbortSignalLike): Error {
   const error = new Error('train_ch6 was aborted', { cause: signal.reason });
   error.name = 'AbortError';
   (error as Error & { code: string }).code = 'ABORT_ERR';
@@ -142,9 +153,9 @@ function checkBatches(name: string, value: unknown): Batches {
   return value as Batches;
 }
 
-function checkSignal(value: unknown): AbortSignal | undefined {
+function checkSignal(value: unknown): AbortSignalLike | undefined {
   if (value === undefined) return undefined;
-  const s = value as AbortSignal;
+  const s = value as AbortSignalLike;
   if (s === null || typeof s !== 'object' || typeof s.aborted !== 'boolean' || typeof s.addEventListener !== 'function' ||
       typeof s.removeEventListener !== 'function') {
     throw invalidType('signal', 'an AbortSignal', value);
@@ -331,7 +342,7 @@ export async function train_ch6(
 interface Settings {
   on_batch?: (p: TrainProgress) => void;
   on_epoch?: (r: EpochRecord) => void;
-  signal?: AbortSignal;
+  signal?: AbortSignalLike;
   plot?: string;
   verbose: boolean;
 }
@@ -346,7 +357,7 @@ interface Runner {
 }
 
 /** A built-in net over a DataLoader: runs of batches in single native calls (the fast path). */
-function loaderRunner(net: Module, hold: NetHold, trainer: NativeTrainer, loader: DataLoader, signal?: AbortSignal): Runner {
+function loaderRunner(net: Module, hold: NetHold, trainer: NativeTrainer, loader: DataLoader, signal?: AbortSignalLike): Runner {
   return {
     num_batches: () => loader.length,
     async epoch(report, points) {
@@ -371,7 +382,7 @@ function loaderRunner(net: Module, hold: NetHold, trainer: NativeTrainer, loader
 }
 
 /** A built-in net over any other iterable of batches: one native step per batch, off the main thread. */
-function stepRunner(net: Module, hold: NetHold, trainer: NativeTrainer, batches: Batches, signal?: AbortSignal): Runner {
+function stepRunner(net: Module, hold: NetHold, trainer: NativeTrainer, batches: Batches, signal?: AbortSignalLike): Runner {
   let count = batches instanceof DataLoader || Array.isArray(batches) ? batches.length : -1;
   return {
     num_batches: () => (count >= 0 ? count : (count = [...batches].length)),
@@ -394,7 +405,7 @@ function stepRunner(net: Module, hold: NetHold, trainer: NativeTrainer, batches:
 }
 
 /** A net written in JS: each batch through the JS API, yielding to the event loop between batches. */
-function jsRunner(net: Module, hold: NetHold, batches: Batches, lr: number, dev: Device, signal?: AbortSignal): Runner {
+function jsRunner(net: Module, hold: NetHold, batches: Batches, lr: number, dev: Device, signal?: AbortSignalLike): Runner {
   const optimizer = new SGD(net.parameters(), { lr });
   const loss = new CrossEntropyLoss();
   let count = batches instanceof DataLoader || Array.isArray(batches) ? batches.length : -1;

@@ -3,11 +3,11 @@
  * native handle; a user's subclass with its own forward() is plain JS whose children are found, as in PyTorch, among
  * its properties.
  */
-import { inspect } from 'node:util';
 import type { NativeModule } from '../../binding';
 import { native } from '../binding';
 import type { DeviceLike } from '../device';
 import { Dtype, parseTo, Tensor, ToOptions } from '../tensor';
+import { inspectCustom } from '../format';
 import { checkArgCount, checkBool, checkFunction, invalidType } from '../validate';
 
 // The libtorch module behind each built-in layer; modules written in JS have none.
@@ -183,7 +183,7 @@ export class Module {
     return `${this.constructor.name}(\n${lines.join('\n')}\n)`;
   }
 
-  [inspect.custom](): string {
+  [inspectCustom](): string {
     return this.toString();
   }
 }

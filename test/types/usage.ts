@@ -28,6 +28,8 @@ for (const layer of net) {
   void out;
 }
 const first: nn.Module = net[0];
+const asModule: nn.Module = net; // Sequential extends Module
+const rows: number = X.shape[0];
 const weight: Tensor = (net[1] as nn.Conv2d).weight;
 const bias: Tensor | null = (net[1] as nn.Conv2d).bias;
 net.apply((m) => {
@@ -43,7 +45,7 @@ optimizer.step();
 optimizer.zero_grad();
 const acc: number = torch.no_grad(() => 0.5);
 const gpu: boolean = torch.cuda.is_available();
-void [n, asString, dtype, t2, v, list, maybeGrad, first, weight, bias, acc, gpu, d2l];
+void [asModule, rows, n, asString, dtype, t2, v, list, maybeGrad, first, weight, bias, acc, gpu, d2l];
 
 // Misuse that the types reject:
 // @ts-expect-error kernel_size must be a number or a pair
@@ -56,5 +58,7 @@ torch.zeros([2], { dtype: 'float8' });
 new nn.CrossEntropyLoss({ reduction: 'avg' });
 // @ts-expect-error shape is read-only data, not a method
 X.shape();
+// @ts-expect-error a dimension is a number, not a method
+X.shape[0]();
 // @ts-expect-error the native handle is internal
 new Tensor();
