@@ -3,20 +3,8 @@
 'use strict';
 const path = require('node:path');
 const { Worker, isMainThread, parentPort, workerData } = require('node:worker_threads');
-const { torch, nn, d2l } = require(path.join(__dirname, '..', '..'));
-
-function lenet() {
-  return new nn.Sequential(
-    new nn.Reshape(-1, 1, 28, 28),
-    new nn.Conv2d(1, 6, { kernel_size: 5, padding: 2 }), new nn.Sigmoid(),
-    new nn.AvgPool2d({ kernel_size: 2, stride: 2 }),
-    new nn.Conv2d(6, 16, { kernel_size: 5 }), new nn.Sigmoid(),
-    new nn.AvgPool2d({ kernel_size: 2, stride: 2 }),
-    new nn.Flatten(),
-    new nn.Linear(16 * 5 * 5, 120), new nn.Sigmoid(),
-    new nn.Linear(120, 84), new nn.Sigmoid(),
-    new nn.Linear(84, 10));
-}
+const { torch, d2l } = require(path.join(__dirname, '..', '..'));
+const { lenet } = require('../bench/chapter');
 
 // About 1 s an epoch here: long enough that whatever the scenario does lands in the middle of native work.
 function data(n = 20000) {
