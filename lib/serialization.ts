@@ -105,8 +105,8 @@ function snapshot(value: unknown, where: string, tensors: Tensor[], open: Set<ob
  * Python reads it back with `torch.load('lenet.pt')`. A number is written as a Python int when it is a safe integer
  * and as a float otherwise. The tensors' values are copied before this returns; the file is written on a worker
  * thread. Tensors that share memory (views of one tensor) share it again when loaded.
- * @throws TypeError naming the path into obj (`obj['1.weight']`) for a value that cannot be saved, or naming f;
- *   rejects with an Error naming the file when it cannot be written.
+ * @throws (as rejections, like everything here) TypeError naming the path into obj (`obj['1.weight']`) for a
+ *   value that cannot be saved, or naming f; Error naming the file when it cannot be written.
  */
 export async function save(obj: Saveable, f: string): Promise<void> {
   checkArgCount('save', arguments.length, 2);
@@ -192,10 +192,9 @@ function rebuildTensor(args: unknown[]): Tensor {
  * numbers (bigints past 2^53), tensors with their dtype, shape and shared memory. Only data is read, as PyTorch's
  * weights_only=True does: a file holding other Python objects is refused, naming them.
  * @example const sd = await torch.load('lenet.pt', { map_location: 'cpu' });
- * @throws TypeError / RangeError naming f or map_location; rejects with an Error naming the file when it is missing,
- *   is not a PyTorch checkpoint, or holds what cannot be loaded.
+ * @throws (as rejections) TypeError / RangeError naming f or map_location; Error naming the file when it is
+ *   missing, is not a PyTorch checkpoint, or holds what cannot be loaded.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function load<T = any>(f: string, options?: LoadOptions | DeviceLike): Promise<T> {
   checkArgCount('load', arguments.length, 2);
   const site = new Error();
