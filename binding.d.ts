@@ -61,6 +61,11 @@ export declare class NativeModule {
   forwardAsync(input: NativeTensor, hold: NativeHold | null): Promise<NativeTensor>;
   /** Recursive, in registration order: [['0.weight', t], ...]. */
   namedParameters(): [string, NativeTensor][];
+  /**
+   * PyTorch's state_dict order (depth first, each module's parameters then buffers): detached tensors sharing memory
+   * with them. Throws the hold's Error while the net is held.
+   */
+  stateDict(): [string, NativeTensor][];
   train(mode: boolean): void;
   isTraining(): boolean;
   to(device: string | null, dtype: NativeDtype | null): void;
@@ -193,6 +198,26 @@ export interface Binding {
    */
   evaluate(net: NativeModule, source: NativeBatchSource, batchSize: number, trainer: NativeTrainer | null,
            hold: NativeHold | null): Promise<[number, number, boolean]>;
+
+  /**
+   * For torch.save: per tensor [storage, storage offset, strides, storage numel], where storage is the index of the
+   * first tensor that shares its memory.
+   */
+  storageLayout(tensors: NativeTensor[]): [number, number, number[], number][];
+  /**
+   * Writes a PyTorch zip archive off the main thread: `pickle` as data.pkl, then the whole memory of storages[i] as
+   * data/i (copied before this returns). Rejects naming the path when the file cannot be written.
+   */
+  writeArchive(path: string, pickle: Uint8Array, storages: NativeTensor[]): Promise<void>;
+  /**
+   * Reads a PyTorch zip archive off the main thread: data.pkl's bytes and every other record ('data/0', 'version',
+   * ...) as a CPU uint8 tensor. Rejects with libtorch's message for a file that is not one.
+   */
+  readArchive(path: string): Promise<[Uint8Array, [string, NativeTensor][]]>;
+  /** A storage's bytes (a 1-D uint8 tensor) read as `dtype`, as_strided(size, stride, offset); lib/ checks the bounds. */
+  fromStorage(bytes: NativeTensor, dtype: NativeDtype, size: number[], stride: number[], offset: number): NativeTensor;
+  /** Copies sources[i] into destinations[i] in place, without autograd (dtype converted, device kept); all checked first. */
+  copyTensors(destinations: NativeTensor[], sources: NativeTensor[]): void;
 
   /** Turns the faster CPU kernels of native/kernels.h on or off (tests and benchmarks compare with libtorch's). */
   setFastKernels(enabled: boolean): void;

@@ -22,6 +22,8 @@ import {
 
 export { Device, device, Size, Tensor };
 export type { DeviceLike, Dtype };
+export { load, save } from './serialization';
+export type { LoadOptions, Saveable } from './serialization';
 export type { Dataset, DataLoaderOptions } from './data';
 
 /** torch.utils.data: DataLoader and TensorDataset, batched natively. */

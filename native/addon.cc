@@ -10,6 +10,7 @@
 #include "kernels.h"
 #include "module.h"
 #include "optimizer.h"
+#include "serialization.h"
 #include "tensor.h"
 #include "threads.h"
 #include "train.h"
@@ -47,6 +48,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitData(env, exports);
   InitTrain(env, exports);
   InitHold(env, exports);
+  InitSerialization(env, exports);
 
   exports.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
   exports.Set("cudaBuild", Napi::Boolean::New(env,

@@ -155,7 +155,8 @@ std::optional<at::Tensor> FastConv2d(const at::Tensor& x, const at::Tensor& w, c
                                      at::IntArrayRef padding) {
   // Worth it only when the weight gradient will be computed.
   if (!g_fast || !at::GradMode::is_enabled() || !w.requires_grad() || !CpuFloat(x) || !CpuFloat(w) || x.dim() != 4 ||
-      x.size(0) == 0 || x.size(1) != w.size(1)) {
+      x.size(0) == 0 || x.size(1) != w.size(1) || !b.defined()) {
+    // (Without a bias, libtorch's own path: an autograd Function cannot take an undefined tensor as an input.)
     return std::nullopt;
   }
   return Conv2dFunction::apply(x, w, b, padding);

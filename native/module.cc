@@ -132,6 +132,7 @@ Napi::Function ModuleWrap::Init(Napi::Env env) {
                          Method<&ModuleWrap::Forward>("forward"),
                          Method<&ModuleWrap::ForwardAsync>("forwardAsync"),
                          Method<&ModuleWrap::NamedParameters>("namedParameters"),
+                         Method<&ModuleWrap::StateDict>("stateDict"),
                          Method<&ModuleWrap::Train>("train"),
                          Method<&ModuleWrap::IsTraining>("isTraining"),
                          Method<&ModuleWrap::To>("to"),
@@ -211,6 +212,27 @@ Napi::Value ModuleWrap::NamedParameters(const Napi::CallbackInfo& info) {
     pair.Set(0u, Napi::String::New(env, item.key()));
     pair.Set(1u, TensorWrap::New(env, item.value(), /*owned=*/false));
     result.Set(i++, pair);
+  }
+  return result;
+}
+
+// PyTorch's state_dict(): depth first, each module's parameters and then its buffers, under dotted names; detached
+// tensors that share memory with them. Refused while the net is held (its values would be read mid-step).
+Napi::Value ModuleWrap::StateDict(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckNotHeld(env, *module_);
+  std::vector<std::pair<std::string, at::Tensor>> entries;
+  for (const auto& item : module_->named_modules(/*name_prefix=*/"", /*include_self=*/true)) {
+    const std::string prefix = item.key().empty() ? "" : item.key() + ".";
+    for (const auto& p : item.value()->named_parameters(/*recurse=*/false)) entries.emplace_back(prefix + p.key(), p.value());
+    for (const auto& b : item.value()->named_buffers(/*recurse=*/false)) entries.emplace_back(prefix + b.key(), b.value());
+  }
+  auto result = Napi::Array::New(env, entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    auto pair = Napi::Array::New(env, 2);
+    pair.Set(0u, Napi::String::New(env, entries[i].first));
+    pair.Set(1u, TensorWrap::New(env, entries[i].second.detach(), /*owned=*/false));
+    result.Set(static_cast<uint32_t>(i), pair);
   }
   return result;
 }

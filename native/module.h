@@ -46,6 +46,7 @@ class ModuleWrap : public Wrap<ModuleWrap> {
   Napi::Value Forward(const Napi::CallbackInfo& info);
   Napi::Value ForwardAsync(const Napi::CallbackInfo& info);
   Napi::Value NamedParameters(const Napi::CallbackInfo& info);
+  Napi::Value StateDict(const Napi::CallbackInfo& info);
   Napi::Value Train(const Napi::CallbackInfo& info);
   Napi::Value IsTraining(const Napi::CallbackInfo& info);
   Napi::Value To(const Napi::CallbackInfo& info);

@@ -49,6 +49,8 @@ const TORCH: Record<string, Call | ClassCases | null> = {
   device: () => torch.device('cuda', 0, 1),
   no_grad: () => torch.no_grad(fn, 1),
   is_grad_enabled: () => torch.is_grad_enabled(1),
+  save: () => torch.save(torch.ones(1), '/dev/null', 1),
+  load: () => torch.load('/dev/null', {}, 1),
   Tensor: {
     construct: null,
     methods: {
@@ -122,6 +124,8 @@ const MODULE_METHODS: Record<string, Call> = {
   to: () => linear().to('cpu', 'float32', 1),
   zero_grad: () => linear().zero_grad(true, 1),
   extra_repr: () => new nn.Sequential().extra_repr(1),
+  state_dict: () => linear().state_dict(1),
+  load_state_dict: () => linear().load_state_dict(linear().state_dict(), true, 1),
 };
 
 const NN: Record<string, ClassCases | null> = {

@@ -47,6 +47,15 @@ describe('CPU fast kernels agree with libtorch', () => {
     fast.forEach((f, i) => expect(maxRelDiff(f, slow[i])).toBeLessThan(1e-5));
   });
 
+  test('Conv2d without a bias trains (it takes libtorch\'s path)', () => {
+    torch.manual_seed(3);
+    const conv = new nn.Conv2d(2, 3, { kernel_size: 3, bias: false });
+    const out = conv.forward(torch.rand(2, 2, 6, 6));
+    out.sum().backward();
+    expect(out.shape).toEqual([2, 3, 4, 4]);
+    expect(conv.weight.grad!.shape).toEqual([3, 2, 3, 3]);
+  });
+
   test.each([
     ['2x2 over 28x28', 2, [2, 6, 28, 28]],
     ['2x2 over an odd size (the last row and column are dropped)', 2, [3, 2, 9, 7]],

@@ -1,5 +1,6 @@
 /** The `nn` namespace: modules, layers, the loss and initialisers, named as torch.nn. */
 export { Module } from './module';
+export type { IncompatibleKeys, StateDict } from './module';
 export {
   AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Reshape, Sequential, Sigmoid, Tanh,
 } from './layers';

@@ -3,12 +3,13 @@
  * native handle; a user's subclass with its own forward() is plain JS whose children are found, as in PyTorch, among
  * its properties.
  */
+import { types } from 'node:util';
 import type { NativeModule } from '../../binding';
 import { native } from '../binding';
 import type { DeviceLike } from '../device';
 import { Dtype, parseTo, Tensor, ToOptions } from '../tensor';
 import { inspectCustom } from '../format';
-import { checkArgCount, checkBool, checkFunction, invalidType } from '../validate';
+import { checkArgCount, checkBool, checkFunction, invalidType, isOptions, parseArgs } from '../validate';
 
 // The libtorch module behind each built-in layer; modules written in JS have none.
 const handles = new WeakMap<Module, NativeModule>();
@@ -23,6 +24,38 @@ function allNamedParameters(module: Module, prefix: string): [string, Tensor][] 
   const handle = handles.get(module);
   if (handle) return handle.namedParameters().map(([name, t]) => [prefix + name, new Tensor(t)]);
   return entries(module).flatMap(([name, child]) => allNamedParameters(child, `${prefix}${name}.`));
+}
+
+/** A state dict, as Module.state_dict() gives it: parameter (and buffer) names to tensors, in PyTorch's order. */
+export type StateDict = Record<string, Tensor>;
+
+/** What load_state_dict() returns, as PyTorch's `_IncompatibleKeys`. */
+export interface IncompatibleKeys {
+  /** The module's keys that the state dict lacks (only when strict is false: strict throws). */
+  missing_keys: string[];
+  /** The state dict's keys that the module lacks (only when strict is false: strict throws). */
+  unexpected_keys: string[];
+}
+
+// [name, tensor] for each parameter and buffer under `module`, depth first, as PyTorch's state_dict() orders them.
+function stateEntries(module: Module, prefix: string): [string, Tensor][] {
+  const handle = handles.get(module);
+  if (handle) return handle.stateDict().map(([name, t]) => [prefix + name, new Tensor(t)]);
+  return entries(module).flatMap(([name, child]) => stateEntries(child, `${prefix}${name}.`));
+}
+
+// A state dict argument: a plain object or a Map of string keys to tensors.
+function checkStateDict(name: string, value: unknown): [string, Tensor][] {
+  let pairs: [unknown, unknown][];
+  if (types.isMap(value)) pairs = [...(value as Map<unknown, unknown>).entries()];
+  else if (isOptions(value)) pairs = Object.entries(value);
+  else throw invalidType(name, 'a state dict (a plain object or Map of names to Tensors)', value);
+  return pairs.map(([key, t]) => {
+    if (typeof key !== 'string') throw invalidType(`the keys of ${name}`, 'strings', key);
+    if (!(t instanceof Tensor)) throw invalidType(`${name}['${key}']`, 'a Tensor', t);
+    if (t.is_disposed) throw new Error(`${name}['${key}'] is a disposed Tensor`);
+    return [key, t];
+  });
 }
 
 export class Module {
@@ -112,6 +145,62 @@ export class Module {
   parameters(): Tensor[] {
     checkArgCount('Module.parameters', arguments.length, 0);
     return this.named_parameters().map(([, t]) => t);
+  }
+
+  /**
+   * The parameters (and buffers) by name, as torch.nn.Module.state_dict(): a plain object such as
+   * `{'1.weight': tensor, '1.bias': tensor, '4.weight': ...}` in PyTorch's order (each module's own entries, then its
+   * children's, depth first). As in PyTorch the tensors are detached from autograd but share memory with the module:
+   * training changes them (clone() keeps a copy). `await torch.save(net.state_dict(), 'lenet.pt')` saves it.
+   * @throws Error while train_ch6 is training this module.
+   */
+  state_dict(): StateDict {
+    checkArgCount('Module.state_dict', arguments.length, 0);
+    const out: StateDict = {};
+    for (const [name, t] of stateEntries(this, '')) out[name] = t;
+    return out;
+  }
+
+  /**
+   * Copies a state dict's tensors into this module's parameters in place, as torch.nn.Module.load_state_dict:
+   * `net.load_state_dict(await torch.load('lenet.pt'))`. Each value is converted to the parameter's dtype and stays on
+   * the parameter's device; autograd does not record the copy. With `strict` (the default) the keys must match the
+   * module's exactly. All is checked before anything is copied: when it throws, the module is unchanged.
+   * @returns the keys missing from the state dict and those the module does not have (empty with strict).
+   * @throws TypeError naming state_dict (or the key) for a value that is not a state dict of tensors; Error listing
+   *   the missing and unexpected keys (strict) and every size mismatch, with both shapes, in PyTorch's words; Error
+   *   while train_ch6 is training this module.
+   */
+  load_state_dict(state_dict: StateDict | Map<string, Tensor>, strict?: boolean): IncompatibleKeys;
+  load_state_dict(state_dict: StateDict | Map<string, Tensor>, options: { strict?: boolean }): IncompatibleKeys;
+  load_state_dict(state_dict: StateDict | Map<string, Tensor>, ...rest: unknown[]): IncompatibleKeys {
+    checkArgCount('Module.load_state_dict', arguments.length, 2);
+    const given = checkStateDict('state_dict', state_dict);
+    const strict = checkBool('strict', parseArgs('load_state_dict', ['strict'], rest).strict ?? true);
+    native.checkNotHeld(nativeRoots(this));
+    const own = stateEntries(this, '');
+    const byName = new Map(given);
+    const ownNames = new Set(own.map(([name]) => name));
+    const missing_keys = own.filter(([name]) => !byName.has(name)).map(([name]) => name);
+    const unexpected_keys = given.filter(([name]) => !ownNames.has(name)).map(([name]) => name);
+    const errors: string[] = [];
+    const list = (keys: string[]) => keys.map((k) => `"${k}"`).join(', ');
+    if (strict && missing_keys.length) errors.push(`Missing key(s) in state_dict: ${list(missing_keys)}.`);
+    if (strict && unexpected_keys.length) errors.push(`Unexpected key(s) in state_dict: ${list(unexpected_keys)}.`);
+    const destinations: Tensor[] = [];
+    const sources: Tensor[] = [];
+    for (const [name, param] of own) {
+      const input = byName.get(name);
+      if (input === undefined) continue;
+      if (String(input.shape) !== String(param.shape)) {
+        errors.push(`size mismatch for ${name}: copying a param with shape ${input.shape} from checkpoint, the shape in current model is ${param.shape}.`);
+      }
+      destinations.push(param);
+      sources.push(input);
+    }
+    if (errors.length) throw new Error(`Error(s) in loading state_dict for ${this.constructor.name}:\n\t${errors.join('\n\t')}`);
+    native.copyTensors(destinations.map((t) => t._h), sources.map((t) => t._h));
+    return { missing_keys, unexpected_keys };
   }
 
   /** Calls fn on every submodule (children first) and then on this module, as PyTorch's apply. */

@@ -3,8 +3,15 @@
 // a TypeError, RangeError or Error (a rejected promise likewise, within a time limit). Prints one JSON line:
 // {area, calls, failures: [...]}. A crash kills this process, which the test reports.
 'use strict';
+const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 const lt = require(path.join(__dirname, '..', '..'));
+
+// Functions that take a file path (torch.save, Animator.save) meet bad values such as 'x' that are good paths: they
+// write into a folder of this run's own, not into the checkout.
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'lenet-torch-fuzz-'));
+process.chdir(work);
 
 const { torch, nn, optim, d2l } = lt;
 const area = process.argv[2];
@@ -229,6 +236,7 @@ const areas = {
   areas[area]();
   await Promise.all(pending);
   process.stdout.write(`${JSON.stringify({ area, calls, failures: failures.slice(0, 50), failed: failures.length })}\n`);
+  fs.rmSync(work, { recursive: true, force: true });
   process.exit(0);
 })().catch((e) => {
   process.stderr.write(`fuzz harness failed: ${e && e.stack}\n`);

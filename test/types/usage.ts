@@ -47,6 +47,19 @@ const acc: number = torch.no_grad(() => 0.5);
 const gpu: boolean = torch.cuda.is_available();
 void [asModule, rows, n, asString, dtype, t2, v, list, maybeGrad, first, weight, bias, acc, gpu, d2l];
 
+// Saving and loading, as in PyTorch.
+async function checkpoint(): Promise<void> {
+  const sd: nn.StateDict = net.state_dict();
+  await torch.save(sd, 'lenet.pt');
+  const result: nn.IncompatibleKeys = net.load_state_dict(await torch.load('lenet.pt'));
+  net.load_state_dict(await torch.load('lenet.pt', { map_location: 'cpu' }), { strict: false });
+  const loaded = await torch.load<nn.StateDict>('lenet.pt', torch.device('cpu'));
+  await torch.save({ epoch: 3, weights: loaded, history: [0.5, 0.25], note: null }, 'checkpoint.pt');
+  const missing: string[] = result.missing_keys;
+  void missing;
+}
+void checkpoint;
+
 // Misuse that the types reject:
 // @ts-expect-error kernel_size must be a number or a pair
 new nn.Conv2d(1, 6, { kernel_size: 'five' });
@@ -62,3 +75,7 @@ X.shape();
 X.shape[0]();
 // @ts-expect-error the native handle is internal
 new Tensor();
+// @ts-expect-error torch.save takes tensors and plain data, not functions
+void torch.save({ f: () => 1 }, 'x.pt');
+// @ts-expect-error a state dict maps names to tensors
+net.load_state_dict({ '1.weight': [1, 2] });
