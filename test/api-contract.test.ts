@@ -193,6 +193,7 @@ const INIT: Record<string, Call> = {
 const D2L: Record<string, Call | ClassCases> = {
   load_data_fashion_mnist: () => d2l.load_data_fashion_mnist(256, {}, 1),
   get_fashion_mnist_labels: () => d2l.get_fashion_mnist_labels([0], 1),
+  load_data_mnist: () => d2l.load_data_mnist(256, {}, 1),
   load_array: () => d2l.load_array([t(), labels()], 2, true, 1),
   accuracy: () => d2l.accuracy(t(), labels(), 1),
   try_gpu: () => d2l.try_gpu(0, 1),
