@@ -8,3 +8,5 @@ export { Accumulator, accuracy, Timer, try_all_gpus, try_gpu } from './utils';
 export { evaluate_accuracy_gpu, train_ch6 } from './train';
 export type { AbortSignalLike, EpochRecord, TrainOptions, TrainProgress, TrainResult } from './train';
 export { Animator } from './animator';
+export { predict_ch3, show_images } from './images';
+export type { PredictOptions, ShowImagesOptions } from './images';
