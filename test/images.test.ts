@@ -13,7 +13,7 @@ function tempDir(): string {
 }
 afterAll(() => temps.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
 
-const read = (buffer: Buffer) => PNG.sync.read(buffer);
+const read = (buffer: Uint8Array) => PNG.sync.read(Buffer.from(buffer));
 /** Gray value at (x, y) (pngjs decodes to RGBA; the three channels are equal). */
 const at = (png: PNG, x: number, y: number) => png.data[(y * png.width + x) * 4];
 /** Layout at the default scale (150-pixel cells, 6-pixel gaps): where image i's pixel (r, c) of a 28x28 image lands. */
@@ -53,7 +53,7 @@ describe('d2l.show_images()', () => {
     const X = torch.zeros(2, 28, 28);
     const plain = read(await d2l.show_images(X, 1, 2));
     const buffer = await d2l.show_images(X, 1, 2, { titles: ['trouser\ntrouser', 'coat'], path: file });
-    expect(fs.readFileSync(file).equals(buffer)).toBe(true);
+    expect(fs.readFileSync(file).equals(buffer)).toBe(true); // a Buffer, typed as Uint8Array
     const png = read(buffer);
     expect(png.height).toBe(plain.height + 2 * 16 + 4); // two lines of 16 pixels (the 5x7 font at 2x), and a margin
     const dark = (y0: number, y1: number, x0: number, x1: number) => {
@@ -120,7 +120,7 @@ describe('d2l.predict_ch3()', () => {
     const [X] = data()[Symbol.iterator]().next().value as [Tensor, Tensor];
     const titles = ['t-shirt\ntrouser', 'trouser\npullover', 'pullover\ndress'];
     const expected = await d2l.show_images(X.reshape(-1, 28, 28).index_select(0, torch.arange(0, 3, 1, { dtype: torch.int64 })), 1, 3, { titles });
-    expect(buffer.equals(expected)).toBe(true);
+    expect(Buffer.from(buffer).equals(expected)).toBe(true);
   });
 
   test('n defaults to 6', async () => {

@@ -50,7 +50,7 @@ function grayImages(imgs: unknown): { n: number; h: number; w: number; values: F
 }
 
 /**
- * Draws images in a grid of num_rows x num_cols, with optional titles, as d2l.show_images, and resolves to the PNG
+ * Draws images in a grid of num_rows x num_cols, with optional titles, as d2l.show_images, and resolves to the PNG (a Uint8Array; a Buffer in Node)
  * (also written to `path` when given). Each image is scaled to 0..255 from its own minimum to its maximum, as
  * matplotlib's imshow does (a constant image is black), and enlarged by a whole factor (nearest pixel) to fill its
  * cell. As d2l's zip(axes, imgs), the first min(N, num_rows * num_cols) images are drawn, row by row.
@@ -63,7 +63,7 @@ export async function show_images(
   num_rows: number,
   num_cols: number,
   options: ShowImagesOptions = {},
-): Promise<Buffer> {
+): Promise<Uint8Array> {
   checkArgCount('show_images', arguments.length, 4);
   const { n, h, w, values } = grayImages(imgs);
   checkInt('num_rows', num_rows, { min: 1 });
@@ -161,13 +161,13 @@ export interface PredictOptions {
 
 /**
  * Predicts the first n images of test_iter's first batch and draws them in one row, each titled with its true and
- * predicted Fashion-MNIST labels ('trouser\ntrouser'), as d2l.predict_ch3; resolves to the PNG (written to path when
+ * predicted Fashion-MNIST labels ('trouser\ntrouser'), as d2l.predict_ch3; resolves to the PNG (a Uint8Array; a Buffer in Node) (written to path when
  * given). The batch is moved to the net's device; the net runs without autograd, in whatever mode it is in.
  * @example await d2l.predict_ch3(net, test_iter, 6, { path: 'predictions.png' });
  * @throws TypeError for a net that is not an nn.Module or a test_iter that is not a DataLoader; RangeError for n
  *   outside 1..(the batch size), or when test_iter is empty.
  */
-export async function predict_ch3(net: Module, test_iter: DataLoader, n = 6, options: PredictOptions = {}): Promise<Buffer> {
+export async function predict_ch3(net: Module, test_iter: DataLoader, n = 6, options: PredictOptions = {}): Promise<Uint8Array> {
   checkArgCount('predict_ch3', arguments.length, 4);
   if (!(net instanceof Module)) throw invalidType('net', 'an nn.Module', net);
   if (!(test_iter instanceof DataLoader)) throw invalidType('test_iter', 'a DataLoader', test_iter);
