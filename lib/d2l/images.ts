@@ -50,10 +50,10 @@ function grayImages(imgs: unknown): { n: number; h: number; w: number; values: F
 }
 
 /**
- * Draws images in a grid of num_rows x num_cols, with optional titles, as d2l.show_images, and resolves to the PNG (a Uint8Array; a Buffer in Node)
- * (also written to `path` when given). Each image is scaled to 0..255 from its own minimum to its maximum, as
- * matplotlib's imshow does (a constant image is black), and enlarged by a whole factor (nearest pixel) to fill its
- * cell. As d2l's zip(axes, imgs), the first min(N, num_rows * num_cols) images are drawn, row by row.
+ * Draws images in a grid of num_rows x num_cols, with optional titles, as d2l.show_images, and resolves to the PNG
+ * (a Uint8Array; a Buffer at run time), also written to `path` when given. Each image is scaled to 0..255 from its
+ * own minimum to its maximum, as matplotlib's imshow does (a constant image is black), and enlarged by a whole factor
+ * (nearest pixel) to fill its cell. As d2l's zip(axes, imgs), the first min(N, num_rows * num_cols) images are drawn, row by row.
  * @example await d2l.show_images(X.reshape(18, 28, 28), 2, 9, { titles: d2l.get_fashion_mnist_labels(y), path: 'x.png' });
  * @throws TypeError / RangeError for a bad argument (imgs not a 3-d or [N, 1, H, W] Tensor, fewer titles than images
  *   drawn); rejects with the file system's Error when path cannot be written.
@@ -161,8 +161,9 @@ export interface PredictOptions {
 
 /**
  * Predicts the first n images of test_iter's first batch and draws them in one row, each titled with its true and
- * predicted Fashion-MNIST labels ('trouser\ntrouser'), as d2l.predict_ch3; resolves to the PNG (a Uint8Array; a Buffer in Node) (written to path when
- * given). The batch is moved to the net's device; the net runs without autograd, in whatever mode it is in.
+ * predicted Fashion-MNIST labels ('trouser\ntrouser'), as d2l.predict_ch3; resolves to the PNG (a Uint8Array),
+ * written to path when given. The batch is moved to the net's device; the net runs without autograd, in whatever
+ * mode it is in.
  * @example await d2l.predict_ch3(net, test_iter, 6, { path: 'predictions.png' });
  * @throws TypeError for a net that is not an nn.Module or a test_iter that is not a DataLoader; RangeError for n
  *   outside 1..(the batch size), or when test_iter is empty.
