@@ -2,55 +2,41 @@
  * Fashion-MNIST as d2l.load_data_fashion_mnist gives it: the real IDX files, found on disk or downloaded once,
  * decoded into native memory and batched natively.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { promisify } from 'node:util';
-import * as zlib from 'node:zlib';
-import type { NativeBatchSource } from '../../binding';
-import { native } from '../binding';
-import { DataLoader, Dataset } from '../data';
-import { DeviceLike, parseDevice } from '../device';
+import { DataLoader } from '../data';
 import { Tensor } from '../tensor';
-import { checkArgCount, checkBool, checkInt, checkOptions, checkPair, invalidType, invalidValue, parseArgs } from '../validate';
-
-const gunzip = promisify(zlib.gunzip);
+import { checkArgCount, checkInt, invalidType, invalidValue } from '../validate';
+import { IdxDataSet, loadIdxDataSet, LoadIdxOptions } from './idx_data';
 
 /** Zalando's published mirror (the one torchvision and d2l download from). */
 export const FASHION_MNIST_MIRROR = 'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/';
 
-/** Where Debian's dataset-fashion-mnist package puts the files. */
-const DEBIAN_DIR = '/usr/share/datasets/fashion-mnist';
-
-interface FileSpec {
-  name: string;
-  /** IDX dimensions after the count: [28, 28] for images, [] for labels. */
-  dims: number[];
-  /** MD5 of the published .gz (torchvision's table). */
-  gzMd5: string;
-  /** SHA-256 of the decompressed IDX bytes: the same data whichever gzip packed it (Debian recompressed). */
-  sha256: string;
-}
-
-const FILES: Record<'trainImages' | 'trainLabels' | 'testImages' | 'testLabels', FileSpec> = {
-  trainImages: {
-    name: 'train-images-idx3-ubyte', dims: [28, 28], gzMd5: '8d4fb7e6c68d591d4c3dfef9ec88bf0d',
-    sha256: 'c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888',
-  },
-  trainLabels: {
-    name: 'train-labels-idx1-ubyte', dims: [], gzMd5: '25c81989df183df01b3e8a0aad5dffbe',
-    sha256: 'bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9',
-  },
-  testImages: {
-    name: 't10k-images-idx3-ubyte', dims: [28, 28], gzMd5: 'bef4ecab320f06d8554ea6380940ec79',
-    sha256: '5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b',
-  },
-  testLabels: {
-    name: 't10k-labels-idx1-ubyte', dims: [], gzMd5: 'bb300cfdad3c16e7a12a480ee83cd310',
-    sha256: '0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34',
+const FASHION_MNIST: IdxDataSet = {
+  name: 'Fashion-MNIST',
+  fn: 'load_data_fashion_mnist',
+  d2lDir: 'FashionMNIST',
+  envDir: 'FASHION_MNIST_DIR',
+  envMirror: 'FASHION_MNIST_MIRROR',
+  mirror: FASHION_MNIST_MIRROR,
+  cache: 'fashion-mnist',
+  debian: { pkg: 'dataset-fashion-mnist', dir: '/usr/share/datasets/fashion-mnist' },
+  // SHA-256 of the content too: Debian recompressed the files, so their .gz MD5s differ from Zalando's.
+  files: {
+    trainImages: {
+      name: 'train-images-idx3-ubyte', dims: [28, 28], gzMd5: '8d4fb7e6c68d591d4c3dfef9ec88bf0d',
+      sha256: 'c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888',
+    },
+    trainLabels: {
+      name: 'train-labels-idx1-ubyte', dims: [], gzMd5: '25c81989df183df01b3e8a0aad5dffbe',
+      sha256: 'bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9',
+    },
+    testImages: {
+      name: 't10k-images-idx3-ubyte', dims: [28, 28], gzMd5: 'bef4ecab320f06d8554ea6380940ec79',
+      sha256: '5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b',
+    },
+    testLabels: {
+      name: 't10k-labels-idx1-ubyte', dims: [], gzMd5: 'bb300cfdad3c16e7a12a480ee83cd310',
+      sha256: '0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34',
+    },
   },
 };
 
@@ -75,197 +61,9 @@ export function get_fashion_mnist_labels(labels: Tensor | Iterable<number>): str
   });
 }
 
-/** The decoded content of one IDX file of unsigned bytes: its dimensions and a uint8 tensor of [N, ...dims]. */
-interface Idx {
-  dims: number[];
-  data: Tensor;
-}
-
-/** deflate's largest ratio of output to input: 258-byte matches coded in about 2 bits each, ~1032:1. */
-const MAX_DEFLATE_RATIO = 1032;
-
-/**
- * Decodes an IDX file of unsigned bytes (gunzipping it on the fly when it is gzipped) straight into a uint8 tensor,
- * chunk by chunk, so the file is never held whole in a JS buffer; checks everything a damaged or wrong file could
- * get wrong, and names the file in the error. What the header promises is checked against the file before anything
- * is allocated (a plain file must hold exactly that many bytes, a gzip file could hold at most ~1032x its size),
- * and inflating stops as soon as the data runs past the promise, so a forged header or a gzip bomb costs nothing.
- */
-export async function readIdx(file: string, expectedDims: number[]): Promise<Idx> {
-  const ndim = expectedDims.length + 1;
-  const magic = 0x800 + ndim;
-  const hex = (v: number) => `0x${v.toString(16).padStart(8, '0')}`;
-  const headerSize = 4 + 4 * ndim;
-  const handle = await fs.open(file);
-  const first = Buffer.alloc(2);
-  let size: number;
-  let bytesRead: number;
-  try {
-    size = (await handle.stat()).size;
-    ({ bytesRead } = await handle.read(first, 0, 2, 0));
-  } finally {
-    await handle.close();
-  }
-  const gzipped = bytesRead === 2 && first[0] === 0x1f && first[1] === 0x8b;
-  const input = createReadStream(file, { highWaterMark: 1 << 20 });
-  const stream: NodeJS.ReadableStream = gzipped ? input.pipe(zlib.createGunzip({ chunkSize: 1 << 20 })) : input;
-  if (gzipped) input.on('error', (error) => (stream as zlib.Gunzip).destroy(error));
-
-  let header = Buffer.alloc(0);
-  let dims: number[] | undefined;
-  let tensor: Tensor | undefined;
-  let expected = 0;
-  let written = 0;
-  const promise = (holds: string) => `the header promises ${expected} bytes of data ([${dims!.join(', ')}]) but ${holds}`;
-  try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      let data = chunk;
-      if (!dims) {
-        header = Buffer.concat([header, chunk]);
-        if (header.length >= 4 && header.readUInt32BE(0) !== magic) {
-          throw new Error(`${file}: bad magic number ${hex(header.readUInt32BE(0))}, expected ${hex(magic)} (IDX, unsigned bytes, ${ndim} dimension${ndim > 1 ? 's' : ''})`);
-        }
-        if (header.length < headerSize) continue;
-        dims = Array.from({ length: ndim }, (_, i) => header.readUInt32BE(4 + 4 * i));
-        if (expectedDims.some((d, i) => dims![i + 1] !== d)) {
-          throw new Error(`${file}: wrong dimensions [${dims.join(', ')}], expected [N, ${expectedDims.join(', ')}]`);
-        }
-        expected = dims.reduce((a, b) => a * b, 1);
-        if (!gzipped && headerSize + expected !== size) {
-          const fault = headerSize + expected > size ? 'truncated' : 'corrupt';
-          throw new Error(`${file}: ${fault}: ${promise(`the file holds ${size - headerSize}`)}`);
-        }
-        if (gzipped && headerSize + expected > size * MAX_DEFLATE_RATIO) {
-          throw new Error(`${file}: truncated: ${promise(`a gzip file of ${size} bytes holds at most ${size * MAX_DEFLATE_RATIO}`)}`);
-        }
-        // Every byte is written below before the tensor is used (or it is dropped with an Error): no zero-fill.
-        tensor = new Tensor(native.empty(ndim === 3 ? [dims[0], 1, dims[1], dims[2]] : dims, 'uint8', null));
-        data = header.subarray(headerSize);
-      }
-      if (written + data.length > expected) {
-        throw new Error(`${file}: corrupt: ${promise('the file holds more')}`);
-      }
-      if (data.length > 0) native.copyInto(tensor!._h, written, data);
-      written += data.length;
-    }
-  } catch (error) {
-    // Stop reading and inflating now, whatever the fault.
-    input.destroy();
-    if (gzipped) (stream as zlib.Gunzip).destroy();
-    const e = error as NodeJS.ErrnoException;
-    if (typeof e.code === 'string' && e.code.startsWith('Z_')) throw new Error(`${file}: not a valid gzip file (${e.message})`);
-    throw error;
-  }
-  if (!dims) {
-    if (header.length < 4) throw new Error(`${file}: truncated: ${header.length} bytes, too short for an IDX header`);
-    throw new Error(`${file}: truncated: the IDX header needs ${headerSize} bytes, the file has ${header.length}`);
-  }
-  if (written !== expected) throw new Error(`${file}: truncated: ${promise(`the file holds ${written}`)}`);
-  return { dims, data: tensor! };
-}
-
-/** One split of Fashion-MNIST in native memory: uint8 images, int64 labels, and the ToTensor / Resize transform. */
-class FashionMNIST implements Dataset {
-  readonly length: number;
-  private readonly x: Tensor;
-  private readonly y: Tensor;
-  private readonly resize: [number, number] | null;
-
-  constructor(images: Idx, labels: Idx, resize: [number, number] | null, device: string | null, files: [string, string]) {
-    const n = images.dims[0];
-    if (labels.dims[0] !== n) {
-      throw new Error(`${files[0]} holds ${n} images but ${files[1]} holds ${labels.dims[0]} labels: the counts must match`);
-    }
-    if (n > 0 && Number(labels.data.max().item()) > 9) {
-      const at = Number(labels.data.argmax().item());
-      throw new Error(`${files[1]}: label ${Number(labels.data.max().item())} at index ${at} is not a class 0..9`);
-    }
-    this.length = n;
-    this.x = device ? images.data.to(device) : images.data;
-    this.y = labels.data.to(device ?? 'cpu', 'int64');
-    this.resize = resize;
-  }
-
-  /** @internal */
-  _source(): NativeBatchSource {
-    return { x: this.x._h, y: this.y._h, scale: 1 / 255, resize: this.resize };
-  }
-}
-
-type Key = keyof typeof FILES;
-const KEYS = Object.keys(FILES) as Key[];
-
-/** Which of the four files `dir` holds (each plain or .gz), and which it lacks. */
-async function lookIn(dir: string): Promise<{ files: Partial<Record<Key, string>>; missing: string[] }> {
-  const files: Partial<Record<Key, string>> = {};
-  const missing: string[] = [];
-  for (const key of KEYS) {
-    const candidates = [`${FILES[key].name}.gz`, FILES[key].name].map((f) => path.join(dir, f));
-    const hits = await Promise.all(candidates.map((f) => fs.stat(f).then((s) => s.isFile(), () => false)));
-    const hit = candidates.find((_, i) => hits[i]);
-    if (hit) files[key] = hit;
-    else missing.push(FILES[key].name);
-  }
-  return { files, missing };
-}
-
-function cacheDir(): string {
-  const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
-  return path.join(base, 'lenet-torch', 'fashion-mnist');
-}
-
-function progressLine(text: string): void {
-  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[2K${text}`);
-}
-
-/** Downloads one file into dir, checking it against the published checksums before it gets its final name. */
-async function download(mirror: string, spec: FileSpec, dir: string): Promise<string> {
-  const url = new URL(`${spec.name}.gz`, mirror.endsWith('/') ? mirror : `${mirror}/`).toString();
-  const target = path.join(dir, `${spec.name}.gz`);
-  const partial = `${target}.part`;
-  const response = await fetch(url, { signal: AbortSignal.timeout(10 * 60 * 1000) }).catch((error: Error) => {
-    // fetch's own message is a bare 'fetch failed'; the reason (ECONNREFUSED, ENOTFOUND, a timeout) is its cause.
-    const cause = (error.cause as Error | undefined)?.message;
-    throw new Error(`GET ${url}: ${error.message}${cause ? ` (${cause})` : ''}`);
-  });
-  if (!response.ok || !response.body) throw new Error(`GET ${url}: HTTP ${response.status} ${response.statusText}`);
-  const total = Number(response.headers.get('content-length')) || 0;
-  const md5 = createHash('md5');
-  let received = 0;
-  const body = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream);
-  body.on('data', (chunk: Buffer) => {
-    md5.update(chunk);
-    received += chunk.length;
-    const mb = (received / 1e6).toFixed(1);
-    progressLine(`Downloading ${spec.name}.gz: ${mb}${total ? ` / ${(total / 1e6).toFixed(1)}` : ''} MB`);
-  });
-  if (!process.stderr.isTTY) console.error(`Downloading ${url}`);
-  await pipeline(body, createWriteStream(partial));
-  progressLine('');
-  const gz = await fs.readFile(partial);
-  const content = gz[0] === 0x1f && gz[1] === 0x8b ? await gunzip(gz).catch(() => gz) : gz;
-  const sha256 = createHash('sha256').update(content).digest('hex');
-  if (md5.digest('hex') !== spec.gzMd5 && sha256 !== spec.sha256) {
-    await fs.rm(partial, { force: true });
-    throw new Error(`${url}: checksum mismatch (the file is not the published ${spec.name}.gz)`);
-  }
-  await fs.rename(partial, target);
-  console.error(`Downloaded ${spec.name}.gz (${(received / 1e6).toFixed(1)} MB) from ${url}`);
-  return target;
-}
-
-export interface LoadFashionMnistOptions {
-  /** Resize the images (bilinear, as torchvision's Resize): an int or [h, w]; 224 for AlexNet. */
-  resize?: number | [number, number] | null;
-  /** Look only here (and in root/FashionMNIST/raw), and download here when the files are missing. */
-  root?: string;
-  /** Keep the whole data set on this device; batches come out there. Default: the CPU. */
-  device?: DeviceLike;
-  /** Download the files when no folder holds them (default true). */
-  download?: boolean;
-  /** Where to download from (default: $FASHION_MNIST_MIRROR, else Zalando's mirror). */
-  mirror?: string;
-}
+/** load_data_fashion_mnist's options: resize, root (searched alone, then root/FashionMNIST/raw), device, download,
+ * mirror (default $FASHION_MNIST_MIRROR, else Zalando's mirror). */
+export type LoadFashionMnistOptions = LoadIdxOptions;
 
 /**
  * Loads Fashion-MNIST, as d2l.load_data_fashion_mnist(batch_size, resize): resolves to [train_iter, test_iter],
@@ -286,63 +84,5 @@ export async function load_data_fashion_mnist(
 ): Promise<[DataLoader, DataLoader]> {
   checkArgCount('load_data_fashion_mnist', arguments.length, 2);
   checkInt('batch_size', batch_size, { min: 1 });
-  const o = parseArgs('load_data_fashion_mnist', ['resize', 'root', 'device', 'download', 'mirror'], [checkOptions('options', options)]);
-  const resize = o.resize == null ? null : checkPair('resize', o.resize, { min: 1 });
-  if (o.root !== undefined && typeof o.root !== 'string') throw invalidType('root', 'a folder path', o.root);
-  const device = o.device === undefined ? null : String(parseDevice('device', o.device));
-  const allowDownload = checkBool('download', o.download ?? true);
-  if (o.mirror !== undefined && typeof o.mirror !== 'string') throw invalidType('mirror', 'a URL', o.mirror);
-  const mirror = (o.mirror as string | undefined) ?? process.env.FASHION_MNIST_MIRROR ?? FASHION_MNIST_MIRROR;
-
-  const root = o.root as string | undefined;
-  const places: [string, string][] = root
-    ? [[path.resolve(root), 'root'], [path.resolve(root, 'FashionMNIST', 'raw'), 'root, d2l layout']]
-    : [
-        ...(process.env.FASHION_MNIST_DIR ? [[path.resolve(process.env.FASHION_MNIST_DIR), '$FASHION_MNIST_DIR'] as [string, string]] : []),
-        [path.resolve('..', 'data', 'FashionMNIST', 'raw'), "d2l's ../data"],
-        [DEBIAN_DIR, 'Debian package dataset-fashion-mnist'],
-        [cacheDir(), 'download cache'],
-      ];
-  const searched: string[] = [];
-  let found: Record<Key, string> | undefined;
-  for (const [dir, why] of places) {
-    const { files, missing } = await lookIn(dir);
-    if (missing.length === 0) {
-      found = files as Record<Key, string>;
-      break;
-    }
-    searched.push(`  ${dir} (${why}): ${missing.length === KEYS.length ? 'no files' : `missing ${missing.join(', ')}`}`);
-  }
-  if (!found) {
-    const into = root ? path.resolve(root, 'FashionMNIST', 'raw') : cacheDir();
-    let failure = 'downloading is off (download: false)';
-    if (allowDownload) {
-      try {
-        await fs.mkdir(into, { recursive: true });
-        const { files } = await lookIn(into);
-        for (const key of KEYS) files[key] ??= await download(mirror, FILES[key], into);
-        found = files as Record<Key, string>;
-      } catch (error) {
-        failure = `downloading from ${mirror} into ${into} failed: ${(error as Error).message}`;
-      }
-    }
-    if (!found) {
-      throw new Error(
-        `Fashion-MNIST was not found. Searched for ${Object.values(FILES).map((f) => `${f.name}[.gz]`).join(', ')} in:\n` +
-          `${searched.join('\n')}\nand ${failure}.\n` +
-          'To get the files: sudo apt-get install dataset-fashion-mnist (Debian/Ubuntu), or put them in a folder and ' +
-          'set FASHION_MNIST_DIR to it, or pass {root: folder}.',
-      );
-    }
-  }
-  const f = found;
-  const [trainImages, trainLabels, testImages, testLabels] = await Promise.all([
-    readIdx(f.trainImages, FILES.trainImages.dims),
-    readIdx(f.trainLabels, FILES.trainLabels.dims),
-    readIdx(f.testImages, FILES.testImages.dims),
-    readIdx(f.testLabels, FILES.testLabels.dims),
-  ]);
-  const train = new FashionMNIST(trainImages, trainLabels, resize, device, [f.trainImages, f.trainLabels]);
-  const test = new FashionMNIST(testImages, testLabels, resize, device, [f.testImages, f.testLabels]);
-  return [new DataLoader(train, { batch_size, shuffle: true }), new DataLoader(test, { batch_size, shuffle: false })];
+  return loadIdxDataSet(FASHION_MNIST, batch_size, options);
 }
