@@ -1,11 +1,9 @@
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { d2l, torch, Tensor } from '../lib';
 import type { DataLoader } from '../lib/data';
+import { failure, first, IDX_NAMES, idx, labelsOf, serve, tempDirs, writeIdxFiles } from './idx-files';
 
 const { DataLoader: Loader, TensorDataset } = torch.utils.data;
 
@@ -13,43 +11,14 @@ const { DataLoader: Loader, TensorDataset } = torch.utils.data;
 const DEBIAN = '/usr/share/datasets/fashion-mnist';
 // The real .gz files: Debian's package, or wherever $FASHION_MNIST_DIR points (hosts without the package).
 const REAL = process.env.FASHION_MNIST_DIR || DEBIAN;
-const NAMES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
+const NAMES = IDX_NAMES;
 // The first labels of each split, in file order (the published data set's own order).
 const FIRST_TRAIN_LABELS = [9, 0, 0, 3, 0, 2, 7, 2, 5, 5];
 const FIRST_TEST_LABELS = [9, 2, 1, 1, 6, 1, 4, 6, 5, 7];
 
-const temps: string[] = [];
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lenet-data-'));
-  temps.push(dir);
-  return dir;
-}
-afterAll(() => temps.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
-
-const labelsOf = (y: Tensor): number[] => y.tolist() as number[];
-/** The first batch of one pass. */
-function first(loader: DataLoader): [Tensor, Tensor] {
-  return loader[Symbol.iterator]().next().value as [Tensor, Tensor];
-}
-/** The message of the Error a promise rejects with (errors from native code are of another realm: compare text). */
-async function failure(promise: Promise<unknown>): Promise<string> {
-  const outcome = await promise.then(
-    () => undefined,
-    (error: Error) => error,
-  );
-  if (outcome === undefined) throw new Error('expected the promise to reject, but it resolved');
-  return outcome.message;
-}
+const tempDir = tempDirs('lenet-data-');
 
 // ---- small IDX fixtures: the format as the loader reads it, with counts small enough to write in a test ----
-
-/** An IDX file of unsigned bytes: magic 0x0000080N, N big-endian dimensions, then the data. */
-function idx(dims: number[], data: Uint8Array, magic = 0x800 + dims.length): Buffer {
-  const header = Buffer.alloc(4 + 4 * dims.length);
-  header.writeUInt32BE(magic, 0);
-  dims.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i));
-  return Buffer.concat([header, data]);
-}
 
 /** Image i of a fixture is uniformly i * 20; its label is i % 10. */
 const fixtureImages = (n: number, h = 28, w = 28) =>
@@ -58,55 +27,14 @@ const fixtureLabels = (n: number) => idx([n], Uint8Array.from({ length: n }, (_,
 
 /** Writes a 10-example training split and a 5-example test split into dir; `replace` swaps one file's content. */
 function writeFixture(dir: string, replace: Partial<Record<string, Buffer>> = {}, gzip = false): Record<string, string> {
-  const content: Record<string, Buffer> = {
+  const content = {
     'train-images-idx3-ubyte': fixtureImages(10),
     'train-labels-idx1-ubyte': fixtureLabels(10),
     't10k-images-idx3-ubyte': fixtureImages(5),
     't10k-labels-idx1-ubyte': fixtureLabels(5),
     ...replace,
   } as Record<string, Buffer>;
-  fs.mkdirSync(dir, { recursive: true });
-  const files: Record<string, string> = {};
-  for (const name of NAMES) {
-    files[name] = path.join(dir, gzip ? `${name}.gz` : name);
-    fs.writeFileSync(files[name], gzip ? zlib.gzipSync(content[name]) : content[name]);
-  }
-  return files;
-}
-
-// ---- a mirror on 127.0.0.1 serving one folder, so that no test reaches the internet ----
-
-interface Mirror {
-  url: string;
-  requests: string[];
-  close(): Promise<void>;
-}
-
-async function serve(dir: string): Promise<Mirror> {
-  const requests: string[] = [];
-  const server = http.createServer((req, res) => {
-    requests.push(req.url ?? '');
-    const file = path.join(dir, path.basename(new URL(req.url ?? '/', 'http://x').pathname));
-    fs.stat(file, (error, stat) => {
-      if (error || !stat.isFile()) {
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found');
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': stat.size });
-      fs.createReadStream(file).pipe(res);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/`,
-    requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return writeIdxFiles(dir, content, gzip);
 }
 
 /** A URL on a port where nothing listens: one a server just released. */

@@ -1,17 +1,11 @@
 // d2l.show_images and d2l.predict_ch3: PNGs read back with pngjs, pixel by pixel where it matters.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { d2l, nn, torch, Tensor } from '../lib';
+import { tempDirs } from './idx-files';
 
-const temps: string[] = [];
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lenet-images-'));
-  temps.push(dir);
-  return dir;
-}
-afterAll(() => temps.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+const tempDir = tempDirs('lenet-images-');
 
 const read = (buffer: Uint8Array) => PNG.sync.read(Buffer.from(buffer));
 /** Gray value at (x, y) (pngjs decodes to RGBA; the three channels are equal). */

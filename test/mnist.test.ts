@@ -2,15 +2,12 @@
 // search places. Fixtures are small IDX files written here; the real files are used where present ($MNIST_DIR or d2l's
 // ../data/MNIST/raw), and those cases skip with the reason otherwise (no Debian package ships MNIST).
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { d2l, torch, Tensor } from '../lib';
-import type { DataLoader } from '../lib/data';
+import { d2l, torch } from '../lib';
+import { failure, first, IDX_NAMES, idx, labelsOf, serve, tempDirs, writeIdxFiles } from './idx-files';
 
-const NAMES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
+const NAMES = IDX_NAMES;
 const hasAll = (dir: string | undefined): dir is string =>
   !!dir && NAMES.every((n) => fs.existsSync(path.join(dir, `${n}.gz`)) || fs.existsSync(path.join(dir, n)));
 const REAL = [process.env.MNIST_DIR, path.resolve('..', 'data', 'MNIST', 'raw')].find(hasAll);
@@ -19,13 +16,7 @@ if (!REAL) {
   console.warn('test/mnist.test.ts: the real MNIST files were not found ($MNIST_DIR, ../data/MNIST/raw): those cases skip.');
 }
 
-const temps: string[] = [];
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lenet-mnist-'));
-  temps.push(dir);
-  return dir;
-}
-afterAll(() => temps.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+const tempDir = tempDirs('lenet-mnist-');
 
 // Nothing here may reach the internet or the user's download cache.
 const savedEnv = { MNIST_DIR: process.env.MNIST_DIR, MNIST_MIRROR: process.env.MNIST_MIRROR, XDG_CACHE_HOME: process.env.XDG_CACHE_HOME };
@@ -40,54 +31,16 @@ afterAll(() => {
   }
 });
 
-const labelsOf = (y: Tensor): number[] => y.tolist() as number[];
-const first = (loader: DataLoader): [Tensor, Tensor] => loader[Symbol.iterator]().next().value as [Tensor, Tensor];
-async function failure(promise: Promise<unknown>): Promise<string> {
-  const outcome = await promise.then(() => undefined, (error: Error) => error);
-  if (outcome === undefined) throw new Error('expected the promise to reject, but it resolved');
-  return outcome.message;
-}
-
-/** An IDX file of unsigned bytes: magic 0x0000080N, N big-endian dimensions, then the data. */
-function idx(dims: number[], data: Uint8Array, magic = 0x800 + dims.length): Buffer {
-  const header = Buffer.alloc(4 + 4 * dims.length);
-  header.writeUInt32BE(magic, 0);
-  dims.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i));
-  return Buffer.concat([header, data]);
-}
 /** Image i is uniformly 255 - i * 25 (a digit's stroke is bright); its label is (i * 3) % 10. */
 const images = (n: number) => idx([n, 28, 28], Uint8Array.from({ length: n * 784 }, (_, k) => 255 - Math.floor(k / 784) * 25));
 const labels = (n: number) => idx([n], Uint8Array.from({ length: n }, (_, i) => (i * 3) % 10));
 
 /** 7 training and 3 test examples in dir, plain or gzipped; `replace` swaps one file's content. */
 function writeFixture(dir: string, gzip = false, replace: Record<string, Buffer> = {}): Record<string, string> {
-  const content: Record<string, Buffer> = {
+  return writeIdxFiles(dir, {
     'train-images-idx3-ubyte': images(7), 'train-labels-idx1-ubyte': labels(7),
     't10k-images-idx3-ubyte': images(3), 't10k-labels-idx1-ubyte': labels(3), ...replace,
-  };
-  fs.mkdirSync(dir, { recursive: true });
-  const files: Record<string, string> = {};
-  for (const name of NAMES) {
-    files[name] = path.join(dir, gzip ? `${name}.gz` : name);
-    fs.writeFileSync(files[name], gzip ? zlib.gzipSync(content[name]) : content[name]);
-  }
-  return files;
-}
-
-/** A mirror on 127.0.0.1 serving one folder. */
-async function serve(dir: string) {
-  const requests: string[] = [];
-  const server = http.createServer((req, res) => {
-    requests.push(req.url ?? '');
-    const file = path.join(dir, path.basename(req.url ?? '/'));
-    if (!fs.existsSync(file)) return void res.writeHead(404).end('Not Found');
-    res.writeHead(200, { 'content-length': fs.statSync(file).size });
-    fs.createReadStream(file).pipe(res);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-  const close = () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); });
-  return { url, requests, close };
+  }, gzip);
 }
 
 describe('d2l.load_data_mnist()', () => {
