@@ -43,8 +43,8 @@ std::pair<at::Tensor, at::Tensor> MakeBatch(const BatchSource& source, const at:
                .antialias(true));
     if (from_bytes) x = x.round_().clamp_(0, 255);
   }
-  // Out of place: without a resize, x may still be a view of the stored data set.
-  if (source.scale) x = x.mul(*source.scale);
+  // In place only on a copy: without a conversion or a resize, x may still be a view of the stored data set.
+  if (source.scale) x = from_bytes || source.resize ? x.mul_(*source.scale) : x.mul(*source.scale);
   return {x, y.contiguous()};
 }
 

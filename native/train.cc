@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "common.h"
@@ -39,25 +41,57 @@ int64_t SliceCount(const c10::Device& device, int64_t n) {
   return std::max<int64_t>(1, std::min<int64_t>(Threads(), n / kMinSlice));
 }
 
+// One batch: rows [start, end) of a data set in a given order, or tensors given whole.
+struct Batch {
+  const BatchSource* source = nullptr;
+  at::Tensor order;
+  int64_t start = 0, end = 0;
+  at::Tensor x, y;
+
+  int64_t size() const { return source ? end - start : y.size(0); }
+
+  // Inputs and targets [begin, stop) of the batch, on `device`: each slice's thread gathers and converts its own.
+  std::pair<at::Tensor, at::Tensor> Rows(int64_t begin, int64_t stop, const c10::Device& device) const {
+    at::Tensor xs, ys;
+    if (source) {
+      std::tie(xs, ys) = MakeBatch(*source, order, start + begin, start + stop);
+    } else if (begin == 0 && stop == size()) {
+      xs = x;
+      ys = y;
+    } else {
+      xs = x.slice(0, begin, stop);
+      ys = y.slice(0, begin, stop);
+    }
+    if (xs.device() != device) xs = xs.to(device);
+    if (ys.device() != device) ys = ys.to(device);
+    return {xs, ys};
+  }
+
+  // All the targets, where they are stored.
+  at::Tensor Targets() const {
+    if (!source) return y;
+    return order.defined() ? source->y.index_select(0, order.slice(0, start, end)) : source->y.slice(0, start, end);
+  }
+};
+
 // One SGD step on one batch, metrics added to the running sums. The gradients are set to None first (no memset;
 // backward writes them fresh), as PyTorch's zero_grad() does by default. On the CPU the batch is split across
-// threads that share the parameters: each back-propagates its slice's summed loss divided by the batch's count
-// of counted (not ignored) targets, so the accumulated gradients are exactly those of the batch's mean loss.
-void TrainBatch(TrainerWrap::State& s, at::Tensor x, at::Tensor y, const c10::Device& device) {
-  if (x.device() != device) x = x.to(device);
-  if (y.device() != device) y = y.to(device);
+// threads that share the parameters: each gathers its slice, back-propagates the slice's summed loss divided by the
+// batch's count of counted (not ignored) targets, so the accumulated gradients are exactly those of the batch's mean
+// loss.
+void TrainBatch(TrainerWrap::State& s, const Batch& batch, const c10::Device& device) {
   for (auto& group : s.optimizer->param_groups()) ZeroGrad(group.params(), /*set_to_none=*/true);
-  const auto n = y.size(0);
+  const auto n = batch.size();
   const bool splittable = !s.loss.weight.defined() && GetIf<torch::enumtype::kMean>(&s.loss.reduction);
   const int64_t k = splittable ? SliceCount(device, n) : 1;
   std::vector<at::Tensor> losses(k), corrects(k);
   auto sum_spec = s.loss;
   sum_spec.reduction = torch::kSum;
   // The mean's denominator: targets that are not ignored.
-  const double counted = k > 1 ? static_cast<double>(y.ne(s.loss.ignore_index).sum().item<int64_t>()) : 1.0;
+  const double counted =
+      k > 1 ? static_cast<double>(batch.Targets().ne(s.loss.ignore_index).sum().item<int64_t>()) : 1.0;
   ForEachSlice(k, n, [&](int64_t i, int64_t begin, int64_t end) {
-    const auto xs = k > 1 ? x.slice(0, begin, end) : x;
-    const auto ys = k > 1 ? y.slice(0, begin, end) : y;
+    const auto [xs, ys] = batch.Rows(begin, end, device);
     const auto y_hat = s.net.forward(xs);
     const auto loss = k > 1 ? CrossEntropy(y_hat, ys, sum_spec) : CrossEntropy(y_hat, ys, s.loss);
     (k > 1 ? loss / counted : loss).backward();
@@ -109,13 +143,20 @@ class TrainWorker : public PromiseWorker {
     const auto device = DeviceOf(*s.module);
     const auto start = Clock::now();
     if (x_.defined()) {
-      TrainBatch(s, x_, y_, device);
+      Batch batch;
+      batch.x = x_;
+      batch.y = y_;
+      TrainBatch(s, batch, device);
       done_ = 1;
     } else {
       const auto n = source_.size();
+      Batch batch;
+      batch.source = &source_;
+      batch.order = order_;
       for (int64_t b = first_; b < last_ && !s.cancelled && !Stopping(); ++b) {
-        auto [x, y] = MakeBatch(source_, order_, b * batch_size_, std::min(n, (b + 1) * batch_size_));
-        TrainBatch(s, std::move(x), std::move(y), device);
+        batch.start = b * batch_size_;
+        batch.end = std::min(n, (b + 1) * batch_size_);
+        TrainBatch(s, batch, device);
         ++done_;
       }
     }

@@ -36,10 +36,18 @@ describe('CPU fast kernels agree with libtorch', () => {
     ['3x3, padding 1, odd size', 3, 4, 3, 1, 9, 3],
     ['1x1', 2, 5, 1, 0, 7, 2],
     ['asymmetric kernel and padding', 2, 3, [3, 1], [1, 0], 8, 4],
+    // One input channel: the direct AVX-512 loops (libtorch's kernels elsewhere), in blocks of 6 output channels.
+    ['one channel, 8 outputs (a block of 6 and 2 single channels)', 1, 8, 5, 2, 28, 3],
+    ['one channel, 1 output, 3x3 without padding, odd size', 1, 1, 3, 0, 11, 2],
+    ['one channel, wider than one 32-column chunk', 1, 6, 5, 2, [13, 45], 2],
+    ['one channel, asymmetric kernel and padding', 1, 7, [3, 1], [1, 0], [9, 6], 2],
+    ['one channel, padding as large as the kernel (libtorch\'s path)', 1, 2, 3, 3, 6, 2],
+    ['one channel, 1x1', 1, 12, 1, 0, 5, 2],
   ])('Conv2d %s', (_name, cin, cout, k, pad, size, batch) => {
     torch.manual_seed(3);
     const net = new nn.Conv2d(cin, cout, { kernel_size: k as number, padding: pad as number });
-    const X = torch.rand(batch, cin, size, size);
+    const [h, w] = Array.isArray(size) ? size : [size, size];
+    const X = torch.rand(batch, cin, h, w);
     torch.manual_seed(4);
     const fast = run(net, X, true);
     torch.manual_seed(4);
