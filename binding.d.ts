@@ -123,7 +123,8 @@ export interface NativeRunResult {
 
 /** The native training loop over one net and optimizer (native/train.h). One run at a time. */
 export declare class NativeTrainer {
-  constructor(net: NativeModule, optimizer: NativeSGD, loss: NativeCrossEntropyOptions);
+  /** cudaGraph: on CUDA, capture the step as a CUDA graph and replay it (native/train.cc). */
+  constructor(net: NativeModule, optimizer: NativeSGD, loss: NativeCrossEntropyOptions, options: { cudaGraph: boolean });
   /** Trains batches [first, last) of `source` taken in `order` (a permutation) or stored order, off the main thread. */
   run(source: NativeBatchSource, order: NativeTensor | null, batchSize: number, first: number, last: number,
       hold: NativeHold | null): Promise<NativeRunResult>;

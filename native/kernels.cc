@@ -350,12 +350,16 @@ void SetFastKernels(bool enabled) { g_fast = enabled; }
 
 std::optional<at::Tensor> FastConv2d(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
                                      at::IntArrayRef padding) {
-  // Worth it only when the weight gradient will be computed.
-  if (!g_fast || !at::GradMode::is_enabled() || !w.requires_grad() || !CpuFloat(x) || !CpuFloat(w) || x.dim() != 4 ||
-      x.size(0) == 0 || x.size(1) != w.size(1) || !b.defined()) {
-    // (Without a bias, libtorch's own path: an autograd Function cannot take an undefined tensor as an input.)
+  // (Without a bias, libtorch's own path: an autograd Function cannot take an undefined tensor as an input.)
+  if (!g_fast || !CpuFloat(x) || !CpuFloat(w) || x.dim() != 4 || x.size(0) == 0 || x.size(1) != w.size(1) ||
+      !b.defined() || !CpuFloat(b)) {
     return std::nullopt;
   }
+  const bool grad = at::GradMode::is_enabled() && (x.requires_grad() || w.requires_grad() || b.requires_grad());
+  // Without autograd (evaluation), only the direct loop is faster than libtorch's.
+  if (!grad) return OneChannel(x, w, padding) ? std::optional<at::Tensor>(Conv(x, w, b, padding)) : std::nullopt;
+  // With it, the batch-as-channels weight gradient pays only when the weight gradient is computed.
+  if (!w.requires_grad() && !OneChannel(x, w, padding)) return std::nullopt;
   return Conv2dFunction::apply(x, w, b, padding);
 }
 

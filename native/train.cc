@@ -15,6 +15,13 @@
 #include "threads.h"
 #include "worker.h"
 
+#ifdef LT_WITH_CUDA
+#include <ATen/cuda/CUDAEvent.h>
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
+
 namespace lt {
 
 namespace {
@@ -79,9 +86,131 @@ struct Batch {
 // threads that share the parameters: each gathers its slice, back-propagates the slice's summed loss divided by the
 // batch's count of counted (not ignored) targets, so the accumulated gradients are exactly those of the batch's mean
 // loss.
-void TrainBatch(TrainerWrap::State& s, const Batch& batch, const c10::Device& device) {
+// The metrics' running sums, on the device.
+void EnsureMetrics(TrainerWrap::State& s, const c10::Device& device) {
+  if (!s.loss_sum.defined() || s.loss_sum.device() != device) {
+    s.loss_sum = torch::zeros({}, torch::dtype(torch::kFloat64).device(device));
+    s.correct = torch::zeros({}, torch::dtype(torch::kInt64).device(device));
+  }
+}
+
+// One whole-batch step on given tensors (no slices): what a CUDA graph captures.
+void StepWhole(TrainerWrap::State& s, const at::Tensor& x, const at::Tensor& y) {
   for (auto& group : s.optimizer->param_groups()) ZeroGrad(group.params(), /*set_to_none=*/true);
+  const auto y_hat = s.net.forward(x);
+  const auto loss = CrossEntropy(y_hat, y, s.loss);
+  loss.backward();
+  s.optimizer->step();
+  torch::NoGradGuard no_grad;
+  s.loss_sum.add_(loss.detach() * static_cast<double>(y.size(0)));
+  s.correct.add_(y_hat.argmax(1).eq(y).sum());
+}
+
+}  // namespace
+
+#ifdef LT_WITH_CUDA
+// The training step captured once as a CUDA graph (forward, loss, backward, SGD, metrics: hundreds of kernel
+// launches) and replayed for each batch copied into its static inputs. Valid while the batch shape, the parameters'
+// memory and the optimizer's settings stay those it was captured with.
+struct GraphStep {
+  at::Tensor x, y;  // the static inputs the graph reads
+  at::cuda::CUDAGraph graph;
+  std::vector<const void*> params;
+  std::vector<double> lrs;
+
+  static std::vector<const void*> Params(TrainerWrap::State& s) {
+    std::vector<const void*> out;
+    for (const auto& p : s.module->parameters()) out.push_back(p.data_ptr());
+    return out;
+  }
+  static std::vector<double> Lrs(TrainerWrap::State& s) {
+    std::vector<double> out;
+    for (auto& group : s.optimizer->param_groups()) {
+      const auto& o = static_cast<const torch::optim::SGDOptions&>(group.options());
+      out.insert(out.end(), {o.lr(), o.momentum(), o.dampening(), o.weight_decay(), o.nesterov() ? 1.0 : 0.0});
+    }
+    return out;
+  }
+  // Whether the parameters and the optimizer's settings are still those the graph was captured with.
+  bool Current(TrainerWrap::State& s) const { return Params(s) == params && Lrs(s) == lrs; }
+  bool Fits(const at::Tensor& bx, const at::Tensor& by) const {
+    return bx.sizes() == x.sizes() && bx.scalar_type() == x.scalar_type() && by.sizes() == y.sizes() &&
+           by.scalar_type() == y.scalar_type();
+  }
+};
+#endif
+
+namespace {
+
+// Batches run eagerly before a capture: libtorch's lazy set-up (cuBLAS handles, oneDNN/cuDNN plans, the
+// optimizer's state, the caching allocator's blocks) must happen outside the graph.
+constexpr int64_t kGraphWarmup = 2;
+
+// A CUDA step through the captured graph, capturing it first when due; false when the step must run eagerly
+// (warm-up, no graph support, or a capture libtorch refused: then graphs stay off for this trainer).
+bool ReplayGraph(TrainerWrap::State& s, const at::Tensor& x, const at::Tensor& y, const c10::Device& device) {
+#ifdef LT_WITH_CUDA
+  if (!s.cuda_graph || !device.is_cuda()) return false;
+  // Parameters moved or replaced, or the learning rate changed: every graph is stale.
+  if (!s.graphs.empty() && !s.graphs.front()->Current(s)) {
+    s.graphs.clear();
+    s.eager_steps.clear();
+  }
+  std::shared_ptr<GraphStep> graph;
+  for (const auto& g : s.graphs) {
+    if (g->Fits(x, y)) graph = g;
+  }
+  if (!graph) {
+    if (s.eager_steps[y.size(0)]++ < kGraphWarmup) return false;
+    graph = std::make_shared<GraphStep>();
+    graph->x = x.clone();
+    graph->y = y.clone();
+    try {
+      // Captured on a side stream (a capture cannot use the default one) that first waits for the work queued so far.
+      const auto current = c10::cuda::getCurrentCUDAStream(device.index());
+      auto side = c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device.index());
+      at::cuda::CUDAEvent ready;
+      ready.record(current);
+      ready.block(side);
+      {
+        c10::cuda::CUDAStreamGuard guard(side);
+        graph->graph.capture_begin();
+        StepWhole(s, graph->x, graph->y);
+        graph->graph.capture_end();
+      }
+      at::cuda::CUDAEvent captured;
+      captured.record(side);
+      captured.block(current);
+    } catch (const std::exception&) {
+      // Not capturable here (an op that syncs with the host, say): eager steps from now on.
+      s.cuda_graph = false;
+      s.graphs.clear();
+      return false;
+    }
+    graph->params = GraphStep::Params(s);
+    graph->lrs = GraphStep::Lrs(s);
+    s.graphs.push_back(graph);
+  }
+  // A capture records the step without running it: every batch, the first included, is a replay.
+  graph->x.copy_(x, /*non_blocking=*/true);
+  graph->y.copy_(y, /*non_blocking=*/true);
+  graph->graph.replay();
+  return true;
+#else
+  return false;
+#endif
+}
+
+void TrainBatch(TrainerWrap::State& s, const Batch& batch, const c10::Device& device) {
+  EnsureMetrics(s, device);
   const auto n = batch.size();
+  if (device.is_cuda()) {
+    const auto [x, y] = batch.Rows(0, n, device);
+    if (!ReplayGraph(s, x, y, device)) StepWhole(s, x, y);
+    s.count += n;
+    return;
+  }
+  for (auto& group : s.optimizer->param_groups()) ZeroGrad(group.params(), /*set_to_none=*/true);
   const bool splittable = !s.loss.weight.defined() && GetIf<torch::enumtype::kMean>(&s.loss.reduction);
   const int64_t k = splittable ? SliceCount(device, n) : 1;
   std::vector<at::Tensor> losses(k), corrects(k);
@@ -101,10 +230,6 @@ void TrainBatch(TrainerWrap::State& s, const Batch& batch, const c10::Device& de
   });
   s.optimizer->step();
   torch::NoGradGuard no_grad;
-  if (!s.loss_sum.defined() || s.loss_sum.device() != device) {
-    s.loss_sum = torch::zeros({}, torch::dtype(torch::kFloat64).device(device));
-    s.correct = torch::zeros({}, torch::dtype(torch::kInt64).device(device));
-  }
   // d2l adds the batch's mean loss times the batch size, whatever the thread count: with k slices the mean is
   // their summed loss over the counted targets.
   auto mean = losses[0];
@@ -216,6 +341,7 @@ TrainerWrap::TrainerWrap(const Napi::CallbackInfo& info) : Wrap<TrainerWrap>(inf
     state_->net = net->Any();
     state_->optimizer = optimizer->optimizer();
     state_->loss = ParseCrossEntropy(info[2].As<Napi::Object>());
+    state_->cuda_graph = info[3].As<Napi::Object>().Get("cudaGraph").ToBoolean();
   });
 }
 
@@ -267,8 +393,9 @@ Napi::Value TrainerWrap::Metrics(const Napi::CallbackInfo& info) {
 
 Napi::Value TrainerWrap::ResetMetrics(const Napi::CallbackInfo& info) {
   CheckIdle(info.Env());
-  state_->loss_sum = at::Tensor();
-  state_->correct = at::Tensor();
+  // In place: captured CUDA graphs add into these very tensors.
+  if (state_->loss_sum.defined()) state_->loss_sum.zero_();
+  if (state_->correct.defined()) state_->correct.zero_();
   state_->count = 0;
   return info.Env().Undefined();
 }

@@ -6,13 +6,17 @@
 #include <torch/torch.h>
 
 #include <atomic>
+#include <map>
 #include <memory>
+#include <vector>
 
 #include "data.h"
 #include "errors.h"
 #include "functional.h"
 
 namespace lt {
+
+struct GraphStep;  // train.cc: a captured CUDA graph of the training step
 
 class TrainerWrap : public Wrap<TrainerWrap> {
  public:
@@ -29,6 +33,12 @@ class TrainerWrap : public Wrap<TrainerWrap> {
     CrossEntropySpec loss;
     std::atomic<bool> cancelled{false};
     std::atomic<bool> running{false};
+    // CUDA: the step captured as CUDA graphs, replayed for batches of their shape (train.cc); none while warming
+    // up, and never when cuda_graph is false or a capture failed. The metrics' sums below stay the same tensors
+    // (reset in place) because the graphs add into them.
+    bool cuda_graph = true;
+    std::vector<std::shared_ptr<GraphStep>> graphs;  // one per batch shape met (the last batch is often smaller)
+    std::map<int64_t, int64_t> eager_steps;           // per batch size, CUDA steps run eagerly: the warm-up
     // Running sums since the last resetMetrics(): on the net's device, so a CUDA run never waits for them.
     at::Tensor loss_sum;
     at::Tensor correct;

@@ -64,6 +64,24 @@ onGpu(`on cuda:0${gpu ? '' : ` (skipped: ${reason})`}`, () => {
     expect(await d2l.evaluate_accuracy_gpu(net, test_iter)).toBeCloseTo(result.test_acc, 10);
   }, 120000);
 
+  test('the fused step as a CUDA graph trains as the eager step does (cuda_graph: true / false)', async () => {
+    const X = torch.rand(600, 1, 28, 28).to('cuda:0');
+    const y = torch.randint(0, 10, [600]).to('cuda:0');
+    const train = async (cuda_graph: boolean) => {
+      torch.manual_seed(9);
+      const net = reluLenet();
+      // 600 = 2 x 256 + 88: two shapes, so a graph per shape after the warm-up, over 3 epochs.
+      const iter = d2l.load_array([X, y], 256, false);
+      const result = await d2l.train_ch6(net, iter, iter, 3, 0.1, 'cuda:0', { verbose: false, cuda_graph });
+      return { result, weights: net.parameters().map((p) => p.to('cpu')) };
+    };
+    const eager = await train(false);
+    const graphed = await train(true);
+    expect(graphed.result.loss).toBeCloseTo(eager.result.loss, 4);
+    expect(graphed.result.train_acc).toBeCloseTo(eager.result.train_acc, 6);
+    graphed.weights.forEach((w, i) => expect(maxAbsDiff(w, eager.weights[i])).toBeLessThan(1e-4));
+  }, 120000);
+
   test('dispose() gives device memory back', () => {
     const before = torch.cuda.memory_allocated();
     const t = torch.zeros([1 << 20], { device: 'cuda:0' });

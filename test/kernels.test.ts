@@ -55,6 +55,24 @@ describe('CPU fast kernels agree with libtorch', () => {
     fast.forEach((f, i) => expect(maxRelDiff(f, slow[i])).toBeLessThan(1e-5));
   });
 
+  test.each([
+    ['one input channel (the direct loop)', 1, 6, 5, 2],
+    ['several input channels (libtorch\'s kernel)', 6, 16, 5, 0],
+  ])('Conv2d in no-grad mode (evaluation), %s: the same output', (_name, cin, cout, k, pad) => {
+    torch.manual_seed(3);
+    const conv = new nn.Conv2d(cin, cout, { kernel_size: k, padding: pad });
+    const X = torch.rand(5, cin, 14, 14);
+    const forward = (fast: boolean) => {
+      native.setFastKernels(fast);
+      try {
+        return torch.no_grad(() => conv.forward(X)).data() as Float32Array;
+      } finally {
+        native.setFastKernels(true);
+      }
+    };
+    expect(maxRelDiff(forward(true), forward(false))).toBeLessThan(1e-5);
+  });
+
   test('Conv2d without a bias trains (it takes libtorch\'s path)', () => {
     torch.manual_seed(3);
     const conv = new nn.Conv2d(2, 3, { kernel_size: 3, bias: false });

@@ -300,6 +300,7 @@ describe('train_ch6()', () => {
       ['a bad device', () => d2l.train_ch6(lenet(), tiny_iter, test_iter, 1, 0.9, 'gpu'), RangeError, /device/],
       ['signal not an AbortSignal', () => d2l.train_ch6(lenet(), tiny_iter, test_iter, 1, 0.9, 'cpu', { signal: 5 as never }), TypeError, /signal/],
       ['on_batch not a function', () => d2l.train_ch6(lenet(), tiny_iter, test_iter, 1, 0.9, 'cpu', { on_batch: 5 as never }), TypeError, /on_batch/],
+      ['cuda_graph not a boolean', () => d2l.train_ch6(lenet(), tiny_iter, test_iter, 1, 0.9, 'cpu', { cuda_graph: 'no' as never }), TypeError, /cuda_graph/],
       ['an unknown option', () => d2l.train_ch6(lenet(), tiny_iter, test_iter, 1, 0.9, 'cpu', { epochs: 2 } as never), TypeError, /unexpected keyword argument 'epochs'/],
     ])('%s', async (_name, run, type, message) => {
       const rejection = run();

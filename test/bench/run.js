@@ -1,16 +1,21 @@
 #!/usr/bin/env node
-// The chapter's LeNet on Fashion-MNIST, trained by lenet-torch and, in the same run, by the chapter's own PyTorch
-// code (Debian's python3-torch: the same libtorch) and by TensorFlow.js: `npm run bench`.
+// The chapter's LeNet on Fashion-MNIST, trained by lenet-torch and, in the same run, by PyTorch (Debian's
+// python3-torch: the same libtorch) in its best configuration here and with the chapter's own code, and by
+// TensorFlow.js: `npm run bench`.
 //
-//   node test/bench/run.js [--epochs 10] [--rounds 3] [--threads N] [--device cpu|cuda]
-//                          [--peers lenet-torch,pytorch,tfjs] [--tfjs-epochs 1] [--tfjs-examples 1280]
+//   node test/bench/run.js [--epochs 10] [--rounds 3] [--threads 1,2] [--device cpu|cuda]
+//                          [--peers lenet-torch,pytorch-best,pytorch,tfjs] [--tfjs-epochs 1] [--tfjs-examples 1280]
 //                          [--tfjs-rounds 1] [--workers 4] [--data DIR] [--python /usr/bin/python3] [--out FILE]
 //
-// Each trial runs in a process of its own (peak RSS is the trial's), on the same data, batch size (256), lr (0.9)
-// and thread count; lenet-torch and PyTorch alternate, round after round, so that a slow spell of this shared
-// machine falls on both. Each trial prints one JSON line; this runner prints a line per trial on stderr, then a
-// markdown table (medians and every trial, the lenet-torch / PyTorch ratio paired by round, the share of the
-// physical limit) on stdout and into --out (default test/bench/RESULTS-<device>.md).
+// Peers: lenet-torch (the chapter as scripts/lenet.js runs it); pytorch-best (the chapter's net and train_ch6 with the
+// data converted once into an in-memory TensorDataset, no loader workers: PyTorch's best configuration on this
+// machine); pytorch (the chapter's code verbatim: torchvision + ToTensor + a DataLoader with 4 worker processes);
+// tfjs (TensorFlow.js's cpu backend, single-threaded, so it runs at the first thread count only).
+// Each trial runs in a process of its own (peak RSS is the trial's), on the same data, batch size (256) and lr (0.9);
+// within a round every peer runs at every thread count, one after the other, so that a slow spell of this shared
+// machine falls on all of them. Each trial prints one JSON line; this runner prints a line per trial on stderr, then
+// markdown tables (medians and every trial, ratios paired by round, 2-thread scaling, the share of the physical
+// limit) on stdout and into --out (default test/bench/RESULTS-<device>.md).
 'use strict';
 
 const { spawn, execFileSync } = require('node:child_process');
@@ -30,14 +35,16 @@ const PEAK_EPS_DEFAULT = 60000;
 
 const PEERS = {
   'lenet-torch': { label: 'lenet-torch', script: 'lenet_torch.js' },
-  pytorch: { label: 'PyTorch', script: 'pytorch_lenet.py' },
+  'pytorch-best': { label: 'PyTorch, data in memory', script: 'pytorch_lenet.py', args: ['--loader', 'memory'] },
+  pytorch: { label: "PyTorch, the chapter's code", script: 'pytorch_lenet.py', args: ['--loader', 'chapter'] },
   tfjs: { label: 'TensorFlow.js', script: 'tfjs_lenet.js' },
 };
+const isPython = (peer) => PEERS[peer].script.endsWith('.py');
 
 // A bad option is the user's mistake, not a crash: its message alone, exit code 2.
 const usageError = (error) => {
-  console.error(`${error.message}\nusage: node test/bench/run.js [--epochs N] [--rounds N] [--threads N] [--device cpu|cuda] ` +
-    '[--peers lenet-torch,pytorch,tfjs] [--tfjs-epochs N] [--tfjs-examples N] [--tfjs-rounds N] [--workers N] [--data DIR] ' +
+  console.error(`${error.message}\nusage: node test/bench/run.js [--epochs N] [--rounds N] [--threads N[,N...]] [--device cpu|cuda] ` +
+    '[--peers lenet-torch,pytorch-best,pytorch,tfjs] [--tfjs-epochs N] [--tfjs-examples N] [--tfjs-rounds N] [--workers N] [--data DIR] ' +
     '[--python PATH] [--cache DIR] [--peak-eps N] [--out FILE]');
   process.exit(2);
 };
@@ -47,9 +54,9 @@ const { values: opts } = parseArgs({
   options: {
     epochs: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '3' },
-    threads: { type: 'string', default: String(os.availableParallelism()) },
+    threads: { type: 'string', default: [...new Set([1, os.availableParallelism()])].join(',') },
     device: { type: 'string', default: 'cpu' },
-    peers: { type: 'string', default: 'lenet-torch,pytorch,tfjs' },
+    peers: { type: 'string', default: 'lenet-torch,pytorch-best,pytorch,tfjs' },
     'tfjs-epochs': { type: 'string', default: '1' },
     // tfjs's cpu backend trains about 10 examples/sec here: a whole epoch takes hours. 60000 for a full epoch.
     'tfjs-examples': { type: 'string', default: '1280' },
@@ -72,7 +79,11 @@ function positiveInt(name) {
 
 const EPOCHS = positiveInt('epochs');
 const ROUNDS = positiveInt('rounds');
-const THREADS = positiveInt('threads');
+const THREADS = opts.threads.split(',').map((t) => {
+  const n = Number(t);
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`Expected --threads to be positive integers (1,2) but received ${opts.threads}`);
+  return n;
+});
 const TFJS_EPOCHS = positiveInt('tfjs-epochs');
 const TFJS_EXAMPLES = Math.min(60000, positiveInt('tfjs-examples'));
 const TFJS_ROUNDS = Math.min(ROUNDS, positiveInt('tfjs-rounds'));
@@ -107,14 +118,14 @@ function dataDir() {
     '(sudo apt-get install dataset-fashion-mnist, or pass --data DIR)');
 }
 
-/** Runs one trial: [its JSON, the job's wall time from spawn to exit]. */
-function trial(peer, round) {
-  const { script } = PEERS[peer];
+/** Runs one trial: its JSON, with the job's wall time from spawn to exit. */
+function trial(peer, round, threads) {
+  const { script, args: extra = [] } = PEERS[peer];
   const file = path.join(__dirname, script);
   const seed = String(round);
-  const common = ['--threads', String(THREADS), '--device', DEVICE, '--seed', seed];
-  const [cmd, args] = peer === 'pytorch'
-    ? [opts.python, [file, '--epochs', String(EPOCHS), '--root', opts.cache, '--data', DATA, '--workers', String(WORKERS), ...common]]
+  const common = ['--threads', String(threads), '--device', DEVICE, '--seed', seed];
+  const [cmd, args] = isPython(peer)
+    ? [opts.python, [file, ...extra, '--epochs', String(EPOCHS), '--root', opts.cache, '--data', DATA, '--workers', String(WORKERS), ...common]]
     : peer === 'tfjs'
       ? [process.execPath, [file, '--epochs', String(TFJS_EPOCHS), '--examples', String(TFJS_EXAMPLES), '--data', DATA, ...common]]
       : [process.execPath, [file, '--epochs', String(EPOCHS), '--data', DATA, ...common]];
@@ -131,10 +142,10 @@ function trial(peer, round) {
       const line = stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
       if (code !== 0 || !line) {
         const tail = (stderr + stdout).trim().split('\n').slice(-15).join('\n');
-        reject(new Error(`${peer} (round ${round}) failed (${signal ?? `exit code ${code}`}):\n  ${cmd} ${args.join(' ')}\n${tail}`));
+        reject(new Error(`${peer} (round ${round}, ${threads} thread(s)) failed (${signal ?? `exit code ${code}`}):\n  ${cmd} ${args.join(' ')}\n${tail}`));
         return;
       }
-      resolve({ ...JSON.parse(line), peer, round, job_seconds, command: `${cmd} ${args.map((a) => path.isAbsolute(a) ? path.relative(process.cwd(), a) || a : a).join(' ')}` });
+      resolve({ ...JSON.parse(line), peer, round, threads, job_seconds, command: `${cmd} ${args.map((a) => path.isAbsolute(a) ? path.relative(process.cwd(), a) || a : a).join(' ')}` });
     });
   });
 }
@@ -185,17 +196,26 @@ function machine() {
 }
 
 function report(trials, ctx) {
-  const by = (peer) => trials.filter((t) => t.peer === peer);
-  const pick = (peer, key) => by(peer).map((t) => t[key]).filter((v) => typeof v === 'number');
-  const first = (peer) => by(peer)[0];
+  const at = (peer, threads) => trials.filter((t) => t.peer === peer && (threads === undefined || t.threads === threads));
+  const pick = (peer, threads, key) => at(peer, threads).map((t) => t[key]).filter((v) => typeof v === 'number');
+  const first = (peer) => at(peer)[0];
+  const ran = peers.filter((p) => at(p).length);
+  const label = (p) => PEERS[p].label;
   const lt = first('lenet-torch');
-  const pt = first('pytorch');
+  const py = first('pytorch-best') ?? first('pytorch');
   const tj = first('tfjs');
   const cuda = DEVICE === 'cuda';
   const lines = [];
   const L = (s = '') => lines.push(s);
+  const table = (head, rows) => {
+    L(`| ${head.join(' | ')} |`);
+    L(`|${head.map(() => '---').join('|')}|`);
+    for (const r of rows) L(`| ${r.join(' | ')} |`);
+    L();
+  };
+  const tn = (n) => `${n} thread${n > 1 ? 's' : ''}`;
 
-  L(`# LeNet on Fashion-MNIST: ${peers.map((p) => PEERS[p].label).join(', ')}, side by side`);
+  L(`# LeNet on Fashion-MNIST: ${ran.map(label).join(', ')}, side by side`);
   L();
   L(`Written by \`${ctx.command}\` (test/bench/run.js).`);
   L();
@@ -204,21 +224,27 @@ function report(trials, ctx) {
     `${num(os.loadavg()[0], 2)} at the end (1 min)`);
   if (ctx.machine.gpu) L(`- GPU: ${ctx.machine.gpu}`);
   L(`- Node ${process.version}; lenet-torch ${ctx.versions.lenetTorch} on libtorch ${ctx.versions.libtorch}` +
-    (pt ? `; Python ${pt.versions.python}, PyTorch ${pt.versions.torch}, torchvision ${pt.versions.torchvision} (${opts.python})` : '') +
+    (py ? `; Python ${py.versions.python}, PyTorch ${py.versions.torch}, torchvision ${py.versions.torchvision} (${opts.python})` : '') +
     (tj ? `; TensorFlow.js ${tj.versions.tfjs} (cpu backend)` : ''));
-  L(`- device: ${DEVICE}${lt ? ` (lenet-torch: ${lt.device}` : ''}${pt ? `${lt ? ', ' : ' ('}PyTorch: ${pt.device})` : lt ? ')' : ''}; ` +
-    `threads: ${THREADS} (torch.set_num_threads in lenet-torch and PyTorch${peers.includes('tfjs') ? "; tfjs's cpu backend is single-threaded JavaScript" : ''})`);
+  L(`- device: ${DEVICE}${lt ? ` (lenet-torch: ${lt.device}` : ''}${py ? `${lt ? ', ' : ' ('}PyTorch: ${py.device})` : lt ? ')' : ''}; ` +
+    `threads: ${THREADS.join(' and ')} (torch.set_num_threads in lenet-torch and PyTorch${ran.includes('tfjs') ? `; tfjs's cpu backend is single-threaded JavaScript and runs at ${tn(THREADS[0])} only` : ''})`);
   L(`- the chapter's settings: batch size ${BATCH_SIZE}, lr ${LR}, ${EPOCHS} epoch${EPOCHS > 1 ? 's' : ''} of the 60,000 training ` +
     `examples, SGD on the mean cross-entropy, Xavier-uniform weights; test accuracy on the 10,000 test examples; data from ${DATA}`);
-  L(`- ${ROUNDS} round${ROUNDS > 1 ? 's' : ''}, in order: ${peers.map((p) => PEERS[p].label).join(', ')}` +
-    `${peers.includes('tfjs') && TFJS_ROUNDS < ROUNDS ? ` (TensorFlow.js in the first ${TFJS_ROUNDS === 1 ? 'round only' : `${TFJS_ROUNDS} rounds`})` : ''}; ` +
+  L(`- ${ROUNDS} round${ROUNDS > 1 ? 's' : ''}; in each, every peer at every thread count, in order: ` +
+    `${THREADS.map((n) => `${ran.filter((p) => p !== 'tfjs' || n === THREADS[0]).map(label).join(', ')} at ${tn(n)}`).join('; then ')}` +
+    `${ran.includes('tfjs') && TFJS_ROUNDS < ROUNDS ? ` (TensorFlow.js in the first ${TFJS_ROUNDS === 1 ? 'round only' : `${TFJS_ROUNDS} rounds`})` : ''}; ` +
     'each trial in a process of its own; round r seeds every peer with r');
-  if (peers.includes('pytorch')) {
-    L(`- PyTorch runs the chapter's own code (test/bench/pytorch_lenet.py): torchvision's FashionMNIST with ToTensor, ` +
+  if (ran.includes('pytorch-best')) {
+    L("- PyTorch, data in memory (test/bench/pytorch_lenet.py --loader memory): PyTorch's best configuration on this machine: " +
+      "the chapter's net, train_ch6 and evaluate_accuracy_gpu, with the images converted once (as ToTensor would) into " +
+      'an in-memory TensorDataset, batched by a DataLoader without worker processes');
+  }
+  if (ran.includes('pytorch')) {
+    L(`- PyTorch, the chapter's code (test/bench/pytorch_lenet.py): torchvision's FashionMNIST with ToTensor, ` +
       `DataLoader with ${WORKERS} worker processes (d2l's get_dataloader_workers() is 4), the chapter's train_ch6 ` +
       'and evaluate_accuracy_gpu, without the Animator');
   }
-  if (peers.includes('tfjs')) {
+  if (ran.includes('tfjs')) {
     const full = TFJS_EXAMPLES >= 60000;
     L(`- TensorFlow.js (test/bench/tfjs_lenet.js) trains ${TFJS_EPOCHS} epoch${TFJS_EPOCHS > 1 ? 's' : ''} of ` +
       `${full ? 'all 60,000' : `${num(TFJS_EXAMPLES)} shuffled`} examples (--tfjs-epochs ${TFJS_EPOCHS}, --tfjs-examples ${TFJS_EXAMPLES}): ` +
@@ -228,54 +254,59 @@ function report(trials, ctx) {
   for (const n of notes) L(`- ${n}`);
   L();
 
-  L(`## Medians${ROUNDS > 1 ? ' [every trial, in round order]' : ''}`);
-  L();
-  L(`| | ${peers.map((p) => PEERS[p].label).join(' | ')} |`);
-  L(`|---|${peers.map(() => '---').join('|')}|`);
-  const row = (name, f) => L(`| ${name} | ${peers.map(f).join(' | ')} |`);
-  row('training examples/sec (whole epochs, data loading in, evaluation out)', (p) => cell(pick(p, 'examples_per_sec'), fmt.eps));
-  row(`share of the physical limit (${num(PEAK_EPS)} examples/sec)`, (p) => (cuda ? 'n/a (CUDA)' : cell(pick(p, 'examples_per_sec').map((x) => x / PEAK_EPS), fmt.pct)));
-  row('training time', (p) => cell(pick(p, 'train_seconds'), fmt.s));
-  row('whole-job wall time (process start to exit)', (p) => cell(pick(p, 'job_seconds'), fmt.s));
-  row('peak RSS', (p) => cell(pick(p, 'peak_rss_mb'), fmt.mb) +
-    (p === 'pytorch' && pick(p, 'peak_rss_children_mb').length ? ` (+ loader workers: largest ${fmt.mb(median(pick(p, 'peak_rss_children_mb')))})` : ''));
-  row('final training loss', (p) => cell(pick(p, 'loss'), fmt.acc));
-  row('final training accuracy', (p) => cell(pick(p, 'train_acc'), fmt.acc));
-  row('final test accuracy', (p) => cell(pick(p, 'test_acc'), fmt.acc));
-  row('examples trained per trial', (p) => (first(p) ? `${num(first(p).examples)} (${first(p).epochs} × ${num(first(p).examples / first(p).epochs)})` : ''));
-  L();
+  // Ratios a / b of one key, paired by round (both trials of a pair ran minutes apart).
+  const paired = (pa, ta, pb, tb, key) => {
+    const rs = [];
+    for (let r = 1; r <= ROUNDS; r++) {
+      const x = at(pa, ta).find((t) => t.round === r);
+      const y = at(pb, tb).find((t) => t.round === r);
+      if (x && y) rs.push(x[key] / y[key]);
+    }
+    return rs;
+  };
+  const ratioCell = (rs) => (rs.length ? cell(rs, fmt.ratio) : '');
 
-  const pairs = [];
-  for (let r = 1; r <= ROUNDS; r++) {
-    const a = trials.find((t) => t.peer === 'lenet-torch' && t.round === r);
-    const b = trials.find((t) => t.peer === 'pytorch' && t.round === r);
-    if (a && b) pairs.push([a, b]);
+  L(`## Training examples/sec${ROUNDS > 1 ? ': median [every trial, in round order]' : ''}`);
+  L();
+  const rows = THREADS.map((n) => [tn(n), ...ran.map((p) => cell(pick(p, n, 'examples_per_sec'), fmt.eps))]);
+  if (THREADS.length > 1) {
+    const [one, many] = [THREADS[0], THREADS[THREADS.length - 1]];
+    rows.push([`${tn(many)} / ${tn(one)}, paired by round`, ...ran.map((p) => ratioCell(paired(p, many, p, one, 'examples_per_sec')))]);
   }
-  if (pairs.length) {
-    L('## lenet-torch / PyTorch, paired by round');
+  table(['', ...ran.map(label)], rows);
+
+  const others = ran.filter((p) => p !== 'lenet-torch');
+  if (ran.includes('lenet-torch') && others.length) {
+    L('## lenet-torch / each peer, training examples/sec paired by round (higher: lenet-torch faster)');
     L();
-    L(`| | median | ${pairs.map(([a]) => `round ${a.round}`).join(' | ')} |`);
-    L(`|---|---|${pairs.map(() => '---').join('|')}|`);
-    const ratio = (name, key) => {
-      const rs = pairs.map(([a, b]) => a[key] / b[key]);
-      L(`| ${name} | **${fmt.ratio(median(rs))}** | ${rs.map(fmt.ratio).join(' | ')} |`);
-    };
-    ratio('training examples/sec (higher: lenet-torch faster)', 'examples_per_sec');
-    ratio('whole-job wall time (lower: lenet-torch faster)', 'job_seconds');
-    ratio('peak RSS (PyTorch: main process only)', 'peak_rss_mb');
+    table(['', ...others.map(label)], THREADS.map((n) => [tn(n), ...others.map((p) => ratioCell(paired('lenet-torch', n, p, n, 'examples_per_sec')))]));
+  }
+
+  for (const n of THREADS) {
+    const here = ran.filter((p) => at(p, n).length);
+    L(`## ${tn(n)}: medians${ROUNDS > 1 ? ' [every trial, in round order]' : ''}`);
     L();
+    const row = (name, f) => [name, ...here.map(f)];
+    table(['', ...here.map(label)], [
+      row('training examples/sec (whole epochs, data loading in, evaluation out)', (p) => cell(pick(p, n, 'examples_per_sec'), fmt.eps)),
+      row(`share of the physical limit (${num(PEAK_EPS)} examples/sec)`, (p) => (cuda ? 'n/a (CUDA)' : cell(pick(p, n, 'examples_per_sec').map((x) => x / PEAK_EPS), fmt.pct))),
+      row('training time', (p) => cell(pick(p, n, 'train_seconds'), fmt.s)),
+      row('whole-job wall time (process start to exit)', (p) => cell(pick(p, n, 'job_seconds'), fmt.s)),
+      row('peak RSS', (p) => cell(pick(p, n, 'peak_rss_mb'), fmt.mb) +
+        (pick(p, n, 'peak_rss_children_mb').some((x) => x > 0) ? ` (+ loader workers: largest ${fmt.mb(median(pick(p, n, 'peak_rss_children_mb')))})` : '')),
+      row('final training loss', (p) => cell(pick(p, n, 'loss'), fmt.acc)),
+      row('final training accuracy', (p) => cell(pick(p, n, 'train_acc'), fmt.acc)),
+      row('final test accuracy', (p) => cell(pick(p, n, 'test_acc'), fmt.acc)),
+      row('examples trained per trial', (p) => { const t = at(p, n)[0]; return `${num(t.examples)} (${t.epochs} × ${num(t.examples / t.epochs)})`; }),
+    ]);
   }
 
   L('## Trials');
   L();
-  L('| # | round | peer | examples/sec | training | epochs (s) | whole job | peak RSS | loss | train acc | test acc |');
-  L('|---|---|---|---|---|---|---|---|---|---|---|');
-  trials.forEach((t, i) => {
-    L(`| ${i + 1} | ${t.round} | ${PEERS[t.peer].label} | ${fmt.eps(t.examples_per_sec)} | ${fmt.s(t.train_seconds)} | ` +
-      `${t.epoch_seconds.map((x) => num(x, 1)).join(', ')} | ${fmt.s(t.job_seconds)} | ${fmt.mb(t.peak_rss_mb)} | ` +
-      `${fmt.acc(t.loss)} | ${fmt.acc(t.train_acc)} | ${fmt.acc(t.test_acc)} |`);
-  });
-  L();
+  table(['#', 'round', 'threads', 'peer', 'examples/sec', 'training', 'epochs (s)', 'whole job', 'peak RSS', 'loss', 'train acc', 'test acc'],
+    trials.map((t, i) => [i + 1, t.round, t.threads, label(t.peer), fmt.eps(t.examples_per_sec), fmt.s(t.train_seconds),
+      t.epoch_seconds.map((x) => num(x, 1)).join(', '), fmt.s(t.job_seconds), fmt.mb(t.peak_rss_mb), fmt.acc(t.loss),
+      fmt.acc(t.train_acc), fmt.acc(t.test_acc)]));
 
   L('Notes:');
   L();
@@ -284,10 +315,9 @@ function report(trials, ctx) {
     "history[].seconds; PyTorch: a clock around the chapter's whole `for X, y in train_iter` loop; TensorFlow.js: the " +
     'same around its batch loop). Whole-job wall time is from spawning the process to its exit: interpreter, module ' +
     'and data loading, evaluation after every epoch.');
-  if (pt) {
-    const d2l = pick('pytorch', 'd2l_examples_per_sec');
-    L(`- The chapter's own figure for PyTorch (its d2l.Timer runs around each step only, so waiting on the loader is ` +
-      `left out): ${cell(d2l, fmt.eps)} examples/sec, against ${cell(pick('pytorch', 'examples_per_sec'), fmt.eps)} for whole epochs.`);
+  for (const p of ['pytorch-best', 'pytorch'].filter((q) => ran.includes(q))) {
+    L(`- The chapter's own figure for ${label(p)} (its d2l.Timer runs around each step only, so waiting on the loader ` +
+      `is left out): ${THREADS.map((n) => `${tn(n)} ${cell(pick(p, n, 'd2l_examples_per_sec'), fmt.eps)}`).join('; ')} examples/sec.`);
   }
   if (!cuda) {
     L(`- The physical limit: one training example costs about ${MFLOP_PER_EXAMPLE} MFLOP (forward and backward of LeNet) and ` +
@@ -303,7 +333,7 @@ async function main() {
   const date = new Date().toISOString();
   const load = os.loadavg();
   DATA = dataDir();
-  if (peers.includes('pytorch')) {
+  if (peers.some(isPython)) {
     // torchvision's FashionMNIST (download=False) reads the decompressed files from root/FashionMNIST/raw.
     await new Promise((resolve, reject) => {
       const child = spawn(opts.python, [path.join(__dirname, 'pytorch_lenet.py'), '--prepare-only', '--root', opts.cache, '--data', DATA], { stdio: 'inherit' });
@@ -314,13 +344,15 @@ async function main() {
 
   const plan = [];
   for (let r = 1; r <= ROUNDS; r++) {
-    for (const p of peers) if (p !== 'tfjs' || r <= TFJS_ROUNDS) plan.push([p, r]);
+    for (const n of THREADS) {
+      for (const p of peers) if (p !== 'tfjs' || (r <= TFJS_ROUNDS && n === THREADS[0])) plan.push([p, r, n]);
+    }
   }
-  console.error(`${plan.length} trials: ${EPOCHS} epoch(s), ${THREADS} thread(s), device ${DEVICE}, data ${DATA}`);
+  console.error(`${plan.length} trials: ${EPOCHS} epoch(s), ${THREADS.join(' and ')} thread(s), device ${DEVICE}, data ${DATA}`);
   const trials = [];
-  for (const [i, [peer, round]] of plan.entries()) {
-    process.stderr.write(`[${i + 1}/${plan.length}] round ${round} ${PEERS[peer].label} ... `);
-    const t = await trial(peer, round);
+  for (const [i, [peer, round, threads]] of plan.entries()) {
+    process.stderr.write(`[${i + 1}/${plan.length}] round ${round}, ${threads} thread(s), ${PEERS[peer].label} ... `);
+    const t = await trial(peer, round, threads);
     trials.push(t);
     console.error(`${fmt.eps(t.examples_per_sec)} examples/sec, training ${fmt.s(t.train_seconds)}, job ${fmt.s(t.job_seconds)}, ` +
       `peak RSS ${fmt.mb(t.peak_rss_mb)}, loss ${fmt.acc(t.loss)}, train acc ${fmt.acc(t.train_acc)}, test acc ${fmt.acc(t.test_acc)}`);
