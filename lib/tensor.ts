@@ -143,10 +143,19 @@ function indexArg(name: string, value: unknown): NativeIndex {
   throw invalidType(name, expected, value);
 }
 
-/** The index list of index() and index_put_(): one index, or an array of them (`t.index(0)` is `t.index([0])`). */
+/**
+ * The index list of index() and index_put_(): one index, or a non-empty array of them (`t.index(0)` is
+ * `t.index([0])`) holding at most one Ellipsis, as in Python (libtorch's C++ API would take a second one silently).
+ */
 function indicesArg(name: string, value: unknown): NativeIndex[] {
   if (!Array.isArray(value)) return [indexArg(name, value)];
-  return Array.from(value, (v, i) => indexArg(`${name}[${i}]`, v));
+  if (value.length === 0) throw invalidValue(name, 'an index or a non-empty array of them', value);
+  const indices = Array.from(value, (v, i) => indexArg(`${name}[${i}]`, v));
+  const second = indices.indexOf(Ellipsis, indices.indexOf(Ellipsis) + 1);
+  if (indices.includes(Ellipsis) && second !== -1) {
+    throw invalidValue(`${name}[${second}]`, "an index other than '...': an index list holds one Ellipsis at most", value[second]);
+  }
+  return indices;
 }
 
 export interface ToOptions {

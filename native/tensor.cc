@@ -227,8 +227,8 @@ Napi::Value TensorWrap::RequiresGrad(const Napi::CallbackInfo& info) {
 
 Napi::Value TensorWrap::SetRequiresGrad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto t = Get(env);
-  t.set_requires_grad(info[0].As<Napi::Boolean>());
+  // requires_grad_(), not set_requires_grad(): it refuses to turn a non-leaf's off, as PyTorch does.
+  Get(env).requires_grad_(info[0].As<Napi::Boolean>());
   return env.Undefined();
 }
 
