@@ -704,6 +704,7 @@ export class Tensor {
    */
   flatten(start_dim?: number, end_dim?: number): Tensor;
   flatten(options: { start_dim?: number; end_dim?: number }): Tensor;
+  flatten(start_dim: number, options: { end_dim?: number }): Tensor;
   flatten(...args: unknown[]): Tensor {
     const a = parseArgs('Tensor.flatten', ['start_dim', 'end_dim'], args);
     return new Tensor(this._h.dimOp('flatten', [checkInt('start_dim', a.start_dim ?? 0), checkInt('end_dim', a.end_dim ?? -1)]));
