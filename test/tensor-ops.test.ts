@@ -576,12 +576,21 @@ describe('a net in use is off limits: the in-place ops and index() of its parame
   });
 });
 
-describe('the spellings side by side (README)', () => {
-  test("PyTorch's t[0, 1:, ..., None] and t[mask] = 0 read the same here", () => {
+describe("README's indexing table", () => {
+  test('each row gives what PyTorch gives', () => {
     const t = a().float();
-    expect(t.index([0, Slice(1), '...', None]).shape).toEqual([2, 4, 1]);
-    t.index_put_([t.gt(20)], 0);
-    expect(t.max().item()).toBe(20);
-    expect(t).toBeInstanceOf(Tensor);
+    expect(t.index(-1).shape).toEqual([3, 4]);
+    expect(t.index([1, 2]).tolist()).toEqual([20, 21, 22, 23]);
+    expect(t.index([Slice(), Slice(1, 3)]).shape).toEqual([2, 2, 4]);
+    expect(t.index(Slice(1)).shape).toEqual([1, 3, 4]);
+    expect(t.index([0, 0, Slice(None, None, 2)]).tolist()).toEqual([0, 2]);
+    expect(t.index([Ellipsis, None]).shape).toEqual(t.index(['...', null]).shape);
+    expect(t.index(int64([1, 0])).index([0, 0, 0]).item()).toBe(12);
+    const u = t.sub(10);
+    u.index_put_(u.lt(0), 0);
+    expect(u.min().item()).toBe(0);
+    u.index_put_([Slice(), 0], torch.tensor([-1, -2, -3, -4]));
+    expect(u.index([1, 0]).tolist()).toEqual([-1, -2, -3, -4]);
+    expect(u).toBeInstanceOf(Tensor);
   });
 });
