@@ -280,11 +280,13 @@ export function arange(start: number, end?: number, step = 1, options: CreationO
   return finish(new Tensor(native.arange(start, end, step, c.dtype ?? (integral ? 'int64' : 'float32'), c.device)), c);
 }
 
-/** The tensors of cat() and stack(): a non-empty array of Tensors. */
-function tensorList(value: unknown): NativeTensor[] {
-  if (!Array.isArray(value)) throw invalidType('tensors', 'an array of Tensors', value);
-  if (value.length === 0) throw invalidValue('tensors', 'a non-empty array of Tensors', value);
-  return Array.from(value, (t, i) => handleOf(`tensors[${i}]`, t));
+/** cat() and stack(): `tensors` a non-empty array of Tensors, `dim` an integer (default 0), as PyTorch takes them. */
+function join(op: 'cat' | 'stack', args: unknown[]): Tensor {
+  const a = parseArgs(op, ['tensors', 'dim'], args, 1);
+  if (!Array.isArray(a.tensors)) throw invalidType('tensors', 'an array of Tensors', a.tensors);
+  if (a.tensors.length === 0) throw invalidValue('tensors', 'a non-empty array of Tensors', a.tensors);
+  const tensors = Array.from(a.tensors, (t, i) => handleOf(`tensors[${i}]`, t));
+  return new Tensor(native.join(op, tensors, checkInt('dim', a.dim ?? 0)));
 }
 
 /**
@@ -296,8 +298,7 @@ function tensorList(value: unknown): NativeTensor[] {
 export function cat(tensors: readonly Tensor[], dim?: number): Tensor;
 export function cat(tensors: readonly Tensor[], options: { dim?: number }): Tensor;
 export function cat(...args: unknown[]): Tensor {
-  const a = parseArgs('cat', ['tensors', 'dim'], args, 1);
-  return new Tensor(native.join('cat', tensorList(a.tensors), checkInt('dim', a.dim ?? 0)));
+  return join('cat', args);
 }
 
 /**
@@ -309,8 +310,7 @@ export function cat(...args: unknown[]): Tensor {
 export function stack(tensors: readonly Tensor[], dim?: number): Tensor;
 export function stack(tensors: readonly Tensor[], options: { dim?: number }): Tensor;
 export function stack(...args: unknown[]): Tensor {
-  const a = parseArgs('stack', ['tensors', 'dim'], args, 1);
-  return new Tensor(native.join('stack', tensorList(a.tensors), checkInt('dim', a.dim ?? 0)));
+  return join('stack', args);
 }
 
 /** Seeds libtorch's generators (CPU and CUDA), as torch.manual_seed: weights, rand*, and data shuffling. */
