@@ -131,7 +131,7 @@ function intArray(name: string, value: unknown[]): number[] {
   return Array.from(value, (d, i) => checkInt(`${name}[${i}]`, d));
 }
 
-/** @internal One index of Tensor.index(): see TensorIndex. */
+/** One index of Tensor.index(): see TensorIndex. */
 function indexArg(name: string, value: unknown): NativeIndex {
   if (value === null || typeof value === 'boolean' || value === Ellipsis) return value;
   if (typeof value === 'number') return checkInt(name, value);
@@ -151,8 +151,8 @@ function indicesArg(name: string, value: unknown): NativeIndex[] {
   if (!Array.isArray(value)) return [indexArg(name, value)];
   if (value.length === 0) throw invalidValue(name, 'an index or a non-empty array of them', value);
   const indices = Array.from(value, (v, i) => indexArg(`${name}[${i}]`, v));
-  const second = indices.indexOf(Ellipsis, indices.indexOf(Ellipsis) + 1);
-  if (indices.includes(Ellipsis) && second !== -1) {
+  const second = indices.indexOf(Ellipsis, indices.indexOf(Ellipsis) + 1); // -1 also when there is none
+  if (second !== -1) {
     throw invalidValue(`${name}[${second}]`, "an index other than '...': an index list holds one Ellipsis at most", value[second]);
   }
   return indices;
