@@ -192,14 +192,14 @@ export class Slice {
     this.step = step;
   }
 
-  /** As PyTorch's C++ API prints it: `1:None:1`. */
+  /** As it is made, None spelled out: `Slice(1, None, 1)`. */
   toString(): string {
     const part = (v: number | null) => (v === null ? 'None' : String(v));
-    return `${part(this.start)}:${part(this.stop)}:${this.step}`;
+    return `Slice(${part(this.start)}, ${part(this.stop)}, ${this.step})`;
   }
 
   [inspectCustom](): string {
-    return `Slice(${this.toString()})`;
+    return this.toString();
   }
 }
 
@@ -245,7 +245,7 @@ export class Tensor {
     return this._h.requiresGrad();
   }
 
-  /** @throws Error (libtorch) when set on a tensor that is not a leaf. */
+  /** @throws Error (libtorch) when turned off on a tensor that is not a leaf. */
   set requires_grad(value: boolean) {
     this._h.setRequiresGrad(checkBool('requires_grad', value));
   }

@@ -1,5 +1,6 @@
 // Indexing, shape ops, dim-wise reductions, comparisons, element-wise math, joins and in-place ops (issue 11).
 // Expected values were computed by hand or with PyTorch 1.13 (Debian's python3-torch) and written in here.
+import { inspect } from 'node:util';
 import { torch, nn, Tensor, ValuesIndices } from '../lib';
 import { native } from '../lib/binding';
 import { handleOfModule } from '../lib/nn/module';
@@ -74,9 +75,9 @@ describe('Tensor#index(): Python\'s t[...] in the C++ API\'s spelling (t[0] itse
     expect(x.grad!.tolist()).toEqual([0, 1, 1]);
   });
 
-  test("Slice prints as the C++ API's and keeps its parts", () => {
-    expect(String(Slice(1))).toBe('1:None:1');
-    expect(`${Slice(null, -1, 2)}`).toBe('None:-1:2');
+  test('Slice prints as it is made, and keeps its parts', () => {
+    expect(String(Slice(1))).toBe('Slice(1, None, 1)');
+    expect(inspect(Slice(null, -1, 2))).toBe('Slice(None, -1, 2)');
     expect(Slice(2, 5)).toMatchObject({ start: 2, stop: 5, step: 1 });
   });
 
@@ -531,6 +532,7 @@ describe('in place: copy_, fill_, zero_, requires_grad_', () => {
       ['fill_ with a tensor of more than one element', () => torch.zeros(2).fill_(torch.zeros(2)), /fill_ only supports 0-dimension value tensor but got tensor with 1 dimensions/],
       ['NaN into an integer tensor', () => int64([1]).fill_(NaN), /value cannot be converted to type int64_t without overflow/],
       ['requires_grad_(false) on a tensor that is not a leaf', () => torch.zeros(2, { requires_grad: true }).mul(2).requires_grad_(false), /^you can only change requires_grad flags of leaf variables\./],
+      ['the requires_grad setter likewise', () => { torch.zeros(2, { requires_grad: true }).mul(2).requires_grad = false; }, /^you can only change requires_grad flags of leaf variables\./],
     ])('%s', (_, call, message) => {
       expect(call).toThrow(message);
       expect(call).not.toThrow(/Exception raised from|frame #/);
