@@ -2,27 +2,28 @@
  * Tensor: a JS view of one libtorch tensor, with PyTorch's names. Values live in native memory; V8 is told their
  * size, so garbage collection frees them even in loops that never call dispose().
  */
-import type { NativeTensor, NativeTypedArray } from '../binding';
+import type { NativeIndex, NativeTensor, NativeTypedArray } from '../binding';
 import { Device, DeviceLike, parseDevice } from './device';
 import { formatTensor, inspectCustom } from './format';
 import { checkArgCount, checkBool, checkInt, describe, invalidType, invalidValue, isOptions, parseArgs } from './validate';
 
 /**
- * The dtypes, and for each integer dtype the whole numbers it holds: the one list in lib/ (the Dtype type, DTYPES,
- * torch's dtype constants and the range checks of torch.tensor() come from it). native/common.cc maps the same
- * names to libtorch's types; a test checks that the two agree.
+ * The dtypes: for each, PyTorch's legacy tensor type name (what `t.type()` says) and, for an integer dtype, the
+ * whole numbers it holds. The one list in lib/ (the Dtype type, DTYPES, torch's dtype constants, Tensor.type() and
+ * the range checks of torch.tensor() come from it). native/common.cc maps the same names to libtorch's types; a
+ * test checks that the two agree.
  */
 const DTYPE_TABLE = {
-  float32: null,
-  float64: null,
-  float16: null,
-  bfloat16: null,
-  int64: { min: -(2n ** 63n), max: 2n ** 63n - 1n },
-  int32: { min: -(2n ** 31n), max: 2n ** 31n - 1n },
-  int16: { min: -(2n ** 15n), max: 2n ** 15n - 1n },
-  int8: { min: -128n, max: 127n },
-  uint8: { min: 0n, max: 255n },
-  bool: null,
+  float32: { type: 'FloatTensor', range: null },
+  float64: { type: 'DoubleTensor', range: null },
+  float16: { type: 'HalfTensor', range: null },
+  bfloat16: { type: 'BFloat16Tensor', range: null },
+  int64: { type: 'LongTensor', range: { min: -(2n ** 63n), max: 2n ** 63n - 1n } },
+  int32: { type: 'IntTensor', range: { min: -(2n ** 31n), max: 2n ** 31n - 1n } },
+  int16: { type: 'ShortTensor', range: { min: -(2n ** 15n), max: 2n ** 15n - 1n } },
+  int8: { type: 'CharTensor', range: { min: -128n, max: 127n } },
+  uint8: { type: 'ByteTensor', range: { min: 0n, max: 255n } },
+  bool: { type: 'BoolTensor', range: null },
 } as const;
 
 /** 'float32', 'int64', ...: the dtype names, as PyTorch's without the `torch.` prefix. */
@@ -35,7 +36,7 @@ export const DTYPE_CONSTANTS = Object.freeze(Object.fromEntries(DTYPES.map((d) =
 
 /** @internal the whole numbers an integer dtype holds, or null for floating point and bool */
 export function integerRange(dtype: Dtype): { min: bigint; max: bigint } | null {
-  return DTYPE_TABLE[dtype];
+  return DTYPE_TABLE[dtype].range;
 }
 
 /** A tensor's shape: an array of numbers that prints as `[1, 6, 28, 28]`. */
@@ -89,17 +90,22 @@ export function checkShape(name: string, value: unknown, rule: ShapeRule = {}): 
 }
 
 /**
- * Shapes as PyTorch takes them: `f(2, 3)`, `f([2, 3])`. An array or object among several arguments (`f([2, 3], 1)`)
- * is a TypeError naming `callee`: more arguments than it takes.
+ * Numbers as PyTorch takes them: `f(2, 3)`, `f([2, 3])`, as one array (still unchecked). An array or object among
+ * several arguments (`f([2, 3], 1)`) is a TypeError naming `callee`: more arguments than it takes.
  */
-export function shapeArgs(callee: string, name: string, args: readonly unknown[], rule: ShapeRule = {}): number[] {
+function spreadArgs(callee: string, name: string, args: readonly unknown[]): unknown {
   if (args.length > 1 && args.some((a) => a !== null && typeof a === 'object')) {
     throw new TypeError(
       `${callee}() takes the ${name} as numbers or as one array of them, but received ${args.length} arguments, ` +
         `${describe(args.find((a) => a !== null && typeof a === 'object'))} among them`,
     );
   }
-  return checkShape(name, args.length === 1 && Array.isArray(args[0]) ? args[0] : [...args], rule);
+  return args.length === 1 && Array.isArray(args[0]) ? args[0] : [...args];
+}
+
+/** Shapes as PyTorch takes them: `f(2, 3)`, `f([2, 3])` (see spreadArgs). */
+export function shapeArgs(callee: string, name: string, args: readonly unknown[], rule: ShapeRule = {}): number[] {
+  return checkShape(name, spreadArgs(callee, name, args), rule);
 }
 
 export type TensorOther = Tensor | number;
@@ -116,8 +122,40 @@ function dimArg(name: string, value: unknown): number | null {
 
 function dimsArg(name: string, value: unknown): number[] | null {
   if (value === undefined || value === null) return null;
-  if (Array.isArray(value)) return value.map((d, i) => checkInt(`${name}[${i}]`, d));
+  if (Array.isArray(value)) return intArray(name, value);
   return [checkInt(name, value)];
+}
+
+/** An array of integers (negative dims allowed); a hole is a TypeError naming its place. */
+function intArray(name: string, value: unknown[]): number[] {
+  return Array.from(value, (d, i) => checkInt(`${name}[${i}]`, d));
+}
+
+/** One index of Tensor.index(): see TensorIndex. */
+function indexArg(name: string, value: unknown): NativeIndex {
+  if (value === null || typeof value === 'boolean' || value === Ellipsis) return value;
+  if (typeof value === 'number') return checkInt(name, value);
+  if (value instanceof Slice) return [value.start, value.stop, value.step];
+  if (value instanceof Tensor) return value._h;
+  const expected = "an index: an integer, a boolean, a Slice, null (None), '...' (Ellipsis) or a Tensor";
+  // ':' and '1:3' are Python's slice syntax, which JS lacks: say what to write instead.
+  if (typeof value === 'string') throw invalidValue(name, `${expected} (Python's a:b:c is Slice(a, b, c))`, value);
+  throw invalidType(name, expected, value);
+}
+
+/**
+ * The index list of index() and index_put_(): one index, or a non-empty array of them (`t.index(0)` is
+ * `t.index([0])`) holding at most one Ellipsis, as in Python (libtorch's C++ API would take a second one silently).
+ */
+function indicesArg(name: string, value: unknown): NativeIndex[] {
+  if (!Array.isArray(value)) return [indexArg(name, value)];
+  if (value.length === 0) throw invalidValue(name, 'an index or a non-empty array of them', value);
+  const indices = Array.from(value, (v, i) => indexArg(`${name}[${i}]`, v));
+  const second = indices.indexOf(Ellipsis, indices.indexOf(Ellipsis) + 1); // -1 also when there is none
+  if (second !== -1) {
+    throw invalidValue(`${name}[${second}]`, "an index other than '...': an index list holds one Ellipsis at most", value[second]);
+  }
+  return indices;
 }
 
 export interface ToOptions {
@@ -141,9 +179,43 @@ export function parseTo(target: unknown, dtype?: unknown): { device: string | nu
   return result;
 }
 
+/** One dimension's `start:stop:step`, as made by `torch.indexing.Slice(start, stop, step)`; null is None. */
+export class Slice {
+  readonly start: number | null;
+  readonly stop: number | null;
+  readonly step: number;
+
+  /** @internal made by torch.indexing.Slice(), which checks the arguments */
+  constructor(start: number | null, stop: number | null, step: number) {
+    this.start = start;
+    this.stop = stop;
+    this.step = step;
+  }
+
+  /** As it is made, None spelled out: `Slice(1, None, 1)`. */
+  toString(): string {
+    const part = (v: number | null) => (v === null ? 'None' : String(v));
+    return `Slice(${part(this.start)}, ${part(this.stop)}, ${this.step})`;
+  }
+
+  [inspectCustom](): string {
+    return this.toString();
+  }
+}
+
+/** Python's `...` in an index list (`torch.indexing.Ellipsis`). */
+export const Ellipsis = '...';
+
 /**
- * A multi-dimensional array of numbers in libtorch's memory (CPU or CUDA), with autograd. Indexing (`t[0]`) is not
- * supported yet and throws an Error saying what to use instead (index_select, tolist, data).
+ * One index of `t.index([...])`, as in PyTorch's C++ API (`t.index({...})`): an integer (negative counts from the
+ * end), a `Slice`, null (None: a new dimension of size 1), '...' (Ellipsis), a boolean, or a Tensor (int64 indices,
+ * or a bool mask).
+ */
+export type TensorIndex = number | boolean | null | typeof Ellipsis | Slice | Tensor;
+
+/**
+ * A multi-dimensional array of numbers in libtorch's memory (CPU or CUDA), with autograd. Python's `t[0, 1:]` is
+ * `t.index([0, Slice(1)])` (JS has no slice syntax, and `t[0]` throws an Error saying so).
  */
 export class Tensor {
   /** @internal the native handle */
@@ -173,7 +245,7 @@ export class Tensor {
     return this._h.requiresGrad();
   }
 
-  /** @throws Error (libtorch) when set on a tensor that is not a leaf. */
+  /** @throws Error (libtorch) when turned off on a tensor that is not a leaf. */
   set requires_grad(value: boolean) {
     this._h.setRequiresGrad(checkBool('requires_grad', value));
   }
@@ -241,6 +313,30 @@ export class Tensor {
   }
 
   /**
+   * As PyTorch's: `type()` is the legacy type name ('torch.FloatTensor', 'torch.cuda.LongTensor', ...);
+   * `type(dtype)` is `to(dtype)`, also given such a name (`type('torch.cuda.FloatTensor')` moves to CUDA,
+   * `type('torch.FloatTensor')` to the CPU).
+   * @example torch.zeros(2).type() === 'torch.FloatTensor'; t.type(torch.float64)
+   * @throws TypeError for a dtype that is not a string; RangeError for an unknown dtype or type name.
+   */
+  type(): string;
+  type(dtype: Dtype | string): Tensor;
+  type(dtype?: Dtype | string): string | Tensor {
+    checkArgCount('Tensor.type', arguments.length, 1);
+    if (dtype === undefined) {
+      return `torch.${this._h.device() === 'cpu' ? '' : 'cuda.'}${DTYPE_TABLE[this.dtype].type}`;
+    }
+    if ((DTYPES as readonly string[]).includes(dtype)) return new Tensor(this._h.to(null, dtype));
+    const name = typeof dtype === 'string' ? /^torch\.(cuda\.)?(\w+)$/.exec(dtype) : null;
+    const target = name && DTYPES.find((d) => DTYPE_TABLE[d].type === name[2]);
+    if (!target) {
+      const expected = `a dtype (${DTYPES.map((d) => `'${d}'`).join(', ')}) or a type name ('torch.FloatTensor', ...)`;
+      throw (typeof dtype === 'string' ? invalidValue : invalidType)('dtype', expected, dtype);
+    }
+    return new Tensor(this._h.to(name![1] ? 'cuda' : 'cpu', target));
+  }
+
+  /**
    * The value of a one-element tensor as a number (a boolean for dtype bool; int64 values beyond 2^53 lose precision).
    * @throws Error (libtorch) when the tensor has more than one element.
    */
@@ -278,10 +374,16 @@ export class Tensor {
     return this._h.data();
   }
 
-  /** Indices of the maxima over `dim` (over all elements when omitted). */
+  /** Indices of the maxima over `dim` (over all elements when omitted), int64. */
   argmax(dim?: number, keepdim = false): Tensor {
     checkArgCount('Tensor.argmax', arguments.length, 2);
-    return new Tensor(this._h.argmax(dimArg('dim', dim), checkBool('keepdim', keepdim)));
+    return new Tensor(this._h.argReduce('argmax', dimArg('dim', dim), checkBool('keepdim', keepdim)));
+  }
+
+  /** Indices of the minima over `dim` (over all elements when omitted), int64. */
+  argmin(dim?: number, keepdim = false): Tensor {
+    checkArgCount('Tensor.argmin', arguments.length, 2);
+    return new Tensor(this._h.argReduce('argmin', dimArg('dim', dim), checkBool('keepdim', keepdim)));
   }
 
   /** Sum over all elements, or over `dim` (a number or an array of them). */
@@ -322,11 +424,76 @@ export class Tensor {
     return extreme(this, 'max', dim, keepdim);
   }
 
+  /**
+   * The `k` largest (or, with `largest: false`, smallest) elements along `dim` and where they are, as
+   * `{values, indices}` (also destructured as `[values, indices]`), sorted unless `sorted: false`. Keywords go in a
+   * trailing options object, as PyTorch's.
+   * @example const { values, indices } = logits.topk(3); t.topk(2, { dim: 0, largest: false })
+   * @throws TypeError / RangeError naming k, dim, largest or sorted; Error (libtorch) for a dim out of range or a k
+   *   larger than the dimension.
+   */
+  topk(k: number, dim?: number, largest?: boolean, sorted?: boolean): ValuesIndices;
+  topk(k: number, options: TopkOptions): ValuesIndices;
+  topk(k: number, dim: number, options: Omit<TopkOptions, 'dim'>): ValuesIndices;
+  topk(k: number, dim: number, largest: boolean, options: Pick<TopkOptions, 'sorted'>): ValuesIndices;
+  topk(...args: unknown[]): ValuesIndices {
+    const a = parseArgs('Tensor.topk', ['k', 'dim', 'largest', 'sorted'], args, 1);
+    const [values, indices] = this._h.topk(
+      checkInt('k', a.k, { min: 0 }),
+      checkInt('dim', a.dim ?? -1),
+      checkBool('largest', a.largest ?? true),
+      checkBool('sorted', a.sorted ?? true),
+    );
+    return new ValuesIndices('topk', new Tensor(values), new Tensor(indices));
+  }
 
-  /** Element-wise equality (broadcasting): a bool tensor. */
+  /** Softmax over `dim` (required, as in Tensor.softmax): the values along it are positive and sum to 1. */
+  softmax(dim: number): Tensor {
+    checkArgCount('Tensor.softmax', arguments.length, 1);
+    return new Tensor(this._h.dimOp('softmax', [checkInt('dim', dim)]));
+  }
+
+  /** `softmax(dim).log()`, computed stably. */
+  log_softmax(dim: number): Tensor {
+    checkArgCount('Tensor.log_softmax', arguments.length, 1);
+    return new Tensor(this._h.dimOp('log_softmax', [checkInt('dim', dim)]));
+  }
+
+
+  /** Element-wise `this == other` (broadcasting): a bool tensor. */
   eq(other: TensorOther): Tensor {
     checkArgCount('Tensor.eq', arguments.length, 1);
     return new Tensor(this._h.binary('eq', otherHandle('other', other)));
+  }
+
+  /** Element-wise `this != other` (broadcasting): a bool tensor. */
+  ne(other: TensorOther): Tensor {
+    checkArgCount('Tensor.ne', arguments.length, 1);
+    return new Tensor(this._h.binary('ne', otherHandle('other', other)));
+  }
+
+  /** Element-wise `this > other` (broadcasting): a bool tensor. */
+  gt(other: TensorOther): Tensor {
+    checkArgCount('Tensor.gt', arguments.length, 1);
+    return new Tensor(this._h.binary('gt', otherHandle('other', other)));
+  }
+
+  /** Element-wise `this < other` (broadcasting): a bool tensor. */
+  lt(other: TensorOther): Tensor {
+    checkArgCount('Tensor.lt', arguments.length, 1);
+    return new Tensor(this._h.binary('lt', otherHandle('other', other)));
+  }
+
+  /** Element-wise `this >= other` (broadcasting): a bool tensor. */
+  ge(other: TensorOther): Tensor {
+    checkArgCount('Tensor.ge', arguments.length, 1);
+    return new Tensor(this._h.binary('ge', otherHandle('other', other)));
+  }
+
+  /** Element-wise `this <= other` (broadcasting): a bool tensor. */
+  le(other: TensorOther): Tensor {
+    checkArgCount('Tensor.le', arguments.length, 1);
+    return new Tensor(this._h.binary('le', otherHandle('other', other)));
   }
 
   /**
@@ -354,6 +521,15 @@ export class Tensor {
   div(other: TensorOther): Tensor {
     checkArgCount('Tensor.div', arguments.length, 1);
     return new Tensor(this._h.binary('div', otherHandle('other', other)));
+  }
+
+  /**
+   * `this ** exponent` (broadcasting), promoting as add() does: an int64 tensor to an integer power stays int64.
+   * @throws Error (libtorch) for an integer tensor to a negative integer power.
+   */
+  pow(exponent: TensorOther): Tensor {
+    checkArgCount('Tensor.pow', arguments.length, 1);
+    return new Tensor(this._h.binary('pow', otherHandle('exponent', exponent)));
   }
 
   matmul(other: Tensor): Tensor {
@@ -387,6 +563,32 @@ export class Tensor {
     return new Tensor(this._h.unary('relu'));
   }
 
+  /** Element-wise square root (NaN for negative values; integer tensors give float32). */
+  sqrt(): Tensor {
+    checkArgCount('Tensor.sqrt', arguments.length, 0);
+    return new Tensor(this._h.unary('sqrt'));
+  }
+
+  /**
+   * Each element limited to [min, max]; either bound may be omitted (null), not both, as in PyTorch. Keywords go in
+   * an options object: `t.clamp({ min: 0 })`, `t.clamp({ max: 1 })`, or `t.clamp(0, 1)`.
+   * @throws TypeError when both are omitted or a bound is not a number.
+   */
+  clamp(min?: number | null, max?: number | null): Tensor;
+  clamp(options: { min?: number | null; max?: number | null }): Tensor;
+  clamp(...args: unknown[]): Tensor {
+    const a = parseArgs('Tensor.clamp', ['min', 'max'], args);
+    const bound = (name: 'min' | 'max'): number | null => {
+      const v = a[name];
+      if (v === undefined || v === null) return null;
+      if (typeof v !== 'number') throw invalidType(name, 'a number or null', v);
+      return v;
+    };
+    const [lo, hi] = [bound('min'), bound('max')];
+    if (lo === null && hi === null) throw new TypeError('Tensor.clamp() takes min, max or both: at least one must not be null');
+    return new Tensor(this._h.clamp(lo, hi));
+  }
+
   /** A new tensor with its own copy of the values (autograd-tracked). */
   clone(): Tensor {
     checkArgCount('Tensor.clone', arguments.length, 0);
@@ -417,6 +619,129 @@ export class Tensor {
     checkArgCount('Tensor.index_select', arguments.length, 2);
     if (!(index instanceof Tensor)) throw invalidType('index', 'a Tensor', index);
     return new Tensor(this._h.indexSelect(checkInt('dim', dim), index._h));
+  }
+
+  /**
+   * Python's `t[...]`, as PyTorch's C++ API writes it (`t.index({...})`): an array of indices, one per dimension
+   * from the first, or one index alone. Each is an integer (negative counts from the end), a
+   * `torch.indexing.Slice(start, stop, step)` (null for None; step > 0), null (None: a new dimension of size 1),
+   * '...' (Ellipsis: as many `Slice()` as it takes), a boolean, or a Tensor (int64 indices, or a bool mask).
+   * Integers and slices give a view sharing memory; tensor indices give a copy.
+   * @example
+   * const { Slice, None } = torch.indexing;
+   * t.index(0)                      // t[0]
+   * t.index([Slice(), 1])           // t[:, 1]
+   * t.index([Slice(1, null, 2)])    // t[1::2]
+   * t.index(['...', None])          // t[..., None]
+   * t.index(t.gt(0))                // t[t > 0]
+   * @throws TypeError / RangeError naming indices[i]; Error (libtorch) for an index out of range or too many indices.
+   */
+  index(indices: TensorIndex | TensorIndex[]): Tensor {
+    checkArgCount('Tensor.index', arguments.length, 1);
+    return new Tensor(this._h.index(indicesArg('indices', indices)));
+  }
+
+  /**
+   * Python's `t[...] = values` in place, as PyTorch's C++ API writes it (`t.index_put_({...}, values)`): the indices
+   * are index()'s, `values` a number or a Tensor broadcast to the indexed shape. Returns this tensor.
+   * @example t.index_put_([t.lt(0)], 0)   // t[t < 0] = 0
+   * @throws TypeError / RangeError naming indices[i] or values; Error (libtorch) for an index out of range, a shape
+   *   mismatch, or a leaf that requires grad.
+   */
+  index_put_(indices: TensorIndex | TensorIndex[], values: TensorOther): this {
+    checkArgCount('Tensor.index_put_', arguments.length, 2);
+    this._h.indexPut(indicesArg('indices', indices), otherHandle('values', values));
+    return this;
+  }
+
+  /** A copy with `value` where the bool `mask` (broadcast to this shape) is true. */
+  masked_fill(mask: Tensor, value: TensorOther): Tensor {
+    checkArgCount('Tensor.masked_fill', arguments.length, 2);
+    return new Tensor(this._h.maskedFill(handleOf('mask', mask), otherHandle('value', value)));
+  }
+
+  /** The elements where the bool `mask` (broadcast to this shape) is true, as a 1-D tensor. */
+  masked_select(mask: Tensor): Tensor {
+    checkArgCount('Tensor.masked_select', arguments.length, 1);
+    return new Tensor(this._h.binary('masked_select', handleOf('mask', mask)));
+  }
+
+  /** `length` elements along `dim` from `start` (negative counts from the end): a view, as `t.index` with a Slice. */
+  narrow(dim: number, start: number, length: number): Tensor {
+    checkArgCount('Tensor.narrow', arguments.length, 3);
+    return new Tensor(this._h.dimOp('narrow', [checkInt('dim', dim), checkInt('start', start), checkInt('length', length, { min: 0 })]));
+  }
+
+  /** The slice at `index` along `dim`, that dimension removed: a view (`t.select(1, 0)` is Python's `t[:, 0]`). */
+  select(dim: number, index: number): Tensor {
+    checkArgCount('Tensor.select', arguments.length, 2);
+    return new Tensor(this._h.dimOp('select', [checkInt('dim', dim), checkInt('index', index)]));
+  }
+
+  /** Without the dimensions of size 1 (all of them, or only `dim` when it has size 1): a view. */
+  squeeze(dim?: number): Tensor {
+    checkArgCount('Tensor.squeeze', arguments.length, 1);
+    return new Tensor(this._h.dimOp('squeeze', dim === undefined ? [] : [checkInt('dim', dim)]));
+  }
+
+  /** With a new dimension of size 1 at `dim` (negative counts from the end of the result): a view. */
+  unsqueeze(dim: number): Tensor {
+    checkArgCount('Tensor.unsqueeze', arguments.length, 1);
+    return new Tensor(this._h.dimOp('unsqueeze', [checkInt('dim', dim)]));
+  }
+
+  /**
+   * The dimensions reordered, `permute(2, 0, 1)` or `permute([2, 0, 1])`: a view.
+   * @throws Error (libtorch) when the dims are not a permutation of this tensor's.
+   */
+  permute(...dims: number[] | [number[]]): Tensor {
+    return new Tensor(this._h.dimOp('permute', intArray('dims', spreadArgs('Tensor.permute', 'dims', dims) as unknown[])));
+  }
+
+  /**
+   * Dimensions `start_dim` to `end_dim` (default all) merged into one; copies only when it must. Keywords go in an
+   * options object: `x.flatten({ start_dim: 1 })` or `x.flatten(1)`.
+   */
+  flatten(start_dim?: number, end_dim?: number): Tensor;
+  flatten(options: { start_dim?: number; end_dim?: number }): Tensor;
+  flatten(start_dim: number, options: { end_dim?: number }): Tensor;
+  flatten(...args: unknown[]): Tensor {
+    const a = parseArgs('Tensor.flatten', ['start_dim', 'end_dim'], args);
+    return new Tensor(this._h.dimOp('flatten', [checkInt('start_dim', a.start_dim ?? 0), checkInt('end_dim', a.end_dim ?? -1)]));
+  }
+
+  /**
+   * Copies `src`'s values into this tensor in place (broadcast, converted to this dtype and device); returns this.
+   * @throws Error (libtorch) for shapes that do not broadcast, or a leaf that requires grad.
+   */
+  copy_(src: Tensor): this {
+    checkArgCount('Tensor.copy_', arguments.length, 1);
+    this._h.inPlace('copy_', handleOf('src', src));
+    return this;
+  }
+
+  /** Sets every element to `value` (a number or a one-element Tensor) in place; returns this. */
+  fill_(value: TensorOther): this {
+    checkArgCount('Tensor.fill_', arguments.length, 1);
+    this._h.inPlace('fill_', otherHandle('value', value));
+    return this;
+  }
+
+  /** Sets every element to 0 in place; returns this. */
+  zero_(): this {
+    checkArgCount('Tensor.zero_', arguments.length, 0);
+    this._h.inPlace('zero_', null);
+    return this;
+  }
+
+  /**
+   * Sets requires_grad in place, as the property does; returns this.
+   * @throws Error (libtorch) when turned off on a tensor that is not a leaf.
+   */
+  requires_grad_(requires_grad = true): this {
+    checkArgCount('Tensor.requires_grad_', arguments.length, 1);
+    this._h.setRequiresGrad(checkBool('requires_grad', requires_grad));
+    return this;
   }
 
   /**
@@ -458,16 +783,17 @@ export class Tensor {
   }
 }
 
-// Indexing a Tensor (t[0]) is not supported yet. Left alone, t[0] would read undefined and t[0] = 1 would add a plain
-// property: silent wrong answers. So Tensor.prototype's own prototype is a Proxy that throws for index keys. A
-// lookup that finds its property on the instance or on Tensor.prototype (every method and getter) stops before the
-// Proxy, so ordinary use costs nothing more; only misses reach it.
+// Brackets cannot index a Tensor: JS reads t[0, 1] as t[1] and has no t[1:3]. Left alone, t[0] would read
+// undefined and t[0] = 1 would add a plain property: silent wrong answers. So Tensor.prototype's own prototype is a
+// Proxy that throws for index keys, naming the spelling to use. A lookup that finds its property on the instance or
+// on Tensor.prototype (every method and getter) stops before the Proxy, so ordinary use costs nothing more; only
+// misses reach it.
 const INDEX_KEY = /^-?\d+$/;
 
 function indexingError(key: string): Error {
   return new Error(
-    `Tensor indexing (t[${key}]) is not supported yet: use t.index_select(dim, torch.tensor([i], {dtype: torch.int64})) ` +
-      'for slices, or t.tolist() / t.data() for the values',
+    `A Tensor cannot be indexed with brackets (t[${key}]): write t.index(${key}) to read and ` +
+      `t.index_put_(${key}, value) to write, as in PyTorch's C++ API (slices: torch.indexing.Slice)`,
   );
 }
 
@@ -485,6 +811,16 @@ Object.setPrototypeOf(
   }),
 );
 
+/** topk()'s keywords. */
+export interface TopkOptions {
+  /** Default -1, the last dimension. */
+  dim?: number;
+  /** The largest (default) or the smallest elements. */
+  largest?: boolean;
+  /** Values in order, largest first (default) when largest. */
+  sorted?: boolean;
+}
+
 /** max() / min(): over all elements, or over one dimension with the indices. */
 function extreme(t: Tensor, op: 'max' | 'min', dim?: number, keepdim?: boolean): Tensor | ValuesIndices {
   if (dim === undefined) {
@@ -496,16 +832,16 @@ function extreme(t: Tensor, op: 'max' | 'min', dim?: number, keepdim?: boolean):
 }
 
 /**
- * What `max(dim)` and `min(dim)` return, as PyTorch's torch.return_types.max: the values and their int64 indices
- * along the dimension, read as `.values` / `.indices` or destructured as `[values, indices]`.
+ * What `max(dim)`, `min(dim)` and `topk(k)` return, as PyTorch's torch.return_types.max: the values and their int64
+ * indices along the dimension, read as `.values` / `.indices` or destructured as `[values, indices]`.
  */
 export class ValuesIndices implements Iterable<Tensor> {
   readonly values: Tensor;
   readonly indices: Tensor;
-  readonly #op: 'max' | 'min';
+  readonly #op: 'max' | 'min' | 'topk';
 
   /** @internal */
-  constructor(op: 'max' | 'min', values: Tensor, indices: Tensor) {
+  constructor(op: 'max' | 'min' | 'topk', values: Tensor, indices: Tensor) {
     this.#op = op;
     this.values = values;
     this.indices = indices;

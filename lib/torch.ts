@@ -6,7 +6,8 @@ import type { NativeTensor, NativeTypedArray } from '../binding';
 import { native } from './binding';
 import { Device, DeviceLike, device, parseDevice } from './device';
 import { DataLoader, TensorDataset } from './data';
-import { checkDtype, checkShape, Dtype, DTYPE_CONSTANTS, integerRange, shapeArgs, Size, Tensor } from './tensor';
+import { checkDtype, checkShape, Dtype, DTYPE_CONSTANTS, handleOf, integerRange, shapeArgs, Size, Tensor } from './tensor';
+import * as indexing from './indexing';
 import {
   checkArgCount,
   checkBool,
@@ -20,8 +21,9 @@ import {
   parseArgs,
 } from './validate';
 
-export { Device, device, Size, Tensor };
+export { Device, device, indexing, Size, Tensor };
 export type { DeviceLike, Dtype };
+export type { TensorIndex, TopkOptions } from './tensor';
 export { load, save } from './serialization';
 export type { LoadOptions, Saveable } from './serialization';
 export type { Dataset, DataLoaderOptions } from './data';
@@ -276,6 +278,39 @@ export function arange(start: number, end?: number, step = 1, options: CreationO
   const c = creationOptions(creationKeywords('arange', options));
   const integral = [start, end, step].every(Number.isInteger);
   return finish(new Tensor(native.arange(start, end, step, c.dtype ?? (integral ? 'int64' : 'float32'), c.device)), c);
+}
+
+/** cat() and stack(): `tensors` a non-empty array of Tensors, `dim` an integer (default 0), as PyTorch takes them. */
+function join(op: 'cat' | 'stack', args: unknown[]): Tensor {
+  const a = parseArgs(op, ['tensors', 'dim'], args, 1);
+  if (!Array.isArray(a.tensors)) throw invalidType('tensors', 'an array of Tensors', a.tensors);
+  if (a.tensors.length === 0) throw invalidValue('tensors', 'a non-empty array of Tensors', a.tensors);
+  const tensors = Array.from(a.tensors, (t, i) => handleOf(`tensors[${i}]`, t));
+  return new Tensor(native.join(op, tensors, checkInt('dim', a.dim ?? 0)));
+}
+
+/**
+ * The tensors joined along an existing dimension, as torch.cat: `torch.cat([a, b])`, `torch.cat([a, b], 1)` or
+ * `torch.cat([a, b], { dim: 1 })`.
+ * @throws TypeError naming tensors[i] for a non-Tensor; RangeError for an empty list; Error (libtorch) for shapes
+ *   that differ outside `dim` or a dim out of range.
+ */
+export function cat(tensors: readonly Tensor[], dim?: number): Tensor;
+export function cat(tensors: readonly Tensor[], options: { dim?: number }): Tensor;
+export function cat(...args: unknown[]): Tensor {
+  return join('cat', args);
+}
+
+/**
+ * The tensors, all of one shape, stacked along a new dimension `dim`, as torch.stack: `torch.stack([a, b])`,
+ * `torch.stack([a, b], 1)` or `torch.stack([a, b], { dim: 1 })`.
+ * @throws TypeError naming tensors[i] for a non-Tensor; RangeError for an empty list; Error (libtorch) for shapes
+ *   that differ or a dim out of range.
+ */
+export function stack(tensors: readonly Tensor[], dim?: number): Tensor;
+export function stack(tensors: readonly Tensor[], options: { dim?: number }): Tensor;
+export function stack(...args: unknown[]): Tensor {
+  return join('stack', args);
 }
 
 /** Seeds libtorch's generators (CPU and CUDA), as torch.manual_seed: weights, rand*, and data shuffling. */

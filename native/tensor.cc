@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <tuple>
+#include <type_traits>
 
 #include "common.h"
 #include "errors.h"
@@ -71,6 +73,45 @@ at::Scalar Operand(const Napi::Value& v, const at::Tensor& self) {
   return at::Scalar(d);
 }
 
+// [values, indices] of max(dim), min(dim), topk.
+Napi::Array Pair(Napi::Env env, const std::tuple<at::Tensor, at::Tensor>& pair) {
+  auto array = Napi::Array::New(env, 2);
+  array.Set(0u, TensorWrap::New(env, std::get<0>(pair)));
+  array.Set(1u, TensorWrap::New(env, std::get<1>(pair)));
+  return array;
+}
+
+// lib/'s index list as libtorch's: a number, a boolean, null (None), '...' (Ellipsis), [start | null, stop | null,
+// step] (a Slice) or a Tensor.
+std::vector<at::indexing::TensorIndex> ToIndices(const Napi::Value& value) {
+  const auto items = value.As<Napi::Array>();
+  std::vector<at::indexing::TensorIndex> indices;
+  indices.reserve(items.Length());
+  for (uint32_t i = 0; i < items.Length(); ++i) {
+    const Napi::Value item = items.Get(i);
+    if (item.IsNull()) {
+      indices.emplace_back(at::indexing::None);
+    } else if (item.IsString()) {
+      indices.emplace_back(at::indexing::Ellipsis);
+    } else if (item.IsBoolean()) {
+      indices.emplace_back(item.As<Napi::Boolean>().Value());
+    } else if (item.IsNumber()) {
+      indices.emplace_back(item.As<Napi::Number>().Int64Value());
+    } else if (item.IsArray()) {
+      const auto parts = item.As<Napi::Array>();
+      c10::optional<int64_t> bounds[2];
+      for (uint32_t b = 0; b < 2; ++b) {
+        const Napi::Value v = parts.Get(b);
+        if (v.IsNumber()) bounds[b] = v.As<Napi::Number>().Int64Value();
+      }
+      indices.emplace_back(at::indexing::Slice(bounds[0], bounds[1], parts.Get(2u).As<Napi::Number>().Int64Value()));
+    } else {
+      indices.emplace_back(TensorWrap::From(item, "indices"));
+    }
+  }
+  return indices;
+}
+
 }  // namespace
 
 Napi::Function TensorWrap::Init(Napi::Env env) {
@@ -88,14 +129,21 @@ Napi::Function TensorWrap::Init(Napi::Env env) {
                          Method<&TensorWrap::To>("to"),
                          Method<&TensorWrap::Item>("item"),
                          Method<&TensorWrap::Data>("data"),
-                         Method<&TensorWrap::Argmax>("argmax"),
+                         Method<&TensorWrap::ArgReduce>("argReduce"),
                          Method<&TensorWrap::Reduce>("reduce"),
                          Method<&TensorWrap::ReduceWithIndices>("reduceWithIndices"),
+                         Method<&TensorWrap::Topk>("topk"),
                          Method<&TensorWrap::Binary>("binary"),
                          Method<&TensorWrap::Unary>("unary"),
+                         Method<&TensorWrap::DimOp>("dimOp"),
+                         Method<&TensorWrap::Clamp>("clamp"),
+                         Method<&TensorWrap::MaskedFill>("maskedFill"),
                          Method<&TensorWrap::Reshape>("reshape"),
                          Method<&TensorWrap::View>("view"),
                          Method<&TensorWrap::IndexSelect>("indexSelect"),
+                         Method<&TensorWrap::Index>("index"),
+                         Method<&TensorWrap::IndexPut>("indexPut"),
+                         Method<&TensorWrap::InPlace>("inPlace"),
                          Method<&TensorWrap::Backward>("backward"),
                          Method<&TensorWrap::Identity>("identity"),
                          Method<&TensorWrap::Dispose>("dispose"),
@@ -179,8 +227,8 @@ Napi::Value TensorWrap::RequiresGrad(const Napi::CallbackInfo& info) {
 
 Napi::Value TensorWrap::SetRequiresGrad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto t = Get(env);
-  t.set_requires_grad(info[0].As<Napi::Boolean>());
+  // requires_grad_(), not set_requires_grad(): it refuses to turn a non-leaf's off, as PyTorch does.
+  Get(env).requires_grad_(info[0].As<Napi::Boolean>());
   return env.Undefined();
 }
 
@@ -241,13 +289,17 @@ Napi::Value TensorWrap::Data(const Napi::CallbackInfo& info) {
   return Napi::Value(env, array);
 }
 
-// argmax(dim | null, keepdim)
-Napi::Value TensorWrap::Argmax(const Napi::CallbackInfo& info) {
+// argReduce(op, dim | null, keepdim): op is argmax or argmin.
+Napi::Value TensorWrap::ArgReduce(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const auto& t = Get(env);
+  const std::string op = info[0].As<Napi::String>();
   c10::optional<int64_t> dim;
-  if (info[0].IsNumber()) dim = info[0].As<Napi::Number>().Int64Value();
-  return New(env, t.argmax(dim, info[1].ToBoolean()));
+  if (info[1].IsNumber()) dim = info[1].As<Napi::Number>().Int64Value();
+  const bool keepdim = info[2].ToBoolean();
+  if (op == "argmax") return New(env, t.argmax(dim, keepdim));
+  if (op == "argmin") return New(env, t.argmin(dim, keepdim));
+  throw std::invalid_argument("unknown reduction " + op);
 }
 
 // reduce(op, dims | null, keepdim): op is sum, mean, amin or amax.
@@ -273,35 +325,43 @@ Napi::Value TensorWrap::ReduceWithIndices(const Napi::CallbackInfo& info) {
   const auto dim = info[1].As<Napi::Number>().Int64Value();
   const bool keepdim = info[2].ToBoolean();
   if (op != "max" && op != "min") throw std::invalid_argument("unknown reduction " + op);
-  auto [values, indices] = op == "max" ? t.max(dim, keepdim) : t.min(dim, keepdim);
-  auto pair = Napi::Array::New(env, 2);
-  pair.Set(0u, New(env, values));
-  pair.Set(1u, New(env, indices));
-  return pair;
+  return Pair(env, op == "max" ? t.max(dim, keepdim) : t.min(dim, keepdim));
 }
 
-// binary(op, other): other is a Tensor or a number.
+// topk(k, dim, largest, sorted) -> [values, indices]
+Napi::Value TensorWrap::Topk(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto& t = Get(env);
+  return Pair(env, t.topk(info[0].As<Napi::Number>().Int64Value(), info[1].As<Napi::Number>().Int64Value(),
+                          info[2].ToBoolean(), info[3].ToBoolean()));
+}
+
+// binary(op, other): other is a Tensor or a number (matmul and masked_select: a Tensor).
 Napi::Value TensorWrap::Binary(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const auto& t = Get(env);
   const std::string op = info[0].As<Napi::String>();
-  if (info[1].IsNumber()) {
-    const at::Scalar s = Operand(info[1], t);
-    if (op == "add") return New(env, t.add(s));
-    if (op == "sub") return New(env, t.sub(s));
-    if (op == "mul") return New(env, t.mul(s));
-    if (op == "div") return New(env, t.div(s));
-    if (op == "eq") return New(env, t.eq(s));
+  // One table for both kinds of operand: libtorch overloads each op for a Scalar and a Tensor.
+  auto apply = [&](const auto& o) -> at::Tensor {
+    if (op == "add") return t.add(o);
+    if (op == "sub") return t.sub(o);
+    if (op == "mul") return t.mul(o);
+    if (op == "div") return t.div(o);
+    if (op == "pow") return t.pow(o);
+    if (op == "eq") return t.eq(o);
+    if (op == "ne") return t.ne(o);
+    if (op == "gt") return t.gt(o);
+    if (op == "lt") return t.lt(o);
+    if (op == "ge") return t.ge(o);
+    if (op == "le") return t.le(o);
+    if constexpr (std::is_same_v<std::decay_t<decltype(o)>, at::Tensor>) {
+      if (op == "matmul") return t.matmul(o);
+      if (op == "masked_select") return t.masked_select(o);
+    }
     throw std::invalid_argument("unknown operator " + op);
-  }
-  const auto& o = From(info[1], "other");
-  if (op == "add") return New(env, t.add(o));
-  if (op == "sub") return New(env, t.sub(o));
-  if (op == "mul") return New(env, t.mul(o));
-  if (op == "div") return New(env, t.div(o));
-  if (op == "eq") return New(env, t.eq(o));
-  if (op == "matmul") return New(env, t.matmul(o));
-  throw std::invalid_argument("unknown operator " + op);
+  };
+  if (info[1].IsNumber()) return New(env, apply(Operand(info[1], t)));
+  return New(env, apply(From(info[1], "other")));
 }
 
 Napi::Value TensorWrap::Unary(const Napi::CallbackInfo& info) {
@@ -317,7 +377,44 @@ Napi::Value TensorWrap::Unary(const Napi::CallbackInfo& info) {
   if (op == "abs") return New(env, t.abs());
   if (op == "sigmoid") return New(env, t.sigmoid());
   if (op == "relu") return New(env, t.relu());
+  if (op == "sqrt") return New(env, t.sqrt());
   throw std::invalid_argument("unknown operator " + op);
+}
+
+// dimOp(op, ints): the ops whose arguments are dimensions and positions along them.
+Napi::Value TensorWrap::DimOp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto& t = Get(env);
+  const std::string op = info[0].As<Napi::String>();
+  const auto a = ToShape(info[1]);
+  if (op == "narrow") return New(env, t.narrow(/*dim=*/a.at(0), /*start=*/a.at(1), /*length=*/a.at(2)));
+  if (op == "select") return New(env, t.select(/*dim=*/a.at(0), /*index=*/a.at(1)));
+  if (op == "squeeze") return New(env, a.empty() ? t.squeeze() : t.squeeze(a.at(0)));
+  if (op == "unsqueeze") return New(env, t.unsqueeze(a.at(0)));
+  if (op == "permute") return New(env, t.permute(a));
+  if (op == "flatten") return New(env, t.flatten(/*start_dim=*/a.at(0), /*end_dim=*/a.at(1)));
+  if (op == "softmax") return New(env, t.softmax(a.at(0)));
+  if (op == "log_softmax") return New(env, t.log_softmax(a.at(0)));
+  throw std::invalid_argument("unknown operator " + op);
+}
+
+// clamp(min | null, max | null)
+Napi::Value TensorWrap::Clamp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto& t = Get(env);
+  c10::optional<at::Scalar> min, max;
+  if (info[0].IsNumber()) min = Operand(info[0], t);
+  if (info[1].IsNumber()) max = Operand(info[1], t);
+  return New(env, t.clamp(min, max));
+}
+
+// maskedFill(mask, value): value is a number or a 0-d Tensor.
+Napi::Value TensorWrap::MaskedFill(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto& t = Get(env);
+  const auto& mask = From(info[0], "mask");
+  if (info[1].IsNumber()) return New(env, t.masked_fill(mask, Operand(info[1], t)));
+  return New(env, t.masked_fill(mask, From(info[1], "value")));
 }
 
 Napi::Value TensorWrap::Reshape(const Napi::CallbackInfo& info) {
@@ -334,6 +431,47 @@ Napi::Value TensorWrap::IndexSelect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const auto dim = info[0].As<Napi::Number>().Int64Value();
   return New(env, Get(env).index_select(dim, From(info[1], "index")));
+}
+
+// index(indices), as the C++ frontend's t.index({...}).
+Napi::Value TensorWrap::Index(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto& t = Get(env);
+  return New(env, t.index(ToIndices(info[0])));
+}
+
+// indexPut(indices, value): t.index_put_({...}, value) in place; value is a number or a Tensor.
+Napi::Value TensorWrap::IndexPut(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  at::Tensor t = Get(env);  // a handle of the same tensor: index_put_ is not const in libtorch 1.13
+  const auto indices = ToIndices(info[0]);
+  if (info[1].IsNumber()) {
+    t.index_put_(indices, Operand(info[1], t));
+  } else {
+    t.index_put_(indices, From(info[1], "values"));
+  }
+  return env.Undefined();
+}
+
+// inPlace(op, value): copy_(Tensor), fill_(number | 0-d Tensor), zero_(null). Get() refuses a held tensor.
+Napi::Value TensorWrap::InPlace(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto& t = Get(env);
+  const std::string op = info[0].As<Napi::String>();
+  if (op == "zero_") {
+    t.zero_();
+  } else if (op == "fill_") {
+    if (info[1].IsNumber()) {
+      t.fill_(Operand(info[1], t));
+    } else {
+      t.fill_(From(info[1], "value"));
+    }
+  } else if (op == "copy_") {
+    t.copy_(From(info[1], "src"));
+  } else {
+    throw std::invalid_argument("unknown operator " + op);
+  }
+  return env.Undefined();
 }
 
 // backward(gradient | null)
@@ -440,6 +578,20 @@ Napi::Value Arange(const Napi::CallbackInfo& info) {
                                             Options(info[3], info[4])));
 }
 
+// join(op, tensors, dim): op is cat or stack.
+Napi::Value Join(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string op = info[0].As<Napi::String>();
+  const auto items = info[1].As<Napi::Array>();
+  std::vector<at::Tensor> tensors;
+  tensors.reserve(items.Length());
+  for (uint32_t i = 0; i < items.Length(); ++i) tensors.push_back(TensorWrap::From(items.Get(i), "tensors"));
+  const auto dim = info[2].As<Napi::Number>().Int64Value();
+  if (op == "cat") return TensorWrap::New(env, torch::cat(tensors, dim));
+  if (op == "stack") return TensorWrap::New(env, torch::stack(tensors, dim));
+  throw std::invalid_argument("unknown operator " + op);
+}
+
 Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   torch::manual_seed(static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value()));
@@ -514,6 +666,7 @@ void InitTensorFunctions(Napi::Env env, Napi::Object exports) {
   exports.Set("randint", Function<&Randint>(env, "randint"));
   exports.Set("randperm", Function<&Randperm>(env, "randperm"));
   exports.Set("arange", Function<&Arange>(env, "arange"));
+  exports.Set("join", Function<&Join>(env, "join"));
   exports.Set("manualSeed", Function<&ManualSeed>(env, "manualSeed"));
   exports.Set("setNumThreads", Function<&SetNumThreads>(env, "setNumThreads"));
   exports.Set("getNumThreads", Function<&GetNumThreads>(env, "getNumThreads"));

@@ -29,6 +29,7 @@ const VARIADIC: Record<string, RegExp> = {
   'torch.randn': /^randn\(\) takes the size/,
   'torch.Tensor.reshape': /^Tensor\.reshape\(\) takes the shape as numbers or as one array of them/,
   'torch.Tensor.view': /^Tensor\.view\(\) takes the shape/,
+  'torch.Tensor.permute': /^Tensor\.permute\(\) takes the dims as numbers or as one array of them/,
   'nn.Reshape': /Expected shape\[2\] to be a positive integer/,
   'nn.Sequential': /Expected layers\[1\] to be an nn\.Module/,
 };
@@ -43,6 +44,8 @@ const TORCH: Record<string, Call | ClassCases | null> = {
   randint: () => torch.randint(0, 2, [2], {}, 1),
   randperm: () => torch.randperm(3, {}, 1),
   arange: () => torch.arange(0, 4, 1, {}, 1),
+  cat: () => torch.cat([t()], 0, 1),
+  stack: () => torch.stack([t()], 0, 1),
   manual_seed: () => torch.manual_seed(0, 1),
   set_num_threads: () => torch.set_num_threads(torch.get_num_threads(), 1),
   get_num_threads: () => torch.get_num_threads(1),
@@ -63,12 +66,23 @@ const TORCH: Record<string, Call | ClassCases | null> = {
       item: () => torch.tensor(1).item(1),
       tolist: () => t().tolist(1),
       data: () => t().data(1),
+      type: () => t().type('float64', 1),
       argmax: () => t().argmax(1, false, 1),
+      argmin: () => t().argmin(1, false, 1),
       sum: () => t().sum(1, false, 1),
       mean: () => t().mean(1, false, 1),
       min: () => t().min(1, false, 1),
       max: () => t().max(1, false, 1),
+      topk: () => t().topk(1, -1, true, true, 1),
+      softmax: () => t().softmax(1, 1),
+      log_softmax: () => t().log_softmax(1, 1),
       eq: () => t().eq(1, 1),
+      ne: () => t().ne(1, 1),
+      gt: () => t().gt(1, 1),
+      lt: () => t().lt(1, 1),
+      ge: () => t().ge(1, 1),
+      le: () => t().le(1, 1),
+      pow: () => t().pow(2, 1),
       add: () => t().add(1, 1),
       sub: () => t().sub(1, 1),
       mul: () => t().mul(1, 1),
@@ -79,11 +93,27 @@ const TORCH: Record<string, Call | ClassCases | null> = {
       log: () => t().log(1),
       sigmoid: () => t().sigmoid(1),
       relu: () => t().relu(1),
+      sqrt: () => t().sqrt(1),
+      clamp: () => t().clamp(0, 1, 1),
       clone: () => t().clone(1),
       detach: () => t().detach(1),
       reshape: () => t().reshape([4], 1),
       view: () => t().view([4], 1),
       index_select: () => t().index_select(0, labels(), 1),
+      index: () => t().index(0, 1),
+      index_put_: () => t().index_put_(0, 1, 1),
+      masked_fill: () => t().masked_fill(t().gt(1), 0, 1),
+      masked_select: () => t().masked_select(t().gt(1), 1),
+      narrow: () => t().narrow(0, 0, 1, 1),
+      select: () => t().select(0, 0, 1),
+      squeeze: () => t().squeeze(0, 1),
+      unsqueeze: () => t().unsqueeze(0, 1),
+      permute: () => t().permute([1, 0], 1),
+      flatten: () => t().flatten(0, -1, 1),
+      copy_: () => t().copy_(t(), 1),
+      fill_: () => t().fill_(1, 1),
+      zero_: () => t().zero_(1),
+      requires_grad_: () => t().requires_grad_(true, 1),
       backward: () => torch.tensor(1, { requires_grad: true }).backward(torch.tensor(1), 1),
       dispose: () => t().dispose(1),
     },
@@ -92,6 +122,7 @@ const TORCH: Record<string, Call | ClassCases | null> = {
   Device: { construct: null, methods: {} },
   utils: null, // torch.utils.data: UTILS_DATA below
   cuda: null, // CUDA below
+  indexing: null, // INDEXING below
   // dtype constants and the version string
   float32: null, float64: null, float16: null, bfloat16: null, int64: null, int32: null, int16: null, int8: null,
   uint8: null, bool: null, float: null, long: null, __version__: null,
@@ -102,6 +133,13 @@ const CUDA: Record<string, Call> = {
   device_count: () => torch.cuda.device_count(1),
   synchronize: () => torch.cuda.synchronize(1),
   memory_allocated: () => torch.cuda.memory_allocated(0, 1),
+};
+
+// Slice, and the values None and Ellipsis.
+const INDEXING: Record<string, Call | null> = {
+  Slice: () => torch.indexing.Slice(0, 1, 1, 1),
+  None: null,
+  Ellipsis: null,
 };
 
 const UTILS_DATA: Record<string, ClassCases> = {
@@ -273,6 +311,7 @@ function cases(): [string, Call][] {
   };
   add('torch', TORCH);
   add('torch.cuda', CUDA);
+  add('torch.indexing', INDEXING);
   add('torch.utils.data', UTILS_DATA);
   add('nn', NN);
   add('nn.init', INIT);
@@ -288,6 +327,7 @@ describe('the lists cover the whole public API', () => {
     expect(keys(lib)).toEqual(['Device', 'Size', 'Tensor', 'ValuesIndices', 'd2l', 'nn', 'optim', 'torch']);
     expect(keys(torch)).toEqual(keys(TORCH));
     expect(keys(torch.cuda)).toEqual(keys(CUDA));
+    expect(keys(torch.indexing)).toEqual(keys(INDEXING));
     expect(keys(torch.utils)).toEqual(['data']);
     expect(keys(torch.utils.data)).toEqual(keys(UTILS_DATA));
     expect(keys(nn)).toEqual(keys(NN));

@@ -341,17 +341,18 @@ describe('Tensor properties and methods', () => {
     });
   });
 
-  test('EXPECTED FAILURE: indexing (t[0]) is not supported yet: an Error saying what to use instead, read or written', () => {
+  test('EXPECTED FAILURE: brackets (t[0]) cannot index: an Error naming index() and index_put_(), read or written', () => {
     const t = torch.tensor([[1, 2], [3, 4]]);
     const index = (key: number) => () => (t as unknown as Record<number, unknown>)[key];
-    expect(index(0)).toThrow(/Tensor indexing \(t\[0\]\) is not supported yet: use t\.index_select\(dim, .*tolist\(\)/);
-    expect(index(-1)).toThrow(/t\[-1\]/);
-    expect(() => t.sum(0)[1 as never]).toThrow(/not supported yet/);
+    expect(index(0)).toThrow(/^A Tensor cannot be indexed with brackets \(t\[0\]\): write t\.index\(0\) to read and t\.index_put_\(0, value\) to write/);
+    expect(index(-1)).toThrow(/t\[-1\].*t\.index\(-1\)/);
+    expect(() => t.sum(0)[1 as never]).toThrow(/cannot be indexed with brackets/);
     expect(() => {
       (t as unknown as Record<number, unknown>)[0] = 5;
-    }).toThrow(/not supported yet/);
+    }).toThrow(/t\.index_put_\(0, value\)/);
     expect(Object.keys(t)).not.toContain('0');
     // Everything else reads as before.
+    expect(t.index(1).tolist()).toEqual([3, 4]);
     expect(t.index_select(0, torch.tensor([1], { dtype: torch.int64 })).tolist()).toEqual([[3, 4]]);
     expect(t.numel()).toBe(4);
     expect((t as unknown as Record<string, unknown>).no_such_property).toBeUndefined();

@@ -164,6 +164,9 @@ const areas = {
       if (typeof value === 'function' && !/^[A-Z]/.test(key)) fuzz(`torch.${key}`, value);
     }
     for (const [key, value] of Object.entries(torch.cuda)) fuzz(`torch.cuda.${key}`, value);
+    fuzz('torch.indexing.Slice', torch.indexing.Slice, [() => 0, () => 2]);
+    fuzz('torch.cat(tensors, ...)', (...a) => torch.cat([torch.ones(2, 3), torch.ones(2, 3)], ...a));
+    fuzz('torch.stack(tensors, ...)', (...a) => torch.stack([torch.ones(2, 3), torch.ones(2, 3)], ...a));
     fuzz('new torch.utils.data.TensorDataset', (...a) => new torch.utils.data.TensorDataset(...a));
     fuzz('new torch.utils.data.DataLoader', (...a) => new torch.utils.data.DataLoader(...a));
     fuzz('new torch.utils.data.DataLoader(dataset, ...)', (...a) => new torch.utils.data.DataLoader(new torch.utils.data.TensorDataset(torch.ones(4, 2), torch.ones(4)), ...a));
@@ -173,6 +176,9 @@ const areas = {
   tensor() {
     fuzzInstance('Tensor', () => torch.rand(2, 3), {
       to: [() => 'cpu'], view: [() => 6], reshape: [() => 3], index_select: [() => 0], add: [() => 1], mul: [() => 2],
+      index: [() => [0, torch.indexing.Slice(1)]], index_put_: [() => 0], masked_fill: [() => torch.ones(2, 3).gt(0)],
+      narrow: [() => 1, () => 0], select: [() => 1], topk: [() => 1, () => 0, () => false], clamp: [() => 0],
+      flatten: [() => 0], permute: [() => 1],
     });
     fuzzInstance('int64 Tensor', () => torch.tensor([1, 2, 3], { dtype: torch.int64 }));
     fuzzInstance('parameter', () => new nn.Linear(3, 2).weight);

@@ -1,5 +1,5 @@
 // Compiled (never run) by test/typings.test.ts: the public API type-checks as a user writes it, and misuse does not.
-import { d2l, nn, optim, torch, Tensor, Size, Device } from '../../lib';
+import { d2l, nn, optim, torch, Tensor, Size, Device, ValuesIndices } from '../../lib';
 
 const X: Tensor = torch.rand([1, 1, 28, 28], { dtype: torch.float32 });
 const shape: Size = X.shape;
@@ -47,6 +47,22 @@ const acc: number = torch.no_grad(() => 0.5);
 const gpu: boolean = torch.cuda.is_available();
 void [asModule, rows, n, asString, dtype, t2, v, list, maybeGrad, first, weight, bias, acc, gpu, d2l];
 
+// Indexing and the tensor ops of issue 11.
+const { Slice, None, Ellipsis } = torch.indexing;
+const row: Tensor = X.index([0, Slice(1, None), Ellipsis, None]);
+const one: Tensor = X.index(0).index_put_([X.index(0).gt(0.5)], 0).index_put_(Slice(), torch.zeros(1));
+const idx: torch.TensorIndex[] = [0, true, null, '...', Slice(), torch.tensor([0], { dtype: torch.int64 })];
+const top: ValuesIndices = X.flatten(1).topk(3, { largest: false });
+const [topValues, topIndices] = X.flatten({ start_dim: 1 }).topk(2, -1, true, { sorted: false });
+const typeName: string = X.type();
+const asDouble: Tensor = X.type(torch.float64).type('torch.FloatTensor');
+const joined: Tensor = torch.cat([X, X], { dim: 1 }).add(torch.stack([X, X]).sum(0));
+const shaped: Tensor = X.squeeze().unsqueeze(0).permute(0, 2, 1).permute([0, 1, 2]).narrow(1, 0, 2).select(0, 0);
+const math: Tensor = X.softmax(1).log_softmax(-1).pow(2).sqrt().clamp({ min: 0 }).clamp(null, 1).clamp(0, 1);
+const masks: Tensor[] = [X.ne(0), X.gt(0), X.lt(0), X.ge(0), X.le(X), X.masked_fill(X.gt(0), 1), X.masked_select(X.gt(0)), X.argmin(1)];
+const same: Tensor = X.clone().copy_(X).fill_(1).zero_().requires_grad_().requires_grad_(false);
+void [row, one, idx, top, topValues, topIndices, typeName, asDouble, joined, shaped, math, masks, same];
+
 // Saving and loading, as in PyTorch.
 async function checkpoint(): Promise<void> {
   const sd: nn.StateDict = net.state_dict();
@@ -77,5 +93,13 @@ X.shape[0]();
 new Tensor();
 // @ts-expect-error torch.save takes tensors and plain data, not functions
 void torch.save({ f: () => 1 }, 'x.pt');
+// @ts-expect-error Python's slice syntax is Slice(), not a string
+X.index(['1:']);
+// @ts-expect-error index() takes no options object
+X.index([0], {});
+// @ts-expect-error clamp's bounds are numbers
+X.clamp({ min: '0' });
+// @ts-expect-error cat takes an array of tensors
+torch.cat(X, X);
 // @ts-expect-error a state dict maps names to tensors
 net.load_state_dict({ '1.weight': [1, 2] });
