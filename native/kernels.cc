@@ -1,5 +1,7 @@
 #include "kernels.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <atomic>
 #include <vector>
@@ -32,10 +34,34 @@ bool HasAvx512() {
   return has;
 }
 
+// GCC 12's AVX-512 intrinsics read an "undefined" register on purpose (_mm512_undefined_ps): a false alarm.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+// sigmoid(z) = 1 / (1 + e^-z), 16 lanes at once: e^x as Cephes' expf (x = n ln2 + r, |r| <= ln2 / 2, e^r by a
+// degree-6 polynomial, then scaled by 2^n), within 2 ulp of libtorch's Sleef-based sigmoid.
+__attribute__((target("avx512f"))) inline V16 Sigmoid16(V16 z) {
+  const __m512 x = _mm512_max_ps(_mm512_min_ps(-(__m512)z, _mm512_set1_ps(88.3762626647949f)),
+                                 _mm512_set1_ps(-88.3762626647949f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  const __m512 e = _mm512_scalef_ps(p, n);
+  return (V16)_mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+}
+
 // One image: out[o, i, j] = bias[o] + sum over (u, v) of w[o, u, v] * xpad[i + u, j + v] for output channels
 // [o0, o0 + OB), where xpad is the zero-padded image, `pitch` floats a row, readable kChunk + kw - 1 columns past
-// every chunk start.
-template <int OB>
+// every chunk start; with Sig, sigmoid of that.
+template <int OB, bool Sig>
 __attribute__((target("avx512f"))) void ConvRows(const float* xpad, int64_t pitch, const float* w, const float* bias,
                                                  int64_t kh, int64_t kw, int64_t Ho, int64_t Wo, float* out) {
   const int64_t plane = Ho * Wo;
@@ -59,6 +85,13 @@ __attribute__((target("avx512f"))) void ConvRows(const float* xpad, int64_t pitc
         }
       }
       const int64_t n = std::min(kChunk, Wo - c);
+      if (Sig) {
+#pragma GCC unroll 8
+        for (int ob = 0; ob < OB; ++ob) {
+          acc[ob][0] = Sigmoid16(acc[ob][0]);
+          acc[ob][1] = Sigmoid16(acc[ob][1]);
+        }
+      }
       for (int ob = 0; ob < OB; ++ob) {
         float tmp[kChunk];
         __builtin_memcpy(tmp, &acc[ob][0], sizeof(V16));
@@ -168,6 +201,7 @@ at::Tensor WeightGradOneChannel(const at::Tensor& input, const at::Tensor& grad,
   return gw;
 }
 
+template <bool Sig>
 at::Tensor ConvOneChannel(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& bias_, int64_t ph,
                           int64_t pw) {
   const auto x = input.contiguous();
@@ -188,13 +222,15 @@ at::Tensor ConvOneChannel(const at::Tensor& input, const at::Tensor& weight, con
       float* o = op + b * O * Ho * Wo;
       int64_t o0 = 0;
       for (; o0 + kOutBlock <= O; o0 += kOutBlock) {
-        ConvRows<kOutBlock>(pad, image.pitch, wp + o0 * kh * kw, bp + o0, kh, kw, Ho, Wo, o + o0 * Ho * Wo);
+        ConvRows<kOutBlock, Sig>(pad, image.pitch, wp + o0 * kh * kw, bp + o0, kh, kw, Ho, Wo, o + o0 * Ho * Wo);
       }
-      for (; o0 < O; ++o0) ConvRows<1>(pad, image.pitch, wp + o0 * kh * kw, bp + o0, kh, kw, Ho, Wo, o + o0 * Ho * Wo);
+      for (; o0 < O; ++o0) ConvRows<1, Sig>(pad, image.pitch, wp + o0 * kh * kw, bp + o0, kh, kw, Ho, Wo, o + o0 * Ho * Wo);
     }
   });
   return out;
 }
+
+#pragma GCC diagnostic pop
 
 // Whether ConvOneChannel computes this convolution: one input channel, padding no larger than the kernel.
 bool OneChannel(const at::Tensor& x, const at::Tensor& w, at::IntArrayRef padding) {
@@ -202,19 +238,32 @@ bool OneChannel(const at::Tensor& x, const at::Tensor& w, at::IntArrayRef paddin
          x.size(2) + 2 * padding[0] >= w.size(2) && x.size(3) + 2 * padding[1] >= w.size(3);
 }
 
-at::Tensor Conv(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, at::IntArrayRef padding) {
-  if (OneChannel(x, w, padding)) return ConvOneChannel(x, w, b, padding[0], padding[1]);
-  return at::conv2d(x, w, b, /*stride=*/at::IntArrayRef({1, 1}), padding);
+// conv2d(x, w, b, stride 1, padding), or sigmoid of it.
+at::Tensor Conv(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, at::IntArrayRef padding, bool sigmoid) {
+  if (OneChannel(x, w, padding)) {
+    return sigmoid ? ConvOneChannel<true>(x, w, b, padding[0], padding[1])
+                   : ConvOneChannel<false>(x, w, b, padding[0], padding[1]);
+  }
+  auto out = at::conv2d(x, w, b, /*stride=*/at::IntArrayRef({1, 1}), padding);
+  return sigmoid ? out.sigmoid_() : out;
 }
 
+// conv2d, or sigmoid(conv2d) as one autograd node (a Conv2d followed by a Sigmoid in a Sequential: one pass over
+// the output instead of two, and one node less).
 struct Conv2dFunction : torch::autograd::Function<Conv2dFunction> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
-                            at::IntArrayRef padding) {
-    ctx->save_for_backward({x, w});
+                            at::IntArrayRef padding, bool sigmoid) {
     ctx->saved_data["padding"] = padding.vec();
     ctx->saved_data["bias"] = b.defined();
-    torch::NoGradGuard no_grad;
-    return Conv(x, w, b, padding);
+    ctx->saved_data["sigmoid"] = sigmoid;
+    at::Tensor out;
+    {
+      torch::NoGradGuard no_grad;
+      out = Conv(x, w, b, padding, sigmoid);
+    }
+    // The sigmoid's backward needs its output: saved as an output of this node, so autograd keeps no second copy.
+    ctx->save_for_backward(sigmoid ? variable_list{x, w, out} : variable_list{x, w});
+    return out;
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
@@ -222,7 +271,9 @@ struct Conv2dFunction : torch::autograd::Function<Conv2dFunction> {
     const auto& x = saved[0];
     const auto& w = saved[1];
     const auto padding = ctx->saved_data["padding"].toIntVector();
-    const auto g = grads[0].contiguous();
+    // Through the sigmoid first: dL/dz = dL/ds * s * (1 - s).
+    const auto g = ctx->saved_data["sigmoid"].toBool() ? at::sigmoid_backward(grads[0], saved[2]).contiguous()
+                                                       : grads[0].contiguous();
     at::Tensor gx, gw, gb;
     if (ctx->needs_input_grad(0)) {
       gx = std::get<0>(at::convolution_backward(g, x, w, c10::nullopt, /*stride=*/{1, 1}, padding, /*dilation=*/{1, 1},
@@ -243,7 +294,7 @@ struct Conv2dFunction : torch::autograd::Function<Conv2dFunction> {
                       padding).transpose(0, 1).contiguous();
     }
     if (ctx->saved_data["bias"].toBool() && ctx->needs_input_grad(2)) gb = g.sum({0, 2, 3});
-    return {gx, gw, gb, at::Tensor()};
+    return {gx, gw, gb, at::Tensor(), at::Tensor()};
   }
 };
 
@@ -349,7 +400,7 @@ struct AvgPoolFunction : torch::autograd::Function<AvgPoolFunction> {
 void SetFastKernels(bool enabled) { g_fast = enabled; }
 
 std::optional<at::Tensor> FastConv2d(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
-                                     at::IntArrayRef padding) {
+                                     at::IntArrayRef padding, bool sigmoid) {
   // (Without a bias, libtorch's own path: an autograd Function cannot take an undefined tensor as an input.)
   if (!g_fast || !CpuFloat(x) || !CpuFloat(w) || x.dim() != 4 || x.size(0) == 0 || x.size(1) != w.size(1) ||
       !b.defined() || !CpuFloat(b)) {
@@ -357,10 +408,10 @@ std::optional<at::Tensor> FastConv2d(const at::Tensor& x, const at::Tensor& w, c
   }
   const bool grad = at::GradMode::is_enabled() && (x.requires_grad() || w.requires_grad() || b.requires_grad());
   // Without autograd (evaluation), only the direct loop is faster than libtorch's.
-  if (!grad) return OneChannel(x, w, padding) ? std::optional<at::Tensor>(Conv(x, w, b, padding)) : std::nullopt;
+  if (!grad) return OneChannel(x, w, padding) ? std::optional<at::Tensor>(Conv(x, w, b, padding, sigmoid)) : std::nullopt;
   // With it, the batch-as-channels weight gradient pays only when the weight gradient is computed.
   if (!w.requires_grad() && !OneChannel(x, w, padding)) return std::nullopt;
-  return Conv2dFunction::apply(x, w, b, padding);
+  return Conv2dFunction::apply(x, w, b, padding, sigmoid);
 }
 
 std::optional<at::Tensor> FastAvgPool2d(const at::Tensor& x, at::IntArrayRef kernel) {

@@ -18,15 +18,18 @@ namespace {
 // libtorch's Conv2d and AvgPool2d, taking the faster CPU kernels of kernels.h where they apply.
 struct Conv2dImpl : torch::nn::Conv2dImpl {
   using torch::nn::Conv2dImpl::Conv2dImpl;
-  at::Tensor forward(const at::Tensor& input) {
+  at::Tensor forward(const at::Tensor& input) { return Forward(input, /*sigmoid=*/false); }
+  // sigmoid(forward(input)), fused where the fast path applies.
+  at::Tensor Forward(const at::Tensor& input, bool sigmoid) {
     const auto& o = options;
     const auto* padding = GetIf<torch::ExpandingArray<2>>(&o.padding());
     const bool plain = (*o.stride())[0] == 1 && (*o.stride())[1] == 1 && (*o.dilation())[0] == 1 &&
                        (*o.dilation())[1] == 1 && o.groups() == 1 && GetIf<torch::enumtype::kZeros>(&o.padding_mode());
     if (plain && padding) {
-      if (auto out = FastConv2d(input, weight, bias, **padding)) return *out;
+      if (auto out = FastConv2d(input, weight, bias, **padding, sigmoid)) return *out;
     }
-    return torch::nn::Conv2dImpl::forward(input);
+    auto out = torch::nn::Conv2dImpl::forward(input);
+    return sigmoid ? out.sigmoid() : out;
   }
 };
 TORCH_MODULE(Conv2d);
@@ -121,6 +124,19 @@ torch::nn::AnyModule Create(const std::string& kind, const Napi::Object& o, cons
 }
 
 }  // namespace
+
+at::Tensor SequentialImpl::forward(at::Tensor x) {
+  for (auto it = begin(); it != end(); ++it) {
+    const auto next = std::next(it);
+    if (auto* conv = it->ptr()->as<Conv2dImpl>(); conv && next != end() && next->ptr()->as<torch::nn::SigmoidImpl>()) {
+      x = conv->Forward(x, /*sigmoid=*/true);
+      it = next;
+      continue;
+    }
+    x = it->forward(x);
+  }
+  return x;
+}
 
 void ReshapeImpl::pretty_print(std::ostream& stream) const {
   stream << "Reshape(" << c10::IntArrayRef(shape) << ")";

@@ -23,10 +23,10 @@ struct ReshapeImpl : torch::nn::Module {
 TORCH_MODULE(Reshape);
 
 // torch::nn::Sequential's forward is a template, which AnyModule cannot hold; this one takes and returns a Tensor,
-// so a Sequential can nest inside another.
+// so a Sequential can nest inside another. A Conv2d followed by a Sigmoid runs as one fused operation (module.cc).
 struct SequentialImpl : torch::nn::SequentialImpl {
   using torch::nn::SequentialImpl::SequentialImpl;
-  at::Tensor forward(at::Tensor x) { return torch::nn::SequentialImpl::forward(std::move(x)); }
+  at::Tensor forward(at::Tensor x);
 };
 TORCH_MODULE(Sequential);
 

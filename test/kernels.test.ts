@@ -73,6 +73,21 @@ describe('CPU fast kernels agree with libtorch', () => {
     expect(maxRelDiff(forward(true), forward(false))).toBeLessThan(1e-5);
   });
 
+  test.each([
+    ['one input channel (sigmoid in the direct loop)', 1, 6, 2, 1],
+    ['several input channels (sigmoid in place)', 6, 16, 0, 1],
+    ['one input channel, saturating inputs (|z| up to ~1000)', 1, 6, 2, 300],
+  ])('Conv2d followed by Sigmoid in a Sequential (one fused node), %s', (_name, cin, cout, pad, scale) => {
+    torch.manual_seed(3);
+    const net = new nn.Sequential(new nn.Conv2d(cin, cout, { kernel_size: 5, padding: pad }), new nn.Sigmoid());
+    const X = torch.rand(4, cin, 14, 14).sub(0.5).mul(scale);
+    torch.manual_seed(4);
+    const fast = run(net, X, true);
+    torch.manual_seed(4);
+    const slow = run(net, X, false);
+    fast.forEach((f, i) => expect(maxRelDiff(f, slow[i])).toBeLessThan(1e-5));
+  });
+
   test('Conv2d without a bias trains (it takes libtorch\'s path)', () => {
     torch.manual_seed(3);
     const conv = new nn.Conv2d(2, 3, { kernel_size: 3, bias: false });
