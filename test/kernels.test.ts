@@ -1,5 +1,5 @@
-// The CPU fast paths (native/kernels.h: Conv2d's weight gradient, AvgPool2d with kernel == stride) and the
-// data-parallel training step must give libtorch's own results.
+// The CPU fast paths (native/kernels.h: Conv2d's direct loops and weight gradient, the fused Conv2d + Sigmoid,
+// AvgPool2d with kernel == stride) and the data-parallel training step must give libtorch's own results.
 import { d2l, nn, torch, Tensor } from '../lib';
 import { native } from '../lib/binding';
 import { lenet } from './lenet';
@@ -36,6 +36,8 @@ describe('CPU fast kernels agree with libtorch', () => {
     ['3x3, padding 1, odd size', 3, 4, 3, 1, 9, 3],
     ['1x1', 2, 5, 1, 0, 7, 2],
     ['asymmetric kernel and padding', 2, 3, [3, 1], [1, 0], 8, 4],
+    // The input gradient's direct loop: blocks of 6 input channels, pairs of rows, 16 columns to a register.
+    ['8 input channels (a block of 6 and 2 single), odd height, wider than 16', 8, 3, 3, 1, [7, 21], 2],
     // One input channel: the direct AVX-512 loops (libtorch's kernels elsewhere), in blocks of 6 output channels.
     ['one channel, 8 outputs (a block of 6 and 2 single channels)', 1, 8, 5, 2, 28, 3],
     ['one channel, 1 output, 3x3 without padding, odd size', 1, 1, 3, 0, 11, 2],
