@@ -230,7 +230,7 @@ at::Tensor ConvOneChannel(const at::Tensor& input, const at::Tensor& weight, con
   return out;
 }
 
-// ---- a stride-1 convolution's input gradient, direct (LeNet's conv2: oneDNN's takes 6.2 us an example here) ----
+// ---- a stride-1 convolution's input gradient, direct (LeNet's conv2: 4.0 us an example against oneDNN's 6.5) ----
 //
 // gx[c, y, x] = sum over (o, u, v) of gpad[o, y + u, x + v] * wf[c, o, u, v]: a "full" correlation of g, zero-padded
 // by (kh - 1 - ph, kw - 1 - pw), with the flipped kernel wf[c, o, u, v] = w[o, c, kh - 1 - u, kw - 1 - v]. Two output
@@ -238,14 +238,17 @@ at::Tensor ConvOneChannel(const at::Tensor& input, const at::Tensor& weight, con
 template <int CB>
 __attribute__((target("avx512f"))) void DataGradRows(const float* gpad, int64_t pitch, int64_t plane, int64_t O,
                                                      const float* wf, int64_t wf_c, int64_t kh, int64_t kw, int64_t H,
-                                                     int64_t W, float* out) {
+                                                     int64_t W, int64_t qh, int64_t Ho, float* out) {
   for (int64_t y = 0; y < H; y += 2) {
+    // Only the taps that reach a row of g for one of the two rows (gpad's rows [qh, qh + Ho)): at the borders, up
+    // to 4 of 5 taps would only read padding (LeNet's conv2: 50 of 70 row-taps are real).
+    const int64_t u_begin = std::max<int64_t>(0, qh - y - 1), u_end = std::min(kh, qh + Ho - y);
     for (int64_t c = 0; c < W; c += kLanes) {
       V16 acc[CB][2];
 #pragma GCC unroll 8
       for (int cb = 0; cb < CB; ++cb) acc[cb][0] = acc[cb][1] = V16{};
       for (int64_t o = 0; o < O; ++o) {
-        for (int64_t u = 0; u < kh; ++u) {
+        for (int64_t u = u_begin; u < u_end; ++u) {
           const float* row = gpad + o * plane + (y + u) * pitch + c;
           const float* w = wf + (o * kh + u) * kw;
           for (int64_t v = 0; v < kw; ++v) {
@@ -299,11 +302,12 @@ at::Tensor DataGrad(const at::Tensor& grad, const at::Tensor& weight, int64_t H,
       float* out = op + b * C * H * W;
       int64_t c0 = 0;
       for (; c0 + kOutBlock <= C; c0 += kOutBlock) {
-        DataGradRows<kOutBlock>(gpad.data(), pitch, plane, O, wp + c0 * O * kh * kw, O * kh * kw, kh, kw, H, W,
-                                out + c0 * H * W);
+        DataGradRows<kOutBlock>(gpad.data(), pitch, plane, O, wp + c0 * O * kh * kw, O * kh * kw, kh, kw, H, W, qh,
+                                Ho, out + c0 * H * W);
       }
       for (; c0 < C; ++c0) {
-        DataGradRows<1>(gpad.data(), pitch, plane, O, wp + c0 * O * kh * kw, O * kh * kw, kh, kw, H, W, out + c0 * H * W);
+        DataGradRows<1>(gpad.data(), pitch, plane, O, wp + c0 * O * kh * kw, O * kh * kw, kh, kw, H, W, qh, Ho,
+                        out + c0 * H * W);
       }
     }
   });
