@@ -142,12 +142,13 @@ struct GraphStep {
 
 namespace {
 
-// Batches run eagerly before a capture: libtorch's lazy set-up (cuBLAS handles, oneDNN/cuDNN plans, the
-// optimizer's state, the caching allocator's blocks) must happen outside the graph.
+// Batches of a shape run eagerly before its capture: libtorch's lazy set-up (cuBLAS handles and workspaces, cuDNN
+// plans, the optimizer's state, the caching allocator's blocks) must happen outside the graph. The last of them runs
+// on the capturing thread's side stream right before the capture, as PyTorch's docs ask.
 constexpr int64_t kGraphWarmup = 2;
 
-// A CUDA step through the captured graph, capturing it first when due; false when the step must run eagerly
-// (warm-up, no graph support, or a capture libtorch refused: then graphs stay off for this trainer).
+// A CUDA step through a captured graph, capturing it when due; false when the step must run eagerly (warm-up, no
+// graph support, or a capture libtorch refused: then graphs stay off for this trainer).
 bool ReplayGraph(TrainerWrap::State& s, const at::Tensor& x, const at::Tensor& y, const c10::Device& device) {
 #ifdef LT_WITH_CUDA
   if (!s.cuda_graph || !device.is_cuda()) return false;
@@ -161,12 +162,12 @@ bool ReplayGraph(TrainerWrap::State& s, const at::Tensor& x, const at::Tensor& y
     if (g->Fits(x, y)) graph = g;
   }
   if (!graph) {
-    if (s.eager_steps[y.size(0)]++ < kGraphWarmup) return false;
+    if (++s.eager_steps[y.size(0)] < kGraphWarmup) return false;
     graph = std::make_shared<GraphStep>();
-    graph->x = x.clone();
-    graph->y = y.clone();
+    bool stepped = false, capturing = false;
     try {
-      // Captured on a side stream (a capture cannot use the default one) that first waits for the work queued so far.
+      // On a side stream (a capture cannot use the default one) that first waits for the work queued so far: this
+      // batch's step, eagerly (the last warm-up), then the same step on the static inputs, captured, not run.
       const auto current = c10::cuda::getCurrentCUDAStream(device.index());
       auto side = c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device.index());
       at::cuda::CUDAEvent ready;
@@ -174,24 +175,38 @@ bool ReplayGraph(TrainerWrap::State& s, const at::Tensor& x, const at::Tensor& y
       ready.block(side);
       {
         c10::cuda::CUDAStreamGuard guard(side);
+        StepWhole(s, x, y);
+        stepped = true;
+        graph->x = x.clone();
+        graph->y = y.clone();
+        capturing = true;
         graph->graph.capture_begin();
         StepWhole(s, graph->x, graph->y);
+        capturing = false;
         graph->graph.capture_end();
       }
-      at::cuda::CUDAEvent captured;
-      captured.record(side);
-      captured.block(current);
+      at::cuda::CUDAEvent done;
+      done.record(side);
+      done.block(current);
     } catch (const std::exception&) {
-      // Not capturable here (an op that syncs with the host, say): eager steps from now on.
+      // Not capturable here (an op that syncs with the host, say): eager steps from now on. A capture left open is
+      // ended (its graph dropped); the gradients it left are replaced by the next step's. The batch counts as
+      // trained when its eager step ran; else the caller runs it (and reports the error if that fails too).
+      if (capturing) {
+        try {
+          graph->graph.capture_end();
+        } catch (const std::exception&) {
+        }
+      }
       s.cuda_graph = false;
       s.graphs.clear();
-      return false;
+      return stepped;
     }
     graph->params = GraphStep::Params(s);
     graph->lrs = GraphStep::Lrs(s);
     s.graphs.push_back(graph);
+    return true;
   }
-  // A capture records the step without running it: every batch, the first included, is a replay.
   graph->x.copy_(x, /*non_blocking=*/true);
   graph->y.copy_(y, /*non_blocking=*/true);
   graph->graph.replay();
