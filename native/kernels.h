@@ -1,5 +1,6 @@
-// Faster CPU paths for two layers where libtorch 1.13 is slow on LeNet-sized tensors, as autograd functions.
-// Each is exact (the same sums in a different order) and is checked against libtorch's own kernels in the tests.
+// Faster CPU paths for the layers where libtorch is slow on LeNet-sized tensors, as autograd functions. Each gives
+// libtorch's result up to rounding (the same sums in another order; the fused sigmoid within 2 ulp) and is checked
+// against libtorch's own kernels in test/kernels.test.ts, on libtorch 1.13 and 2.6.
 //  - Conv2d (stride 1, dilation 1, groups 1) with one input channel, on AVX-512 CPUs: direct forward and
 //    weight-gradient loops (LeNet's conv1 forward: 2.3x oneDNN's speed, whose kernels are built for many channels;
 //    its weight gradient 1.1x).
