@@ -145,6 +145,12 @@ export function parseTo(target: unknown, dtype?: unknown): { device: string | nu
  * A multi-dimensional array of numbers in libtorch's memory (CPU or CUDA), with autograd. Indexing (`t[0]`) is not
  * supported yet and throws an Error saying what to use instead (index_select, tolist, data).
  */
+/**
+ * @internal Run after every backward(), in the order added: DistributedDataParallel averages its replicas' gradients
+ * there (lib/nn/parallel.ts).
+ */
+export const afterBackward = new Set<() => void>();
+
 export class Tensor {
   /** @internal the native handle */
   readonly _h: NativeTensor;
@@ -427,6 +433,7 @@ export class Tensor {
     checkArgCount('Tensor.backward', arguments.length, 1);
     if (gradient !== undefined && !(gradient instanceof Tensor)) throw invalidType('gradient', 'a Tensor', gradient);
     this._h.backward(gradient ? gradient._h : null);
+    for (const fn of afterBackward) fn();
   }
 
   /** Frees the native memory now rather than at garbage collection. Any later use throws. Safe to call twice. */

@@ -65,6 +65,7 @@ void TrainBatch(TrainerWrap::State& s, at::Tensor x, at::Tensor y, const c10::De
     losses[i] = loss.detach();
     corrects[i] = y_hat.argmax(1).eq(ys).sum();
   });
+  if (s.group) AverageGradients(*s.group, s.module->parameters());  // DistributedDataParallel (distributed.h)
   s.optimizer->step();
   torch::NoGradGuard no_grad;
   if (!s.loss_sum.defined() || s.loss_sum.device() != device) {
@@ -175,6 +176,7 @@ TrainerWrap::TrainerWrap(const Napi::CallbackInfo& info) : Wrap<TrainerWrap>(inf
     state_->net = net->Any();
     state_->optimizer = optimizer->optimizer();
     state_->loss = ParseCrossEntropy(info[2].As<Napi::Object>());
+    if (auto* group = ProcessGroupWrap::FromOptional(info[3], "group")) state_->group = group->group(info.Env());
   });
 }
 

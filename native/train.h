@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "data.h"
+#include "distributed.h"
 #include "errors.h"
 #include "functional.h"
 
@@ -18,7 +19,7 @@ class TrainerWrap : public Wrap<TrainerWrap> {
  public:
   static Napi::Function Init(Napi::Env env);
   static TrainerWrap* From(const Napi::Value& value, const char* what);
-  // new Trainer(net, optimizer, lossOptions)
+  // new Trainer(net, optimizer, lossOptions, group | null)
   explicit TrainerWrap(const Napi::CallbackInfo& info);
 
   // Everything a worker needs, shared so that it outlives the JS objects if they are collected mid-run.
@@ -27,6 +28,8 @@ class TrainerWrap : public Wrap<TrainerWrap> {
     torch::nn::AnyModule net;
     std::shared_ptr<torch::optim::SGD> optimizer;
     CrossEntropySpec loss;
+    // DistributedDataParallel: the gradients are averaged across this group's ranks before each SGD step.
+    std::shared_ptr<Collectives> group;
     std::atomic<bool> cancelled{false};
     std::atomic<bool> running{false};
     // Running sums since the last resetMetrics(): on the net's device, so a CUDA run never waits for them.

@@ -5,11 +5,12 @@
  */
 import { SingleBar } from 'cli-progress';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { NativeHold, NativeModule, NativeTrainer } from '../../binding';
+import type { NativeHold, NativeModule, NativeProcessGroup, NativeTrainer } from '../../binding';
 import { native } from '../binding';
 import { DataLoader } from '../data';
 import { Device, DeviceLike, parseDevice } from '../device';
 import { handleOfModule, Module, nativeRoots } from '../nn/module';
+import { DistributedDataParallel } from '../nn/parallel';
 import { Conv2d, Linear } from '../nn/layers';
 import { CrossEntropyLoss } from '../nn/loss';
 import { xavier_uniform_ } from '../nn/init';
@@ -173,9 +174,14 @@ function reiterable(data: Batches): Batches {
   return (iterator as unknown) === data ? [...(iterator as unknown as Iterable<[Tensor, Tensor]>)] : data;
 }
 
+/** The libtorch module that runs a net natively: its own, or that of the net a DistributedDataParallel wraps. */
+function nativeNet(net: Module): NativeModule | undefined {
+  return handleOfModule(net instanceof DistributedDataParallel ? net.module : net);
+}
+
 /** Whether the native loop can run: a built-in net and one of our DataLoaders. */
 function fastPath(net: Module, data: Batches): { handle: NativeModule; loader: DataLoader } | null {
-  const handle = handleOfModule(net);
+  const handle = nativeNet(net);
   return handle && data instanceof DataLoader ? { handle, loader: data } : null;
 }
 
@@ -192,13 +198,15 @@ export async function evaluate_accuracy_gpu(net: Module, data_iter: Batches, dev
   checkBatches('data_iter', data_iter);
   const dev = device === undefined ? undefined : parseDevice('device', device);
   try {
-    return await inTurn(net, () => evaluate(net, data_iter, dev, null));
+    const [correct, count] = await inTurn(net, () => evaluate(net, data_iter, dev, null));
+    return count ? correct / count : 0;
   } catch (error) {
     throw atCaller(error, caller);
   }
 }
 
-async function evaluate(net: Module, data_iter: Batches, device: Device | undefined, trainer: NativeTrainer | null): Promise<number> {
+/** [correct, count] of net's predictions over a data set. */
+async function evaluate(net: Module, data_iter: Batches, device: Device | undefined, trainer: NativeTrainer | null): Promise<[number, number]> {
   // Under a training's hold when one is under way (this runs between its runs of batches), else free.
   const hold = holds.get(net);
   const free = <T>(fn: () => T): T => (hold ? hold.without(fn) : fn());
@@ -209,7 +217,7 @@ async function evaluate(net: Module, data_iter: Batches, device: Device | undefi
   if (fast) {
     const [correct, count] = await native.evaluate(fast.handle, fast.loader.dataset._source(), fast.loader.batch_size, trainer,
                                                    hold?.native ?? null);
-    return count ? correct / count : 0;
+    return [correct, count];
   }
   const metric = new Accumulator(2);
   for (const [X, y] of data_iter) {
@@ -217,7 +225,7 @@ async function evaluate(net: Module, data_iter: Batches, device: Device | undefi
     metric.add(free(() => no_grad(() => accuracy(net.forward(x), t))), t.numel());
     await nextTurn();
   }
-  return metric[1] ? metric[0] / metric[1] : 0;
+  return [metric[0], metric[1]];
 }
 
 /** The largest label in a data set: from the tensors for our loaders, else from one batch. */
@@ -252,7 +260,7 @@ async function probe(net: Module, data: Batches, dev: Device, hold: NetHold): Pr
   const wasTraining = net.training;
   try {
     hold.without(() => net.eval());
-    const handle = handleOfModule(net);
+    const handle = nativeNet(net);
     out = handle
       ? new Tensor(await handle.forwardAsync(x.to(dev)._h, hold.native))
       : hold.without(() => no_grad(() => net.forward(x.to(dev))));
@@ -353,7 +361,17 @@ type Metrics = [number, number, number];
 /** Trains one epoch, calling report(batches done, metrics) at the points it chooses; resolves with training seconds. */
 interface Runner {
   num_batches(): number;
-  epoch(report: (done: number, metrics: Metrics) => void, points: (num_batches: number) => number[]): Promise<number>;
+  epoch(report: Report, points: (num_batches: number) => number[]): Promise<number>;
+}
+
+/** Takes the metrics so far; a DistributedDataParallel training sums them across ranks first (hence a Promise). */
+type Report = (done: number, metrics: Metrics) => void | Promise<void>;
+
+/** The sums of `values` over the group's ranks. */
+async function sumAcrossRanks(group: NativeProcessGroup, values: number[]): Promise<number[]> {
+  const t = native.fromData(Float64Array.from(values), [values.length], 'float64', null);
+  await group.allReduce(t, 'sum');
+  return Array.from(t.data() as Float64Array);
 }
 
 /** A built-in net over a DataLoader: runs of batches in single native calls (the fast path). */
@@ -373,7 +391,7 @@ function loaderRunner(net: Module, hold: NetHold, trainer: NativeTrainer, loader
         });
         seconds += result.seconds;
         if (result.cancelled || signal?.aborted) throw abortError(signal!);
-        report(end, trainer.metrics());
+        await report(end, trainer.metrics());
         start = end;
       }
       return seconds;
@@ -397,7 +415,7 @@ function stepRunner(net: Module, hold: NetHold, trainer: NativeTrainer, batches:
           return trainer.step(X._h, y._h, hold.native);
         });
         seconds += result.seconds;
-        report(++done, trainer.metrics());
+        await report(++done, trainer.metrics());
       }
       return seconds;
     },
@@ -429,7 +447,7 @@ function jsRunner(net: Module, hold: NetHold, batches: Batches, lr: number, dev:
           metric.add(Number(l.item()) * t.shape[0], accuracy(y_hat, t), t.shape[0]);
         });
         seconds += (performance.now() - t0) / 1000;
-        report(++done, [metric[0], metric[1], metric[2]]);
+        await report(++done, [metric[0], metric[1], metric[2]]);
         await nextTurn();
       }
       return seconds;
@@ -449,11 +467,16 @@ class Reporter {
   private num_batches = 0;
   private started = 0;
 
-  constructor(private readonly num_epochs: number, private readonly s: Settings, private readonly hold: NetHold) {
+  /**
+   * `show`: print and plot (false on ranks other than 0 of a DistributedDataParallel training); `lockstep`: report
+   * at the same batches on every rank (each report is a collective then), whatever each rank shows.
+   */
+  constructor(private readonly num_epochs: number, private readonly s: Settings, private readonly hold: NetHold,
+              private readonly show: boolean, private readonly lockstep: boolean) {
     // d2l's xlim is [1, num_epochs]; one epoch needs room for its fifths.
     const xlim: [number, number] = num_epochs > 1 ? [1, num_epochs] : [0, 1];
     this.animator = new Animator({ xlabel: 'epoch', xlim, legend: ['train loss', 'train acc', 'test acc'] });
-    this.progress = s.verbose && process.stdout.isTTY === true;
+    this.progress = show && process.stdout.isTTY === true;
   }
 
   startEpoch(epoch: number, num_batches: number): void {
@@ -468,7 +491,7 @@ class Reporter {
   }
 
   /** The batch points at which to report: d2l's fifths, every batch for on_batch, more often for the progress line. */
-  points = (num_batches: number): number[] => checkpoints(num_batches, !!this.s.on_batch, this.progress);
+  points = (num_batches: number): number[] => checkpoints(num_batches, !!this.s.on_batch, this.progress && !this.lockstep);
 
   batch = (done: number, metrics: Metrics): void => {
     [this.train_l, this.train_acc, this.examples] = [metrics[0] / metrics[2], metrics[1] / metrics[2], metrics[2]];
@@ -494,7 +517,7 @@ class Reporter {
     this.animator.add(record.epoch, [null, null, point(record.test_acc)]);
     const on_epoch = this.s.on_epoch;
     if (on_epoch) this.hold.without(() => on_epoch(record));
-    if (this.s.plot) await this.animator.save(this.s.plot);
+    if (this.s.plot && this.show) await this.animator.save(this.s.plot);
   }
 
   stop(): void {
@@ -515,13 +538,20 @@ async function train(net: Module, train_data: Batches, test_iter: Batches, num_e
     if (m instanceof Linear || m instanceof Conv2d) xavier_uniform_(m.weight);
   });
   net.to(dev);
-  const handle = handleOfModule(net);
+  // DistributedDataParallel: every rank starts from rank 0's initialisation, averages its gradients in each step
+  // and sums its metrics with the others'; rank 0 alone prints.
+  const ddp = net instanceof DistributedDataParallel ? net : null;
+  ddp?._broadcast_parameters();
+  const show = s.verbose && (!ddp || ddp._group.rank() === 0);
+  const handle = nativeNet(net);
   const trainer = handle
-    ? new native.Trainer(handle, new SGD(net.parameters(), { lr })._h, { reduction: 'mean', ignore_index: -100, label_smoothing: 0, weight: null })
+    ? new native.Trainer(handle, new SGD(net.parameters(), { lr })._h, { reduction: 'mean', ignore_index: -100, label_smoothing: 0, weight: null },
+                         ddp?._group ?? null)
     : null;
   const hold = new NetHold(net);
   holds.set(net, hold);
-  const reporter = new Reporter(num_epochs, s, hold);
+  const reporter = new Reporter(num_epochs, s, hold, show, ddp !== null);
+  const report: Report = ddp ? async (done, m) => reporter.batch(done, (await sumAcrossRanks(ddp._group, m)) as Metrics) : reporter.batch;
   const onAbort = () => trainer?.cancel();
   s.signal?.addEventListener('abort', onAbort, { once: true });
   const timer = new Timer();
@@ -535,13 +565,16 @@ async function train(net: Module, train_data: Batches, test_iter: Batches, num_e
     const runner = hold.without(() => trainer
       ? fast ? loaderRunner(net, hold, trainer, fast.loader, s.signal) : stepRunner(net, hold, trainer, batches, s.signal)
       : jsRunner(net, hold, batches, lr, dev, s.signal));
-    if (s.verbose) console.log('training on', String(dev));
+    if (show) console.log('training on', String(dev));
     for (let epoch = 0; epoch < num_epochs; epoch++) {
+      if (batches instanceof DataLoader) batches.sampler?.set_epoch(epoch);
       reporter.startEpoch(epoch, runner.num_batches());
-      const seconds = await runner.epoch(reporter.batch, reporter.points);
+      const seconds = await runner.epoch(report, reporter.points);
       if (reporter.examples === 0) throw new RangeError('Expected train_iter to yield batches, but it yields none');
       timer.add(seconds);
-      test_acc = await inTurn(net, () => evaluate(net, test_iter, undefined, trainer));
+      const tested = await inTurn(net, () => evaluate(net, test_iter, undefined, trainer));
+      const [correct, count] = ddp ? await sumAcrossRanks(ddp._group, tested) : tested;
+      test_acc = count ? correct / count : 0;
       if (s.signal?.aborted) throw abortError(s.signal);
       const record = { epoch: epoch + 1, loss: reporter.train_l, train_acc: reporter.train_acc, test_acc, seconds };
       history.push(record);
@@ -558,7 +591,7 @@ async function train(net: Module, train_data: Batches, test_iter: Batches, num_e
   }
   const { train_l, train_acc, examples } = reporter;
   const examples_per_sec = (examples * num_epochs) / timer.sum();
-  if (s.verbose) {
+  if (show) {
     console.log(`loss ${train_l.toFixed(3)}, train acc ${train_acc.toFixed(3)}, test acc ${test_acc.toFixed(3)}`);
     console.log(`${examples_per_sec.toFixed(1)} examples/sec on ${String(dev)}`);
   }
