@@ -188,7 +188,8 @@ export function all_reduce(tensor: Tensor, op: ReduceOpName = ReduceOp.SUM): Pro
   checkArgCount('all_reduce', arguments.length, 2);
   const t = checkTensor(tensor);
   const o = checkString('op', op, REDUCE_OPS);
-  return settle(caller, () => defaultGroup().allReduce(t._h, o));
+  const g = defaultGroup();
+  return settle(caller, () => g.allReduce(t._h, o));
 }
 
 /**

@@ -5,6 +5,7 @@
 #include <torch/version.h>
 
 #include <chrono>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -55,6 +56,12 @@ std::vector<std::string> Backends() {
   return names;
 }
 
+// libtorch's message for its own errors (1.13 throws some network failures as plain std::runtime_errors).
+std::string Message(const std::exception& e) {
+  const auto* torch_error = dynamic_cast<const c10::Error*>(&e);
+  return torch_error ? TorchMessage(*torch_error) : e.what();
+}
+
 std::vector<uint8_t> Bytes(const std::string& s) { return {s.begin(), s.end()}; }
 std::string Text(const std::vector<uint8_t>& b) { return {b.begin(), b.end()}; }
 
@@ -80,38 +87,39 @@ c10::intrusive_ptr<c10d::Store> MeetAt(const Rendezvous& r) {
   c10::intrusive_ptr<c10d::Store> store;
   try {
     store = c10::make_intrusive<c10d::TCPStore>(r.host, opts);
-  } catch (const c10::Error& e) {
+  } catch (const std::exception& e) {
     const std::string where = r.host + ":" + std::to_string(r.port);
     throw std::runtime_error(r.rank == 0 ? "rank 0 cannot serve the rendezvous on " + where +
-                                               " (is MASTER_PORT taken by another process?): " + TorchMessage(e)
+                                               " (is MASTER_PORT taken by another process?): " + Message(e)
                                          : "rank " + std::to_string(r.rank) + " cannot reach rank 0 at " + where +
-                                               ": " + TorchMessage(e));
+                                               ": " + Message(e));
   }
   const std::string mine = std::to_string(r.size);
-  const auto mismatch = [&](int rank, const std::string& theirs) {
-    return std::runtime_error("world_size mismatch: rank " + std::to_string(r.rank) + " was given world_size " + mine +
-                              " but rank " + std::to_string(rank) + " was given " + theirs);
-  };
+  // The first rank found to disagree, and its world size.
+  int other = -1;
+  std::string theirs;
   try {
     if (r.rank == 0) {
       store->set("lenet_torch/world_size", Bytes(mine));
-      for (int rank = 1; rank < r.size; ++rank) {
-        const auto theirs = Text(store->get("lenet_torch/world_size/" + std::to_string(rank)));
-        if (theirs != mine) {
-          store->set("lenet_torch/mismatch", Bytes(std::to_string(rank) + ":" + theirs));
-          throw mismatch(rank, theirs);
-        }
+      for (int rank = 1; rank < r.size && other < 0; ++rank) {
+        theirs = Text(store->get("lenet_torch/world_size/" + std::to_string(rank)));
+        if (theirs != mine) other = rank;
       }
     } else {
       store->set("lenet_torch/world_size/" + std::to_string(r.rank), Bytes(mine));
-      const auto theirs = Text(store->get("lenet_torch/world_size"));
-      if (theirs != mine) throw mismatch(0, theirs);
+      theirs = Text(store->get("lenet_torch/world_size"));
+      if (theirs != mine) other = 0;
     }
-  } catch (const c10::Error& e) {
-    throw std::runtime_error("timed out after " + std::to_string(r.timeout.count() / 1000.0) +
-                             " s waiting for the other ranks of world_size " + mine + " to join at " + r.host + ":" +
+  } catch (const std::exception& e) {
+    std::ostringstream seconds;
+    seconds << r.timeout.count() / 1000.0;
+    throw std::runtime_error("timed out after " + seconds.str() + " s waiting for the other ranks of world_size " + mine + " to join at " + r.host + ":" +
                              std::to_string(r.port) + " (a peer that never started, or a rank given twice): " +
-                             TorchMessage(e));
+                             Message(e));
+  }
+  if (other >= 0) {
+    throw std::runtime_error("world_size mismatch: rank " + std::to_string(r.rank) + " was given world_size " + mine +
+                             " but rank " + std::to_string(other) + " was given " + theirs);
   }
   return store;
 }
