@@ -4,7 +4,7 @@
  */
 import type { NativeBatchSource, NativeTensor } from '../binding';
 import { native } from './binding';
-import { defaultGroup } from './distributed';
+import { defaultGroup } from './process_group';
 import { Tensor } from './tensor';
 import { checkArgCount, checkBool, checkInt, checkOptions, invalidType, invalidValue, parseArgs } from './validate';
 
@@ -131,7 +131,7 @@ export class DistributedSampler implements Iterable<number> {
     this.epoch = checkInt('epoch', epoch, { min: 0 });
   }
 
-  private indices(): Int32Array {
+  private _indices(): Int32Array {
     const n = this.dataset.length;
     const all = this.shuffle ? permutation(n, this.seed + this.epoch) : Int32Array.from({ length: n }, (_, i) => i);
     const mine = new Int32Array(this.num_samples);
@@ -140,12 +140,12 @@ export class DistributedSampler implements Iterable<number> {
   }
 
   *[Symbol.iterator](): Iterator<number> {
-    yield* this.indices();
+    yield* this._indices();
   }
 
   /** @internal this rank's indices as an int64 tensor on `device`, for the native batching */
   _order(device: string): NativeTensor {
-    const indices = this.indices();
+    const indices = this._indices();
     return native.fromData(indices, [indices.length], 'int64', device);
   }
 }
@@ -194,13 +194,13 @@ export class DataLoader implements Iterable<[Tensor, Tensor]> {
   }
 
   /** The number of examples in one pass: the data set's, or the sampler's share of it. */
-  private examples(): number {
+  private _examples(): number {
     return this.sampler ? this.sampler.length : this.dataset.length;
   }
 
   /** The number of batches in one pass. */
   get length(): number {
-    const n = this.examples();
+    const n = this._examples();
     return this.drop_last ? Math.floor(n / this.batch_size) : Math.ceil(n / this.batch_size);
   }
 
@@ -216,7 +216,7 @@ export class DataLoader implements Iterable<[Tensor, Tensor]> {
   *[Symbol.iterator](): Iterator<[Tensor, Tensor]> {
     const source = this.dataset._source();
     const order = this._order(source);
-    const n = this.examples();
+    const n = this._examples();
     for (let b = 0; b < this.length; b++) {
       const [X, y] = native.batch(source, order, b * this.batch_size, Math.min(n, (b + 1) * this.batch_size));
       yield [new Tensor(X), new Tensor(y)];

@@ -4,8 +4,8 @@
  * collectives. Collectives run off the main thread and resolve when done; every rank must issue the same ones in the
  * same order, as in PyTorch.
  */
-import type { NativeProcessGroup } from '../binding';
 import { native } from './binding';
+import { defaultGroup, hasDefaultGroup, setDefaultGroup } from './process_group';
 import { Tensor } from './tensor';
 import {
   checkArgCount, checkInt, checkNumber, checkOptions, checkString, invalidType, invalidValue, parseArgs,
@@ -33,45 +33,31 @@ export interface InitProcessGroupOptions {
   rank?: number;
 }
 
-let group: NativeProcessGroup | null = null;
+// A rendezvous under way: a second init_process_group meanwhile is refused as one after it would be.
 let initializing = false;
-
-const NOT_INITIALIZED =
-  'Default process group has not been initialized, please make sure to call init_process_group.';
-
-/** @internal the default group's native handle; an Error when there is none */
-export function defaultGroup(): NativeProcessGroup {
-  if (!group) throw new Error(NOT_INITIALIZED);
-  return group;
-}
-
-/** @internal the default group's native handle, or null */
-export function currentGroup(): NativeProcessGroup | null {
-  return group;
-}
 
 /** Whether this build has a c10d backend (Gloo or NCCL), as torch.distributed.is_available. */
 export function is_available(): boolean {
-  checkArgCount('is_available', arguments.length, 0);
+  checkArgCount('distributed.is_available', arguments.length, 0);
   return native.distributedBackends.length > 0;
 }
 
 /** Whether this build has the Gloo backend (its headers, libgloo-dev, were found at build time). */
 export function is_gloo_available(): boolean {
-  checkArgCount('is_gloo_available', arguments.length, 0);
+  checkArgCount('distributed.is_gloo_available', arguments.length, 0);
   return native.distributedBackends.includes('gloo');
 }
 
 /** Whether this build has the NCCL backend (a CUDA libtorch with NCCL and nccl.h at build time). */
 export function is_nccl_available(): boolean {
-  checkArgCount('is_nccl_available', arguments.length, 0);
+  checkArgCount('distributed.is_nccl_available', arguments.length, 0);
   return native.distributedBackends.includes('nccl');
 }
 
 /** Whether init_process_group has made the default group (and destroy_process_group has not ended it). */
 export function is_initialized(): boolean {
-  checkArgCount('is_initialized', arguments.length, 0);
-  return group !== null;
+  checkArgCount('distributed.is_initialized', arguments.length, 0);
+  return hasDefaultGroup();
 }
 
 function envInt(name: string, value: unknown, fallback: string | undefined, min: number): number {
@@ -103,10 +89,10 @@ function envString(name: string): string {
  *   backend, the port is taken, the ranks disagree on world_size or a peer does not come within `timeout`.
  */
 export async function init_process_group(backend?: Backend | InitProcessGroupOptions, options?: InitProcessGroupOptions): Promise<void> {
-  checkArgCount('init_process_group', arguments.length, 2);
+  checkArgCount('distributed.init_process_group', arguments.length, 2);
   const given = typeof backend === 'string' ? [backend, checkOptions('options', options)] : [checkOptions('options', backend)];
   if (typeof backend !== 'string' && options !== undefined) throw invalidType('backend', 'a backend name', backend);
-  const a = parseArgs('init_process_group', ['backend', 'init_method', 'timeout', 'world_size', 'rank'], given);
+  const a = parseArgs('distributed.init_process_group', ['backend', 'init_method', 'timeout', 'world_size', 'rank'], given);
   const name = checkString('backend', a.backend ?? 'gloo', BACKENDS);
   const method = a.init_method ?? 'env://';
   if (typeof method !== 'string') throw invalidType('init_method', "'env://' or 'tcp://host:port'", method);
@@ -128,11 +114,11 @@ export async function init_process_group(backend?: Backend | InitProcessGroupOpt
   const world_size = envInt('world_size', a.world_size, process.env.WORLD_SIZE, 1);
   const rank = envInt('rank', a.rank, process.env.RANK, 0);
   if (rank >= world_size) throw invalidValue('rank', `an integer in 0..${world_size - 1} (world_size ${world_size})`, rank);
-  if (group || initializing) throw new Error('trying to initialize the default process group twice!');
+  if (hasDefaultGroup() || initializing) throw new Error('trying to initialize the default process group twice!');
   const caller = new Error();
   initializing = true;
   try {
-    group = await native.initProcessGroup(name, host, port, rank, world_size, Math.round(timeout * 1000));
+    setDefaultGroup(await native.initProcessGroup(name, host, port, rank, world_size, Math.round(timeout * 1000)));
   } catch (error) {
     const e = new Error(`init_process_group: ${(error as Error).message}`);
     e.stack = `${e.name}: ${e.message}\n${(caller.stack ?? '').split('\n').slice(1).join('\n')}`;
@@ -144,19 +130,19 @@ export async function init_process_group(backend?: Backend | InitProcessGroupOpt
 
 /** This process's rank in the default group, as torch.distributed.get_rank. @throws Error before init_process_group. */
 export function get_rank(): number {
-  checkArgCount('get_rank', arguments.length, 0);
+  checkArgCount('distributed.get_rank', arguments.length, 0);
   return defaultGroup().rank();
 }
 
 /** The number of processes in the default group, as torch.distributed.get_world_size. @throws Error before init_process_group. */
 export function get_world_size(): number {
-  checkArgCount('get_world_size', arguments.length, 0);
+  checkArgCount('distributed.get_world_size', arguments.length, 0);
   return defaultGroup().size();
 }
 
 /** The default group's backend: 'gloo' or 'nccl'. @throws Error before init_process_group. */
 export function get_backend(): Backend {
-  checkArgCount('get_backend', arguments.length, 0);
+  checkArgCount('distributed.get_backend', arguments.length, 0);
   return defaultGroup().backend() as Backend;
 }
 
@@ -185,7 +171,7 @@ function checkTensor(value: unknown): Tensor {
  */
 export function all_reduce(tensor: Tensor, op: ReduceOpName = ReduceOp.SUM): Promise<void> {
   const caller = new Error();
-  checkArgCount('all_reduce', arguments.length, 2);
+  checkArgCount('distributed.all_reduce', arguments.length, 2);
   const t = checkTensor(tensor);
   const o = checkString('op', op, REDUCE_OPS);
   const g = defaultGroup();
@@ -198,7 +184,7 @@ export function all_reduce(tensor: Tensor, op: ReduceOpName = ReduceOp.SUM): Pro
  */
 export function broadcast(tensor: Tensor, src: number): Promise<void> {
   const caller = new Error();
-  checkArgCount('broadcast', arguments.length, 2);
+  checkArgCount('distributed.broadcast', arguments.length, 2);
   const t = checkTensor(tensor);
   const g = defaultGroup();
   const s = checkInt('src', src, { min: 0 });
@@ -209,7 +195,7 @@ export function broadcast(tensor: Tensor, src: number): Promise<void> {
 /** Resolves once every rank has called barrier(), as torch.distributed.barrier. @throws Error before init_process_group. */
 export function barrier(): Promise<void> {
   const caller = new Error();
-  checkArgCount('barrier', arguments.length, 0);
+  checkArgCount('distributed.barrier', arguments.length, 0);
   const g = defaultGroup();
   return settle(caller, () => g.barrier());
 }
@@ -220,7 +206,7 @@ export function barrier(): Promise<void> {
  * @throws Error before init_process_group.
  */
 export function destroy_process_group(): void {
-  checkArgCount('destroy_process_group', arguments.length, 0);
+  checkArgCount('distributed.destroy_process_group', arguments.length, 0);
   defaultGroup().destroy();
-  group = null;
+  setDefaultGroup(null);
 }

@@ -105,17 +105,26 @@ c10::intrusive_ptr<c10d::Store> MeetAt(const Rendezvous& r) {
         theirs = Text(store->get("lenet_torch/world_size/" + std::to_string(rank)));
         if (theirs != mine) other = rank;
       }
+      // Serve the store until the disagreeing rank has read rank 0's world size, so that it fails with the same
+      // message rather than on a closed connection.
+      if (other > 0) store->wait({"lenet_torch/read/" + std::to_string(other)});
     } else {
       store->set("lenet_torch/world_size/" + std::to_string(r.rank), Bytes(mine));
       theirs = Text(store->get("lenet_torch/world_size"));
+      store->set("lenet_torch/read/" + std::to_string(r.rank), Bytes(mine));
       if (theirs != mine) other = 0;
     }
   } catch (const std::exception& e) {
+    const auto message = Message(e);
+    if (message.find("imeout") == std::string::npos && message.find("timed out") == std::string::npos) {
+      throw std::runtime_error("the rendezvous at " + r.host + ":" + std::to_string(r.port) +
+                               " broke off (rank 0 gone?): " + message);
+    }
     std::ostringstream seconds;
     seconds << r.timeout.count() / 1000.0;
     throw std::runtime_error("timed out after " + seconds.str() + " s waiting for the other ranks of world_size " + mine + " to join at " + r.host + ":" +
                              std::to_string(r.port) + " (a peer that never started, or a rank given twice): " +
-                             Message(e));
+                             message);
   }
   if (other >= 0) {
     throw std::runtime_error("world_size mismatch: rank " + std::to_string(r.rank) + " was given world_size " + mine +

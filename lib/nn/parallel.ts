@@ -6,7 +6,7 @@
  */
 import type { NativeProcessGroup } from '../../binding';
 import { native } from '../binding';
-import { defaultGroup } from '../distributed';
+import { defaultGroup } from '../process_group';
 import { afterBackward, Tensor } from '../tensor';
 import { checkArgCount, invalidType } from '../validate';
 import { Module, nativeRoots } from './module';
@@ -46,9 +46,11 @@ export class DistributedDataParallel extends Module {
     this._broadcast_parameters();
   }
 
+  /** The wrapped net's forward; with grad enabled, the next backward() averages this net's gradients. */
   override forward(...inputs: Tensor[]): Tensor {
+    const out = this.module.forward(...inputs);
     if (native.isGradEnabled()) pending.add(this);
-    return this.module.forward(...inputs);
+    return out;
   }
 
   /** @internal rank 0's parameter values into every rank's (blocks) */
