@@ -1,11 +1,11 @@
 // torch.distributed, DistributedDataParallel, DistributedSampler and lenet-torch-run. The multi-process cases run
 // test/children/ddp.js (on the built package, dist/) under the launcher on 127.0.0.1, each on a port found free.
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { nn, torch } from '../lib';
+import { Outcome, runNode } from './spawn';
 
 const dist = torch.distributed;
 const { DataLoader, DistributedSampler, TensorDataset } = torch.utils.data;
@@ -27,27 +27,8 @@ function freePort(): Promise<number> {
   });
 }
 
-interface Outcome {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  seconds: number;
-}
-
 function run(args: string[], env: Record<string, string> = {}, onStdout?: (text: string) => void): Promise<Outcome> {
-  return new Promise((resolve) => {
-    const started = performance.now();
-    const p = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => {
-      stdout += d;
-      onStdout?.(stdout);
-    });
-    p.stderr.on('data', (d: Buffer) => (stderr += d));
-    p.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr, seconds: (performance.now() - started) / 1000 }));
-  });
+  return runNode(args, { env, onStdout });
 }
 
 function lastJson(o: Outcome): { loss?: number; train_acc?: number; test_acc?: number; weights: Record<string, number[]> } {
