@@ -54,8 +54,13 @@ withGloo('DistributedDataParallel: 2 processes x 1 thread, 128 examples each, eq
     const port = await freePort();
     const [one, two] = await Promise.all([
       run([child, reference]),
-      run([launcher, '--nproc_per_node', '2', '--master_port', String(port), child, distributed]),
+      run([launcher, '--nproc_per_node', '2', '--master_port', String(port), child, distributed, 'verbose']),
     ]);
+    if (distributed === 'ddp') {
+      // train_ch6 prints on rank 0 only, the loss and accuracies summed over both ranks (checked below).
+      expect(two.stdout.match(/^training on cpu$/gm)).toHaveLength(1);
+      expect(two.stdout.match(/^loss \d\.\d{3}, train acc \d\.\d{3}, test acc \d\.\d{3}$/gm)).toHaveLength(1);
+    }
     const a = lastJson(one);
     const b = lastJson(two);
     expect(maxDifference(a.weights, b.weights)).toBeLessThan(1e-5);

@@ -305,6 +305,10 @@ function checkpoints(num_batches: number, everyBatch: boolean, progress: boolean
  * iterable (a generator) is read once and its batches reused every epoch.
  * While it trains, the net, its parameters and gradients and any optimizer over them refuse to be used (an Error
  * saying so); a second train_ch6 on the same net waits for the first to finish.
+ * A net wrapped in nn.parallel.DistributedDataParallel trains on every rank of the default process group at once:
+ * rank 0's initialisation is broadcast, each step averages the gradients across ranks (inside the native step), a
+ * DistributedSampler of train_iter gets set_epoch(epoch), the loss and accuracy counts are summed across ranks, and
+ * rank 0 alone prints and plots. Every rank must call it with the same arguments.
  * @example await d2l.train_ch6(net, train_iter, test_iter, 10, 0.9, d2l.try_gpu());
  * @throws TypeError / RangeError naming the argument (num_epochs, lr, ...) before anything runs; rejects with an
  *   Error when the net does not fit the data or train_iter is empty (before training), or with an AbortError.

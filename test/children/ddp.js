@@ -1,7 +1,7 @@
 // A worker for test/distributed.test.ts, started by scripts/lenet-torch-run.js (or alone, as the one-process
 // reference): trains the chapter's net for 20 steps of 256 examples, one libtorch thread, and prints the weights as
 // the last line (rank 0 only). Uses the built package (dist/).
-//   node ddp.js reference|ddp        train_ch6 (the fused native step), alone or DistributedDataParallel
+//   node ddp.js reference|ddp [verbose]  train_ch6 (the fused native step), alone or DistributedDataParallel
 //   node ddp.js reference-loop|loop  a hand-written loop (forward, backward, SGD step), alone or DDP
 //   node ddp.js wait                 joins the group, says "rank R pid P ready", then all-reduces until killed
 'use strict';
@@ -46,7 +46,7 @@ async function main() {
   }
   if (mode === 'ddp' || mode === 'reference') {
     const test = new DataLoader(dataset, { batch_size: 1024 });
-    const result = await d2l.train_ch6(model, loader, test, 1, 0.9, 'cpu', { verbose: false });
+    const result = await d2l.train_ch6(model, loader, test, 1, 0.9, 'cpu', { verbose: process.argv[3] === 'verbose' });
     if (!distributed || dist.get_rank() === 0) {
       process.stdout.write(`${JSON.stringify({ loss: result.loss, train_acc: result.train_acc, test_acc: result.test_acc, weights: weights(net) })}\n`);
     }
