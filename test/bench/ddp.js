@@ -3,7 +3,7 @@
 // lenet-torch-run) against 1 process x 2 threads (train_ch6's native step splitting each batch across 2 threads).
 // The chapter's LeNet on Fashion-MNIST, batch 256 in all (128 per rank), lr 0.9, train_ch6.
 //
-//   npx tsc -p tsconfig.json && node test/bench/ddp.js [--epochs 1] [--rounds 3] [--out test/bench/RESULTS-ddp.md]
+//   npx tsc -p tsconfig.json && node test/bench/ddp.js [--epochs 3] [--rounds 3] [--out test/bench/RESULTS-ddp.md]
 //
 // The two alternate, round after round, each trial in processes of its own, so that a slow spell of this shared
 // machine falls on both; the table gives medians and every trial. Each trial prints one JSON line (rank 0 only).
@@ -18,7 +18,7 @@ const { parseArgs } = require('node:util');
 
 const { values: opts } = parseArgs({
   options: {
-    epochs: { type: 'string', default: '1' },
+    epochs: { type: 'string', default: '3' },
     rounds: { type: 'string', default: '3' },
     out: { type: 'string', default: path.join(__dirname, 'RESULTS-ddp.md') },
     trial: { type: 'string' },
