@@ -8,7 +8,7 @@ import { native } from './binding';
 import { defaultGroup, hasDefaultGroup, setDefaultGroup } from './process_group';
 import { Tensor } from './tensor';
 import {
-  checkArgCount, checkInt, checkNumber, checkOptions, checkString, invalidType, invalidValue, parseArgs,
+  atCaller, checkArgCount, checkInt, checkNumber, checkOptions, checkString, invalidType, invalidValue, parseArgs,
 } from './validate';
 
 /** The reductions of all_reduce, as torch.distributed.ReduceOp (AVG is the sum divided by the world size). */
@@ -120,9 +120,7 @@ export async function init_process_group(backend?: Backend | InitProcessGroupOpt
   try {
     setDefaultGroup(await native.initProcessGroup(name, host, port, rank, world_size, Math.round(timeout * 1000)));
   } catch (error) {
-    const e = new Error(`init_process_group: ${(error as Error).message}`);
-    e.stack = `${e.name}: ${e.message}\n${(caller.stack ?? '').split('\n').slice(1).join('\n')}`;
-    throw e;
+    throw atCaller(new Error(`init_process_group: ${(error as Error).message}`), caller);
   } finally {
     initializing = false;
   }
@@ -151,9 +149,7 @@ async function settle(caller: Error, work: () => Promise<void>): Promise<void> {
   try {
     await work();
   } catch (error) {
-    const e = error instanceof Error ? error : new Error(String(error));
-    e.stack = `${e.name}: ${e.message}\n${(caller.stack ?? '').split('\n').slice(1).join('\n')}`;
-    throw e;
+    throw atCaller(error, caller);
   }
 }
 

@@ -17,7 +17,7 @@ import { xavier_uniform_ } from '../nn/init';
 import { SGD } from '../optim';
 import { no_grad } from '../torch';
 import { Tensor } from '../tensor';
-import { checkArgCount, checkBool, checkFunction, checkInt, checkNumber, checkOptions, invalidType, parseArgs } from '../validate';
+import { atCaller, checkArgCount, checkBool, checkFunction, checkInt, checkNumber, checkOptions, invalidType, parseArgs } from '../validate';
 import { Animator } from './animator';
 import { accuracy, Accumulator, Timer, try_gpu } from './utils';
 
@@ -138,13 +138,6 @@ function abortError(signal: AbortSignalLike): Error {
   error.name = 'AbortError';
   (error as Error & { code: string }).code = 'ABORT_ERR';
   return error;
-}
-
-/** A native rejection, re-thrown with the stack of the call that started the work (sharp's way). */
-function atCaller(error: unknown, caller: Error): Error {
-  const e = error instanceof Error ? error : new Error(String(error));
-  e.stack = `${e.name}: ${e.message}\n${(caller.stack ?? '').split('\n').slice(1).join('\n')}`;
-  return e;
 }
 
 function checkBatches(name: string, value: unknown): Batches {
@@ -472,15 +465,15 @@ class Reporter {
   private started = 0;
 
   /**
-   * `show`: print and plot (false on ranks other than 0 of a DistributedDataParallel training); `lockstep`: report
-   * at the same batches on every rank (each report is a collective then), whatever each rank shows.
+   * `lead`: this process prints and plots (false on ranks other than 0 of a DistributedDataParallel training);
+   * `lockstep`: report at the same batches on every rank (each report is a collective then), whatever each shows.
    */
   constructor(private readonly num_epochs: number, private readonly s: Settings, private readonly hold: NetHold,
-              private readonly show: boolean, private readonly lockstep: boolean) {
+              private readonly lead: boolean, private readonly lockstep: boolean) {
     // d2l's xlim is [1, num_epochs]; one epoch needs room for its fifths.
     const xlim: [number, number] = num_epochs > 1 ? [1, num_epochs] : [0, 1];
     this.animator = new Animator({ xlabel: 'epoch', xlim, legend: ['train loss', 'train acc', 'test acc'] });
-    this.progress = show && process.stdout.isTTY === true;
+    this.progress = s.verbose && lead && process.stdout.isTTY === true;
   }
 
   startEpoch(epoch: number, num_batches: number): void {
@@ -521,7 +514,7 @@ class Reporter {
     this.animator.add(record.epoch, [null, null, point(record.test_acc)]);
     const on_epoch = this.s.on_epoch;
     if (on_epoch) this.hold.without(() => on_epoch(record));
-    if (this.s.plot && this.show) await this.animator.save(this.s.plot);
+    if (this.s.plot && this.lead) await this.animator.save(this.s.plot);
   }
 
   stop(): void {
@@ -546,7 +539,8 @@ async function train(net: Module, train_data: Batches, test_iter: Batches, num_e
   // and sums its metrics with the others'; rank 0 alone prints.
   const ddp = net instanceof DistributedDataParallel ? net : null;
   ddp?._broadcast_parameters();
-  const show = s.verbose && (!ddp || ddp._group.rank() === 0);
+  const lead = !ddp || ddp._group.rank() === 0;
+  const show = s.verbose && lead;
   const handle = nativeNet(net);
   const trainer = handle
     ? new native.Trainer(handle, new SGD(net.parameters(), { lr })._h, { reduction: 'mean', ignore_index: -100, label_smoothing: 0, weight: null },
@@ -554,7 +548,7 @@ async function train(net: Module, train_data: Batches, test_iter: Batches, num_e
     : null;
   const hold = new NetHold(net);
   holds.set(net, hold);
-  const reporter = new Reporter(num_epochs, s, hold, show, ddp !== null);
+  const reporter = new Reporter(num_epochs, s, hold, lead, ddp !== null);
   const report: Report = ddp ? async (done, m) => reporter.batch(done, (await sumAcrossRanks(ddp._group, m)) as Metrics) : reporter.batch;
   const onAbort = () => trainer?.cancel();
   s.signal?.addEventListener('abort', onAbort, { once: true });
