@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { nn, torch } from '../lib';
+import { d2l, nn, torch } from '../lib';
 import { Outcome, runNode } from './spawn';
 
 const dist = torch.distributed;
@@ -165,6 +165,33 @@ withGloo('torch.distributed in one process (world_size 1)', () => {
     const X = torch.ones(4, 3);
     ddp.forward(X).sum().backward();
     expect(layer.weight.grad!.tolist()).toEqual([[4, 4, 4], [4, 4, 4]]);
+  });
+
+  test('train_ch6 holds the wrapped net while it trains it, as it holds any net', async () => {
+    await dist.init_process_group('gloo', { init_method: `tcp://127.0.0.1:${await freePort()}`, rank: 0, world_size: 1 });
+    torch.manual_seed(0);
+    const data = new DataLoader(new TensorDataset(torch.rand(1500, 1, 28, 28), torch.randint(0, 10, [1500])), { batch_size: 100 });
+    const inner = new nn.Sequential(new nn.Reshape(-1, 1, 28, 28), new nn.Conv2d(1, 6, { kernel_size: 5 }), new nn.Flatten(), new nn.Linear(6 * 24 * 24, 10));
+    const ddp = new nn.parallel.DistributedDataParallel(inner);
+    const errors: string[] = [];
+    const timer = setInterval(() => {
+      for (const attempt of [() => inner.zero_grad(), () => ddp.zero_grad()]) {
+        try {
+          attempt();
+        } catch (e) {
+          errors.push((e as Error).message);
+        }
+      }
+    }, 1);
+    try {
+      await d2l.train_ch6(ddp, data, data, 1, 0.1, 'cpu', { verbose: false });
+    } finally {
+      clearInterval(timer);
+    }
+    // Timer ticks can fall between train_ch6's runs, where the net is free; most fall inside one.
+    expect(errors.length).toBeGreaterThan(0);
+    for (const message of errors) expect(message).toMatch(/belongs to a net that is being trained by train_ch6/);
+    ddp.zero_grad();
   });
 
   test('BAD CALL: arguments are checked before any rendezvous', async () => {
