@@ -122,9 +122,9 @@ c10::intrusive_ptr<c10d::Store> MeetAt(const Rendezvous& r) {
     }
     std::ostringstream seconds;
     seconds << r.timeout.count() / 1000.0;
-    throw std::runtime_error("timed out after " + seconds.str() + " s waiting for the other ranks of world_size " + mine + " to join at " + r.host + ":" +
-                             std::to_string(r.port) + " (a peer that never started, or a rank given twice): " +
-                             message);
+    throw std::runtime_error("timed out after " + seconds.str() + " s waiting for the other ranks of world_size " +
+                             mine + " to join at " + r.host + ":" + std::to_string(r.port) +
+                             " (a peer that never started, or a rank given twice): " + message);
   }
   if (other >= 0) {
     throw std::runtime_error("world_size mismatch: rank " + std::to_string(r.rank) + " was given world_size " + mine +
@@ -264,7 +264,7 @@ void AverageGradients(Collectives& group, const std::vector<at::Tensor>& params)
   std::vector<at::Tensor> grads;
   grads.reserve(params.size());
   for (const auto& p : params) {
-    auto& grad = const_cast<at::Tensor&>(p).mutable_grad();
+    auto& grad = p.mutable_grad();
     if (!grad.defined()) grad = torch::zeros_like(p);
     grads.push_back(grad);
   }
