@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // lenet-torch-run: starts the worker processes of a distributed training on this node, as torchrun does.
-//   npx lenet-torch-run --nproc_per_node 2 train.js [script arguments]
+//   npx lenet-torch-run --nproc_per_node 2 train.js [script arguments]   (--nproc_per_node auto: one per CPU)
 //   npx lenet-torch-run --nnodes 2 --node_rank 0 --master_addr 10.0.0.1 --master_port 29500 --nproc_per_node 2 train.js
 // Each worker is `node script args` with torchrun's variables: MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE,
 // LOCAL_RANK, LOCAL_WORLD_SIZE, GROUP_RANK, and OMP_NUM_THREADS=1 unless set (one libtorch thread per worker, as

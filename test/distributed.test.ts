@@ -93,6 +93,34 @@ withGloo('lenet-torch-run', () => {
     expect(o.stderr).toMatch(/worker rank 1 \(local rank 1, pid \d+\) was killed by SIGKILL; stopping the other workers/);
   }, 60000);
 
+  test('SIGTERM to the launcher reaches every worker; it exits with their status', async () => {
+    const port = await freePort();
+    const pids: number[] = [];
+    let sent = false;
+    const launched = runNode([launcher, '--nproc_per_node', '2', '--master_port', String(port), child, 'wait'], {
+      onStdout: (text, kill) => {
+        const ready = [...text.matchAll(/rank \d pid (\d+) ready/g)].map((m) => Number(m[1]));
+        if (ready.length === 2 && !sent) {
+          sent = true;
+          pids.push(...ready);
+          kill('SIGTERM');
+        }
+      },
+    });
+    const o = await launched;
+    expect(sent).toBe(true);
+    expect(o.code).toBe(128 + 15);
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    expect(pids.filter(alive)).toEqual([]);
+  }, 60000);
+
   test("gives each worker torchrun's variables", async () => {
     const port = await freePort();
     const script = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lenet-torch-run-')), 'env.js');
