@@ -298,12 +298,7 @@ ProcessGroupWrap::ProcessGroupWrap(const Napi::CallbackInfo& info) : Wrap<Proces
 }
 
 ProcessGroupWrap* ProcessGroupWrap::FromOptional(const Napi::Value& value, const char* what) {
-  Napi::Env env = value.Env();
-  if (value.IsNull() || value.IsUndefined()) return nullptr;
-  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(Data(env).process_group.Value())) {
-    throw Napi::TypeError::New(env, std::string("Expected ") + what + " to be a native ProcessGroup");
-  }
-  return Unwrap(value.As<Napi::Object>());
+  return UnwrapOptional(value, Data(value.Env()).process_group, what, "ProcessGroup");
 }
 
 std::shared_ptr<Collectives> ProcessGroupWrap::group(Napi::Env env) const {

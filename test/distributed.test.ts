@@ -5,6 +5,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { d2l, nn, torch } from '../lib';
+import { refusalsDuring } from './refusals';
 import { Outcome, runNode } from './spawn';
 
 const dist = torch.distributed;
@@ -201,21 +202,8 @@ withGloo('torch.distributed in one process (world_size 1)', () => {
     const data = new DataLoader(new TensorDataset(torch.rand(1500, 1, 28, 28), torch.randint(0, 10, [1500])), { batch_size: 100 });
     const inner = new nn.Sequential(new nn.Reshape(-1, 1, 28, 28), new nn.Conv2d(1, 6, { kernel_size: 5 }), new nn.Flatten(), new nn.Linear(6 * 24 * 24, 10));
     const ddp = new nn.parallel.DistributedDataParallel(inner);
-    const errors: string[] = [];
-    const timer = setInterval(() => {
-      for (const attempt of [() => inner.zero_grad(), () => ddp.zero_grad()]) {
-        try {
-          attempt();
-        } catch (e) {
-          errors.push((e as Error).message);
-        }
-      }
-    }, 1);
-    try {
-      await d2l.train_ch6(ddp, data, data, 1, 0.1, 'cpu', { verbose: false });
-    } finally {
-      clearInterval(timer);
-    }
+    const { errors } = await refusalsDuring([() => inner.zero_grad(), () => ddp.zero_grad()], () =>
+      d2l.train_ch6(ddp, data, data, 1, 0.1, 'cpu', { verbose: false }));
     // Timer ticks can fall between train_ch6's runs, where the net is free; most fall inside one.
     expect(errors.length).toBeGreaterThan(0);
     for (const message of errors) expect(message).toMatch(/belongs to a net that is being trained by train_ch6/);
