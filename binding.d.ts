@@ -148,8 +148,12 @@ export interface NativeRunResult {
 
 /** The native training loop over one net and optimizer (native/train.h). One run at a time. */
 export declare class NativeTrainer {
-  /** cudaGraph: on CUDA, capture the step as a CUDA graph and replay it (native/train.cc). */
-  constructor(net: NativeModule, optimizer: NativeSGD, loss: NativeCrossEntropyOptions, options: { cudaGraph: boolean });
+  /**
+   * cudaGraph: on CUDA, capture the step as a CUDA graph and replay it (native/train.cc). With `group`, each step
+   * averages the gradients across its ranks before the SGD step (DistributedDataParallel).
+   */
+  constructor(net: NativeModule, optimizer: NativeSGD, loss: NativeCrossEntropyOptions, options: { cudaGraph: boolean },
+              group: NativeProcessGroup | null);
   /** Trains batches [first, last) of `source` taken in `order` (a permutation) or stored order, off the main thread. */
   run(source: NativeBatchSource, order: NativeTensor | null, batchSize: number, first: number, last: number,
       hold: NativeHold | null): Promise<NativeRunResult>;
@@ -173,6 +177,28 @@ export declare class NativeHold {
   /** Lets go, unless native work runs under the hold: then keeps it and returns false. */
   release(): boolean;
   held(): boolean;
+}
+
+/**
+ * A c10d process group (native/distributed.h), made by initProcessGroup. Collectives are issued on the calling
+ * thread, in call order, and waited for off it.
+ */
+export declare class NativeProcessGroup {
+  private constructor();
+  rank(): number;
+  size(): number;
+  backend(): string;
+  /** In place; 'avg' is the sum divided by the world size. */
+  allReduce(tensor: NativeTensor, op: 'sum' | 'product' | 'min' | 'max' | 'avg'): Promise<void>;
+  /** In place, from rank `src`. */
+  broadcast(tensor: NativeTensor, src: number): Promise<void>;
+  barrier(): Promise<void>;
+  /** Blocks: the parameters' gradients averaged across ranks in place (a missing one counts as zeros). */
+  averageGradients(params: NativeTensor[]): void;
+  /** Blocks: rank 0's parameter values copied into every rank's, in place. */
+  broadcastParameters(params: NativeTensor[]): void;
+  /** This handle lets go of the group; later calls throw. */
+  destroy(): void;
 }
 
 export type NativeInit =
@@ -246,6 +272,17 @@ export interface Binding {
   fromStorage(bytes: NativeTensor, dtype: NativeDtype, size: number[], stride: number[], offset: number): NativeTensor;
   /** Copies sources[i] into destinations[i] in place, without autograd (dtype converted, device kept); all checked first. */
   copyTensors(destinations: NativeTensor[], sources: NativeTensor[]): void;
+
+  ProcessGroup: typeof NativeProcessGroup;
+  /**
+   * The default group's rendezvous (native/distributed.cc): rank 0 serves a TCPStore on host:port; resolves once all
+   * worldSize ranks have met and the backend is connected. Rejects naming the fault: the backend missing from this
+   * build, the port taken, a world-size mismatch, a timeout.
+   */
+  initProcessGroup(backend: string, host: string, port: number, rank: number, worldSize: number,
+                   timeoutMs: number): Promise<NativeProcessGroup>;
+  /** The c10d backends this build has: 'gloo', 'nccl'. */
+  distributedBackends: string[];
 
   /** Turns the faster CPU kernels of native/kernels.h on or off (tests and benchmarks compare with libtorch's). */
   setFastKernels(enabled: boolean): void;

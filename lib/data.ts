@@ -4,6 +4,7 @@
  */
 import type { NativeBatchSource, NativeTensor } from '../binding';
 import { native } from './binding';
+import { defaultGroup } from './process_group';
 import { Tensor } from './tensor';
 import { checkArgCount, checkBool, checkInt, checkOptions, invalidType, invalidValue, parseArgs } from './validate';
 
@@ -42,6 +43,113 @@ export class TensorDataset implements Dataset {
   }
 }
 
+export interface DistributedSamplerOptions {
+  /** Ranks sharing the data set (default: the default process group's world size). */
+  num_replicas?: number;
+  /** This rank, 0 .. num_replicas - 1 (default: its rank in the default process group). */
+  rank?: number;
+  /** Reshuffle on every epoch (default true): the same order on every rank, drawn from seed + epoch. */
+  shuffle?: boolean;
+  /** The shuffle's seed (default 0), the same on every rank. */
+  seed?: number;
+  /** Drop the tail that does not divide evenly across ranks (default false: repeat the first examples to fill it). */
+  drop_last?: boolean;
+}
+
+// A small seeded generator (mulberry32): every rank draws the same permutation from the same seed, without touching
+// torch.manual_seed's generator.
+function permutation(n: number, seed: number): Int32Array {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const order = Int32Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
+}
+
+/**
+ * This rank's share of a data set, as torch.utils.data.DistributedSampler: the (shuffled) indices padded to a
+ * multiple of num_replicas, then every num_replicas-th from `rank`, so the ranks' shares are disjoint and equal in
+ * size. Give it to a DataLoader (`sampler`), and call set_epoch(epoch) before each epoch for a new shuffle
+ * (train_ch6 does). The shuffle is seeded by `seed + epoch`, the same on every rank, but is not PyTorch's permutation.
+ * @example const loader = new DataLoader(dataset, { batch_size: 128, sampler: new DistributedSampler(dataset) });
+ * @throws TypeError / RangeError naming the argument; Error when num_replicas or rank is left to a default process
+ *   group that does not exist.
+ */
+export class DistributedSampler implements Iterable<number> {
+  readonly dataset: Dataset;
+  readonly num_replicas: number;
+  readonly rank: number;
+  readonly shuffle: boolean;
+  readonly seed: number;
+  readonly drop_last: boolean;
+  /** Examples this rank gets per epoch. */
+  readonly num_samples: number;
+  /** num_samples times num_replicas. */
+  readonly total_size: number;
+  private epoch = 0;
+
+  constructor(dataset: Dataset, options?: DistributedSamplerOptions);
+  constructor(dataset: Dataset, num_replicas?: number, rank?: number, shuffle?: boolean, seed?: number, drop_last?: boolean);
+  constructor(dataset: Dataset, ...args: unknown[]) {
+    if (dataset === null || typeof dataset !== 'object' || typeof (dataset as Dataset)._source !== 'function') {
+      throw invalidType('dataset', 'a Dataset (e.g. a TensorDataset)', dataset);
+    }
+    if (args.length === 1 && args[0] !== null && typeof args[0] === 'object') checkOptions('options', args[0]);
+    const a = parseArgs('DistributedSampler', ['num_replicas', 'rank', 'shuffle', 'seed', 'drop_last'], args);
+    this.dataset = dataset;
+    this.num_replicas = checkInt('num_replicas', a.num_replicas ?? defaultGroup().size(), { min: 1 });
+    this.rank = checkInt('rank', a.rank ?? defaultGroup().rank(), { min: 0 });
+    if (this.rank >= this.num_replicas) {
+      throw invalidValue('rank', `an integer in 0..${this.num_replicas - 1} (num_replicas ${this.num_replicas})`, this.rank);
+    }
+    this.shuffle = checkBool('shuffle', a.shuffle ?? true);
+    this.seed = checkInt('seed', a.seed ?? 0, { min: 0 });
+    this.drop_last = checkBool('drop_last', a.drop_last ?? false);
+    const n = dataset.length;
+    const r = this.num_replicas;
+    this.num_samples = this.drop_last && n % r !== 0 ? Math.ceil((n - r) / r) : Math.ceil(n / r);
+    this.total_size = this.num_samples * r;
+  }
+
+  /** The number of indices this rank gets per epoch. */
+  get length(): number {
+    return this.num_samples;
+  }
+
+  /** Sets the epoch, which seeds the next shuffle (seed + epoch): call it before each epoch. */
+  set_epoch(epoch: number): void {
+    checkArgCount('DistributedSampler.set_epoch', arguments.length, 1);
+    this.epoch = checkInt('epoch', epoch, { min: 0 });
+  }
+
+  private _indices(): Int32Array {
+    const n = this.dataset.length;
+    const all = this.shuffle ? permutation(n, this.seed + this.epoch) : Int32Array.from({ length: n }, (_, i) => i);
+    const mine = new Int32Array(this.num_samples);
+    for (let i = 0; i < this.num_samples; i++) mine[i] = all[(this.rank + i * this.num_replicas) % n];
+    return mine;
+  }
+
+  *[Symbol.iterator](): Iterator<number> {
+    yield* this._indices();
+  }
+
+  /** @internal this rank's indices as an int64 tensor on `device`, for the native batching */
+  _order(device: string): NativeTensor {
+    const indices = this._indices();
+    return native.fromData(indices, [indices.length], 'int64', device);
+  }
+}
+
 export interface DataLoaderOptions {
   /** Examples per batch (default 1). */
   batch_size?: number;
@@ -49,6 +157,8 @@ export interface DataLoaderOptions {
   shuffle?: boolean;
   /** Drop the last, partial batch (default false: keep it). */
   drop_last?: boolean;
+  /** Take the examples this sampler gives (a DistributedSampler), in its order; not with shuffle. */
+  sampler?: DistributedSampler;
 }
 
 /**
@@ -61,37 +171,52 @@ export class DataLoader implements Iterable<[Tensor, Tensor]> {
   readonly batch_size: number;
   readonly shuffle: boolean;
   readonly drop_last: boolean;
+  readonly sampler: DistributedSampler | null;
 
   constructor(dataset: Dataset, options?: DataLoaderOptions);
-  constructor(dataset: Dataset, batch_size: number, shuffle?: boolean);
+  constructor(dataset: Dataset, batch_size: number, shuffle?: boolean, drop_last?: boolean, sampler?: DistributedSampler);
   constructor(dataset: Dataset, ...args: unknown[]) {
     if (dataset === null || typeof dataset !== 'object' || typeof (dataset as Dataset)._source !== 'function') {
       throw invalidType('dataset', 'a Dataset (e.g. a TensorDataset)', dataset);
     }
     // A lone number is the positional batch_size; a lone object must be plain options.
     if (args.length === 1 && args[0] !== null && typeof args[0] === 'object') checkOptions('options', args[0]);
-    const a = parseArgs('DataLoader', ['batch_size', 'shuffle', 'drop_last'], args);
+    const a = parseArgs('DataLoader', ['batch_size', 'shuffle', 'drop_last', 'sampler'], args);
     this.dataset = dataset;
     this.batch_size = checkInt('batch_size', a.batch_size ?? 1, { min: 1 });
     this.shuffle = checkBool('shuffle', a.shuffle ?? false);
     this.drop_last = checkBool('drop_last', a.drop_last ?? false);
+    if (a.sampler !== undefined && !(a.sampler instanceof DistributedSampler)) {
+      throw invalidType('sampler', 'a DistributedSampler', a.sampler);
+    }
+    this.sampler = a.sampler ?? null;
+    if (this.sampler && this.shuffle) throw invalidValue('shuffle', 'false with a sampler (sampler option is mutually exclusive with shuffle)', true);
+  }
+
+  /** The number of examples in one pass: the data set's, or the sampler's share of it. */
+  private _examples(): number {
+    return this.sampler ? this.sampler.length : this.dataset.length;
   }
 
   /** The number of batches in one pass. */
   get length(): number {
-    const n = this.dataset.length;
+    const n = this._examples();
     return this.drop_last ? Math.floor(n / this.batch_size) : Math.ceil(n / this.batch_size);
   }
 
-  /** @internal the order of one pass: a fresh permutation when shuffling (on the data's device), else null */
+  /**
+   * @internal the order of one pass (on the data's device): the sampler's indices, a fresh permutation when
+   * shuffling, else null (stored order)
+   */
   _order(source: NativeBatchSource): NativeTensor | null {
+    if (this.sampler) return this.sampler._order(source.x.device());
     return this.shuffle ? native.randperm(this.dataset.length, source.x.device()) : null;
   }
 
   *[Symbol.iterator](): Iterator<[Tensor, Tensor]> {
     const source = this.dataset._source();
     const order = this._order(source);
-    const n = this.dataset.length;
+    const n = this._examples();
     for (let b = 0; b < this.length; b++) {
       const [X, y] = native.batch(source, order, b * this.batch_size, Math.min(n, (b + 1) * this.batch_size));
       yield [new Tensor(X), new Tensor(y)];

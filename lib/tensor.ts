@@ -217,6 +217,12 @@ export type TensorIndex = number | boolean | null | typeof Ellipsis | Slice | Te
  * A multi-dimensional array of numbers in libtorch's memory (CPU or CUDA), with autograd. Python's `t[0, 1:]` is
  * `t.index([0, Slice(1)])` (JS has no slice syntax, and `t[0]` throws an Error saying so).
  */
+/**
+ * @internal Run after every backward(), in the order added: DistributedDataParallel averages its replicas' gradients
+ * there (lib/nn/parallel.ts).
+ */
+export const afterBackward = new Set<() => void>();
+
 export class Tensor {
   /** @internal the native handle */
   readonly _h: NativeTensor;
@@ -752,6 +758,7 @@ export class Tensor {
     checkArgCount('Tensor.backward', arguments.length, 1);
     if (gradient !== undefined && !(gradient instanceof Tensor)) throw invalidType('gradient', 'a Tensor', gradient);
     this._h.backward(gradient ? gradient._h : null);
+    for (const fn of afterBackward) fn();
   }
 
   /** Frees the native memory now rather than at garbage collection. Any later use throws. Safe to call twice. */

@@ -5,7 +5,8 @@ import { types } from 'node:util';
 import type { NativeTensor, NativeTypedArray } from '../binding';
 import { native } from './binding';
 import { Device, DeviceLike, device, parseDevice } from './device';
-import { DataLoader, TensorDataset } from './data';
+import { DataLoader, DistributedSampler, TensorDataset } from './data';
+import * as distributed from './distributed';
 import { checkDtype, checkShape, Dtype, DTYPE_CONSTANTS, handleOf, integerRange, shapeArgs, Size, Tensor } from './tensor';
 import * as indexing from './indexing';
 import {
@@ -26,10 +27,11 @@ export type { DeviceLike, Dtype };
 export type { TensorIndex, TopkOptions } from './tensor';
 export { load, save } from './serialization';
 export type { LoadOptions, Saveable } from './serialization';
-export type { Dataset, DataLoaderOptions } from './data';
+export type { Dataset, DataLoaderOptions, DistributedSamplerOptions } from './data';
+export { distributed };
 
-/** torch.utils.data: DataLoader and TensorDataset, batched natively. */
-export const utils = { data: { DataLoader, TensorDataset } };
+/** torch.utils.data: DataLoader, TensorDataset and DistributedSampler, batched natively. */
+export const utils = { data: { DataLoader, DistributedSampler, TensorDataset } };
 
 /** dtype constants, as `torch.float32`; every API also takes the plain string. */
 export const { float32, float64, float16, bfloat16, int64, int32, int16, int8, uint8, bool } = DTYPE_CONSTANTS;

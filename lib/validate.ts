@@ -163,3 +163,13 @@ export function parseArgs(
   }
   return result;
 }
+
+/**
+ * An async native failure, re-thrown with the stack of the call that started the work (sharp's way): `caller` is an
+ * Error made at that call, before any await.
+ */
+export function atCaller(error: unknown, caller: Error): Error {
+  const e = error instanceof Error ? error : new Error(String(error));
+  e.stack = `${e.name}: ${e.message}\n${(caller.stack ?? '').split('\n').slice(1).join('\n')}`;
+  return e;
+}

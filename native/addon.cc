@@ -4,6 +4,7 @@
 
 #include "common.h"
 #include "data.h"
+#include "distributed.h"
 #include "errors.h"
 #include "functional.h"
 #include "hold.h"
@@ -49,6 +50,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitTrain(env, exports);
   InitHold(env, exports);
   InitSerialization(env, exports);
+  InitDistributed(env, exports);
 
   exports.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
   exports.Set("cudaBuild", Napi::Boolean::New(env,

@@ -19,6 +19,7 @@ struct AddonData {
   Napi::FunctionReference sgd;
   Napi::FunctionReference trainer;
   Napi::FunctionReference hold;
+  Napi::FunctionReference process_group;
 };
 
 inline AddonData& Data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }

@@ -109,12 +109,7 @@ Napi::Function HoldWrap::Init(Napi::Env env) {
 }
 
 HoldWrap* HoldWrap::FromOptional(const Napi::Value& value, const char* what) {
-  Napi::Env env = value.Env();
-  if (value.IsNull() || value.IsUndefined()) return nullptr;
-  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(Data(env).hold.Value())) {
-    throw Napi::TypeError::New(env, std::string("Expected ") + what + " to be a native Hold");
-  }
-  return Unwrap(value.As<Napi::Object>());
+  return UnwrapOptional(value, Data(value.Env()).hold, what, "Hold");
 }
 
 // new Hold(modules, activity)

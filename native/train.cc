@@ -100,6 +100,7 @@ void StepWhole(TrainerWrap::State& s, const at::Tensor& x, const at::Tensor& y) 
   const auto y_hat = s.net.forward(x);
   const auto loss = CrossEntropy(y_hat, y, s.loss);
   loss.backward();
+  if (s.group) AverageGradients(*s.group, s.module->parameters());  // DistributedDataParallel (distributed.h)
   s.optimizer->step();
   torch::NoGradGuard no_grad;
   s.loss_sum.add_(loss.detach() * static_cast<double>(y.size(0)));
@@ -151,7 +152,8 @@ constexpr int64_t kGraphWarmup = 2;
 // graph support, or a capture libtorch refused: then graphs stay off for this trainer).
 bool ReplayGraph(TrainerWrap::State& s, const at::Tensor& x, const at::Tensor& y, const c10::Device& device) {
 #ifdef LT_WITH_CUDA
-  if (!s.cuda_graph || !device.is_cuda()) return false;
+  // Not with DistributedDataParallel: its all-reduce waits on the host, which a capture cannot hold.
+  if (!s.cuda_graph || !device.is_cuda() || s.group) return false;
   // Parameters moved or replaced, or the learning rate changed: every graph is stale.
   if (!s.graphs.empty() && !s.graphs.front()->Current(s)) {
     s.graphs.clear();
@@ -243,6 +245,7 @@ void TrainBatch(TrainerWrap::State& s, const Batch& batch, const c10::Device& de
     losses[i] = loss.detach();
     corrects[i] = y_hat.argmax(1).eq(ys).sum();
   });
+  if (s.group) AverageGradients(*s.group, s.module->parameters());  // DistributedDataParallel (distributed.h)
   s.optimizer->step();
   torch::NoGradGuard no_grad;
   // d2l adds the batch's mean loss times the batch size, whatever the thread count: with k slices the mean is
@@ -357,6 +360,7 @@ TrainerWrap::TrainerWrap(const Napi::CallbackInfo& info) : Wrap<TrainerWrap>(inf
     state_->optimizer = optimizer->optimizer();
     state_->loss = ParseCrossEntropy(info[2].As<Napi::Object>());
     state_->cuda_graph = info[3].As<Napi::Object>().Get("cudaGraph").ToBoolean();
+    if (auto* group = ProcessGroupWrap::FromOptional(info[4], "group")) state_->group = group->group(info.Env());
   });
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "data.h"
+#include "distributed.h"
 #include "errors.h"
 #include "functional.h"
 
@@ -22,7 +23,7 @@ class TrainerWrap : public Wrap<TrainerWrap> {
  public:
   static Napi::Function Init(Napi::Env env);
   static TrainerWrap* From(const Napi::Value& value, const char* what);
-  // new Trainer(net, optimizer, lossOptions)
+  // new Trainer(net, optimizer, lossOptions, group | null)
   explicit TrainerWrap(const Napi::CallbackInfo& info);
 
   // Everything a worker needs, shared so that it outlives the JS objects if they are collected mid-run.
@@ -31,6 +32,8 @@ class TrainerWrap : public Wrap<TrainerWrap> {
     torch::nn::AnyModule net;
     std::shared_ptr<torch::optim::SGD> optimizer;
     CrossEntropySpec loss;
+    // DistributedDataParallel: the gradients are averaged across this group's ranks before each SGD step.
+    std::shared_ptr<Collectives> group;
     std::atomic<bool> cancelled{false};
     std::atomic<bool> running{false};
     // CUDA: the step captured as CUDA graphs, replayed for batches of their shape (train.cc); none while warming

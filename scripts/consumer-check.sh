@@ -3,8 +3,8 @@
 # fresh app (the addon builds there, offline, with npm's nodedir unset, as on a clean machine), type-checks the
 # consumer apps test/consumer/app.cts (CommonJS) and app.mts (ES module) with `tsc --noEmit --strict` under
 # TypeScript 6 and 7 (no @types/node, no `types` setting), compiles them and runs them with node (each builds the
-# chapter's LeNet, prints the shape table and trains an epoch on synthetic data), and checks that the installed
-# package folder is under 5 MB. Prints a timed line per stage; exits non-zero on any failure.
+# chapter's LeNet, prints the shape table and trains an epoch on synthetic data), checks that the installed
+# package folder is under 5 MB, and runs two ranks of an all_reduce through the installed `npx lenet-torch-run`. Prints a timed line per stage; exits non-zero on any failure.
 #
 # Needs: this checkout's node_modules (npm pack runs `prepare`, i.e. tsc), the quick start's apt packages, and the
 # npm registry (the package's dependencies, typescript 6 and 7).
@@ -116,6 +116,25 @@ for js in app.cjs app.mjs; do
   stage "node $js passed in $(took)"
 done
 
-stage "PASSED: installed size ${size_kb} KB; TypeScript 6 and 7 strict without @types/node; CommonJS and ES module runs"
+# 6. The launcher, as an app runs it: `npx lenet-torch-run` starts two ranks that all-reduce a one (Gloo on 127.0.0.1).
+cat > "$app/distributed.cjs" <<'JS'
+const { torch } = require('lenet-torch');
+(async () => {
+  const dist = torch.distributed;
+  await dist.init_process_group('gloo', { timeout: 60 });
+  const t = torch.ones(1);
+  await dist.all_reduce(t);
+  console.log(`rank ${dist.get_rank()} of ${dist.get_world_size()}: ${t.item()}`);
+  dist.destroy_process_group();
+})();
+JS
+port=$(node -e "const s = require('node:net').createServer().listen(0, '127.0.0.1', () => { console.log(s.address().port); s.close(); })")
+stage "npx lenet-torch-run --nproc_per_node 2 distributed.cjs"
+(cd "$app" && npx --no-install lenet-torch-run --nproc_per_node 2 --master_port "$port" distributed.cjs) > "$work/distributed.log" 2>&1 ||
+  { cat "$work/distributed.log"; fail "npx lenet-torch-run failed"; }
+[ "$(grep -c '^rank [01] of 2: 2$' "$work/distributed.log")" = 2 ] || { cat "$work/distributed.log"; fail "the two ranks did not both sum to 2"; }
+stage "npx lenet-torch-run: both ranks summed to 2 ($(took))"
+
+stage "PASSED: installed size ${size_kb} KB; TypeScript 6 and 7 strict without @types/node; CommonJS and ES module runs; the launcher"
 trap - EXIT
 if [ "$keep" = 0 ]; then rm -rf "$work"; fi

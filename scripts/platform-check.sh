@@ -61,7 +61,7 @@ if [ ! -f "$cpu_root/.lenet-torch-ready" ]; then
   say "creating the Debian 13 chroot in $cpu_root"
   rm -rf "$cpu_root" "$cpu_root.tmp"
   mmdebstrap --quiet --variant=apt --components="main contrib non-free" \
-    --include=ca-certificates,nodejs,npm,cmake,g++,make,git,libtorch-dev,libopenblas0-openmp \
+    --include=ca-certificates,nodejs,npm,cmake,g++,make,git,libtorch-dev,libopenblas0-openmp,libgloo-dev \
     trixie "$cpu_root.tmp" "$mirror"
   echo "deb $mirror trixie main contrib non-free" > "$cpu_root.tmp/etc/apt/sources.list"
   rm -f "$cpu_root.tmp"/etc/apt/sources.list.d/*
@@ -85,10 +85,10 @@ if [ "$target" = debian13-cuda ]; then
     refresh_host_files "$root.tmp"
     mount_all "$root.tmp"
     chroot "$root.tmp" bash -c 'export DEBIAN_FRONTEND=noninteractive; apt-get update -q > /dev/null &&
-      apt-get install -y -q --no-install-recommends libtorch-cuda-dev nvidia-cuda-toolkit binutils > /var/log/lenet-torch-cuda.log 2>&1 || true
+      apt-get install -y -q --no-install-recommends libtorch-cuda-dev nvidia-cuda-toolkit binutils libgloo-cuda-dev libnccl-dev > /var/log/lenet-torch-cuda.log 2>&1 || true
       printf "#!/bin/sh\nexit 0\n" > /var/lib/dpkg/info/nvidia-cudnn.postinst
       dpkg --configure -a >> /var/log/lenet-torch-cuda.log 2>&1
-      apt-get install -y -q --no-install-recommends libtorch-cuda-dev nvidia-cuda-toolkit binutils >> /var/log/lenet-torch-cuda.log 2>&1 ||
+      apt-get install -y -q --no-install-recommends libtorch-cuda-dev nvidia-cuda-toolkit binutils libgloo-cuda-dev libnccl-dev >> /var/log/lenet-torch-cuda.log 2>&1 ||
         { tail -30 /var/log/lenet-torch-cuda.log; exit 1; }
       apt-get clean'
     # The cuDNN stand-in: every libcudnn.so.9 symbol that libtorch's CUDA libraries import, each a function that
@@ -110,6 +110,14 @@ fi
 
 refresh_host_files "$root"
 mount_all "$root"
+
+# Packages added since a kept chroot was made: the headers torch.distributed builds against (Gloo's; NCCL's on CUDA).
+dev_packages=libgloo-dev
+[ "$target" = debian13-cuda ] && dev_packages="libgloo-cuda-dev libnccl-dev"
+if ! chroot "$root" dpkg -s $dev_packages > /dev/null 2>&1; then
+  say "installing $dev_packages"
+  chroot "$root" bash -c "export DEBIAN_FRONTEND=noninteractive; apt-get update -q > /dev/null && apt-get install -y -q --no-install-recommends $dev_packages > /dev/null"
+fi
 
 # This working tree as it is (tracked files and untracked ones git does not ignore), without build outputs.
 say "copying the working tree into the chroot"

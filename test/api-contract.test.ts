@@ -123,6 +123,7 @@ const TORCH: Record<string, Call | ClassCases | null> = {
   utils: null, // torch.utils.data: UTILS_DATA below
   cuda: null, // CUDA below
   indexing: null, // INDEXING below
+  distributed: null, // DISTRIBUTED below
   // dtype constants and the version string
   float32: null, float64: null, float16: null, bfloat16: null, int64: null, int32: null, int16: null, int8: null,
   uint8: null, bool: null, float: null, long: null, __version__: null,
@@ -142,8 +143,29 @@ const INDEXING: Record<string, Call | null> = {
   Ellipsis: null,
 };
 
+// The group's functions check their arguments before they look for the default group (or rendezvous).
+const DISTRIBUTED: Record<string, Call | null> = {
+  is_available: () => torch.distributed.is_available(1),
+  is_gloo_available: () => torch.distributed.is_gloo_available(1),
+  is_nccl_available: () => torch.distributed.is_nccl_available(1),
+  is_initialized: () => torch.distributed.is_initialized(1),
+  init_process_group: () => torch.distributed.init_process_group('gloo', { rank: 0, world_size: 1 }, 1),
+  get_rank: () => torch.distributed.get_rank(1),
+  get_world_size: () => torch.distributed.get_world_size(1),
+  get_backend: () => torch.distributed.get_backend(1),
+  all_reduce: () => torch.distributed.all_reduce(t(), 'sum', 1),
+  broadcast: () => torch.distributed.broadcast(t(), 0, 1),
+  barrier: () => torch.distributed.barrier(1),
+  destroy_process_group: () => torch.distributed.destroy_process_group(1),
+  ReduceOp: null, // values
+};
+
 const UTILS_DATA: Record<string, ClassCases> = {
-  DataLoader: { construct: () => new torch.utils.data.DataLoader(tiny().dataset, 2, false, false, 1), methods: {} },
+  DataLoader: { construct: () => new torch.utils.data.DataLoader(tiny().dataset, 2, false, false, undefined, 1), methods: {} },
+  DistributedSampler: {
+    construct: () => new torch.utils.data.DistributedSampler(tiny().dataset, 2, 0, true, 0, false, 1),
+    methods: { set_epoch: () => new torch.utils.data.DistributedSampler(tiny().dataset, 2, 0).set_epoch(1, 1) },
+  },
   TensorDataset: { construct: () => new torch.utils.data.TensorDataset(t(), labels(), 1), methods: {} },
 };
 
@@ -216,6 +238,16 @@ const NN: Record<string, ClassCases | null> = {
     },
   },
   init: null, // INIT below
+  parallel: null, // PARALLEL below
+};
+
+// A replica made without a process group (its constructor would need one): forward runs the wrapped net's.
+const replica = () => Object.assign(Object.create(nn.parallel.DistributedDataParallel.prototype), { module: linear() });
+const PARALLEL: Record<string, ClassCases> = {
+  DistributedDataParallel: {
+    construct: () => new nn.parallel.DistributedDataParallel(linear(), 1),
+    methods: { forward: () => replica().forward(torch.rand(1, 2), 1) },
+  },
 };
 
 const INIT: Record<string, Call> = {
@@ -312,9 +344,11 @@ function cases(): [string, Call][] {
   add('torch', TORCH);
   add('torch.cuda', CUDA);
   add('torch.indexing', INDEXING);
+  add('torch.distributed', DISTRIBUTED);
   add('torch.utils.data', UTILS_DATA);
   add('nn', NN);
   add('nn.init', INIT);
+  add('nn.parallel', PARALLEL);
   add('optim', OPTIM);
   add('d2l', D2L);
   return out;
@@ -328,10 +362,12 @@ describe('the lists cover the whole public API', () => {
     expect(keys(torch)).toEqual(keys(TORCH));
     expect(keys(torch.cuda)).toEqual(keys(CUDA));
     expect(keys(torch.indexing)).toEqual(keys(INDEXING));
+    expect(keys(torch.distributed)).toEqual(keys(DISTRIBUTED));
     expect(keys(torch.utils)).toEqual(['data']);
     expect(keys(torch.utils.data)).toEqual(keys(UTILS_DATA));
     expect(keys(nn)).toEqual(keys(NN));
     expect(keys(nn.init)).toEqual(keys(INIT));
+    expect(keys(nn.parallel)).toEqual(keys(PARALLEL));
     expect(keys(optim)).toEqual(keys(OPTIM));
     expect(keys(d2l)).toEqual(keys(D2L));
     // The top-level class exports are torch's (ValuesIndices has no methods but the JS protocol's).
@@ -347,6 +383,7 @@ describe('the lists cover the whole public API', () => {
       ...Object.entries(UTILS_DATA).map(([n, c]) => [`torch.utils.data.${n}`, (torch.utils.data as Record<string, { prototype: object }>)[n], c, null] as [string, { prototype: object }, ClassCases, null]),
       ...Object.entries(NN).filter(([, c]) => c !== null).map(([n, c]) =>
         [`nn.${n}`, (nn as unknown as Record<string, { prototype: object }>)[n], c!, n === 'Module' ? null : nn.Module.prototype] as [string, { prototype: object }, ClassCases, object | null]),
+      ...Object.entries(PARALLEL).map(([n, c]) => [`nn.parallel.${n}`, (nn.parallel as Record<string, { prototype: object }>)[n], c, nn.Module.prototype] as [string, { prototype: object }, ClassCases, object]),
       ...Object.entries(OPTIM).map(([n, c]) => [`optim.${n}`, (optim as Record<string, { prototype: object }>)[n], c, null] as [string, { prototype: object }, ClassCases, null]),
       ...Object.entries(D2L).filter(([, c]) => isClassCases(c)).map(([n, c]) =>
         [`d2l.${n}`, (d2l as unknown as Record<string, { prototype: object }>)[n], c as ClassCases, null] as [string, { prototype: object }, ClassCases, null]),
@@ -361,7 +398,11 @@ describe('the lists cover the whole public API', () => {
 describe('one argument too many is a TypeError naming the function', () => {
   const all = cases();
   // The name the error gives: the case's name without its namespace (Tensor.sum, Conv2d, init.zeros_, cuda.x).
-  const CALLEE: Record<string, string> = { 'nn.Module.forward': 'Linear.forward' };
+  const CALLEE: Record<string, string> = {
+    'nn.Module.forward': 'Linear.forward',
+    'nn.parallel.DistributedDataParallel': 'DistributedDataParallel',
+    'nn.parallel.DistributedDataParallel.forward': 'Linear.forward',
+  };
   const expected = (name: string): RegExp => {
     if (VARIADIC[name]) return VARIADIC[name];
     const callee = CALLEE[name] ?? name.replace(/^torch\.utils\.data\./, '').replace(/^(torch|nn|optim|d2l)\./, '');

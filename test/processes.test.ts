@@ -1,32 +1,13 @@
 // Exit paths and worker_threads, each in a child process (test/children/train.js, on the built package) so that a
 // crash fails the test instead of killing jest: the process ends promptly, with the expected status and no core
 // dump, whatever native work is under way.
-import { spawn } from 'node:child_process';
 import * as path from 'node:path';
+import { Outcome, runNode } from './spawn';
 
 const child = path.join(__dirname, 'children', 'train.js');
 
-interface Outcome {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  seconds: number;
-}
-
 function run(scenario: string, onStdout?: (text: string, kill: (s: NodeJS.Signals) => void) => void): Promise<Outcome> {
-  return new Promise((resolve) => {
-    const started = performance.now();
-    const p = spawn(process.execPath, [child, scenario], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => {
-      stdout += d;
-      onStdout?.(stdout, (s) => p.kill(s));
-    });
-    p.stderr.on('data', (d: Buffer) => (stderr += d));
-    p.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr, seconds: (performance.now() - started) / 1000 }));
-  });
+  return runNode([child, scenario], { onStdout });
 }
 
 describe('ending the process while train_ch6 runs native work', () => {

@@ -8,6 +8,7 @@ import { native } from '../lib/binding';
 import { d2l, nn, optim, torch, Tensor } from '../lib';
 import { Call, Global, Persistent, Tuple, dumps } from '../lib/pickle';
 import { lenet } from './lenet';
+import { refusalsDuring } from './refusals';
 
 const FIXTURES = path.join(__dirname, 'fixtures');
 let dir: string;
@@ -250,23 +251,8 @@ describe('while train_ch6 trains the net, state_dict() and load_state_dict() are
     const y = torch.randint(0, 10, [1500]);
     const net = lenet();
     const saved = lenet().state_dict();
-    const errors: string[] = [];
-    let tried = 0;
-    const timer = setInterval(() => {
-      for (const attempt of [() => net.load_state_dict(saved), () => net.state_dict()]) {
-        tried++;
-        try {
-          attempt();
-        } catch (e) {
-          errors.push((e as Error).message);
-        }
-      }
-    }, 1);
-    try {
-      await d2l.train_ch6(net, d2l.load_array([X, y], 100), d2l.load_array([X, y], 500, false), 1, 0.9, 'cpu', { verbose: false });
-    } finally {
-      clearInterval(timer);
-    }
+    const { tried, errors } = await refusalsDuring([() => net.load_state_dict(saved), () => net.state_dict()], () =>
+      d2l.train_ch6(net, d2l.load_array([X, y], 100), d2l.load_array([X, y], 500, false), 1, 0.9, 'cpu', { verbose: false }));
     expect(tried).toBeGreaterThan(0);
     // Timer ticks can fall between train_ch6's runs, where the net is free; most fall inside one.
     expect(errors.length).toBeGreaterThan(0);

@@ -5,18 +5,19 @@
  */
 import { SingleBar } from 'cli-progress';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { NativeHold, NativeModule, NativeTrainer } from '../../binding';
+import type { NativeHold, NativeModule, NativeProcessGroup, NativeTrainer } from '../../binding';
 import { native } from '../binding';
 import { DataLoader } from '../data';
 import { Device, DeviceLike, parseDevice } from '../device';
 import { handleOfModule, Module, nativeRoots } from '../nn/module';
+import { DistributedDataParallel } from '../nn/parallel';
 import { Conv2d, Linear } from '../nn/layers';
 import { CrossEntropyLoss } from '../nn/loss';
 import { xavier_uniform_ } from '../nn/init';
 import { SGD } from '../optim';
 import { no_grad } from '../torch';
 import { Tensor } from '../tensor';
-import { checkArgCount, checkBool, checkFunction, checkInt, checkNumber, checkOptions, invalidType, parseArgs } from '../validate';
+import { atCaller, checkArgCount, checkBool, checkFunction, checkInt, checkNumber, checkOptions, invalidType, parseArgs } from '../validate';
 import { Animator } from './animator';
 import { accuracy, Accumulator, Timer, try_gpu } from './utils';
 
@@ -145,13 +146,6 @@ function abortError(signal: AbortSignalLike): Error {
   return error;
 }
 
-/** A native rejection, re-thrown with the stack of the call that started the work (sharp's way). */
-function atCaller(error: unknown, caller: Error): Error {
-  const e = error instanceof Error ? error : new Error(String(error));
-  e.stack = `${e.name}: ${e.message}\n${(caller.stack ?? '').split('\n').slice(1).join('\n')}`;
-  return e;
-}
-
 function checkBatches(name: string, value: unknown): Batches {
   if (value === null || typeof value !== 'object' || typeof (value as Batches)[Symbol.iterator] !== 'function') {
     throw invalidType(name, 'an iterable of [X, y] batches (a DataLoader)', value);
@@ -179,9 +173,14 @@ function reiterable(data: Batches): Batches {
   return (iterator as unknown) === data ? [...(iterator as unknown as Iterable<[Tensor, Tensor]>)] : data;
 }
 
+/** The libtorch module that runs a net natively: its own, or that of the net a DistributedDataParallel wraps. */
+function nativeNet(net: Module): NativeModule | undefined {
+  return handleOfModule(net instanceof DistributedDataParallel ? net.module : net);
+}
+
 /** Whether the native loop can run: a built-in net and one of our DataLoaders. */
 function fastPath(net: Module, data: Batches): { handle: NativeModule; loader: DataLoader } | null {
-  const handle = handleOfModule(net);
+  const handle = nativeNet(net);
   return handle && data instanceof DataLoader ? { handle, loader: data } : null;
 }
 
@@ -198,13 +197,15 @@ export async function evaluate_accuracy_gpu(net: Module, data_iter: Batches, dev
   checkBatches('data_iter', data_iter);
   const dev = device === undefined ? undefined : parseDevice('device', device);
   try {
-    return await inTurn(net, () => evaluate(net, data_iter, dev, null));
+    const [correct, count] = await inTurn(net, () => evaluate(net, data_iter, dev, null));
+    return count ? correct / count : 0;
   } catch (error) {
     throw atCaller(error, caller);
   }
 }
 
-async function evaluate(net: Module, data_iter: Batches, device: Device | undefined, trainer: NativeTrainer | null): Promise<number> {
+/** [correct, count] of net's predictions over a data set. */
+async function evaluate(net: Module, data_iter: Batches, device: Device | undefined, trainer: NativeTrainer | null): Promise<[number, number]> {
   // Under a training's hold when one is under way (this runs between its runs of batches), else free.
   const hold = holds.get(net);
   const free = <T>(fn: () => T): T => (hold ? hold.without(fn) : fn());
@@ -215,7 +216,7 @@ async function evaluate(net: Module, data_iter: Batches, device: Device | undefi
   if (fast) {
     const [correct, count] = await native.evaluate(fast.handle, fast.loader.dataset._source(), fast.loader.batch_size, trainer,
                                                    hold?.native ?? null);
-    return count ? correct / count : 0;
+    return [correct, count];
   }
   const metric = new Accumulator(2);
   for (const [X, y] of data_iter) {
@@ -223,7 +224,7 @@ async function evaluate(net: Module, data_iter: Batches, device: Device | undefi
     metric.add(free(() => no_grad(() => accuracy(net.forward(x), t))), t.numel());
     await nextTurn();
   }
-  return metric[1] ? metric[0] / metric[1] : 0;
+  return [metric[0], metric[1]];
 }
 
 /** The largest label in a data set: from the tensors for our loaders, else from one batch. */
@@ -258,7 +259,7 @@ async function probe(net: Module, data: Batches, dev: Device, hold: NetHold): Pr
   const wasTraining = net.training;
   try {
     hold.without(() => net.eval());
-    const handle = handleOfModule(net);
+    const handle = nativeNet(net);
     out = handle
       ? new Tensor(await handle.forwardAsync(x.to(dev)._h, hold.native))
       : hold.without(() => no_grad(() => net.forward(x.to(dev))));
@@ -303,6 +304,10 @@ function checkpoints(num_batches: number, everyBatch: boolean, progress: boolean
  * iterable (a generator) is read once and its batches reused every epoch.
  * While it trains, the net, its parameters and gradients and any optimizer over them refuse to be used (an Error
  * saying so); a second train_ch6 on the same net waits for the first to finish.
+ * A net wrapped in nn.parallel.DistributedDataParallel trains on every rank of the default process group at once:
+ * rank 0's initialisation is broadcast, each step averages the gradients across ranks (inside the native step), a
+ * DistributedSampler of train_iter gets set_epoch(epoch), the loss and accuracy counts are summed across ranks, and
+ * rank 0 alone prints and plots. Every rank must call it with the same arguments.
  * @example await d2l.train_ch6(net, train_iter, test_iter, 10, 0.9, d2l.try_gpu());
  * @throws TypeError / RangeError naming the argument (num_epochs, lr, ...) before anything runs; rejects with an
  *   Error when the net does not fit the data or train_iter is empty (before training), or with an AbortError.
@@ -361,7 +366,17 @@ type Metrics = [number, number, number];
 /** Trains one epoch, calling report(batches done, metrics) at the points it chooses; resolves with training seconds. */
 interface Runner {
   num_batches(): number;
-  epoch(report: (done: number, metrics: Metrics) => void, points: (num_batches: number) => number[]): Promise<number>;
+  epoch(report: Report, points: (num_batches: number) => number[]): Promise<number>;
+}
+
+/** Takes the metrics so far; a DistributedDataParallel training sums them across ranks first (hence a Promise). */
+type Report = (done: number, metrics: Metrics) => void | Promise<void>;
+
+/** The sums of `values` over the group's ranks. */
+async function sumAcrossRanks(group: NativeProcessGroup, values: number[]): Promise<number[]> {
+  const t = native.fromData(Float64Array.from(values), [values.length], 'float64', null);
+  await group.allReduce(t, 'sum');
+  return Array.from(t.data() as Float64Array);
 }
 
 /** A built-in net over a DataLoader: runs of batches in single native calls (the fast path). */
@@ -381,7 +396,7 @@ function loaderRunner(net: Module, hold: NetHold, trainer: NativeTrainer, loader
         });
         seconds += result.seconds;
         if (result.cancelled || signal?.aborted) throw abortError(signal!);
-        report(end, trainer.metrics());
+        await report(end, trainer.metrics());
         start = end;
       }
       return seconds;
@@ -405,7 +420,7 @@ function stepRunner(net: Module, hold: NetHold, trainer: NativeTrainer, batches:
           return trainer.step(X._h, y._h, hold.native);
         });
         seconds += result.seconds;
-        report(++done, trainer.metrics());
+        await report(++done, trainer.metrics());
       }
       return seconds;
     },
@@ -437,7 +452,7 @@ function jsRunner(net: Module, hold: NetHold, batches: Batches, lr: number, dev:
           metric.add(Number(l.item()) * t.shape[0], accuracy(y_hat, t), t.shape[0]);
         });
         seconds += (performance.now() - t0) / 1000;
-        report(++done, [metric[0], metric[1], metric[2]]);
+        await report(++done, [metric[0], metric[1], metric[2]]);
         await nextTurn();
       }
       return seconds;
@@ -457,11 +472,16 @@ class Reporter {
   private num_batches = 0;
   private started = 0;
 
-  constructor(private readonly num_epochs: number, private readonly s: Settings, private readonly hold: NetHold) {
+  /**
+   * `lead`: this process prints and plots (false on ranks other than 0 of a DistributedDataParallel training);
+   * `lockstep`: report at the same batches on every rank (each report is a collective then), whatever each shows.
+   */
+  constructor(private readonly num_epochs: number, private readonly s: Settings, private readonly hold: NetHold,
+              private readonly lead: boolean, private readonly lockstep: boolean) {
     // d2l's xlim is [1, num_epochs]; one epoch needs room for its fifths.
     const xlim: [number, number] = num_epochs > 1 ? [1, num_epochs] : [0, 1];
     this.animator = new Animator({ xlabel: 'epoch', xlim, legend: ['train loss', 'train acc', 'test acc'] });
-    this.progress = s.verbose && process.stdout.isTTY === true;
+    this.progress = s.verbose && lead && process.stdout.isTTY === true;
   }
 
   startEpoch(epoch: number, num_batches: number): void {
@@ -476,7 +496,7 @@ class Reporter {
   }
 
   /** The batch points at which to report: d2l's fifths, every batch for on_batch, more often for the progress line. */
-  points = (num_batches: number): number[] => checkpoints(num_batches, !!this.s.on_batch, this.progress);
+  points = (num_batches: number): number[] => checkpoints(num_batches, !!this.s.on_batch, this.progress && !this.lockstep);
 
   batch = (done: number, metrics: Metrics): void => {
     [this.train_l, this.train_acc, this.examples] = [metrics[0] / metrics[2], metrics[1] / metrics[2], metrics[2]];
@@ -502,7 +522,7 @@ class Reporter {
     this.animator.add(record.epoch, [null, null, point(record.test_acc)]);
     const on_epoch = this.s.on_epoch;
     if (on_epoch) this.hold.without(() => on_epoch(record));
-    if (this.s.plot) await this.animator.save(this.s.plot);
+    if (this.s.plot && this.lead) await this.animator.save(this.s.plot);
   }
 
   stop(): void {
@@ -523,14 +543,22 @@ async function train(net: Module, train_data: Batches, test_iter: Batches, num_e
     if (m instanceof Linear || m instanceof Conv2d) xavier_uniform_(m.weight);
   });
   net.to(dev);
-  const handle = handleOfModule(net);
+  // DistributedDataParallel: every rank starts from rank 0's initialisation, averages its gradients in each step
+  // and sums its metrics with the others'; rank 0 alone prints.
+  const ddp = net instanceof DistributedDataParallel ? net : null;
+  ddp?._broadcast_parameters();
+  const lead = !ddp || ddp._group.rank() === 0;
+  const show = s.verbose && lead;
+  const handle = nativeNet(net);
   const trainer = handle
     ? new native.Trainer(handle, new SGD(net.parameters(), { lr })._h,
-      { reduction: 'mean', ignore_index: -100, label_smoothing: 0, weight: null }, { cudaGraph: s.cuda_graph })
+      { reduction: 'mean', ignore_index: -100, label_smoothing: 0, weight: null }, { cudaGraph: s.cuda_graph },
+      ddp?._group ?? null)
     : null;
   const hold = new NetHold(net);
   holds.set(net, hold);
-  const reporter = new Reporter(num_epochs, s, hold);
+  const reporter = new Reporter(num_epochs, s, hold, lead, ddp !== null);
+  const report: Report = ddp ? async (done, m) => reporter.batch(done, (await sumAcrossRanks(ddp._group, m)) as Metrics) : reporter.batch;
   const onAbort = () => trainer?.cancel();
   s.signal?.addEventListener('abort', onAbort, { once: true });
   const timer = new Timer();
@@ -544,13 +572,16 @@ async function train(net: Module, train_data: Batches, test_iter: Batches, num_e
     const runner = hold.without(() => trainer
       ? fast ? loaderRunner(net, hold, trainer, fast.loader, s.signal) : stepRunner(net, hold, trainer, batches, s.signal)
       : jsRunner(net, hold, batches, lr, dev, s.signal));
-    if (s.verbose) console.log('training on', String(dev));
+    if (show) console.log('training on', String(dev));
     for (let epoch = 0; epoch < num_epochs; epoch++) {
+      if (batches instanceof DataLoader) batches.sampler?.set_epoch(epoch);
       reporter.startEpoch(epoch, runner.num_batches());
-      const seconds = await runner.epoch(reporter.batch, reporter.points);
+      const seconds = await runner.epoch(report, reporter.points);
       if (reporter.examples === 0) throw new RangeError('Expected train_iter to yield batches, but it yields none');
       timer.add(seconds);
-      test_acc = await inTurn(net, () => evaluate(net, test_iter, undefined, trainer));
+      const tested = await inTurn(net, () => evaluate(net, test_iter, undefined, trainer));
+      const [correct, count] = ddp ? await sumAcrossRanks(ddp._group, tested) : tested;
+      test_acc = count ? correct / count : 0;
       if (s.signal?.aborted) throw abortError(s.signal);
       const record = { epoch: epoch + 1, loss: reporter.train_l, train_acc: reporter.train_acc, test_acc, seconds };
       history.push(record);
@@ -567,7 +598,7 @@ async function train(net: Module, train_data: Batches, test_iter: Batches, num_e
   }
   const { train_l, train_acc, examples } = reporter;
   const examples_per_sec = (examples * num_epochs) / timer.sum();
-  if (s.verbose) {
+  if (show) {
     console.log(`loss ${train_l.toFixed(3)}, train acc ${train_acc.toFixed(3)}, test acc ${test_acc.toFixed(3)}`);
     console.log(`${examples_per_sec.toFixed(1)} examples/sec on ${String(dev)}`);
   }

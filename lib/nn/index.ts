@@ -8,4 +8,5 @@ export type { AvgPool2dOptions, Conv2dOptions, Conv2dPadding, IntOrPair, MaxPool
 export { CrossEntropyLoss } from './loss';
 export type { CrossEntropyLossOptions, Reduction } from './loss';
 import * as init from './init';
-export { init };
+import * as parallel from './parallel';
+export { init, parallel };

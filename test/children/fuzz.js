@@ -235,13 +235,38 @@ const areas = {
     fuzzInstance('Accumulator', () => new d2l.Accumulator(2));
     fuzzInstance('Animator', () => new d2l.Animator());
   },
+  async distributed() {
+    const dist = torch.distributed;
+    const { DistributedSampler, TensorDataset } = torch.utils.data;
+    // No env:// rendezvous may start: a call that happens to be valid fails on the missing variables instead.
+    for (const v of ['MASTER_ADDR', 'MASTER_PORT', 'RANK', 'WORLD_SIZE']) delete process.env[v];
+    const dataset = () => new TensorDataset(torch.ones(4, 2), torch.ones(4));
+    // Before any group.
+    for (const [key, value] of Object.entries(dist)) if (typeof value === 'function') fuzz(`torch.distributed.${key}`, value);
+    fuzz('new DistributedSampler', (...a) => new DistributedSampler(...a));
+    fuzz('new DistributedSampler(dataset, ...)', (...a) => new DistributedSampler(dataset(), ...a), [() => 2, () => 0]);
+    fuzzInstance('DistributedSampler', () => new DistributedSampler(dataset(), 2, 0));
+    fuzz('new nn.parallel.DistributedDataParallel', (...a) => new nn.parallel.DistributedDataParallel(...a));
+    await Promise.all(pending);
+    // In a group of one: the collectives and DistributedDataParallel.
+    const server = require('node:net').createServer();
+    const port = await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
+    await new Promise((resolve) => server.close(resolve));
+    await dist.init_process_group('gloo', { init_method: `tcp://127.0.0.1:${port}`, rank: 0, world_size: 1, timeout: 10 });
+    for (const key of ['all_reduce', 'broadcast', 'barrier', 'get_rank', 'get_world_size', 'get_backend']) {
+      fuzz(`torch.distributed.${key} (a group of one)`, dist[key], [() => torch.ones(2)]);
+    }
+    fuzz('new DistributedSampler (a group of one)', (...a) => new DistributedSampler(dataset(), ...a));
+    fuzz('new nn.parallel.DistributedDataParallel (a group of one)', (...a) => new nn.parallel.DistributedDataParallel(...a));
+    fuzzInstance('DistributedDataParallel', () => new nn.parallel.DistributedDataParallel(lenet()), { forward: [x] });
+  },
 };
 
 (async () => {
   if (!areas[area]) throw new Error(`unknown area ${area}`);
   // Quiet: train_ch6 and friends print when a fuzzed call happens to be valid.
   console.log = () => undefined;
-  areas[area]();
+  await areas[area]();
   await Promise.all(pending);
   process.stdout.write(`${JSON.stringify({ area, calls, failures: failures.slice(0, 50), failed: failures.length })}\n`);
   fs.rmSync(work, { recursive: true, force: true });
