@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
@@ -125,6 +126,13 @@ class SlicePool {
     for (;;) {
       int64_t slice = -1;
       {
+        // The next batch's slices come ~0.2 ms after this one's (the SGD step between): wait for them awake,
+        // yielding the core, before sleeping. Waking a sleeping thread took up to ~0.3 ms a batch here (2 threads:
+        // 51.6-52.6k examples/sec sleeping at once, 54-56k with a 0.3-1 ms wait awake).
+        const auto until = std::chrono::steady_clock::now() + kAwake;
+        while (generation_.load(std::memory_order_acquire) == seen && std::chrono::steady_clock::now() < until) {
+          sched_yield();
+        }
         std::unique_lock<std::mutex> lock(mutex_);
         work_.wait(lock, [&] { return generation_ != seen && job_.fn != nullptr; });
         if (next_slice_ < job_.pooled) {
@@ -143,7 +151,8 @@ class SlicePool {
   std::condition_variable work_, done_;
   Job job_;
   int64_t next_slice_ = 0, running_ = 0;
-  uint64_t generation_ = 0;
+  std::atomic<uint64_t> generation_{0};  // written under mutex_, also read without it while waiting awake
+  static constexpr std::chrono::microseconds kAwake{500};
   size_t threads_ = 0;
 };
 
