@@ -20,9 +20,9 @@ bool CpuFloat(const at::Tensor& t) { return t.device().is_cpu() && t.scalar_type
 // ---- conv2d with one input channel (LeNet's conv1), stride 1, direct ----
 //
 // oneDNN's kernels are built for many channels; with one input channel they reach ~50 GFLOP/s here. These loops
-// keep a row of kOutBlock output channels (forward) or of their weight-gradient partial sums (backward) in AVX-512
-// registers and read each padded input row once per kernel tap. LeNet's conv1, us an example at batch 256, one
-// thread: forward 4.8 -> 2.1 (with the sigmoid 7.3 -> 2.9), weight gradient 4.0 -> 3.6 (oneDNN's backward-weights;
+// keep a row of kOutBlock output channels (forward), or a kOutBlock x kTapBlock tile of weight-gradient partial
+// sums (backward), in AVX-512 registers. LeNet's conv1, us an example at batch 256, one
+// thread: forward 4.8 -> 2.1 (with the sigmoid 7.3 -> 2.9), weight gradient 4.0 -> 1.7 (oneDNN's backward-weights;
 // the batch-as-channels convolution takes 7.5 here). Compiled for AVX-512 only; other CPUs take libtorch's kernels.
 
 constexpr int64_t kLanes = 16;                // floats per AVX-512 register
@@ -103,43 +103,57 @@ __attribute__((target("avx512f"))) void ConvRows(const float* xpad, int64_t pitc
   }
 }
 
-// One image's contribution to the weight gradient: acc[o, u, v] (+)= sum over (i, j) of g[o, i, j] * xpad[i + u, j + v]
-// for output channels [0, OB), kept as two vectors of lane-wise partial sums per weight. gpad holds g's rows with
-// `pitch` floats each, zero past Wo, so that the lanes past the row add nothing.
-template <int OB>
-__attribute__((target("avx512f"))) void WeightGradRows(const float* xpad, int64_t xpitch, const float* gpad,
-                                                       int64_t pitch, int64_t kh, int64_t kw, int64_t Ho,
-                                                       int64_t chunks, float* acc) {
-  const int64_t plane = Ho * pitch, taps = kh * kw;
-  for (int64_t u = 0; u < kh; ++u) {
-    for (int64_t v = 0; v < kw; ++v) {
-      V16 a[OB][2];
+// One image's contribution to the weight gradient, for output channels [0, OB) and TB kernel taps at once (the
+// taps at offsets tap[0..TB) into the padded image): acc[o, t] (+)= sum over (i, j) of g[o, i, j] * xpad[(i, j) +
+// tap[t]], as 16 lane-wise partial sums per (o, t). A GEMM of g [OB, positions] by the image's tap rows [positions,
+// TB] with an OB x TB register tile: each 16 positions cost OB + TB loads for OB x TB FMAs. gpad holds g's rows with
+// `pitch` floats each, zero past Wo, so that the lanes past a row add nothing.
+template <int OB, int TB>
+__attribute__((target("avx512f"))) void WeightGradTaps(const float* xpad, int64_t xpitch, const int64_t* tap,
+                                                       const float* gpad, int64_t pitch, int64_t Ho, int64_t vectors,
+                                                       float* acc, int64_t taps) {
+  const int64_t plane = Ho * pitch;
+  V16 a[OB][TB];
+#pragma GCC unroll 8
+  for (int ob = 0; ob < OB; ++ob) {
+#pragma GCC unroll 4
+    for (int t = 0; t < TB; ++t) __builtin_memcpy(&a[ob][t], acc + (ob * taps + t) * kLanes, sizeof(V16));
+  }
+  for (int64_t i = 0; i < Ho; ++i) {
+    for (int64_t c = 0; c < vectors; ++c) {
+      const float* xrow = xpad + i * xpitch + c * kLanes;
+      V16 xr[TB];
+#pragma GCC unroll 4
+      for (int t = 0; t < TB; ++t) __builtin_memcpy(&xr[t], xrow + tap[t], sizeof(V16));
+      const float* grow = gpad + i * pitch + c * kLanes;
 #pragma GCC unroll 8
       for (int ob = 0; ob < OB; ++ob) {
-        __builtin_memcpy(&a[ob], acc + (ob * taps + u * kw + v) * kChunk, sizeof(a[ob]));
-      }
-      for (int64_t i = 0; i < Ho; ++i) {
-        for (int64_t c = 0; c < chunks; ++c) {
-          V16 r0, r1;
-          const float* row = xpad + (i + u) * xpitch + c * kChunk + v;
-          __builtin_memcpy(&r0, row, sizeof(V16));
-          __builtin_memcpy(&r1, row + kLanes, sizeof(V16));
-          const float* grow = gpad + i * pitch + c * kChunk;
-#pragma GCC unroll 8
-          for (int ob = 0; ob < OB; ++ob) {
-            V16 g0, g1;
-            __builtin_memcpy(&g0, grow + ob * plane, sizeof(V16));
-            __builtin_memcpy(&g1, grow + ob * plane + kLanes, sizeof(V16));
-            a[ob][0] += g0 * r0;
-            a[ob][1] += g1 * r1;
-          }
-        }
-      }
-#pragma GCC unroll 8
-      for (int ob = 0; ob < OB; ++ob) {
-        __builtin_memcpy(acc + (ob * taps + u * kw + v) * kChunk, &a[ob], sizeof(a[ob]));
+        V16 gv;
+        __builtin_memcpy(&gv, grow + ob * plane, sizeof(V16));
+#pragma GCC unroll 4
+        for (int t = 0; t < TB; ++t) a[ob][t] += gv * xr[t];
       }
     }
+  }
+#pragma GCC unroll 8
+  for (int ob = 0; ob < OB; ++ob) {
+#pragma GCC unroll 4
+    for (int t = 0; t < TB; ++t) __builtin_memcpy(acc + (ob * taps + t) * kLanes, &a[ob][t], sizeof(V16));
+  }
+}
+
+// All taps of one image for output channels [0, OB): groups of kTapBlock taps, then single ones.
+constexpr int64_t kTapBlock = 4;
+template <int OB>
+void WeightGradImage(const float* xpad, int64_t xpitch, const std::vector<int64_t>& tap, const float* gpad,
+                     int64_t pitch, int64_t Ho, int64_t vectors, float* acc) {
+  const int64_t taps = static_cast<int64_t>(tap.size());
+  int64_t t0 = 0;
+  for (; t0 + kTapBlock <= taps; t0 += kTapBlock) {
+    WeightGradTaps<OB, kTapBlock>(xpad, xpitch, tap.data() + t0, gpad, pitch, Ho, vectors, acc + t0 * kLanes, taps);
+  }
+  for (; t0 < taps; ++t0) {
+    WeightGradTaps<OB, 1>(xpad, xpitch, tap.data() + t0, gpad, pitch, Ho, vectors, acc + t0 * kLanes, taps);
   }
 }
 
@@ -163,15 +177,20 @@ at::Tensor WeightGradOneChannel(const at::Tensor& input, const at::Tensor& grad,
   const auto x = input.contiguous();
   const auto g = grad.contiguous();
   const int64_t B = x.size(0), H = x.size(2), W = x.size(3), O = g.size(1), Ho = g.size(2), Wo = g.size(3);
-  const int64_t chunks = (Wo + kChunk - 1) / kChunk, pitch = chunks * kChunk, taps = kh * kw;
+  const int64_t chunks = (Wo + kChunk - 1) / kChunk, vectors = (Wo + kLanes - 1) / kLanes, pitch = vectors * kLanes;
+  const int64_t taps = kh * kw;
   const float* xp = x.data_ptr<float>();
   const float* gp = g.data_ptr<float>();
-  // Per task: lane-wise partial sums, kChunk lanes per weight; summed when all images are done.
+  // Per task: lane-wise partial sums, kLanes lanes per weight; summed when all images are done.
   const int64_t tasks = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), B));
-  std::vector<std::vector<float>> partial(tasks, std::vector<float>(static_cast<size_t>(O * taps * kChunk), 0.0f));
+  std::vector<std::vector<float>> partial(tasks, std::vector<float>(static_cast<size_t>(O * taps * kLanes), 0.0f));
   at::parallel_for(0, tasks, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       PaddedImage image(H, W, ph, pw, kh, kw, chunks);
+      std::vector<int64_t> tap;  // each tap's offset into the padded image
+      for (int64_t u = 0; u < kh; ++u) {
+        for (int64_t v = 0; v < kw; ++v) tap.push_back(u * image.pitch + v);
+      }
       std::vector<float> gpad(static_cast<size_t>(O * Ho * pitch), 0.0f);
       float* acc = partial[t].data();
       for (int64_t b = t * B / tasks; b < (t + 1) * B / tasks; ++b) {
@@ -180,12 +199,12 @@ at::Tensor WeightGradOneChannel(const at::Tensor& input, const at::Tensor& grad,
         for (int64_t r = 0; r < O * Ho; ++r) std::copy(gi + r * Wo, gi + (r + 1) * Wo, gpad.data() + r * pitch);
         int64_t o0 = 0;
         for (; o0 + kOutBlock <= O; o0 += kOutBlock) {
-          WeightGradRows<kOutBlock>(xpad, image.pitch, gpad.data() + o0 * Ho * pitch, pitch, kh, kw, Ho, chunks,
-                                    acc + o0 * taps * kChunk);
+          WeightGradImage<kOutBlock>(xpad, image.pitch, tap, gpad.data() + o0 * Ho * pitch, pitch, Ho, vectors,
+                                     acc + o0 * taps * kLanes);
         }
         for (; o0 < O; ++o0) {
-          WeightGradRows<1>(xpad, image.pitch, gpad.data() + o0 * Ho * pitch, pitch, kh, kw, Ho, chunks,
-                            acc + o0 * taps * kChunk);
+          WeightGradImage<1>(xpad, image.pitch, tap, gpad.data() + o0 * Ho * pitch, pitch, Ho, vectors,
+                             acc + o0 * taps * kLanes);
         }
       }
     }
@@ -195,7 +214,7 @@ at::Tensor WeightGradOneChannel(const at::Tensor& input, const at::Tensor& grad,
   for (int64_t k = 0; k < O * taps; ++k) {
     double sum = 0;
     for (const auto& p : partial) {
-      for (int64_t lane = 0; lane < kChunk; ++lane) sum += p[k * kChunk + lane];
+      for (int64_t lane = 0; lane < kLanes; ++lane) sum += p[k * kLanes + lane];
     }
     out[k] = static_cast<float>(sum);
   }

@@ -3,7 +3,7 @@
 // against libtorch's own kernels in test/kernels.test.ts, on libtorch 1.13 and 2.6.
 //  - Conv2d (stride 1, dilation 1, groups 1) with one input channel, on AVX-512 CPUs: direct forward and
 //    weight-gradient loops (LeNet's conv1 forward: 2.3x oneDNN's speed, whose kernels are built for many channels;
-//    its weight gradient 1.1x).
+//    its weight gradient 2.4x).
 //  - Conv2d (stride 1, dilation 1, groups 1) with several input channels: the weight gradient computed as one
 //    convolution with the batch as the channel dimension, where oneDNN is fast, instead of oneDNN's
 //    backward-weights (conv2: 4.1 vs 6.9 us an example here).
