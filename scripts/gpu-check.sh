@@ -43,8 +43,8 @@ if npm test > "$out/test.log" 2>&1; then step "npm test passed"; else step "FAIL
 grep -E '^(Tests|Test Suites):' "$out/test.log" | tee -a "$out/summary.txt"
 
 step "benchmark on cuda:0"
-if node test/bench/run.js --device cuda --epochs "${GPU_CHECK_EPOCHS:-5}" --rounds "${GPU_CHECK_ROUNDS:-2}" \
-    --peers lenet-torch,pytorch --out "$out/bench.md" > "$out/bench.log" 2>&1; then
+if node test/bench/run.js --device cuda --epochs "${GPU_CHECK_EPOCHS:-3}" --rounds "${GPU_CHECK_ROUNDS:-2}" \
+    --threads "$(nproc)" --peers lenet-torch,pytorch-best,pytorch --out "$out/bench.md" > "$out/bench.log" 2>&1; then
   step "benchmark written to bench.md"
 else
   step "FAILED: benchmark (see bench.log)"
