@@ -35,6 +35,13 @@ bool HasAvx512() {
   return has;
 }
 
+// The first n (<= kLanes) lanes of v into dst: the end of a row that is not a whole vector wide.
+inline void StoreLanes(const V16& v, int64_t n, float* dst) {
+  float lanes[kLanes];
+  __builtin_memcpy(lanes, &v, sizeof(V16));
+  std::copy(lanes, lanes + n, dst);
+}
+
 // GCC 12's AVX-512 intrinsics read an "undefined" register on purpose (_mm512_undefined_ps): a false alarm.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -94,10 +101,9 @@ __attribute__((target("avx512f"))) void ConvRows(const float* xpad, int64_t pitc
         }
       }
       for (int ob = 0; ob < OB; ++ob) {
-        float tmp[kChunk];
-        __builtin_memcpy(tmp, &acc[ob][0], sizeof(V16));
-        __builtin_memcpy(tmp + kLanes, &acc[ob][1], sizeof(V16));
-        std::copy(tmp, tmp + n, out + ob * plane + i * Wo + c);
+        float* row = out + ob * plane + i * Wo + c;
+        StoreLanes(acc[ob][0], std::min(n, kLanes), row);
+        if (n > kLanes) StoreLanes(acc[ob][1], n - kLanes, row + kLanes);
       }
     }
   }
@@ -287,9 +293,7 @@ __attribute__((target("avx512f"))) void DataGradRows(const float* gpad, int64_t 
       const int64_t n = std::min(kLanes, W - c);
       for (int cb = 0; cb < CB; ++cb) {
         for (int64_t r = 0; r < 2 && y + r < H; ++r) {
-          float tmp[kLanes];
-          __builtin_memcpy(tmp, &acc[cb][r], sizeof(V16));
-          std::copy(tmp, tmp + n, out + cb * H * W + (y + r) * W + c);
+          StoreLanes(acc[cb][r], n, out + cb * H * W + (y + r) * W + c);
         }
       }
     }

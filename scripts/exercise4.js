@@ -1,15 +1,18 @@
 #!/usr/bin/env node
 // The chapter's exercise 4: "Display the activations of the first and second layer of LeNet for different inputs
-// (e.g., sweaters and coats)." `npm run exercise4` trains the chapter's net as the chapter does (10 epochs, ~15 s on 2 CPU cores) (or loads a state dict saved by
-// torch.save(net.state_dict(), ...), from Node or PyTorch), then draws into one PNG, for the first pullover and the
-// first coat of the test set (labels 2 and 4): the input, the 6 maps of layer 1 (Conv2d + Sigmoid, 28x28) and the 16
-// maps of layer 2 (Conv2d + Sigmoid, 10x10), each scaled to black..white on its own.
+// (e.g., sweaters and coats)." `npm run exercise4` trains the chapter's net as the chapter does (10 epochs, seconds
+// on 2 CPU cores) or loads a state dict saved by torch.save(net.state_dict(), ...) from Node or PyTorch, then draws
+// into one PNG, for the first pullover and the first coat of the test set (labels 2 and 4): the input, the 6 maps of
+// layer 1 (Conv2d + Sigmoid, 28x28) and the 16 maps of layer 2 (Conv2d + Sigmoid, 10x10), each scaled to black..white
+// on its own.
 // Options: --epochs N (default 10, the chapter's), --lr X (0.9), --state FILE (skip training), --out FILE (docs/exercise4.png),
 // --device D (try_gpu()).
 'use strict';
 const { parseArgs } = require('node:util');
 const { PNG } = require('pngjs');
-const { torch, nn, d2l } = require('lenet-torch');
+const { torch, d2l } = require('lenet-torch');
+// The chapter's net, as scripts/lenet.js builds it (shared with the benchmarks).
+const { lenet } = require('../test/bench/chapter');
 
 const { values } = parseArgs({
   options: {
@@ -40,16 +43,7 @@ function stack(buffers) {
 
 async function main() {
   torch.manual_seed(0);
-  const net = new nn.Sequential(
-    new nn.Reshape(-1, 1, 28, 28),
-    new nn.Conv2d(1, 6, { kernel_size: 5, padding: 2 }), new nn.Sigmoid(),
-    new nn.AvgPool2d({ kernel_size: 2, stride: 2 }),
-    new nn.Conv2d(6, 16, { kernel_size: 5 }), new nn.Sigmoid(),
-    new nn.AvgPool2d({ kernel_size: 2, stride: 2 }),
-    new nn.Flatten(),
-    new nn.Linear(16 * 5 * 5, 120), new nn.Sigmoid(),
-    new nn.Linear(120, 84), new nn.Sigmoid(),
-    new nn.Linear(84, 10));
+  const net = lenet();
 
   const [train_iter, test_iter] = await d2l.load_data_fashion_mnist(256);
   if (values.state) {

@@ -29,6 +29,16 @@ function run(net: nn.Module, X: Tensor, fast: boolean): Float32Array[] {
   }
 }
 
+/** The fast kernels give libtorch's output and gradients for net on X (the same seed for the random weights of the loss). */
+function expectAsLibtorch(net: nn.Module, X: Tensor, seed: number, tolerance: number): void {
+  torch.manual_seed(seed);
+  const fast = run(net, X, true);
+  torch.manual_seed(seed);
+  const slow = run(net, X, false);
+  expect(fast.map((f) => f.length)).toEqual(slow.map((f) => f.length));
+  fast.forEach((f, i) => expect(maxRelDiff(f, slow[i])).toBeLessThan(tolerance));
+}
+
 describe('CPU fast kernels agree with libtorch', () => {
   test.each([
     ['conv1 of LeNet', 1, 6, 5, 2, 28, 7],
@@ -50,11 +60,7 @@ describe('CPU fast kernels agree with libtorch', () => {
     const net = new nn.Conv2d(cin, cout, { kernel_size: k as number, padding: pad as number });
     const [h, w] = Array.isArray(size) ? size : [size, size];
     const X = torch.rand(batch, cin, h, w);
-    torch.manual_seed(4);
-    const fast = run(net, X, true);
-    torch.manual_seed(4);
-    const slow = run(net, X, false);
-    fast.forEach((f, i) => expect(maxRelDiff(f, slow[i])).toBeLessThan(1e-5));
+    expectAsLibtorch(net, X, 4, 1e-5);
   });
 
   test.each([
@@ -83,11 +89,7 @@ describe('CPU fast kernels agree with libtorch', () => {
     torch.manual_seed(3);
     const net = new nn.Sequential(new nn.Conv2d(cin, cout, { kernel_size: 5, padding: pad }), new nn.Sigmoid());
     const X = torch.rand(4, cin, 14, 14).sub(0.5).mul(scale);
-    torch.manual_seed(4);
-    const fast = run(net, X, true);
-    torch.manual_seed(4);
-    const slow = run(net, X, false);
-    fast.forEach((f, i) => expect(maxRelDiff(f, slow[i])).toBeLessThan(1e-5));
+    expectAsLibtorch(net, X, 4, 1e-5);
   });
 
   test('Conv2d without a bias trains (it takes libtorch\'s path)', () => {
@@ -107,23 +109,14 @@ describe('CPU fast kernels agree with libtorch', () => {
   ])('AvgPool2d %s', (_name, k, shape) => {
     const pool = new nn.AvgPool2d(k as number);
     const X = torch.rand(shape as number[]);
-    torch.manual_seed(5);
-    const fast = run(pool, X, true);
-    torch.manual_seed(5);
-    const slow = run(pool, X, false);
-    expect(fast[0].length).toBe(slow[0].length);
-    fast.forEach((f, i) => expect(maxRelDiff(f, slow[i])).toBeLessThan(1e-6));
+    expectAsLibtorch(pool, X, 5, 1e-6);
   });
 
   test("the chapter's LeNet: same loss and gradients", () => {
     torch.manual_seed(6);
     const net = lenet();
     const X = torch.rand(32, 1, 28, 28);
-    torch.manual_seed(7);
-    const fast = run(net, X, true);
-    torch.manual_seed(7);
-    const slow = run(net, X, false);
-    fast.forEach((f, i) => expect(maxRelDiff(f, slow[i])).toBeLessThan(1e-5));
+    expectAsLibtorch(net, X, 7, 1e-5);
   });
 });
 
