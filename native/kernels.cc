@@ -250,7 +250,9 @@ at::Tensor ConvOneChannel(const at::Tensor& input, const at::Tensor& weight, con
       for (; o0 + kOutBlock <= O; o0 += kOutBlock) {
         ConvRows<kOutBlock, Sig>(pad, image.pitch, wp + o0 * kh * kw, bp + o0, kh, kw, Ho, Wo, o + o0 * Ho * Wo);
       }
-      for (; o0 < O; ++o0) ConvRows<1, Sig>(pad, image.pitch, wp + o0 * kh * kw, bp + o0, kh, kw, Ho, Wo, o + o0 * Ho * Wo);
+      for (; o0 < O; ++o0) {
+        ConvRows<1, Sig>(pad, image.pitch, wp + o0 * kh * kw, bp + o0, kh, kw, Ho, Wo, o + o0 * Ho * Wo);
+      }
     }
   });
   return out;
@@ -518,7 +520,9 @@ std::optional<at::Tensor> FastConv2d(const at::Tensor& x, const at::Tensor& w, c
   }
   const bool grad = at::GradMode::is_enabled() && (x.requires_grad() || w.requires_grad() || b.requires_grad());
   // Without autograd (evaluation), only the direct loop is faster than libtorch's.
-  if (!grad) return OneChannel(x, w, padding) ? std::optional<at::Tensor>(Conv(x, w, b, padding, sigmoid)) : std::nullopt;
+  if (!grad) {
+    return OneChannel(x, w, padding) ? std::optional<at::Tensor>(Conv(x, w, b, padding, sigmoid)) : std::nullopt;
+  }
   // With it, the batch-as-channels weight gradient pays only when the weight gradient is computed.
   if (!w.requires_grad() && !OneChannel(x, w, padding)) return std::nullopt;
   return Conv2dFunction::apply(x, w, b, padding, sigmoid);

@@ -29,7 +29,7 @@ function run(net: nn.Module, X: Tensor, fast: boolean): Float32Array[] {
   }
 }
 
-/** The fast kernels give libtorch's output and gradients for net on X (the same seed for the random weights of the loss). */
+/** The fast kernels give libtorch's output and gradients for net on X (one seed for the loss's random weights). */
 function expectAsLibtorch(net: nn.Module, X: Tensor, seed: number, tolerance: number): void {
   torch.manual_seed(seed);
   const fast = run(net, X, true);
