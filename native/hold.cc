@@ -114,7 +114,7 @@ HoldWrap* HoldWrap::FromOptional(const Napi::Value& value, const char* what) {
 
 // new Hold(modules, activity)
 HoldWrap::HoldWrap(const Napi::CallbackInfo& info) : Wrap<HoldWrap>(info) {
-  Guarded(info.Env(), [&] {
+  Construct(info, [&] {
     const auto modules = info[0].As<Napi::Array>();
     for (uint32_t i = 0; i < modules.Length(); ++i) roots_.push_back(ModuleWrap::From(modules.Get(i), "modules")->module());
     activity_ = info[1].As<Napi::String>();

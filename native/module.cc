@@ -167,8 +167,7 @@ ModuleWrap* ModuleWrap::From(const Napi::Value& value, const char* what) {
 
 // new Module(kind, options, children?)
 ModuleWrap::ModuleWrap(const Napi::CallbackInfo& info) : Wrap<ModuleWrap>(info) {
-  Napi::Env env = info.Env();
-  Guarded(env, [&] {
+  Construct(info, [&] {
     any_ = Create(info[0].As<Napi::String>(), info[1].As<Napi::Object>(), info[2]);
     module_ = any_.ptr();
   });

@@ -172,14 +172,16 @@ const at::Tensor& TensorWrap::From(const Napi::Value& value, const char* what) {
 }
 
 TensorWrap::TensorWrap(const Napi::CallbackInfo& info) : Wrap<TensorWrap>(info) {
-  Napi::Env env = info.Env();
-  if (info.Length() != 2 || !info[0].IsExternal()) {
-    throw Napi::TypeError::New(env, "Tensor cannot be constructed directly: use torch.tensor() or torch.zeros()");
-  }
-  tensor_ = std::move(*info[0].As<Napi::External<at::Tensor>>().Data());
-  env_ = env;
-  external_bytes_ = info[1].As<Napi::Number>().Int64Value();
-  if (external_bytes_ > 0) Napi::MemoryManagement::AdjustExternalMemory(env, external_bytes_);
+  Construct(info, [&] {
+    Napi::Env env = info.Env();
+    if (info.Length() != 2 || !info[0].IsExternal() || !info[1].IsNumber()) {
+      throw Napi::TypeError::New(env, "Tensor cannot be constructed directly: use torch.tensor() or torch.zeros()");
+    }
+    tensor_ = std::move(*info[0].As<Napi::External<at::Tensor>>().Data());
+    env_ = env;
+    external_bytes_ = info[1].As<Napi::Number>().Int64Value();
+    if (external_bytes_ > 0) Napi::MemoryManagement::AdjustExternalMemory(env, external_bytes_);
+  });
 }
 
 TensorWrap::~TensorWrap() { Release(); }

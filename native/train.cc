@@ -351,7 +351,7 @@ TrainerWrap* TrainerWrap::From(const Napi::Value& value, const char* what) {
 }
 
 TrainerWrap::TrainerWrap(const Napi::CallbackInfo& info) : Wrap<TrainerWrap>(info) {
-  Guarded(info.Env(), [&] {
+  Construct(info, [&] {
     auto* net = ModuleWrap::From(info[0], "net");
     auto* optimizer = SGDWrap::From(info[1], "optimizer");
     state_ = std::make_shared<State>();
