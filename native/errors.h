@@ -98,15 +98,21 @@ class Wrap : public Napi::ObjectWrap<T> {
  public:
   using Napi::ObjectWrap<T>::ObjectWrap;
 
-  // `value` as a T made by `ctor`, or nullptr for null / undefined; a TypeError naming `what` (and the class as
-  // `kind`) for anything else. For the optional handles lib/ passes (a hold, a process group).
+  // `value` as a T made by `ctor`; a TypeError naming `what` and saying what was expected (`kind`, "a Tensor")
+  // for anything else. Each class's From() is this with its constructor.
+  static T* UnwrapAs(const Napi::Value& value, const Napi::FunctionReference& ctor, const char* what,
+                     const char* kind) {
+    if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(ctor.Value())) {
+      throw Napi::TypeError::New(value.Env(), std::string("Expected ") + what + " to be " + kind);
+    }
+    return Napi::ObjectWrap<T>::Unwrap(value.As<Napi::Object>());
+  }
+
+  // UnwrapAs, or nullptr for null / undefined: for the optional handles lib/ passes (a hold, a process group).
   static T* UnwrapOptional(const Napi::Value& value, const Napi::FunctionReference& ctor, const char* what,
                            const char* kind) {
     if (value.IsNull() || value.IsUndefined()) return nullptr;
-    if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(ctor.Value())) {
-      throw Napi::TypeError::New(value.Env(), std::string("Expected ") + what + " to be a native " + kind);
-    }
-    return Napi::ObjectWrap<T>::Unwrap(value.As<Napi::Object>());
+    return UnwrapAs(value, ctor, what, kind);
   }
 
  protected:

@@ -104,7 +104,6 @@ Napi::Function HoldWrap::Init(Napi::Env env) {
                      {
                          Method<&HoldWrap::Acquire>("acquire"),
                          Method<&HoldWrap::Release>("release"),
-                         Method<&HoldWrap::Held>("held"),
                      });
 }
 
@@ -146,7 +145,6 @@ Napi::Value HoldWrap::Release(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), true);
 }
 
-Napi::Value HoldWrap::Held(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), hold_ != nullptr); }
 
 WorkHold::WorkHold(Napi::Env env, HoldWrap* lent, const torch::nn::Module& root, const std::string& activity) {
   if (lent != nullptr && lent->Covers(root)) {
