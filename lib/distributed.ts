@@ -8,7 +8,7 @@
  */
 import { native } from './binding';
 import { defaultGroup, hasDefaultGroup, setDefaultGroup } from './process_group';
-import { Tensor } from './tensor';
+import { integerRange, Tensor } from './tensor';
 import {
   atCaller, checkArgCount, checkInt, checkNumber, checkOptions, checkString, invalidType, invalidValue, parseArgs,
 } from './validate';
@@ -178,8 +178,8 @@ function checkTensor(value: unknown): Tensor {
  * the ReduceOp given). Resolves when done. A tensor that is not contiguous (a view) is reduced as a contiguous copy
  * and the result written back into it.
  * @example await dist.all_reduce(t); // t is now the sum over ranks
- * @throws TypeError / RangeError naming the argument; Error before init_process_group; rejects with the same Error
- *   on every rank when the ranks' calls differ (a tensor of another dtype or shape, another collective), and with
+ * @throws TypeError / RangeError naming the argument (AVG of an integer tensor, say); Error before
+ *   init_process_group; rejects with the same Error on every rank when the ranks' calls differ (a tensor of another dtype or shape, another collective), and with
  *   the backend's Error when a peer is gone or the timeout passes.
  */
 export function all_reduce(tensor: Tensor, op: ReduceOpName = ReduceOp.SUM): Promise<void> {
@@ -187,6 +187,10 @@ export function all_reduce(tensor: Tensor, op: ReduceOpName = ReduceOp.SUM): Pro
   checkArgCount('distributed.all_reduce', arguments.length, 2);
   const t = checkTensor(tensor);
   const o = checkString('op', op, REDUCE_OPS);
+  if (o === ReduceOp.AVG && (t.dtype === 'bool' || integerRange(t.dtype) !== null)) {
+    // The sum would be written, then the division refused.
+    throw invalidValue('op', `'sum', 'product', 'min' or 'max' for dtype ${t.dtype} (AVG divides: it needs a floating-point tensor)`, op);
+  }
   const g = defaultGroup();
   return settle(caller, () => g.allReduce(t._h, o));
 }

@@ -114,6 +114,8 @@ withGloo('collectives the ranks disagree on: the same Error on every rank, then 
   test('EXPECTED FAILURE: another reduce op, another collective', () => {
     expect(onBoth('op')).toBe(`Error: the ranks called different collectives: rank 0: all_reduce(op='sum') of float32 [2]; rank 1: all_reduce(op='max') of float32 [2]. ${sameCalls}`);
     expect(onBoth('collective')).toBe(`Error: the ranks called different collectives: rank 0: all_reduce(op='sum') of float32 [2]; rank 1: barrier(). ${sameCalls}`);
+    // DistributedDataParallel's gradient averaging is checked too, at every backward().
+    expect(onBoth('gradients')).toBe(`Error: the ranks called different collectives: rank 0: DistributedDataParallel's gradient averaging (2 parameters); rank 1: all_reduce(op='sum') of float32 [2]. ${sameCalls}`);
   });
 
   test('EXPECTED FAILURE: DistributedDataParallel around nets whose parameters differ, as PyTorch refuses them', () => {
@@ -350,6 +352,9 @@ withGloo('torch.distributed in one process (world_size 1)', () => {
     await dist.init_process_group('gloo', { init_method: `tcp://127.0.0.1:${await freePort()}`, rank: 0, world_size: 1 });
     expect(() => dist.all_reduce(1 as never)).toThrow(/Expected tensor to be a Tensor/);
     expect(() => dist.all_reduce(torch.ones(1), 'mean' as never)).toThrow(RangeError);
+    const ints = torch.tensor([1, 2], { dtype: torch.int64 });
+    expect(() => dist.all_reduce(ints, dist.ReduceOp.AVG)).toThrow(/Expected op to be 'sum', 'product', 'min' or 'max' for dtype int64 \(AVG divides: it needs a floating-point tensor\)/);
+    expect(ints.tolist()).toEqual([1, 2]);
     expect(() => dist.broadcast(torch.ones(1), 1)).toThrow(/Expected src to be a rank in 0..0/);
     await expect(dist.init_process_group('gloo', { init_method: 'tcp://127.0.0.1:1', rank: 0, world_size: 1 })).rejects.toThrow('trying to initialize the default process group twice!');
   });

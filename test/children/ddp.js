@@ -71,8 +71,11 @@ async function disagree() {
   // A DistributedDataParallel the ranks agree on: rank 0's values everywhere.
   torch.manual_seed(rank);
   const layer = new nn.Linear(3, 5);
-  r.ddp_agreed = await outcome(() => new nn.parallel.DistributedDataParallel(layer));
+  let model;
+  r.ddp_agreed = await outcome(() => (model = new nn.parallel.DistributedDataParallel(layer)));
   r.ddp_weight = layer.weight.tolist();
+  // Its gradient averaging (inside backward()) on rank 0, an all_reduce on rank 1.
+  r.gradients = await outcome(() => (rank ? dist.all_reduce(torch.ones(2)) : model.forward(torch.ones(4, 3)).sum().backward()));
   process.stdout.write(`${JSON.stringify(r)}\n`);
   dist.destroy_process_group();
 }
