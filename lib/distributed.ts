@@ -179,8 +179,8 @@ function checkTensor(value: unknown): Tensor {
  * and the result written back into it.
  * @example await dist.all_reduce(t); // t is now the sum over ranks
  * @throws TypeError / RangeError naming the argument (AVG of an integer tensor, say); Error before
- *   init_process_group; rejects with the same Error on every rank when the ranks' calls differ (a tensor of another dtype or shape, another collective), and with
- *   the backend's Error when a peer is gone or the timeout passes.
+ *   init_process_group; rejects with the same Error on every rank when the ranks' calls differ (a tensor of another
+ *   dtype or shape, another collective), and with the backend's Error when a peer is gone or the timeout passes.
  */
 export function all_reduce(tensor: Tensor, op: ReduceOpName = ReduceOp.SUM): Promise<void> {
   const caller = new Error();
