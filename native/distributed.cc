@@ -271,12 +271,11 @@ int64_t ReduceOpCode(const std::string& op) {
 }
 
 c10d::ReduceOp ReduceOpOf(int64_t code) {
-  switch (code) {
-    case 2: return c10d::ReduceOp::PRODUCT;
-    case 3: return c10d::ReduceOp::MIN;
-    case 4: return c10d::ReduceOp::MAX;
-    default: return c10d::ReduceOp::SUM;  // sum, and avg: Gloo has no AVG
-  }
+  const auto& op = kReduceOps.at(code);
+  if (op == "product") return c10d::ReduceOp::PRODUCT;
+  if (op == "min") return c10d::ReduceOp::MIN;
+  if (op == "max") return c10d::ReduceOp::MAX;
+  return c10d::ReduceOp::SUM;  // sum, and avg: Gloo has no AVG
 }
 
 // A rank's call, as the ranks compare it: the collective, its argument (the reduce op's code, the source rank)
