@@ -560,13 +560,6 @@ void BroadcastParameters(Collectives& g, Turn& turn, const std::vector<at::Tenso
   if (!params.empty()) Unflatten(bucket[0], params);
 }
 
-std::vector<at::Tensor> TensorList(const Napi::Value& value) {
-  const auto array = value.As<Napi::Array>();
-  std::vector<at::Tensor> list;
-  for (uint32_t i = 0; i < array.Length(); ++i) list.push_back(TensorWrap::From(array.Get(i), "params"));
-  return list;
-}
-
 // A collective off the main thread: its turn taken where it is called (the main thread, in call order), the rest
 // (the ranks' agreement, the collective, the wait) on a worker thread. `hold`, when given, keeps the net whose
 // parameters it writes from other use until it settles.
@@ -695,7 +688,7 @@ Napi::Value ProcessGroupWrap::Barrier(const Napi::CallbackInfo& info) {
 // averageGradients(params): blocks (DistributedDataParallel after a backward() on the main thread).
 Napi::Value ProcessGroupWrap::AverageGradientsSync(const Napi::CallbackInfo& info) {
   auto g = group(info.Env());
-  AverageGradients(*g, TensorList(info[0]));
+  AverageGradients(*g, TensorWrap::List(info[0], "params"));
   return info.Env().Undefined();
 }
 
@@ -703,7 +696,7 @@ Napi::Value ProcessGroupWrap::AverageGradientsSync(const Napi::CallbackInfo& inf
 // (DistributedDataParallel's constructor, as PyTorch's).
 Napi::Value ProcessGroupWrap::BroadcastParameters(const Napi::CallbackInfo& info) {
   auto g = group(info.Env());
-  const auto params = TensorList(info[0]);
+  const auto params = TensorWrap::List(info[0], "params");
   Turn turn(*g);
   lt::BroadcastParameters(*g, turn, params);
   return info.Env().Undefined();
@@ -718,7 +711,7 @@ Napi::Value ProcessGroupWrap::BroadcastParametersAsync(const Napi::CallbackInfo&
   for (uint32_t i = 0; i < modules.Length(); ++i) {
     roots.push_back(ModuleWrap::From(modules.Get(i), "modules")->module().get());
   }
-  auto params = TensorList(info[1]);
+  auto params = TensorWrap::List(info[1], "params");
   auto hold = Hold::Acquire(info.Env(), roots, info[2].As<Napi::String>().Utf8Value());
   auto body = [params](Collectives& group, Turn& turn) { lt::BroadcastParameters(group, turn, params); };
   return (new CollectiveWorker(info.Env(), g, body, std::move(hold)))->Start();
