@@ -700,7 +700,7 @@ describe('torch.save() replaces a file whole or not at all', () => {
       process.stdin.once('data', () => torch.save({ w }, ${JSON.stringify(f)}));
     `], { stdio: ['pipe', 'pipe', 'inherit'] });
     await new Promise((resolve) => child.stdout.once('data', resolve));
-    const killed = new Promise((resolve) => child.once('exit', (code, signal) => resolve(signal)));
+    const killed = new Promise((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
     const watcher = fs.watch(folder, () => child.kill('SIGKILL'));
     try {
       child.stdin.write('go\n');

@@ -549,6 +549,7 @@ describe('a JS number into an integer tensor: refused when the dtype cannot hold
     ['masked_fill', 'value', (v) => int64([0]).masked_fill(torch.tensor([true]), v), [...OUTSIDE, NaN, -Infinity]],
     ['index_put_', 'values', (v) => int64([0]).index_put_(0, v), [...OUTSIDE, NaN]],
     ['fill_ on a view', 'value', (v) => int64([[0, 0]]).index(0).fill_(v), OUTSIDE],
+    ['nn.init.constant_', 'val', (v) => nn.init.constant_(int64([0]), v), OUTSIDE],
     // These two refuse NaN and Infinity for every dtype already (checkNumber).
     ['torch.full', 'fill_value', (v) => torch.full([1], v, { dtype: torch.int64 }), OUTSIDE],
     ['torch.arange (start)', 'start', (v) => torch.arange(v, v + 2 ** 12, 2 ** 11), OUTSIDE],
