@@ -92,12 +92,16 @@ class WriteWorker : public PromiseWorker {
     std::string target = path_;
     struct stat old {};
     const bool exists = ::stat(target.c_str(), &old) == 0;
-    if (exists && S_ISDIR(old.st_mode)) throw std::runtime_error("cannot open '" + path_ + "' for writing: " + ErrnoText(EISDIR));
+    if (exists && S_ISDIR(old.st_mode)) {
+      throw std::runtime_error("cannot open '" + path_ + "' for writing: " + ErrnoText(EISDIR));
+    }
     if (exists && !S_ISREG(old.st_mode)) {
       // A device or a FIFO (torch.save to /dev/null): nothing to replace, and never a file renamed over it.
       const int fd = ::open(target.c_str(), O_WRONLY | O_CLOEXEC);
       if (fd < 0) throw std::runtime_error("cannot open '" + path_ + "' for writing: " + ErrnoText(errno));
-      if (const int error = Write(fd); error != 0) throw std::runtime_error("cannot write '" + path_ + "': " + ErrnoText(error));
+      if (const int error = Write(fd); error != 0) {
+        throw std::runtime_error("cannot write '" + path_ + "': " + ErrnoText(error));
+      }
       return;
     }
     if (exists) {
@@ -363,8 +367,8 @@ class RecordsWorker : public PromiseWorker {
       // libtorch's reader stops inflating at the declared size and then says nothing of what was left, nor checks the
       // CRC: a record that inflates to more than it declares would be cut short silently. (It checks stored ones.)
       if (size != nbytes || (record.deflated && Crc32(static_cast<const uint8_t*>(data.get()), size) != record.crc32)) {
-        throw std::runtime_error("record " + name + " is damaged: it does not inflate to the " + std::to_string(nbytes) +
-                                 " bytes its CRC-32 describes");
+        throw std::runtime_error("record " + name + " is damaged: it does not inflate to the " +
+                                 std::to_string(nbytes) + " bytes its CRC-32 describes");
       }
       records_.push_back(RecordTensor(std::move(data), size));
     }
@@ -374,7 +378,9 @@ class RecordsWorker : public PromiseWorker {
   Napi::Value Result() override {
     Napi::Env env = Env();
     auto records = Napi::Array::New(env, records_.size());
-    for (size_t i = 0; i < records_.size(); ++i) records.Set(static_cast<uint32_t>(i), TensorWrap::New(env, std::move(records_[i])));
+    for (size_t i = 0; i < records_.size(); ++i) {
+      records.Set(static_cast<uint32_t>(i), TensorWrap::New(env, std::move(records_[i])));
+    }
     return records;
   }
 
@@ -436,7 +442,8 @@ Napi::Value ReadRecords(const Napi::CallbackInfo& info) {
   const auto nbytes = info[2].As<Napi::Array>();
   std::vector<std::pair<std::string, uint64_t>> wanted;
   for (uint32_t i = 0; i < names.Length(); ++i) {
-    wanted.emplace_back(names.Get(i).As<Napi::String>(), static_cast<uint64_t>(nbytes.Get(i).As<Napi::Number>().Int64Value()));
+    wanted.emplace_back(names.Get(i).As<Napi::String>(),
+                        static_cast<uint64_t>(nbytes.Get(i).As<Napi::Number>().Int64Value()));
   }
   return (new RecordsWorker(info.Env(), TakeArchive(info[0]), std::move(wanted)))->Start();
 }
