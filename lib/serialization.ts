@@ -11,7 +11,7 @@ import { native } from './binding';
 import { DeviceLike, parseDevice } from './device';
 import { Call, Dict, Global, Persistent, Tuple, dumps, loads } from './pickle';
 import { Dtype, Tensor } from './tensor';
-import { checkArgCount, checkBool, invalidType, invalidValue, isOptions, parseArgs } from './validate';
+import { atCaller, checkArgCount, checkBool, invalidType, invalidValue, isOptions, parseArgs } from './validate';
 
 /**
  * What torch.save writes and torch.load gives back: tensors, numbers, bigints, strings, booleans and null, nested
@@ -42,15 +42,6 @@ function checkPath(value: unknown): string {
   if (typeof value !== 'string') throw invalidType('f', 'a file path (a string)', value);
   if (value === '' || value.includes('\0')) throw invalidValue('f', 'a non-empty file path without NUL characters', value);
   return value;
-}
-
-/** A rejection from native work or the file system, with the stack of the call that started it (sharp's way). */
-function atCaller(message: string, cause: unknown, caller: Error): Error {
-  const e = new Error(message, { cause });
-  const code = (cause as { code?: unknown } | null)?.code;
-  if (typeof code === 'string') (e as Error & { code: string }).code = code;
-  e.stack = `${e.name}: ${e.message}\n${(caller.stack ?? '').split('\n').slice(1).join('\n')}`;
-  return e;
 }
 
 // Duck-typed: a native rejection is an Error of the main realm, which instanceof misses inside a vm context (jest).
@@ -168,7 +159,7 @@ export async function save(obj: Saveable, f: string): Promise<void> {
   try {
     await native.writeArchive(path, pickle, storages);
   } catch (e) {
-    throw atCaller(`torch.save: ${messageOf(e)}`, e, site);
+    throw atCaller(e, site, `torch.save: ${messageOf(e)}`);
   }
 }
 
@@ -264,10 +255,10 @@ export async function load<T = any>(f: string, options?: LoadOptions | DeviceLik
   } catch (e) {
     const code = (e as { code?: string }).code;
     const reason = code === 'ENOENT' ? 'no such file' : messageOf(e);
-    throw atCaller(`torch.load: cannot read '${path}': ${reason}`, e, site);
+    throw atCaller(e, site, `torch.load: cannot read '${path}': ${reason}`);
   }
   // A FIFO without a writer would never settle (the native side refuses one too, should the path change meanwhile).
-  if (kind !== null) throw atCaller(`torch.load: '${path}' is ${kind}, not a file`, undefined, site);
+  if (kind !== null) throw atCaller(undefined, site, `torch.load: '${path}' is ${kind}, not a file`);
 
   let pickle: Uint8Array;
   let sizes: Map<string, number>;
@@ -276,7 +267,7 @@ export async function load<T = any>(f: string, options?: LoadOptions | DeviceLik
     const [bytes, list, opened] = await native.readArchive(path);
     [pickle, sizes, archive] = [bytes, new Map(list), opened];
   } catch (e) {
-    throw atCaller(`torch.load: '${path}' is not a PyTorch checkpoint (the zip archive torch.save writes): ${messageOf(e)}`, e, site);
+    throw atCaller(e, site, `torch.load: '${path}' is not a PyTorch checkpoint (the zip archive torch.save writes): ${messageOf(e)}`);
   }
   try {
     // data.pkl is read twice: first to learn which records it names and how large each must be (a record it does not
@@ -292,7 +283,7 @@ export async function load<T = any>(f: string, options?: LoadOptions | DeviceLik
     const bytes = await native.readRecords(archive, names, [...plan.wanted.values()]);
     return loads(pickle, loadHooks(target, sizes, new Map(names.map((name, i) => [name, bytes[i]])))) as T;
   } catch (e) {
-    throw atCaller(`torch.load: cannot load '${path}': ${messageOf(e)}`, e, site);
+    throw atCaller(e, site, `torch.load: cannot load '${path}': ${messageOf(e)}`);
   }
 }
 

@@ -425,9 +425,8 @@ Napi::Value WriteArchive(const Napi::CallbackInfo& info) {
   std::string path = info[0].As<Napi::String>();
   const auto pickle = info[1].As<Napi::Uint8Array>();
   std::string bytes(reinterpret_cast<const char*>(pickle.Data()), pickle.ByteLength());
-  const auto array = info[2].As<Napi::Array>();
   std::vector<at::Tensor> storages;
-  for (uint32_t i = 0; i < array.Length(); ++i) storages.push_back(StorageBytes(TensorWrap::From(array.Get(i), "storages")));
+  for (const auto& t : TensorWrap::List(info[2], "storages")) storages.push_back(StorageBytes(t));
   return (new WriteWorker(env, std::move(path), std::move(bytes), std::move(storages)))->Start();
 }
 
@@ -467,11 +466,8 @@ Napi::Value FromStorage(const Napi::CallbackInfo& info) {
 // keeping its dtype and device; every tensor is checked (not disposed, not held) before any is written.
 Napi::Value CopyTensors(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const auto destinations = info[0].As<Napi::Array>();
-  const auto sources = info[1].As<Napi::Array>();
-  std::vector<at::Tensor> dst, src;
-  for (uint32_t i = 0; i < destinations.Length(); ++i) dst.push_back(TensorWrap::From(destinations.Get(i), "destinations"));
-  for (uint32_t i = 0; i < sources.Length(); ++i) src.push_back(TensorWrap::From(sources.Get(i), "sources"));
+  const auto dst = TensorWrap::List(info[0], "destinations");
+  const auto src = TensorWrap::List(info[1], "sources");
   if (dst.size() != src.size()) throw std::invalid_argument("copyTensors: as many destinations as sources");
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < dst.size(); ++i) dst[i].copy_(src[i]);
