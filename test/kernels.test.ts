@@ -70,7 +70,10 @@ describe.each(native.cpuCapabilities)('CPU fast kernels on SIMD target %s agree 
   beforeAll(() => native.setCpuCapability(target));
   afterAll(() => native.setCpuCapability('auto'));
 
-  test('the direct loops run that target', () => expect(native.cpuCapability()).toBe(target));
+  test('the direct loops run that target (torch.backends.cpu.get_cpu_capability() says so)', () => {
+    expect(native.cpuCapability()).toBe(target);
+    expect(torch.backends.cpu.get_cpu_capability()).toBe(target.toUpperCase());
+  });
 
   test.each([
     ['conv1 of LeNet', 1, 6, 5, 2, 28, 7],
