@@ -286,6 +286,8 @@ export interface Binding {
 
   /** Turns the faster CPU kernels of native/kernels.h on or off (tests and benchmarks compare with libtorch's). */
   setFastKernels(enabled: boolean): void;
+  /** How many times a direct loop of native/kernels.cc has run in this process (tests: which road a call took). */
+  directKernelCalls(): number;
   /**
    * The SIMD target the direct loops of native/kernels-simd.cc run now: 'avx512', 'avx2', 'sse4', 'neon' or
    * 'default' (the portable fallback).

@@ -29,6 +29,10 @@ Napi::Value SetFastKernelsFn(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value DirectKernelCallsFn(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(DirectKernelCalls()));
+}
+
 Napi::Value CpuCapabilityFn(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), simd::Target()); }
 
 Napi::Value SetCpuCapabilityFn(const Napi::CallbackInfo& info) {
@@ -78,6 +82,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitTensorFunctions(env, exports);
   exports.Set("setFastKernels", Function<&SetFastKernelsFn>(env, "setFastKernels"));
   ApplyCpuCapabilityVariable();
+  exports.Set("directKernelCalls", Function<&DirectKernelCallsFn>(env, "directKernelCalls"));
   exports.Set("cpuCapability", Function<&CpuCapabilityFn>(env, "cpuCapability"));
   {
     const auto targets = simd::Targets();

@@ -331,7 +331,9 @@ namespace {
 
 // A Highway target's name, in ATEN_CPU_CAPABILITY's spelling where PyTorch has one.
 std::string Name(int64_t target) {
-  if (target == HWY_AVX3 || target == HWY_AVX3_DL) return "avx512";
+#if HWY_ARCH_X86
+  if (target <= HWY_AVX3) return "avx512";  // AVX3 and its later variants (AVX3_DL, and AVX3_ZEN4 in Highway 1.2)
+#endif
   if (target == HWY_EMU128 || target == HWY_SCALAR) return "default";
   std::string name = hwy::TargetName(target);
   std::transform(name.begin(), name.end(), name.begin(), [](unsigned char ch) { return std::tolower(ch); });
@@ -348,7 +350,9 @@ const std::vector<int64_t>& Available() {
 
 std::vector<std::string> Targets() {
   std::vector<std::string> names;
-  for (int64_t t : Available()) names.push_back(Name(t));
+  for (int64_t t : Available()) {
+    if (std::find(names.begin(), names.end(), Name(t)) == names.end()) names.push_back(Name(t));
+  }
   return names;
 }
 

@@ -2,6 +2,10 @@
 
 #include "kernels-simd.h"
 
+#include <ATen/ops/convolution_backward_native.h>
+#include <ATen/ops/convolution_native.h>
+#include <torch/library.h>
+
 #include <algorithm>
 #include <atomic>
 #include <vector>
@@ -11,6 +15,7 @@ namespace lt {
 namespace {
 
 std::atomic<bool> g_fast{true};
+std::atomic<int64_t> g_direct_calls{0};  // how many times a direct loop ran (tests: which road a call took)
 
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
@@ -29,6 +34,7 @@ bool CpuFloat(const at::Tensor& t) { return t.device().is_cpu() && t.scalar_type
 template <bool Sig>
 at::Tensor ConvOneChannel(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& bias_, int64_t ph,
                           int64_t pw) {
+  ++g_direct_calls;
   const auto x = input.contiguous();
   const auto w = weight.contiguous();
   const auto bias = bias_.contiguous();
@@ -48,6 +54,7 @@ at::Tensor ConvOneChannel(const at::Tensor& input, const at::Tensor& weight, con
 // tasks' sums are added in double at the end.
 at::Tensor WeightGradOneChannel(const at::Tensor& input, const at::Tensor& grad, int64_t kh, int64_t kw, int64_t ph,
                                 int64_t pw) {
+  ++g_direct_calls;
   const auto x = input.contiguous();
   const auto g = grad.contiguous();
   const int64_t B = x.size(0), H = x.size(2), W = x.size(3), O = g.size(1), taps = kh * kw;
@@ -74,6 +81,7 @@ at::Tensor WeightGradOneChannel(const at::Tensor& input, const at::Tensor& grad,
 // The input gradient [B, C, H, W] of conv2d(x, w, stride 1, padding (ph, pw)) given g = dL/d(output), direct
 // (LeNet's conv2 on AVX-512: 3.9 us an example, oneDNN's 6.1).
 at::Tensor DataGrad(const at::Tensor& grad, const at::Tensor& weight, int64_t H, int64_t W, int64_t ph, int64_t pw) {
+  ++g_direct_calls;
   const auto g = grad.contiguous();
   const int64_t B = g.size(0), O = g.size(1), Ho = g.size(2), Wo = g.size(3);
   const int64_t C = weight.size(1), kh = weight.size(2), kw = weight.size(3);
@@ -253,9 +261,64 @@ struct AvgPoolFunction : torch::autograd::Function<AvgPoolFunction> {
   }
 };
 
+// ---- the direct loops as libtorch's CPU kernels of aten::convolution and aten::convolution_backward ----
+//
+// So that every road to a convolution finds them, not only the Conv2d module's (FastConv2d): a Conv2d without a
+// bias, a functional or generic operator call, TorchScript. Registered for the CPU dispatch key, where libtorch 1.13
+// and 2.x have only their CompositeExplicitAutograd kernels, which stay the fallback for every other shape; autograd
+// is libtorch's own (its ConvolutionBackward0 node calls aten::convolution_backward, which lands here too).
+
+// A plain 2-d float convolution on the CPU: stride 1, dilation 1, one group, not transposed, padding < kernel.
+bool Plain2d(const at::Tensor& input, const at::Tensor& weight, at::IntArrayRef stride, at::IntArrayRef padding,
+             at::IntArrayRef dilation, bool transposed, int64_t groups) {
+  const auto ones = [](at::IntArrayRef a) { return a.size() == 2 && a[0] == 1 && a[1] == 1; };
+  return g_fast && CpuFloat(input) && CpuFloat(weight) && input.dim() == 4 && weight.dim() == 4 && !transposed &&
+         groups == 1 && ones(stride) && ones(dilation) && padding.size() == 2 && padding[0] < weight.size(2) &&
+         padding[1] < weight.size(3) && input.size(0) > 0 && input.size(1) == weight.size(1);
+}
+
+at::Tensor ConvolutionCpu(const at::Tensor& input, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
+                          at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation, bool transposed,
+                          at::IntArrayRef output_padding, int64_t groups) {
+  if (Plain2d(input, weight, stride, padding, dilation, transposed, groups) && OneChannel(input, weight, padding) &&
+      (!bias || !bias->defined() || CpuFloat(*bias))) {
+    const auto b = bias && bias->defined() ? *bias : at::zeros({weight.size(0)}, weight.options());
+    return ConvOneChannel<false>(input, weight, b, padding[0], padding[1]);
+  }
+  return at::native::convolution(input, weight, bias, stride, padding, dilation, transposed, output_padding, groups);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> ConvolutionBackwardCpu(
+    const at::Tensor& grad, const at::Tensor& input, const at::Tensor& weight, at::OptionalIntArrayRef bias_sizes,
+    at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation, bool transposed,
+    at::IntArrayRef output_padding, int64_t groups, std::array<bool, 3> mask) {
+  if (!Plain2d(input, weight, stride, padding, dilation, transposed, groups) || !CpuFloat(grad)) {
+    return at::native::convolution_backward(grad, input, weight, bias_sizes, stride, padding, dilation, transposed,
+                                            output_padding, groups, mask);
+  }
+  const auto g = grad.contiguous();
+  at::Tensor gx, gw, gb;
+  if (mask[0]) gx = DataGrad(g, weight, input.size(2), input.size(3), padding[0], padding[1]);
+  if (mask[1] && OneChannel(input, weight, padding)) {
+    gw = WeightGradOneChannel(input, g, weight.size(2), weight.size(3), padding[0], padding[1]);
+  } else if (mask[1]) {
+    gw = std::get<1>(at::native::convolution_backward(g, input, weight, bias_sizes, stride, padding, dilation,
+                                                      transposed, output_padding, groups, {false, true, false}));
+  }
+  if (mask[2]) gb = g.sum({0, 2, 3});
+  return {gx, gw, gb};
+}
+
+TORCH_LIBRARY_IMPL(aten, CPU, m) {
+  m.impl("convolution", TORCH_FN(ConvolutionCpu));
+  m.impl("convolution_backward", TORCH_FN(ConvolutionBackwardCpu));
+}
+
 }  // namespace
 
 void SetFastKernels(bool enabled) { g_fast = enabled; }
+
+int64_t DirectKernelCalls() { return g_direct_calls; }
 
 std::optional<at::Tensor> FastConv2d(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
                                      at::IntArrayRef padding, bool sigmoid) {

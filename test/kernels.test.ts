@@ -127,6 +127,19 @@ describe.each(native.cpuCapabilities)('CPU fast kernels on SIMD target %s agree 
     expectAsLibtorch(net, X, 4, 1e-5);
   });
 
+  test.each([
+    ['one input channel (the direct forward, weight and input gradients: 3 loops)', 1, 6, 5, 2, 28, 3],
+    ['several input channels (the direct input gradient: 1 loop)', 6, 16, 5, 0, 14, 1],
+  ])("Conv2d without a bias, through libtorch's dispatcher (aten::convolution's CPU kernel), %s", (_name, cin, cout, k, pad, size, loops) => {
+    torch.manual_seed(3);
+    const net = new nn.Conv2d(cin, cout, { kernel_size: k, padding: pad, bias: false });
+    const X = torch.rand(4, cin, size, size);
+    const before = native.directKernelCalls();
+    expectAsLibtorch(net, X, 4, 1e-5);
+    // The fast run took the direct loops, the comparison run libtorch's kernels only.
+    expect(native.directKernelCalls() - before).toBe(loops);
+  });
+
   test('Conv2d without a bias trains (it takes libtorch\'s path)', () => {
     torch.manual_seed(3);
     const conv = new nn.Conv2d(2, 3, { kernel_size: 3, bias: false });
