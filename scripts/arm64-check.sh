@@ -87,6 +87,25 @@ run "$node_arm64" -e "const { torch } = require('$here'); const { native } = req
 say "kernel tests under qemu-aarch64"
 # (Emulation is 10-30x slower than the host: jest's 60 s per test is too short for the two-thread training test.)
 (cd "$here" && run "$node_arm64" node_modules/jest/bin/jest.js --runInBand --ci --testTimeout=900000 test/kernels.test.ts "$@")
-say "a short training run under qemu-aarch64 (1 epoch of the chapter's LeNet)"
-(cd "$here" && run "$node_arm64" scripts/lenet.js --epochs 1 --plot /tmp/lenet-arm64.svg)
+say "a short training run under qemu-aarch64: the chapter's LeNet and train_ch6, 2 epochs of 24 batches of Fashion-MNIST"
+(cd "$here" && run "$node_arm64" -e "
+  const { torch, d2l } = require('.');
+  const { lenet } = require('./test/bench/chapter');
+  (async () => {
+    const [train, test] = await d2l.load_data_fashion_mnist(256);
+    const part = (loader, batches, shuffle) => {  // the first batches of a loader, as a loader of their own
+      const Xs = [], ys = [];
+      for (const [X, y] of loader) {
+        Xs.push(X);
+        ys.push(y);
+        if (Xs.length === batches) break;
+      }
+      return d2l.load_array([torch.cat(Xs), torch.cat(ys)], 256, shuffle);
+    };
+    torch.manual_seed(1);
+    const r = await d2l.train_ch6(lenet(), part(train, 24, true), part(test, 4, false), 2, 0.9, 'cpu', { verbose: false });
+    console.log('  loss', r.loss.toFixed(3), 'train acc', r.train_acc.toFixed(3), 'test acc', r.test_acc.toFixed(3),
+      '|', Math.round(r.examples_per_sec), 'examples/sec (emulated)');
+    if (!Number.isFinite(r.loss)) throw new Error('the loss is not finite');
+  })().catch((e) => { console.error(e); process.exit(1); });")
 say "done"
