@@ -304,6 +304,17 @@ export interface Binding {
 
   /** Turns the faster CPU kernels of native/kernels.h on or off (tests and benchmarks compare with libtorch's). */
   setFastKernels(enabled: boolean): void;
+  /** How many times a direct loop of native/kernels.cc has run in this process (tests: which road a call took). */
+  directKernelCalls(): number;
+  /**
+   * The SIMD target the direct loops of native/kernels-simd.cc run now: 'avx512', 'avx2', 'sse4', 'neon' or
+   * 'default' (the portable fallback).
+   */
+  cpuCapability(): string;
+  /** The SIMD targets this build has and this CPU runs, best first (the first is the default). */
+  cpuCapabilities: string[];
+  /** Makes the direct loops run `name` (one of cpuCapabilities), or the best one again with 'auto'; RangeError else. */
+  setCpuCapability(name: string): void;
 
   /** The dtype names native/common.cc maps to libtorch's types. */
   dtypes: string[];

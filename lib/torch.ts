@@ -332,6 +332,22 @@ export function get_num_threads(): number {
   return native.getNumThreads();
 }
 
+/** Backend queries, as torch.backends. */
+export const backends = {
+  cpu: {
+    /**
+     * The SIMD instruction set lenet-torch's own CPU kernels (the direct convolution loops) run, as PyTorch's
+     * torch.backends.cpu.get_cpu_capability() spells it: 'AVX512', 'AVX2', 'SSE4', 'NEON' or 'DEFAULT' (portable
+     * code). The best one the CPU has, unless the ATEN_CPU_CAPABILITY environment variable (PyTorch's: 'avx2',
+     * 'default', ...) names a lower one at start-up.
+     */
+    get_cpu_capability(): string {
+      checkArgCount('backends.cpu.get_cpu_capability', arguments.length, 0);
+      return native.cpuCapability().toUpperCase();
+    },
+  },
+};
+
 /** CUDA queries, as torch.cuda. */
 export const cuda = {
   /** Whether this build of libtorch has CUDA and a device is visible. */
