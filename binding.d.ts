@@ -240,6 +240,20 @@ export interface Binding {
   /** Clears the gradients of `params`: to undefined (no memset) or to zeros. */
   zeroGrad(params: NativeTensor[], setToNone: boolean): void;
 
+  /**
+   * Every aten operator's schema in this libtorch, sorted: 'aten::add.Tensor(Tensor self, Tensor other, *, Scalar
+   * alpha=1) -> Tensor' (native/ops.cc reads them from c10::Dispatcher).
+   */
+  opSchemas(): string[];
+  /** An id for callOp of operator `aten` (all its overloads) under the name `display` errors use; -1 if absent. */
+  opLookup(aten: string, display: string): number;
+  /**
+   * Calls the overload of operator `id` that takes the arguments (self first for a method), keyword arguments in
+   * `kwargs`: the result as the schema says (a handle, an array, {values, indices} for named results, a number...).
+   * A TypeError naming the operator and argument, listing the overloads, when none takes them.
+   */
+  callOp(id: number, kwargs: Record<string, unknown> | null, self: NativeTensor | undefined, ...args: unknown[]): unknown;
+
   /** Throws the hold's Error when any of the modules' trees is held (see NativeHold). */
   checkNotHeld(modules: NativeModule[]): void;
 

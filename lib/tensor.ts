@@ -3,6 +3,7 @@
  * size, so garbage collection frees them even in loops that never call dispose().
  */
 import type { NativeIndex, NativeTensor, NativeTypedArray } from '../binding';
+import type { TensorOps } from './ops/generated';
 import { Device, DeviceLike, parseDevice } from './device';
 import { formatTensor, inspectCustom } from './format';
 import { checkArgCount, checkBool, checkInt, describe, invalidType, invalidValue, isOptions, parseArgs } from './validate';
@@ -222,6 +223,10 @@ export type TensorIndex = number | boolean | null | typeof Ellipsis | Slice | Te
  * there (lib/nn/parallel.ts).
  */
 export const afterBackward = new Set<() => void>();
+
+/** The operators PyTorch's Tensor names, generated from libtorch's schemas (lib/ops) and installed by lib/index.ts. */
+// eslint-disable-next-line @typescript-eslint/no-empty-interface, @typescript-eslint/no-unsafe-declaration-merging
+export interface Tensor extends TensorOps {}
 
 export class Tensor {
   /** @internal the native handle */
@@ -845,10 +850,10 @@ function extreme(t: Tensor, op: 'max' | 'min', dim?: number, keepdim?: boolean):
 export class ValuesIndices implements Iterable<Tensor> {
   readonly values: Tensor;
   readonly indices: Tensor;
-  readonly #op: 'max' | 'min' | 'topk';
+  readonly #op: string;
 
   /** @internal */
-  constructor(op: 'max' | 'min' | 'topk', values: Tensor, indices: Tensor) {
+  constructor(op: string, values: Tensor, indices: Tensor) {
     this.#op = op;
     this.values = values;
     this.indices = indices;

@@ -11,6 +11,7 @@
 #include "kernels.h"
 #include "module.h"
 #include "optimizer.h"
+#include "ops.h"
 #include "serialization.h"
 #include "tensor.h"
 #include "threads.h"
@@ -50,6 +51,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitTrain(env, exports);
   InitHold(env, exports);
   InitSerialization(env, exports);
+  InitOps(env, exports);
   InitDistributed(env, exports);
 
   exports.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));

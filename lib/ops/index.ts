@@ -1,0 +1,136 @@
+/**
+ * The one road from JS to every ATen operator (native/ops.cc): a Python name is bound once to an id of its
+ * operator's overloads; each call passes the arguments as given (Tensors as their handles, a trailing plain object
+ * as the keyword arguments) and the native side picks the overload, converts by the schema and calls the
+ * dispatcher. The names and their types are generated from the schemas (./generated.ts).
+ */
+import type { NativeTensor } from '../../binding';
+import { native } from '../binding';
+import { Device } from '../device';
+import { Tensor, ValuesIndices } from '../tensor';
+import { isOptions } from '../validate';
+import { OP_NAMES } from './generated';
+import { ReturnTuple } from './types';
+
+export type { FftOps, FunctionalOps, LinalgOps, SpecialOps, TensorOps, TorchOps } from './generated';
+export type { Layout, MemoryFormat, NamedTuple } from './types';
+export { ReturnTuple } from './types';
+
+const NativeTensorClass = native.Tensor;
+
+/** A JS argument as the native side takes it: a Tensor as its handle, a Device as its name, arrays of them. */
+function unwrap(value: unknown): unknown {
+  if (value instanceof Tensor) return value._h;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i];
+      if (v instanceof Tensor || v instanceof Device || Array.isArray(v)) return value.map(unwrap);
+    }
+    return value;
+  }
+  if (value instanceof Device) return value.toString();
+  return value;
+}
+
+function unwrapOptions(options: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(options)) out[key] = unwrap(options[key]);
+  return out;
+}
+
+/**
+ * A native result as JS: a handle as a Tensor (the very Tensor passed in, for in-place ops and out=), arrays
+ * element by element, named results as a NamedTuple.
+ */
+function wrap(op: string, result: unknown, self: Tensor | undefined, options: Record<string, unknown> | null): unknown {
+  if (result instanceof NativeTensorClass) {
+    if (self !== undefined && result === self._h) return self;
+    if (options !== null) {
+      const out = options.out;
+      if (out instanceof Tensor && out._h === result) return out;
+      if (Array.isArray(out)) for (const o of out) if (o instanceof Tensor && o._h === result) return o;
+    }
+    return new Tensor(result as NativeTensor);
+  }
+  if (Array.isArray(result)) return result.map((r) => wrap(op, r, self, options));
+  if (result !== null && typeof result === 'object') {
+    const fields: Record<string, unknown> = {};
+    for (const key of Object.keys(result)) fields[key] = wrap(op, (result as Record<string, unknown>)[key], self, options);
+    const keys = Object.keys(fields);
+    if (keys.length === 2 && keys[0] === 'values' && keys[1] === 'indices') {
+      return new ValuesIndices(op, fields.values as Tensor, fields.indices as Tensor);
+    }
+    return new ReturnTuple(op, fields);
+  }
+  return result;
+}
+
+/** Calls operator `id` (opLookup) with Python-style arguments: positional values, then an optional options object. */
+export function callOp(id: number, op: string, self: Tensor | undefined, args: readonly unknown[]): unknown {
+  let n = args.length;
+  let options: Record<string, unknown> | null = null;
+  if (n > 0 && isOptions(args[n - 1])) {
+    options = args[n - 1] as Record<string, unknown>;
+    n--;
+  }
+  const kwargs = options === null ? null : unwrapOptions(options);
+  const handle = self === undefined ? undefined : self._h;
+  let result: unknown;
+  switch (n) {
+    // The common arities without an intermediate array.
+    case 0: result = native.callOp(id, kwargs, handle); break;
+    case 1: result = native.callOp(id, kwargs, handle, unwrap(args[0])); break;
+    case 2: result = native.callOp(id, kwargs, handle, unwrap(args[0]), unwrap(args[1])); break;
+    default: {
+      const rest = new Array<unknown>(n);
+      for (let i = 0; i < n; i++) rest[i] = unwrap(args[i]);
+      result = native.callOp(id, kwargs, handle, ...rest);
+    }
+  }
+  return wrap(op, result, self, options);
+}
+
+/** The function `display` (torch.add, torch.nn.functional.relu, ...) over aten operator `aten`, or null. */
+export function operator(aten: string, display: string): ((...args: unknown[]) => unknown) | null {
+  const id = native.opLookup(aten, display);
+  if (id < 0) return null;
+  const fn = (...args: unknown[]): unknown => callOp(id, aten, undefined, args);
+  Object.defineProperty(fn, 'name', { value: display.slice(display.lastIndexOf('.') + 1) });
+  return fn;
+}
+
+/** The method Tensor.`name` over aten operator `aten`, or null. */
+export function method(aten: string, name: string): ((this: Tensor, ...args: unknown[]) => unknown) | null {
+  const id = native.opLookup(aten, `Tensor.${name}`);
+  if (id < 0) return null;
+  const fn = function (this: Tensor, ...args: unknown[]): unknown {
+    return callOp(id, aten, this, args);
+  };
+  Object.defineProperty(fn, 'name', { value: name });
+  return fn;
+}
+
+const DISPLAY: Record<string, string> = {
+  torch: 'torch', functional: 'torch.nn.functional', linalg: 'torch.linalg', special: 'torch.special', fft: 'torch.fft',
+};
+
+/** The generated functions of one namespace (torch, functional, linalg, special, fft), by Python name. */
+export function namespace(section: string): Record<string, (...args: unknown[]) => unknown> {
+  const fns: Record<string, (...args: unknown[]) => unknown> = {};
+  for (const entry of OP_NAMES[section]) {
+    const [py, aten] = typeof entry === 'string' ? [entry, entry] : entry;
+    const fn = operator(aten, `${DISPLAY[section]}.${py}`);
+    if (fn) fns[py] = fn;
+  }
+  return fns;
+}
+
+/** Puts the generated methods on Tensor.prototype, except those written by hand in lib/tensor.ts. */
+export function installTensorMethods(): void {
+  for (const entry of OP_NAMES.Tensor) {
+    const [py, aten] = typeof entry === 'string' ? [entry, entry] : entry;
+    if (Object.prototype.hasOwnProperty.call(Tensor.prototype, py)) continue;
+    const fn = method(aten, py);
+    if (fn) Object.defineProperty(Tensor.prototype, py, { value: fn, writable: true, configurable: true });
+  }
+}

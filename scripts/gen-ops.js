@@ -1,0 +1,236 @@
+#!/usr/bin/env node
+// Generates lib/ops/generated.ts, the typed names of every operator lenet-torch exposes, from two sources:
+//   the operator schemas of the libtorch the addon was built with (binding.opSchemas(): c10::Dispatcher's registry)
+//   lib/ops/python-api.json: the public names of PyTorch's torch, Tensor, nn.functional, linalg, special, fft
+//     (scripts/python-api.py, run with the matching python3-torch)
+// A Python name is exposed when libtorch has the operator it names (torch.X, Tensor.X, F.X: aten::X;
+// torch.linalg.X: aten::linalg_X; torch.special.X: aten::special_X; torch.fft.X: aten::fft_X) and one of its
+// overloads takes only types JS can pass. test/ops-typings.test.ts regenerates it and fails when it is stale.
+//   node scripts/gen-ops.js            writes lib/ops/generated.ts
+//   node scripts/gen-ops.js --check    exits 1 when the file differs from what it would write
+'use strict';
+const fs = require('fs');
+const path = require('path');
+
+const root = path.join(__dirname, '..');
+const target = path.join(root, 'lib', 'ops', 'generated.ts');
+
+// Written by hand, in lib/ (and left out here): what Python does in Python rather than in one operator (see
+// lib/ops/functional.ts for nn.functional's), or what lenet-torch keeps for its own reasons (lib/tensor.ts says
+// why for each).
+const HAND_WRITTEN = {
+  torch: ['tensor', 'zeros', 'ones', 'rand', 'randn', 'full', 'randint', 'randperm', 'arange', 'cat', 'stack',
+    'manual_seed', 'set_num_threads', 'get_num_threads', 'no_grad', 'is_grad_enabled', 'set_grad_enabled', 'load',
+    'save', 'device'],
+  Tensor: ['dim', 'numel', 'size', 'to', 'float', 'long', 'type', 'item', 'tolist', 'argmax', 'argmin', 'sum', 'mean',
+    'min', 'max', 'topk', 'softmax', 'log_softmax', 'eq', 'ne', 'gt', 'lt', 'ge', 'le', 'add', 'sub', 'mul', 'div', 'pow',
+    'matmul', 'exp', 'abs', 'log', 'sigmoid', 'relu', 'sqrt', 'clamp', 'clone', 'detach', 'reshape', 'view',
+    'index_select', 'index_put_', 'masked_fill', 'masked_select', 'narrow', 'select', 'squeeze', 'unsqueeze', 'permute',
+    'flatten', 'copy_', 'fill_', 'zero_', 'requires_grad_', 'backward', 'data', 'index', 'dispose', 'grad', 'device',
+    'dtype', 'shape'],
+  functional: ['relu', 'relu_', 'dropout', 'dropout2d', 'alpha_dropout', 'feature_alpha_dropout', 'batch_norm',
+    'softmax', 'log_softmax', 'max_pool2d', 'max_pool1d', 'cross_entropy', 'nll_loss', 'mse_loss', 'layer_norm',
+    'threshold'],
+  linalg: [], special: [], fft: [],
+};
+const PREFIX = { torch: '', Tensor: '', functional: '', linalg: 'linalg_', special: 'special_', fft: 'fft_' };
+const SECTIONS = Object.keys(PREFIX);
+
+function splitTop(text) {
+  const parts = [];
+  let depth = 0, quote = null, cur = '';
+  for (const ch of text) {
+    if (quote) { if (ch === quote) quote = null; cur += ch; continue; }
+    if (ch === '"' || ch === "'") quote = ch;
+    if ('([{'.includes(ch)) depth++;
+    if (')]}'.includes(ch)) depth--;
+    if (ch === ',' && depth === 0) { parts.push(cur.trim()); cur = ''; } else cur += ch;
+  }
+  if (cur.trim()) parts.push(cur.trim());
+  return parts;
+}
+
+/** 'aten::add.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor' as {name, overload, params, returns}. */
+function parseSchema(text) {
+  const open = text.indexOf('(');
+  const [name, overload = ''] = text.slice(6, open).split('.');
+  let depth = 0, close = open;
+  for (; close < text.length; close++) {
+    if (text[close] === '(') depth++;
+    if (text[close] === ')' && --depth === 0) break;
+  }
+  const params = [];
+  let kwOnly = false;
+  for (const p of splitTop(text.slice(open + 1, close))) {
+    if (p === '*') { kwOnly = true; continue; }
+    const eq = p.indexOf('=');
+    const decl = eq < 0 ? p : p.slice(0, eq);
+    const sp = decl.lastIndexOf(' ');
+    const type = decl.slice(0, sp).trim();
+    params.push({ type, name: decl.slice(sp + 1), optional: eq >= 0, kwOnly, out: kwOnly && /\([a-z]+!\)/.test(type) });
+  }
+  let ret = text.slice(close + 1).replace(/^\s*->\s*/, '').trim();
+  let returns;
+  if (ret.startsWith('(')) {
+    returns = splitTop(ret.slice(1, -1)).map((r) => {
+      const sp = r.lastIndexOf(' ');
+      return /^[A-Za-z]/.test(r.slice(sp + 1)) && sp > 0 && !r.slice(sp + 1).includes(']') ? { type: r.slice(0, sp), name: r.slice(sp + 1) } : { type: r, name: '' };
+    });
+  } else {
+    const m = /^(.*\S)\s+([a-z_][a-z0-9_]*)$/i.exec(ret);
+    returns = [m && !/[\]\)?]$/.test(m[2]) && m[1] !== 'Tensor(a' ? { type: m[1], name: m[2] } : { type: ret, name: '' }];
+  }
+  return { name, overload, params, returns };
+}
+
+const SCALARS = {
+  Tensor: 'Tensor', int: 'number', SymInt: 'number', float: 'number', bool: 'boolean', str: 'string',
+  Scalar: 'number | boolean', ScalarType: 'Dtype', Device: 'DeviceLike', Layout: 'Layout',
+  MemoryFormat: 'MemoryFormat', Generator: 'null', Dimname: 'string', None: 'null',
+};
+
+/** A schema type as TS, or null when JS cannot pass (or receive) it. */
+function tsType(type, isReturn) {
+  type = type.replace(/\([a-z]+!?\)/g, '').replace(/\(a -> \*\)/g, '').trim();
+  if (type.endsWith('?')) {
+    const inner = tsType(type.slice(0, -1), isReturn);
+    return inner === null ? null : inner === 'null' ? 'null' : `${inner} | null`;
+  }
+  const list = /^(.*)\[(\d*)\]$/.exec(type);
+  if (list) {
+    const inner = tsType(list[1], isReturn);
+    if (inner === null) return null;
+    const element = inner.includes('|') ? `(${inner})` : inner;
+    return !isReturn && inner === 'number' ? 'number | number[]' : `${element}[]`;
+  }
+  return Object.prototype.hasOwnProperty.call(SCALARS, type) ? SCALARS[type] : null;
+}
+
+const RESERVED = new Set(['default', 'in', 'function', 'var', 'new', 'delete', 'class', 'return', 'this', 'with',
+  'switch', 'case', 'enum', 'export', 'import', 'extends', 'super', 'throw', 'try', 'catch', 'finally', 'void',
+  'while', 'for', 'if', 'else', 'do', 'break', 'continue', 'const', 'let', 'yield', 'typeof', 'instanceof']);
+const ident = (n) => (RESERVED.has(n) ? `${n}_` : n);
+
+function returnType(schema, method) {
+  const rs = schema.returns;
+  if (rs.length === 0) return 'void';
+  if (rs.length === 1) {
+    if (method && /\(a!\)/.test(rs[0].type) && schema.params[0] && /\(a!\)/.test(schema.params[0].type)) return 'this';
+    return tsType(rs[0].type, true);
+  }
+  const types = rs.map((r) => tsType(r.type, true));
+  if (types.includes(null)) return null;
+  if (rs.every((r) => r.name)) return `NamedTuple<{ ${rs.map((r, i) => `${r.name}: ${types[i]}`).join('; ')} }>`;
+  return `[${types.join(', ')}]`;
+}
+
+/** TS call signatures of one overload, or [] when JS cannot call it. */
+function signatures(schema, section, hasOut) {
+  const method = section === 'Tensor';
+  let params = schema.params.filter((p) => !p.out);
+  if (schema.params.some((p) => p.out)) return [];  // reached through out= of the functional overload
+  if (method) {
+    if (!params[0] || params[0].name !== 'self' || tsType(params[0].type, false) !== 'Tensor') return [];
+    params = params.slice(1);
+  }
+  const ret = returnType(schema, method);
+  if (ret === null) return [];
+  const typed = [];
+  for (const p of params) {
+    const t = tsType(p.type, false);
+    if (t === null) {
+      if (p.optional) continue;  // JS leaves it at its default
+      return [];
+    }
+    typed.push({ ...p, name: !method && p.name === 'self' ? 'input' : p.name, ts: t });
+  }
+  const positional = typed.filter((p) => !p.kwOnly);
+  const required = positional.filter((p) => !p.optional);
+  const opt = (p) => `${ident(p.name)}?: ${p.ts}`;
+  const options = (ps) => {
+    const fields = ps.map(opt);
+    if (hasOut && !method) fields.push('out?: Tensor | Tensor[]');
+    if (ps.some((p) => p.name === 'pin_memory')) fields.push('requires_grad?: boolean');
+    return fields.length ? [`options?: { ${fields.join('; ')} }`] : [];
+  };
+  const kw = typed.filter((p) => p.kwOnly);
+  const sigs = [];
+  // f(a, b, c?, {kw}) and f(a, {c, kw}): the trailing options object takes any argument by its name.
+  sigs.push(`(${[...positional.map((p) => (p.optional ? opt(p) : `${ident(p.name)}: ${p.ts}`)), ...options(kw)].join(', ')}): ${ret}`);
+  if (positional.length > required.length) {
+    sigs.push(`(${[...required.map((p) => `${ident(p.name)}: ${p.ts}`), ...options([...positional.filter((p) => p.optional), ...kw])].join(', ')}): ${ret}`);
+  }
+  // Python's varargs: t.view(2, 3), torch.zeros(2, 3).
+  if (positional.length === 1 && /^(int|SymInt)\[\d*\]$/.test(positional[0].type)) {
+    sigs.push(`(...${ident(positional[0].name)}: number[]): ${ret}`);
+  }
+  return sigs;
+}
+
+function generate(schemas, api, version) {
+  const groups = new Map();
+  for (const text of schemas) {
+    const s = parseSchema(text);
+    if (!groups.has(s.name)) groups.set(s.name, []);
+    groups.get(s.name).push(s);
+  }
+  const out = [];
+  const names = {};
+  for (const section of SECTIONS) {
+    names[section] = [];
+    const hand = new Set(HAND_WRITTEN[section]);
+    const lines = [];
+    for (const py of api[section]) {
+      if (hand.has(py)) continue;
+      const aten = PREFIX[section] + py;
+      const group = groups.get(aten);
+      if (!group) continue;
+      const hasOut = group.some((s) => s.params.some((p) => p.out));
+      const sigs = [...new Set(group.flatMap((s) => signatures(s, section, hasOut)))];
+      if (sigs.length === 0) continue;
+      names[section].push(aten === py ? py : [py, aten]);
+      lines.push(`  /** ${section === 'Tensor' ? 'Tensor' : section === 'torch' ? 'torch' : `torch.${section === 'functional' ? 'nn.functional' : section}`}.${py}: aten::${aten} */`);
+      for (const sig of sigs) lines.push(`  ${py}${sig};`);
+    }
+    const iface = { torch: 'TorchOps', Tensor: 'TensorOps', functional: 'FunctionalOps', linalg: 'LinalgOps', special: 'SpecialOps', fft: 'FftOps' }[section];
+    out.push(`/** The generated operators of ${section === 'Tensor' ? 'Tensor' : section === 'torch' ? 'torch' : `torch.${section === 'functional' ? 'nn.functional' : section}`}. */`);
+    out.push(`export interface ${iface} {`, ...lines, '}', '');
+  }
+  const header = [
+    '// GENERATED by scripts/gen-ops.js from the operator schemas of libtorch ' + version + ' and lib/ops/python-api.json',
+    '// (PyTorch ' + api.version + '). Do not edit: run `node scripts/gen-ops.js`; test/ops-typings.test.ts fails when stale.',
+    '/* eslint-disable */',
+    "import type { DeviceLike } from '../device';",
+    "import type { Dtype, Tensor } from '../tensor';",
+    "import type { Layout, MemoryFormat, NamedTuple } from './types';",
+    '',
+    `/** The libtorch these names were generated from. */`,
+    `export const GENERATED_FOR = ${JSON.stringify(version)};`,
+    '',
+    '/** Per namespace, the Python names exposed: a name, or [Python name, aten operator] where they differ. */',
+    'export const OP_NAMES: { readonly [section: string]: readonly (string | readonly [string, string])[] } = {',
+    ...SECTIONS.map((s) => `  ${s}: ${JSON.stringify(names[s])},`),
+    '};',
+    '',
+  ];
+  return { text: [...header, ...out].join('\n'), names };
+}
+
+function main() {
+  const binding = require(path.join(root, 'build', 'Release', 'lenet_torch.node'));
+  const api = JSON.parse(fs.readFileSync(path.join(root, 'lib', 'ops', 'python-api.json'), 'utf8'));
+  const { text } = generate(binding.opSchemas(), api, binding.torchVersion);
+  if (process.argv.includes('--check')) {
+    const current = fs.existsSync(target) ? fs.readFileSync(target, 'utf8') : '';
+    if (current !== text) {
+      console.error(`${path.relative(root, target)} is stale against libtorch ${binding.torchVersion}: run node scripts/gen-ops.js`);
+      process.exit(1);
+    }
+    return;
+  }
+  fs.writeFileSync(target, text);
+  console.log(`wrote ${path.relative(root, target)} (${text.length} bytes)`);
+}
+
+module.exports = { generate, parseSchema, HAND_WRITTEN, PREFIX };
+if (require.main === module) main();
