@@ -266,6 +266,8 @@ Napi::Value TensorWrap::Item(const Napi::CallbackInfo& info) {
 Napi::Value TensorWrap::Data(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   at::Tensor t = Get(env).detach().to(torch::kCPU);
+  // A gradient may be an efficient zero tensor (sgn's, for one): it has no memory to copy from.
+  if (t._is_zerotensor()) t = at::zeros(t.sizes(), at::TensorOptions().dtype(t.scalar_type()));
   napi_typedarray_type kind;
   switch (t.scalar_type()) {
     case at::kFloat: kind = napi_float32_array; break;

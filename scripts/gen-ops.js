@@ -167,6 +167,22 @@ function signatures(schema, section, hasOut) {
   return sigs;
 }
 
+/**
+ * The Python names of a section that may map to the operator of the same name: the builtins, and for
+ * nn.functional the Python functions whose parameters are one overload's (self spelled input).
+ */
+function candidates(api, section, groups) {
+  if (section !== 'functional') return api[section];
+  const same = Object.entries(api.functional_python).filter(([py, names]) => {
+    const group = groups.get(py);
+    return group && group.some((s) => {
+      const params = s.params.filter((p) => !p.out).map((p) => (p.name === 'self' ? 'input' : p.name));
+      return params.length === names.length && params.every((n, i) => n === names[i]);
+    });
+  }).map(([py]) => py);
+  return [...api.functional, ...same].sort();
+}
+
 function generate(schemas, api, version) {
   const groups = new Map();
   for (const text of schemas) {
@@ -180,7 +196,7 @@ function generate(schemas, api, version) {
     names[section] = [];
     const hand = new Set(HAND_WRITTEN[section]);
     const lines = [];
-    for (const py of api[section]) {
+    for (const py of candidates(api, section, groups)) {
       if (hand.has(py)) continue;
       const aten = PREFIX[section] + py;
       const group = groups.get(aten);
@@ -232,5 +248,5 @@ function main() {
   console.log(`wrote ${path.relative(root, target)} (${text.length} bytes)`);
 }
 
-module.exports = { generate, parseSchema, HAND_WRITTEN, PREFIX };
+module.exports = { generate, parseSchema, candidates, HAND_WRITTEN, PREFIX };
 if (require.main === module) main();

@@ -15,11 +15,21 @@ def is_function(value):
     # torch's functions and builtins; not the classes (dtypes, Tensor types, modules) it also exports
     return callable(value) and not inspect.isclass(value) and not inspect.ismodule(value)
 
+def is_method(value):
+    return callable(value) and not inspect.isclass(value)
+
+# torch.X and Tensor.X written in Python (torch/functional.py, torch/_tensor.py: tensordot, split, norm, unique, ...)
+# have their own signatures over several operators: listed apart, not mapped to the operator of the same name.
 print(json.dumps({
     'version': torch.__version__,
-    'torch': public(torch, is_function),
-    'Tensor': public(torch.Tensor, lambda v: callable(v) and not inspect.isclass(v)),
-    'functional': public(F, is_function),
+    'torch': public(torch, lambda v: is_function(v) and not inspect.isfunction(v)),
+    'torch_python': public(torch, inspect.isfunction),
+    'Tensor': public(torch.Tensor, lambda v: is_method(v) and not inspect.isfunction(v)),
+    'Tensor_python': public(torch.Tensor, inspect.isfunction),
+    'functional': public(F, lambda v: is_function(v) and not inspect.isfunction(v)),
+    # nn.functional's Python functions with their parameter names: mapped to the operator of the same name only
+    # where it takes the same parameters (F.unfold is im2col, aten::unfold is Tensor.unfold).
+    'functional_python': {n: list(inspect.signature(getattr(F, n)).parameters) for n in public(F, inspect.isfunction)},
     'linalg': public(torch.linalg, is_function),
     'special': public(torch.special, is_function),
     'fft': public(torch.fft, is_function),

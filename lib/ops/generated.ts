@@ -10,9 +10,9 @@ export const GENERATED_FOR = "1.13.0";
 
 /** Per namespace, the Python names exposed: a name, or [Python name, aten operator] where they differ. */
 export const OP_NAMES: { readonly [section: string]: readonly (string | readonly [string, string])[] } = {
-  torch: ["abs","abs_","absolute","acos","acos_","acosh","acosh_","adaptive_avg_pool1d","adaptive_max_pool1d","add","addbmm","addcdiv","addcmul","addmm","addmv","addmv_","addr","adjoint","affine_grid_generator","alias_copy","align_tensors","all","allclose","alpha_dropout","alpha_dropout_","amax","amin","aminmax","angle","any","arccos","arccos_","arccosh","arccosh_","arcsin","arcsin_","arcsinh","arcsinh_","arctan","arctan2","arctan_","arctanh","arctanh_","argmax","argmin","argsort","argwhere","as_strided","as_strided_","as_strided_copy","as_strided_scatter","asin","asin_","asinh","asinh_","atan","atan2","atan_","atanh","atanh_","atleast_1d","atleast_2d","atleast_3d","avg_pool1d","baddbmm","bartlett_window","batch_norm","batch_norm_backward_elemt","batch_norm_backward_reduce","batch_norm_elemt","batch_norm_gather_stats","batch_norm_gather_stats_with_counts","batch_norm_stats","batch_norm_update_stats","bernoulli","bilinear","binary_cross_entropy_with_logits","bincount","binomial","bitwise_and","bitwise_left_shift","bitwise_not","bitwise_or","bitwise_right_shift","bitwise_xor","blackman_window","block_diag","bmm","broadcast_tensors","broadcast_to","bucketize","can_cast","cartesian_prod","ccol_indices_copy","cdist","ceil","ceil_","celu","celu_","chain_matmul","channel_shuffle","cholesky","cholesky_inverse","cholesky_solve","choose_qparams_optimized","chunk","clamp","clamp_","clamp_max","clamp_max_","clamp_min","clamp_min_","clip","clip_","clone","col_indices_copy","column_stack","combinations","complex","concat","concatenate","conj","conj_physical","conj_physical_","constant_pad_nd","conv1d","conv2d","conv3d","conv_tbc","conv_transpose1d","conv_transpose2d","conv_transpose3d","convolution","copysign","corrcoef","cos","cos_","cosh","cosh_","cosine_embedding_loss","cosine_similarity","count_nonzero","cov","cross","crow_indices_copy","ctc_loss","cudnn_affine_grid_generator","cudnn_batch_norm","cudnn_convolution","cudnn_convolution_add_relu","cudnn_convolution_relu","cudnn_convolution_transpose","cudnn_grid_sampler","cudnn_is_acceptable","cummax","cummin","cumprod","cumsum","cumulative_trapezoid","deg2rad","deg2rad_","dequantize","det","detach","detach_","detach_copy","diag","diag_embed","diagflat","diagonal","diagonal_copy","diagonal_scatter","diff","digamma","dist","div","divide","dot","dropout","dropout_","dsplit","dstack","einsum","embedding","embedding_bag","embedding_renorm_","empty","empty_like","empty_quantized","empty_strided","eq","equal","erf","erf_","erfc","erfc_","erfinv","exp","exp2","exp2_","exp_","expand_copy","expm1","expm1_","eye","fake_quantize_per_channel_affine","fake_quantize_per_tensor_affine","fbgemm_linear_fp16_weight","fbgemm_linear_fp16_weight_fp32_activation","fbgemm_linear_int8_weight","fbgemm_linear_int8_weight_fp32_activation","fbgemm_linear_quantize_weight","fbgemm_pack_gemm_matrix_fp16","fbgemm_pack_quantized_matrix","feature_alpha_dropout","feature_alpha_dropout_","feature_dropout","feature_dropout_","fill","fill_","fix","fix_","flatten","flip","fliplr","flipud","float_power","floor","floor_","floor_divide","fmax","fmin","fmod","frac","frac_","frexp","frobenius_norm","from_file","full_like","fused_moving_avg_obs_fake_quant","gather","gcd","gcd_","ge","geqrf","ger","gradient","greater","greater_equal","grid_sampler","grid_sampler_2d","grid_sampler_3d","group_norm","gru","gru_cell","gt","hamming_window","hann_window","hardshrink","heaviside","hinge_embedding_loss","histc","histogram","histogramdd","hsplit","hspmm","hstack","hypot","i0","i0_","igamma","igammac","imag","index_add","index_copy","index_fill","index_put","index_put_","index_reduce","index_select","indices_copy","inner","instance_norm","int_repr","inverse","is_complex","is_conj","is_distributed","is_floating_point","is_inference","is_neg","is_nonzero","is_same_size","is_signed","is_vulkan_available","isclose","isfinite","isin","isinf","isnan","isneginf","isposinf","isreal","istft","kaiser_window","kl_div","kron","kthvalue","layer_norm","lcm","lcm_","ldexp","ldexp_","le","lerp","less","less_equal","lgamma","linspace","log","log10","log10_","log1p","log1p_","log2","log2_","log_","log_softmax","logaddexp","logaddexp2","logcumsumexp","logdet","logical_and","logical_not","logical_or","logical_xor","logit","logit_","logspace","logsumexp","lstm","lstm_cell","lt","lu_solve","lu_unpack","margin_ranking_loss","masked_fill","masked_scatter","masked_select","matmul","matrix_exp","matrix_power","max","max_pool1d","max_pool1d_with_indices","max_pool2d","max_pool3d","maximum","mean","median","meshgrid","min","minimum","miopen_batch_norm","miopen_convolution","miopen_convolution_add_relu","miopen_convolution_relu","miopen_convolution_transpose","miopen_depthwise_convolution","miopen_rnn","mkldnn_adaptive_avg_pool2d","mkldnn_convolution","mkldnn_linear_backward_weights","mkldnn_max_pool2d","mkldnn_max_pool3d","mm","mode","moveaxis","movedim","msort","mul","multinomial","multiply","mv","mvlgamma","nan_to_num","nan_to_num_","nanmean","nanmedian","nanquantile","nansum","narrow","narrow_copy","native_batch_norm","native_channel_shuffle","native_dropout","native_group_norm","native_layer_norm","native_norm","ne","neg","neg_","negative","negative_","nextafter","nonzero","norm","norm_except_dim","normal","not_equal","nuclear_norm","ones_like","orgqr","ormqr","outer","pairwise_distance","pdist","permute","permute_copy","pinverse","pixel_shuffle","pixel_unshuffle","poisson","poisson_nll_loss","polar","polygamma","positive","pow","prelu","prod","promote_types","put","q_per_channel_axis","q_per_channel_scales","q_per_channel_zero_points","q_scale","q_zero_point","qr","quantile","quantize_per_channel","quantize_per_tensor","quantize_per_tensor_dynamic","quantized_batch_norm","quantized_gru","quantized_gru_cell","quantized_lstm","quantized_lstm_cell","quantized_max_pool1d","quantized_max_pool2d","quantized_rnn_relu_cell","quantized_rnn_tanh_cell","rad2deg","rad2deg_","rand_like","randint_like","randn_like","range","ravel","real","reciprocal","reciprocal_","relu","relu_","remainder","renorm","repeat_interleave","reshape","resize_as_","resize_as_sparse_","resolve_conj","resolve_neg","result_type","rnn_relu","rnn_relu_cell","rnn_tanh","rnn_tanh_cell","roll","rot90","round","round_","row_indices_copy","row_stack","rrelu","rrelu_","rsqrt","rsqrt_","rsub","scalar_tensor","scatter","scatter_add","scatter_reduce","searchsorted","segment_reduce","select","select_copy","select_scatter","selu","selu_","sgn","sigmoid","sigmoid_","sign","signbit","sin","sin_","sinc","sinc_","sinh","sinh_","slice_copy","slice_scatter","slogdet","smm","softmax","sort","sparse_bsc_tensor","sparse_bsr_tensor","sparse_compressed_tensor","sparse_coo_tensor","sparse_csc_tensor","sparse_csr_tensor","split","split_copy","split_with_sizes","split_with_sizes_copy","sqrt","sqrt_","square","square_","squeeze","squeeze_copy","sspaddmm","std","std_mean","stft","sub","subtract","sum","svd","swapaxes","swapdims","symeig","t","t_copy","take","take_along_dim","tan","tan_","tanh","tanh_","tensor_split","tensordot","threshold","threshold_","tile","topk","trace","transpose","transpose_copy","trapezoid","trapz","triangular_solve","tril","tril_indices","triplet_margin_loss","triu","triu_indices","true_divide","trunc","trunc_","unbind","unbind_copy","unflatten","unfold_copy","unique_consecutive","unsafe_chunk","unsafe_split","unsafe_split_with_sizes","unsqueeze","unsqueeze_copy","values_copy","vander","var","var_mean","vdot","view_as_complex","view_as_complex_copy","view_as_real","view_as_real_copy","view_copy","vsplit","vstack","where","xlogy","xlogy_","zero_","zeros_like"],
-  Tensor: ["abs_","absolute","absolute_","acos","acos_","acosh","acosh_","add_","addbmm","addbmm_","addcdiv","addcdiv_","addcmul","addcmul_","addmm","addmm_","addmv","addmv_","addr","addr_","adjoint","align_as","align_to","all","allclose","amax","amin","aminmax","angle","any","arccos","arccos_","arccosh","arccosh_","arcsin","arcsin_","arcsinh","arcsinh_","arctan","arctan2","arctan2_","arctan_","arctanh","arctanh_","argsort","argwhere","as_strided","as_strided_","as_strided_scatter","asin","asin_","asinh","asinh_","atan","atan2","atan2_","atan_","atanh","atanh_","baddbmm","baddbmm_","bernoulli","bernoulli_","bincount","bitwise_and","bitwise_and_","bitwise_left_shift","bitwise_left_shift_","bitwise_not","bitwise_not_","bitwise_or","bitwise_or_","bitwise_right_shift","bitwise_right_shift_","bitwise_xor","bitwise_xor_","bmm","broadcast_to","cauchy_","ccol_indices","ceil","ceil_","chalf","cholesky","cholesky_inverse","cholesky_solve","chunk","clamp_","clamp_max","clamp_max_","clamp_min","clamp_min_","clip","clip_","coalesce","col_indices","conj","conj_physical","conj_physical_","contiguous","copysign","copysign_","corrcoef","cos","cos_","cosh","cosh_","count_nonzero","cov","cross","crow_indices","cummax","cummin","cumprod","cumprod_","cumsum","cumsum_","deg2rad","deg2rad_","dense_dim","dequantize","det","detach_","diag","diag_embed","diagflat","diagonal","diagonal_scatter","diff","digamma","digamma_","dist","div_","divide","divide_","dot","dsplit","eq_","equal","erf","erf_","erfc","erfc_","erfinv","erfinv_","exp2","exp2_","exp_","expand","expand_as","expm1","expm1_","exponential_","fill_diagonal_","fix","fix_","flip","fliplr","flipud","float_power","float_power_","floor","floor_","floor_divide","floor_divide_","fmax","fmin","fmod","fmod_","frac","frac_","frexp","gather","gcd","gcd_","ge_","geometric_","geqrf","ger","greater","greater_","greater_equal","greater_equal_","gt_","hardshrink","heaviside","heaviside_","histc","histogram","hsplit","hypot","hypot_","i0","i0_","igamma","igamma_","igammac","igammac_","index_add","index_add_","index_copy","index_copy_","index_fill","index_fill_","index_put","index_reduce","index_reduce_","indices","inner","int_repr","inverse","is_coalesced","is_complex","is_conj","is_distributed","is_floating_point","is_inference","is_neg","is_nonzero","is_pinned","is_same_size","is_set_to","is_signed","isclose","isfinite","isinf","isnan","isneginf","isposinf","isreal","istft","kron","kthvalue","lcm","lcm_","ldexp","ldexp_","le_","lerp","lerp_","less","less_","less_equal","less_equal_","lgamma","lgamma_","log10","log10_","log1p","log1p_","log2","log2_","log_","log_normal_","logaddexp","logaddexp2","logcumsumexp","logdet","logical_and","logical_and_","logical_not","logical_not_","logical_or","logical_or_","logical_xor","logical_xor_","logit","logit_","logsumexp","lt_","lu_solve","masked_fill_","masked_scatter","masked_scatter_","matrix_exp","matrix_power","maximum","median","minimum","mm","mode","moveaxis","movedim","msort","mul_","multinomial","multiply","multiply_","mv","mvlgamma","mvlgamma_","nan_to_num","nan_to_num_","nanmean","nanmedian","nanquantile","nansum","narrow_copy","ne_","neg","neg_","negative","negative_","new_empty","new_empty_strided","new_full","new_ones","new_zeros","nextafter","nextafter_","nonzero","norm","normal_","not_equal","not_equal_","orgqr","ormqr","outer","pin_memory","pinverse","polygamma_","positive","pow_","prelu","prod","put","put_","q_per_channel_axis","q_per_channel_scales","q_per_channel_zero_points","q_scale","q_zero_point","qr","quantile","rad2deg","rad2deg_","random_","ravel","reciprocal","reciprocal_","refine_names","relu_","remainder","remainder_","rename","rename_","renorm","renorm_","repeat","repeat_interleave","reshape_as","resize","resize_","resize_as","resize_as_","resize_as_sparse_","resolve_conj","resolve_neg","retain_grad","roll","rot90","round","round_","row_indices","rsqrt","rsqrt_","scatter","scatter_","scatter_add","scatter_add_","scatter_reduce","scatter_reduce_","select_scatter","set_","sgn","sgn_","sigmoid_","sign","sign_","signbit","sin","sin_","sinc","sinc_","sinh","sinh_","slice_scatter","slogdet","smm","sort","sparse_dim","sparse_mask","sparse_resize_","sparse_resize_and_clear_","split","split_with_sizes","sqrt_","square","square_","squeeze_","sspaddmm","std","stft","stride","sub_","subtract","subtract_","sum_to_size","svd","swapaxes","swapaxes_","swapdims","swapdims_","symeig","t","t_","take","take_along_dim","tan","tan_","tanh","tanh_","tensor_split","tile","to_dense","to_mkldnn","to_padded_tensor","to_sparse","to_sparse_bsc","to_sparse_bsr","to_sparse_csc","to_sparse_csr","trace","transpose","transpose_","triangular_solve","tril","tril_","triu","triu_","true_divide","true_divide_","trunc","trunc_","type_as","unbind","unflatten","unfold","uniform_","unique_consecutive","unsafe_chunk","unsafe_split","unsafe_split_with_sizes","unsqueeze_","values","var","vdot","view_as","vsplit","xlogy","xlogy_"],
-  functional: ["adaptive_avg_pool1d","adaptive_avg_pool2d","adaptive_avg_pool3d","adaptive_max_pool1d","adaptive_max_pool2d","adaptive_max_pool3d","avg_pool1d","avg_pool2d","avg_pool3d","bilinear","binary_cross_entropy","binary_cross_entropy_with_logits","celu","celu_","channel_shuffle","conv1d","conv2d","conv3d","conv_tbc","conv_transpose1d","conv_transpose2d","conv_transpose3d","cosine_embedding_loss","cosine_similarity","ctc_loss","elu","elu_","embedding","embedding_bag","fractional_max_pool2d","fractional_max_pool3d","gelu","glu","group_norm","hardshrink","hardsigmoid","hardswish","hardtanh","hardtanh_","hinge_embedding_loss","huber_loss","instance_norm","kl_div","l1_loss","leaky_relu","leaky_relu_","linear","margin_ranking_loss","max_pool1d_with_indices","max_pool2d_with_indices","max_pool3d","max_pool3d_with_indices","max_unpool2d","max_unpool3d","mish","multi_margin_loss","multilabel_margin_loss","native_channel_shuffle","one_hot","pad","pairwise_distance","pdist","pixel_shuffle","pixel_unshuffle","poisson_nll_loss","prelu","relu6","rrelu","rrelu_","selu","selu_","sigmoid","silu","smooth_l1_loss","soft_margin_loss","softplus","softshrink","tanh","threshold_","triplet_margin_loss","unfold"],
+  torch: ["abs","abs_","absolute","acos","acos_","acosh","acosh_","adaptive_avg_pool1d","adaptive_max_pool1d","add","addbmm","addcdiv","addcmul","addmm","addmv","addmv_","addr","adjoint","affine_grid_generator","alias_copy","all","allclose","alpha_dropout","alpha_dropout_","amax","amin","aminmax","angle","any","arccos","arccos_","arccosh","arccosh_","arcsin","arcsin_","arcsinh","arcsinh_","arctan","arctan2","arctan_","arctanh","arctanh_","argmax","argmin","argsort","argwhere","as_strided","as_strided_","as_strided_copy","as_strided_scatter","asin","asin_","asinh","asinh_","atan","atan2","atan_","atanh","atanh_","avg_pool1d","baddbmm","bartlett_window","batch_norm","batch_norm_backward_elemt","batch_norm_backward_reduce","batch_norm_elemt","batch_norm_gather_stats","batch_norm_gather_stats_with_counts","batch_norm_stats","batch_norm_update_stats","bernoulli","bilinear","binary_cross_entropy_with_logits","bincount","binomial","bitwise_and","bitwise_left_shift","bitwise_not","bitwise_or","bitwise_right_shift","bitwise_xor","blackman_window","bmm","broadcast_to","bucketize","can_cast","ccol_indices_copy","ceil","ceil_","celu","celu_","channel_shuffle","cholesky","cholesky_inverse","cholesky_solve","choose_qparams_optimized","chunk","clamp","clamp_","clamp_max","clamp_max_","clamp_min","clamp_min_","clip","clip_","clone","col_indices_copy","column_stack","combinations","complex","concat","concatenate","conj","conj_physical","conj_physical_","constant_pad_nd","conv1d","conv2d","conv3d","conv_tbc","conv_transpose1d","conv_transpose2d","conv_transpose3d","convolution","copysign","corrcoef","cos","cos_","cosh","cosh_","cosine_embedding_loss","cosine_similarity","count_nonzero","cov","cross","crow_indices_copy","ctc_loss","cudnn_affine_grid_generator","cudnn_batch_norm","cudnn_convolution","cudnn_convolution_add_relu","cudnn_convolution_relu","cudnn_convolution_transpose","cudnn_grid_sampler","cudnn_is_acceptable","cummax","cummin","cumprod","cumsum","cumulative_trapezoid","deg2rad","deg2rad_","dequantize","det","detach","detach_","detach_copy","diag","diag_embed","diagflat","diagonal","diagonal_copy","diagonal_scatter","diff","digamma","dist","div","divide","dot","dropout","dropout_","dsplit","dstack","embedding","embedding_bag","embedding_renorm_","empty","empty_like","empty_quantized","empty_strided","eq","equal","erf","erf_","erfc","erfc_","erfinv","exp","exp2","exp2_","exp_","expand_copy","expm1","expm1_","eye","fake_quantize_per_channel_affine","fake_quantize_per_tensor_affine","fbgemm_linear_fp16_weight","fbgemm_linear_fp16_weight_fp32_activation","fbgemm_linear_int8_weight","fbgemm_linear_int8_weight_fp32_activation","fbgemm_linear_quantize_weight","fbgemm_pack_gemm_matrix_fp16","fbgemm_pack_quantized_matrix","feature_alpha_dropout","feature_alpha_dropout_","feature_dropout","feature_dropout_","fill","fill_","fix","fix_","flatten","flip","fliplr","flipud","float_power","floor","floor_","floor_divide","fmax","fmin","fmod","frac","frac_","frexp","frobenius_norm","from_file","full_like","fused_moving_avg_obs_fake_quant","gather","gcd","gcd_","ge","geqrf","ger","gradient","greater","greater_equal","grid_sampler","grid_sampler_2d","grid_sampler_3d","group_norm","gru","gru_cell","gt","hamming_window","hann_window","hardshrink","heaviside","hinge_embedding_loss","histc","histogram","histogramdd","hsplit","hspmm","hstack","hypot","i0","i0_","igamma","igammac","imag","index_add","index_copy","index_fill","index_put","index_put_","index_reduce","index_select","indices_copy","inner","instance_norm","int_repr","inverse","is_complex","is_conj","is_distributed","is_floating_point","is_inference","is_neg","is_nonzero","is_same_size","is_signed","is_vulkan_available","isclose","isfinite","isin","isinf","isnan","isneginf","isposinf","isreal","istft","kaiser_window","kl_div","kron","kthvalue","layer_norm","lcm","lcm_","ldexp","ldexp_","le","lerp","less","less_equal","lgamma","linspace","log","log10","log10_","log1p","log1p_","log2","log2_","log_","log_softmax","logaddexp","logaddexp2","logcumsumexp","logdet","logical_and","logical_not","logical_or","logical_xor","logit","logit_","logspace","logsumexp","lstm","lstm_cell","lt","lu_solve","lu_unpack","margin_ranking_loss","masked_fill","masked_scatter","masked_select","matmul","matrix_exp","matrix_power","max","max_pool1d","max_pool1d_with_indices","max_pool2d","max_pool3d","maximum","mean","median","min","minimum","miopen_batch_norm","miopen_convolution","miopen_convolution_add_relu","miopen_convolution_relu","miopen_convolution_transpose","miopen_depthwise_convolution","miopen_rnn","mkldnn_adaptive_avg_pool2d","mkldnn_convolution","mkldnn_linear_backward_weights","mkldnn_max_pool2d","mkldnn_max_pool3d","mm","mode","moveaxis","movedim","msort","mul","multinomial","multiply","mv","mvlgamma","nan_to_num","nan_to_num_","nanmean","nanmedian","nanquantile","nansum","narrow","narrow_copy","native_batch_norm","native_channel_shuffle","native_dropout","native_group_norm","native_layer_norm","native_norm","ne","neg","neg_","negative","negative_","nextafter","nonzero","norm_except_dim","normal","not_equal","nuclear_norm","ones_like","orgqr","ormqr","outer","pairwise_distance","pdist","permute","permute_copy","pinverse","pixel_shuffle","pixel_unshuffle","poisson","poisson_nll_loss","polar","polygamma","positive","pow","prelu","prod","promote_types","put","q_per_channel_axis","q_per_channel_scales","q_per_channel_zero_points","q_scale","q_zero_point","qr","quantile","quantize_per_channel","quantize_per_tensor","quantize_per_tensor_dynamic","quantized_batch_norm","quantized_gru","quantized_gru_cell","quantized_lstm","quantized_lstm_cell","quantized_max_pool1d","quantized_max_pool2d","quantized_rnn_relu_cell","quantized_rnn_tanh_cell","rad2deg","rad2deg_","rand_like","randint_like","randn_like","range","ravel","real","reciprocal","reciprocal_","relu","relu_","remainder","renorm","repeat_interleave","reshape","resize_as_","resize_as_sparse_","resolve_conj","resolve_neg","result_type","rnn_relu","rnn_relu_cell","rnn_tanh","rnn_tanh_cell","roll","rot90","round","round_","row_indices_copy","row_stack","rrelu","rrelu_","rsqrt","rsqrt_","rsub","scalar_tensor","scatter","scatter_add","scatter_reduce","searchsorted","segment_reduce","select","select_copy","select_scatter","selu","selu_","sgn","sigmoid","sigmoid_","sign","signbit","sin","sin_","sinc","sinc_","sinh","sinh_","slice_copy","slice_scatter","slogdet","smm","softmax","sort","sparse_bsc_tensor","sparse_bsr_tensor","sparse_compressed_tensor","sparse_coo_tensor","sparse_csc_tensor","sparse_csr_tensor","split_copy","split_with_sizes","split_with_sizes_copy","sqrt","sqrt_","square","square_","squeeze","squeeze_copy","sspaddmm","std","std_mean","sub","subtract","sum","svd","swapaxes","swapdims","symeig","t","t_copy","take","take_along_dim","tan","tan_","tanh","tanh_","tensor_split","threshold","threshold_","tile","topk","trace","transpose","transpose_copy","trapezoid","trapz","triangular_solve","tril","tril_indices","triplet_margin_loss","triu","triu_indices","true_divide","trunc","trunc_","unbind","unbind_copy","unflatten","unfold_copy","unsafe_chunk","unsafe_split","unsafe_split_with_sizes","unsqueeze","unsqueeze_copy","values_copy","vander","var","var_mean","vdot","view_as_complex","view_as_complex_copy","view_as_real","view_as_real_copy","view_copy","vsplit","vstack","where","xlogy","xlogy_","zero_","zeros_like"],
+  Tensor: ["abs_","absolute","absolute_","acos","acos_","acosh","acosh_","add_","addbmm","addbmm_","addcdiv","addcdiv_","addcmul","addcmul_","addmm","addmm_","addmv","addmv_","addr","addr_","adjoint","align_as","all","allclose","amax","amin","aminmax","angle","any","arccos","arccos_","arccosh","arccosh_","arcsin","arcsin_","arcsinh","arcsinh_","arctan","arctan2","arctan2_","arctan_","arctanh","arctanh_","argsort","argwhere","as_strided","as_strided_","as_strided_scatter","asin","asin_","asinh","asinh_","atan","atan2","atan2_","atan_","atanh","atanh_","baddbmm","baddbmm_","bernoulli","bernoulli_","bincount","bitwise_and","bitwise_and_","bitwise_left_shift","bitwise_left_shift_","bitwise_not","bitwise_not_","bitwise_or","bitwise_or_","bitwise_right_shift","bitwise_right_shift_","bitwise_xor","bitwise_xor_","bmm","broadcast_to","cauchy_","ccol_indices","ceil","ceil_","chalf","cholesky","cholesky_inverse","cholesky_solve","chunk","clamp_","clamp_max","clamp_max_","clamp_min","clamp_min_","clip","clip_","coalesce","col_indices","conj","conj_physical","conj_physical_","contiguous","copysign","copysign_","corrcoef","cos","cos_","cosh","cosh_","count_nonzero","cov","cross","crow_indices","cummax","cummin","cumprod","cumprod_","cumsum","cumsum_","deg2rad","deg2rad_","dense_dim","dequantize","det","detach_","diag","diag_embed","diagflat","diagonal","diagonal_scatter","diff","digamma","digamma_","dist","div_","divide","divide_","dot","dsplit","eq_","equal","erf","erf_","erfc","erfc_","erfinv","erfinv_","exp2","exp2_","exp_","expand","expand_as","expm1","expm1_","exponential_","fill_diagonal_","fix","fix_","flip","fliplr","flipud","float_power","float_power_","floor","floor_","floor_divide","floor_divide_","fmax","fmin","fmod","fmod_","frac","frac_","frexp","gather","gcd","gcd_","ge_","geometric_","geqrf","ger","greater","greater_","greater_equal","greater_equal_","gt_","hardshrink","heaviside","heaviside_","histc","histogram","hsplit","hypot","hypot_","i0","i0_","igamma","igamma_","igammac","igammac_","index_add","index_add_","index_copy","index_copy_","index_fill","index_fill_","index_put","index_reduce","index_reduce_","indices","inner","int_repr","inverse","is_coalesced","is_complex","is_conj","is_distributed","is_floating_point","is_inference","is_neg","is_nonzero","is_pinned","is_same_size","is_set_to","is_signed","isclose","isfinite","isinf","isnan","isneginf","isposinf","isreal","kron","kthvalue","lcm","lcm_","ldexp","ldexp_","le_","lerp","lerp_","less","less_","less_equal","less_equal_","lgamma","lgamma_","log10","log10_","log1p","log1p_","log2","log2_","log_","log_normal_","logaddexp","logaddexp2","logcumsumexp","logdet","logical_and","logical_and_","logical_not","logical_not_","logical_or","logical_or_","logical_xor","logical_xor_","logit","logit_","logsumexp","lt_","lu_solve","masked_fill_","masked_scatter","masked_scatter_","matrix_exp","matrix_power","maximum","median","minimum","mm","mode","moveaxis","movedim","msort","mul_","multinomial","multiply","multiply_","mv","mvlgamma","mvlgamma_","nan_to_num","nan_to_num_","nanmean","nanmedian","nanquantile","nansum","narrow_copy","ne_","neg","neg_","negative","negative_","new_empty","new_empty_strided","new_full","new_ones","new_zeros","nextafter","nextafter_","nonzero","normal_","not_equal","not_equal_","orgqr","ormqr","outer","pin_memory","pinverse","polygamma_","positive","pow_","prelu","prod","put","put_","q_per_channel_axis","q_per_channel_scales","q_per_channel_zero_points","q_scale","q_zero_point","qr","quantile","rad2deg","rad2deg_","random_","ravel","reciprocal","reciprocal_","relu_","remainder","remainder_","renorm","renorm_","repeat","repeat_interleave","reshape_as","resize_","resize_as_","resize_as_sparse_","resolve_conj","resolve_neg","retain_grad","roll","rot90","round","round_","row_indices","rsqrt","rsqrt_","scatter","scatter_","scatter_add","scatter_add_","scatter_reduce","scatter_reduce_","select_scatter","set_","sgn","sgn_","sigmoid_","sign","sign_","signbit","sin","sin_","sinc","sinc_","sinh","sinh_","slice_scatter","slogdet","smm","sort","sparse_dim","sparse_mask","sparse_resize_","sparse_resize_and_clear_","split_with_sizes","sqrt_","square","square_","squeeze_","sspaddmm","std","stride","sub_","subtract","subtract_","sum_to_size","svd","swapaxes","swapaxes_","swapdims","swapdims_","symeig","t","t_","take","take_along_dim","tan","tan_","tanh","tanh_","tensor_split","tile","to_dense","to_mkldnn","to_padded_tensor","to_sparse","to_sparse_bsc","to_sparse_bsr","to_sparse_csc","to_sparse_csr","trace","transpose","transpose_","triangular_solve","tril","tril_","triu","triu_","true_divide","true_divide_","trunc","trunc_","type_as","unbind","unfold","uniform_","unsafe_chunk","unsafe_split","unsafe_split_with_sizes","unsqueeze_","values","var","vdot","view_as","vsplit","xlogy","xlogy_"],
+  functional: ["adaptive_avg_pool1d","adaptive_avg_pool2d","adaptive_avg_pool3d","avg_pool1d","avg_pool2d","avg_pool3d","bilinear","celu_","channel_shuffle","conv1d","conv2d","conv3d","conv_tbc","conv_transpose1d","conv_transpose2d","conv_transpose3d","cosine_similarity","ctc_loss","elu_","gelu","glu","hardshrink","hardtanh_","huber_loss","leaky_relu_","linear","native_channel_shuffle","one_hot","pad","pairwise_distance","pdist","pixel_shuffle","pixel_unshuffle","prelu","rrelu_","selu_","sigmoid","softplus","softshrink","tanh","threshold_"],
   linalg: [["cholesky","linalg_cholesky"],["cholesky_ex","linalg_cholesky_ex"],["cond","linalg_cond"],["cross","linalg_cross"],["det","linalg_det"],["diagonal","linalg_diagonal"],["eig","linalg_eig"],["eigh","linalg_eigh"],["eigvals","linalg_eigvals"],["eigvalsh","linalg_eigvalsh"],["householder_product","linalg_householder_product"],["inv","linalg_inv"],["inv_ex","linalg_inv_ex"],["ldl_factor","linalg_ldl_factor"],["ldl_factor_ex","linalg_ldl_factor_ex"],["ldl_solve","linalg_ldl_solve"],["lstsq","linalg_lstsq"],["lu","linalg_lu"],["lu_factor","linalg_lu_factor"],["lu_factor_ex","linalg_lu_factor_ex"],["lu_solve","linalg_lu_solve"],["matmul","linalg_matmul"],["matrix_exp","linalg_matrix_exp"],["matrix_norm","linalg_matrix_norm"],["matrix_power","linalg_matrix_power"],["matrix_rank","linalg_matrix_rank"],["multi_dot","linalg_multi_dot"],["norm","linalg_norm"],["pinv","linalg_pinv"],["qr","linalg_qr"],["slogdet","linalg_slogdet"],["solve","linalg_solve"],["solve_ex","linalg_solve_ex"],["solve_triangular","linalg_solve_triangular"],["svd","linalg_svd"],["svdvals","linalg_svdvals"],["tensorinv","linalg_tensorinv"],["tensorsolve","linalg_tensorsolve"],["vander","linalg_vander"],["vecdot","linalg_vecdot"],["vector_norm","linalg_vector_norm"]],
   special: [["airy_ai","special_airy_ai"],["bessel_j0","special_bessel_j0"],["bessel_j1","special_bessel_j1"],["bessel_y0","special_bessel_y0"],["bessel_y1","special_bessel_y1"],["chebyshev_polynomial_t","special_chebyshev_polynomial_t"],["chebyshev_polynomial_u","special_chebyshev_polynomial_u"],["chebyshev_polynomial_v","special_chebyshev_polynomial_v"],["chebyshev_polynomial_w","special_chebyshev_polynomial_w"],["digamma","special_digamma"],["entr","special_entr"],["erf","special_erf"],["erfc","special_erfc"],["erfcx","special_erfcx"],["erfinv","special_erfinv"],["exp2","special_exp2"],["expit","special_expit"],["expm1","special_expm1"],["gammainc","special_gammainc"],["gammaincc","special_gammaincc"],["gammaln","special_gammaln"],["hermite_polynomial_h","special_hermite_polynomial_h"],["hermite_polynomial_he","special_hermite_polynomial_he"],["i0","special_i0"],["i0e","special_i0e"],["i1","special_i1"],["i1e","special_i1e"],["laguerre_polynomial_l","special_laguerre_polynomial_l"],["legendre_polynomial_p","special_legendre_polynomial_p"],["log1p","special_log1p"],["log_ndtr","special_log_ndtr"],["log_softmax","special_log_softmax"],["logit","special_logit"],["logsumexp","special_logsumexp"],["modified_bessel_i0","special_modified_bessel_i0"],["modified_bessel_i1","special_modified_bessel_i1"],["modified_bessel_k0","special_modified_bessel_k0"],["modified_bessel_k1","special_modified_bessel_k1"],["multigammaln","special_multigammaln"],["ndtr","special_ndtr"],["ndtri","special_ndtri"],["polygamma","special_polygamma"],["psi","special_psi"],["round","special_round"],["scaled_modified_bessel_k0","special_scaled_modified_bessel_k0"],["scaled_modified_bessel_k1","special_scaled_modified_bessel_k1"],["shifted_chebyshev_polynomial_t","special_shifted_chebyshev_polynomial_t"],["shifted_chebyshev_polynomial_u","special_shifted_chebyshev_polynomial_u"],["shifted_chebyshev_polynomial_v","special_shifted_chebyshev_polynomial_v"],["shifted_chebyshev_polynomial_w","special_shifted_chebyshev_polynomial_w"],["sinc","special_sinc"],["softmax","special_softmax"],["spherical_bessel_j0","special_spherical_bessel_j0"],["xlog1py","special_xlog1py"],["xlogy","special_xlogy"],["zeta","special_zeta"]],
   fft: [["fft","fft_fft"],["fft2","fft_fft2"],["fftfreq","fft_fftfreq"],["fftn","fft_fftn"],["fftshift","fft_fftshift"],["hfft","fft_hfft"],["hfft2","fft_hfft2"],["hfftn","fft_hfftn"],["ifft","fft_ifft"],["ifft2","fft_ifft2"],["ifftn","fft_ifftn"],["ifftshift","fft_ifftshift"],["ihfft","fft_ihfft"],["ihfft2","fft_ihfft2"],["ihfftn","fft_ihfftn"],["irfft","fft_irfft"],["irfft2","fft_irfft2"],["irfftn","fft_irfftn"],["rfft","fft_rfft"],["rfft2","fft_rfft2"],["rfftfreq","fft_rfftfreq"],["rfftn","fft_rfftn"]],
@@ -62,8 +62,6 @@ export interface TorchOps {
   affine_grid_generator(theta: Tensor, size: number | number[], align_corners: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.alias_copy: aten::alias_copy */
   alias_copy(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
-  /** torch.align_tensors: aten::align_tensors */
-  align_tensors(tensors: Tensor[]): Tensor[];
   /** torch.all: aten::all */
   all(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   all(input: Tensor, dim: number, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
@@ -163,15 +161,6 @@ export interface TorchOps {
   atanh(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.atanh_: aten::atanh_ */
   atanh_(input: Tensor): Tensor;
-  /** torch.atleast_1d: aten::atleast_1d */
-  atleast_1d(input: Tensor): Tensor;
-  atleast_1d(tensors: Tensor[]): Tensor[];
-  /** torch.atleast_2d: aten::atleast_2d */
-  atleast_2d(input: Tensor): Tensor;
-  atleast_2d(tensors: Tensor[]): Tensor[];
-  /** torch.atleast_3d: aten::atleast_3d */
-  atleast_3d(input: Tensor): Tensor;
-  atleast_3d(tensors: Tensor[]): Tensor[];
   /** torch.avg_pool1d: aten::avg_pool1d */
   avg_pool1d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], ceil_mode?: boolean, count_include_pad?: boolean): Tensor;
   avg_pool1d(input: Tensor, kernel_size: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; ceil_mode?: boolean; count_include_pad?: boolean }): Tensor;
@@ -237,12 +226,8 @@ export interface TorchOps {
   /** torch.blackman_window: aten::blackman_window */
   blackman_window(window_length: number, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   blackman_window(window_length: number, periodic: boolean, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
-  /** torch.block_diag: aten::block_diag */
-  block_diag(tensors: Tensor[], options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.bmm: aten::bmm */
   bmm(input: Tensor, mat2: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
-  /** torch.broadcast_tensors: aten::broadcast_tensors */
-  broadcast_tensors(tensors: Tensor[]): Tensor[];
   /** torch.broadcast_to: aten::broadcast_to */
   broadcast_to(input: Tensor, size: number | number[]): Tensor;
   /** torch.bucketize: aten::bucketize */
@@ -250,13 +235,8 @@ export interface TorchOps {
   bucketize(input: Tensor, boundaries: Tensor, options?: { out_int32?: boolean; right?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.can_cast: aten::can_cast */
   can_cast(from: Dtype, to: Dtype): boolean;
-  /** torch.cartesian_prod: aten::cartesian_prod */
-  cartesian_prod(tensors: Tensor[]): Tensor;
   /** torch.ccol_indices_copy: aten::ccol_indices_copy */
   ccol_indices_copy(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
-  /** torch.cdist: aten::cdist */
-  cdist(x1: Tensor, x2: Tensor, p?: number, compute_mode?: number | null): Tensor;
-  cdist(x1: Tensor, x2: Tensor, options?: { p?: number; compute_mode?: number | null }): Tensor;
   /** torch.ceil: aten::ceil */
   ceil(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.ceil_: aten::ceil_ */
@@ -267,8 +247,6 @@ export interface TorchOps {
   /** torch.celu_: aten::celu_ */
   celu_(input: Tensor, alpha?: number | boolean): Tensor;
   celu_(input: Tensor, options?: { alpha?: number | boolean }): Tensor;
-  /** torch.chain_matmul: aten::chain_matmul */
-  chain_matmul(matrices: Tensor[], options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.channel_shuffle: aten::channel_shuffle */
   channel_shuffle(input: Tensor, groups: number, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.cholesky: aten::cholesky */
@@ -503,8 +481,6 @@ export interface TorchOps {
   dsplit(input: Tensor, sections: number): Tensor[];
   /** torch.dstack: aten::dstack */
   dstack(tensors: Tensor[], options?: { out?: Tensor | Tensor[] }): Tensor;
-  /** torch.einsum: aten::einsum */
-  einsum(equation: string, tensors: Tensor[], options?: { path?: number | number[] | null }): Tensor;
   /** torch.embedding: aten::embedding */
   embedding(weight: Tensor, indices: Tensor, padding_idx?: number, scale_grad_by_freq?: boolean, sparse?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   embedding(weight: Tensor, indices: Tensor, options?: { padding_idx?: number; scale_grad_by_freq?: boolean; sparse?: boolean; out?: Tensor | Tensor[] }): Tensor;
@@ -966,9 +942,6 @@ export interface TorchOps {
   median(input: Tensor, dim: number, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
   median(input: Tensor, dim: string, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
   median(input: Tensor, dim: string, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  /** torch.meshgrid: aten::meshgrid */
-  meshgrid(tensors: Tensor[]): Tensor[];
-  meshgrid(tensors: Tensor[], options?: { indexing?: string }): Tensor[];
   /** torch.min: aten::min */
   min(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   min(input: Tensor, dim: number, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
@@ -1089,16 +1062,6 @@ export interface TorchOps {
   nextafter(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.nonzero: aten::nonzero */
   nonzero(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
-  /** torch.norm: aten::norm */
-  norm(input: Tensor, p?: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
-  norm(input: Tensor, options?: { p?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
-  norm(input: Tensor, p: number | boolean | null, dim: number | number[], keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
-  norm(input: Tensor, p: number | boolean | null, dim: number | number[], options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
-  norm(input: Tensor, p: number | boolean | null, dim: number | number[], keepdim: boolean, options?: { dtype?: Dtype; out?: Tensor | Tensor[] }): Tensor;
-  norm(input: Tensor, p: number | boolean | null, options?: { dtype?: Dtype; out?: Tensor | Tensor[] }): Tensor;
-  norm(input: Tensor, p: number | boolean | null, dim: string[], keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
-  norm(input: Tensor, p: number | boolean | null, dim: string[], options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
-  norm(input: Tensor, p: number | boolean | null, dim: string[], keepdim: boolean, options?: { dtype?: Dtype; out?: Tensor | Tensor[] }): Tensor;
   /** torch.norm_except_dim: aten::norm_except_dim */
   norm_except_dim(v: Tensor, pow?: number, dim?: number): Tensor;
   norm_except_dim(v: Tensor, options?: { pow?: number; dim?: number }): Tensor;
@@ -1407,11 +1370,6 @@ export interface TorchOps {
   /** torch.sparse_csr_tensor: aten::sparse_csr_tensor */
   sparse_csr_tensor(crow_indices: Tensor, col_indices: Tensor, values: Tensor, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
   sparse_csr_tensor(crow_indices: Tensor, col_indices: Tensor, values: Tensor, size: number | number[], options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
-  /** torch.split: aten::split */
-  split(input: Tensor, split_size: number, dim?: number): Tensor[];
-  split(input: Tensor, split_size: number, options?: { dim?: number }): Tensor[];
-  split(input: Tensor, split_size: number | number[], dim?: number): Tensor[];
-  split(input: Tensor, split_size: number | number[], options?: { dim?: number }): Tensor[];
   /** torch.split_copy: aten::split_copy */
   split_copy(input: Tensor, split_size: number, dim?: number, options?: { out?: Tensor | Tensor[] }): Tensor[];
   split_copy(input: Tensor, split_size: number, options?: { dim?: number; out?: Tensor | Tensor[] }): Tensor[];
@@ -1456,11 +1414,6 @@ export interface TorchOps {
   std_mean(input: Tensor, dim: number | number[] | null, options?: { unbiased?: boolean; keepdim?: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor];
   std_mean(input: Tensor, dim: string[], unbiased?: boolean, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): [Tensor, Tensor];
   std_mean(input: Tensor, dim: string[], options?: { unbiased?: boolean; keepdim?: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor];
-  /** torch.stft: aten::stft */
-  stft(input: Tensor, n_fft: number, hop_length?: number | null, win_length?: number | null, window?: Tensor | null, normalized?: boolean, onesided?: boolean | null, return_complex?: boolean | null): Tensor;
-  stft(input: Tensor, n_fft: number, options?: { hop_length?: number | null; win_length?: number | null; window?: Tensor | null; normalized?: boolean; onesided?: boolean | null; return_complex?: boolean | null }): Tensor;
-  stft(input: Tensor, n_fft: number, hop_length?: number | null, win_length?: number | null, window?: Tensor | null, center?: boolean, pad_mode?: string, normalized?: boolean, onesided?: boolean | null, return_complex?: boolean | null): Tensor;
-  stft(input: Tensor, n_fft: number, options?: { hop_length?: number | null; win_length?: number | null; window?: Tensor | null; center?: boolean; pad_mode?: string; normalized?: boolean; onesided?: boolean | null; return_complex?: boolean | null }): Tensor;
   /** torch.sub: aten::sub */
   sub(input: Tensor, other: number | boolean, alpha?: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   sub(input: Tensor, other: number | boolean, options?: { alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
@@ -1509,8 +1462,6 @@ export interface TorchOps {
   tensor_split(input: Tensor, sections: number, options?: { dim?: number }): Tensor[];
   tensor_split(input: Tensor, tensor_indices_or_sections: Tensor, dim?: number): Tensor[];
   tensor_split(input: Tensor, tensor_indices_or_sections: Tensor, options?: { dim?: number }): Tensor[];
-  /** torch.tensordot: aten::tensordot */
-  tensordot(input: Tensor, other: Tensor, dims_self: number | number[], dims_other: number | number[], options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.threshold: aten::threshold */
   threshold(input: Tensor, threshold: number | boolean, value: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.threshold_: aten::threshold_ */
@@ -1570,9 +1521,6 @@ export interface TorchOps {
   unflatten(input: Tensor, dim: number, sizes: number | number[]): Tensor;
   /** torch.unfold_copy: aten::unfold_copy */
   unfold_copy(input: Tensor, dimension: number, size: number, step: number, options?: { out?: Tensor | Tensor[] }): Tensor;
-  /** torch.unique_consecutive: aten::unique_consecutive */
-  unique_consecutive(input: Tensor, return_inverse?: boolean, return_counts?: boolean, dim?: number | null, options?: { out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor];
-  unique_consecutive(input: Tensor, options?: { return_inverse?: boolean; return_counts?: boolean; dim?: number | null; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor];
   /** torch.unsafe_chunk: aten::unsafe_chunk */
   unsafe_chunk(input: Tensor, chunks: number, dim?: number): Tensor[];
   unsafe_chunk(input: Tensor, chunks: number, options?: { dim?: number }): Tensor[];
@@ -1694,9 +1642,6 @@ export interface TensorOps {
   adjoint(): Tensor;
   /** Tensor.align_as: aten::align_as */
   align_as(other: Tensor): Tensor;
-  /** Tensor.align_to: aten::align_to */
-  align_to(names: string[]): Tensor;
-  align_to(order: string[], ellipsis_idx: number): Tensor;
   /** Tensor.all: aten::all */
   all(): Tensor;
   all(dim: number, keepdim?: boolean): Tensor;
@@ -2230,9 +2175,6 @@ export interface TensorOps {
   isposinf(): Tensor;
   /** Tensor.isreal: aten::isreal */
   isreal(): Tensor;
-  /** Tensor.istft: aten::istft */
-  istft(n_fft: number, hop_length?: number | null, win_length?: number | null, window?: Tensor | null, center?: boolean, normalized?: boolean, onesided?: boolean | null, length?: number | null, return_complex?: boolean): Tensor;
-  istft(n_fft: number, options?: { hop_length?: number | null; win_length?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; return_complex?: boolean }): Tensor;
   /** Tensor.kron: aten::kron */
   kron(other: Tensor): Tensor;
   /** Tensor.kthvalue: aten::kthvalue */
@@ -2440,16 +2382,6 @@ export interface TensorOps {
   nextafter_(other: Tensor): this;
   /** Tensor.nonzero: aten::nonzero */
   nonzero(): Tensor;
-  /** Tensor.norm: aten::norm */
-  norm(p?: number | boolean): Tensor;
-  norm(options?: { p?: number | boolean }): Tensor;
-  norm(p: number | boolean | null, dim: number | number[], keepdim?: boolean): Tensor;
-  norm(p: number | boolean | null, dim: number | number[], options?: { keepdim?: boolean }): Tensor;
-  norm(p: number | boolean | null, dim: number | number[], keepdim: boolean, options?: { dtype?: Dtype }): Tensor;
-  norm(p: number | boolean | null, options?: { dtype?: Dtype }): Tensor;
-  norm(p: number | boolean | null, dim: string[], keepdim?: boolean): Tensor;
-  norm(p: number | boolean | null, dim: string[], options?: { keepdim?: boolean }): Tensor;
-  norm(p: number | boolean | null, dim: string[], keepdim: boolean, options?: { dtype?: Dtype }): Tensor;
   /** Tensor.normal_: aten::normal_ */
   normal_(mean?: number, std?: number, options?: { generator?: null }): this;
   normal_(options?: { mean?: number; std?: number; generator?: null }): this;
@@ -2525,8 +2457,6 @@ export interface TensorOps {
   reciprocal(): Tensor;
   /** Tensor.reciprocal_: aten::reciprocal_ */
   reciprocal_(): this;
-  /** Tensor.refine_names: aten::refine_names */
-  refine_names(names: string[]): Tensor;
   /** Tensor.relu_: aten::relu_ */
   relu_(): this;
   /** Tensor.remainder: aten::remainder */
@@ -2535,10 +2465,6 @@ export interface TensorOps {
   /** Tensor.remainder_: aten::remainder_ */
   remainder_(other: number | boolean): this;
   remainder_(other: Tensor): this;
-  /** Tensor.rename: aten::rename */
-  rename(names: string[] | null): Tensor;
-  /** Tensor.rename_: aten::rename_ */
-  rename_(names: string[] | null): this;
   /** Tensor.renorm: aten::renorm */
   renorm(p: number | boolean, dim: number, maxnorm: number | boolean): Tensor;
   /** Tensor.renorm_: aten::renorm_ */
@@ -2553,14 +2479,9 @@ export interface TensorOps {
   repeat_interleave(repeats: number, options?: { dim?: number | null; output_size?: number | null }): Tensor;
   /** Tensor.reshape_as: aten::reshape_as */
   reshape_as(other: Tensor): Tensor;
-  /** Tensor.resize: aten::resize */
-  resize(size: number | number[], options?: { memory_format?: MemoryFormat | null }): Tensor;
-  resize(...size: number[]): Tensor;
   /** Tensor.resize_: aten::resize_ */
   resize_(size: number | number[], options?: { memory_format?: MemoryFormat | null }): this;
   resize_(...size: number[]): this;
-  /** Tensor.resize_as: aten::resize_as */
-  resize_as(the_template: Tensor, options?: { memory_format?: MemoryFormat | null }): Tensor;
   /** Tensor.resize_as_: aten::resize_as_ */
   resize_as_(the_template: Tensor, options?: { memory_format?: MemoryFormat | null }): this;
   /** Tensor.resize_as_sparse_: aten::resize_as_sparse_ */
@@ -2663,11 +2584,6 @@ export interface TensorOps {
   sparse_resize_(size: number | number[], sparse_dim: number, dense_dim: number): this;
   /** Tensor.sparse_resize_and_clear_: aten::sparse_resize_and_clear_ */
   sparse_resize_and_clear_(size: number | number[], sparse_dim: number, dense_dim: number): this;
-  /** Tensor.split: aten::split */
-  split(split_size: number, dim?: number): Tensor[];
-  split(split_size: number, options?: { dim?: number }): Tensor[];
-  split(split_size: number | number[], dim?: number): Tensor[];
-  split(split_size: number | number[], options?: { dim?: number }): Tensor[];
   /** Tensor.split_with_sizes: aten::split_with_sizes */
   split_with_sizes(split_sizes: number | number[], dim?: number): Tensor[];
   split_with_sizes(split_sizes: number | number[], options?: { dim?: number }): Tensor[];
@@ -2692,11 +2608,6 @@ export interface TensorOps {
   std(dim: number | number[] | null, options?: { unbiased?: boolean; keepdim?: boolean }): Tensor;
   std(dim: string[], unbiased?: boolean, keepdim?: boolean): Tensor;
   std(dim: string[], options?: { unbiased?: boolean; keepdim?: boolean }): Tensor;
-  /** Tensor.stft: aten::stft */
-  stft(n_fft: number, hop_length?: number | null, win_length?: number | null, window?: Tensor | null, normalized?: boolean, onesided?: boolean | null, return_complex?: boolean | null): Tensor;
-  stft(n_fft: number, options?: { hop_length?: number | null; win_length?: number | null; window?: Tensor | null; normalized?: boolean; onesided?: boolean | null; return_complex?: boolean | null }): Tensor;
-  stft(n_fft: number, hop_length?: number | null, win_length?: number | null, window?: Tensor | null, center?: boolean, pad_mode?: string, normalized?: boolean, onesided?: boolean | null, return_complex?: boolean | null): Tensor;
-  stft(n_fft: number, options?: { hop_length?: number | null; win_length?: number | null; window?: Tensor | null; center?: boolean; pad_mode?: string; normalized?: boolean; onesided?: boolean | null; return_complex?: boolean | null }): Tensor;
   /** Tensor.stride: aten::stride */
   stride(dim: string): number;
   stride(dim: number): number;
@@ -2816,17 +2727,11 @@ export interface TensorOps {
   unbind(dim: string): Tensor[];
   unbind(dim?: number): Tensor[];
   unbind(options?: { dim?: number }): Tensor[];
-  /** Tensor.unflatten: aten::unflatten */
-  unflatten(dim: string, sizes: number | number[], names: string[]): Tensor;
-  unflatten(dim: number, sizes: number | number[]): Tensor;
   /** Tensor.unfold: aten::unfold */
   unfold(dimension: number, size: number, step: number): Tensor;
   /** Tensor.uniform_: aten::uniform_ */
   uniform_(from?: number, to?: number, options?: { generator?: null }): this;
   uniform_(options?: { from?: number; to?: number; generator?: null }): this;
-  /** Tensor.unique_consecutive: aten::unique_consecutive */
-  unique_consecutive(return_inverse?: boolean, return_counts?: boolean, dim?: number | null): [Tensor, Tensor, Tensor];
-  unique_consecutive(options?: { return_inverse?: boolean; return_counts?: boolean; dim?: number | null }): [Tensor, Tensor, Tensor];
   /** Tensor.unsafe_chunk: aten::unsafe_chunk */
   unsafe_chunk(chunks: number, dim?: number): Tensor[];
   unsafe_chunk(chunks: number, options?: { dim?: number }): Tensor[];
@@ -2873,12 +2778,6 @@ export interface FunctionalOps {
   adaptive_avg_pool2d(input: Tensor, output_size: number | number[], options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.nn.functional.adaptive_avg_pool3d: aten::adaptive_avg_pool3d */
   adaptive_avg_pool3d(input: Tensor, output_size: number | number[], options?: { out?: Tensor | Tensor[] }): Tensor;
-  /** torch.nn.functional.adaptive_max_pool1d: aten::adaptive_max_pool1d */
-  adaptive_max_pool1d(input: Tensor, output_size: number | number[]): [Tensor, Tensor];
-  /** torch.nn.functional.adaptive_max_pool2d: aten::adaptive_max_pool2d */
-  adaptive_max_pool2d(input: Tensor, output_size: number | number[], options?: { out?: Tensor | Tensor[] }): [Tensor, Tensor];
-  /** torch.nn.functional.adaptive_max_pool3d: aten::adaptive_max_pool3d */
-  adaptive_max_pool3d(input: Tensor, output_size: number | number[], options?: { out?: Tensor | Tensor[] }): [Tensor, Tensor];
   /** torch.nn.functional.avg_pool1d: aten::avg_pool1d */
   avg_pool1d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], ceil_mode?: boolean, count_include_pad?: boolean): Tensor;
   avg_pool1d(input: Tensor, kernel_size: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; ceil_mode?: boolean; count_include_pad?: boolean }): Tensor;
@@ -2891,15 +2790,6 @@ export interface FunctionalOps {
   /** torch.nn.functional.bilinear: aten::bilinear */
   bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias?: Tensor | null): Tensor;
   bilinear(input1: Tensor, input2: Tensor, weight: Tensor, options?: { bias?: Tensor | null }): Tensor;
-  /** torch.nn.functional.binary_cross_entropy: aten::binary_cross_entropy */
-  binary_cross_entropy(input: Tensor, target: Tensor, weight?: Tensor | null, reduction?: number, options?: { out?: Tensor | Tensor[] }): Tensor;
-  binary_cross_entropy(input: Tensor, target: Tensor, options?: { weight?: Tensor | null; reduction?: number; out?: Tensor | Tensor[] }): Tensor;
-  /** torch.nn.functional.binary_cross_entropy_with_logits: aten::binary_cross_entropy_with_logits */
-  binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight?: Tensor | null, pos_weight?: Tensor | null, reduction?: number, options?: { out?: Tensor | Tensor[] }): Tensor;
-  binary_cross_entropy_with_logits(input: Tensor, target: Tensor, options?: { weight?: Tensor | null; pos_weight?: Tensor | null; reduction?: number; out?: Tensor | Tensor[] }): Tensor;
-  /** torch.nn.functional.celu: aten::celu */
-  celu(input: Tensor, alpha?: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
-  celu(input: Tensor, options?: { alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.nn.functional.celu_: aten::celu_ */
   celu_(input: Tensor, alpha?: number | boolean): Tensor;
   celu_(input: Tensor, options?: { alpha?: number | boolean }): Tensor;
@@ -2932,9 +2822,6 @@ export interface FunctionalOps {
   /** torch.nn.functional.conv_transpose3d: aten::conv_transpose3d */
   conv_transpose3d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], output_padding?: number | number[], groups?: number, dilation?: number | number[]): Tensor;
   conv_transpose3d(input: Tensor, weight: Tensor, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; output_padding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
-  /** torch.nn.functional.cosine_embedding_loss: aten::cosine_embedding_loss */
-  cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin?: number, reduction?: number): Tensor;
-  cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, options?: { margin?: number; reduction?: number }): Tensor;
   /** torch.nn.functional.cosine_similarity: aten::cosine_similarity */
   cosine_similarity(x1: Tensor, x2: Tensor, dim?: number, eps?: number): Tensor;
   cosine_similarity(x1: Tensor, x2: Tensor, options?: { dim?: number; eps?: number }): Tensor;
@@ -2943,94 +2830,29 @@ export interface FunctionalOps {
   ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: number | number[], target_lengths: number | number[], options?: { blank?: number; reduction?: number; zero_infinity?: boolean }): Tensor;
   ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: Tensor, target_lengths: Tensor, blank?: number, reduction?: number, zero_infinity?: boolean): Tensor;
   ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: Tensor, target_lengths: Tensor, options?: { blank?: number; reduction?: number; zero_infinity?: boolean }): Tensor;
-  /** torch.nn.functional.elu: aten::elu */
-  elu(input: Tensor, alpha?: number | boolean, scale?: number | boolean, input_scale?: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
-  elu(input: Tensor, options?: { alpha?: number | boolean; scale?: number | boolean; input_scale?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.nn.functional.elu_: aten::elu_ */
   elu_(input: Tensor, alpha?: number | boolean, scale?: number | boolean, input_scale?: number | boolean): Tensor;
   elu_(input: Tensor, options?: { alpha?: number | boolean; scale?: number | boolean; input_scale?: number | boolean }): Tensor;
-  /** torch.nn.functional.embedding: aten::embedding */
-  embedding(weight: Tensor, indices: Tensor, padding_idx?: number, scale_grad_by_freq?: boolean, sparse?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
-  embedding(weight: Tensor, indices: Tensor, options?: { padding_idx?: number; scale_grad_by_freq?: boolean; sparse?: boolean; out?: Tensor | Tensor[] }): Tensor;
-  /** torch.nn.functional.embedding_bag: aten::embedding_bag */
-  embedding_bag(weight: Tensor, indices: Tensor, offsets: Tensor, scale_grad_by_freq?: boolean, mode?: number, sparse?: boolean, per_sample_weights?: Tensor | null, include_last_offset?: boolean): [Tensor, Tensor, Tensor, Tensor];
-  embedding_bag(weight: Tensor, indices: Tensor, offsets: Tensor, options?: { scale_grad_by_freq?: boolean; mode?: number; sparse?: boolean; per_sample_weights?: Tensor | null; include_last_offset?: boolean }): [Tensor, Tensor, Tensor, Tensor];
-  embedding_bag(weight: Tensor, indices: Tensor, offsets: Tensor, scale_grad_by_freq: boolean, mode: number, sparse: boolean, per_sample_weights: Tensor | null, include_last_offset: boolean, padding_idx: number | null): [Tensor, Tensor, Tensor, Tensor];
-  /** torch.nn.functional.fractional_max_pool2d: aten::fractional_max_pool2d */
-  fractional_max_pool2d(input: Tensor, kernel_size: number | number[], output_size: number | number[], random_samples: Tensor, options?: { out?: Tensor | Tensor[] }): [Tensor, Tensor];
-  /** torch.nn.functional.fractional_max_pool3d: aten::fractional_max_pool3d */
-  fractional_max_pool3d(input: Tensor, kernel_size: number | number[], output_size: number | number[], random_samples: Tensor, options?: { out?: Tensor | Tensor[] }): [Tensor, Tensor];
   /** torch.nn.functional.gelu: aten::gelu */
   gelu(input: Tensor, options?: { approximate?: string; out?: Tensor | Tensor[] }): Tensor;
   /** torch.nn.functional.glu: aten::glu */
   glu(input: Tensor, dim?: number, options?: { out?: Tensor | Tensor[] }): Tensor;
   glu(input: Tensor, options?: { dim?: number; out?: Tensor | Tensor[] }): Tensor;
-  /** torch.nn.functional.group_norm: aten::group_norm */
-  group_norm(input: Tensor, num_groups: number, weight?: Tensor | null, bias?: Tensor | null, eps?: number, cudnn_enabled?: boolean): Tensor;
-  group_norm(input: Tensor, num_groups: number, options?: { weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnn_enabled?: boolean }): Tensor;
   /** torch.nn.functional.hardshrink: aten::hardshrink */
   hardshrink(input: Tensor, lambd?: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   hardshrink(input: Tensor, options?: { lambd?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
-  /** torch.nn.functional.hardsigmoid: aten::hardsigmoid */
-  hardsigmoid(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
-  /** torch.nn.functional.hardswish: aten::hardswish */
-  hardswish(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
-  /** torch.nn.functional.hardtanh: aten::hardtanh */
-  hardtanh(input: Tensor, min_val?: number | boolean, max_val?: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
-  hardtanh(input: Tensor, options?: { min_val?: number | boolean; max_val?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.nn.functional.hardtanh_: aten::hardtanh_ */
   hardtanh_(input: Tensor, min_val?: number | boolean, max_val?: number | boolean): Tensor;
   hardtanh_(input: Tensor, options?: { min_val?: number | boolean; max_val?: number | boolean }): Tensor;
-  /** torch.nn.functional.hinge_embedding_loss: aten::hinge_embedding_loss */
-  hinge_embedding_loss(input: Tensor, target: Tensor, margin?: number, reduction?: number): Tensor;
-  hinge_embedding_loss(input: Tensor, target: Tensor, options?: { margin?: number; reduction?: number }): Tensor;
   /** torch.nn.functional.huber_loss: aten::huber_loss */
   huber_loss(input: Tensor, target: Tensor, reduction?: number, delta?: number, options?: { out?: Tensor | Tensor[] }): Tensor;
   huber_loss(input: Tensor, target: Tensor, options?: { reduction?: number; delta?: number; out?: Tensor | Tensor[] }): Tensor;
-  /** torch.nn.functional.instance_norm: aten::instance_norm */
-  instance_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, running_mean: Tensor | null, running_var: Tensor | null, use_input_stats: boolean, momentum: number, eps: number, cudnn_enabled: boolean): Tensor;
-  /** torch.nn.functional.kl_div: aten::kl_div */
-  kl_div(input: Tensor, target: Tensor, reduction?: number, options?: { log_target?: boolean }): Tensor;
-  kl_div(input: Tensor, target: Tensor, options?: { reduction?: number; log_target?: boolean }): Tensor;
-  /** torch.nn.functional.l1_loss: aten::l1_loss */
-  l1_loss(input: Tensor, target: Tensor, reduction?: number): Tensor;
-  l1_loss(input: Tensor, target: Tensor, options?: { reduction?: number }): Tensor;
-  /** torch.nn.functional.leaky_relu: aten::leaky_relu */
-  leaky_relu(input: Tensor, negative_slope?: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
-  leaky_relu(input: Tensor, options?: { negative_slope?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.nn.functional.leaky_relu_: aten::leaky_relu_ */
   leaky_relu_(input: Tensor, negative_slope?: number | boolean): Tensor;
   leaky_relu_(input: Tensor, options?: { negative_slope?: number | boolean }): Tensor;
   /** torch.nn.functional.linear: aten::linear */
   linear(input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { out?: Tensor | Tensor[] }): Tensor;
   linear(input: Tensor, weight: Tensor, options?: { bias?: Tensor | null; out?: Tensor | Tensor[] }): Tensor;
-  /** torch.nn.functional.margin_ranking_loss: aten::margin_ranking_loss */
-  margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin?: number, reduction?: number): Tensor;
-  margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, options?: { margin?: number; reduction?: number }): Tensor;
-  /** torch.nn.functional.max_pool1d_with_indices: aten::max_pool1d_with_indices */
-  max_pool1d_with_indices(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceil_mode?: boolean): [Tensor, Tensor];
-  max_pool1d_with_indices(input: Tensor, kernel_size: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceil_mode?: boolean }): [Tensor, Tensor];
-  /** torch.nn.functional.max_pool2d_with_indices: aten::max_pool2d_with_indices */
-  max_pool2d_with_indices(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceil_mode?: boolean, options?: { out?: Tensor | Tensor[] }): [Tensor, Tensor];
-  max_pool2d_with_indices(input: Tensor, kernel_size: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceil_mode?: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor];
-  /** torch.nn.functional.max_pool3d: aten::max_pool3d */
-  max_pool3d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceil_mode?: boolean): Tensor;
-  max_pool3d(input: Tensor, kernel_size: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceil_mode?: boolean }): Tensor;
-  /** torch.nn.functional.max_pool3d_with_indices: aten::max_pool3d_with_indices */
-  max_pool3d_with_indices(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceil_mode?: boolean, options?: { out?: Tensor | Tensor[] }): [Tensor, Tensor];
-  max_pool3d_with_indices(input: Tensor, kernel_size: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceil_mode?: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor];
-  /** torch.nn.functional.max_unpool2d: aten::max_unpool2d */
-  max_unpool2d(input: Tensor, indices: Tensor, output_size: number | number[], options?: { out?: Tensor | Tensor[] }): Tensor;
-  /** torch.nn.functional.max_unpool3d: aten::max_unpool3d */
-  max_unpool3d(input: Tensor, indices: Tensor, output_size: number | number[], stride: number | number[], padding: number | number[], options?: { out?: Tensor | Tensor[] }): Tensor;
-  /** torch.nn.functional.mish: aten::mish */
-  mish(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
-  /** torch.nn.functional.multi_margin_loss: aten::multi_margin_loss */
-  multi_margin_loss(input: Tensor, target: Tensor, p?: number | boolean, margin?: number | boolean, weight?: Tensor | null, reduction?: number, options?: { out?: Tensor | Tensor[] }): Tensor;
-  multi_margin_loss(input: Tensor, target: Tensor, options?: { p?: number | boolean; margin?: number | boolean; weight?: Tensor | null; reduction?: number; out?: Tensor | Tensor[] }): Tensor;
-  /** torch.nn.functional.multilabel_margin_loss: aten::multilabel_margin_loss */
-  multilabel_margin_loss(input: Tensor, target: Tensor, reduction?: number, options?: { out?: Tensor | Tensor[] }): Tensor;
-  multilabel_margin_loss(input: Tensor, target: Tensor, options?: { reduction?: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.nn.functional.native_channel_shuffle: aten::native_channel_shuffle */
   native_channel_shuffle(input: Tensor, groups: number): Tensor;
   /** torch.nn.functional.one_hot: aten::one_hot */
@@ -3049,32 +2871,15 @@ export interface FunctionalOps {
   pixel_shuffle(input: Tensor, upscale_factor: number, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.nn.functional.pixel_unshuffle: aten::pixel_unshuffle */
   pixel_unshuffle(input: Tensor, downscale_factor: number, options?: { out?: Tensor | Tensor[] }): Tensor;
-  /** torch.nn.functional.poisson_nll_loss: aten::poisson_nll_loss */
-  poisson_nll_loss(input: Tensor, target: Tensor, log_input: boolean, full: boolean, eps: number, reduction: number): Tensor;
   /** torch.nn.functional.prelu: aten::prelu */
   prelu(input: Tensor, weight: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
-  /** torch.nn.functional.relu6: aten::relu6 */
-  relu6(input: Tensor): Tensor;
-  /** torch.nn.functional.rrelu: aten::rrelu */
-  rrelu(input: Tensor, lower?: number | boolean, upper?: number | boolean, training?: boolean, generator?: null): Tensor;
-  rrelu(input: Tensor, options?: { lower?: number | boolean; upper?: number | boolean; training?: boolean; generator?: null }): Tensor;
   /** torch.nn.functional.rrelu_: aten::rrelu_ */
   rrelu_(input: Tensor, lower?: number | boolean, upper?: number | boolean, training?: boolean, generator?: null): Tensor;
   rrelu_(input: Tensor, options?: { lower?: number | boolean; upper?: number | boolean; training?: boolean; generator?: null }): Tensor;
-  /** torch.nn.functional.selu: aten::selu */
-  selu(input: Tensor): Tensor;
   /** torch.nn.functional.selu_: aten::selu_ */
   selu_(input: Tensor): Tensor;
   /** torch.nn.functional.sigmoid: aten::sigmoid */
   sigmoid(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
-  /** torch.nn.functional.silu: aten::silu */
-  silu(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
-  /** torch.nn.functional.smooth_l1_loss: aten::smooth_l1_loss */
-  smooth_l1_loss(input: Tensor, target: Tensor, reduction?: number, beta?: number, options?: { out?: Tensor | Tensor[] }): Tensor;
-  smooth_l1_loss(input: Tensor, target: Tensor, options?: { reduction?: number; beta?: number; out?: Tensor | Tensor[] }): Tensor;
-  /** torch.nn.functional.soft_margin_loss: aten::soft_margin_loss */
-  soft_margin_loss(input: Tensor, target: Tensor, reduction?: number, options?: { out?: Tensor | Tensor[] }): Tensor;
-  soft_margin_loss(input: Tensor, target: Tensor, options?: { reduction?: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.nn.functional.softplus: aten::softplus */
   softplus(input: Tensor, beta?: number | boolean, threshold?: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   softplus(input: Tensor, options?: { beta?: number | boolean; threshold?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
@@ -3085,11 +2890,6 @@ export interface FunctionalOps {
   tanh(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.nn.functional.threshold_: aten::threshold_ */
   threshold_(input: Tensor, threshold: number | boolean, value: number | boolean): Tensor;
-  /** torch.nn.functional.triplet_margin_loss: aten::triplet_margin_loss */
-  triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin?: number, p?: number, eps?: number, swap?: boolean, reduction?: number): Tensor;
-  triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, options?: { margin?: number; p?: number; eps?: number; swap?: boolean; reduction?: number }): Tensor;
-  /** torch.nn.functional.unfold: aten::unfold */
-  unfold(input: Tensor, dimension: number, size: number, step: number): Tensor;
 }
 
 /** The generated operators of torch.linalg. */
