@@ -29,26 +29,9 @@ constexpr MemoryFormatEntry kMemoryFormats[] = {
     {"channels_last_3d", c10::MemoryFormat::ChannelsLast3d},
 };
 
-// "what: expected <kind> but received <value> (<typeof>)".
+// "Expected <what> to be <expected> but received <value>".
 [[noreturn]] void Mismatch(const Napi::Value& value, const std::string& what, const std::string& expected) {
-  Napi::Env env = value.Env();
-  std::string received;
-  if (value.IsNull()) {
-    received = "null";
-  } else if (value.IsUndefined()) {
-    received = "undefined";
-  } else if (value.IsArray()) {
-    received = "an array of " + std::to_string(value.As<Napi::Array>().Length());
-  } else if (value.IsObject()) {
-    received = value.As<Napi::Object>().InstanceOf(Data(env).tensor.Value()) ? "a Tensor" : "an object";
-  } else if (value.IsString()) {
-    received = "'" + value.As<Napi::String>().Utf8Value() + "' (string)";
-  } else {
-    received = value.ToString().Utf8Value() + " (" +
-               (value.IsNumber() ? "number" : value.IsBoolean() ? "boolean" : value.IsBigInt() ? "bigint" : "value") +
-               ")";
-  }
-  throw Napi::TypeError::New(env, "Expected " + what + " to be " + expected + " but received " + received);
+  throw Napi::TypeError::New(value.Env(), "Expected " + what + " to be " + expected + " but received " + Describe(value));
 }
 
 int64_t ToInt(const Napi::Value& value, const std::string& what) {
@@ -157,6 +140,19 @@ c10::IValue Infer(const Napi::Value& value, const std::string& what) {
 }
 
 }  // namespace
+
+std::string Describe(const Napi::Value& value) {
+  Napi::Env env = value.Env();
+  if (value.IsNull()) return "null";
+  if (value.IsUndefined()) return "undefined";
+  if (value.IsArray()) return "an array of " + std::to_string(value.As<Napi::Array>().Length());
+  if (value.IsObject()) {
+    return value.As<Napi::Object>().InstanceOf(Data(env).tensor.Value()) ? "a Tensor" : "an object";
+  }
+  if (value.IsString()) return "'" + value.As<Napi::String>().Utf8Value() + "' (string)";
+  return value.ToString().Utf8Value() + " (" +
+         (value.IsNumber() ? "number" : value.IsBoolean() ? "boolean" : value.IsBigInt() ? "bigint" : "value") + ")";
+}
 
 c10::Layout ParseLayout(const std::string& name) {
   for (const auto& entry : kLayouts) {

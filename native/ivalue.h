@@ -31,6 +31,9 @@ Napi::Value FromIValue(Napi::Env env, const c10::IValue& value);
 // The same, reading enumerations stored as ints (ScalarType, Layout, MemoryFormat) by the schema type `type`.
 Napi::Value FromIValue(Napi::Env env, const c10::IValue& value, const c10::TypePtr& type);
 
+// How errors show a JS value: "'x' (string)", "1.5 (number)", "a Tensor", "an array of 3", "null".
+std::string Describe(const Napi::Value& value);
+
 // The names JS uses for the enumerations that schemas carry as ints.
 c10::Layout ParseLayout(const std::string& name);
 std::string LayoutName(c10::Layout layout);

@@ -228,6 +228,8 @@ struct Bound {
 bool Bind(Napi::Env env, const Overload& o, bool method, const std::vector<Napi::Value>& args,
           const Napi::Object* kwargs, Bound* b) {
   b->values.assign(o.params.size(), Napi::Value());
+  b->failure.clear();
+  b->progress = 0;
   b->varargs.clear();
   b->varargs_param = -1;
   b->requires_grad = false;
@@ -310,7 +312,7 @@ bool Bind(Napi::Env env, const Overload& o, bool method, const std::vector<Napi:
     }
   }
   if (o.outs > 0 && !out_given) {
-    b->failure = "the out= form";
+    b->failure = "its out= form needs out=";
     return false;
   }
   for (size_t i = 0; i < o.params.size(); ++i) {
@@ -346,25 +348,41 @@ std::string Signature(const Overload& o) {
 [[noreturn]] void NoOverload(Napi::Env env, const Binding& binding, bool method, const std::vector<Napi::Value>& args,
                              const Napi::Object* kwargs) {
   const Group& g = *binding.group;
+  // The reason of the overload that got furthest; for a wrong type, the types every such overload takes there.
   std::string reason;
   int best = -1;
+  std::string param;
+  Napi::Value value;
+  std::vector<std::string> expected;
   Bound b;
   for (const auto& o : g.overloads) {
-    if (!Bind(env, o, method, args, kwargs, &b) && b.progress > best) {
-      best = b.progress;
-      if (b.failure.empty()) {
-        const int i = b.varargs_param + 1000000;
-        const auto& p = o.params[i];
-        try {
-          ToIValue(b.values[i], p.type, "argument '" + (p.name == "self" && !method ? std::string("input") : p.name) + "'");
-          reason = "argument '" + p.name + "' does not fit " + p.type->annotation_str();
-        } catch (const Napi::Error& e) {
-          reason = e.Message();
-        }
-      } else {
-        reason = b.failure;
-      }
+    if (Bind(env, o, method, args, kwargs, &b) || b.progress < best) continue;
+    if (b.progress > best) expected.clear();
+    best = b.progress;
+    if (!b.failure.empty()) {
+      reason = b.failure;
+      continue;
     }
+    const auto& p = o.params[b.varargs_param + 1000000];
+    param = p.name == "self" && !method ? "input" : p.name;
+    value = b.values[b.varargs_param + 1000000];
+    // Schemas print Scalar as 'number'; say Scalar, as PyTorch's documentation does.
+    std::string type = p.type->annotation_str();
+    for (const auto& [from, to] : {std::pair<std::string, std::string>{"number", "Scalar"}}) {
+      for (auto at = type.find(from); at != std::string::npos; at = type.find(from, at + to.size())) type.replace(at, from.size(), to);
+    }
+    if (std::find(expected.begin(), expected.end(), type) == expected.end()) expected.push_back(type);
+    try {
+      ToIValue(value, p.type, "argument '" + param + "'");
+      reason = "argument '" + param + "' does not fit " + type;
+    } catch (const Napi::Error& e) {
+      reason = e.Message();
+    }
+  }
+  if (expected.size() > 1) {
+    std::string types;
+    for (size_t i = 0; i < expected.size(); ++i) types += (i == 0 ? "" : i + 1 == expected.size() ? " or " : ", ") + expected[i];
+    reason = "Expected argument '" + param + "' to be " + types + " but received " + Describe(value);
   }
   std::string list;
   for (const auto& o : g.overloads) list += "\n  " + Signature(o);
