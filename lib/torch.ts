@@ -9,6 +9,18 @@ import { DataLoader, DistributedSampler, TensorDataset } from './data';
 import * as distributed from './distributed';
 import { checkDtype, checkShape, Dtype, DTYPE_CONSTANTS, handleOf, integerRange, shapeArgs, Size, Tensor } from './tensor';
 import * as indexing from './indexing';
+import { namespace } from './ops';
+import type { FftOps, LinalgOps, SpecialOps } from './ops';
+
+// Every operator of PyTorch's torch namespace that libtorch implements, generated from the schemas (lib/ops); the
+// functions written in this file win where both name one.
+export * from './ops/torch-functions';
+/** torch.linalg: the operators libtorch names linalg_*, generated from the schemas. */
+export const linalg = Object.freeze(namespace('linalg')) as unknown as LinalgOps;
+/** torch.special: the operators libtorch names special_*, generated from the schemas. */
+export const special = Object.freeze(namespace('special')) as unknown as SpecialOps;
+/** torch.fft: the operators libtorch names fft_*, generated from the schemas. */
+export const fft = Object.freeze(namespace('fft')) as unknown as FftOps;
 import {
   checkArgCount,
   checkBool,

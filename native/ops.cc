@@ -24,6 +24,9 @@ struct Param {
   bool required;      // no default
   bool out;           // a keyword-only Tensor(a!) written by the op (out=)
   bool int_list;      // int[] / SymInt[] (takes one number, or Python's varargs)
+  // int[2] kernel_size: the length a list must have (one number, or a list of one, stands for size copies), or -1.
+  // int[1] dim takes lists of any length, as in Python.
+  int64_t size;
 };
 
 struct Overload {
@@ -63,7 +66,8 @@ Overload MakeOverload(const c10::OperatorHandle& handle) {
     const auto& type = a.real_type();
     o.params.push_back({a.name(), type, !a.default_value().has_value(), a.is_out(),
                         IsIntList(type) || (type->kind() == c10::TypeKind::OptionalType &&
-                                            IsIntList(type->castRaw<c10::OptionalType>()->getElementType()))});
+                                            IsIntList(type->castRaw<c10::OptionalType>()->getElementType())),
+                        a.N() && *a.N() > 1 ? static_cast<int64_t>(*a.N()) : -1});
     if (!a.kwarg_only()) o.positional = i + 1;
     if (a.is_out()) ++o.outs;
     if (a.name() == "pin_memory" && a.kwarg_only()) o.factory = true;
@@ -326,7 +330,16 @@ bool Bind(Napi::Env env, const Overload& o, bool method, const std::vector<Napi:
       }
       continue;
     }
-    if (!Fits(env, b->values[i], p.type)) {
+    // int[2] takes 2 numbers or one (Python's rule): kernels index such lists without checking their length.
+    const bool wrong_size = p.size > 0 && b->values[i].IsArray() && b->values[i].As<Napi::Array>().Length() != p.size &&
+                            b->values[i].As<Napi::Array>().Length() != 1;
+    if (wrong_size || !Fits(env, b->values[i], p.type)) {
+      if (wrong_size) {
+        b->failure = "argument '" + p.name + "' takes " + std::to_string(p.size) + " integers (or one for all), not " +
+                     std::to_string(b->values[i].As<Napi::Array>().Length());
+        b->progress += 1000;
+        return false;
+      }
       b->failure.clear();  // the precise message comes from ToIValue
       b->progress += 1000;  // a type mismatch is nearer than a missing or unknown argument
       b->varargs_param = static_cast<int>(i) - 1000000;  // marks the param that failed
@@ -442,6 +455,12 @@ Napi::Value CallOp(const Napi::CallbackInfo& info) {
     } else if (b.values[i].IsEmpty()) {
       const auto& arg = o.schema->arguments()[i];
       stack.push_back(arg.default_value() ? *arg.default_value() : c10::IValue());
+    } else if (p.size > 0 && (IsInteger(b.values[i]) ||
+                              (b.values[i].IsArray() && b.values[i].As<Napi::Array>().Length() == 1))) {
+      // kernel_size=3 (or [3]) for int[2]: [3, 3], as Python expands it.
+      const Napi::Value one = b.values[i].IsArray() ? b.values[i].As<Napi::Array>().Get(0u) : b.values[i];
+      const auto n = ToIValue(one, c10::IntType::get(), "argument '" + p.name + "'").toInt();
+      stack.emplace_back(c10::List<int64_t>(std::vector<int64_t>(p.size, n)));
     } else {
       stack.push_back(ToIValue(b.values[i], p.type, "argument '" + p.name + "'"));
     }

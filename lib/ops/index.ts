@@ -134,3 +134,6 @@ export function installTensorMethods(): void {
     if (fn) Object.defineProperty(Tensor.prototype, py, { value: fn, writable: true, configurable: true });
   }
 }
+
+// The methods are on Tensor.prototype as soon as anything loads this road.
+installTensorMethods();
