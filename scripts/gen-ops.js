@@ -168,20 +168,37 @@ function signatures(schema, section, hasOut) {
   return sigs;
 }
 
+// nn.functional's Python functions take these where the operator takes something else: inplace= picks the
+// operator's X_ variant; reduction='mean' is the operator's int; size_average and reduce are deprecated (refused).
+const ADAPTED = new Set(['inplace', 'size_average', 'reduce']);
+
 /**
- * The Python names of a section that may map to the operator of the same name: the builtins, and for
- * nn.functional the Python functions whose parameters are one overload's (self spelled input).
+ * The Python names of a section that map to the operator of the same name, each with, for nn.functional's Python
+ * functions, their parameters ([name, required][]): the builtins as they are; a Python function when every one of
+ * its parameters (but the adapted ones) is a parameter of one overload (self spelled input) and, with inplace=, the
+ * operator has an X_ variant. F.unfold (im2col) is not aten::unfold (Tensor.unfold).
  */
 function candidates(api, section, groups) {
-  if (section !== 'functional') return api[section];
-  const same = Object.entries(api.functional_python).filter(([py, names]) => {
+  if (section !== 'functional') return api[section].map((py) => [py, null]);
+  const adapted = Object.entries(api.functional_python).filter(([py, params]) => {
     const group = groups.get(py);
-    return group && group.some((s) => {
-      const params = s.params.filter((p) => !p.out).map((p) => (p.name === 'self' ? 'input' : p.name));
-      return params.length === names.length && params.every((n, i) => n === names[i]);
+    if (!group || params.some(([n]) => n === 'args' || n === 'kwargs')) return false;
+    if (params.some(([n]) => n === 'inplace') && !groups.has(`${py}_`)) return false;
+    return group.some((s) => {
+      const names = new Set(s.params.filter((p) => !p.out).map((p) => (p.name === 'self' ? 'input' : p.name)));
+      return params.every(([n]) => ADAPTED.has(n) || names.has(n)) &&
+        (!params.some(([n]) => n === 'reduction') || s.params.some((p) => p.name === 'reduction' && p.type === 'int'));
     });
-  }).map(([py]) => py);
-  return [...api.functional, ...same].sort();
+  });
+  return [...api.functional.map((py) => [py, null]), ...adapted].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** A Python function's signature: its parameters as Python names them, untyped but for input. */
+function pythonSignature(params) {
+  const list = params.map(([n, required], i) => (i === 0 && n === 'input' ? 'input: Tensor' : `${ident(n)}${required ? '' : '?'}: unknown`));
+  const options = params.filter(([n], i) => !(i === 0 && n === 'input')).map(([n]) => `${ident(n)}?: unknown`);
+  const required = params.filter(([, r]) => r).map(([n]) => (n === 'input' ? 'input: Tensor' : `${ident(n)}: unknown`));
+  return `(${list.join(', ')}): Tensor;\n  ${''}(${[...required, `options?: { ${options.join('; ')} }`].join(', ')}): Tensor`;
 }
 
 function generate(schemas, api, version) {
@@ -197,15 +214,15 @@ function generate(schemas, api, version) {
     names[section] = [];
     const hand = new Set(HAND_WRITTEN[section]);
     const lines = [];
-    for (const py of candidates(api, section, groups)) {
+    for (const [py, pyParams] of candidates(api, section, groups)) {
       if (hand.has(py)) continue;
       const aten = PREFIX[section] + py;
       const group = groups.get(aten);
       if (!group) continue;
       const hasOut = group.some((s) => s.params.some((p) => p.out));
-      const sigs = [...new Set(group.flatMap((s) => signatures(s, section, hasOut)))];
+      const sigs = pyParams ? [pythonSignature(pyParams)] : [...new Set(group.flatMap((s) => signatures(s, section, hasOut)))];
       if (sigs.length === 0) continue;
-      names[section].push(aten === py ? py : [py, aten]);
+      names[section].push(pyParams ? [py, aten, pyParams] : aten === py ? py : [py, aten]);
       lines.push(`  /** ${section === 'Tensor' ? 'Tensor' : section === 'torch' ? 'torch' : `torch.${section === 'functional' ? 'nn.functional' : section}`}.${py}: aten::${aten} */`);
       for (const sig of sigs) lines.push(`  ${py}${sig};`);
     }
@@ -225,7 +242,9 @@ function generate(schemas, api, version) {
     `export const GENERATED_FOR = ${JSON.stringify(version)};`,
     '',
     '/** Per namespace, the Python names exposed: a name, or [Python name, aten operator] where they differ. */',
-    'export const OP_NAMES: { readonly [section: string]: readonly (string | readonly [string, string])[] } = {',
+    '/** For nn.functional\'s Python functions, also their parameters: [Python name, aten operator, [name, required][]]. */',
+    'export type OpEntry = string | readonly [string, string] | readonly [string, string, readonly (readonly [string, boolean])[]];',
+    'export const OP_NAMES: { readonly [section: string]: readonly OpEntry[] } = {',
     ...SECTIONS.map((s) => `  ${s}: ${JSON.stringify(names[s])},`),
     '};',
     '',

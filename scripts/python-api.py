@@ -29,7 +29,10 @@ print(json.dumps({
     'functional': public(F, lambda v: is_function(v) and not inspect.isfunction(v)),
     # nn.functional's Python functions with their parameter names: mapped to the operator of the same name only
     # where it takes the same parameters (F.unfold is im2col, aten::unfold is Tensor.unfold).
-    'functional_python': {n: list(inspect.signature(getattr(F, n)).parameters) for n in public(F, inspect.isfunction)},
+    # [name, required (no default)] of each parameter.
+    'functional_python': {n: [[p.name, p.default is inspect.Parameter.empty]
+                              for p in inspect.signature(getattr(F, n)).parameters.values()]
+                          for n in public(F, inspect.isfunction)},
     'linalg': public(torch.linalg, is_function),
     'special': public(torch.special, is_function),
     'fft': public(torch.fft, is_function),

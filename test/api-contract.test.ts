@@ -350,7 +350,7 @@ describe('the generated operators: one contract for all of them', () => {
         wrong.push(`${name}: no error`);
       } catch (e) {
         const m = (e as Error).message;
-        if ((e as Error).name !== 'TypeError' || !m.startsWith(`${prefix}.${name}(): `)) wrong.push(`${name}: ${m.slice(0, 100)}`);
+        if ((e as Error).name !== 'TypeError' || !m.startsWith(`${prefix}.${name}()`)) wrong.push(`${name}: ${m.slice(0, 100)}`);
       }
     }
     expect(wrong).toEqual([]);

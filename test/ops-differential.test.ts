@@ -45,6 +45,7 @@ const KNOWN: Record<string, string> = {
   hinge_embedding_loss: 'reduction=Mean read as 0 by the Python binding',
   binary_cross_entropy_with_logits: 'reduction=Mean read as 0 by the Python binding',
   slice_copy: 'end=None read as 1 by the Python binding',
+  binary_cross_entropy: 'F.binary_cross_entropy checks in Python that the sizes match; the operator does not',
   slice_scatter: 'end=None read as 1 by the Python binding',
 };
 

@@ -8,7 +8,7 @@ import type { NativeTensor } from '../../binding';
 import { native } from '../binding';
 import { Device } from '../device';
 import { Tensor, ValuesIndices } from '../tensor';
-import { isOptions } from '../validate';
+import { checkBool, invalidValue, isOptions, parseArgs } from '../validate';
 import { OP_NAMES } from './generated';
 import { ReturnTuple } from './types';
 
@@ -114,12 +114,50 @@ const DISPLAY: Record<string, string> = {
   torch: 'torch', functional: 'torch.nn.functional', linalg: 'torch.linalg', special: 'torch.special', fft: 'torch.fft',
 };
 
+const REDUCTIONS = ['none', 'mean', 'sum'];
+
+/**
+ * An nn.functional function PyTorch writes in Python over operator `aten` (F.elu(input, alpha, inplace), F.l1_loss(
+ * input, target, size_average, reduce, reduction)): its arguments read by its own parameters, inplace= choosing
+ * aten's X_, reduction='mean' turned into the operator's int, then one call with everything by name.
+ */
+function pythonFunction(py: string, aten: string, params: readonly (readonly [string, boolean])[]): ((...args: unknown[]) => unknown) | null {
+  const display = `torch.nn.functional.${py}`;
+  const fn = operator(aten, display);
+  const fnInplace = params.some(([n]) => n === 'inplace') ? operator(`${aten}_`, display) : null;
+  if (!fn) return null;
+  const names = params.map(([n]) => n);
+  const required = params.filter(([, r]) => r).length;
+  const adapter = (...args: unknown[]): unknown => {
+    const a = parseArgs(display, names, args, required);
+    let target = fn;
+    if (a.inplace !== undefined && checkBool('inplace', a.inplace) && fnInplace) target = fnInplace;
+    delete a.inplace;
+    for (const legacy of ['size_average', 'reduce']) {
+      if (a[legacy] !== undefined && a[legacy] !== null) {
+        throw new TypeError(`${display}(): ${legacy} is deprecated in PyTorch and not taken here: use reduction ('none', 'mean' or 'sum')`);
+      }
+      delete a[legacy];
+    }
+    if (a.reduction !== undefined) {
+      const r = REDUCTIONS.indexOf(a.reduction as string);
+      if (r < 0) throw invalidValue('reduction', "'none', 'mean' or 'sum'", a.reduction);
+      a.reduction = r;
+    }
+    return target(a);
+  };
+  Object.defineProperty(adapter, 'name', { value: py });
+  return adapter;
+}
+
 /** The generated functions of one namespace (torch, functional, linalg, special, fft), by Python name. */
 export function namespace(section: string): Record<string, (...args: unknown[]) => unknown> {
   const fns: Record<string, (...args: unknown[]) => unknown> = {};
   for (const entry of OP_NAMES[section]) {
     const [py, aten] = typeof entry === 'string' ? [entry, entry] : entry;
-    const fn = operator(aten, `${DISPLAY[section]}.${py}`);
+    const fn = typeof entry !== 'string' && entry.length === 3
+      ? pythonFunction(py, aten, entry[2])
+      : operator(aten, `${DISPLAY[section]}.${py}`);
     if (fn) fns[py] = fn;
   }
   return fns;
@@ -128,7 +166,7 @@ export function namespace(section: string): Record<string, (...args: unknown[]) 
 /** Puts the generated methods on Tensor.prototype, except those written by hand in lib/tensor.ts. */
 export function installTensorMethods(): void {
   for (const entry of OP_NAMES.Tensor) {
-    const [py, aten] = typeof entry === 'string' ? [entry, entry] : entry;
+    const [py, aten] = typeof entry === 'string' ? [entry, entry] : [entry[0], entry[1]];
     if (Object.prototype.hasOwnProperty.call(Tensor.prototype, py)) continue;
     const fn = method(aten, py);
     if (fn) Object.defineProperty(Tensor.prototype, py, { value: fn, writable: true, configurable: true });
