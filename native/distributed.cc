@@ -291,7 +291,7 @@ Napi::Function ProcessGroupWrap::Init(Napi::Env env) {
 }
 
 ProcessGroupWrap::ProcessGroupWrap(const Napi::CallbackInfo& info) : Wrap<ProcessGroupWrap>(info) {
-  Guarded(info.Env(), [&] {
+  Construct(info, [&] {
     if (!info[0].IsExternal()) throw Napi::TypeError::New(info.Env(), "ProcessGroup is made by init_process_group()");
     group_ = *info[0].As<Napi::External<std::shared_ptr<Collectives>>>().Data();
   });

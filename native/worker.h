@@ -35,6 +35,7 @@ class PromiseWorker : public Napi::AsyncWorker {
   void Execute() final;
   void OnOK() final;
   void OnError(const Napi::Error& error) final;
+  void Settle(const Napi::Value& value);
 
   Napi::Promise::Deferred deferred_;
   std::string error_;
