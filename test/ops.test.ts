@@ -96,7 +96,7 @@ describe('BAD CALL', () => {
     expect(thrown(() => torch.add(t(), 'x' as never)).name).toBe('TypeError');
     expect(() => torch.add(t(), 'x' as never)).toThrow(/^torch\.add\(\): Expected argument 'other' to be Scalar or Tensor but received 'x' \(string\)\. Its overloads:\n  add\.Scalar\(Tensor self, Scalar other, Scalar alpha=1\) -> Tensor\n  add\.Tensor/);
     expect(() => t().neg(1 as never)).toThrow(/^Tensor\.neg\(\): takes 0 positional argument\(s\) but 1 were given/);
-    expect(() => torch.cumsum(t(), { dim: 1.5 })).toThrow(/^torch\.cumsum\(\): Expected argument 'dim' to be int or str but received 1\.5 \(number\)/);
+    expect(() => torch.cumsum(t(), { dim: 1.5 })).toThrow(/^torch\.cumsum\(\): Expected argument 'dim' to be an integer but received 1\.5 \(number\)/);
     expect(() => torch.zeros_like(t(), { dtype: 'float128' as never })).toThrow(/Expected argument 'dtype' to be a dtype \('float32'/);
   });
 

@@ -2,7 +2,7 @@
 // (PyTorch 1.13.0a0). Do not edit: run `node scripts/gen-ops.js`; test/ops-typings.test.ts fails when stale.
 /* eslint-disable */
 import type { DeviceLike } from '../device';
-import type { Dtype, Tensor } from '../tensor';
+import type { Dtype, Tensor, ValuesIndices } from '../tensor';
 import type { Layout, MemoryFormat, NamedTuple } from './types';
 
 /** The libtorch these names were generated from. */
@@ -13,7 +13,7 @@ export const GENERATED_FOR = "1.13.0";
 export type OpEntry = string | readonly [string, string] | readonly [string, string, readonly (readonly [string, boolean])[]];
 export const OP_NAMES: { readonly [section: string]: readonly OpEntry[] } = {
   torch: ["abs","abs_","absolute","acos","acos_","acosh","acosh_","adaptive_avg_pool1d","adaptive_max_pool1d","add","addbmm","addcdiv","addcmul","addmm","addmv","addmv_","addr","adjoint","affine_grid_generator","alias_copy","all","allclose","alpha_dropout","alpha_dropout_","amax","amin","aminmax","angle","any","arccos","arccos_","arccosh","arccosh_","arcsin","arcsin_","arcsinh","arcsinh_","arctan","arctan2","arctan_","arctanh","arctanh_","argmax","argmin","argsort","argwhere","as_strided","as_strided_","as_strided_copy","as_strided_scatter","asin","asin_","asinh","asinh_","atan","atan2","atan_","atanh","atanh_","avg_pool1d","baddbmm","bartlett_window","batch_norm","batch_norm_backward_elemt","batch_norm_backward_reduce","batch_norm_elemt","batch_norm_gather_stats","batch_norm_gather_stats_with_counts","batch_norm_stats","batch_norm_update_stats","bernoulli","bilinear","binary_cross_entropy_with_logits","bincount","binomial","bitwise_and","bitwise_left_shift","bitwise_not","bitwise_or","bitwise_right_shift","bitwise_xor","blackman_window","bmm","broadcast_to","bucketize","can_cast","ccol_indices_copy","ceil","ceil_","celu","celu_","channel_shuffle","cholesky","cholesky_inverse","cholesky_solve","choose_qparams_optimized","chunk","clamp","clamp_","clamp_max","clamp_max_","clamp_min","clamp_min_","clip","clip_","clone","col_indices_copy","column_stack","combinations","complex","concat","concatenate","conj","conj_physical","conj_physical_","constant_pad_nd","conv1d","conv2d","conv3d","conv_tbc","conv_transpose1d","conv_transpose2d","conv_transpose3d","convolution","copysign","corrcoef","cos","cos_","cosh","cosh_","cosine_embedding_loss","cosine_similarity","count_nonzero","cov","cross","crow_indices_copy","ctc_loss","cudnn_affine_grid_generator","cudnn_batch_norm","cudnn_convolution","cudnn_convolution_add_relu","cudnn_convolution_relu","cudnn_convolution_transpose","cudnn_grid_sampler","cudnn_is_acceptable","cummax","cummin","cumprod","cumsum","cumulative_trapezoid","deg2rad","deg2rad_","dequantize","det","detach","detach_","detach_copy","diag","diag_embed","diagflat","diagonal","diagonal_copy","diagonal_scatter","diff","digamma","dist","div","divide","dot","dropout","dropout_","dsplit","dstack","embedding","embedding_bag","embedding_renorm_","empty","empty_like","empty_quantized","empty_strided","eq","equal","erf","erf_","erfc","erfc_","erfinv","exp","exp2","exp2_","exp_","expand_copy","expm1","expm1_","eye","fake_quantize_per_channel_affine","fake_quantize_per_tensor_affine","fbgemm_linear_fp16_weight","fbgemm_linear_fp16_weight_fp32_activation","fbgemm_linear_int8_weight","fbgemm_linear_int8_weight_fp32_activation","fbgemm_linear_quantize_weight","fbgemm_pack_gemm_matrix_fp16","fbgemm_pack_quantized_matrix","feature_alpha_dropout","feature_alpha_dropout_","feature_dropout","feature_dropout_","fill","fill_","fix","fix_","flatten","flip","fliplr","flipud","float_power","floor","floor_","floor_divide","fmax","fmin","fmod","frac","frac_","frexp","frobenius_norm","from_file","full_like","fused_moving_avg_obs_fake_quant","gather","gcd","gcd_","ge","geqrf","ger","gradient","greater","greater_equal","grid_sampler","grid_sampler_2d","grid_sampler_3d","group_norm","gru","gru_cell","gt","hamming_window","hann_window","hardshrink","heaviside","hinge_embedding_loss","histc","histogram","histogramdd","hsplit","hspmm","hstack","hypot","i0","i0_","igamma","igammac","imag","index_add","index_copy","index_fill","index_put","index_put_","index_reduce","index_select","indices_copy","inner","instance_norm","int_repr","inverse","is_complex","is_conj","is_distributed","is_floating_point","is_inference","is_neg","is_nonzero","is_same_size","is_signed","is_vulkan_available","isclose","isfinite","isin","isinf","isnan","isneginf","isposinf","isreal","istft","kaiser_window","kl_div","kron","kthvalue","layer_norm","lcm","lcm_","ldexp","ldexp_","le","lerp","less","less_equal","lgamma","linspace","log","log10","log10_","log1p","log1p_","log2","log2_","log_","log_softmax","logaddexp","logaddexp2","logcumsumexp","logdet","logical_and","logical_not","logical_or","logical_xor","logit","logit_","logspace","logsumexp","lstm","lstm_cell","lt","lu_solve","lu_unpack","margin_ranking_loss","masked_fill","masked_scatter","masked_select","matmul","matrix_exp","matrix_power","max","max_pool1d","max_pool1d_with_indices","max_pool2d","max_pool3d","maximum","mean","median","min","minimum","miopen_batch_norm","miopen_convolution","miopen_convolution_add_relu","miopen_convolution_relu","miopen_convolution_transpose","miopen_depthwise_convolution","miopen_rnn","mkldnn_adaptive_avg_pool2d","mkldnn_convolution","mkldnn_linear_backward_weights","mkldnn_max_pool2d","mkldnn_max_pool3d","mm","mode","moveaxis","movedim","msort","mul","multinomial","multiply","mv","mvlgamma","nan_to_num","nan_to_num_","nanmean","nanmedian","nanquantile","nansum","narrow","narrow_copy","native_batch_norm","native_channel_shuffle","native_dropout","native_group_norm","native_layer_norm","native_norm","ne","neg","neg_","negative","negative_","nextafter","nonzero","norm_except_dim","normal","not_equal","nuclear_norm","ones_like","orgqr","ormqr","outer","pairwise_distance","pdist","permute","permute_copy","pinverse","pixel_shuffle","pixel_unshuffle","poisson","poisson_nll_loss","polar","polygamma","positive","pow","prelu","prod","promote_types","put","q_per_channel_axis","q_per_channel_scales","q_per_channel_zero_points","q_scale","q_zero_point","qr","quantile","quantize_per_channel","quantize_per_tensor","quantize_per_tensor_dynamic","quantized_batch_norm","quantized_gru","quantized_gru_cell","quantized_lstm","quantized_lstm_cell","quantized_max_pool1d","quantized_max_pool2d","quantized_rnn_relu_cell","quantized_rnn_tanh_cell","rad2deg","rad2deg_","rand_like","randint_like","randn_like","range","ravel","real","reciprocal","reciprocal_","relu","relu_","remainder","renorm","repeat_interleave","reshape","resize_as_","resize_as_sparse_","resolve_conj","resolve_neg","result_type","rnn_relu","rnn_relu_cell","rnn_tanh","rnn_tanh_cell","roll","rot90","round","round_","row_indices_copy","row_stack","rrelu","rrelu_","rsqrt","rsqrt_","rsub","scalar_tensor","scatter","scatter_add","scatter_reduce","searchsorted","segment_reduce","select","select_copy","select_scatter","selu","selu_","sgn","sigmoid","sigmoid_","sign","signbit","sin","sin_","sinc","sinc_","sinh","sinh_","slice_copy","slice_scatter","slogdet","smm","softmax","sort","sparse_bsc_tensor","sparse_bsr_tensor","sparse_compressed_tensor","sparse_coo_tensor","sparse_csc_tensor","sparse_csr_tensor","split_copy","split_with_sizes","split_with_sizes_copy","sqrt","sqrt_","square","square_","squeeze","squeeze_copy","sspaddmm","std","std_mean","sub","subtract","sum","svd","swapaxes","swapdims","symeig","t","t_copy","take","take_along_dim","tan","tan_","tanh","tanh_","tensor_split","threshold","threshold_","tile","topk","trace","transpose","transpose_copy","trapezoid","trapz","triangular_solve","tril","tril_indices","triplet_margin_loss","triu","triu_indices","true_divide","trunc","trunc_","unbind","unbind_copy","unflatten","unfold_copy","unsafe_chunk","unsafe_split","unsafe_split_with_sizes","unsqueeze","unsqueeze_copy","values_copy","vander","var","var_mean","vdot","view_as_complex","view_as_complex_copy","view_as_real","view_as_real_copy","view_copy","vsplit","vstack","where","xlogy","xlogy_","zero_","zeros_like"],
-  Tensor: ["abs_","absolute","absolute_","acos","acos_","acosh","acosh_","add_","addbmm","addbmm_","addcdiv","addcdiv_","addcmul","addcmul_","addmm","addmm_","addmv","addmv_","addr","addr_","adjoint","align_as","all","allclose","amax","amin","aminmax","angle","any","arccos","arccos_","arccosh","arccosh_","arcsin","arcsin_","arcsinh","arcsinh_","arctan","arctan2","arctan2_","arctan_","arctanh","arctanh_","argsort","argwhere","as_strided","as_strided_","as_strided_scatter","asin","asin_","asinh","asinh_","atan","atan2","atan2_","atan_","atanh","atanh_","baddbmm","baddbmm_","bernoulli","bernoulli_","bincount","bitwise_and","bitwise_and_","bitwise_left_shift","bitwise_left_shift_","bitwise_not","bitwise_not_","bitwise_or","bitwise_or_","bitwise_right_shift","bitwise_right_shift_","bitwise_xor","bitwise_xor_","bmm","broadcast_to","cauchy_","ccol_indices","ceil","ceil_","chalf","cholesky","cholesky_inverse","cholesky_solve","chunk","clamp_","clamp_max","clamp_max_","clamp_min","clamp_min_","clip","clip_","coalesce","col_indices","conj","conj_physical","conj_physical_","contiguous","copysign","copysign_","corrcoef","cos","cos_","cosh","cosh_","count_nonzero","cov","cross","crow_indices","cummax","cummin","cumprod","cumprod_","cumsum","cumsum_","deg2rad","deg2rad_","dense_dim","dequantize","det","detach_","diag","diag_embed","diagflat","diagonal","diagonal_scatter","diff","digamma","digamma_","dist","div_","divide","divide_","dot","dsplit","eq_","equal","erf","erf_","erfc","erfc_","erfinv","erfinv_","exp2","exp2_","exp_","expand","expand_as","expm1","expm1_","exponential_","fill_diagonal_","fix","fix_","flip","fliplr","flipud","float_power","float_power_","floor","floor_","floor_divide","floor_divide_","fmax","fmin","fmod","fmod_","frac","frac_","frexp","gather","gcd","gcd_","ge_","geometric_","geqrf","ger","greater","greater_","greater_equal","greater_equal_","gt_","hardshrink","heaviside","heaviside_","histc","histogram","hsplit","hypot","hypot_","i0","i0_","igamma","igamma_","igammac","igammac_","index_add","index_add_","index_copy","index_copy_","index_fill","index_fill_","index_put","index_reduce","index_reduce_","indices","inner","int_repr","inverse","is_coalesced","is_complex","is_conj","is_distributed","is_floating_point","is_inference","is_neg","is_nonzero","is_pinned","is_same_size","is_set_to","is_signed","isclose","isfinite","isinf","isnan","isneginf","isposinf","isreal","kron","kthvalue","lcm","lcm_","ldexp","ldexp_","le_","lerp","lerp_","less","less_","less_equal","less_equal_","lgamma","lgamma_","log10","log10_","log1p","log1p_","log2","log2_","log_","log_normal_","logaddexp","logaddexp2","logcumsumexp","logdet","logical_and","logical_and_","logical_not","logical_not_","logical_or","logical_or_","logical_xor","logical_xor_","logit","logit_","logsumexp","lt_","lu_solve","masked_fill_","masked_scatter","masked_scatter_","matrix_exp","matrix_power","maximum","median","minimum","mm","mode","moveaxis","movedim","msort","mul_","multinomial","multiply","multiply_","mv","mvlgamma","mvlgamma_","nan_to_num","nan_to_num_","nanmean","nanmedian","nanquantile","nansum","narrow_copy","ne_","neg","neg_","negative","negative_","new_empty","new_empty_strided","new_full","new_ones","new_zeros","nextafter","nextafter_","nonzero","normal_","not_equal","not_equal_","orgqr","ormqr","outer","pin_memory","pinverse","polygamma_","positive","pow_","prelu","prod","put","put_","q_per_channel_axis","q_per_channel_scales","q_per_channel_zero_points","q_scale","q_zero_point","qr","quantile","rad2deg","rad2deg_","random_","ravel","reciprocal","reciprocal_","relu_","remainder","remainder_","renorm","renorm_","repeat","repeat_interleave","reshape_as","resize_","resize_as_","resize_as_sparse_","resolve_conj","resolve_neg","retain_grad","roll","rot90","round","round_","row_indices","rsqrt","rsqrt_","scatter","scatter_","scatter_add","scatter_add_","scatter_reduce","scatter_reduce_","select_scatter","set_","sgn","sgn_","sigmoid_","sign","sign_","signbit","sin","sin_","sinc","sinc_","sinh","sinh_","slice_scatter","slogdet","smm","sort","sparse_dim","sparse_mask","sparse_resize_","sparse_resize_and_clear_","split_with_sizes","sqrt_","square","square_","squeeze_","sspaddmm","std","stride","sub_","subtract","subtract_","sum_to_size","svd","swapaxes","swapaxes_","swapdims","swapdims_","symeig","t","t_","take","take_along_dim","tan","tan_","tanh","tanh_","tensor_split","tile","to_dense","to_mkldnn","to_padded_tensor","to_sparse","to_sparse_bsc","to_sparse_bsr","to_sparse_csc","to_sparse_csr","trace","transpose","transpose_","triangular_solve","tril","tril_","triu","triu_","true_divide","true_divide_","trunc","trunc_","type_as","unbind","unfold","uniform_","unsafe_chunk","unsafe_split","unsafe_split_with_sizes","unsqueeze_","values","var","vdot","view_as","vsplit","xlogy","xlogy_"],
+  Tensor: ["abs","abs_","absolute","absolute_","acos","acos_","acosh","acosh_","add","add_","addbmm","addbmm_","addcdiv","addcdiv_","addcmul","addcmul_","addmm","addmm_","addmv","addmv_","addr","addr_","adjoint","align_as","all","allclose","amax","amin","aminmax","angle","any","arccos","arccos_","arccosh","arccosh_","arcsin","arcsin_","arcsinh","arcsinh_","arctan","arctan2","arctan2_","arctan_","arctanh","arctanh_","argmax","argmin","argsort","argwhere","as_strided","as_strided_","as_strided_scatter","asin","asin_","asinh","asinh_","atan","atan2","atan2_","atan_","atanh","atanh_","baddbmm","baddbmm_","bernoulli","bernoulli_","bincount","bitwise_and","bitwise_and_","bitwise_left_shift","bitwise_left_shift_","bitwise_not","bitwise_not_","bitwise_or","bitwise_or_","bitwise_right_shift","bitwise_right_shift_","bitwise_xor","bitwise_xor_","bmm","broadcast_to","cauchy_","ccol_indices","ceil","ceil_","chalf","cholesky","cholesky_inverse","cholesky_solve","chunk","clamp","clamp_","clamp_max","clamp_max_","clamp_min","clamp_min_","clip","clip_","clone","coalesce","col_indices","conj","conj_physical","conj_physical_","contiguous","copy_","copysign","copysign_","corrcoef","cos","cos_","cosh","cosh_","count_nonzero","cov","cross","crow_indices","cummax","cummin","cumprod","cumprod_","cumsum","cumsum_","deg2rad","deg2rad_","dense_dim","dequantize","det","detach","detach_","diag","diag_embed","diagflat","diagonal","diagonal_scatter","diff","digamma","digamma_","dist","div","div_","divide","divide_","dot","dsplit","eq","eq_","equal","erf","erf_","erfc","erfc_","erfinv","erfinv_","exp","exp2","exp2_","exp_","expand","expand_as","expm1","expm1_","exponential_","fill_","fill_diagonal_","fix","fix_","flatten","flip","fliplr","flipud","float_power","float_power_","floor","floor_","floor_divide","floor_divide_","fmax","fmin","fmod","fmod_","frac","frac_","frexp","gather","gcd","gcd_","ge","ge_","geometric_","geqrf","ger","greater","greater_","greater_equal","greater_equal_","gt","gt_","hardshrink","heaviside","heaviside_","histc","histogram","hsplit","hypot","hypot_","i0","i0_","igamma","igamma_","igammac","igammac_","index_add","index_add_","index_copy","index_copy_","index_fill","index_fill_","index_put","index_reduce","index_reduce_","index_select","indices","inner","int_repr","inverse","is_coalesced","is_complex","is_conj","is_distributed","is_floating_point","is_inference","is_neg","is_nonzero","is_pinned","is_same_size","is_set_to","is_signed","isclose","isfinite","isinf","isnan","isneginf","isposinf","isreal","kron","kthvalue","lcm","lcm_","ldexp","ldexp_","le","le_","lerp","lerp_","less","less_","less_equal","less_equal_","lgamma","lgamma_","log","log10","log10_","log1p","log1p_","log2","log2_","log_","log_normal_","log_softmax","logaddexp","logaddexp2","logcumsumexp","logdet","logical_and","logical_and_","logical_not","logical_not_","logical_or","logical_or_","logical_xor","logical_xor_","logit","logit_","logsumexp","lt","lt_","lu_solve","masked_fill","masked_fill_","masked_scatter","masked_scatter_","masked_select","matmul","matrix_exp","matrix_power","max","maximum","mean","median","min","minimum","mm","mode","moveaxis","movedim","msort","mul","mul_","multinomial","multiply","multiply_","mv","mvlgamma","mvlgamma_","nan_to_num","nan_to_num_","nanmean","nanmedian","nanquantile","nansum","narrow","narrow_copy","ne","ne_","neg","neg_","negative","negative_","new_empty","new_empty_strided","new_full","new_ones","new_zeros","nextafter","nextafter_","nonzero","normal_","not_equal","not_equal_","orgqr","ormqr","outer","permute","pin_memory","pinverse","polygamma_","positive","pow","pow_","prelu","prod","put","put_","q_per_channel_axis","q_per_channel_scales","q_per_channel_zero_points","q_scale","q_zero_point","qr","quantile","rad2deg","rad2deg_","random_","ravel","reciprocal","reciprocal_","relu","relu_","remainder","remainder_","renorm","renorm_","repeat","repeat_interleave","reshape_as","resize_","resize_as_","resize_as_sparse_","resolve_conj","resolve_neg","retain_grad","roll","rot90","round","round_","row_indices","rsqrt","rsqrt_","scatter","scatter_","scatter_add","scatter_add_","scatter_reduce","scatter_reduce_","select","select_scatter","set_","sgn","sgn_","sigmoid","sigmoid_","sign","sign_","signbit","sin","sin_","sinc","sinc_","sinh","sinh_","slice_scatter","slogdet","smm","softmax","sort","sparse_dim","sparse_mask","sparse_resize_","sparse_resize_and_clear_","split_with_sizes","sqrt","sqrt_","square","square_","squeeze","squeeze_","sspaddmm","std","stride","sub","sub_","subtract","subtract_","sum","sum_to_size","svd","swapaxes","swapaxes_","swapdims","swapdims_","symeig","t","t_","take","take_along_dim","tan","tan_","tanh","tanh_","tensor_split","tile","to_dense","to_mkldnn","to_padded_tensor","to_sparse","to_sparse_bsc","to_sparse_bsr","to_sparse_csc","to_sparse_csr","topk","trace","transpose","transpose_","triangular_solve","tril","tril_","triu","triu_","true_divide","true_divide_","trunc","trunc_","type_as","unbind","unfold","uniform_","unsafe_chunk","unsafe_split","unsafe_split_with_sizes","unsqueeze","unsqueeze_","values","var","vdot","view_as","vsplit","xlogy","xlogy_","zero_"],
   functional: ["adaptive_avg_pool1d",["adaptive_avg_pool2d","adaptive_avg_pool2d",[["input",true],["output_size",true]]],["adaptive_avg_pool3d","adaptive_avg_pool3d",[["input",true],["output_size",true]]],"avg_pool1d","avg_pool2d","avg_pool3d","bilinear",["binary_cross_entropy","binary_cross_entropy",[["input",true],["target",true],["weight",false],["size_average",false],["reduce",false],["reduction",false]]],["binary_cross_entropy_with_logits","binary_cross_entropy_with_logits",[["input",true],["target",true],["weight",false],["size_average",false],["reduce",false],["reduction",false],["pos_weight",false]]],["celu","celu",[["input",true],["alpha",false],["inplace",false]]],"celu_","channel_shuffle","conv1d","conv2d","conv3d","conv_tbc","conv_transpose1d","conv_transpose2d","conv_transpose3d",["cosine_embedding_loss","cosine_embedding_loss",[["input1",true],["input2",true],["target",true],["margin",false],["size_average",false],["reduce",false],["reduction",false]]],"cosine_similarity",["ctc_loss","ctc_loss",[["log_probs",true],["targets",true],["input_lengths",true],["target_lengths",true],["blank",false],["reduction",false],["zero_infinity",false]]],["elu","elu",[["input",true],["alpha",false],["inplace",false]]],"elu_","gelu",["glu","glu",[["input",true],["dim",false]]],["group_norm","group_norm",[["input",true],["num_groups",true],["weight",false],["bias",false],["eps",false]]],"hardshrink",["hardsigmoid","hardsigmoid",[["input",true],["inplace",false]]],["hardswish","hardswish",[["input",true],["inplace",false]]],["hardtanh","hardtanh",[["input",true],["min_val",false],["max_val",false],["inplace",false]]],"hardtanh_",["hinge_embedding_loss","hinge_embedding_loss",[["input",true],["target",true],["margin",false],["size_average",false],["reduce",false],["reduction",false]]],["huber_loss","huber_loss",[["input",true],["target",true],["reduction",false],["delta",false]]],["instance_norm","instance_norm",[["input",true],["running_mean",false],["running_var",false],["weight",false],["bias",false],["use_input_stats",false],["momentum",false],["eps",false]]],["kl_div","kl_div",[["input",true],["target",true],["size_average",false],["reduce",false],["reduction",false],["log_target",false]]],["l1_loss","l1_loss",[["input",true],["target",true],["size_average",false],["reduce",false],["reduction",false]]],["leaky_relu","leaky_relu",[["input",true],["negative_slope",false],["inplace",false]]],"leaky_relu_","linear",["margin_ranking_loss","margin_ranking_loss",[["input1",true],["input2",true],["target",true],["margin",false],["size_average",false],["reduce",false],["reduction",false]]],["mish","mish",[["input",true],["inplace",false]]],["multi_margin_loss","multi_margin_loss",[["input",true],["target",true],["p",false],["margin",false],["weight",false],["size_average",false],["reduce",false],["reduction",false]]],["multilabel_margin_loss","multilabel_margin_loss",[["input",true],["target",true],["size_average",false],["reduce",false],["reduction",false]]],"native_channel_shuffle","one_hot","pad","pairwise_distance","pdist","pixel_shuffle","pixel_unshuffle",["poisson_nll_loss","poisson_nll_loss",[["input",true],["target",true],["log_input",false],["full",false],["size_average",false],["eps",false],["reduce",false],["reduction",false]]],"prelu",["relu6","relu6",[["input",true],["inplace",false]]],["rrelu","rrelu",[["input",true],["lower",false],["upper",false],["training",false],["inplace",false]]],"rrelu_",["selu","selu",[["input",true],["inplace",false]]],"selu_",["sigmoid","sigmoid",[["input",true]]],["silu","silu",[["input",true],["inplace",false]]],["smooth_l1_loss","smooth_l1_loss",[["input",true],["target",true],["size_average",false],["reduce",false],["reduction",false],["beta",false]]],["soft_margin_loss","soft_margin_loss",[["input",true],["target",true],["size_average",false],["reduce",false],["reduction",false]]],"softplus","softshrink",["tanh","tanh",[["input",true]]],"threshold_",["triplet_margin_loss","triplet_margin_loss",[["anchor",true],["positive",true],["negative",true],["margin",false],["p",false],["eps",false],["swap",false],["size_average",false],["reduce",false],["reduction",false]]]],
   linalg: [["cholesky","linalg_cholesky"],["cholesky_ex","linalg_cholesky_ex"],["cond","linalg_cond"],["cross","linalg_cross"],["det","linalg_det"],["diagonal","linalg_diagonal"],["eig","linalg_eig"],["eigh","linalg_eigh"],["eigvals","linalg_eigvals"],["eigvalsh","linalg_eigvalsh"],["householder_product","linalg_householder_product"],["inv","linalg_inv"],["inv_ex","linalg_inv_ex"],["ldl_factor","linalg_ldl_factor"],["ldl_factor_ex","linalg_ldl_factor_ex"],["ldl_solve","linalg_ldl_solve"],["lstsq","linalg_lstsq"],["lu","linalg_lu"],["lu_factor","linalg_lu_factor"],["lu_factor_ex","linalg_lu_factor_ex"],["lu_solve","linalg_lu_solve"],["matmul","linalg_matmul"],["matrix_exp","linalg_matrix_exp"],["matrix_norm","linalg_matrix_norm"],["matrix_power","linalg_matrix_power"],["matrix_rank","linalg_matrix_rank"],["multi_dot","linalg_multi_dot"],["norm","linalg_norm"],["pinv","linalg_pinv"],["qr","linalg_qr"],["slogdet","linalg_slogdet"],["solve","linalg_solve"],["solve_ex","linalg_solve_ex"],["solve_triangular","linalg_solve_triangular"],["svd","linalg_svd"],["svdvals","linalg_svdvals"],["tensorinv","linalg_tensorinv"],["tensorsolve","linalg_tensorsolve"],["vander","linalg_vander"],["vecdot","linalg_vecdot"],["vector_norm","linalg_vector_norm"]],
   special: [["airy_ai","special_airy_ai"],["bessel_j0","special_bessel_j0"],["bessel_j1","special_bessel_j1"],["bessel_y0","special_bessel_y0"],["bessel_y1","special_bessel_y1"],["chebyshev_polynomial_t","special_chebyshev_polynomial_t"],["chebyshev_polynomial_u","special_chebyshev_polynomial_u"],["chebyshev_polynomial_v","special_chebyshev_polynomial_v"],["chebyshev_polynomial_w","special_chebyshev_polynomial_w"],["digamma","special_digamma"],["entr","special_entr"],["erf","special_erf"],["erfc","special_erfc"],["erfcx","special_erfcx"],["erfinv","special_erfinv"],["exp2","special_exp2"],["expit","special_expit"],["expm1","special_expm1"],["gammainc","special_gammainc"],["gammaincc","special_gammaincc"],["gammaln","special_gammaln"],["hermite_polynomial_h","special_hermite_polynomial_h"],["hermite_polynomial_he","special_hermite_polynomial_he"],["i0","special_i0"],["i0e","special_i0e"],["i1","special_i1"],["i1e","special_i1e"],["laguerre_polynomial_l","special_laguerre_polynomial_l"],["legendre_polynomial_p","special_legendre_polynomial_p"],["log1p","special_log1p"],["log_ndtr","special_log_ndtr"],["log_softmax","special_log_softmax"],["logit","special_logit"],["logsumexp","special_logsumexp"],["modified_bessel_i0","special_modified_bessel_i0"],["modified_bessel_i1","special_modified_bessel_i1"],["modified_bessel_k0","special_modified_bessel_k0"],["modified_bessel_k1","special_modified_bessel_k1"],["multigammaln","special_multigammaln"],["ndtr","special_ndtr"],["ndtri","special_ndtri"],["polygamma","special_polygamma"],["psi","special_psi"],["round","special_round"],["scaled_modified_bessel_k0","special_scaled_modified_bessel_k0"],["scaled_modified_bessel_k1","special_scaled_modified_bessel_k1"],["shifted_chebyshev_polynomial_t","special_shifted_chebyshev_polynomial_t"],["shifted_chebyshev_polynomial_u","special_shifted_chebyshev_polynomial_u"],["shifted_chebyshev_polynomial_v","special_shifted_chebyshev_polynomial_v"],["shifted_chebyshev_polynomial_w","special_shifted_chebyshev_polynomial_w"],["sinc","special_sinc"],["softmax","special_softmax"],["spherical_bessel_j0","special_spherical_bessel_j0"],["xlog1py","special_xlog1py"],["xlogy","special_xlogy"],["zeta","special_zeta"]],
@@ -68,8 +68,6 @@ export interface TorchOps {
   all(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   all(input: Tensor, dim: number, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   all(input: Tensor, dim: number, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
-  all(input: Tensor, dim: string, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
-  all(input: Tensor, dim: string, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.allclose: aten::allclose */
   allclose(input: Tensor, other: Tensor, rtol?: number, atol?: number, equal_nan?: boolean): boolean;
   allclose(input: Tensor, other: Tensor, options?: { rtol?: number; atol?: number; equal_nan?: boolean }): boolean;
@@ -91,8 +89,6 @@ export interface TorchOps {
   any(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   any(input: Tensor, dim: number, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   any(input: Tensor, dim: number, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
-  any(input: Tensor, dim: string, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
-  any(input: Tensor, dim: string, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.arccos: aten::arccos */
   arccos(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.arccos_: aten::arccos_ */
@@ -128,8 +124,6 @@ export interface TorchOps {
   /** torch.argsort: aten::argsort */
   argsort(input: Tensor, dim?: number, descending?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   argsort(input: Tensor, options?: { dim?: number; descending?: boolean; out?: Tensor | Tensor[] }): Tensor;
-  argsort(input: Tensor, dim: string, descending?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
-  argsort(input: Tensor, dim: string, options?: { descending?: boolean; out?: Tensor | Tensor[] }): Tensor;
   argsort(input: Tensor, options?: { stable?: boolean; dim?: number; descending?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.argwhere: aten::argwhere */
   argwhere(input: Tensor): Tensor;
@@ -311,11 +305,9 @@ export interface TorchOps {
   /** torch.concat: aten::concat */
   concat(tensors: Tensor[], dim?: number, options?: { out?: Tensor | Tensor[] }): Tensor;
   concat(tensors: Tensor[], options?: { dim?: number; out?: Tensor | Tensor[] }): Tensor;
-  concat(tensors: Tensor[], dim: string, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.concatenate: aten::concatenate */
   concatenate(tensors: Tensor[], dim?: number, options?: { out?: Tensor | Tensor[] }): Tensor;
   concatenate(tensors: Tensor[], options?: { dim?: number; out?: Tensor | Tensor[] }): Tensor;
-  concatenate(tensors: Tensor[], dim: string, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.conj: aten::conj */
   conj(input: Tensor): Tensor;
   /** torch.conj_physical: aten::conj_physical */
@@ -406,17 +398,13 @@ export interface TorchOps {
   /** torch.cudnn_is_acceptable: aten::cudnn_is_acceptable */
   cudnn_is_acceptable(input: Tensor): boolean;
   /** torch.cummax: aten::cummax */
-  cummax(input: Tensor, dim: number, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  cummax(input: Tensor, dim: string, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
+  cummax(input: Tensor, dim: number, options?: { out?: Tensor | Tensor[] }): ValuesIndices;
   /** torch.cummin: aten::cummin */
-  cummin(input: Tensor, dim: number, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  cummin(input: Tensor, dim: string, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
+  cummin(input: Tensor, dim: number, options?: { out?: Tensor | Tensor[] }): ValuesIndices;
   /** torch.cumprod: aten::cumprod */
   cumprod(input: Tensor, dim: number, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
-  cumprod(input: Tensor, dim: string, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.cumsum: aten::cumsum */
   cumsum(input: Tensor, dim: number, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
-  cumsum(input: Tensor, dim: string, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.cumulative_trapezoid: aten::cumulative_trapezoid */
   cumulative_trapezoid(y: Tensor, options?: { dx?: number | boolean; dim?: number }): Tensor;
   cumulative_trapezoid(y: Tensor, x: Tensor, options?: { dim?: number }): Tensor;
@@ -447,7 +435,6 @@ export interface TorchOps {
   /** torch.diagonal: aten::diagonal */
   diagonal(input: Tensor, offset?: number, dim1?: number, dim2?: number): Tensor;
   diagonal(input: Tensor, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
-  diagonal(input: Tensor, options?: { outdim?: string; dim1?: string; dim2?: string; offset?: number }): Tensor;
   /** torch.diagonal_copy: aten::diagonal_copy */
   diagonal_copy(input: Tensor, offset?: number, dim1?: number, dim2?: number, options?: { out?: Tensor | Tensor[] }): Tensor;
   diagonal_copy(input: Tensor, options?: { offset?: number; dim1?: number; dim2?: number; out?: Tensor | Tensor[] }): Tensor;
@@ -495,7 +482,6 @@ export interface TorchOps {
   /** torch.empty: aten::empty */
   empty(size: number | number[], options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; memory_format?: MemoryFormat | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   empty(...size: number[]): Tensor;
-  empty(size: number | number[], options?: { names?: string[] | null; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; memory_format?: MemoryFormat | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   /** torch.empty_like: aten::empty_like */
   empty_like(input: Tensor, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; memory_format?: MemoryFormat | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   /** torch.empty_quantized: aten::empty_quantized */
@@ -573,11 +559,9 @@ export interface TorchOps {
   /** torch.fix_: aten::fix_ */
   fix_(input: Tensor): Tensor;
   /** torch.flatten: aten::flatten */
-  flatten(input: Tensor, dims: string[], out_dim: string): Tensor;
   flatten(input: Tensor, start_dim: number, end_dim: number, out_dim: string): Tensor;
   flatten(input: Tensor, start_dim?: number, end_dim?: number): Tensor;
   flatten(input: Tensor, options?: { start_dim?: number; end_dim?: number }): Tensor;
-  flatten(input: Tensor, start_dim: string, end_dim: string, out_dim: string): Tensor;
   /** torch.flip: aten::flip */
   flip(input: Tensor, dims: number | number[], options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.fliplr: aten::fliplr */
@@ -622,7 +606,6 @@ export interface TorchOps {
   fused_moving_avg_obs_fake_quant(input: Tensor, observer_on: Tensor, fake_quant_on: Tensor, running_min: Tensor, running_max: Tensor, scale: Tensor, zero_point: Tensor, averaging_const: number, quant_min: number, quant_max: number, ch_axis: number, options?: { per_row_fake_quant?: boolean; symmetric_quant?: boolean }): Tensor;
   /** torch.gather: aten::gather */
   gather(input: Tensor, dim: number, index: Tensor, options?: { sparse_grad?: boolean; out?: Tensor | Tensor[] }): Tensor;
-  gather(input: Tensor, dim: string, index: Tensor, options?: { sparse_grad?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.gcd: aten::gcd */
   gcd(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.gcd_: aten::gcd_ */
@@ -717,13 +700,9 @@ export interface TorchOps {
   imag(input: Tensor): Tensor;
   /** torch.index_add: aten::index_add */
   index_add(input: Tensor, dim: number, index: Tensor, source: Tensor, options?: { alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
-  index_add(input: Tensor, dim: string, index: Tensor, source: Tensor, options?: { alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.index_copy: aten::index_copy */
   index_copy(input: Tensor, dim: number, index: Tensor, source: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
-  index_copy(input: Tensor, dim: string, index: Tensor, source: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.index_fill: aten::index_fill */
-  index_fill(input: Tensor, dim: string, index: Tensor, value: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
-  index_fill(input: Tensor, dim: string, index: Tensor, value: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   index_fill(input: Tensor, dim: number, index: Tensor, value: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   index_fill(input: Tensor, dim: number, index: Tensor, value: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.index_put: aten::index_put */
@@ -736,7 +715,6 @@ export interface TorchOps {
   index_reduce(input: Tensor, dim: number, index: Tensor, source: Tensor, reduce: string, options?: { include_self?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.index_select: aten::index_select */
   index_select(input: Tensor, dim: number, index: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
-  index_select(input: Tensor, dim: string, index: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.indices_copy: aten::indices_copy */
   indices_copy(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.inner: aten::inner */
@@ -799,10 +777,8 @@ export interface TorchOps {
   /** torch.kron: aten::kron */
   kron(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.kthvalue: aten::kthvalue */
-  kthvalue(input: Tensor, k: number, dim?: number, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  kthvalue(input: Tensor, k: number, options?: { dim?: number; keepdim?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  kthvalue(input: Tensor, k: number, dim: string, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  kthvalue(input: Tensor, k: number, dim: string, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
+  kthvalue(input: Tensor, k: number, dim?: number, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): ValuesIndices;
+  kthvalue(input: Tensor, k: number, options?: { dim?: number; keepdim?: boolean; out?: Tensor | Tensor[] }): ValuesIndices;
   /** torch.layer_norm: aten::layer_norm */
   layer_norm(input: Tensor, normalized_shape: number | number[], weight?: Tensor | null, bias?: Tensor | null, eps?: number, cudnn_enable?: boolean): Tensor;
   layer_norm(input: Tensor, normalized_shape: number | number[], options?: { weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnn_enable?: boolean }): Tensor;
@@ -847,7 +823,6 @@ export interface TorchOps {
   /** torch.log_: aten::log_ */
   log_(input: Tensor): Tensor;
   /** torch.log_softmax: aten::log_softmax */
-  log_softmax(input: Tensor, dim: string, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   log_softmax(input: Tensor, dim: number, dtype?: Dtype | null, options?: { out?: Tensor | Tensor[] }): Tensor;
   log_softmax(input: Tensor, dim: number, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.logaddexp: aten::logaddexp */
@@ -856,7 +831,6 @@ export interface TorchOps {
   logaddexp2(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.logcumsumexp: aten::logcumsumexp */
   logcumsumexp(input: Tensor, dim: number, options?: { out?: Tensor | Tensor[] }): Tensor;
-  logcumsumexp(input: Tensor, dim: string, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.logdet: aten::logdet */
   logdet(input: Tensor): Tensor;
   /** torch.logical_and: aten::logical_and */
@@ -879,8 +853,6 @@ export interface TorchOps {
   /** torch.logsumexp: aten::logsumexp */
   logsumexp(input: Tensor, dim: number | number[], keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   logsumexp(input: Tensor, dim: number | number[], options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
-  logsumexp(input: Tensor, dim: string[], keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
-  logsumexp(input: Tensor, dim: string[], options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.lstm: aten::lstm */
   lstm(data: Tensor, batch_sizes: Tensor, hx: Tensor[], params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean): [Tensor, Tensor, Tensor];
   lstm(input: Tensor, hx: Tensor[], params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean, batch_first: boolean): [Tensor, Tensor, Tensor];
@@ -913,10 +885,8 @@ export interface TorchOps {
   matrix_power(input: Tensor, n: number, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.max: aten::max */
   max(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
-  max(input: Tensor, dim: number, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  max(input: Tensor, dim: number, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  max(input: Tensor, dim: string, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  max(input: Tensor, dim: string, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
+  max(input: Tensor, dim: number, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): ValuesIndices;
+  max(input: Tensor, dim: number, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): ValuesIndices;
   max(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.max_pool1d: aten::max_pool1d */
   max_pool1d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceil_mode?: boolean): Tensor;
@@ -936,20 +906,14 @@ export interface TorchOps {
   mean(input: Tensor, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   mean(input: Tensor, dim: number | number[] | null, keepdim?: boolean, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   mean(input: Tensor, dim: number | number[] | null, options?: { keepdim?: boolean; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
-  mean(input: Tensor, dim: string[], keepdim?: boolean, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
-  mean(input: Tensor, dim: string[], options?: { keepdim?: boolean; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.median: aten::median */
   median(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
-  median(input: Tensor, dim: number, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  median(input: Tensor, dim: number, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  median(input: Tensor, dim: string, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  median(input: Tensor, dim: string, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
+  median(input: Tensor, dim: number, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): ValuesIndices;
+  median(input: Tensor, dim: number, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): ValuesIndices;
   /** torch.min: aten::min */
   min(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
-  min(input: Tensor, dim: number, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  min(input: Tensor, dim: number, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  min(input: Tensor, dim: string, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  min(input: Tensor, dim: string, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
+  min(input: Tensor, dim: number, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): ValuesIndices;
+  min(input: Tensor, dim: number, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): ValuesIndices;
   min(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.minimum: aten::minimum */
   minimum(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
@@ -982,10 +946,8 @@ export interface TorchOps {
   /** torch.mm: aten::mm */
   mm(input: Tensor, mat2: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.mode: aten::mode */
-  mode(input: Tensor, dim?: number, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  mode(input: Tensor, options?: { dim?: number; keepdim?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  mode(input: Tensor, dim: string, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  mode(input: Tensor, dim: string, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
+  mode(input: Tensor, dim?: number, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): ValuesIndices;
+  mode(input: Tensor, options?: { dim?: number; keepdim?: boolean; out?: Tensor | Tensor[] }): ValuesIndices;
   /** torch.moveaxis: aten::moveaxis */
   moveaxis(input: Tensor, source: number, destination: number): Tensor;
   moveaxis(input: Tensor, source: number | number[], destination: number | number[]): Tensor;
@@ -1018,10 +980,8 @@ export interface TorchOps {
   nanmean(input: Tensor, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.nanmedian: aten::nanmedian */
   nanmedian(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
-  nanmedian(input: Tensor, dim: number, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  nanmedian(input: Tensor, dim: number, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  nanmedian(input: Tensor, dim: string, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  nanmedian(input: Tensor, dim: string, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
+  nanmedian(input: Tensor, dim: number, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): ValuesIndices;
+  nanmedian(input: Tensor, dim: number, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): ValuesIndices;
   /** torch.nanquantile: aten::nanquantile */
   nanquantile(input: Tensor, q: Tensor, dim?: number | null, keepdim?: boolean, options?: { interpolation?: string; out?: Tensor | Tensor[] }): Tensor;
   nanquantile(input: Tensor, q: Tensor, options?: { dim?: number | null; keepdim?: boolean; interpolation?: string; out?: Tensor | Tensor[] }): Tensor;
@@ -1126,8 +1086,6 @@ export interface TorchOps {
   prelu(input: Tensor, weight: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.prod: aten::prod */
   prod(input: Tensor, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
-  prod(input: Tensor, dim: string, keepdim?: boolean, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
-  prod(input: Tensor, dim: string, options?: { keepdim?: boolean; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   prod(input: Tensor, dim: number, keepdim?: boolean, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   prod(input: Tensor, dim: number, options?: { keepdim?: boolean; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.promote_types: aten::promote_types */
@@ -1282,15 +1240,12 @@ export interface TorchOps {
   /** torch.scalar_tensor: aten::scalar_tensor */
   scalar_tensor(s: number | boolean, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   /** torch.scatter: aten::scatter */
-  scatter(input: Tensor, dim: string, index: Tensor, src: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
-  scatter(input: Tensor, dim: string, index: Tensor, value: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   scatter(input: Tensor, dim: number, index: Tensor, src: Tensor, options?: { reduce?: string; out?: Tensor | Tensor[] }): Tensor;
   scatter(input: Tensor, dim: number, index: Tensor, src: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   scatter(input: Tensor, dim: number, index: Tensor, value: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   scatter(input: Tensor, dim: number, index: Tensor, value: number | boolean, options?: { reduce?: string; out?: Tensor | Tensor[] }): Tensor;
   /** torch.scatter_add: aten::scatter_add */
   scatter_add(input: Tensor, dim: number, index: Tensor, src: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
-  scatter_add(input: Tensor, dim: string, index: Tensor, src: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.scatter_reduce: aten::scatter_reduce */
   scatter_reduce(input: Tensor, dim: number, index: Tensor, src: Tensor, reduce: string, options?: { include_self?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.searchsorted: aten::searchsorted */
@@ -1299,7 +1254,6 @@ export interface TorchOps {
   /** torch.segment_reduce: aten::segment_reduce */
   segment_reduce(data: Tensor, reduce: string, options?: { lengths?: Tensor | null; indices?: Tensor | null; offsets?: Tensor | null; axis?: number; unsafe?: boolean; initial?: number | boolean | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.select: aten::select */
-  select(input: Tensor, dim: string, index: number): Tensor;
   select(input: Tensor, dim: number, index: number): Tensor;
   /** torch.select_copy: aten::select_copy */
   select_copy(input: Tensor, dim: number, index: number, options?: { out?: Tensor | Tensor[] }): Tensor;
@@ -1342,16 +1296,12 @@ export interface TorchOps {
   /** torch.smm: aten::smm */
   smm(input: Tensor, mat2: Tensor): Tensor;
   /** torch.softmax: aten::softmax */
-  softmax(input: Tensor, dim: string, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   softmax(input: Tensor, dim: number, dtype?: Dtype | null, options?: { out?: Tensor | Tensor[] }): Tensor;
   softmax(input: Tensor, dim: number, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.sort: aten::sort */
-  sort(input: Tensor, dim?: number, descending?: boolean, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  sort(input: Tensor, options?: { dim?: number; descending?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  sort(input: Tensor, dim: string, descending?: boolean, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  sort(input: Tensor, dim: string, options?: { descending?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  sort(input: Tensor, options?: { stable?: boolean | null; dim?: string; descending?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  sort(input: Tensor, options?: { stable?: boolean | null; dim?: number; descending?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
+  sort(input: Tensor, dim?: number, descending?: boolean, options?: { out?: Tensor | Tensor[] }): ValuesIndices;
+  sort(input: Tensor, options?: { dim?: number; descending?: boolean; out?: Tensor | Tensor[] }): ValuesIndices;
+  sort(input: Tensor, options?: { stable?: boolean | null; dim?: number; descending?: boolean; out?: Tensor | Tensor[] }): ValuesIndices;
   /** torch.sparse_bsc_tensor: aten::sparse_bsc_tensor */
   sparse_bsc_tensor(ccol_indices: Tensor, row_indices: Tensor, values: Tensor, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
   sparse_bsc_tensor(ccol_indices: Tensor, row_indices: Tensor, values: Tensor, size: number | number[], options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
@@ -1392,7 +1342,6 @@ export interface TorchOps {
   /** torch.squeeze: aten::squeeze */
   squeeze(input: Tensor): Tensor;
   squeeze(input: Tensor, dim: number): Tensor;
-  squeeze(input: Tensor, dim: string): Tensor;
   /** torch.squeeze_copy: aten::squeeze_copy */
   squeeze_copy(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   squeeze_copy(input: Tensor, dim: number, options?: { out?: Tensor | Tensor[] }): Tensor;
@@ -1402,20 +1351,14 @@ export interface TorchOps {
   std(input: Tensor, unbiased?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   std(input: Tensor, options?: { unbiased?: boolean; out?: Tensor | Tensor[] }): Tensor;
   std(input: Tensor, dim: number | number[] | null, options?: { correction?: number | null; keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
-  std(input: Tensor, dim: string[], options?: { correction?: number | null; keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
   std(input: Tensor, dim: number | number[] | null, unbiased?: boolean, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   std(input: Tensor, dim: number | number[] | null, options?: { unbiased?: boolean; keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
-  std(input: Tensor, dim: string[], unbiased?: boolean, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
-  std(input: Tensor, dim: string[], options?: { unbiased?: boolean; keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.std_mean: aten::std_mean */
   std_mean(input: Tensor, unbiased?: boolean, options?: { out?: Tensor | Tensor[] }): [Tensor, Tensor];
   std_mean(input: Tensor, options?: { unbiased?: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor];
   std_mean(input: Tensor, dim: number | number[] | null, options?: { correction?: number | null; keepdim?: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor];
-  std_mean(input: Tensor, dim: string[], options?: { correction?: number | null; keepdim?: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor];
   std_mean(input: Tensor, dim: number | number[] | null, unbiased?: boolean, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): [Tensor, Tensor];
   std_mean(input: Tensor, dim: number | number[] | null, options?: { unbiased?: boolean; keepdim?: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor];
-  std_mean(input: Tensor, dim: string[], unbiased?: boolean, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): [Tensor, Tensor];
-  std_mean(input: Tensor, dim: string[], options?: { unbiased?: boolean; keepdim?: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor];
   /** torch.sub: aten::sub */
   sub(input: Tensor, other: number | boolean, alpha?: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   sub(input: Tensor, other: number | boolean, options?: { alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
@@ -1426,8 +1369,6 @@ export interface TorchOps {
   subtract(input: Tensor, other: Tensor, options?: { alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.sum: aten::sum */
   sum(input: Tensor, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
-  sum(input: Tensor, dim: string[], keepdim?: boolean, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
-  sum(input: Tensor, dim: string[], options?: { keepdim?: boolean; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   sum(input: Tensor, dim: number | number[] | null, keepdim?: boolean, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   sum(input: Tensor, dim: number | number[] | null, options?: { keepdim?: boolean; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.svd: aten::svd */
@@ -1471,12 +1412,11 @@ export interface TorchOps {
   /** torch.tile: aten::tile */
   tile(input: Tensor, dims: number | number[]): Tensor;
   /** torch.topk: aten::topk */
-  topk(input: Tensor, k: number, dim?: number, largest?: boolean, sorted?: boolean, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  topk(input: Tensor, k: number, options?: { dim?: number; largest?: boolean; sorted?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
+  topk(input: Tensor, k: number, dim?: number, largest?: boolean, sorted?: boolean, options?: { out?: Tensor | Tensor[] }): ValuesIndices;
+  topk(input: Tensor, k: number, options?: { dim?: number; largest?: boolean; sorted?: boolean; out?: Tensor | Tensor[] }): ValuesIndices;
   /** torch.trace: aten::trace */
   trace(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.transpose: aten::transpose */
-  transpose(input: Tensor, dim0: string, dim1: string): Tensor;
   transpose(input: Tensor, dim0: number, dim1: number): Tensor;
   /** torch.transpose_copy: aten::transpose_copy */
   transpose_copy(input: Tensor, dim0: number, dim1: number, options?: { out?: Tensor | Tensor[] }): Tensor;
@@ -1512,14 +1452,12 @@ export interface TorchOps {
   /** torch.trunc_: aten::trunc_ */
   trunc_(input: Tensor): Tensor;
   /** torch.unbind: aten::unbind */
-  unbind(input: Tensor, dim: string): Tensor[];
   unbind(input: Tensor, dim?: number): Tensor[];
   unbind(input: Tensor, options?: { dim?: number }): Tensor[];
   /** torch.unbind_copy: aten::unbind_copy */
   unbind_copy(input: Tensor, dim?: number, options?: { out?: Tensor | Tensor[] }): Tensor[];
   unbind_copy(input: Tensor, options?: { dim?: number; out?: Tensor | Tensor[] }): Tensor[];
   /** torch.unflatten: aten::unflatten */
-  unflatten(input: Tensor, dim: string, sizes: number | number[], names: string[]): Tensor;
   unflatten(input: Tensor, dim: number, sizes: number | number[]): Tensor;
   /** torch.unfold_copy: aten::unfold_copy */
   unfold_copy(input: Tensor, dimension: number, size: number, step: number, options?: { out?: Tensor | Tensor[] }): Tensor;
@@ -1545,20 +1483,14 @@ export interface TorchOps {
   var(input: Tensor, unbiased?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   var(input: Tensor, options?: { unbiased?: boolean; out?: Tensor | Tensor[] }): Tensor;
   var(input: Tensor, dim: number | number[] | null, options?: { correction?: number | null; keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
-  var(input: Tensor, dim: string[], options?: { correction?: number | null; keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
   var(input: Tensor, dim: number | number[] | null, unbiased?: boolean, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   var(input: Tensor, dim: number | number[] | null, options?: { unbiased?: boolean; keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
-  var(input: Tensor, dim: string[], unbiased?: boolean, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
-  var(input: Tensor, dim: string[], options?: { unbiased?: boolean; keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.var_mean: aten::var_mean */
   var_mean(input: Tensor, unbiased?: boolean, options?: { out?: Tensor | Tensor[] }): [Tensor, Tensor];
   var_mean(input: Tensor, options?: { unbiased?: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor];
   var_mean(input: Tensor, dim: number | number[] | null, options?: { correction?: number | null; keepdim?: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor];
-  var_mean(input: Tensor, dim: string[], options?: { correction?: number | null; keepdim?: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor];
   var_mean(input: Tensor, dim: number | number[] | null, unbiased?: boolean, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): [Tensor, Tensor];
   var_mean(input: Tensor, dim: number | number[] | null, options?: { unbiased?: boolean; keepdim?: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor];
-  var_mean(input: Tensor, dim: string[], unbiased?: boolean, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): [Tensor, Tensor];
-  var_mean(input: Tensor, dim: string[], options?: { unbiased?: boolean; keepdim?: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor];
   /** torch.vdot: aten::vdot */
   vdot(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.view_as_complex: aten::view_as_complex */
@@ -1598,6 +1530,8 @@ export interface TorchOps {
 
 /** The generated operators of Tensor. */
 export interface TensorOps {
+  /** Tensor.abs: aten::abs */
+  abs(): Tensor;
   /** Tensor.abs_: aten::abs_ */
   abs_(): this;
   /** Tensor.absolute: aten::absolute */
@@ -1612,6 +1546,10 @@ export interface TensorOps {
   acosh(): Tensor;
   /** Tensor.acosh_: aten::acosh_ */
   acosh_(): this;
+  /** Tensor.add: aten::add */
+  add(other: number | boolean, alpha?: number | boolean): Tensor;
+  add(other: number | boolean, options?: { alpha?: number | boolean }): Tensor;
+  add(other: Tensor, options?: { alpha?: number | boolean }): Tensor;
   /** Tensor.add_: aten::add_ */
   add_(other: number | boolean, alpha?: number | boolean): this;
   add_(other: number | boolean, options?: { alpha?: number | boolean }): this;
@@ -1648,8 +1586,6 @@ export interface TensorOps {
   all(): Tensor;
   all(dim: number, keepdim?: boolean): Tensor;
   all(dim: number, options?: { keepdim?: boolean }): Tensor;
-  all(dim: string, keepdim?: boolean): Tensor;
-  all(dim: string, options?: { keepdim?: boolean }): Tensor;
   /** Tensor.allclose: aten::allclose */
   allclose(other: Tensor, rtol?: number, atol?: number, equal_nan?: boolean): boolean;
   allclose(other: Tensor, options?: { rtol?: number; atol?: number; equal_nan?: boolean }): boolean;
@@ -1667,8 +1603,6 @@ export interface TensorOps {
   any(): Tensor;
   any(dim: number, keepdim?: boolean): Tensor;
   any(dim: number, options?: { keepdim?: boolean }): Tensor;
-  any(dim: string, keepdim?: boolean): Tensor;
-  any(dim: string, options?: { keepdim?: boolean }): Tensor;
   /** Tensor.arccos: aten::arccos */
   arccos(): Tensor;
   /** Tensor.arccos_: aten::arccos_ */
@@ -1697,11 +1631,15 @@ export interface TensorOps {
   arctanh(): Tensor;
   /** Tensor.arctanh_: aten::arctanh_ */
   arctanh_(): this;
+  /** Tensor.argmax: aten::argmax */
+  argmax(dim?: number | null, keepdim?: boolean): Tensor;
+  argmax(options?: { dim?: number | null; keepdim?: boolean }): Tensor;
+  /** Tensor.argmin: aten::argmin */
+  argmin(dim?: number | null, keepdim?: boolean): Tensor;
+  argmin(options?: { dim?: number | null; keepdim?: boolean }): Tensor;
   /** Tensor.argsort: aten::argsort */
   argsort(dim?: number, descending?: boolean): Tensor;
   argsort(options?: { dim?: number; descending?: boolean }): Tensor;
-  argsort(dim: string, descending?: boolean): Tensor;
-  argsort(dim: string, options?: { descending?: boolean }): Tensor;
   argsort(options?: { stable?: boolean; dim?: number; descending?: boolean }): Tensor;
   /** Tensor.argwhere: aten::argwhere */
   argwhere(): Tensor;
@@ -1811,6 +1749,11 @@ export interface TensorOps {
   /** Tensor.chunk: aten::chunk */
   chunk(chunks: number, dim?: number): Tensor[];
   chunk(chunks: number, options?: { dim?: number }): Tensor[];
+  /** Tensor.clamp: aten::clamp */
+  clamp(min?: number | boolean | null, max?: number | boolean | null): Tensor;
+  clamp(options?: { min?: number | boolean | null; max?: number | boolean | null }): Tensor;
+  clamp(min?: Tensor | null, max?: Tensor | null): Tensor;
+  clamp(options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
   /** Tensor.clamp_: aten::clamp_ */
   clamp_(min?: number | boolean | null, max?: number | boolean | null): this;
   clamp_(options?: { min?: number | boolean | null; max?: number | boolean | null }): this;
@@ -1838,6 +1781,8 @@ export interface TensorOps {
   clip_(options?: { min?: number | boolean | null; max?: number | boolean | null }): this;
   clip_(min?: Tensor | null, max?: Tensor | null): this;
   clip_(options?: { min?: Tensor | null; max?: Tensor | null }): this;
+  /** Tensor.clone: aten::clone */
+  clone(options?: { memory_format?: MemoryFormat | null }): Tensor;
   /** Tensor.coalesce: aten::coalesce */
   coalesce(): Tensor;
   /** Tensor.col_indices: aten::col_indices */
@@ -1850,6 +1795,9 @@ export interface TensorOps {
   conj_physical_(): this;
   /** Tensor.contiguous: aten::contiguous */
   contiguous(options?: { memory_format?: MemoryFormat }): Tensor;
+  /** Tensor.copy_: aten::copy_ */
+  copy_(src: Tensor, non_blocking?: boolean): this;
+  copy_(src: Tensor, options?: { non_blocking?: boolean }): this;
   /** Tensor.copysign: aten::copysign */
   copysign(other: number | boolean): Tensor;
   copysign(other: Tensor): Tensor;
@@ -1879,23 +1827,17 @@ export interface TensorOps {
   /** Tensor.crow_indices: aten::crow_indices */
   crow_indices(): Tensor;
   /** Tensor.cummax: aten::cummax */
-  cummax(dim: number): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  cummax(dim: string): NamedTuple<{ values: Tensor; indices: Tensor }>;
+  cummax(dim: number): ValuesIndices;
   /** Tensor.cummin: aten::cummin */
-  cummin(dim: number): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  cummin(dim: string): NamedTuple<{ values: Tensor; indices: Tensor }>;
+  cummin(dim: number): ValuesIndices;
   /** Tensor.cumprod: aten::cumprod */
   cumprod(dim: number, options?: { dtype?: Dtype | null }): Tensor;
-  cumprod(dim: string, options?: { dtype?: Dtype | null }): Tensor;
   /** Tensor.cumprod_: aten::cumprod_ */
   cumprod_(dim: number, options?: { dtype?: Dtype | null }): this;
-  cumprod_(dim: string, options?: { dtype?: Dtype | null }): this;
   /** Tensor.cumsum: aten::cumsum */
   cumsum(dim: number, options?: { dtype?: Dtype | null }): Tensor;
-  cumsum(dim: string, options?: { dtype?: Dtype | null }): Tensor;
   /** Tensor.cumsum_: aten::cumsum_ */
   cumsum_(dim: number, options?: { dtype?: Dtype | null }): this;
-  cumsum_(dim: string, options?: { dtype?: Dtype | null }): this;
   /** Tensor.deg2rad: aten::deg2rad */
   deg2rad(): Tensor;
   /** Tensor.deg2rad_: aten::deg2rad_ */
@@ -1906,6 +1848,8 @@ export interface TensorOps {
   dequantize(): Tensor;
   /** Tensor.det: aten::det */
   det(): Tensor;
+  /** Tensor.detach: aten::detach */
+  detach(): Tensor;
   /** Tensor.detach_: aten::detach_ */
   detach_(): this;
   /** Tensor.diag: aten::diag */
@@ -1920,7 +1864,6 @@ export interface TensorOps {
   /** Tensor.diagonal: aten::diagonal */
   diagonal(offset?: number, dim1?: number, dim2?: number): Tensor;
   diagonal(options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
-  diagonal(options?: { outdim?: string; dim1?: string; dim2?: string; offset?: number }): Tensor;
   /** Tensor.diagonal_scatter: aten::diagonal_scatter */
   diagonal_scatter(src: Tensor, offset?: number, dim1?: number, dim2?: number): Tensor;
   diagonal_scatter(src: Tensor, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
@@ -1934,6 +1877,11 @@ export interface TensorOps {
   /** Tensor.dist: aten::dist */
   dist(other: Tensor, p?: number | boolean): Tensor;
   dist(other: Tensor, options?: { p?: number | boolean }): Tensor;
+  /** Tensor.div: aten::div */
+  div(other: number | boolean): Tensor;
+  div(other: number | boolean, options?: { rounding_mode?: string | null }): Tensor;
+  div(other: Tensor): Tensor;
+  div(other: Tensor, options?: { rounding_mode?: string | null }): Tensor;
   /** Tensor.div_: aten::div_ */
   div_(other: number | boolean): this;
   div_(other: number | boolean, options?: { rounding_mode?: string | null }): this;
@@ -1955,6 +1903,9 @@ export interface TensorOps {
   dsplit(indices: number | number[]): Tensor[];
   dsplit(...indices: number[]): Tensor[];
   dsplit(sections: number): Tensor[];
+  /** Tensor.eq: aten::eq */
+  eq(other: number | boolean): Tensor;
+  eq(other: Tensor): Tensor;
   /** Tensor.eq_: aten::eq_ */
   eq_(other: number | boolean): this;
   eq_(other: Tensor): this;
@@ -1972,6 +1923,8 @@ export interface TensorOps {
   erfinv(): Tensor;
   /** Tensor.erfinv_: aten::erfinv_ */
   erfinv_(): this;
+  /** Tensor.exp: aten::exp */
+  exp(): Tensor;
   /** Tensor.exp2: aten::exp2 */
   exp2(): Tensor;
   /** Tensor.exp2_: aten::exp2_ */
@@ -1990,6 +1943,9 @@ export interface TensorOps {
   /** Tensor.exponential_: aten::exponential_ */
   exponential_(lambd?: number, options?: { generator?: null }): this;
   exponential_(options?: { lambd?: number; generator?: null }): this;
+  /** Tensor.fill_: aten::fill_ */
+  fill_(value: number | boolean): this;
+  fill_(value: Tensor): this;
   /** Tensor.fill_diagonal_: aten::fill_diagonal_ */
   fill_diagonal_(fill_value: number | boolean, wrap?: boolean): this;
   fill_diagonal_(fill_value: number | boolean, options?: { wrap?: boolean }): this;
@@ -1997,6 +1953,10 @@ export interface TensorOps {
   fix(): Tensor;
   /** Tensor.fix_: aten::fix_ */
   fix_(): this;
+  /** Tensor.flatten: aten::flatten */
+  flatten(start_dim: number, end_dim: number, out_dim: string): Tensor;
+  flatten(start_dim?: number, end_dim?: number): Tensor;
+  flatten(options?: { start_dim?: number; end_dim?: number }): Tensor;
   /** Tensor.flip: aten::flip */
   flip(dims: number | number[]): Tensor;
   flip(...dims: number[]): Tensor;
@@ -2038,11 +1998,13 @@ export interface TensorOps {
   frexp(): NamedTuple<{ mantissa: Tensor; exponent: Tensor }>;
   /** Tensor.gather: aten::gather */
   gather(dim: number, index: Tensor, options?: { sparse_grad?: boolean }): Tensor;
-  gather(dim: string, index: Tensor, options?: { sparse_grad?: boolean }): Tensor;
   /** Tensor.gcd: aten::gcd */
   gcd(other: Tensor): Tensor;
   /** Tensor.gcd_: aten::gcd_ */
   gcd_(other: Tensor): this;
+  /** Tensor.ge: aten::ge */
+  ge(other: number | boolean): Tensor;
+  ge(other: Tensor): Tensor;
   /** Tensor.ge_: aten::ge_ */
   ge_(other: number | boolean): this;
   ge_(other: Tensor): this;
@@ -2064,6 +2026,9 @@ export interface TensorOps {
   /** Tensor.greater_equal_: aten::greater_equal_ */
   greater_equal_(other: number | boolean): this;
   greater_equal_(other: Tensor): this;
+  /** Tensor.gt: aten::gt */
+  gt(other: number | boolean): Tensor;
+  gt(other: Tensor): Tensor;
   /** Tensor.gt_: aten::gt_ */
   gt_(other: number | boolean): this;
   gt_(other: Tensor): this;
@@ -2103,23 +2068,16 @@ export interface TensorOps {
   igammac_(other: Tensor): this;
   /** Tensor.index_add: aten::index_add */
   index_add(dim: number, index: Tensor, source: Tensor, options?: { alpha?: number | boolean }): Tensor;
-  index_add(dim: string, index: Tensor, source: Tensor, options?: { alpha?: number | boolean }): Tensor;
   /** Tensor.index_add_: aten::index_add_ */
   index_add_(dim: number, index: Tensor, source: Tensor, options?: { alpha?: number | boolean }): this;
   /** Tensor.index_copy: aten::index_copy */
   index_copy(dim: number, index: Tensor, source: Tensor): Tensor;
-  index_copy(dim: string, index: Tensor, source: Tensor): Tensor;
   /** Tensor.index_copy_: aten::index_copy_ */
   index_copy_(dim: number, index: Tensor, source: Tensor): this;
-  index_copy_(dim: string, index: Tensor, source: Tensor): this;
   /** Tensor.index_fill: aten::index_fill */
-  index_fill(dim: string, index: Tensor, value: number | boolean): Tensor;
-  index_fill(dim: string, index: Tensor, value: Tensor): Tensor;
   index_fill(dim: number, index: Tensor, value: number | boolean): Tensor;
   index_fill(dim: number, index: Tensor, value: Tensor): Tensor;
   /** Tensor.index_fill_: aten::index_fill_ */
-  index_fill_(dim: string, index: Tensor, value: number | boolean): this;
-  index_fill_(dim: string, index: Tensor, value: Tensor): this;
   index_fill_(dim: number, index: Tensor, value: number | boolean): this;
   index_fill_(dim: number, index: Tensor, value: Tensor): this;
   /** Tensor.index_put: aten::index_put */
@@ -2129,6 +2087,8 @@ export interface TensorOps {
   index_reduce(dim: number, index: Tensor, source: Tensor, reduce: string, options?: { include_self?: boolean }): Tensor;
   /** Tensor.index_reduce_: aten::index_reduce_ */
   index_reduce_(dim: number, index: Tensor, source: Tensor, reduce: string, options?: { include_self?: boolean }): this;
+  /** Tensor.index_select: aten::index_select */
+  index_select(dim: number, index: Tensor): Tensor;
   /** Tensor.indices: aten::indices */
   indices(): Tensor;
   /** Tensor.inner: aten::inner */
@@ -2180,10 +2140,8 @@ export interface TensorOps {
   /** Tensor.kron: aten::kron */
   kron(other: Tensor): Tensor;
   /** Tensor.kthvalue: aten::kthvalue */
-  kthvalue(k: number, dim?: number, keepdim?: boolean): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  kthvalue(k: number, options?: { dim?: number; keepdim?: boolean }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  kthvalue(k: number, dim: string, keepdim?: boolean): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  kthvalue(k: number, dim: string, options?: { keepdim?: boolean }): NamedTuple<{ values: Tensor; indices: Tensor }>;
+  kthvalue(k: number, dim?: number, keepdim?: boolean): ValuesIndices;
+  kthvalue(k: number, options?: { dim?: number; keepdim?: boolean }): ValuesIndices;
   /** Tensor.lcm: aten::lcm */
   lcm(other: Tensor): Tensor;
   /** Tensor.lcm_: aten::lcm_ */
@@ -2192,6 +2150,9 @@ export interface TensorOps {
   ldexp(other: Tensor): Tensor;
   /** Tensor.ldexp_: aten::ldexp_ */
   ldexp_(other: Tensor): this;
+  /** Tensor.le: aten::le */
+  le(other: number | boolean): Tensor;
+  le(other: Tensor): Tensor;
   /** Tensor.le_: aten::le_ */
   le_(other: number | boolean): this;
   le_(other: Tensor): this;
@@ -2217,6 +2178,8 @@ export interface TensorOps {
   lgamma(): Tensor;
   /** Tensor.lgamma_: aten::lgamma_ */
   lgamma_(): this;
+  /** Tensor.log: aten::log */
+  log(): Tensor;
   /** Tensor.log10: aten::log10 */
   log10(): Tensor;
   /** Tensor.log10_: aten::log10_ */
@@ -2234,13 +2197,15 @@ export interface TensorOps {
   /** Tensor.log_normal_: aten::log_normal_ */
   log_normal_(mean?: number, std?: number, options?: { generator?: null }): this;
   log_normal_(options?: { mean?: number; std?: number; generator?: null }): this;
+  /** Tensor.log_softmax: aten::log_softmax */
+  log_softmax(dim: number, dtype?: Dtype | null): Tensor;
+  log_softmax(dim: number, options?: { dtype?: Dtype | null }): Tensor;
   /** Tensor.logaddexp: aten::logaddexp */
   logaddexp(other: Tensor): Tensor;
   /** Tensor.logaddexp2: aten::logaddexp2 */
   logaddexp2(other: Tensor): Tensor;
   /** Tensor.logcumsumexp: aten::logcumsumexp */
   logcumsumexp(dim: number): Tensor;
-  logcumsumexp(dim: string): Tensor;
   /** Tensor.logdet: aten::logdet */
   logdet(): Tensor;
   /** Tensor.logical_and: aten::logical_and */
@@ -2268,13 +2233,17 @@ export interface TensorOps {
   /** Tensor.logsumexp: aten::logsumexp */
   logsumexp(dim: number | number[], keepdim?: boolean): Tensor;
   logsumexp(dim: number | number[], options?: { keepdim?: boolean }): Tensor;
-  logsumexp(dim: string[], keepdim?: boolean): Tensor;
-  logsumexp(dim: string[], options?: { keepdim?: boolean }): Tensor;
+  /** Tensor.lt: aten::lt */
+  lt(other: number | boolean): Tensor;
+  lt(other: Tensor): Tensor;
   /** Tensor.lt_: aten::lt_ */
   lt_(other: number | boolean): this;
   lt_(other: Tensor): this;
   /** Tensor.lu_solve: aten::lu_solve */
   lu_solve(LU_data: Tensor, LU_pivots: Tensor): Tensor;
+  /** Tensor.masked_fill: aten::masked_fill */
+  masked_fill(mask: Tensor, value: number | boolean): Tensor;
+  masked_fill(mask: Tensor, value: Tensor): Tensor;
   /** Tensor.masked_fill_: aten::masked_fill_ */
   masked_fill_(mask: Tensor, value: number | boolean): this;
   masked_fill_(mask: Tensor, value: Tensor): this;
@@ -2282,27 +2251,41 @@ export interface TensorOps {
   masked_scatter(mask: Tensor, source: Tensor): Tensor;
   /** Tensor.masked_scatter_: aten::masked_scatter_ */
   masked_scatter_(mask: Tensor, source: Tensor): this;
+  /** Tensor.masked_select: aten::masked_select */
+  masked_select(mask: Tensor): Tensor;
+  /** Tensor.matmul: aten::matmul */
+  matmul(other: Tensor): Tensor;
   /** Tensor.matrix_exp: aten::matrix_exp */
   matrix_exp(): Tensor;
   /** Tensor.matrix_power: aten::matrix_power */
   matrix_power(n: number): Tensor;
+  /** Tensor.max: aten::max */
+  max(): Tensor;
+  max(dim: number, keepdim?: boolean): ValuesIndices;
+  max(dim: number, options?: { keepdim?: boolean }): ValuesIndices;
+  max(other: Tensor): Tensor;
   /** Tensor.maximum: aten::maximum */
   maximum(other: Tensor): Tensor;
+  /** Tensor.mean: aten::mean */
+  mean(options?: { dtype?: Dtype | null }): Tensor;
+  mean(dim: number | number[] | null, keepdim?: boolean, options?: { dtype?: Dtype | null }): Tensor;
+  mean(dim: number | number[] | null, options?: { keepdim?: boolean; dtype?: Dtype | null }): Tensor;
   /** Tensor.median: aten::median */
   median(): Tensor;
-  median(dim: number, keepdim?: boolean): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  median(dim: number, options?: { keepdim?: boolean }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  median(dim: string, keepdim?: boolean): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  median(dim: string, options?: { keepdim?: boolean }): NamedTuple<{ values: Tensor; indices: Tensor }>;
+  median(dim: number, keepdim?: boolean): ValuesIndices;
+  median(dim: number, options?: { keepdim?: boolean }): ValuesIndices;
+  /** Tensor.min: aten::min */
+  min(): Tensor;
+  min(dim: number, keepdim?: boolean): ValuesIndices;
+  min(dim: number, options?: { keepdim?: boolean }): ValuesIndices;
+  min(other: Tensor): Tensor;
   /** Tensor.minimum: aten::minimum */
   minimum(other: Tensor): Tensor;
   /** Tensor.mm: aten::mm */
   mm(mat2: Tensor): Tensor;
   /** Tensor.mode: aten::mode */
-  mode(dim?: number, keepdim?: boolean): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  mode(options?: { dim?: number; keepdim?: boolean }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  mode(dim: string, keepdim?: boolean): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  mode(dim: string, options?: { keepdim?: boolean }): NamedTuple<{ values: Tensor; indices: Tensor }>;
+  mode(dim?: number, keepdim?: boolean): ValuesIndices;
+  mode(options?: { dim?: number; keepdim?: boolean }): ValuesIndices;
   /** Tensor.moveaxis: aten::moveaxis */
   moveaxis(source: number, destination: number): Tensor;
   moveaxis(source: number | number[], destination: number | number[]): Tensor;
@@ -2311,6 +2294,9 @@ export interface TensorOps {
   movedim(source: number | number[], destination: number | number[]): Tensor;
   /** Tensor.msort: aten::msort */
   msort(): Tensor;
+  /** Tensor.mul: aten::mul */
+  mul(other: number | boolean): Tensor;
+  mul(other: Tensor): Tensor;
   /** Tensor.mul_: aten::mul_ */
   mul_(other: number | boolean): this;
   mul_(other: Tensor): this;
@@ -2340,10 +2326,8 @@ export interface TensorOps {
   nanmean(options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: Dtype | null }): Tensor;
   /** Tensor.nanmedian: aten::nanmedian */
   nanmedian(): Tensor;
-  nanmedian(dim: number, keepdim?: boolean): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  nanmedian(dim: number, options?: { keepdim?: boolean }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  nanmedian(dim: string, keepdim?: boolean): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  nanmedian(dim: string, options?: { keepdim?: boolean }): NamedTuple<{ values: Tensor; indices: Tensor }>;
+  nanmedian(dim: number, keepdim?: boolean): ValuesIndices;
+  nanmedian(dim: number, options?: { keepdim?: boolean }): ValuesIndices;
   /** Tensor.nanquantile: aten::nanquantile */
   nanquantile(q: Tensor, dim?: number | null, keepdim?: boolean, options?: { interpolation?: string }): Tensor;
   nanquantile(q: Tensor, options?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
@@ -2352,8 +2336,14 @@ export interface TensorOps {
   /** Tensor.nansum: aten::nansum */
   nansum(dim?: number | number[] | null, keepdim?: boolean, options?: { dtype?: Dtype | null }): Tensor;
   nansum(options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: Dtype | null }): Tensor;
+  /** Tensor.narrow: aten::narrow */
+  narrow(dim: number, start: number, length: number): Tensor;
+  narrow(dim: number, start: Tensor, length: number): Tensor;
   /** Tensor.narrow_copy: aten::narrow_copy */
   narrow_copy(dim: number, start: number, length: number): Tensor;
+  /** Tensor.ne: aten::ne */
+  ne(other: number | boolean): Tensor;
+  ne(other: Tensor): Tensor;
   /** Tensor.ne_: aten::ne_ */
   ne_(other: number | boolean): this;
   ne_(other: Tensor): this;
@@ -2400,6 +2390,9 @@ export interface TensorOps {
   ormqr(input2: Tensor, input3: Tensor, options?: { left?: boolean; transpose?: boolean }): Tensor;
   /** Tensor.outer: aten::outer */
   outer(vec2: Tensor): Tensor;
+  /** Tensor.permute: aten::permute */
+  permute(dims: number | number[]): Tensor;
+  permute(...dims: number[]): Tensor;
   /** Tensor.pin_memory: aten::pin_memory */
   pin_memory(device?: DeviceLike | null): Tensor;
   pin_memory(options?: { device?: DeviceLike | null }): Tensor;
@@ -2410,6 +2403,9 @@ export interface TensorOps {
   polygamma_(n: number): this;
   /** Tensor.positive: aten::positive */
   positive(): Tensor;
+  /** Tensor.pow: aten::pow */
+  pow(exponent: number | boolean): Tensor;
+  pow(exponent: Tensor): Tensor;
   /** Tensor.pow_: aten::pow_ */
   pow_(exponent: number | boolean): this;
   pow_(exponent: Tensor): this;
@@ -2417,8 +2413,6 @@ export interface TensorOps {
   prelu(weight: Tensor): Tensor;
   /** Tensor.prod: aten::prod */
   prod(options?: { dtype?: Dtype | null }): Tensor;
-  prod(dim: string, keepdim?: boolean, options?: { dtype?: Dtype | null }): Tensor;
-  prod(dim: string, options?: { keepdim?: boolean; dtype?: Dtype | null }): Tensor;
   prod(dim: number, keepdim?: boolean, options?: { dtype?: Dtype | null }): Tensor;
   prod(dim: number, options?: { keepdim?: boolean; dtype?: Dtype | null }): Tensor;
   /** Tensor.put: aten::put */
@@ -2459,6 +2453,8 @@ export interface TensorOps {
   reciprocal(): Tensor;
   /** Tensor.reciprocal_: aten::reciprocal_ */
   reciprocal_(): this;
+  /** Tensor.relu: aten::relu */
+  relu(): Tensor;
   /** Tensor.relu_: aten::relu_ */
   relu_(): this;
   /** Tensor.remainder: aten::remainder */
@@ -2513,8 +2509,6 @@ export interface TensorOps {
   /** Tensor.rsqrt_: aten::rsqrt_ */
   rsqrt_(): this;
   /** Tensor.scatter: aten::scatter */
-  scatter(dim: string, index: Tensor, src: Tensor): Tensor;
-  scatter(dim: string, index: Tensor, value: number | boolean): Tensor;
   scatter(dim: number, index: Tensor, src: Tensor, options?: { reduce?: string }): Tensor;
   scatter(dim: number, index: Tensor, src: Tensor): Tensor;
   scatter(dim: number, index: Tensor, value: number | boolean): Tensor;
@@ -2526,13 +2520,14 @@ export interface TensorOps {
   scatter_(dim: number, index: Tensor, value: number | boolean, options?: { reduce?: string }): this;
   /** Tensor.scatter_add: aten::scatter_add */
   scatter_add(dim: number, index: Tensor, src: Tensor): Tensor;
-  scatter_add(dim: string, index: Tensor, src: Tensor): Tensor;
   /** Tensor.scatter_add_: aten::scatter_add_ */
   scatter_add_(dim: number, index: Tensor, src: Tensor): this;
   /** Tensor.scatter_reduce: aten::scatter_reduce */
   scatter_reduce(dim: number, index: Tensor, src: Tensor, reduce: string, options?: { include_self?: boolean }): Tensor;
   /** Tensor.scatter_reduce_: aten::scatter_reduce_ */
   scatter_reduce_(dim: number, index: Tensor, src: Tensor, reduce: string, options?: { include_self?: boolean }): this;
+  /** Tensor.select: aten::select */
+  select(dim: number, index: number): Tensor;
   /** Tensor.select_scatter: aten::select_scatter */
   select_scatter(src: Tensor, dim: number, index: number): Tensor;
   /** Tensor.set_: aten::set_ */
@@ -2544,6 +2539,8 @@ export interface TensorOps {
   sgn(): Tensor;
   /** Tensor.sgn_: aten::sgn_ */
   sgn_(): this;
+  /** Tensor.sigmoid: aten::sigmoid */
+  sigmoid(): Tensor;
   /** Tensor.sigmoid_: aten::sigmoid_ */
   sigmoid_(): this;
   /** Tensor.sign: aten::sign */
@@ -2571,13 +2568,13 @@ export interface TensorOps {
   slogdet(): NamedTuple<{ sign: Tensor; logabsdet: Tensor }>;
   /** Tensor.smm: aten::smm */
   smm(mat2: Tensor): Tensor;
+  /** Tensor.softmax: aten::softmax */
+  softmax(dim: number, dtype?: Dtype | null): Tensor;
+  softmax(dim: number, options?: { dtype?: Dtype | null }): Tensor;
   /** Tensor.sort: aten::sort */
-  sort(dim?: number, descending?: boolean): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  sort(options?: { dim?: number; descending?: boolean }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  sort(dim: string, descending?: boolean): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  sort(dim: string, options?: { descending?: boolean }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  sort(options?: { stable?: boolean | null; dim?: string; descending?: boolean }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  sort(options?: { stable?: boolean | null; dim?: number; descending?: boolean }): NamedTuple<{ values: Tensor; indices: Tensor }>;
+  sort(dim?: number, descending?: boolean): ValuesIndices;
+  sort(options?: { dim?: number; descending?: boolean }): ValuesIndices;
+  sort(options?: { stable?: boolean | null; dim?: number; descending?: boolean }): ValuesIndices;
   /** Tensor.sparse_dim: aten::sparse_dim */
   sparse_dim(): number;
   /** Tensor.sparse_mask: aten::sparse_mask */
@@ -2589,30 +2586,34 @@ export interface TensorOps {
   /** Tensor.split_with_sizes: aten::split_with_sizes */
   split_with_sizes(split_sizes: number | number[], dim?: number): Tensor[];
   split_with_sizes(split_sizes: number | number[], options?: { dim?: number }): Tensor[];
+  /** Tensor.sqrt: aten::sqrt */
+  sqrt(): Tensor;
   /** Tensor.sqrt_: aten::sqrt_ */
   sqrt_(): this;
   /** Tensor.square: aten::square */
   square(): Tensor;
   /** Tensor.square_: aten::square_ */
   square_(): this;
+  /** Tensor.squeeze: aten::squeeze */
+  squeeze(): Tensor;
+  squeeze(dim: number): Tensor;
   /** Tensor.squeeze_: aten::squeeze_ */
   squeeze_(): this;
   squeeze_(dim: number): this;
-  squeeze_(dim: string): this;
   /** Tensor.sspaddmm: aten::sspaddmm */
   sspaddmm(mat1: Tensor, mat2: Tensor, options?: { beta?: number | boolean; alpha?: number | boolean }): Tensor;
   /** Tensor.std: aten::std */
   std(unbiased?: boolean): Tensor;
   std(options?: { unbiased?: boolean }): Tensor;
   std(dim: number | number[] | null, options?: { correction?: number | null; keepdim?: boolean }): Tensor;
-  std(dim: string[], options?: { correction?: number | null; keepdim?: boolean }): Tensor;
   std(dim: number | number[] | null, unbiased?: boolean, keepdim?: boolean): Tensor;
   std(dim: number | number[] | null, options?: { unbiased?: boolean; keepdim?: boolean }): Tensor;
-  std(dim: string[], unbiased?: boolean, keepdim?: boolean): Tensor;
-  std(dim: string[], options?: { unbiased?: boolean; keepdim?: boolean }): Tensor;
   /** Tensor.stride: aten::stride */
-  stride(dim: string): number;
   stride(dim: number): number;
+  /** Tensor.sub: aten::sub */
+  sub(other: number | boolean, alpha?: number | boolean): Tensor;
+  sub(other: number | boolean, options?: { alpha?: number | boolean }): Tensor;
+  sub(other: Tensor, options?: { alpha?: number | boolean }): Tensor;
   /** Tensor.sub_: aten::sub_ */
   sub_(other: number | boolean, alpha?: number | boolean): this;
   sub_(other: number | boolean, options?: { alpha?: number | boolean }): this;
@@ -2625,6 +2626,10 @@ export interface TensorOps {
   subtract_(other: number | boolean, alpha?: number | boolean): this;
   subtract_(other: number | boolean, options?: { alpha?: number | boolean }): this;
   subtract_(other: Tensor, options?: { alpha?: number | boolean }): this;
+  /** Tensor.sum: aten::sum */
+  sum(options?: { dtype?: Dtype | null }): Tensor;
+  sum(dim: number | number[] | null, keepdim?: boolean, options?: { dtype?: Dtype | null }): Tensor;
+  sum(dim: number | number[] | null, options?: { keepdim?: boolean; dtype?: Dtype | null }): Tensor;
   /** Tensor.sum_to_size: aten::sum_to_size */
   sum_to_size(size: number | number[]): Tensor;
   sum_to_size(...size: number[]): Tensor;
@@ -2691,10 +2696,12 @@ export interface TensorOps {
   to_sparse_csc(): Tensor;
   /** Tensor.to_sparse_csr: aten::to_sparse_csr */
   to_sparse_csr(): Tensor;
+  /** Tensor.topk: aten::topk */
+  topk(k: number, dim?: number, largest?: boolean, sorted?: boolean): ValuesIndices;
+  topk(k: number, options?: { dim?: number; largest?: boolean; sorted?: boolean }): ValuesIndices;
   /** Tensor.trace: aten::trace */
   trace(): Tensor;
   /** Tensor.transpose: aten::transpose */
-  transpose(dim0: string, dim1: string): Tensor;
   transpose(dim0: number, dim1: number): Tensor;
   /** Tensor.transpose_: aten::transpose_ */
   transpose_(dim0: number, dim1: number): this;
@@ -2726,7 +2733,6 @@ export interface TensorOps {
   /** Tensor.type_as: aten::type_as */
   type_as(other: Tensor): Tensor;
   /** Tensor.unbind: aten::unbind */
-  unbind(dim: string): Tensor[];
   unbind(dim?: number): Tensor[];
   unbind(options?: { dim?: number }): Tensor[];
   /** Tensor.unfold: aten::unfold */
@@ -2743,6 +2749,8 @@ export interface TensorOps {
   /** Tensor.unsafe_split_with_sizes: aten::unsafe_split_with_sizes */
   unsafe_split_with_sizes(split_sizes: number | number[], dim?: number): Tensor[];
   unsafe_split_with_sizes(split_sizes: number | number[], options?: { dim?: number }): Tensor[];
+  /** Tensor.unsqueeze: aten::unsqueeze */
+  unsqueeze(dim: number): Tensor;
   /** Tensor.unsqueeze_: aten::unsqueeze_ */
   unsqueeze_(dim: number): this;
   /** Tensor.values: aten::values */
@@ -2751,11 +2759,8 @@ export interface TensorOps {
   var(unbiased?: boolean): Tensor;
   var(options?: { unbiased?: boolean }): Tensor;
   var(dim: number | number[] | null, options?: { correction?: number | null; keepdim?: boolean }): Tensor;
-  var(dim: string[], options?: { correction?: number | null; keepdim?: boolean }): Tensor;
   var(dim: number | number[] | null, unbiased?: boolean, keepdim?: boolean): Tensor;
   var(dim: number | number[] | null, options?: { unbiased?: boolean; keepdim?: boolean }): Tensor;
-  var(dim: string[], unbiased?: boolean, keepdim?: boolean): Tensor;
-  var(dim: string[], options?: { unbiased?: boolean; keepdim?: boolean }): Tensor;
   /** Tensor.vdot: aten::vdot */
   vdot(other: Tensor): Tensor;
   /** Tensor.view_as: aten::view_as */
@@ -2770,6 +2775,8 @@ export interface TensorOps {
   /** Tensor.xlogy_: aten::xlogy_ */
   xlogy_(other: number | boolean): this;
   xlogy_(other: Tensor): this;
+  /** Tensor.zero_: aten::zero_ */
+  zero_(): this;
 }
 
 /** The generated operators of torch.nn.functional. */
