@@ -147,20 +147,23 @@ function signatures(schema, section, hasOut) {
     typed.push({ ...p, name: !method && p.name === 'self' ? 'input' : p.name, ts: t });
   }
   const positional = typed.filter((p) => !p.kwOnly);
-  const required = positional.filter((p) => !p.optional);
   const opt = (p) => `${ident(p.name)}?: ${p.ts}`;
+  const field = (p) => `${ident(p.name)}${p.optional || p.kwOnly ? '?' : ''}: ${p.ts}`;
   const options = (ps) => {
-    const fields = ps.map(opt);
+    const fields = ps.map(field);
     if (hasOut && !method) fields.push('out?: Tensor | Tensor[]');
     if (ps.some((p) => p.name === 'pin_memory')) fields.push('requires_grad?: boolean');
-    return fields.length ? [`options?: { ${fields.join('; ')} }`] : [];
+    if (fields.length === 0) return [];
+    // Optional when every field is.
+    return [`options${ps.every((p) => p.optional || p.kwOnly) ? '?' : ''}: { ${fields.join('; ')} }`];
   };
   const kw = typed.filter((p) => p.kwOnly);
   const sigs = [];
-  // f(a, b, c?, {kw}) and f(a, {c, kw}): the trailing options object takes any argument by its name.
-  sigs.push(`(${[...positional.map((p) => (p.optional ? opt(p) : `${ident(p.name)}: ${p.ts}`)), ...options(kw)].join(', ')}): ${ret}`);
-  if (positional.length > required.length) {
-    sigs.push(`(${[...required.map((p) => `${ident(p.name)}: ${p.ts}`), ...options([...positional.filter((p) => p.optional), ...kw])].join(', ')}): ${ret}`);
+  // Python takes any argument by name: f(a, b, c?, {kw}), f(a, b, {c, kw}), f(a, {b, c, kw}) (input stays first).
+  const first = method ? 0 : Math.min(1, positional.length);
+  for (let cut = positional.length; cut >= first; cut--) {
+    const head = positional.slice(0, cut).map((p) => (p.optional ? opt(p) : `${ident(p.name)}: ${p.ts}`));
+    sigs.push(`(${[...head, ...options([...positional.slice(cut), ...kw])].join(', ')}): ${ret}`);
   }
   // Python's varargs: t.view(2, 3), torch.zeros(2, 3).
   if (positional.length === 1 && /^(int|SymInt)\[\d*\]$/.test(positional[0].type)) {
