@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import { torch, Tensor, ValuesIndices } from '../lib';
-import { DTYPES } from '../lib/tensor';
+import { DTYPES, typedArrayDtype } from '../lib/tensor';
 
 describe('torch.tensor()', () => {
   test('from nested number arrays: float32, shape inferred', () => {
@@ -143,6 +143,17 @@ describe('the dtype list', () => {
     expect(torch.float).toBe('float32');
     expect(torch.long).toBe('int64');
     for (const d of DTYPES) expect(torch.zeros([1], { dtype: d }).dtype).toBe(d);
+  });
+
+  test('both tables carry each dtype in the same typed array (native kDtypes, lib DTYPE_TABLE)', () => {
+    // The array data() gives is the dtype's row in the native table; its dtype by lib/'s table is the first row
+    // with that array: the dtype itself, or the one its values are read as.
+    const readAs: Record<string, string> = { float16: 'float32', bfloat16: 'float32', bool: 'uint8' };
+    for (const d of DTYPES) expect([d, typedArrayDtype(torch.zeros([1], { dtype: d }).data())]).toEqual([d, readAs[d] ?? d]);
+    for (const d of DTYPES) {
+      const array = torch.zeros([2], { dtype: d }).data();
+      expect(torch.tensor(array).dtype).toBe(readAs[d] ?? d);
+    }
   });
 });
 
