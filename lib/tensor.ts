@@ -3,27 +3,29 @@
  * size, so garbage collection frees them even in loops that never call dispose().
  */
 import type { NativeIndex, NativeTensor, NativeTypedArray } from '../binding';
+import type { TensorOps } from './ops/generated';
 import { Device, DeviceLike, parseDevice } from './device';
 import { formatTensor, inspectCustom } from './format';
 import { checkArgCount, checkBool, checkInt, describe, invalidType, invalidValue, isOptions, parseArgs } from './validate';
 
 /**
- * The dtypes: for each, PyTorch's legacy tensor type name (what `t.type()` says) and, for an integer dtype, the
- * whole numbers it holds. The one list in lib/ (the Dtype type, DTYPES, torch's dtype constants, Tensor.type() and
- * the range checks of torch.tensor() come from it). native/common.cc maps the same names to libtorch's types; a
- * test checks that the two agree.
+ * The dtypes: for each, PyTorch's legacy tensor type name (what `t.type()` says), the typed array that carries its
+ * values (as native/common.cc's kDtypes: where two dtypes share one, the first row is the array's own dtype) and,
+ * for an integer dtype, the whole numbers it holds. The one list in lib/ (the Dtype type, DTYPES, torch's dtype
+ * constants, Tensor.type(), the typed array's dtype in torch.tensor() and its range checks come from it); a test
+ * checks that the native side has the same rows.
  */
 const DTYPE_TABLE = {
-  float32: { type: 'FloatTensor', range: null },
-  float64: { type: 'DoubleTensor', range: null },
-  float16: { type: 'HalfTensor', range: null },
-  bfloat16: { type: 'BFloat16Tensor', range: null },
-  int64: { type: 'LongTensor', range: { min: -(2n ** 63n), max: 2n ** 63n - 1n } },
-  int32: { type: 'IntTensor', range: { min: -(2n ** 31n), max: 2n ** 31n - 1n } },
-  int16: { type: 'ShortTensor', range: { min: -(2n ** 15n), max: 2n ** 15n - 1n } },
-  int8: { type: 'CharTensor', range: { min: -128n, max: 127n } },
-  uint8: { type: 'ByteTensor', range: { min: 0n, max: 255n } },
-  bool: { type: 'BoolTensor', range: null },
+  float32: { type: 'FloatTensor', array: Float32Array, range: null },
+  float64: { type: 'DoubleTensor', array: Float64Array, range: null },
+  float16: { type: 'HalfTensor', array: Float32Array, range: null },
+  bfloat16: { type: 'BFloat16Tensor', array: Float32Array, range: null },
+  int64: { type: 'LongTensor', array: BigInt64Array, range: { min: -(2n ** 63n), max: 2n ** 63n - 1n } },
+  int32: { type: 'IntTensor', array: Int32Array, range: { min: -(2n ** 31n), max: 2n ** 31n - 1n } },
+  int16: { type: 'ShortTensor', array: Int16Array, range: { min: -(2n ** 15n), max: 2n ** 15n - 1n } },
+  int8: { type: 'CharTensor', array: Int8Array, range: { min: -128n, max: 127n } },
+  uint8: { type: 'ByteTensor', array: Uint8Array, range: { min: 0n, max: 255n } },
+  bool: { type: 'BoolTensor', array: Uint8Array, range: null },
 } as const;
 
 /** 'float32', 'int64', ...: the dtype names, as PyTorch's without the `torch.` prefix. */
@@ -33,6 +35,17 @@ export const DTYPES = Object.keys(DTYPE_TABLE) as readonly Dtype[];
 
 /** @internal each dtype name mapped to itself: torch's dtype constants (`torch.float32`) are read from it */
 export const DTYPE_CONSTANTS = Object.freeze(Object.fromEntries(DTYPES.map((d) => [d, d]))) as { readonly [D in Dtype]: D };
+
+/**
+ * @internal the dtype of a typed array's values: the first DTYPE_TABLE row that carries its kind (Uint8Array:
+ * uint8), or null for any other value. By the array's tag, which holds across realms (vm contexts, jest), where
+ * instanceof Float32Array does not.
+ */
+export function typedArrayDtype(value: unknown): Dtype | null {
+  if (!ArrayBuffer.isView(value)) return null;
+  const tag = (value as unknown as { [Symbol.toStringTag]: string })[Symbol.toStringTag];
+  return DTYPES.find((d) => DTYPE_TABLE[d].array.name === tag) ?? null;
+}
 
 /** @internal the whole numbers an integer dtype holds, or null for floating point and bool */
 export function integerRange(dtype: Dtype): { min: bigint; max: bigint } | null {
@@ -142,21 +155,6 @@ function otherHandle(name: string, other: unknown, into?: Dtype): NativeTensor |
   throw invalidType(name, 'a Tensor or a number', other);
 }
 
-function dimArg(name: string, value: unknown): number | null {
-  return value === undefined || value === null ? null : checkInt(name, value);
-}
-
-function dimsArg(name: string, value: unknown): number[] | null {
-  if (value === undefined || value === null) return null;
-  if (Array.isArray(value)) return intArray(name, value);
-  return [checkInt(name, value)];
-}
-
-/** An array of integers (negative dims allowed); a hole is a TypeError naming its place. */
-function intArray(name: string, value: unknown[]): number[] {
-  return Array.from(value, (d, i) => checkInt(`${name}[${i}]`, d));
-}
-
 /** One index of Tensor.index(): see TensorIndex. */
 function indexArg(name: string, value: unknown): NativeIndex {
   if (value === null || typeof value === 'boolean' || value === Ellipsis) return value;
@@ -248,6 +246,10 @@ export type TensorIndex = number | boolean | null | typeof Ellipsis | Slice | Te
  * there (lib/nn/parallel.ts).
  */
 export const afterBackward = new Set<() => void>();
+
+/** The operators PyTorch's Tensor names, generated from libtorch's schemas (lib/ops) and installed by lib/index.ts. */
+// eslint-disable-next-line @typescript-eslint/no-empty-interface, @typescript-eslint/no-unsafe-declaration-merging
+export interface Tensor extends TensorOps {}
 
 export class Tensor {
   /** @internal the native handle */
@@ -406,233 +408,6 @@ export class Tensor {
     return this._h.data();
   }
 
-  /** Indices of the maxima over `dim` (over all elements when omitted), int64. */
-  argmax(dim?: number, keepdim = false): Tensor {
-    checkArgCount('Tensor.argmax', arguments.length, 2);
-    return new Tensor(this._h.argReduce('argmax', dimArg('dim', dim), checkBool('keepdim', keepdim)));
-  }
-
-  /** Indices of the minima over `dim` (over all elements when omitted), int64. */
-  argmin(dim?: number, keepdim = false): Tensor {
-    checkArgCount('Tensor.argmin', arguments.length, 2);
-    return new Tensor(this._h.argReduce('argmin', dimArg('dim', dim), checkBool('keepdim', keepdim)));
-  }
-
-  /** Sum over all elements, or over `dim` (a number or an array of them). */
-  sum(dim?: number | number[], keepdim = false): Tensor {
-    checkArgCount('Tensor.sum', arguments.length, 2);
-    return new Tensor(this._h.reduce('sum', dimsArg('dim', dim), checkBool('keepdim', keepdim)));
-  }
-
-  /** Mean over all elements, or over `dim`. Floating-point tensors only (libtorch's rule). */
-  mean(dim?: number | number[], keepdim = false): Tensor {
-    checkArgCount('Tensor.mean', arguments.length, 2);
-    return new Tensor(this._h.reduce('mean', dimsArg('dim', dim), checkBool('keepdim', keepdim)));
-  }
-
-  /**
-   * `min()`: the smallest element. `min(dim, keepdim = false)`: the minima over `dim` and where they are, as
-   * `{values, indices}` (also destructured as `[values, indices]`), as in PyTorch.
-   * @example const { values, indices } = t.min(1); const [v, i] = t.min(1);
-   * @throws TypeError / RangeError naming dim or keepdim; Error (libtorch) for a dim out of range.
-   */
-  min(): Tensor;
-  min(dim: number, keepdim?: boolean): ValuesIndices;
-  min(dim?: number, keepdim?: boolean): Tensor | ValuesIndices {
-    checkArgCount('Tensor.min', arguments.length, 2);
-    return extreme(this, 'min', dim, keepdim);
-  }
-
-  /**
-   * `max()`: the largest element. `max(dim, keepdim = false)`: the maxima over `dim` and where they are, as
-   * `{values, indices}` (also destructured as `[values, indices]`), as in PyTorch.
-   * @example const { values, indices } = logits.max(1); const [v, i] = logits.max(1);
-   * @throws TypeError / RangeError naming dim or keepdim; Error (libtorch) for a dim out of range.
-   */
-  max(): Tensor;
-  max(dim: number, keepdim?: boolean): ValuesIndices;
-  max(dim?: number, keepdim?: boolean): Tensor | ValuesIndices {
-    checkArgCount('Tensor.max', arguments.length, 2);
-    return extreme(this, 'max', dim, keepdim);
-  }
-
-  /**
-   * The `k` largest (or, with `largest: false`, smallest) elements along `dim` and where they are, as
-   * `{values, indices}` (also destructured as `[values, indices]`), sorted unless `sorted: false`. Keywords go in a
-   * trailing options object, as PyTorch's.
-   * @example const { values, indices } = logits.topk(3); t.topk(2, { dim: 0, largest: false })
-   * @throws TypeError / RangeError naming k, dim, largest or sorted; Error (libtorch) for a dim out of range or a k
-   *   larger than the dimension.
-   */
-  topk(k: number, dim?: number, largest?: boolean, sorted?: boolean): ValuesIndices;
-  topk(k: number, options: TopkOptions): ValuesIndices;
-  topk(k: number, dim: number, options: Omit<TopkOptions, 'dim'>): ValuesIndices;
-  topk(k: number, dim: number, largest: boolean, options: Pick<TopkOptions, 'sorted'>): ValuesIndices;
-  topk(...args: unknown[]): ValuesIndices {
-    const a = parseArgs('Tensor.topk', ['k', 'dim', 'largest', 'sorted'], args, 1);
-    const [values, indices] = this._h.topk(
-      checkInt('k', a.k, { min: 0 }),
-      checkInt('dim', a.dim ?? -1),
-      checkBool('largest', a.largest ?? true),
-      checkBool('sorted', a.sorted ?? true),
-    );
-    return new ValuesIndices('topk', new Tensor(values), new Tensor(indices));
-  }
-
-  /** Softmax over `dim` (required, as in Tensor.softmax): the values along it are positive and sum to 1. */
-  softmax(dim: number): Tensor {
-    checkArgCount('Tensor.softmax', arguments.length, 1);
-    return new Tensor(this._h.dimOp('softmax', [checkInt('dim', dim)]));
-  }
-
-  /** `softmax(dim).log()`, computed stably. */
-  log_softmax(dim: number): Tensor {
-    checkArgCount('Tensor.log_softmax', arguments.length, 1);
-    return new Tensor(this._h.dimOp('log_softmax', [checkInt('dim', dim)]));
-  }
-
-
-  /** Element-wise `this == other` (broadcasting): a bool tensor. */
-  eq(other: TensorOther): Tensor {
-    checkArgCount('Tensor.eq', arguments.length, 1);
-    return new Tensor(this._h.binary('eq', otherHandle('other', other)));
-  }
-
-  /** Element-wise `this != other` (broadcasting): a bool tensor. */
-  ne(other: TensorOther): Tensor {
-    checkArgCount('Tensor.ne', arguments.length, 1);
-    return new Tensor(this._h.binary('ne', otherHandle('other', other)));
-  }
-
-  /** Element-wise `this > other` (broadcasting): a bool tensor. */
-  gt(other: TensorOther): Tensor {
-    checkArgCount('Tensor.gt', arguments.length, 1);
-    return new Tensor(this._h.binary('gt', otherHandle('other', other)));
-  }
-
-  /** Element-wise `this < other` (broadcasting): a bool tensor. */
-  lt(other: TensorOther): Tensor {
-    checkArgCount('Tensor.lt', arguments.length, 1);
-    return new Tensor(this._h.binary('lt', otherHandle('other', other)));
-  }
-
-  /** Element-wise `this >= other` (broadcasting): a bool tensor. */
-  ge(other: TensorOther): Tensor {
-    checkArgCount('Tensor.ge', arguments.length, 1);
-    return new Tensor(this._h.binary('ge', otherHandle('other', other)));
-  }
-
-  /** Element-wise `this <= other` (broadcasting): a bool tensor. */
-  le(other: TensorOther): Tensor {
-    checkArgCount('Tensor.le', arguments.length, 1);
-    return new Tensor(this._h.binary('le', otherHandle('other', other)));
-  }
-
-  /**
-   * `this + other` (broadcasting), with PyTorch's type promotion: an integer number keeps an integer tensor's dtype
-   * (int64 labels + 1 are int64), a fractional one makes it float32.
-   */
-  add(other: TensorOther): Tensor {
-    checkArgCount('Tensor.add', arguments.length, 1);
-    return new Tensor(this._h.binary('add', otherHandle('other', other)));
-  }
-
-  /** `this - other`, promoting as add() does. */
-  sub(other: TensorOther): Tensor {
-    checkArgCount('Tensor.sub', arguments.length, 1);
-    return new Tensor(this._h.binary('sub', otherHandle('other', other)));
-  }
-
-  /** `this * other`, promoting as add() does: an int64 tensor times 2 stays int64. */
-  mul(other: TensorOther): Tensor {
-    checkArgCount('Tensor.mul', arguments.length, 1);
-    return new Tensor(this._h.binary('mul', otherHandle('other', other)));
-  }
-
-  /** `this / other`: true division, as PyTorch's, so integer tensors give float32. */
-  div(other: TensorOther): Tensor {
-    checkArgCount('Tensor.div', arguments.length, 1);
-    return new Tensor(this._h.binary('div', otherHandle('other', other)));
-  }
-
-  /**
-   * `this ** exponent` (broadcasting), promoting as add() does: an int64 tensor to an integer power stays int64.
-   * @throws Error (libtorch) for an integer tensor to a negative integer power.
-   */
-  pow(exponent: TensorOther): Tensor {
-    checkArgCount('Tensor.pow', arguments.length, 1);
-    return new Tensor(this._h.binary('pow', otherHandle('exponent', exponent)));
-  }
-
-  matmul(other: Tensor): Tensor {
-    checkArgCount('Tensor.matmul', arguments.length, 1);
-    if (!(other instanceof Tensor)) throw invalidType('other', 'a Tensor', other);
-    return new Tensor(this._h.binary('matmul', other._h));
-  }
-
-  exp(): Tensor {
-    checkArgCount('Tensor.exp', arguments.length, 0);
-    return new Tensor(this._h.unary('exp'));
-  }
-
-  abs(): Tensor {
-    checkArgCount('Tensor.abs', arguments.length, 0);
-    return new Tensor(this._h.unary('abs'));
-  }
-
-  log(): Tensor {
-    checkArgCount('Tensor.log', arguments.length, 0);
-    return new Tensor(this._h.unary('log'));
-  }
-
-  sigmoid(): Tensor {
-    checkArgCount('Tensor.sigmoid', arguments.length, 0);
-    return new Tensor(this._h.unary('sigmoid'));
-  }
-
-  relu(): Tensor {
-    checkArgCount('Tensor.relu', arguments.length, 0);
-    return new Tensor(this._h.unary('relu'));
-  }
-
-  /** Element-wise square root (NaN for negative values; integer tensors give float32). */
-  sqrt(): Tensor {
-    checkArgCount('Tensor.sqrt', arguments.length, 0);
-    return new Tensor(this._h.unary('sqrt'));
-  }
-
-  /**
-   * Each element limited to [min, max]; either bound may be omitted (null), not both, as in PyTorch. Keywords go in
-   * an options object: `t.clamp({ min: 0 })`, `t.clamp({ max: 1 })`, or `t.clamp(0, 1)`.
-   * @throws TypeError when both are omitted or a bound is not a number.
-   */
-  clamp(min?: number | null, max?: number | null): Tensor;
-  clamp(options: { min?: number | null; max?: number | null }): Tensor;
-  clamp(...args: unknown[]): Tensor {
-    const a = parseArgs('Tensor.clamp', ['min', 'max'], args);
-    const bound = (name: 'min' | 'max'): number | null => {
-      const v = a[name];
-      if (v === undefined || v === null) return null;
-      if (typeof v !== 'number') throw invalidType(name, 'a number or null', v);
-      return v;
-    };
-    const [lo, hi] = [bound('min'), bound('max')];
-    if (lo === null && hi === null) throw new TypeError('Tensor.clamp() takes min, max or both: at least one must not be null');
-    return new Tensor(this._h.clamp(lo, hi));
-  }
-
-  /** A new tensor with its own copy of the values (autograd-tracked). */
-  clone(): Tensor {
-    checkArgCount('Tensor.clone', arguments.length, 0);
-    return new Tensor(this._h.unary('clone'));
-  }
-
-  /** The same values, cut off from autograd. */
-  detach(): Tensor {
-    checkArgCount('Tensor.detach', arguments.length, 0);
-    return new Tensor(this._h.unary('detach'));
-  }
-
   /** `reshape(-1, 1, 28, 28)` or `reshape([-1, 1, 28, 28])`; copies only when it must. */
   reshape(...shape: number[] | [number[]]): Tensor {
     return new Tensor(this._h.reshape(shapeArgs('Tensor.reshape', 'shape', shape, { allowInfer: true })));
@@ -644,13 +419,6 @@ export class Tensor {
    */
   view(...shape: number[] | [number[]]): Tensor {
     return new Tensor(this._h.view(shapeArgs('Tensor.view', 'shape', shape, { allowInfer: true })));
-  }
-
-  /** Rows (or slices along `dim`) picked by an int64 index tensor. */
-  index_select(dim: number, index: Tensor): Tensor {
-    checkArgCount('Tensor.index_select', arguments.length, 2);
-    if (!(index instanceof Tensor)) throw invalidType('index', 'a Tensor', index);
-    return new Tensor(this._h.indexSelect(checkInt('dim', dim), index._h));
   }
 
   /**
@@ -683,86 +451,6 @@ export class Tensor {
   index_put_(indices: TensorIndex | TensorIndex[], values: TensorOther): this {
     checkArgCount('Tensor.index_put_', arguments.length, 2);
     this._h.indexPut(indicesArg('indices', indices), otherHandle('values', values, this.dtype));
-    return this;
-  }
-
-  /** A copy with `value` where the bool `mask` (broadcast to this shape) is true. */
-  masked_fill(mask: Tensor, value: TensorOther): Tensor {
-    checkArgCount('Tensor.masked_fill', arguments.length, 2);
-    return new Tensor(this._h.maskedFill(handleOf('mask', mask), otherHandle('value', value, this.dtype)));
-  }
-
-  /** The elements where the bool `mask` (broadcast to this shape) is true, as a 1-D tensor. */
-  masked_select(mask: Tensor): Tensor {
-    checkArgCount('Tensor.masked_select', arguments.length, 1);
-    return new Tensor(this._h.binary('masked_select', handleOf('mask', mask)));
-  }
-
-  /** `length` elements along `dim` from `start` (negative counts from the end): a view, as `t.index` with a Slice. */
-  narrow(dim: number, start: number, length: number): Tensor {
-    checkArgCount('Tensor.narrow', arguments.length, 3);
-    return new Tensor(this._h.dimOp('narrow', [checkInt('dim', dim), checkInt('start', start), checkInt('length', length, { min: 0 })]));
-  }
-
-  /** The slice at `index` along `dim`, that dimension removed: a view (`t.select(1, 0)` is Python's `t[:, 0]`). */
-  select(dim: number, index: number): Tensor {
-    checkArgCount('Tensor.select', arguments.length, 2);
-    return new Tensor(this._h.dimOp('select', [checkInt('dim', dim), checkInt('index', index)]));
-  }
-
-  /** Without the dimensions of size 1 (all of them, or only `dim` when it has size 1): a view. */
-  squeeze(dim?: number): Tensor {
-    checkArgCount('Tensor.squeeze', arguments.length, 1);
-    return new Tensor(this._h.dimOp('squeeze', dim === undefined ? [] : [checkInt('dim', dim)]));
-  }
-
-  /** With a new dimension of size 1 at `dim` (negative counts from the end of the result): a view. */
-  unsqueeze(dim: number): Tensor {
-    checkArgCount('Tensor.unsqueeze', arguments.length, 1);
-    return new Tensor(this._h.dimOp('unsqueeze', [checkInt('dim', dim)]));
-  }
-
-  /**
-   * The dimensions reordered, `permute(2, 0, 1)` or `permute([2, 0, 1])`: a view.
-   * @throws Error (libtorch) when the dims are not a permutation of this tensor's.
-   */
-  permute(...dims: number[] | [number[]]): Tensor {
-    return new Tensor(this._h.dimOp('permute', intArray('dims', spreadArgs('Tensor.permute', 'dims', dims) as unknown[])));
-  }
-
-  /**
-   * Dimensions `start_dim` to `end_dim` (default all) merged into one; copies only when it must. Keywords go in an
-   * options object: `x.flatten({ start_dim: 1 })` or `x.flatten(1)`.
-   */
-  flatten(start_dim?: number, end_dim?: number): Tensor;
-  flatten(options: { start_dim?: number; end_dim?: number }): Tensor;
-  flatten(start_dim: number, options: { end_dim?: number }): Tensor;
-  flatten(...args: unknown[]): Tensor {
-    const a = parseArgs('Tensor.flatten', ['start_dim', 'end_dim'], args);
-    return new Tensor(this._h.dimOp('flatten', [checkInt('start_dim', a.start_dim ?? 0), checkInt('end_dim', a.end_dim ?? -1)]));
-  }
-
-  /**
-   * Copies `src`'s values into this tensor in place (broadcast, converted to this dtype and device); returns this.
-   * @throws Error (libtorch) for shapes that do not broadcast, or a leaf that requires grad.
-   */
-  copy_(src: Tensor): this {
-    checkArgCount('Tensor.copy_', arguments.length, 1);
-    this._h.inPlace('copy_', handleOf('src', src));
-    return this;
-  }
-
-  /** Sets every element to `value` (a number or a one-element Tensor) in place; returns this. */
-  fill_(value: TensorOther): this {
-    checkArgCount('Tensor.fill_', arguments.length, 1);
-    this._h.inPlace('fill_', otherHandle('value', value, this.dtype));
-    return this;
-  }
-
-  /** Sets every element to 0 in place; returns this. */
-  zero_(): this {
-    checkArgCount('Tensor.zero_', arguments.length, 0);
-    this._h.inPlace('zero_', null);
     return this;
   }
 
@@ -845,25 +533,7 @@ Object.setPrototypeOf(
 );
 
 /** topk()'s keywords. */
-export interface TopkOptions {
-  /** Default -1, the last dimension. */
-  dim?: number;
-  /** The largest (default) or the smallest elements. */
-  largest?: boolean;
-  /** Values in order, largest first (default) when largest. */
-  sorted?: boolean;
-}
-
 /** max() / min(): over all elements, or over one dimension with the indices. */
-function extreme(t: Tensor, op: 'max' | 'min', dim?: number, keepdim?: boolean): Tensor | ValuesIndices {
-  if (dim === undefined) {
-    if (keepdim !== undefined) throw invalidType('dim', `an integer (${op}() takes keepdim only with dim)`, dim);
-    return new Tensor(t._h.reduce(op === 'max' ? 'amax' : 'amin', null, false));
-  }
-  const [values, indices] = t._h.reduceWithIndices(op, checkInt('dim', dim), checkBool('keepdim', keepdim ?? false));
-  return new ValuesIndices(op, new Tensor(values), new Tensor(indices));
-}
-
 /**
  * What `max(dim)`, `min(dim)` and `topk(k)` return, as PyTorch's torch.return_types.max: the values and their int64
  * indices along the dimension, read as `.values` / `.indices` or destructured as `[values, indices]`.
@@ -871,10 +541,10 @@ function extreme(t: Tensor, op: 'max' | 'min', dim?: number, keepdim?: boolean):
 export class ValuesIndices implements Iterable<Tensor> {
   readonly values: Tensor;
   readonly indices: Tensor;
-  readonly #op: 'max' | 'min' | 'topk';
+  readonly #op: string;
 
   /** @internal */
-  constructor(op: 'max' | 'min' | 'topk', values: Tensor, indices: Tensor) {
+  constructor(op: string, values: Tensor, indices: Tensor) {
     this.#op = op;
     this.values = values;
     this.indices = indices;

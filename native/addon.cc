@@ -16,6 +16,7 @@
 #include "kernels.h"
 #include "module.h"
 #include "optimizer.h"
+#include "ops.h"
 #include "serialization.h"
 #include "tensor.h"
 #include "threads.h"
@@ -96,6 +97,7 @@ Napi::Object Export(Napi::Env env, Napi::Object exports) {
   InitTrain(env, exports);
   InitHold(env, exports);
   InitSerialization(env, exports);
+  InitOps(env, exports);
   InitDistributed(env, exports);
 
   exports.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));

@@ -10,3 +10,6 @@ export type { CrossEntropyLossOptions, Reduction } from './loss';
 import * as init from './init';
 import * as parallel from './parallel';
 export { init, parallel };
+import { functional } from './functional';
+export { functional };
+export type { BatchNormOptions, LossOptions, MaxPoolOptions } from './functional';

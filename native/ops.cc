@@ -1,0 +1,562 @@
+#include "ops.h"
+
+#include <ATen/core/dispatch/Dispatcher.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <mutex>
+#include <regex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common.h"
+#include "errors.h"
+#include "ivalue.h"
+#include "tensor.h"
+
+namespace lt {
+
+namespace {
+
+struct Param {
+  std::string name;
+  c10::TypePtr type;  // the real type: ScalarType, not the int it travels as
+  bool required;      // no default
+  bool out;           // a keyword-only Tensor(a!) written by the op (out=)
+  bool int_list;      // int[] / SymInt[] (takes one number, or Python's varargs)
+  // int[2] kernel_size: the length a list must have (one number, or a list of one, stands for size copies), or -1.
+  // int[1] dim takes lists of any length, as in Python.
+  int64_t size;
+  std::string label;  // "argument 'other'", for errors
+};
+
+struct Overload {
+  c10::OperatorHandle handle;
+  const c10::FunctionSchema* schema;
+  std::vector<Param> params;
+  size_t positional = 0;  // the params before '*'
+  size_t outs = 0;
+  bool factory = false;  // takes TensorOptions (dtype, layout, device, pin_memory): also requires_grad=
+  std::vector<int> return_alias;  // per return: the param it writes and returns (in-place self, out=), or -1
+  bool named_returns = false;
+};
+
+struct Group {
+  std::string name;  // without aten::
+  std::vector<Overload> overloads;
+};
+
+// The operator table, built once per process from the dispatcher's registry (schemas do not change at run time).
+struct Table {
+  std::vector<Group> groups;
+  std::unordered_map<std::string, size_t> index;
+};
+
+bool IsIntList(const c10::TypePtr& type) {
+  const auto* list = type->castRaw<c10::ListType>();
+  if (!list) return false;
+  const auto kind = list->getElementType()->kind();
+  return kind == c10::TypeKind::IntType || kind == c10::TypeKind::SymIntType;
+}
+
+Overload MakeOverload(const c10::OperatorHandle& handle) {
+  Overload o{handle, &handle.schema()};
+  const auto& args = o.schema->arguments();
+  for (size_t i = 0; i < args.size(); ++i) {
+    const auto& a = args[i];
+    const auto& type = a.real_type();
+    o.params.push_back({a.name(), type, !a.default_value().has_value(), a.is_out(),
+                        IsIntList(type) || (type->kind() == c10::TypeKind::OptionalType &&
+                                            IsIntList(type->castRaw<c10::OptionalType>()->getElementType())),
+                        a.N() && *a.N() > 1 ? static_cast<int64_t>(*a.N()) : -1, "argument '" + a.name() + "'"});
+    if (!a.kwarg_only()) o.positional = i + 1;
+    if (a.is_out()) ++o.outs;
+    if (a.name() == "pin_memory" && a.kwarg_only()) o.factory = true;
+  }
+  bool named = !o.schema->returns().empty();
+  for (const auto& r : o.schema->returns()) {
+    int alias = -1;
+    if (r.alias_info() && r.alias_info()->isWrite()) {
+      for (size_t i = 0; i < args.size(); ++i) {
+        if (args[i].alias_info() && args[i].alias_info()->isWrite() &&
+            args[i].alias_info()->beforeSets() == r.alias_info()->beforeSets()) {
+          alias = static_cast<int>(i);
+        }
+      }
+    }
+    o.return_alias.push_back(alias);
+    named = named && !r.name().empty();
+  }
+  o.named_returns = named && o.schema->returns().size() > 1;
+  return o;
+}
+
+const std::regex& DimnameOverload() {
+  static const std::regex re("dimname|(^|_)names($|_)", std::regex::icase);
+  return re;
+}
+
+const Table& GetTable() {
+  static Table* table = [] {
+    auto* t = new Table();
+    auto& dispatcher = c10::Dispatcher::singleton();
+    for (const auto& name : dispatcher.getAllOpNames()) {
+      if (name.name.rfind("aten::", 0) != 0) continue;
+      const auto handle = dispatcher.findSchema(name);
+      if (!handle) continue;  // a name registered without a schema
+      // Named tensors' overloads (their Dimname arguments are str in the schema): lenet-torch has no dimension
+      // names, and a str where an int was meant would reach them as libtorch's "all symbols must have a namespace".
+      if (std::regex_search(name.overload_name, DimnameOverload())) continue;
+      const std::string base = name.name.substr(6);
+      auto it = t->index.find(base);
+      if (it == t->index.end()) {
+        it = t->index.emplace(base, t->groups.size()).first;
+        t->groups.push_back({base, {}});
+      }
+      t->groups[it->second].overloads.push_back(MakeOverload(*handle));
+    }
+    // The first overload that takes the arguments wins, so the order decides between overloads that take the same
+    // JS values (defaults only, a number for int or Scalar): without out= first, then the fewest parameters, then
+    // the default overload (''), then by name. The registry's own order is a hash map's.
+    for (auto& g : t->groups) {
+      std::sort(g.overloads.begin(), g.overloads.end(), [](const Overload& a, const Overload& b) {
+        const auto& an = a.schema->overload_name();
+        const auto& bn = b.schema->overload_name();
+        return std::make_tuple(a.outs > 0, a.params.size(), !an.empty(), an) <
+               std::make_tuple(b.outs > 0, b.params.size(), !bn.empty(), bn);
+      });
+    }
+    return t;
+  }();
+  return *table;
+}
+
+// The names under which lib/ calls a group: torch.add, Tensor.add, torch.nn.functional.relu, ...
+struct Binding {
+  const Group* group;
+  std::string display;
+};
+std::vector<Binding>& Bindings() {
+  static std::vector<Binding>* bindings = new std::vector<Binding>();
+  return *bindings;
+}
+std::mutex g_bindings_mutex;
+
+// The Tensor constructor of the call in progress (one reference lookup per call, not per argument).
+thread_local napi_value g_tensor_ctor = nullptr;
+
+bool IsTensor(Napi::Env env, const Napi::Value& value) {
+  if (!value.IsObject()) return false;
+  bool is = false;
+  napi_value ctor = g_tensor_ctor ? g_tensor_ctor : static_cast<napi_value>(Data(env).tensor.Value());
+  return napi_instanceof(env, value, ctor, &is) == napi_ok && is;
+}
+
+bool IsInteger(const Napi::Value& value) {
+  if (value.IsBigInt()) return true;
+  if (!value.IsNumber()) return false;
+  const double d = value.As<Napi::Number>().DoubleValue();
+  return std::trunc(d) == d && std::abs(d) < 9223372036854775808.0;
+}
+
+bool IsIn(const Napi::Value& value, bool (*known)(const std::string&)) {
+  return value.IsString() && known(value.As<Napi::String>().Utf8Value());
+}
+
+bool KnownDtype(const std::string& s) {
+  try {
+    ParseDtype(s);
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+bool KnownLayout(const std::string& s) {
+  try {
+    ParseLayout(s);
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+bool KnownMemoryFormat(const std::string& s) {
+  try {
+    ParseMemoryFormat(s);
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+bool KnownDevice(const std::string& s) {
+  try {
+    c10::Device device(s);
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+// Whether `value` can be passed as `type`, without converting it: how an overload is chosen.
+bool Fits(Napi::Env env, const Napi::Value& value, const c10::TypePtr& type) {
+  switch (type->kind()) {
+    case c10::TypeKind::TensorType: return IsTensor(env, value);
+    case c10::TypeKind::OptionalType:
+      return value.IsNull() || value.IsUndefined() ||
+             Fits(env, value, type->castRaw<c10::OptionalType>()->getElementType());
+    case c10::TypeKind::NoneType:
+    case c10::TypeKind::GeneratorType: return value.IsNull() || value.IsUndefined();
+    case c10::TypeKind::IntType:
+    case c10::TypeKind::SymIntType: return IsInteger(value);
+    case c10::TypeKind::FloatType: return value.IsNumber();
+    case c10::TypeKind::BoolType: return value.IsBoolean();
+    case c10::TypeKind::NumberType: return value.IsNumber() || value.IsBoolean() || value.IsBigInt();
+    case c10::TypeKind::StringType: return value.IsString();
+    case c10::TypeKind::ScalarTypeType: return IsIn(value, KnownDtype);
+    case c10::TypeKind::LayoutType: return IsIn(value, KnownLayout);
+    case c10::TypeKind::MemoryFormatType: return IsIn(value, KnownMemoryFormat);
+    case c10::TypeKind::DeviceObjType: return IsIn(value, KnownDevice);
+    case c10::TypeKind::ListType: {
+      const auto& element = type->castRaw<c10::ListType>()->getElementType();
+      if (IsIntList(type) && IsInteger(value)) return true;
+      if (!value.IsArray()) return false;
+      const auto array = value.As<Napi::Array>();
+      for (uint32_t i = 0, n = array.Length(); i < n; ++i) {
+        if (!Fits(env, array.Get(i), element)) return false;
+      }
+      return true;
+    }
+    case c10::TypeKind::TupleType: return value.IsArray();
+    case c10::TypeKind::DictType: return value.IsObject() && !value.IsArray() && !IsTensor(env, value);
+    case c10::TypeKind::AnyType: return true;
+    default: return false;
+  }
+}
+
+// The JS values of one call, bound to one overload's parameters.
+struct Bound {
+  std::vector<Napi::Value> values;  // per param; empty (nullptr) when not given
+  std::vector<Napi::Value> varargs;  // Python's view(2, 3): the numbers of the one int[] parameter
+  int varargs_param = -1;
+  bool requires_grad = false;
+  // Why the overload does not take the call: a message, and how far the binding got (to pick the nearest overload).
+  std::string failure;
+  int progress = 0;
+};
+
+// Binds `args` (self first for a method) and `kwargs` to `o`; false with b->failure set when they do not fit.
+bool Bind(Napi::Env env, const Overload& o, bool method, const std::vector<Napi::Value>& args,
+          const Napi::Object* kwargs, Bound* b) {
+  b->values.assign(o.params.size(), Napi::Value());
+  b->failure.clear();
+  b->progress = 0;
+  b->varargs.clear();
+  b->varargs_param = -1;
+  b->requires_grad = false;
+  if (method && (o.params.empty() || o.params[0].name != "self" ||
+                 o.params[0].type->kind() != c10::TypeKind::TensorType)) {
+    b->failure = "it is not a Tensor method";
+    return false;
+  }
+  size_t n = args.size();
+  // Python's varargs int lists: t.view(2, 3), torch.zeros(2, 3) when the only positional parameter (after self) is
+  // an int list.
+  const size_t first = method ? 1 : 0;
+  if (o.positional == first + 1 && o.params[first].int_list && n > first + 1) {
+    for (size_t i = first; i < n; ++i) {
+      if (!IsInteger(args[i])) {
+        b->failure = "argument '" + o.params[first].name + "' takes integers, as numbers or one array of them";
+        b->progress = static_cast<int>(first);
+        return false;
+      }
+      b->varargs.push_back(args[i]);
+    }
+    b->varargs_param = static_cast<int>(first);
+    n = first;
+  }
+  if (n > o.positional) {
+    b->failure = "takes " + std::to_string(o.positional - first) + " positional argument(s) but " +
+                 std::to_string(n - first) + " were given";
+    return false;
+  }
+  for (size_t i = 0; i < n; ++i) b->values[i] = args[i];
+  bool out_given = false;
+  if (kwargs) {
+    const auto keys = kwargs->GetPropertyNames();
+    for (uint32_t k = 0, nk = keys.Length(); k < nk; ++k) {
+      std::string key = keys.Get(k).As<Napi::String>().Utf8Value();
+      const Napi::Value value = kwargs->Get(key);
+      if (value.IsUndefined()) continue;  // {dim: undefined} is no dim, as an absent key
+      if (key == "out") {
+        out_given = true;
+        if (o.outs == 0) {
+          b->failure = "it has no out= form";
+          return false;
+        }
+        if (o.outs == 1) {
+          for (size_t i = 0; i < o.params.size(); ++i) {
+            if (o.params[i].out) b->values[i] = value;
+          }
+        } else {
+          if (!value.IsArray() || value.As<Napi::Array>().Length() != o.outs) {
+            b->failure = "out= takes an array of " + std::to_string(o.outs) + " Tensors";
+            return false;
+          }
+          uint32_t j = 0;
+          for (size_t i = 0; i < o.params.size(); ++i) {
+            if (o.params[i].out) b->values[i] = value.As<Napi::Array>().Get(j++);
+          }
+        }
+        continue;
+      }
+      if (key == "requires_grad" && o.factory) {
+        if (!value.IsBoolean()) {
+          b->failure = "Expected requires_grad to be a boolean";
+          return false;
+        }
+        b->requires_grad = value.As<Napi::Boolean>().Value();
+        continue;
+      }
+      if (key == "input" && !method) key = "self";  // Python names the first argument of torch.X `input`
+      size_t i = 0;
+      while (i < o.params.size() && (o.params[i].name != key || o.params[i].out)) ++i;
+      if (i == o.params.size()) {
+        b->failure = "unexpected keyword argument '" + key + "'";
+        return false;
+      }
+      if (!b->values[i].IsEmpty() || static_cast<int>(i) == b->varargs_param) {
+        b->failure = "got multiple values for argument '" + key + "'";
+        return false;
+      }
+      b->values[i] = value;
+    }
+  }
+  if (o.outs > 0 && !out_given) {
+    b->failure = "its out= form needs out=";
+    return false;
+  }
+  for (size_t i = 0; i < o.params.size(); ++i) {
+    b->progress = static_cast<int>(i) + 1;
+    const auto& p = o.params[i];
+    if (static_cast<int>(i) == b->varargs_param) continue;
+    if (b->values[i].IsEmpty()) {
+      if (p.required) {
+        b->failure = "missing argument '" + (p.name == "self" && !method ? std::string("input") : p.name) + "'";
+        return false;
+      }
+      continue;
+    }
+    // int[2] takes 2 numbers or one (Python's rule): kernels index such lists without checking their length.
+    const bool wrong_size = p.size > 0 && b->values[i].IsArray() && b->values[i].As<Napi::Array>().Length() != p.size &&
+                            b->values[i].As<Napi::Array>().Length() != 1;
+    if (wrong_size || !Fits(env, b->values[i], p.type)) {
+      if (wrong_size) {
+        b->failure = "argument '" + p.name + "' takes " + std::to_string(p.size) + " integers (or one for all), not " +
+                     std::to_string(b->values[i].As<Napi::Array>().Length());
+        b->progress += 1000;
+        return false;
+      }
+      b->failure.clear();  // the precise message comes from ToIValue
+      b->progress += 1000;  // a type mismatch is nearer than a missing or unknown argument
+      b->varargs_param = static_cast<int>(i) - 1000000;  // marks the param that failed
+      return false;
+    }
+  }
+  return true;
+}
+
+// A type as schemas spell it: Scalar (not number), Tensor? (not Optional[Tensor]), int[].
+std::string TypeName(const c10::TypePtr& type) {
+  switch (type->kind()) {
+    case c10::TypeKind::NumberType: return "Scalar";
+    case c10::TypeKind::OptionalType: return TypeName(type->castRaw<c10::OptionalType>()->getElementType()) + "?";
+    case c10::TypeKind::ListType: return TypeName(type->castRaw<c10::ListType>()->getElementType()) + "[]";
+    default: return type->annotation_str();
+  }
+}
+
+std::string Signature(const Overload& o) {
+  std::string s = o.schema->name().substr(6);
+  if (!o.schema->overload_name().empty()) s += "." + o.schema->overload_name();
+  std::ostringstream text;
+  text << *o.schema;
+  const auto full = text.str();
+  return s + full.substr(full.find('('));
+}
+
+[[noreturn]] void NoOverload(Napi::Env env, const Binding& binding, bool method, const std::vector<Napi::Value>& args,
+                             const Napi::Object* kwargs) {
+  const Group& g = *binding.group;
+  // The reason of the overload that got furthest; for a wrong type, the types every such overload takes there.
+  std::string reason;
+  int best = -1;
+  std::string param;
+  Napi::Value value;
+  std::vector<std::string> expected;
+  Bound b;
+  for (const auto& o : g.overloads) {
+    if (Bind(env, o, method, args, kwargs, &b) || b.progress < best) continue;
+    if (b.progress > best) expected.clear();
+    best = b.progress;
+    if (!b.failure.empty()) {
+      reason = b.failure;
+      continue;
+    }
+    const auto& p = o.params[b.varargs_param + 1000000];
+    param = p.name == "self" && !method ? "input" : p.name;
+    value = b.values[b.varargs_param + 1000000];
+    const std::string type = TypeName(p.type);
+    if (std::find(expected.begin(), expected.end(), type) == expected.end()) expected.push_back(type);
+    try {
+      ToIValue(value, p.type, "argument '" + param + "'");
+      reason = "argument '" + param + "' does not fit " + type;
+    } catch (const Napi::Error& e) {
+      reason = e.Message();
+    }
+  }
+  if (expected.size() > 1) {
+    std::string types;
+    for (size_t i = 0; i < expected.size(); ++i) types += (i == 0 ? "" : i + 1 == expected.size() ? " or " : ", ") + expected[i];
+    reason = "Expected argument '" + param + "' to be " + types + " but received " + Describe(value);
+  }
+  std::string list;
+  for (const auto& o : g.overloads) list += "\n  " + Signature(o);
+  throw Napi::TypeError::New(env, binding.display + "(): " + reason + ". Its overloads:" + list);
+}
+
+// opLookup(atenName, displayName): an id for callOp, or -1 when this libtorch has no such operator.
+Napi::Value OpLookup(const Napi::CallbackInfo& info) {
+  const auto& table = GetTable();
+  const std::string name = info[0].As<Napi::String>();
+  const auto it = table.index.find(name);
+  if (it == table.index.end()) return Napi::Number::New(info.Env(), -1);
+  std::lock_guard<std::mutex> lock(g_bindings_mutex);
+  auto& bindings = Bindings();
+  bindings.push_back({&table.groups[it->second], info[1].As<Napi::String>()});
+  return Napi::Number::New(info.Env(), static_cast<double>(bindings.size() - 1));
+}
+
+// A JS number is a double, and c10's overflow check compares with int64's largest value rounded to a double, 2^63:
+// so exactly 2**63 would pass it and wrap to -2^63 in an int64 self (`t.fill_(2 ** 63)`). A Scalar no int64 holds is
+// refused when self is an integer tensor (a larger one would be refused by libtorch anyway, in its own words).
+void CheckScalarsFitSelf(Napi::Env env, const Overload& o, const torch::jit::Stack& stack) {
+  if (stack.empty() || !stack[0].isTensor()) return;
+  const auto& self = stack[0].toTensor();
+  if (!self.defined() || !at::isIntegralType(self.scalar_type(), /*includeBool=*/false)) return;
+  constexpr double kInt64End = 9223372036854775808.0;  // 2^63
+  for (size_t i = 1; i < stack.size(); ++i) {
+    if (o.schema->arguments()[i].type()->kind() != c10::TypeKind::NumberType || !stack[i].isDouble()) continue;
+    const double d = stack[i].toDouble();
+    if (d >= kInt64End || d < -kInt64End) {
+      char received[32];
+      std::snprintf(received, sizeof received, "%.0f", d);
+      throw Napi::RangeError::New(env, "Expected " + o.params[i].name + " to fit the " + DtypeName(self.scalar_type()) +
+                                           " tensor (an int64 at most 2**63 - 1) but received " + received);
+    }
+  }
+}
+
+// callOp(id, kwargs | null, self | undefined, ...args)
+Napi::Value CallOp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Binding* binding;
+  {
+    std::lock_guard<std::mutex> lock(g_bindings_mutex);
+    binding = &Bindings().at(info[0].As<Napi::Number>().Uint32Value());
+  }
+  Napi::Object kwargs_object;
+  const Napi::Object* kwargs = nullptr;
+  if (info[1].IsObject()) {
+    kwargs_object = info[1].As<Napi::Object>();
+    kwargs = &kwargs_object;
+  }
+  const bool method = !info[2].IsUndefined();
+  std::vector<Napi::Value> args;
+  args.reserve(info.Length());
+  for (size_t i = method ? 2 : 3; i < info.Length(); ++i) args.push_back(info[i]);
+
+  g_tensor_ctor = Data(env).tensor.Value();
+  thread_local Bound b;
+  const Overload* chosen = nullptr;
+  for (const auto& o : binding->group->overloads) {
+    if (Bind(env, o, method, args, kwargs, &b)) {
+      chosen = &o;
+      break;
+    }
+  }
+  if (!chosen) {
+    g_tensor_ctor = nullptr;
+    NoOverload(env, *binding, method, args, kwargs);
+  }
+  g_tensor_ctor = nullptr;
+
+  const auto& o = *chosen;
+  torch::jit::Stack stack;
+  stack.reserve(o.params.size());
+  for (size_t i = 0; i < o.params.size(); ++i) {
+    const auto& p = o.params[i];
+    if (static_cast<int>(i) == b.varargs_param) {
+      c10::List<int64_t> list;
+      for (const auto& v : b.varargs) list.push_back(ToIValue(v, c10::IntType::get(), p.name).toInt());
+      stack.emplace_back(std::move(list));
+    } else if (b.values[i].IsEmpty()) {
+      const auto& arg = o.schema->arguments()[i];
+      stack.push_back(arg.default_value() ? *arg.default_value() : c10::IValue());
+    } else if (p.size > 0 && (IsInteger(b.values[i]) ||
+                              (b.values[i].IsArray() && b.values[i].As<Napi::Array>().Length() == 1))) {
+      // kernel_size=3 (or [3]) for int[2]: [3, 3], as Python expands it.
+      const Napi::Value one = b.values[i].IsArray() ? b.values[i].As<Napi::Array>().Get(0u) : b.values[i];
+      const auto n = ToIValue(one, c10::IntType::get(), "argument '" + p.name + "'").toInt();
+      stack.emplace_back(c10::List<int64_t>(std::vector<int64_t>(p.size, n)));
+    } else {
+      stack.push_back(ToIValue(b.values[i], p.type, p.label));
+    }
+  }
+  CheckScalarsFitSelf(env, o, stack);
+  o.handle.callBoxed(&stack);
+
+  const auto& returns = o.schema->returns();
+  if (b.requires_grad && !stack.empty() && stack[0].isTensor()) stack[0].toTensor().requires_grad_(true);
+  auto result = [&](size_t r) -> Napi::Value {
+    if (o.return_alias[r] >= 0 && !b.values[o.return_alias[r]].IsEmpty()) return b.values[o.return_alias[r]];
+    return FromIValue(env, stack[r], returns[r].real_type());
+  };
+  if (returns.empty()) return env.Undefined();
+  if (returns.size() == 1) return result(0);
+  if (o.named_returns) {
+    auto object = Napi::Object::New(env);
+    for (size_t r = 0; r < returns.size(); ++r) object.Set(returns[r].name(), result(r));
+    return object;
+  }
+  auto array = Napi::Array::New(env, returns.size());
+  for (size_t r = 0; r < returns.size(); ++r) array.Set(static_cast<uint32_t>(r), result(r));
+  return array;
+}
+
+// opSchemas(): every aten operator's schema as text, 'aten::add.Tensor(Tensor self, ...) -> Tensor'.
+Napi::Value OpSchemas(const Napi::CallbackInfo& info) {
+  const auto& table = GetTable();
+  std::vector<std::string> schemas;
+  for (const auto& g : table.groups) {
+    for (const auto& o : g.overloads) {
+      std::ostringstream text;
+      text << *o.schema;
+      schemas.push_back(text.str());
+    }
+  }
+  std::sort(schemas.begin(), schemas.end());
+  auto array = Napi::Array::New(info.Env(), schemas.size());
+  for (size_t i = 0; i < schemas.size(); ++i) array.Set(static_cast<uint32_t>(i), schemas[i]);
+  return array;
+}
+
+}  // namespace
+
+void InitOps(Napi::Env env, Napi::Object exports) {
+  exports.Set("opSchemas", Function<&OpSchemas>(env, "opSchemas"));
+  exports.Set("opLookup", Function<&OpLookup>(env, "opLookup"));
+  exports.Set("callOp", Function<&CallOp>(env, "callOp"));
+}
+
+}  // namespace lt
