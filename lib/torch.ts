@@ -7,6 +7,7 @@ import { native } from './binding';
 import { Device, DeviceLike, device, parseDevice } from './device';
 import { DataLoader, DistributedSampler, TensorDataset } from './data';
 import * as distributed from './distributed';
+import * as jit from './jit';
 import { checkDtype, checkShape, Dtype, DTYPE_CONSTANTS, handleOf, integerRange, shapeArgs, Size, Tensor } from './tensor';
 import * as indexing from './indexing';
 import {
@@ -28,7 +29,7 @@ export type { TensorIndex, TopkOptions } from './tensor';
 export { load, save } from './serialization';
 export type { LoadOptions, Saveable } from './serialization';
 export type { Dataset, DataLoaderOptions, DistributedSamplerOptions } from './data';
-export { distributed };
+export { distributed, jit };
 
 /** torch.utils.data: DataLoader, TensorDataset and DistributedSampler, batched natively. */
 export const utils = { data: { DataLoader, DistributedSampler, TensorDataset } };

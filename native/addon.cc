@@ -8,6 +8,7 @@
 #include "errors.h"
 #include "functional.h"
 #include "hold.h"
+#include "jit.h"
 #include "kernels.h"
 #include "module.h"
 #include "optimizer.h"
@@ -51,6 +52,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitHold(env, exports);
   InitSerialization(env, exports);
   InitDistributed(env, exports);
+  InitJit(env, exports);
 
   exports.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
   exports.Set("cudaBuild", Napi::Boolean::New(env,

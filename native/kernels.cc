@@ -1,5 +1,7 @@
 #include "kernels.h"
 
+#include <torch/csrc/jit/frontend/tracer.h>
+
 #include <immintrin.h>
 
 #include <algorithm>
@@ -511,10 +513,14 @@ struct AvgPoolFunction : torch::autograd::Function<AvgPoolFunction> {
 
 void SetFastKernels(bool enabled) { g_fast = enabled; }
 
+// Not while torch.jit.trace records this thread's operations: the tracer sees only ATen operators, and a fast
+// path's result would enter the graph as a constant.
+static bool Enabled() { return g_fast && !torch::jit::tracer::isTracing(); }
+
 std::optional<at::Tensor> FastConv2d(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
                                      at::IntArrayRef padding, bool sigmoid) {
   // (Without a bias, libtorch's own path: an autograd Function cannot take an undefined tensor as an input.)
-  if (!g_fast || !CpuFloat(x) || !CpuFloat(w) || x.dim() != 4 || x.size(0) == 0 || x.size(1) != w.size(1) ||
+  if (!Enabled() || !CpuFloat(x) || !CpuFloat(w) || x.dim() != 4 || x.size(0) == 0 || x.size(1) != w.size(1) ||
       !b.defined() || !CpuFloat(b)) {
     return std::nullopt;
   }
@@ -529,7 +535,7 @@ std::optional<at::Tensor> FastConv2d(const at::Tensor& x, const at::Tensor& w, c
 }
 
 std::optional<at::Tensor> FastAvgPool2d(const at::Tensor& x, at::IntArrayRef kernel) {
-  if (!g_fast || !CpuFloat(x) || x.dim() != 4 || x.size(2) < kernel[0] || x.size(3) < kernel[1]) return std::nullopt;
+  if (!Enabled() || !CpuFloat(x) || x.dim() != 4 || x.size(2) < kernel[0] || x.size(3) < kernel[1]) return std::nullopt;
   return AvgPoolFunction::apply(x, kernel[0], kernel[1]);
 }
 

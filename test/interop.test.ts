@@ -2,7 +2,7 @@
 // lenet-torch saves loads into the chapter's PyTorch net (test/interop/lenet_roundtrip.py, with weights_only=True)
 // and scores the same test accuracy, and one that PyTorch saves loads here and scores the same. Needs Python's torch
 // (Debian: apt-get install python3-torch; CI installs it) and the data set; skipped, with the reason, without them.
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -10,23 +10,15 @@ import { promisify } from 'node:util';
 import { d2l, nn, torch } from '../lib';
 import type { DataLoader } from '../lib/data';
 import { lenet } from './lenet';
+import { findPython, NO_PYTHON_REASON } from './python';
 
 const SCRIPT = path.join(__dirname, 'interop', 'lenet_roundtrip.py');
 const DATA_DIRS = [process.env.FASHION_MNIST_DIR, '/usr/share/datasets/fashion-mnist'].filter((d): d is string => !!d);
 
-/** A Python that has torch: $LENET_TORCH_PYTHON, else python3 on PATH, else Debian's (PATH may hold another). */
-function findPython(): string | null {
-  const candidates = [process.env.LENET_TORCH_PYTHON, 'python3', '/usr/bin/python3'].filter((c): c is string => !!c);
-  for (const candidate of candidates) {
-    if (spawnSync(candidate, ['-c', 'import torch'], { stdio: 'ignore', timeout: 120000 }).status === 0) return candidate;
-  }
-  return null;
-}
-
 const python = findPython();
 const hasData = DATA_DIRS.some((d) => ['t10k-images-idx3-ubyte', 't10k-images-idx3-ubyte.gz'].some((f) => fs.existsSync(path.join(d, f))));
 const reason = !python
-  ? "no Python with torch: `python3 -c 'import torch'` fails (apt-get install python3-torch, or set LENET_TORCH_PYTHON)"
+  ? NO_PYTHON_REASON
   : !hasData
     ? 'the Fashion-MNIST files are not in $FASHION_MNIST_DIR or /usr/share/datasets/fashion-mnist'
     : '';

@@ -1,0 +1,255 @@
+// torch.jit: TorchScript modules made by Python's torch load and run here with Python's results, and nets traced
+// here load and run in Python with ours. The Python side (test/interop/jit_fixtures.py) makes its files into a temp
+// directory at test time; the cases that need it are skipped, with the reason, without a Python that has torch and
+// torchvision.
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { native } from '../lib/binding';
+import { nn, optim, torch, Tensor } from '../lib';
+import { ScriptModule } from '../lib/jit';
+import { handleOfModule } from '../lib/nn/module';
+import { lenet } from './lenet';
+import { findPython, NO_PYTHON_REASON } from './python';
+
+const SCRIPT = path.join(__dirname, 'interop', 'jit_fixtures.py');
+const python = findPython();
+const withPython = python ? describe : describe.skip;
+const skipped = python ? '' : ` (skipped: ${NO_PYTHON_REASON})`;
+
+let dir: string;
+const file = (name: string) => path.join(dir, name);
+
+async function py(...args: string[]): Promise<Record<string, unknown>> {
+  const { stdout } = await promisify(execFile)(python!, [SCRIPT, ...args], { timeout: 300000, encoding: 'utf8' });
+  return JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+}
+
+function maxAbsDiff(a: Tensor, b: Tensor): number {
+  return Number(a.to('float64').sub(b.to('float64')).abs().max().item());
+}
+
+let report: Record<string, unknown> = {};
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lenet-torch-jit-'));
+  if (python) report = await py('make', dir);
+}, 300000);
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+withPython(`torch.jit.load(): modules Python saved${skipped}`, () => {
+  test.each(['traced', 'scripted'])("torchvision's resnet18 %s in Python gives Python's output within 1e-5", async (kind) => {
+    const model = await torch.jit.load(file(`resnet18_${kind}.pt`));
+    const io = await torch.load(file('resnet18_io.pt'));
+    const out = await torch.no_grad(() => model.forward(io.x));
+    expect(out).toBeInstanceOf(Tensor);
+    expect([...(out as Tensor).shape]).toEqual([2, 1000]);
+    expect(maxAbsDiff(out, io[kind])).toBeLessThan(1e-5);
+  });
+
+  test('parameters, state_dict and load_state_dict follow PyTorch (names, order, copies in place)', async () => {
+    const model = await torch.jit.load(file('resnet18_scripted.pt'));
+    const sd = await torch.load(file('state_dict.pt'));
+    // The file's state dict has the buffers (BatchNorm's running statistics) too, in the same order.
+    expect(Object.keys(model.state_dict())).toEqual(Object.keys(sd));
+    const names = model.named_parameters().map(([name]) => name);
+    expect(names.slice(0, 3)).toEqual(['conv1.weight', 'bn1.weight', 'bn1.bias']);
+    expect(model.parameters().length).toBe(62);
+    const zeros = Object.fromEntries(Object.entries(model.state_dict()).map(([k, t]) => [k, torch.zeros(t.shape as number[])]));
+    expect(model.load_state_dict(zeros)).toEqual({ missing_keys: [], unexpected_keys: [] });
+    expect(Number(model.parameters()[0].abs().sum().item())).toBe(0);
+    model.load_state_dict(sd);
+    expect(maxAbsDiff(model.parameters()[0], sd['conv1.weight'])).toBe(0);
+  });
+
+  test('train() and eval() set training on every submodule; code and graph print forward', async () => {
+    const model = await torch.jit.load(file('resnet18_scripted.pt'));
+    expect(model.training).toBe(false);
+    expect(model.train().training).toBe(true);
+    expect(model.eval().training).toBe(false);
+    expect(model.code).toMatch(/def forward\(self/);
+    expect(model.graph).toMatch(/^graph\(%self/);
+    expect(String(model)).toMatch(/^ScriptModule\(forward/);
+  });
+
+  test("a module saved on CUDA loads with map_location: 'cpu' and gives Python's output", async () => {
+    expect(report.cuda_refused_in_python).toBe(true);
+    const model = await torch.jit.load(file('cuda.pt'), { map_location: 'cpu' });
+    expect(model.parameters().every((p) => String(p.device) === 'cpu')).toBe(true);
+    const io = await torch.load(file('cuda_io.pt'));
+    expect(maxAbsDiff(await torch.no_grad(() => model.forward(io.x)), io.out)).toBeLessThan(1e-6);
+  });
+
+  test('EXPECTED FAILURE: the same file without map_location, on a machine without CUDA, says so', async () => {
+    if (torch.cuda.is_available()) return; // it loads on CUDA there
+    await expect(torch.jit.load(file('cuda.pt'))).rejects.toThrow(/cuda\.pt'.*CUDA/s);
+  });
+
+  test('EXPECTED FAILURE: a state dict saved by torch.save is not a module, and the message says what to do', async () => {
+    await expect(torch.jit.load(file('state_dict.pt'))).rejects.toThrow(/not a TorchScript module but .*state dict.*torch\.load/);
+  });
+
+  test('EXPECTED FAILURE: a truncated file', async () => {
+    const whole = fs.readFileSync(file('control.pt'));
+    fs.writeFileSync(file('truncated.pt'), whole.subarray(0, whole.length >> 1));
+    await expect(torch.jit.load(file('truncated.pt'))).rejects.toThrow(/truncated\.pt'.*truncated/);
+  });
+
+  test('EXPECTED FAILURE: an operator this libtorch lacks is named', async () => {
+    await expect(torch.jit.load(file('missing_op.pt'))).rejects.toThrow(/lenet_test::twice/);
+  });
+});
+
+withPython(`ScriptModule methods${skipped}`, () => {
+  let control: ScriptModule;
+  let io: Record<string, Tensor>;
+  beforeAll(async () => {
+    control = await torch.jit.load(file('control.pt'));
+    io = await torch.load(file('control_io.pt'));
+  });
+
+  test("a loop and an if on a tensor value give Python's result down each branch", async () => {
+    expect(report.branches).toEqual([true, true]);
+    expect(maxAbsDiff(await control.forward(io.pos, 3), io.pos_out)).toBe(0);
+    expect(maxAbsDiff(await control.forward(io.neg, 0), io.neg_out)).toBe(0);
+  });
+
+  test("run_method takes and gives lists, dicts, strings, numbers, booleans, tuples and None as Python's", async () => {
+    const out = await control.run_method('describe', [torch.ones([2]), torch.ones([2])], 2, 'a', new Map([['k', 3]]),
+      true, null, [7, 'b']);
+    expect(out[0]).toBe('a:b');
+    expect([...(out[1] as Tensor).data()]).toEqual([4, 4]);
+    expect(out[2]).toEqual(new Map([['k!', 6]]));
+    expect(out.slice(3)).toEqual([[2, 7], null, false, 0.5]);
+    expect(report.describe).toBe("('a:b', tensor([4., 4.]), {'k!': 6}, [2, 7], None, False, 0.5)");
+  });
+
+  test('16 calls at once each give the serial result', async () => {
+    const inputs = Array.from({ length: 16 }, (_, i) => torch.tensor([i - 8, 1]));
+    const serial: Tensor[] = [];
+    for (const x of inputs) serial.push(await control.forward(x, 2));
+    const together = await Promise.all(inputs.map((x) => control.forward(x, 2)));
+    together.forEach((t, i) => expect(maxAbsDiff(t, serial[i])).toBe(0));
+  });
+
+  test('EXPECTED FAILURE: train(), to() and load_state_dict() are refused while calls run', async () => {
+    const pending = control.forward(io.pos, 20000);
+    expect(() => control.train()).toThrow(/while 1 of its method calls run/);
+    expect(() => control.to('float64')).toThrow(/to\(\) while/);
+    expect(() => control.load_state_dict(control.state_dict())).toThrow(/load_state_dict\(\) while/);
+    await pending;
+    expect(control.eval().training).toBe(false);
+  });
+
+  test('BAD CALL: a wrong argument count or type is a TypeError naming the schema', async () => {
+    await expect(control.forward(io.pos)).rejects.toThrow(TypeError);
+    await expect(control.forward(io.pos)).rejects.toThrow(/forward\(.*Tensor x, int n\) -> Tensor/);
+    await expect(control.forward(io.pos, 'three')).rejects.toThrow(/forward\(.*Tensor x, int n\)/);
+    await expect(control.forward(io.pos, 3, 4)).rejects.toThrow(TypeError);
+    await expect(control.run_method('describe', 'not a list')).rejects.toThrow(/Tensor\[\] xs/);
+  });
+
+  test('EXPECTED FAILURE: a missing method is named, with the methods there are', async () => {
+    await expect(control.run_method('nope')).rejects.toThrow(/no method 'nope'; its methods: .*forward.*describe|describe.*forward/);
+  });
+});
+
+describe('torch.jit.trace()', () => {
+  test("the chapter's LeNet traces to the same outputs, and its parameters are the net's", async () => {
+    torch.manual_seed(0);
+    const net = lenet();
+    const X = torch.randn([4, 1, 28, 28]);
+    const traced = torch.jit.trace(net, X);
+    expect(traced.code).toMatch(/def forward/);
+    expect(traced.named_parameters().map(([n]) => n)).toEqual(net.named_parameters().map(([n]) => n));
+    expect(maxAbsDiff(await torch.no_grad(() => traced.forward(X)), torch.no_grad(() => net.forward(X)))).toBe(0);
+    // A batch of another size: the trace is not fixed to the example's.
+    const Y = torch.randn([7, 1, 28, 28]);
+    expect(maxAbsDiff(await torch.no_grad(() => traced.forward(Y)), torch.no_grad(() => net.forward(Y)))).toBeLessThan(1e-6);
+
+    // A step of SGD on the traced module's output changes the net's weights, and the net's are the trace's.
+    const opt = new optim.SGD(traced.parameters(), { lr: 0.5 });
+    const before = net.parameters()[0].clone();
+    const loss = (await traced.forward(X) as Tensor).sum();
+    loss.backward();
+    opt.step();
+    expect(maxAbsDiff(net.parameters()[0], before)).toBeGreaterThan(0);
+    expect(maxAbsDiff(await torch.no_grad(() => traced.forward(X)), torch.no_grad(() => net.forward(X)))).toBe(0);
+  });
+
+  test('a net written in JS traces too', async () => {
+    class Net extends nn.Module {
+      body = new nn.Sequential(new nn.Linear(3, 4), new nn.ReLU());
+      head = new nn.Linear(4, 2);
+      forward(x: Tensor): Tensor {
+        return this.head.forward(this.body.forward(x)).mul(2);
+      }
+    }
+    const net = new Net();
+    const x = torch.randn([5, 3]);
+    const traced = torch.jit.trace(net, [x]);
+    expect(traced.named_parameters().map(([n]) => n)).toEqual(['body.0.weight', 'body.0.bias', 'head.weight', 'head.bias']);
+    expect(maxAbsDiff(await traced.forward(x), net.forward(x))).toBe(0);
+  });
+
+  test('EXPECTED FAILURE: a traced net is refused while its net is in use on another thread', async () => {
+    const net = lenet();
+    const traced = torch.jit.trace(net, torch.randn([1, 1, 28, 28]));
+    const hold = new native.Hold([handleOfModule(net)!], 'trained by this test');
+    try {
+      await expect(traced.forward(torch.randn([1, 1, 28, 28]))).rejects.toThrow(/trained by this test/);
+      expect(() => traced.train()).toThrow(/trained by this test/);
+    } finally {
+      hold.release();
+    }
+  });
+
+  test('BAD CALL: func and example_inputs are checked', () => {
+    expect(() => torch.jit.trace({} as nn.Module, torch.zeros([1]))).toThrow(/Expected func to be an nn\.Module/);
+    expect(() => torch.jit.trace(lenet(), [] as Tensor[])).toThrow(/Expected example_inputs to be a Tensor or a non-empty array/);
+    expect(() => torch.jit.trace(lenet(), 3 as unknown as Tensor)).toThrow(TypeError);
+  });
+
+  test('EXPECTED FAILURE: a forward that fails while tracing is an Error with its message, and nothing is left tracing', () => {
+    expect(() => torch.jit.trace(lenet(), torch.zeros([1, 3, 5, 5]))).toThrow(/shape|size/);
+    expect(() => torch.jit.trace(lenet(), torch.zeros([1, 1, 28, 28]))).not.toThrow();
+  });
+});
+
+withPython(`torch.jit.trace() then save(): Python loads the file${skipped}`, () => {
+  test("the chapter's LeNet traced here gives Python's torch.jit.load the same outputs", async () => {
+    torch.manual_seed(1);
+    const net = lenet();
+    const X = torch.randn([8, 1, 28, 28]);
+    torch.jit.trace(net, X).save(file('lenet_traced.pt'));
+    await torch.save({ args: [X] }, file('lenet_in.pt'));
+    const ran = await py('run', file('lenet_traced.pt'), file('lenet_in.pt'), file('lenet_out.pt'));
+    expect(ran.code).toMatch(/def forward/);
+    const { out } = await torch.load(file('lenet_out.pt'));
+    expect(maxAbsDiff(out, torch.no_grad(() => net.forward(X)))).toBeLessThan(1e-6);
+    // And it loads back here.
+    const back = await torch.jit.load(file('lenet_traced.pt'));
+    expect(maxAbsDiff(await torch.no_grad(() => back.forward(X)), out)).toBeLessThan(1e-6);
+  });
+});
+
+describe('torch.jit.load() and save(): BAD CALL and files that are not modules', () => {
+  test('BAD CALL: f and map_location are checked', async () => {
+    await expect(torch.jit.load(3 as unknown as string)).rejects.toThrow(/Expected f to be a file path/);
+    await expect(torch.jit.load('x.pt', { map_location: 'tpu' })).rejects.toThrow(RangeError);
+    expect(() => torch.jit.save({} as ScriptModule, 'x.pt')).toThrow(/Expected m to be a ScriptModule/);
+  });
+
+  test('EXPECTED FAILURE: a missing file, a directory, a file that is not a zip', async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lenet-torch-jit-bad-'));
+    try {
+      await expect(torch.jit.load(path.join(tmp, 'none.pt'))).rejects.toThrow(/none\.pt': no such file/);
+      await expect(torch.jit.load(tmp)).rejects.toThrow(/is a directory/);
+      fs.writeFileSync(path.join(tmp, 'text.pt'), 'not a zip archive at all');
+      await expect(torch.jit.load(path.join(tmp, 'text.pt'))).rejects.toThrow(/text\.pt': it is not a TorchScript archive/);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});

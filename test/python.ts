@@ -1,0 +1,15 @@
+// The Python with torch that the round-trip tests run (test/interop/*.py).
+import { spawnSync } from 'node:child_process';
+
+/** A Python that has torch: $LENET_TORCH_PYTHON, else python3 on PATH, else Debian's (PATH may hold another). */
+export function findPython(): string | null {
+  const candidates = [process.env.LENET_TORCH_PYTHON, 'python3', '/usr/bin/python3'].filter((c): c is string => !!c);
+  for (const candidate of candidates) {
+    if (spawnSync(candidate, ['-c', 'import torch'], { stdio: 'ignore', timeout: 120000 }).status === 0) return candidate;
+  }
+  return null;
+}
+
+/** Why tests that need Python's torch are skipped when findPython() finds none. */
+export const NO_PYTHON_REASON =
+  "no Python with torch: `python3 -c 'import torch'` fails (apt-get install python3-torch, or set LENET_TORCH_PYTHON)";
