@@ -5,13 +5,14 @@
  * Promises, so a server's event loop keeps serving while a model runs, and several calls may run at once.
  */
 import { stat } from 'node:fs/promises';
+import { types } from 'node:util';
 import type { NativeScriptModule, NativeTensor } from '../binding';
 import { native } from './binding';
 import { DeviceLike, parseDevice } from './device';
 import { inspectCustom } from './format';
 import { IncompatibleKeys, Module, StateDict, loadStateDict } from './nn/module';
 import { Dtype, parseTo, Tensor, ToOptions } from './tensor';
-import { atCaller, checkArgCount, checkBool, invalidType, invalidValue, parseArgs } from './validate';
+import { atCaller, checkArgCount, checkBool, invalidType, invalidValue, isOptions, parseArgs } from './validate';
 
 export interface JitLoadOptions {
   /** Where every tensor goes: 'cpu', 'cuda:0', a torch.device. Default: where it was saved from. */
@@ -40,16 +41,28 @@ function toNative(value: unknown, where: string): unknown {
     return value._h;
   }
   if (Array.isArray(value)) return value.map((v, i) => toNative(v, `${where}[${i}]`));
-  if (value instanceof Map) return new Map([...value].map(([k, v]) => [k, toNative(v, `${where}[${String(k)}]`)]));
+  if (types.isMap(value)) {
+    return new Map([...(value as Map<unknown, unknown>)].map(([k, v]) => [k, toNative(v, `${where}[${String(k)}]`)]));
+  }
+  if (isOptions(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toNative(v, `${where}['${k}']`)]));
   return value;
 }
 
-// And back: tensor handles as Tensors.
+// And back: tensor handles as Tensors (native Maps and objects are of the main realm: no instanceof).
 function fromNative(value: unknown): unknown {
   if (value instanceof native.Tensor) return new Tensor(value as NativeTensor);
   if (Array.isArray(value)) return value.map(fromNative);
-  if (value instanceof Map) return new Map([...value].map(([k, v]) => [k, fromNative(v)]));
+  if (types.isMap(value)) return new Map([...(value as Map<unknown, unknown>)].map(([k, v]) => [k, fromNative(v)]));
+  if (isOptions(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fromNative(v)]));
   return value;
+}
+
+// The promises of method calls: grad mode was taken when the call was made, so torch.no_grad may return them.
+const gradModeTaken = new WeakSet<Promise<unknown>>();
+
+/** @internal whether `value` is a promise whose work took grad mode when it was made (torch.no_grad allows those) */
+export function takesGradModeAtCall(value: unknown): boolean {
+  return gradModeTaken.has(value as Promise<unknown>);
 }
 
 /**
@@ -68,7 +81,8 @@ export class ScriptModule {
 
   /**
    * Runs the module's forward: `const logits = await model.forward(X)`, as PyTorch's `model(X)`. Grad mode is the
-   * caller's (inside torch.no_grad nothing is recorded; outside it, a traced net's output can be back-propagated).
+   * caller's when the call is made: `await torch.no_grad(() => model.forward(X))` records nothing (what a server
+   * wants); outside no_grad, the output of a traced net can be back-propagated.
    * @throws (as rejections) TypeError naming the schema for arguments of the wrong count or type; Error with
    *   TorchScript's message when the method fails (a shape mismatch, an exception raised in the script).
    */
@@ -85,7 +99,13 @@ export class ScriptModule {
     return this.runMethod(name, `run_method('${name}')`, args);
   }
 
-  private async runMethod(name: string, callee: string, args: unknown[]): Promise<unknown> {
+  private runMethod(name: string, callee: string, args: unknown[]): Promise<unknown> {
+    const promise = this.call(name, callee, args);
+    gradModeTaken.add(promise);
+    return promise;
+  }
+
+  private async call(name: string, callee: string, args: unknown[]): Promise<unknown> {
     const site = new Error();
     // Converted here, on the calling thread: a TypeError naming the schema rejects at once.
     const pending = this._h.runMethod(name, args.map((a, i) => toNative(a, `argument ${i + 1}`)));

@@ -364,7 +364,8 @@ export const cuda = {
 
 /**
  * Runs `fn` with autograd off and returns its result, as `with torch.no_grad():`. `fn` must be synchronous:
- * grad mode is per thread and restored as soon as `fn` returns.
+ * grad mode is per thread and restored as soon as `fn` returns (a ScriptModule's `forward` may be returned: it takes
+ * grad mode when called, `await torch.no_grad(() => model.forward(X))`).
  * @example const acc = torch.no_grad(() => net.forward(X).argmax(1).eq(y).sum().item());
  */
 export function no_grad<T>(fn: () => T): T {
@@ -378,7 +379,9 @@ export function no_grad<T>(fn: () => T): T {
   } finally {
     native.setGradEnabled(previous);
   }
-  if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
+  // A ScriptModule's method call took grad mode when it was made: its promise is fine.
+  if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function' &&
+      !jit.takesGradModeAtCall(result)) {
     throw new TypeError('no_grad(fn): fn returned a Promise, but grad mode only covers synchronous code');
   }
   return result;

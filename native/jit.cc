@@ -9,6 +9,7 @@
 
 #include "common.h"
 #include "hold.h"
+#include "ivalue.h"
 #include "tensor.h"
 #include "worker.h"
 
@@ -88,6 +89,9 @@ Napi::Value Trace(const Napi::CallbackInfo& info) {
                              TensorWrap::From(entry.Get(1u), "state"), /*is_buffer=*/entry.Get(2u).ToBoolean());
   }
   auto root = by_path.at("");
+  // forward(self, input) as Python's trace of an nn.Module names it; input_0, input_1, ... for several.
+  std::vector<std::string> names;
+  for (size_t i = 0; i < inputs.size(); ++i) names.push_back(inputs.size() == 1 ? "input" : "input_" + std::to_string(i));
 
   // The tracer records every ATen operation this thread runs until fn returns; the parameters it meets are found
   // in root (by identity), so the graph reads them from the module rather than baking them in as constants.
@@ -97,11 +101,54 @@ Napi::Value Trace(const Napi::CallbackInfo& info) {
         const auto out = fn.Call({});
         return {TensorWrap::From(out, "the result of forward()")};
       },
-      [](const at::Tensor&) { return std::string(); }, /*strict=*/true, /*force_outplace=*/false, &root);
+      [](const at::Tensor&) { return std::string(); }, /*strict=*/true, /*force_outplace=*/false, &root, names);
   auto graph = traced.first->graph;
   auto function = cu->create_function(c10::QualifiedName(*root.type()->name(), "forward"), graph);
   root.type()->addMethod(function);
   return ScriptModuleWrap::New(env, root);
+}
+
+// A method call on a worker thread. The arguments were converted on the main thread; the result is converted back
+// there. Method holds the module, so a module that JS lets go of lives until its calls end.
+class MethodWorker : public PromiseWorker {
+ public:
+  MethodWorker(Napi::Env env, torch::jit::Method method, torch::jit::Stack args, bool grad,
+               std::shared_ptr<std::atomic<int>> running)
+      : PromiseWorker(env, "lenet-torch:ScriptModule"),
+        method_(std::move(method)),
+        args_(std::move(args)),
+        grad_(grad),
+        running_(std::move(running)) {
+    ++*running_;
+  }
+
+ protected:
+  // Grad mode is per thread: the caller's, taken when the call was made.
+  void Run() override {
+    c10::AutoGradMode grad(grad_);
+    result_ = method_(std::move(args_));
+  }
+  Napi::Value Result() override { return FromIValue(Env(), result_); }
+  void Release() override {
+    if (running_) --*running_;
+    running_.reset();
+  }
+
+ private:
+  torch::jit::Method method_;
+  torch::jit::Stack args_;
+  bool grad_;
+  std::shared_ptr<std::atomic<int>> running_;
+  c10::IValue result_;
+};
+
+// The schema as a caller writes the call: without `self`.
+std::string CallSchema(const c10::FunctionSchema& schema) {
+  auto args = schema.arguments();
+  if (!args.empty() && args[0].name() == "self") args.erase(args.begin());
+  std::ostringstream out;
+  out << schema.cloneWithArguments(std::move(args));
+  return out.str();
 }
 
 }  // namespace
@@ -156,8 +203,30 @@ torch::jit::Method ScriptModuleWrap::Find(Napi::Env env, const std::string& name
                                   "'; its methods: " + (names.empty() ? "none" : names));
 }
 
+// runMethod(name, args): each argument converted by the method's schema here, on the main thread (a TypeError
+// naming the schema for a wrong count or type); trailing arguments with defaults may be left out.
 Napi::Value ScriptModuleWrap::RunMethod(const Napi::CallbackInfo& info) {
-  throw Napi::Error::New(info.Env(), "runMethod: not yet");
+  Napi::Env env = info.Env();
+  auto method = Find(env, info[0].As<Napi::String>());
+  const auto& schema = method.function().getSchema();
+  const auto call = CallSchema(schema);
+  const auto given = info[1].As<Napi::Array>();
+  const size_t first = schema.arguments().empty() || schema.arguments()[0].name() != "self" ? 0 : 1;
+  const size_t max = schema.arguments().size() - first;
+  size_t min = max;
+  while (min > 0 && schema.arguments()[first + min - 1].default_value()) --min;
+  if (given.Length() < min || given.Length() > max) {
+    const auto expected = min == max ? std::to_string(max) : std::to_string(min) + " to " + std::to_string(max);
+    throw Napi::TypeError::New(env, method.name() + "() takes " + expected + " argument(s) (" + call + ") but " +
+                                        std::to_string(given.Length()) + " were given");
+  }
+  torch::jit::Stack args;
+  for (uint32_t i = 0; i < given.Length(); ++i) {
+    const auto& argument = schema.arguments()[first + i];
+    args.push_back(ToIValue(given.Get(i), argument.type(), "argument '" + argument.name() + "' of " + call));
+  }
+  CheckNotHeld(env);
+  return (new MethodWorker(env, method, std::move(args), at::GradMode::is_enabled(), running_))->Start();
 }
 
 Napi::Value ScriptModuleWrap::MethodNames(const Napi::CallbackInfo& info) {

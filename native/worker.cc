@@ -64,9 +64,17 @@ void PromiseWorker::OnOK() {
     Release();
     if (failed_) {
       deferred_.Reject(Napi::Error::New(Env(), error_).Value());
-    } else {
-      deferred_.Resolve(Result());
+      return;
     }
+    // A result that cannot be made (a value JS cannot hold) rejects, rather than leaving the promise unsettled.
+    Napi::Value result;
+    try {
+      result = Guarded(Env(), [&] { return Result(); });
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+      return;
+    }
+    deferred_.Resolve(result);
   } catch (...) {
     // The environment is going away (its JS can no longer run): nobody is left to tell.
   }

@@ -26,7 +26,7 @@ class PromiseWorker : public Napi::AsyncWorker {
 
   // Worker thread: the work, with this process's libtorch thread count applied. Throw to reject.
   virtual void Run() = 0;
-  // Main thread, after Run succeeded: the value to resolve with.
+  // Main thread, after Run succeeded: the value to resolve with (throw to reject).
   virtual Napi::Value Result() = 0;
   // Main thread, always, before the promise settles: give back what the work held (see hold.h).
   virtual void Release() {}

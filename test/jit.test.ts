@@ -2,13 +2,13 @@
 // here load and run in Python with ours. The Python side (test/interop/jit_fixtures.py) makes its files into a temp
 // directory at test time; the cases that need it are skipped, with the reason, without a Python that has torch and
 // torchvision.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { native } from '../lib/binding';
-import { nn, optim, torch, Tensor } from '../lib';
+import { d2l, nn, optim, torch, Tensor } from '../lib';
 import { ScriptModule } from '../lib/jit';
 import { handleOfModule } from '../lib/nn/module';
 import { lenet } from './lenet';
@@ -116,11 +116,11 @@ withPython(`ScriptModule methods${skipped}`, () => {
   });
 
   test("run_method takes and gives lists, dicts, strings, numbers, booleans, tuples and None as Python's", async () => {
-    const out = await control.run_method('describe', [torch.ones([2]), torch.ones([2])], 2, 'a', new Map([['k', 3]]),
-      true, null, [7, 'b']);
+    const out = await control.run_method('describe', [torch.ones([2]), torch.ones([2])], 2, 'a', { k: 3 }, true, null,
+      [7, 'b']);
     expect(out[0]).toBe('a:b');
     expect([...(out[1] as Tensor).data()]).toEqual([4, 4]);
-    expect(out[2]).toEqual(new Map([['k!', 6]]));
+    expect(out[2]).toEqual({ 'k!': 6 });
     expect(out.slice(3)).toEqual([[2, 7], null, false, 0.5]);
     expect(report.describe).toBe("('a:b', tensor([4., 4.]), {'k!': 6}, [2, 7], None, False, 0.5)");
   });
@@ -143,11 +143,13 @@ withPython(`ScriptModule methods${skipped}`, () => {
   });
 
   test('BAD CALL: a wrong argument count or type is a TypeError naming the schema', async () => {
-    await expect(control.forward(io.pos)).rejects.toThrow(TypeError);
-    await expect(control.forward(io.pos)).rejects.toThrow(/forward\(.*Tensor x, int n\) -> Tensor/);
-    await expect(control.forward(io.pos, 'three')).rejects.toThrow(/forward\(.*Tensor x, int n\)/);
-    await expect(control.forward(io.pos, 3, 4)).rejects.toThrow(TypeError);
-    await expect(control.run_method('describe', 'not a list')).rejects.toThrow(/Tensor\[\] xs/);
+    // (Native errors are of the main realm, which jest's instanceof misses: their name is checked.)
+    const typeError = (message: RegExp) => expect.objectContaining({ name: 'TypeError', message: expect.stringMatching(message) });
+    await expect(control.forward(io.pos)).rejects.toEqual(typeError(/^forward\(\) takes 2 argument\(s\) \(forward\(Tensor x, int n\) -> Tensor\) but 1 were given$/));
+    await expect(control.forward(io.pos, 'three')).rejects.toEqual(typeError(/argument 'n' of forward\(Tensor x, int n\) -> Tensor to be .*'three'/));
+    await expect(control.forward(io.pos, 3, 4)).rejects.toEqual(typeError(/takes 2 argument/));
+    await expect(control.run_method('describe', 'not a list')).rejects.toEqual(typeError(/takes 7 argument/));
+    await expect(control.run_method('describe', 'not a list', 1, 'a', {}, true, null, [1, 'b'])).rejects.toEqual(typeError(/argument 'xs' of describe\(Tensor\[\] xs/));
   });
 
   test('EXPECTED FAILURE: a missing method is named, with the methods there are', async () => {
@@ -163,7 +165,8 @@ describe('torch.jit.trace()', () => {
     const traced = torch.jit.trace(net, X);
     expect(traced.code).toMatch(/def forward/);
     expect(traced.named_parameters().map(([n]) => n)).toEqual(net.named_parameters().map(([n]) => n));
-    expect(maxAbsDiff(await torch.no_grad(() => traced.forward(X)), torch.no_grad(() => net.forward(X)))).toBe(0);
+    // (The net's own forward takes the faster CPU kernels, the trace libtorch's: the same sums in another order.)
+    expect(maxAbsDiff(await torch.no_grad(() => traced.forward(X)), torch.no_grad(() => net.forward(X)))).toBeLessThan(1e-6);
     // A batch of another size: the trace is not fixed to the example's.
     const Y = torch.randn([7, 1, 28, 28]);
     expect(maxAbsDiff(await torch.no_grad(() => traced.forward(Y)), torch.no_grad(() => net.forward(Y)))).toBeLessThan(1e-6);
@@ -175,7 +178,9 @@ describe('torch.jit.trace()', () => {
     loss.backward();
     opt.step();
     expect(maxAbsDiff(net.parameters()[0], before)).toBeGreaterThan(0);
-    expect(maxAbsDiff(await torch.no_grad(() => traced.forward(X)), torch.no_grad(() => net.forward(X)))).toBe(0);
+    traced.parameters().forEach((p, i) => expect(maxAbsDiff(p, net.parameters()[i])).toBe(0));
+    // (Larger logits after the step: the kernels' different order of sums shows a little more.)
+    expect(maxAbsDiff(await torch.no_grad(() => traced.forward(X)), torch.no_grad(() => net.forward(X)))).toBeLessThan(1e-5);
   });
 
   test('a net written in JS traces too', async () => {
@@ -249,6 +254,58 @@ describe('torch.jit.load() and save(): BAD CALL and files that are not modules',
       fs.writeFileSync(path.join(tmp, 'text.pt'), 'not a zip archive at all');
       await expect(torch.jit.load(path.join(tmp, 'text.pt'))).rejects.toThrow(/text\.pt': it is not a TorchScript archive/);
     } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the README's HTTP example (the chapter's LeNet, traced, classifying a posted PNG)", () => {
+  // The example runs as the README shows it, on the built package (dist/), in a process of its own.
+  test('answers a 28x28 PNG with the label the net gives, and a bad body with 400', async () => {
+    const readme = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8');
+    const block = /```js\n(const http = require\('node:http'\);[^]*?)```/.exec(readme);
+    expect(block).not.toBeNull();
+    const root = path.join(__dirname, '..');
+    const source = block![1].replace("require('lenet-torch')", `require(${JSON.stringify(root)})`)
+      .replace("require('pngjs')", `require(${JSON.stringify(require.resolve('pngjs'))})`);
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lenet-torch-serve-'));
+    torch.manual_seed(2);
+    const net = lenet();
+    torch.jit.trace(net, torch.zeros([1, 1, 28, 28])).save(path.join(tmp, 'lenet.pt'));
+    fs.writeFileSync(path.join(tmp, 'serve.js'), source);
+
+    const { PNG } = require('pngjs') as typeof import('pngjs');
+    const png = new PNG({ width: 28, height: 28, colorType: 0, inputColorType: 0 } as ConstructorParameters<typeof PNG>[0]);
+    const pixels = Array.from({ length: 28 * 28 }, (_, i) => (i * 37) % 256);
+    pixels.forEach((v, i) => png.data.set([v, v, v, 255], 4 * i));
+    const body = PNG.sync.write(png, { colorType: 0 });
+    const X = torch.tensor(Float32Array.from(pixels, (v) => v / 255)).reshape(1, 1, 28, 28);
+    const [expected] = d2l.get_fashion_mnist_labels(torch.no_grad(() => net.forward(X)).argmax(1));
+
+    const child = spawn(process.execPath, [path.join(tmp, 'serve.js')], {
+      env: { ...process.env, MODEL: path.join(tmp, 'lenet.pt'), PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        let out = '';
+        child.stdout!.on('data', (d) => {
+          out += d;
+          const m = /listening on port (\d+)/.exec(out);
+          if (m) resolve(Number(m[1]));
+        });
+        child.on('exit', (code) => reject(new Error(`the example exited with ${code}`)));
+      });
+      const post = async (data: Uint8Array) => {
+        const res = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: data });
+        return { status: res.status, text: await res.text() };
+      };
+      const ok = await post(body);
+      expect(ok.status).toBe(200);
+      expect(JSON.parse(ok.text)).toEqual({ label: expected });
+      const bad = await post(new TextEncoder().encode('not a png'));
+      expect(bad.status).toBe(400);
+    } finally {
+      child.kill();
       fs.rmSync(tmp, { recursive: true, force: true });
     }
   });
