@@ -152,6 +152,10 @@ withPython(`ScriptModule methods${skipped}`, () => {
     await expect(control.run_method('describe', 'not a list', 1, 'a', {}, true, null, [1, 'b'])).rejects.toEqual(typeError(/argument 'xs' of describe\(Tensor\[\] xs/));
   });
 
+  test('EXPECTED FAILURE: a result JS cannot hold (an object of a TorchScript class) rejects, naming it', async () => {
+    await expect(control.run_method('opaque')).rejects.toThrow(/cannot be returned to JS/);
+  });
+
   test('EXPECTED FAILURE: a missing method is named, with the methods there are', async () => {
     await expect(control.run_method('nope')).rejects.toThrow(/no method 'nope'; its methods: .*forward.*describe|describe.*forward/);
   });

@@ -7,8 +7,9 @@
 make writes:
     resnet18_traced.pt, resnet18_scripted.pt   torchvision's resnet18 (weights=None, seeded, eval), traced / scripted
     resnet18_io.pt          {'x': input, 'traced': output, 'scripted': output}
-    control.pt              a scripted module with a loop and an `if` on a tensor value, and a method `describe`
-                            that takes and returns the other types a schema can have
+    control.pt              a scripted module with a loop and an `if` on a tensor value, a method `describe`
+                            that takes and returns the other types a schema can have, and a method `opaque` that
+                            returns an object of a TorchScript class
     control_io.pt           inputs and Python's outputs for both branches
     state_dict.pt           a state dict saved by torch.save: not a module
     missing_op.pt           a scripted module calling lenet_test::twice, an operator only this script defines
@@ -24,6 +25,12 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
+
+
+@torch.jit.script
+class Pair:
+    def __init__(self, a: int):
+        self.a = a
 
 
 class Control(nn.Module):
@@ -53,6 +60,10 @@ class Control(nn.Module):
         if maybe is not None:
             extra = int(maybe.numel())
         return name + ":" + pair[1], total * factor, out, [len(xs), pair[0]], extra, not flag, factor / 4
+
+    @torch.jit.export
+    def opaque(self) -> Pair:
+        return Pair(1)
 
 
 def resnet18():
