@@ -208,14 +208,17 @@ export declare class NativeProcessGroup {
 export declare class NativeScriptModule {
   private constructor();
   /**
-   * Runs the method `name` on `args` (converted by its schema on the calling thread: a TypeError naming the schema
-   * for a wrong count or type), with grad mode as it is on the calling thread; resolves with its result as JS
+   * Runs the method `name` on `args` (as many as signature() allows; converted by its schema on the calling thread:
+   * a TypeError naming the schema for a wrong type), with grad mode as it is on the calling thread; resolves with its result as JS
    * values (tensors, numbers, strings, booleans, arrays for lists and tuples, Maps for dicts, null for None).
    */
   runMethod(name: string, args: unknown[]): Promise<unknown>;
   methodNames(): string[];
-  /** The method's schema as PyTorch prints it; an Error naming the module's methods when it has none of that name. */
-  schema(name: string): string;
+  /**
+   * [the method's schema as a caller writes the call, without self: 'forward(Tensor x, int n=1) -> Tensor', the
+   * fewest arguments it takes, the most]; an Error naming the module's methods when it has none of that name.
+   */
+  signature(name: string): [string, number, number];
   /** Every parameter, recursively, with its dotted name; the tensors are the module's own. */
   namedParameters(): [string, NativeTensor][];
   /** Parameters and buffers, depth first, detached, sharing memory. */

@@ -10,6 +10,7 @@ import type { NativeScriptModule, NativeTensor } from '../binding';
 import { native } from './binding';
 import { DeviceLike, parseDevice } from './device';
 import { inspectCustom } from './format';
+import { markGradModeTaken } from './grad_mode';
 import { IncompatibleKeys, Module, StateDict, loadStateDict } from './nn/module';
 import { Dtype, parseTo, Tensor, ToOptions } from './tensor';
 import { atCaller, checkArgCount, checkBool, invalidType, invalidValue, isOptions, parseArgs } from './validate';
@@ -57,14 +58,6 @@ function fromNative(value: unknown): unknown {
   return value;
 }
 
-// The promises of method calls: grad mode was taken when the call was made, so torch.no_grad may return them.
-const gradModeTaken = new WeakSet<Promise<unknown>>();
-
-/** @internal whether `value` is a promise whose work took grad mode when it was made (torch.no_grad allows those) */
-export function takesGradModeAtCall(value: unknown): boolean {
-  return gradModeTaken.has(value as Promise<unknown>);
-}
-
 /**
  * A TorchScript module, as torch.jit.ScriptModule: what torch.jit.load and torch.jit.trace give. Its methods take
  * and give tensors, numbers, strings, booleans, arrays (lists and tuples), Maps (dicts) and null (None), as its
@@ -87,7 +80,7 @@ export class ScriptModule {
    *   TorchScript's message when the method fails (a shape mismatch, an exception raised in the script).
    */
   forward(...inputs: unknown[]): Promise<any> {
-    return this.runMethod('forward', 'forward', inputs);
+    return this._run('forward', 'forward', inputs);
   }
 
   /**
@@ -96,18 +89,23 @@ export class ScriptModule {
    */
   run_method(name: string, ...args: unknown[]): Promise<any> {
     if (typeof name !== 'string') return Promise.reject(invalidType('name', 'a method name (a string)', name));
-    return this.runMethod(name, `run_method('${name}')`, args);
+    return this._run(name, `run_method('${name}')`, args);
   }
 
-  private runMethod(name: string, callee: string, args: unknown[]): Promise<unknown> {
-    const promise = this.call(name, callee, args);
-    gradModeTaken.add(promise);
-    return promise;
+  /** @internal a method call: its promise, which torch.no_grad may return */
+  _run(name: string, callee: string, args: unknown[]): Promise<unknown> {
+    return markGradModeTaken(this._call(name, callee, args));
   }
 
-  private async call(name: string, callee: string, args: unknown[]): Promise<unknown> {
+  /** @internal */
+  async _call(name: string, callee: string, args: unknown[]): Promise<unknown> {
     const site = new Error();
-    // Converted here, on the calling thread: a TypeError naming the schema rejects at once.
+    const [schema, min, max] = this._h.signature(name);
+    if (args.length < min || args.length > max) {
+      const takes = min === max ? `${max} argument${max === 1 ? '' : 's'}` : `${min} to ${max} arguments`;
+      throw new TypeError(`${name}() takes ${takes} (${schema}) but ${args.length} ${args.length === 1 ? 'was' : 'were'} given`);
+    }
+    // Converted on this thread, before the call is queued: a TypeError naming the schema rejects at once.
     const pending = this._h.runMethod(name, args.map((a, i) => toNative(a, `argument ${i + 1}`)));
     try {
       return fromNative(await pending);
@@ -136,14 +134,14 @@ export class ScriptModule {
    * @throws Error while method calls run, or while a net sharing its parameters trains.
    */
   train(mode = true): this {
-    checkArgCount('ScriptModule.train', arguments.length, 1);
+    checkArgCount('jit.ScriptModule.train', arguments.length, 1);
     this._h.train(checkBool('mode', mode));
     return this;
   }
 
   /** train(false): evaluation mode. */
   eval(): this {
-    checkArgCount('ScriptModule.eval', arguments.length, 0);
+    checkArgCount('jit.ScriptModule.eval', arguments.length, 0);
     return this.train(false);
   }
 
@@ -152,7 +150,7 @@ export class ScriptModule {
    * @throws RangeError for a bad device or dtype; Error while method calls run, or when the device is not there.
    */
   to(target: DeviceLike | Dtype | ToOptions, dtype?: Dtype): this {
-    checkArgCount('ScriptModule.to', arguments.length, 2);
+    checkArgCount('jit.ScriptModule.to', arguments.length, 2);
     const to = parseTo(target, dtype);
     this._h.to(to.device, to.dtype);
     return this;
@@ -160,13 +158,13 @@ export class ScriptModule {
 
   /** Every parameter with its dotted name, e.g. ['fc.weight', tensor]; the tensors are the module's own. */
   named_parameters(): [string, Tensor][] {
-    checkArgCount('ScriptModule.named_parameters', arguments.length, 0);
+    checkArgCount('jit.ScriptModule.named_parameters', arguments.length, 0);
     return this._h.namedParameters().map(([name, t]) => [name, new Tensor(t)]);
   }
 
   /** The parameters, in named_parameters()'s order. */
   parameters(): Tensor[] {
-    checkArgCount('ScriptModule.parameters', arguments.length, 0);
+    checkArgCount('jit.ScriptModule.parameters', arguments.length, 0);
     return this.named_parameters().map(([, t]) => t);
   }
 
@@ -175,7 +173,7 @@ export class ScriptModule {
    * @throws Error while a net sharing its parameters trains.
    */
   state_dict(): StateDict {
-    checkArgCount('ScriptModule.state_dict', arguments.length, 0);
+    checkArgCount('jit.ScriptModule.state_dict', arguments.length, 0);
     return Object.fromEntries(this._h.stateDict().map(([name, t]) => [name, new Tensor(t)]));
   }
 
@@ -187,7 +185,7 @@ export class ScriptModule {
   load_state_dict(state_dict: StateDict | Map<string, Tensor>, strict?: boolean): IncompatibleKeys;
   load_state_dict(state_dict: StateDict | Map<string, Tensor>, options: { strict?: boolean }): IncompatibleKeys;
   load_state_dict(state_dict: StateDict | Map<string, Tensor>, ...rest: unknown[]): IncompatibleKeys {
-    checkArgCount('ScriptModule.load_state_dict', arguments.length, 2);
+    checkArgCount('jit.ScriptModule.load_state_dict', arguments.length, 2);
     return loadStateDict('ScriptModule', state_dict, rest, () => {
       this._h.checkIdle('load_state_dict()');
       return this._h.stateDict().map(([name, t]) => [name, new Tensor(t)]);
@@ -199,7 +197,7 @@ export class ScriptModule {
    * @throws TypeError / RangeError naming f; Error when the file cannot be written.
    */
   save(f: string): void {
-    checkArgCount('ScriptModule.save', arguments.length, 1);
+    checkArgCount('jit.ScriptModule.save', arguments.length, 1);
     this._h.save(checkPath('f', f));
   }
 

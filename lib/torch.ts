@@ -7,6 +7,7 @@ import { native } from './binding';
 import { Device, DeviceLike, device, parseDevice } from './device';
 import { DataLoader, DistributedSampler, TensorDataset } from './data';
 import * as distributed from './distributed';
+import { gradModeTaken } from './grad_mode';
 import * as jit from './jit';
 import { checkDtype, checkShape, Dtype, DTYPE_CONSTANTS, handleOf, integerRange, shapeArgs, Size, Tensor } from './tensor';
 import * as indexing from './indexing';
@@ -381,7 +382,7 @@ export function no_grad<T>(fn: () => T): T {
   }
   // A ScriptModule's method call took grad mode when it was made: its promise is fine.
   if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function' &&
-      !jit.takesGradModeAtCall(result)) {
+      !gradModeTaken(result)) {
     throw new TypeError('no_grad(fn): fn returned a Promise, but grad mode only covers synchronous code');
   }
   return result;

@@ -158,7 +158,7 @@ Napi::Function ScriptModuleWrap::Init(Napi::Env env) {
                      {
                          Method<&ScriptModuleWrap::RunMethod>("runMethod"),
                          Method<&ScriptModuleWrap::MethodNames>("methodNames"),
-                         Method<&ScriptModuleWrap::Schema>("schema"),
+                         Method<&ScriptModuleWrap::Signature>("signature"),
                          Method<&ScriptModuleWrap::NamedParameters>("namedParameters"),
                          Method<&ScriptModuleWrap::StateDict>("stateDict"),
                          Method<&ScriptModuleWrap::Train>("train"),
@@ -203,26 +203,39 @@ torch::jit::Method ScriptModuleWrap::Find(Napi::Env env, const std::string& name
                                   "'; its methods: " + (names.empty() ? "none" : names));
 }
 
+namespace {
+
+// The arguments a caller passes: the schema's less `self`; the last `optional` of them have defaults.
+struct Signature {
+  size_t first, max, min;
+};
+Signature SignatureOf(const c10::FunctionSchema& schema) {
+  const auto& args = schema.arguments();
+  Signature s;
+  s.first = args.empty() || args[0].name() != "self" ? 0 : 1;
+  s.max = args.size() - s.first;
+  s.min = s.max;
+  while (s.min > 0 && args[s.first + s.min - 1].default_value()) --s.min;
+  return s;
+}
+
+}  // namespace
+
 // runMethod(name, args): each argument converted by the method's schema here, on the main thread (a TypeError
-// naming the schema for a wrong count or type); trailing arguments with defaults may be left out.
+// naming the schema for a wrong type); lib/ has checked the count against signature().
 Napi::Value ScriptModuleWrap::RunMethod(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto method = Find(env, info[0].As<Napi::String>());
   const auto& schema = method.function().getSchema();
-  const auto call = CallSchema(schema);
+  const auto signature = SignatureOf(schema);
   const auto given = info[1].As<Napi::Array>();
-  const size_t first = schema.arguments().empty() || schema.arguments()[0].name() != "self" ? 0 : 1;
-  const size_t max = schema.arguments().size() - first;
-  size_t min = max;
-  while (min > 0 && schema.arguments()[first + min - 1].default_value()) --min;
-  if (given.Length() < min || given.Length() > max) {
-    const auto expected = min == max ? std::to_string(max) : std::to_string(min) + " to " + std::to_string(max);
-    throw Napi::TypeError::New(env, method.name() + "() takes " + expected + " argument(s) (" + call + ") but " +
-                                        std::to_string(given.Length()) + " were given");
+  if (given.Length() < signature.min || given.Length() > signature.max) {
+    throw std::invalid_argument("runMethod: " + std::to_string(given.Length()) + " arguments for " + CallSchema(schema));
   }
+  const auto call = CallSchema(schema);
   torch::jit::Stack args;
   for (uint32_t i = 0; i < given.Length(); ++i) {
-    const auto& argument = schema.arguments()[first + i];
+    const auto& argument = schema.arguments()[signature.first + i];
     args.push_back(ToIValue(given.Get(i), argument.type(), "argument '" + argument.name() + "' of " + call));
   }
   CheckNotHeld(env);
@@ -237,11 +250,17 @@ Napi::Value ScriptModuleWrap::MethodNames(const Napi::CallbackInfo& info) {
   return result;
 }
 
-// schema(name): the method's schema, as PyTorch prints it: "forward(__torch__.Net self, Tensor x) -> Tensor".
-Napi::Value ScriptModuleWrap::Schema(const Napi::CallbackInfo& info) {
-  std::ostringstream out;
-  out << Find(info.Env(), info[0].As<Napi::String>()).function().getSchema();
-  return Napi::String::New(info.Env(), out.str());
+// signature(name): [the schema as a caller writes the call ("forward(Tensor x, int n=1) -> Tensor"), the fewest
+// arguments, the most].
+Napi::Value ScriptModuleWrap::Signature(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto& schema = Find(env, info[0].As<Napi::String>()).function().getSchema();
+  const auto signature = SignatureOf(schema);
+  auto result = Napi::Array::New(env, 3);
+  result.Set(0u, CallSchema(schema));
+  result.Set(1u, static_cast<double>(signature.min));
+  result.Set(2u, static_cast<double>(signature.max));
+  return result;
 }
 
 Napi::Value ScriptModuleWrap::NamedParameters(const Napi::CallbackInfo& info) {

@@ -22,7 +22,7 @@ class ScriptModuleWrap : public Wrap<ScriptModuleWrap> {
  private:
   Napi::Value RunMethod(const Napi::CallbackInfo& info);
   Napi::Value MethodNames(const Napi::CallbackInfo& info);
-  Napi::Value Schema(const Napi::CallbackInfo& info);
+  Napi::Value Signature(const Napi::CallbackInfo& info);
   Napi::Value NamedParameters(const Napi::CallbackInfo& info);
   Napi::Value StateDict(const Napi::CallbackInfo& info);
   Napi::Value Train(const Napi::CallbackInfo& info);

@@ -145,7 +145,7 @@ withPython(`ScriptModule methods${skipped}`, () => {
   test('BAD CALL: a wrong argument count or type is a TypeError naming the schema', async () => {
     // (Native errors are of the main realm, which jest's instanceof misses: their name is checked.)
     const typeError = (message: RegExp) => expect.objectContaining({ name: 'TypeError', message: expect.stringMatching(message) });
-    await expect(control.forward(io.pos)).rejects.toEqual(typeError(/^forward\(\) takes 2 argument\(s\) \(forward\(Tensor x, int n\) -> Tensor\) but 1 were given$/));
+    await expect(control.forward(io.pos)).rejects.toEqual(typeError(/^forward\(\) takes 2 arguments \(forward\(Tensor x, int n\) -> Tensor\) but 1 was given$/));
     await expect(control.forward(io.pos, 'three')).rejects.toEqual(typeError(/argument 'n' of forward\(Tensor x, int n\) -> Tensor to be .*'three'/));
     await expect(control.forward(io.pos, 3, 4)).rejects.toEqual(typeError(/takes 2 argument/));
     await expect(control.run_method('describe', 'not a list')).rejects.toEqual(typeError(/takes 7 argument/));
@@ -191,7 +191,7 @@ describe('torch.jit.trace()', () => {
     class Net extends nn.Module {
       body = new nn.Sequential(new nn.Linear(3, 4), new nn.ReLU());
       head = new nn.Linear(4, 2);
-      forward(x: Tensor): Tensor {
+      override forward(x: Tensor): Tensor {
         return this.head.forward(this.body.forward(x)).mul(2);
       }
     }
