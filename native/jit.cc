@@ -3,6 +3,7 @@
 #include <torch/csrc/jit/frontend/tracer.h>
 #include <torch/csrc/jit/serialization/python_print.h>
 
+#include <cctype>
 #include <map>
 #include <optional>
 #include <sstream>
