@@ -9,8 +9,10 @@
 // 1; at batch 32, a quarter as many), --concurrency of them in flight at once: in Node, that many
 // `model.forward(x)` Promises from one event loop (libuv's thread pool runs them, UV_THREADPOOL_SIZE set to the
 // concurrency); in Python, a thread pool of that size (TorchScript releases the GIL). It reports requests/sec and
-// the p50 / p99 latency of a call; the Node trial also reports the event loop's longest stall while the calls
-// ran (perf_hooks.monitorEventLoopDelay), which stays near 0 when the loop is free. Peers alternate within a round;
+// the p50 / p99 latency of a call; the Node trial also reports how busy the event loop was while the calls ran
+// (performance.eventLoopUtilization: the share of the time it ran JS or native code rather than waiting for events)
+// and its longest stall (perf_hooks.monitorEventLoopDelay: this includes waiting for a core, which on a machine with
+// fewer cores than compute threads can take long while the loop has nothing to do). Peers alternate within a round;
 // the table holds medians over rounds and the ratio of lenet-torch's requests/sec to Python's, paired by round.
 'use strict';
 
@@ -35,7 +37,7 @@ const concurrency = Number(opts.concurrency);
 const threads = Number(opts.threads);
 
 async function trial(file, batch, requests) {
-  const { monitorEventLoopDelay } = require('node:perf_hooks');
+  const { monitorEventLoopDelay, performance } = require('node:perf_hooks');
   const { torch } = require('../..');
   torch.set_num_threads(threads);
   const model = await torch.jit.load(file, { map_location: 'cpu' });
@@ -50,6 +52,7 @@ async function trial(file, batch, requests) {
   delay.enable();
   const latencies = [];
   let next = 0;
+  const elu = performance.eventLoopUtilization();
   const start = process.hrtime.bigint();
   const worker = async () => {
     while (next < requests) {
@@ -60,9 +63,10 @@ async function trial(file, batch, requests) {
   await Promise.all(Array.from({ length: concurrency }, worker));
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   delay.disable();
+  const busy = performance.eventLoopUtilization(elu).utilization;
   latencies.sort((a, b) => a - b);
   const at = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
-  console.log(JSON.stringify({ rps: requests / seconds, p50: at(50), p99: at(99), stall: delay.max / 1e6 }));
+  console.log(JSON.stringify({ rps: requests / seconds, p50: at(50), p99: at(99), stall: delay.max / 1e6, busy }));
 }
 
 function run(peer, file, batch, requests) {
@@ -96,7 +100,7 @@ function main() {
         const r = run(peer, file, batch, requests);
         (results[`${peer},${batch}`] ??= []).push(r);
         console.error(`round ${round + 1} batch ${batch} ${peer}: ${r.rps.toFixed(2)} req/s, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms` +
-          (r.stall === undefined ? '' : `, event loop stall max ${r.stall.toFixed(1)} ms`));
+          (r.stall === undefined ? '' : `, event loop busy ${(100 * r.busy).toFixed(1)}%, stall max ${r.stall.toFixed(1)} ms`));
       }
     }
   }
@@ -105,15 +109,16 @@ function main() {
   console.log(`resnet18 (torch.jit.trace in Python, weights=None), ${concurrency} concurrent forward calls, ${threads} libtorch threads; ` +
     `${new Date().toISOString().slice(0, 10)}, ${cpu}, ${os.cpus().length} cores, Node ${process.version}, libtorch ${torch.__version__}; ` +
     `medians of ${opts.rounds} alternating rounds\n`);
-  console.log('| batch | peer | requests/sec | p50 ms | p99 ms | event loop stall max ms | req/s vs PyTorch (paired) |');
-  console.log('|---|---|---|---|---|---|---|');
+  console.log('| batch | peer | requests/sec | p50 ms | p99 ms | event loop busy | event loop stall max ms | req/s vs PyTorch (paired) |');
+  console.log('|---|---|---|---|---|---|---|---|');
   for (const batch of batches) {
     for (const peer of peers) {
       const rs = results[`${peer},${batch}`];
       const ratio = peer === 'lenet-torch' ? `${median(rs.map((r, i) => r.rps / results[`PyTorch,${batch}`][i].rps)).toFixed(2)}x` : '';
       const stall = rs[0].stall === undefined ? '' : median(rs.map((r) => r.stall)).toFixed(1);
+      const busy = rs[0].busy === undefined ? '' : `${(100 * median(rs.map((r) => r.busy))).toFixed(1)}%`;
       console.log(`| ${batch} | ${peer} | ${median(rs.map((r) => r.rps)).toFixed(2)} | ${median(rs.map((r) => r.p50)).toFixed(1)} | ` +
-        `${median(rs.map((r) => r.p99)).toFixed(1)} | ${stall} | ${ratio} |`);
+        `${median(rs.map((r) => r.p99)).toFixed(1)} | ${busy} | ${stall} | ${ratio} |`);
     }
   }
 }
