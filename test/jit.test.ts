@@ -187,6 +187,19 @@ describe('torch.jit.trace()', () => {
     expect(maxAbsDiff(await torch.no_grad(() => traced.forward(X)), torch.no_grad(() => net.forward(X)))).toBeLessThan(1e-5);
   });
 
+  test('to() casts the traced module in place, and the net with it (their parameters are the same tensors)', async () => {
+    const net = lenet();
+    const X = torch.randn([2, 1, 28, 28]);
+    const before = torch.no_grad(() => net.forward(X));
+    const traced = torch.jit.trace(net, X).to(torch.float64);
+    expect(traced.parameters().every((p) => p.dtype === 'float64')).toBe(true);
+    expect(net.parameters().every((p) => p.dtype === 'float64')).toBe(true);
+    const out = await torch.no_grad(() => traced.forward(X.to(torch.float64))) as Tensor;
+    expect(out.dtype).toBe('float64');
+    expect(maxAbsDiff(out, torch.no_grad(() => net.forward(X.to(torch.float64))))).toBeLessThan(1e-12);
+    expect(maxAbsDiff(out, before)).toBeLessThan(1e-5);
+  });
+
   test('a net written in JS traces too', async () => {
     class Net extends nn.Module {
       body = new nn.Sequential(new nn.Linear(3, 4), new nn.ReLU());
@@ -209,6 +222,8 @@ describe('torch.jit.trace()', () => {
     try {
       await expect(traced.forward(torch.randn([1, 1, 28, 28]))).rejects.toThrow(/trained by this test/);
       expect(() => traced.train()).toThrow(/trained by this test/);
+      expect(() => traced.save(file('held.pt'))).toThrow(/trained by this test/);
+      expect(() => traced.state_dict()).toThrow(/trained by this test/);
     } finally {
       hold.release();
     }
