@@ -20,11 +20,13 @@ export interface JitLoadOptions {
   map_location?: DeviceLike | null;
 }
 
-// The failure of native work, with the stack of the call that started it and the callee's name in front.
+// Duck-typed: a native rejection is an Error of the main realm, which instanceof misses inside a vm context (jest).
 const messageOf = (e: unknown): string => {
   const message = (e as { message?: unknown } | null)?.message;
   return typeof message === 'string' ? message : String(e);
 };
+
+// The failure of native work, with the stack of the call that started it.
 function failure(message: string, cause: unknown, site: Error): Error {
   return atCaller(new Error(message, { cause }), site);
 }
@@ -233,13 +235,13 @@ export async function load(f: string, options?: JitLoadOptions | DeviceLike): Pr
   try {
     return new ScriptModule(await native.jitLoad(path, target));
   } catch (e) {
-    throw failure(`torch.jit.load: cannot load '${path}': ${explainLoad(messageOf(e).trim())}`, e, site);
+    throw failure(`torch.jit.load: cannot load '${path}': ${explainLoad(messageOf(e).trim(), target)}`, e, site);
   }
 }
 
 // libtorch's words for the common mistakes, with what to do.
-function explainLoad(message: string): string {
-  if (/'CUDA' backend|CUDA is not available|not compiled with CUDA/i.test(message)) {
+function explainLoad(message: string, target: string | null): string {
+  if (target === null && /'CUDA' backend|CUDA is not available|not compiled with CUDA/i.test(message)) {
     // libtorch's own words here are a dispatcher table several screens long.
     return "its tensors were saved on CUDA, and this process has no CUDA device (or its libtorch has no CUDA): pass " +
       "map_location: 'cpu'";
