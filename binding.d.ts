@@ -47,7 +47,7 @@ export declare class NativeTensor {
   /** A number is the other operand as a Python scalar; matmul and masked_select take a tensor only. */
   binary(op: 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le' | 'matmul' | 'masked_select',
          other: NativeTensor | number): NativeTensor;
-  unary(op: 'clone' | 'detach' | 'contiguous' | 'exp' | 'log' | 'neg' | 'abs' | 'sigmoid' | 'relu' | 'sqrt'): NativeTensor;
+  unary(op: 'clone' | 'detach' | 'exp' | 'log' | 'abs' | 'sigmoid' | 'relu' | 'sqrt'): NativeTensor;
   /**
    * The ops whose arguments are integers: narrow [dim, start, length], select [dim, index], squeeze [] or [dim],
    * unsqueeze [dim], permute [dims...], flatten [start_dim, end_dim], softmax [dim], log_softmax [dim].
@@ -92,10 +92,7 @@ export declare class NativeModule {
    */
   stateDict(): [string, NativeTensor][];
   train(mode: boolean): void;
-  isTraining(): boolean;
   to(device: string | null, dtype: NativeDtype | null): void;
-  /** libtorch's printout of the module tree. */
-  describe(): string;
   /**
    * This module's own parameter `name` takes the tensor's values, sharing its memory, and stays the same leaf with
    * requires_grad; its gradient is cleared. lib/ checks the name, shape, dtype and device first.
@@ -176,12 +173,12 @@ export declare class NativeHold {
   acquire(): void;
   /** Lets go, unless native work runs under the hold: then keeps it and returns false. */
   release(): boolean;
-  held(): boolean;
 }
 
 /**
- * A c10d process group (native/distributed.h), made by initProcessGroup. Collectives are issued on the calling
- * thread, in call order, and waited for off it.
+ * A c10d process group (native/distributed.h), made by initProcessGroup. Collectives take their turn on the calling
+ * thread, in call order; the ranks' agreement check, the collective and the wait run off it (but for the blocking
+ * ones), and they reach the backend in turn.
  */
 export declare class NativeProcessGroup {
   private constructor();
@@ -195,8 +192,13 @@ export declare class NativeProcessGroup {
   barrier(): Promise<void>;
   /** Blocks: the parameters' gradients averaged across ranks in place (a missing one counts as zeros). */
   averageGradients(params: NativeTensor[]): void;
-  /** Blocks: rank 0's parameter values copied into every rank's, in place. */
+  /**
+   * Blocks: the ranks' parameter layouts compared (the same Error on every rank when they differ), then rank 0's
+   * values copied into every rank's, in place.
+   */
   broadcastParameters(params: NativeTensor[]): void;
+  /** broadcastParameters off the main thread, the modules' trees held for `activity` until it settles. */
+  broadcastParametersAsync(modules: NativeModule[], params: NativeTensor[], activity: string): Promise<void>;
   /** This handle lets go of the group; later calls throw. */
   destroy(): void;
 }

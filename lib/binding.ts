@@ -69,14 +69,76 @@ export function checkNode(version: string = process.version): void {
   );
 }
 
+/** The property where a native constructor that failed leaves its Error, and the mark of an Error that a native
+ * call returns (native/errors.h, kConstructionError and kNativeError). */
+const kConstructionError = '__lenetTorchConstructionError';
+const kNativeError = '__lenetTorchError';
+
+type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
+
+/** Marks the wrappers, so that a class's prototype (shared by every load of the addon in a process, as under jest's
+ * per-file module registries) is wrapped once. */
+const kThrowing = Symbol.for('lenet-torch.throwing');
+
+/** A native function or method that throws the Error it returns (native/errors.h says why they return it). */
+function throwing(fn: AnyFunction): AnyFunction {
+  if ((fn as unknown as Record<symbol, boolean>)[kThrowing]) return fn;
+  const wrapped = function (this: unknown, ...args: unknown[]): unknown {
+    const result = fn.apply(this, args);
+    if (typeof result === 'object' && result !== null && (result as Record<string, unknown>)[kNativeError] === true) throw result;
+    return result;
+  };
+  Object.defineProperty(wrapped, 'name', { value: fn.name });
+  Object.defineProperty(wrapped, kThrowing, { value: true });
+  return wrapped;
+}
+
+/** A native class whose methods and constructor throw what they report (the class itself is unchanged). */
+function throwingClass(cls: new (...args: unknown[]) => object): new (...args: unknown[]) => object {
+  for (const key of Object.getOwnPropertyNames(cls.prototype)) {
+    const descriptor = Object.getOwnPropertyDescriptor(cls.prototype, key)!;
+    if (key !== 'constructor' && typeof descriptor.value === 'function') {
+      Object.defineProperty(cls.prototype, key, { ...descriptor, value: throwing(descriptor.value as AnyFunction) });
+    }
+  }
+  // Called with `new`, a function that returns an object yields that object: the native instance, of the native
+  // class (the addon checks instanceof against it).
+  const construct = function (...args: unknown[]): object {
+    const instance = new cls(...args) as Record<string, unknown>;
+    const error = instance[kConstructionError];
+    if (error !== undefined) throw error;
+    return instance;
+  };
+  Object.defineProperty(construct, 'name', { value: cls.name });
+  construct.prototype = cls.prototype;
+  return construct as unknown as new (...args: unknown[]) => object;
+}
+
+/** @internal Makes every native entry point throw its failures (see native/errors.h). */
+export function throwingBinding(raw: Record<string, unknown>): Binding {
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    if (typeof value !== 'function') {
+      out[name] = value;
+    } else if (Object.getOwnPropertyNames(value.prototype ?? {}).length > 1) {
+      out[name] = throwingClass(value as new (...args: unknown[]) => object); // a class: methods beside constructor
+    } else {
+      out[name] = throwing(value as AnyFunction);
+    }
+  }
+  return out as unknown as Binding;
+}
+
 function load(): Binding {
   checkNode();
+  let raw: Record<string, unknown>;
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require(bindingPath) as Binding;
+    raw = require(bindingPath) as Record<string, unknown>;
   } catch (error) {
     throw explain(error as NodeJS.ErrnoException);
   }
+  return throwingBinding(raw);
 }
 
 export const native: Binding = load();

@@ -83,7 +83,8 @@ export function checkShape(name: string, value: unknown, rule: ShapeRule = {}): 
   const expected = `${min === 1 ? 'a positive integer' : 'a non-negative integer'}${rule.allowInfer ? ' or one -1' : ''}`;
   if (!Array.isArray(value)) throw invalidType(name, `an array of ${min === 1 ? 'positive' : 'non-negative'} integers`, value);
   let inferred = 0;
-  return value.map((d, i) => {
+  // Array.from, not map: it visits the holes of a sparse array (`new Array(2)`), which then fail as undefined.
+  return Array.from(value, (d: unknown, i) => {
     if (rule.allowInfer && d === -1 && inferred++ === 0) return -1;
     return checkInt(`${name}[${i}]`, d, { min, expected });
   });

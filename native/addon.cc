@@ -1,4 +1,4 @@
-// Registers the native classes and functions; nothing else.
+// Registers the native classes and functions (and the switch for the fast kernels); nothing else.
 #include <napi.h>
 #include <torch/torch.h>
 
@@ -26,7 +26,7 @@ Napi::Value SetFastKernelsFn(const Napi::CallbackInfo& info) {
 }
 }  // namespace
 
-Napi::Object Init(Napi::Env env, Napi::Object exports) {
+Napi::Object Export(Napi::Env env, Napi::Object exports) {
   // Once per process (malloc tuning, the counting allocator, the default thread count); then this environment's
   // own JS thread takes the process's thread count without changing it for the others.
   InitProcess();
@@ -67,6 +67,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
 }  // namespace lt
 
-static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return lt::Init(env, exports); }
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return lt::Export(env, exports); }
 
 NODE_API_MODULE(lenet_torch, InitAddon)

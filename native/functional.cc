@@ -18,6 +18,8 @@ CrossEntropySpec ParseCrossEntropy(const Napi::Object& o) {
     spec.reduction = torch::kSum;
   } else if (reduction == "none") {
     spec.reduction = torch::kNone;
+  } else if (reduction != "mean") {
+    throw std::invalid_argument("unknown reduction '" + reduction + "'");  // lib/ checks it: a bug, not a default
   }
   return spec;
 }
@@ -42,7 +44,7 @@ Napi::Value CrossEntropyFn(const Napi::CallbackInfo& info) {
 }
 
 // init(kind, tensor, a, b): fills the tensor in place, without recording autograd history.
-Napi::Value Init(const Napi::CallbackInfo& info) {
+Napi::Value InitFn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string kind = info[0].As<Napi::String>();
   const auto& t = TensorWrap::From(info[1], "tensor");
@@ -74,10 +76,7 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
 // zeroGrad(params, setToNone): Module.zero_grad().
 Napi::Value ZeroGradFn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const auto array = info[0].As<Napi::Array>();
-  std::vector<at::Tensor> params;
-  for (uint32_t i = 0; i < array.Length(); ++i) params.push_back(TensorWrap::From(array.Get(i), "params"));
-  ZeroGrad(params, info[1].ToBoolean());
+  ZeroGrad(TensorWrap::List(info[0], "params"), info[1].ToBoolean());
   return env.Undefined();
 }
 
@@ -85,7 +84,7 @@ Napi::Value ZeroGradFn(const Napi::CallbackInfo& info) {
 
 void InitFunctional(Napi::Env env, Napi::Object exports) {
   exports.Set("crossEntropy", Function<&CrossEntropyFn>(env, "crossEntropy"));
-  exports.Set("init", Function<&Init>(env, "init"));
+  exports.Set("init", Function<&InitFn>(env, "init"));
   exports.Set("zeroGrad", Function<&ZeroGradFn>(env, "zeroGrad"));
 }
 

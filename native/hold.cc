@@ -104,7 +104,6 @@ Napi::Function HoldWrap::Init(Napi::Env env) {
                      {
                          Method<&HoldWrap::Acquire>("acquire"),
                          Method<&HoldWrap::Release>("release"),
-                         Method<&HoldWrap::Held>("held"),
                      });
 }
 
@@ -114,7 +113,7 @@ HoldWrap* HoldWrap::FromOptional(const Napi::Value& value, const char* what) {
 
 // new Hold(modules, activity)
 HoldWrap::HoldWrap(const Napi::CallbackInfo& info) : Wrap<HoldWrap>(info) {
-  Guarded(info.Env(), [&] {
+  Construct(info, [&] {
     const auto modules = info[0].As<Napi::Array>();
     for (uint32_t i = 0; i < modules.Length(); ++i) roots_.push_back(ModuleWrap::From(modules.Get(i), "modules")->module());
     activity_ = info[1].As<Napi::String>();
@@ -146,7 +145,6 @@ Napi::Value HoldWrap::Release(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), true);
 }
 
-Napi::Value HoldWrap::Held(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), hold_ != nullptr); }
 
 WorkHold::WorkHold(Napi::Env env, HoldWrap* lent, const torch::nn::Module& root, const std::string& activity) {
   if (lent != nullptr && lent->Covers(root)) {

@@ -54,7 +54,6 @@ class HoldWrap : public Wrap<HoldWrap> {
  private:
   Napi::Value Acquire(const Napi::CallbackInfo& info);
   Napi::Value Release(const Napi::CallbackInfo& info);
-  Napi::Value Held(const Napi::CallbackInfo& info);
 
   std::vector<std::shared_ptr<torch::nn::Module>> roots_;
   std::string activity_;

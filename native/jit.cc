@@ -178,8 +178,10 @@ Napi::Value ScriptModuleWrap::New(Napi::Env env, torch::jit::Module module) {
 
 // Only through New(): new ScriptModule(External<torch::jit::Module>).
 ScriptModuleWrap::ScriptModuleWrap(const Napi::CallbackInfo& info) : Wrap<ScriptModuleWrap>(info) {
-  if (!info[0].IsExternal()) throw Napi::TypeError::New(info.Env(), "ScriptModule: use torch.jit.load or torch.jit.trace");
-  module_ = *info[0].As<Napi::External<torch::jit::Module>>().Data();
+  Construct(info, [&] {
+    if (!info[0].IsExternal()) throw Napi::TypeError::New(info.Env(), "ScriptModule: use torch.jit.load or torch.jit.trace");
+    module_ = *info[0].As<Napi::External<torch::jit::Module>>().Data();
+  });
 }
 
 void ScriptModuleWrap::CheckNotHeld(Napi::Env env) const {

@@ -50,7 +50,7 @@ TORCH_MODULE(AvgPool2d);
 
 int64_t Int(const Napi::Object& o, const char* key) { return o.Get(key).As<Napi::Number>().Int64Value(); }
 bool Bool(const Napi::Object& o, const char* key) { return o.Get(key).ToBoolean(); }
-torch::ExpandingArray<2> Pair(const Napi::Object& o, const char* key) {
+torch::ExpandingArray<2> Size2(const Napi::Object& o, const char* key) {
   const auto v = ToShape(o.Get(key));
   return torch::ExpandingArray<2>({v.at(0), v.at(1)});
 }
@@ -59,27 +59,31 @@ torch::nn::Conv2dOptions::padding_mode_t PaddingMode(const std::string& mode) {
   if (mode == "reflect") return torch::kReflect;
   if (mode == "replicate") return torch::kReplicate;
   if (mode == "circular") return torch::kCircular;
-  return torch::kZeros;
+  if (mode == "zeros") return torch::kZeros;
+  throw std::invalid_argument("unknown padding_mode '" + mode + "'");  // lib/ checks it: a bug, not a default
 }
 
 // Builds the libtorch module for `kind` from options that lib/ has validated and completed.
 torch::nn::AnyModule Create(const std::string& kind, const Napi::Object& o, const Napi::Value& children) {
   if (kind == "Conv2d") {
-    auto options = torch::nn::Conv2dOptions(Int(o, "in_channels"), Int(o, "out_channels"), Pair(o, "kernel_size"))
-                       .stride(Pair(o, "stride"))
-                       .dilation(Pair(o, "dilation"))
+    auto options = torch::nn::Conv2dOptions(Int(o, "in_channels"), Int(o, "out_channels"), Size2(o, "kernel_size"))
+                       .stride(Size2(o, "stride"))
+                       .dilation(Size2(o, "dilation"))
                        .groups(Int(o, "groups"))
                        .bias(Bool(o, "bias"))
                        .padding_mode(PaddingMode(o.Get("padding_mode").As<Napi::String>()));
     const auto padding = o.Get("padding");
     if (padding.IsString()) {
-      if (padding.As<Napi::String>().Utf8Value() == "same") {
+      const std::string mode = padding.As<Napi::String>();
+      if (mode == "same") {
         options.padding(torch::kSame);
-      } else {
+      } else if (mode == "valid") {
         options.padding(torch::kValid);
+      } else {
+        throw std::invalid_argument("unknown padding '" + mode + "'");
       }
     } else {
-      options.padding(Pair(o, "padding"));
+      options.padding(Size2(o, "padding"));
     }
     return torch::nn::AnyModule(Conv2d(options));
   }
@@ -88,19 +92,19 @@ torch::nn::AnyModule Create(const std::string& kind, const Napi::Object& o, cons
         torch::nn::LinearOptions(Int(o, "in_features"), Int(o, "out_features")).bias(Bool(o, "bias"))));
   }
   if (kind == "AvgPool2d") {
-    auto options = torch::nn::AvgPool2dOptions(Pair(o, "kernel_size"))
-                       .stride(Pair(o, "stride"))
-                       .padding(Pair(o, "padding"))
+    auto options = torch::nn::AvgPool2dOptions(Size2(o, "kernel_size"))
+                       .stride(Size2(o, "stride"))
+                       .padding(Size2(o, "padding"))
                        .ceil_mode(Bool(o, "ceil_mode"))
                        .count_include_pad(Bool(o, "count_include_pad"));
     if (o.Get("divisor_override").IsNumber()) options.divisor_override(Int(o, "divisor_override"));
     return torch::nn::AnyModule(AvgPool2d(options));
   }
   if (kind == "MaxPool2d") {
-    return torch::nn::AnyModule(torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(Pair(o, "kernel_size"))
-                                                         .stride(Pair(o, "stride"))
-                                                         .padding(Pair(o, "padding"))
-                                                         .dilation(Pair(o, "dilation"))
+    return torch::nn::AnyModule(torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(Size2(o, "kernel_size"))
+                                                         .stride(Size2(o, "stride"))
+                                                         .padding(Size2(o, "padding"))
+                                                         .dilation(Size2(o, "dilation"))
                                                          .ceil_mode(Bool(o, "ceil_mode"))));
   }
   if (kind == "Sigmoid") return torch::nn::AnyModule(torch::nn::Sigmoid());
@@ -150,25 +154,18 @@ Napi::Function ModuleWrap::Init(Napi::Env env) {
                          Method<&ModuleWrap::NamedParameters>("namedParameters"),
                          Method<&ModuleWrap::StateDict>("stateDict"),
                          Method<&ModuleWrap::Train>("train"),
-                         Method<&ModuleWrap::IsTraining>("isTraining"),
                          Method<&ModuleWrap::To>("to"),
-                         Method<&ModuleWrap::Describe>("describe"),
                          Method<&ModuleWrap::SetParameter>("setParameter"),
                      });
 }
 
 ModuleWrap* ModuleWrap::From(const Napi::Value& value, const char* what) {
-  Napi::Env env = value.Env();
-  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(Data(env).module.Value())) {
-    throw Napi::TypeError::New(env, std::string("Expected ") + what + " to be a native Module");
-  }
-  return Unwrap(value.As<Napi::Object>());
+  return UnwrapAs(value, Data(value.Env()).module, what, "a native Module");
 }
 
 // new Module(kind, options, children?)
 ModuleWrap::ModuleWrap(const Napi::CallbackInfo& info) : Wrap<ModuleWrap>(info) {
-  Napi::Env env = info.Env();
-  Guarded(env, [&] {
+  Construct(info, [&] {
     any_ = Create(info[0].As<Napi::String>(), info[1].As<Napi::Object>(), info[2]);
     module_ = any_.ptr();
   });
@@ -180,7 +177,7 @@ Napi::Value ModuleWrap::Forward(const Napi::CallbackInfo& info) {
   const auto& input = TensorWrap::From(info[0], "input");
   // What the result keeps alive: itself plus, in grad mode, the activations its graph saved for backward.
   const auto before = CpuBytesInUse();
-  auto output = Run(input);
+  auto output = any_.forward(input);
   const auto held = std::max<int64_t>(CpuBytesInUse() - before, output.storage().nbytes());
   return TensorWrap::New(env, std::move(output), held);
 }
@@ -260,10 +257,6 @@ Napi::Value ModuleWrap::Train(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-Napi::Value ModuleWrap::IsTraining(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), module_->is_training());
-}
-
 // to(device | null, dtype | null)
 Napi::Value ModuleWrap::To(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -294,10 +287,4 @@ Napi::Value ModuleWrap::SetParameter(const Napi::CallbackInfo& info) {
 }
 
 // libtorch's own description of the module tree, for debugging.
-Napi::Value ModuleWrap::Describe(const Napi::CallbackInfo& info) {
-  std::ostringstream stream;
-  stream << *module_;
-  return Napi::String::New(info.Env(), stream.str());
-}
-
 }  // namespace lt

@@ -40,7 +40,6 @@ class ModuleWrap : public Wrap<ModuleWrap> {
 
   const std::shared_ptr<torch::nn::Module>& module() const { return module_; }
   const torch::nn::AnyModule& Any() const { return any_; }
-  at::Tensor Run(const at::Tensor& input) { return any_.forward(input); }
 
  private:
   Napi::Value Forward(const Napi::CallbackInfo& info);
@@ -48,9 +47,7 @@ class ModuleWrap : public Wrap<ModuleWrap> {
   Napi::Value NamedParameters(const Napi::CallbackInfo& info);
   Napi::Value StateDict(const Napi::CallbackInfo& info);
   Napi::Value Train(const Napi::CallbackInfo& info);
-  Napi::Value IsTraining(const Napi::CallbackInfo& info);
   Napi::Value To(const Napi::CallbackInfo& info);
-  Napi::Value Describe(const Napi::CallbackInfo& info);
   Napi::Value SetParameter(const Napi::CallbackInfo& info);
 
   std::shared_ptr<torch::nn::Module> module_;

@@ -30,27 +30,20 @@ Napi::Function SGDWrap::Init(Napi::Env env) {
 }
 
 SGDWrap* SGDWrap::From(const Napi::Value& value, const char* what) {
-  Napi::Env env = value.Env();
-  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(Data(env).sgd.Value())) {
-    throw Napi::TypeError::New(env, std::string("Expected ") + what + " to be a native SGD");
-  }
-  return Unwrap(value.As<Napi::Object>());
+  return UnwrapAs(value, Data(value.Env()).sgd, what, "a native SGD");
 }
 
 // new SGD(params: Tensor[], {lr, momentum, dampening, weight_decay, nesterov})
 SGDWrap::SGDWrap(const Napi::CallbackInfo& info) : Wrap<SGDWrap>(info) {
-  Napi::Env env = info.Env();
-  const auto array = info[0].As<Napi::Array>();
-  std::vector<at::Tensor> params;
-  for (uint32_t i = 0; i < array.Length(); ++i) params.push_back(TensorWrap::From(array.Get(i), "params"));
-  const auto o = info[1].As<Napi::Object>();
-  auto number = [&](const char* key) { return o.Get(key).As<Napi::Number>().DoubleValue(); };
-  Guarded(env, [&] {
+  Construct(info, [&] {
+    const auto params = TensorWrap::List(info[0], "params");
+    const auto o = info[1].As<Napi::Object>();
+    auto number = [&](const char* key) { return o.Get(key).As<Napi::Number>().DoubleValue(); };
     optimizer_ = std::make_shared<torch::optim::SGD>(params, torch::optim::SGDOptions(number("lr"))
-                                                                 .momentum(number("momentum"))
-                                                                 .dampening(number("dampening"))
-                                                                 .weight_decay(number("weight_decay"))
-                                                                 .nesterov(o.Get("nesterov").ToBoolean()));
+                                                                   .momentum(number("momentum"))
+                                                                   .dampening(number("dampening"))
+                                                                   .weight_decay(number("weight_decay"))
+                                                                   .nesterov(o.Get("nesterov").ToBoolean()));
   });
 }
 

@@ -18,7 +18,7 @@ namespace lt {
 
 namespace {
 
-int64_t StorageBytes(const at::Tensor& t) {
+int64_t StorageNbytes(const at::Tensor& t) {
   return t.defined() && t.has_storage() ? static_cast<int64_t>(t.storage().nbytes()) : 0;
 }
 
@@ -74,7 +74,7 @@ at::Scalar Operand(const Napi::Value& v, const at::Tensor& self) {
 }
 
 // [values, indices] of max(dim), min(dim), topk.
-Napi::Array Pair(Napi::Env env, const std::tuple<at::Tensor, at::Tensor>& pair) {
+Napi::Array ValuesAndIndices(Napi::Env env, const std::tuple<at::Tensor, at::Tensor>& pair) {
   auto array = Napi::Array::New(env, 2);
   array.Set(0u, TensorWrap::New(env, std::get<0>(pair)));
   array.Set(1u, TensorWrap::New(env, std::get<1>(pair)));
@@ -158,28 +158,35 @@ Napi::Value TensorWrap::New(Napi::Env env, at::Tensor tensor, bool owned) {
 Napi::Value TensorWrap::New(Napi::Env env, at::Tensor tensor, int64_t bytes) {
   if (!tensor.defined()) return env.Null();
   // -1: the tensor's own storage.
-  const int64_t reported = bytes < 0 ? StorageBytes(tensor) : std::max(bytes, int64_t{0});
+  const int64_t reported = bytes < 0 ? StorageNbytes(tensor) : std::max(bytes, int64_t{0});
   return lt::Data(env).tensor.New(
       {Napi::External<at::Tensor>::New(env, &tensor), Napi::Number::New(env, static_cast<double>(reported))});
 }
 
 const at::Tensor& TensorWrap::From(const Napi::Value& value, const char* what) {
-  Napi::Env env = value.Env();
-  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(lt::Data(env).tensor.Value())) {
-    throw Napi::TypeError::New(env, std::string("Expected ") + what + " to be a Tensor");
-  }
-  return Unwrap(value.As<Napi::Object>())->Get(env);
+  return UnwrapAs(value, lt::Data(value.Env()).tensor, what, "a Tensor")->Get(value.Env());
+}
+
+std::vector<at::Tensor> TensorWrap::List(const Napi::Value& value, const char* what) {
+  if (!value.IsArray()) throw Napi::TypeError::New(value.Env(), std::string("Expected ") + what + " to be an array");
+  const auto array = value.As<Napi::Array>();
+  std::vector<at::Tensor> tensors;
+  tensors.reserve(array.Length());
+  for (uint32_t i = 0; i < array.Length(); ++i) tensors.push_back(From(array.Get(i), what));
+  return tensors;
 }
 
 TensorWrap::TensorWrap(const Napi::CallbackInfo& info) : Wrap<TensorWrap>(info) {
-  Napi::Env env = info.Env();
-  if (info.Length() != 2 || !info[0].IsExternal()) {
-    throw Napi::TypeError::New(env, "Tensor cannot be constructed directly: use torch.tensor() or torch.zeros()");
-  }
-  tensor_ = std::move(*info[0].As<Napi::External<at::Tensor>>().Data());
-  env_ = env;
-  external_bytes_ = info[1].As<Napi::Number>().Int64Value();
-  if (external_bytes_ > 0) Napi::MemoryManagement::AdjustExternalMemory(env, external_bytes_);
+  Construct(info, [&] {
+    Napi::Env env = info.Env();
+    if (info.Length() != 2 || !info[0].IsExternal() || !info[1].IsNumber()) {
+      throw Napi::TypeError::New(env, "Tensor cannot be constructed directly: use torch.tensor() or torch.zeros()");
+    }
+    tensor_ = std::move(*info[0].As<Napi::External<at::Tensor>>().Data());
+    env_ = env;
+    external_bytes_ = info[1].As<Napi::Number>().Int64Value();
+    if (external_bytes_ > 0) Napi::MemoryManagement::AdjustExternalMemory(env, external_bytes_);
+  });
 }
 
 TensorWrap::~TensorWrap() { Release(); }
@@ -325,14 +332,14 @@ Napi::Value TensorWrap::ReduceWithIndices(const Napi::CallbackInfo& info) {
   const auto dim = info[1].As<Napi::Number>().Int64Value();
   const bool keepdim = info[2].ToBoolean();
   if (op != "max" && op != "min") throw std::invalid_argument("unknown reduction " + op);
-  return Pair(env, op == "max" ? t.max(dim, keepdim) : t.min(dim, keepdim));
+  return ValuesAndIndices(env, op == "max" ? t.max(dim, keepdim) : t.min(dim, keepdim));
 }
 
 // topk(k, dim, largest, sorted) -> [values, indices]
 Napi::Value TensorWrap::Topk(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const auto& t = Get(env);
-  return Pair(env, t.topk(info[0].As<Napi::Number>().Int64Value(), info[1].As<Napi::Number>().Int64Value(),
+  return ValuesAndIndices(env, t.topk(info[0].As<Napi::Number>().Int64Value(), info[1].As<Napi::Number>().Int64Value(),
                           info[2].ToBoolean(), info[3].ToBoolean()));
 }
 
@@ -370,10 +377,8 @@ Napi::Value TensorWrap::Unary(const Napi::CallbackInfo& info) {
   const std::string op = info[0].As<Napi::String>();
   if (op == "clone") return New(env, t.clone());
   if (op == "detach") return New(env, t.detach());
-  if (op == "contiguous") return New(env, t.contiguous());
   if (op == "exp") return New(env, t.exp());
   if (op == "log") return New(env, t.log());
-  if (op == "neg") return New(env, t.neg());
   if (op == "abs") return New(env, t.abs());
   if (op == "sigmoid") return New(env, t.sigmoid());
   if (op == "relu") return New(env, t.relu());
@@ -582,10 +587,7 @@ Napi::Value Arange(const Napi::CallbackInfo& info) {
 Napi::Value Join(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string op = info[0].As<Napi::String>();
-  const auto items = info[1].As<Napi::Array>();
-  std::vector<at::Tensor> tensors;
-  tensors.reserve(items.Length());
-  for (uint32_t i = 0; i < items.Length(); ++i) tensors.push_back(TensorWrap::From(items.Get(i), "tensors"));
+  const auto tensors = TensorWrap::List(info[1], "tensors");
   const auto dim = info[2].As<Napi::Number>().Int64Value();
   if (op == "cat") return TensorWrap::New(env, torch::cat(tensors, dim));
   if (op == "stack") return TensorWrap::New(env, torch::stack(tensors, dim));

@@ -20,6 +20,8 @@ class TensorWrap : public Wrap<TensorWrap> {
   static Napi::Value New(Napi::Env env, at::Tensor tensor, int64_t bytes);
   // The tensor behind a JS handle; a TypeError naming `what` if it is not one, an Error if it was disposed.
   static const at::Tensor& From(const Napi::Value& value, const char* what);
+  // The tensors of a JS array of handles (From() for each).
+  static std::vector<at::Tensor> List(const Napi::Value& value, const char* what);
 
   explicit TensorWrap(const Napi::CallbackInfo& info);
   ~TensorWrap() override;

@@ -81,11 +81,6 @@ struct Batch {
   }
 };
 
-// One SGD step on one batch, metrics added to the running sums. The gradients are set to None first (no memset;
-// backward writes them fresh), as PyTorch's zero_grad() does by default. On the CPU the batch is split across
-// threads that share the parameters: each gathers its slice, back-propagates the slice's summed loss divided by the
-// batch's count of counted (not ignored) targets, so the accumulated gradients are exactly those of the batch's mean
-// loss.
 // The metrics' running sums, on the device.
 void EnsureMetrics(TrainerWrap::State& s, const c10::Device& device) {
   if (!s.loss_sum.defined() || s.loss_sum.device() != device) {
@@ -218,6 +213,11 @@ bool ReplayGraph(TrainerWrap::State& s, const at::Tensor& x, const at::Tensor& y
 #endif
 }
 
+// One SGD step on one batch, metrics added to the running sums. The gradients are set to None first (no memset;
+// backward writes them fresh), as PyTorch's zero_grad() does by default. On the CPU the batch is split across
+// threads that share the parameters: each gathers its slice, back-propagates the slice's summed loss divided by the
+// batch's count of counted (not ignored) targets, so the accumulated gradients are exactly those of the batch's mean
+// loss.
 void TrainBatch(TrainerWrap::State& s, const Batch& batch, const c10::Device& device) {
   EnsureMetrics(s, device);
   const auto n = batch.size();
@@ -343,15 +343,11 @@ Napi::Function TrainerWrap::Init(Napi::Env env) {
 }
 
 TrainerWrap* TrainerWrap::From(const Napi::Value& value, const char* what) {
-  Napi::Env env = value.Env();
-  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(Data(env).trainer.Value())) {
-    throw Napi::TypeError::New(env, std::string("Expected ") + what + " to be a native Trainer");
-  }
-  return Unwrap(value.As<Napi::Object>());
+  return UnwrapAs(value, Data(value.Env()).trainer, what, "a native Trainer");
 }
 
 TrainerWrap::TrainerWrap(const Napi::CallbackInfo& info) : Wrap<TrainerWrap>(info) {
-  Guarded(info.Env(), [&] {
+  Construct(info, [&] {
     auto* net = ModuleWrap::From(info[0], "net");
     auto* optimizer = SGDWrap::From(info[1], "optimizer");
     state_ = std::make_shared<State>();

@@ -23,7 +23,7 @@ class TrainerWrap : public Wrap<TrainerWrap> {
  public:
   static Napi::Function Init(Napi::Env env);
   static TrainerWrap* From(const Napi::Value& value, const char* what);
-  // new Trainer(net, optimizer, lossOptions, group | null)
+  // new Trainer(net, optimizer, lossOptions, {cudaGraph}, group | null)
   explicit TrainerWrap(const Napi::CallbackInfo& info);
 
   // Everything a worker needs, shared so that it outlives the JS objects if they are collected mid-run.

@@ -60,32 +60,40 @@ void PromiseWorker::Execute() {
 }
 
 void PromiseWorker::OnOK() {
+  Napi::Env env = Env();
+  // Settle() is the one way out: Result() or Release() failing rejects the promise with that failure instead of
+  // leaving it pending forever.
+  Napi::Value value;
   try {
     Release();
-    if (failed_) {
-      deferred_.Reject(Napi::Error::New(Env(), error_).Value());
-      return;
-    }
-    // A result that cannot be made (a value JS cannot hold) rejects, rather than leaving the promise unsettled.
-    Napi::Value result;
-    try {
-      result = Guarded(Env(), [&] { return Result(); });
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-      return;
-    }
-    deferred_.Resolve(result);
+    value = failed_ ? Napi::Error::New(env, error_).Value() : Result();
   } catch (...) {
-    // The environment is going away (its JS can no longer run): nobody is left to tell.
+    failed_ = true;
+    value = CurrentError(env);
   }
+  Settle(value);
 }
 
 // Only reached through Napi::AsyncWorker's own failures (we never call SetError).
 void PromiseWorker::OnError(const Napi::Error& error) {
+  failed_ = true;
+  Napi::Value value = error.Value();
   try {
     Release();
-    deferred_.Reject(error.Value());
   } catch (...) {
+  }
+  Settle(value);
+}
+
+void PromiseWorker::Settle(const Napi::Value& value) {
+  try {
+    if (failed_) {
+      deferred_.Reject(value);
+    } else {
+      deferred_.Resolve(value);
+    }
+  } catch (...) {
+    // The environment is going away (its JS can no longer run): nobody is left to tell.
   }
 }
 

@@ -26,7 +26,7 @@ class PromiseWorker : public Napi::AsyncWorker {
 
   // Worker thread: the work, with this process's libtorch thread count applied. Throw to reject.
   virtual void Run() = 0;
-  // Main thread, after Run succeeded: the value to resolve with (throw to reject).
+  // Main thread, after Run succeeded: the value to resolve with.
   virtual Napi::Value Result() = 0;
   // Main thread, always, before the promise settles: give back what the work held (see hold.h).
   virtual void Release() {}
@@ -35,6 +35,7 @@ class PromiseWorker : public Napi::AsyncWorker {
   void Execute() final;
   void OnOK() final;
   void OnError(const Napi::Error& error) final;
+  void Settle(const Napi::Value& value);
 
   Napi::Promise::Deferred deferred_;
   std::string error_;

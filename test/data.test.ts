@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { d2l, torch, Tensor } from '../lib';
 import type { DataLoader } from '../lib/data';
+import { mainThreadDuring, summary } from './main-thread';
 import { failure, first, IDX_NAMES, idx, labelsOf, serve, tempDirs, writeIdxFiles } from './idx-files';
 
 const { DataLoader: Loader, TensorDataset } = torch.utils.data;
@@ -292,53 +293,24 @@ describe('d2l.load_data_fashion_mnist()', () => {
       expect(Xa.sum().item()).toBe(Xb.sum().item());
     });
 
-    // A stall in the loader repeats on every load, while a machine busy with other work stalls a load only now and
-    // then: so each of these checks passes when one of three loads shows no stall.
-    test('the event loop keeps ticking while it loads: no gap of 50 ms', async () => {
-      const worst: number[] = [];
-      for (let i = 0; i < 3; i++) {
-        let gap = 0;
-        let last = performance.now();
-        const timer = setInterval(() => {
-          const now = performance.now();
-          gap = Math.max(gap, now - last);
-          last = now;
-        }, 5);
-        try {
-          await d2l.load_data_fashion_mnist(256);
-        } finally {
-          clearInterval(timer);
-        }
-        worst.push(gap);
-      }
-      expect(Math.min(...worst)).toBeLessThan(50);
+    // What the main thread does while the data set loads, against how long the load takes (a ratio holds on a slow or
+    // busy machine, where a fixed number of milliseconds does not). A stall in the loader repeats on every load, while
+    // a machine busy with other work stalls a load only now and then: so each check passes when one of three loads
+    // passes it.
+    async function threeLoads(): Promise<ReturnType<typeof summary>[]> {
+      const runs = [];
+      for (let i = 0; i < 3; i++) runs.push(summary(await mainThreadDuring(() => d2l.load_data_fashion_mnist(256))));
+      return runs;
+    }
+
+    test('the event loop keeps ticking while it loads: no gap longer than a quarter of the load', async () => {
+      const runs = await threeLoads();
+      expect(Math.min(...runs.map((r) => r.maxGap / r.elapsed))).toBeLessThan(0.25);
     });
 
-    test('no native call on the main thread blocks it for 10 ms while loading (zero-filling the 47 MB image tensor first took 15-35 ms here)', async () => {
-      const { native } = require('../lib/binding') as { native: Record<string, unknown> };
-      const saved = Object.entries(native).filter(([name, f]) => typeof f === 'function' && /^[a-z]/.test(name));
-      let longest = 0;
-      for (const [name, f] of saved) {
-        native[name] = (...args: unknown[]) => {
-          const started = performance.now();
-          try {
-            return (f as (...a: unknown[]) => unknown)(...args);
-          } finally {
-            longest = Math.max(longest, performance.now() - started);
-          }
-        };
-      }
-      const worst: number[] = [];
-      try {
-        for (let i = 0; i < 3; i++) {
-          longest = 0;
-          await d2l.load_data_fashion_mnist(256);
-          worst.push(longest);
-        }
-      } finally {
-        for (const [name, f] of saved) native[name] = f;
-      }
-      expect(Math.min(...worst)).toBeLessThan(10);
+    test('no native call on the main thread takes more than 5 % of the load (zero-filling the 47 MB image tensor there took 15-35 ms of a 300 ms load)', async () => {
+      const runs = await threeLoads();
+      expect(Math.min(...runs.map((r) => r.longest.ms / r.elapsed))).toBeLessThan(0.05);
     });
 
     test('torch.manual_seed(n) before iterating repeats the training order', () => {
@@ -624,7 +596,7 @@ describe('d2l.load_data_fashion_mnist()', () => {
       expect(message).toMatch(fault);
     });
 
-    test('a gzip bomb (a 10-label header, then 2 GB of zeros in 2 MB): rejected as soon as the data runs past the header, in well under a second', async () => {
+    test('a gzip bomb (a 10-label header, then 2 GB of zeros in 2 MB): rejected as soon as the data runs past the header, having inflated little of it', async () => {
       const root = tempDir();
       writeFixture(root);
       const file = path.join(root, `${labels}.gz`);
@@ -632,11 +604,22 @@ describe('d2l.load_data_fashion_mnist()', () => {
       // A gzip file may hold several members; each of these inflates to 16 MB.
       const zeros = zlib.gzipSync(Buffer.alloc(16 << 20));
       fs.writeFileSync(file, Buffer.concat([zlib.gzipSync(fixtureLabels(10)), ...new Array(128).fill(zeros)]));
-      const started = performance.now();
-      const message = await failure(d2l.load_data_fashion_mnist(256, { root, download: false }));
-      const elapsed = performance.now() - started;
+      // Count what the loader inflates (zlib's streams hand each chunk to push()).
+      let inflated = 0;
+      const proto = zlib.Gunzip.prototype as unknown as { push(chunk: Buffer | null, encoding?: BufferEncoding): boolean };
+      const push = proto.push;
+      proto.push = function (chunk, encoding) {
+        if (chunk) inflated += chunk.length;
+        return push.call(this, chunk, encoding);
+      };
+      let message: string;
+      try {
+        message = await failure(d2l.load_data_fashion_mnist(256, { root, download: false }));
+      } finally {
+        delete (proto as { push?: unknown }).push;
+      }
       expect(message).toBe(`${file}: corrupt: the header promises 10 bytes of data ([10]) but the file holds more`);
-      expect(elapsed).toBeLessThan(1000);
+      expect(inflated).toBeLessThan(64 << 20); // of 2 GB
     });
 
     // [case, the file (as named on disk), its content, the fault the message names]
@@ -653,9 +636,11 @@ describe('d2l.load_data_fashion_mnist()', () => {
       const file = path.join(root, name);
       fs.rmSync(file.replace(/\.gz$/, ''));
       fs.writeFileSync(file, content());
-      const started = performance.now();
-      const message = await failure(d2l.load_data_fashion_mnist(256, { root, download: false }));
-      expect(performance.now() - started).toBeLessThan(500);
+      let message = '';
+      const m = await mainThreadDuring(async () => (message = await failure(d2l.load_data_fashion_mnist(256, { root, download: false }))));
+      // Refused before a tensor for the claimed data was made (the other three files load as usual).
+      const claimed = m.calls.filter((c) => c.name === 'empty' && (c.args[0] as number[])[0] === 2 ** 31);
+      expect(claimed).toEqual([]);
       expect(message.startsWith(`${file}: `)).toBe(true);
       expect(message).toMatch(fault);
     });
@@ -680,6 +665,9 @@ describe('d2l.load_data_fashion_mnist()', () => {
       ['resize 0', () => d2l.load_data_fashion_mnist(256, { resize: 0 }), RangeError, /Expected resize to be a positive integer/],
       ['resize [1]', () => d2l.load_data_fashion_mnist(256, { resize: [1] as never }), RangeError, /Expected resize to be .*pair/],
       ['resize [28, 0]', () => d2l.load_data_fashion_mnist(256, { resize: [28, 0] }), RangeError, /resize\[1\]/],
+      ['resize -1', () => d2l.load_data_fashion_mnist(256, { resize: -1 }), RangeError, /Expected resize to be a positive integer/],
+      ['resize 10000', () => d2l.load_data_fashion_mnist(1, { resize: 10000 }), RangeError, /Expected resize to be at most 4096 pixels a side but received 10000/],
+      ['resize 2048 at batch 512 (8 GiB a batch)', () => d2l.load_data_fashion_mnist(512, { resize: 2048 }), RangeError, /a batch of 512 to fit in 4 GiB \(this one would take 8\.0 GiB\)/],
       ["resize 'big'", () => d2l.load_data_fashion_mnist(256, { resize: 'big' as never }), TypeError, /resize/],
       ["device 'gpu'", () => d2l.load_data_fashion_mnist(256, { device: 'gpu' }), RangeError, /Expected device/],
       ['device 0', () => d2l.load_data_fashion_mnist(256, { device: 0 as never }), TypeError, /Expected device/],

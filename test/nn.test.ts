@@ -223,6 +223,36 @@ describe('Module', () => {
     expect(() => net.to('gpu')).toThrow(RangeError);
   });
 
+  test("training: assigning it sets the module's own flag, as in PyTorch; a non-boolean is a TypeError", () => {
+    const net = lenet();
+    net[1].training = false;
+    expect(net[1].training).toBe(false);
+    expect(net.training).toBe(true);
+    expect(net[3].training).toBe(true);
+    expect(() => {
+      net.training = 'no' as never;
+    }).toThrow(new TypeError("Expected training to be a boolean but received 'no' (string)"));
+  });
+
+  test("a layer's options are read-only: assigning one is a TypeError saying why (the native layer was built with it)", () => {
+    const conv = new nn.Conv2d(1, 6, 5);
+    expect(() => {
+      (conv as { in_channels: number }).in_channels = 5;
+    }).toThrow(new TypeError('Conv2d.in_channels is fixed when the layer is built (the native layer was made with it): build a new nn.Conv2d instead'));
+    expect(() => (conv.kernel_size as number[]).push(3)).toThrow(TypeError);
+    expect(conv.in_channels).toBe(1);
+    expect(() => {
+      (new nn.Linear(2, 3) as { out_features: number }).out_features = 4;
+    }).toThrow(/Linear\.out_features is fixed/);
+  });
+
+  test('EXPECTED FAILURE: the addon refuses an option it does not know instead of taking a default', () => {
+    const { native } = require('../lib/binding') as { native: { Module: new (...a: unknown[]) => unknown } };
+    const options = { in_channels: 1, out_channels: 1, kernel_size: [1, 1], stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1, bias: true };
+    expect(() => new native.Module('Conv2d', { ...options, padding_mode: 'mirror' })).toThrow("unknown padding_mode 'mirror'");
+    expect(() => new native.Module('Conv2d', { ...options, padding: 'full', padding_mode: 'zeros' })).toThrow("unknown padding 'full'");
+  });
+
   test('zero_grad clears gradients', () => {
     const net = new nn.Linear(3, 1);
     net.forward(torch.ones(2, 3)).sum().backward();
@@ -264,6 +294,23 @@ describe('a layer used twice, as PyTorch shares it', () => {
     expect(net.modules()).toHaveLength(2);
     expect(net.named_parameters().map(([name]) => name)).toEqual(['a.weight', 'a.bias']);
     expect(new nn.Sequential(net, net.a).parameters()).toHaveLength(2);
+  });
+});
+
+describe('Sequential indexing', () => {
+  test('net[i]; a negative index counts from the end, as in PyTorch', () => {
+    const net = lenet();
+    expect(net[0]).toBeInstanceOf(nn.Reshape);
+    expect(net[-1]).toBe(net[net.length - 1]);
+    expect(net[-net.length]).toBe(net[0]);
+  });
+
+  test('BAD CALL: an index out of range is a RangeError (PyTorch: IndexError), not undefined', () => {
+    const net = lenet();
+    expect(() => net[99]).toThrow(new RangeError('index 99 is out of range for a Sequential of 13 layers'));
+    expect(() => net[-14]).toThrow(RangeError);
+    expect(() => new nn.Sequential()[0]).toThrow('index 0 is out of range for a Sequential of 0 layers');
+    expect((net as unknown as Record<string, unknown>).somethingElse).toBeUndefined();
   });
 });
 

@@ -382,6 +382,9 @@ describe('Tensor properties and methods', () => {
       expect(() => t.view('a' as never)).toThrow(TypeError);
       expect(() => t.backward(5 as never)).toThrow(/gradient/);
     });
+    test('a sparse array as a shape: a TypeError naming the hole, not a bare "A number was expected"', () => {
+      expect(() => torch.ones(2).reshape(new Array(2))).toThrow(new TypeError('Expected shape[0] to be a non-negative integer or one -1 but received undefined'));
+    });
     test('bad values are RangeErrors', () => {
       const t = torch.ones(2);
       expect(() => t.to('gpu')).toThrow(RangeError);

@@ -27,7 +27,25 @@ abstract class NativeLayer extends Module {
     checkArgCount(`${this.constructor.name}.forward`, arguments.length, 1);
     return new Tensor(handleOfModule(this)!.forward(handleOf('input', input)));
   }
+}
 
+/**
+ * Makes a layer's named option fields read-only: the native layer was built with them, so a new value could not
+ * reach it. Assigning one is a TypeError that says so (arrays are frozen for the same reason).
+ */
+function fixFields(layer: NativeLayer, ...names: string[]): void {
+  const kind = layer.constructor.name;
+  for (const name of names) {
+    const value: unknown = (layer as unknown as Record<string, unknown>)[name];
+    if (Array.isArray(value)) Object.freeze(value);
+    Object.defineProperty(layer, name, {
+      enumerable: true,
+      get: () => value,
+      set: () => {
+        throw new TypeError(`${kind}.${name} is fixed when the layer is built (the native layer was made with it): build a new nn.${kind} instead`);
+      },
+    });
+  }
 }
 
 /** One of a built-in layer's own parameters, e.g. 'weight'; null when absent (bias=false). */
@@ -134,6 +152,7 @@ export class Conv2d extends NativeLayer {
     this.dilation = options.dilation;
     this.groups = groups;
     this.padding_mode = options.padding_mode;
+    fixFields(this, 'in_channels', 'out_channels', 'kernel_size', 'stride', 'padding', 'dilation', 'groups', 'padding_mode');
   }
 
   /**
@@ -194,6 +213,7 @@ export class Linear extends NativeLayer {
     super('Linear', options);
     this.in_features = options.in_features;
     this.out_features = options.out_features;
+    fixFields(this, 'in_features', 'out_features');
   }
 
   /**
@@ -264,6 +284,7 @@ export class AvgPool2d extends NativeLayer {
     this.kernel_size = kernel_size;
     this.stride = options.stride;
     this.padding = options.padding;
+    fixFields(this, 'kernel_size', 'stride', 'padding');
   }
 
   override extra_repr(): string {
@@ -313,6 +334,7 @@ export class MaxPool2d extends NativeLayer {
     this.padding = options.padding;
     this.dilation = options.dilation;
     this.ceil_mode = options.ceil_mode;
+    fixFields(this, 'kernel_size', 'stride', 'padding', 'dilation', 'ceil_mode');
   }
 
   override extra_repr(): string {
@@ -360,6 +382,7 @@ export class Flatten extends NativeLayer {
     super('Flatten', options);
     this.start_dim = options.start_dim;
     this.end_dim = options.end_dim;
+    fixFields(this, 'start_dim', 'end_dim');
   }
 
   override extra_repr(): string {
@@ -380,6 +403,7 @@ export class Reshape extends NativeLayer {
     if (checked.length === 0) throw invalidValue('shape', 'at least one size', shape);
     super('Reshape', { shape: checked });
     this.shape = checked;
+    fixFields(this, 'shape');
   }
 
   override extra_repr(): string {
@@ -448,3 +472,21 @@ export class Sequential extends Module implements Iterable<Module> {
     return x;
   }
 }
+
+// net[i] as in PyTorch: a negative index counts from the end, and one out of range throws (PyTorch's IndexError, a
+// RangeError here) instead of reading undefined. The layers are each instance's own properties; only an index that an
+// instance lacks gets this far up its prototype chain, to this proxy between Sequential.prototype and Module's.
+Object.setPrototypeOf(
+  Sequential.prototype,
+  new Proxy(Object.create(Module.prototype) as object, {
+    get(target, key, receiver) {
+      if (typeof key === 'string' && /^-?(0|[1-9]\d*)$/.test(key) && receiver instanceof Sequential) {
+        const i = Number(key);
+        const n = receiver.length;
+        if (i < 0 && i >= -n) return receiver[n + i];
+        throw new RangeError(`index ${key} is out of range for a Sequential of ${n} layer${n === 1 ? '' : 's'}`);
+      }
+      return Reflect.get(target, key, receiver);
+    },
+  }),
+);

@@ -59,8 +59,25 @@ function checkStateDict(name: string, value: unknown): [string, Tensor][] {
 }
 
 export class Module {
-  /** Whether the module is in training mode (see train() and eval()). */
-  training = true;
+  #training = true;
+
+  /**
+   * Whether the module is in training mode. Assigning sets this module's flag only, as in PyTorch (train() and
+   * eval() set its children's too).
+   * @throws TypeError when assigned a non-boolean; Error while train_ch6 is training this module.
+   */
+  get training(): boolean {
+    return this.#training;
+  }
+
+  set training(mode: boolean) {
+    checkBool('training', mode);
+    native.checkNotHeld(nativeRoots(this));
+    // libtorch's train() also sets a module's children: call it only where there are none (a built-in layer). The
+    // own flag of a native Sequential is read by nothing.
+    if (this.children().length === 0) handles.get(this)?.train(mode);
+    this.#training = mode;
+  }
 
   constructor() {
     checkArgCount(new.target.name, arguments.length, 0);
@@ -199,7 +216,7 @@ export class Module {
     checkBool('mode', mode);
     native.checkNotHeld(nativeRoots(this));
     handles.get(this)?.train(mode);
-    this.training = mode;
+    this.#training = mode;
     for (const child of this.children()) child.train(mode);
     return this;
   }

@@ -46,16 +46,19 @@ async function main() {
     case 'exit': // process.exit() from a timer while a run of batches is on a worker thread
       after(500, () => process.exit(3));
       await train(20);
+      say('trained');
       break;
     case 'throw': // an uncaught exception while training
       after(500, () => {
         throw new Error('boom');
       });
       await train(20);
+      say('trained');
       break;
     case 'signal': // the parent sends SIGINT or SIGTERM once this says "training"
       say('training');
       await train(20);
+      say('trained');
       break;
     case 'workers': { // two workers and the main thread train at once; loading the addon in a worker leaves the
       // process's thread count (torch.set_num_threads is process-wide, as in PyTorch) as the main thread set it
