@@ -12,12 +12,14 @@ import { d2l, nn, optim, torch, Tensor } from '../lib';
 import { ScriptModule } from '../lib/jit';
 import { handleOfModule } from '../lib/nn/module';
 import { lenet } from './lenet';
-import { findPython, NO_PYTHON_REASON } from './python';
+import { findPython, NO_PYTHON_REASON, pythonHas } from './python';
 
 const SCRIPT = path.join(__dirname, 'interop', 'jit_fixtures.py');
 const python = findPython();
-const withPython = python ? describe : describe.skip;
-const skipped = python ? '' : ` (skipped: ${NO_PYTHON_REASON})`;
+const reason = !python ? NO_PYTHON_REASON
+  : pythonHas(python, 'torchvision') ? '' : `no torchvision for ${python} (apt-get install python3-torchvision)`;
+const withPython = reason ? describe.skip : describe;
+const skipped = reason ? ` (skipped: ${reason})` : '';
 
 let dir: string;
 const file = (name: string) => path.join(dir, name);
@@ -34,7 +36,7 @@ function maxAbsDiff(a: Tensor, b: Tensor): number {
 let report: Record<string, unknown> = {};
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lenet-torch-jit-'));
-  if (python) report = await py('make', dir);
+  if (!reason) report = await py('make', dir);
 }, 300000);
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 

@@ -13,3 +13,8 @@ export function findPython(): string | null {
 /** Why tests that need Python's torch are skipped when findPython() finds none. */
 export const NO_PYTHON_REASON =
   "no Python with torch: `python3 -c 'import torch'` fails (apt-get install python3-torch, or set LENET_TORCH_PYTHON)";
+
+/** Whether `python` imports each of `modules` (comma-separated, as Python's import statement takes them). */
+export function pythonHas(python: string | null, modules: string): boolean {
+  return !!python && spawnSync(python, ['-c', `import ${modules}`], { stdio: 'ignore', timeout: 120000 }).status === 0;
+}
