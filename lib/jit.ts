@@ -26,11 +26,6 @@ const messageOf = (e: unknown): string => {
   return typeof message === 'string' ? message : String(e);
 };
 
-// The failure of native work, with the stack of the call that started it.
-function failure(message: string, cause: unknown, site: Error): Error {
-  return atCaller(new Error(message, { cause }), site);
-}
-
 function checkPath(name: string, value: unknown): string {
   if (typeof value !== 'string') throw invalidType(name, 'a file path (a string)', value);
   if (value === '' || value.includes('\0')) throw invalidValue(name, 'a non-empty file path without NUL characters', value);
@@ -112,7 +107,7 @@ export class ScriptModule {
     try {
       return fromNative(await pending);
     } catch (e) {
-      throw failure(`ScriptModule.${callee}: ${messageOf(e)}`, e, site);
+      throw atCaller(e, site, `ScriptModule.${callee}: ${messageOf(e)}`);
     }
   }
 
@@ -230,12 +225,12 @@ export async function load(f: string, options?: JitLoadOptions | DeviceLike): Pr
     if ((await stat(path)).isDirectory()) throw new Error('it is a directory, not a file');
   } catch (e) {
     const reason = (e as { code?: string }).code === 'ENOENT' ? 'no such file' : messageOf(e);
-    throw failure(`torch.jit.load: cannot read '${path}': ${reason}`, e, site);
+    throw atCaller(e, site, `torch.jit.load: cannot read '${path}': ${reason}`);
   }
   try {
     return new ScriptModule(await native.jitLoad(path, target));
   } catch (e) {
-    throw failure(`torch.jit.load: cannot load '${path}': ${explainLoad(messageOf(e).trim(), target)}`, e, site);
+    throw atCaller(e, site, `torch.jit.load: cannot load '${path}': ${explainLoad(messageOf(e).trim(), target)}`);
   }
 }
 

@@ -125,6 +125,7 @@ const TORCH: Record<string, Call | ClassCases | null> = {
   Device: { construct: null, methods: {} },
   utils: null, // torch.utils.data: UTILS_DATA below
   cuda: null, // CUDA below
+  backends: null, // BACKENDS_CPU below
   indexing: null, // INDEXING below
   distributed: null, // DISTRIBUTED below
   jit: null, // JIT below
@@ -160,6 +161,10 @@ const JIT: Record<string, Call | ClassCases> = {
       save: () => traced().save('/dev/null', 1),
     },
   },
+};
+
+const BACKENDS_CPU: Record<string, Call> = {
+  get_cpu_capability: () => torch.backends.cpu.get_cpu_capability(1),
 };
 
 // Slice, and the values None and Ellipsis.
@@ -369,6 +374,7 @@ function cases(): [string, Call][] {
   };
   add('torch', TORCH);
   add('torch.cuda', CUDA);
+  add('torch.backends.cpu', BACKENDS_CPU);
   add('torch.indexing', INDEXING);
   add('torch.distributed', DISTRIBUTED);
   add('torch.jit', JIT);
@@ -388,6 +394,8 @@ describe('the lists cover the whole public API', () => {
     expect(keys(lib)).toEqual(['Device', 'Size', 'Tensor', 'ValuesIndices', 'd2l', 'nn', 'optim', 'torch']);
     expect(keys(torch)).toEqual(keys(TORCH));
     expect(keys(torch.cuda)).toEqual(keys(CUDA));
+    expect(keys(torch.backends)).toEqual(['cpu']);
+    expect(keys(torch.backends.cpu)).toEqual(keys(BACKENDS_CPU));
     expect(keys(torch.indexing)).toEqual(keys(INDEXING));
     expect(keys(torch.distributed)).toEqual(keys(DISTRIBUTED));
     expect(keys(torch.jit)).toEqual(keys(JIT));
