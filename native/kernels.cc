@@ -16,6 +16,11 @@ namespace lt {
 namespace {
 
 std::atomic<bool> g_fast{true};
+
+// Whether the direct loops may run: not while torch.jit.trace records this thread's operations, which it does at the
+// ATen operators it sees (aten::_convolution, never aten::convolution, which the tracer leaves unrecorded for the
+// _convolution call inside it): a result computed past them would enter the graph as a constant.
+bool Enabled() { return g_fast && !torch::jit::tracer::isTracing(); }
 std::atomic<int64_t> g_direct_calls{0};  // how many times a direct loop ran (tests: which road a call took)
 
 using torch::autograd::AutogradContext;
@@ -273,7 +278,7 @@ struct AvgPoolFunction : torch::autograd::Function<AvgPoolFunction> {
 bool Plain2d(const at::Tensor& input, const at::Tensor& weight, at::IntArrayRef stride, at::IntArrayRef padding,
              at::IntArrayRef dilation, bool transposed, int64_t groups) {
   const auto ones = [](at::IntArrayRef a) { return a.size() == 2 && a[0] == 1 && a[1] == 1; };
-  return g_fast && CpuFloat(input) && CpuFloat(weight) && input.dim() == 4 && weight.dim() == 4 && !transposed &&
+  return Enabled() && CpuFloat(input) && CpuFloat(weight) && input.dim() == 4 && weight.dim() == 4 && !transposed &&
          groups == 1 && ones(stride) && ones(dilation) && padding.size() == 2 && padding[0] < weight.size(2) &&
          padding[1] < weight.size(3) && input.size(0) > 0 && input.size(1) == weight.size(1);
 }
@@ -318,11 +323,6 @@ TORCH_LIBRARY_IMPL(aten, CPU, m) {
 }  // namespace
 
 void SetFastKernels(bool enabled) { g_fast = enabled; }
-
-// The autograd functions below, not while torch.jit.trace records this thread's operations: the tracer sees only
-// ATen operators, and their results would enter the graph as constants. (The kernels registered as aten::convolution's
-// are reached through the dispatcher, after the tracer has recorded the call.)
-static bool Enabled() { return g_fast && !torch::jit::tracer::isTracing(); }
 
 int64_t DirectKernelCalls() { return g_direct_calls; }
 
