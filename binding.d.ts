@@ -186,6 +186,40 @@ export declare class NativeProcessGroup {
   destroy(): void;
 }
 
+/**
+ * A TorchScript module (native/jit.h): made by jitLoad or jitTrace. Its methods run off the main thread, several at
+ * once; train(), to() and load_state_dict's copy are refused while any runs.
+ */
+export declare class NativeScriptModule {
+  private constructor();
+  /**
+   * Runs the method `name` on `args` (as many as signature() allows; converted by its schema on the calling thread:
+   * a TypeError naming the schema for a wrong type), with grad mode as it is on the calling thread; resolves with its result as JS
+   * values (tensors, numbers, strings, booleans, arrays for lists and tuples, Maps for dicts, null for None).
+   */
+  runMethod(name: string, args: unknown[]): Promise<unknown>;
+  methodNames(): string[];
+  /**
+   * [the method's schema as a caller writes the call, without self: 'forward(Tensor x, int n=1) -> Tensor', the
+   * fewest arguments it takes, the most]; an Error naming the module's methods when it has none of that name.
+   */
+  signature(name: string): [string, number, number];
+  /** Every parameter, recursively, with its dotted name; the tensors are the module's own. */
+  namedParameters(): [string, NativeTensor][];
+  /** Parameters and buffers, depth first, detached, sharing memory. */
+  stateDict(): [string, NativeTensor][];
+  train(mode: boolean): void;
+  isTraining(): boolean;
+  to(device: string | null, dtype: NativeDtype | null): void;
+  save(path: string): void;
+  /** forward's TorchScript source. */
+  code(): string;
+  /** forward's graph. */
+  graph(): string;
+  /** Throws the Error that train() and to() throw while method calls run or a net sharing the parameters trains. */
+  checkIdle(what: string): void;
+}
+
 export type NativeInit =
   | 'xavier_uniform_' | 'xavier_normal_' | 'normal_' | 'uniform_' | 'constant_' | 'zeros_' | 'ones_';
 
@@ -282,6 +316,17 @@ export interface Binding {
   fromStorage(bytes: NativeTensor, dtype: NativeDtype, size: number[], stride: number[], offset: number): NativeTensor;
   /** Copies sources[i] into destinations[i] in place, without autograd (dtype converted, device kept); all checked first. */
   copyTensors(destinations: NativeTensor[], sources: NativeTensor[]): void;
+
+  ScriptModule: typeof NativeScriptModule;
+  /** torch::jit::load off the main thread, every tensor mapped to `mapLocation` when given; rejects with libtorch's message. */
+  jitLoad(path: string, mapLocation: string | null): Promise<NativeScriptModule>;
+  /**
+   * Traces fn() (a net's forward on the example inputs, run on this thread) into a ScriptModule whose forward takes
+   * `inputs`: `modules` lists [dotted path, class name, training] parents first ('' first), `state` each parameter
+   * and buffer once as [dotted name, tensor, is buffer]; the module holds those very tensors.
+   */
+  jitTrace(fn: () => NativeTensor, inputs: NativeTensor[], modules: [string, string, boolean][],
+           state: [string, NativeTensor, boolean][]): NativeScriptModule;
 
   ProcessGroup: typeof NativeProcessGroup;
   /**

@@ -7,6 +7,8 @@ import { native } from './binding';
 import { Device, DeviceLike, device, parseDevice } from './device';
 import { DataLoader, DistributedSampler, TensorDataset } from './data';
 import * as distributed from './distributed';
+import { gradModeTaken } from './grad_mode';
+import * as jit from './jit';
 import { checkDtype, checkElement, checkShape, Dtype, DTYPE_CONSTANTS, fitsIn, handleOf, shapeArgs, Size, Tensor, typedArrayDtype } from './tensor';
 import * as indexing from './indexing';
 import { namespace } from './ops';
@@ -40,7 +42,7 @@ export type { TensorIndex } from './tensor';
 export { load, save } from './serialization';
 export type { LoadOptions, Saveable } from './serialization';
 export type { Dataset, DataLoaderOptions, DistributedSamplerOptions } from './data';
-export { distributed };
+export { distributed, jit };
 
 /** torch.utils.data: DataLoader, TensorDataset and DistributedSampler, batched natively. */
 export const utils = { data: { DataLoader, DistributedSampler, TensorDataset } };
@@ -377,7 +379,8 @@ export const cuda = {
 
 /**
  * Runs `fn` with autograd off and returns its result, as `with torch.no_grad():`. `fn` must be synchronous:
- * grad mode is per thread and restored as soon as `fn` returns.
+ * grad mode is per thread and restored as soon as `fn` returns (a ScriptModule's `forward` may be returned: it takes
+ * grad mode when called, `await torch.no_grad(() => model.forward(X))`).
  * @example const acc = torch.no_grad(() => net.forward(X).argmax(1).eq(y).sum().item());
  */
 export function no_grad<T>(fn: () => T): T {
@@ -391,7 +394,9 @@ export function no_grad<T>(fn: () => T): T {
   } finally {
     native.setGradEnabled(previous);
   }
-  if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
+  // A ScriptModule's method call took grad mode when it was made: its promise is fine.
+  if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function' &&
+      !gradModeTaken(result)) {
     throw new TypeError('no_grad(fn): fn returned a Promise, but grad mode only covers synchronous code');
   }
   return result;

@@ -12,6 +12,7 @@
 #include "errors.h"
 #include "functional.h"
 #include "hold.h"
+#include "jit.h"
 #include "kernels-simd.h"
 #include "kernels.h"
 #include "module.h"
@@ -99,6 +100,7 @@ Napi::Object Export(Napi::Env env, Napi::Object exports) {
   InitSerialization(env, exports);
   InitOps(env, exports);
   InitDistributed(env, exports);
+  InitJit(env, exports);
 
   exports.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
   exports.Set("cudaBuild", Napi::Boolean::New(env,

@@ -21,6 +21,7 @@ struct AddonData {
   Napi::FunctionReference trainer;
   Napi::FunctionReference hold;
   Napi::FunctionReference process_group;
+  Napi::FunctionReference script_module;
 };
 
 inline AddonData& Data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }

@@ -4,6 +4,7 @@
 
 #include <ATen/ops/convolution_backward_native.h>
 #include <ATen/ops/convolution_native.h>
+#include <torch/csrc/jit/frontend/tracer.h>
 #include <torch/library.h>
 
 #include <algorithm>
@@ -15,6 +16,11 @@ namespace lt {
 namespace {
 
 std::atomic<bool> g_fast{true};
+
+// Whether the direct loops may run: not while torch.jit.trace records this thread's operations, which it does at the
+// ATen operators it sees (aten::_convolution, never aten::convolution, which the tracer leaves unrecorded for the
+// _convolution call inside it): a result computed past them would enter the graph as a constant.
+bool Enabled() { return g_fast && !torch::jit::tracer::isTracing(); }
 std::atomic<int64_t> g_direct_calls{0};  // how many times a direct loop ran (tests: which road a call took)
 
 using torch::autograd::AutogradContext;
@@ -272,7 +278,7 @@ struct AvgPoolFunction : torch::autograd::Function<AvgPoolFunction> {
 bool Plain2d(const at::Tensor& input, const at::Tensor& weight, at::IntArrayRef stride, at::IntArrayRef padding,
              at::IntArrayRef dilation, bool transposed, int64_t groups) {
   const auto ones = [](at::IntArrayRef a) { return a.size() == 2 && a[0] == 1 && a[1] == 1; };
-  return g_fast && CpuFloat(input) && CpuFloat(weight) && input.dim() == 4 && weight.dim() == 4 && !transposed &&
+  return Enabled() && CpuFloat(input) && CpuFloat(weight) && input.dim() == 4 && weight.dim() == 4 && !transposed &&
          groups == 1 && ones(stride) && ones(dilation) && padding.size() == 2 && padding[0] < weight.size(2) &&
          padding[1] < weight.size(3) && input.size(0) > 0 && input.size(1) == weight.size(1);
 }
@@ -323,7 +329,7 @@ int64_t DirectKernelCalls() { return g_direct_calls; }
 std::optional<at::Tensor> FastConv2d(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
                                      at::IntArrayRef padding, bool sigmoid) {
   // (Without a bias, libtorch's own path: an autograd Function cannot take an undefined tensor as an input.)
-  if (!g_fast || !CpuFloat(x) || !CpuFloat(w) || x.dim() != 4 || x.size(0) == 0 || x.size(1) != w.size(1) ||
+  if (!Enabled() || !CpuFloat(x) || !CpuFloat(w) || x.dim() != 4 || x.size(0) == 0 || x.size(1) != w.size(1) ||
       !b.defined() || !CpuFloat(b)) {
     return std::nullopt;
   }
@@ -338,7 +344,7 @@ std::optional<at::Tensor> FastConv2d(const at::Tensor& x, const at::Tensor& w, c
 }
 
 std::optional<at::Tensor> FastAvgPool2d(const at::Tensor& x, at::IntArrayRef kernel) {
-  if (!g_fast || !CpuFloat(x) || x.dim() != 4 || x.size(2) < kernel[0] || x.size(3) < kernel[1]) return std::nullopt;
+  if (!Enabled() || !CpuFloat(x) || x.dim() != 4 || x.size(2) < kernel[0] || x.size(3) < kernel[1]) return std::nullopt;
   return AvgPoolFunction::apply(x, kernel[0], kernel[1]);
 }
 

@@ -31,6 +31,9 @@ const VARIADIC: Record<string, RegExp> = {
   'torch.Tensor.reshape': /^Tensor\.reshape\(\) takes the shape as numbers or as one array of them/,
   'torch.Tensor.view': /^Tensor\.view\(\) takes the shape/,
   'nn.Reshape': /Expected shape\[2\] to be a positive integer/,
+  // A ScriptModule's methods take what their schema says: the count is checked against it.
+  'torch.jit.ScriptModule.forward': /^forward\(\) takes 1 argument \(forward\(Tensor input\) -> Tensor\) but 2 were given$/,
+  'torch.jit.ScriptModule.run_method': /^forward\(\) takes 1 argument \(forward\(Tensor input\) -> Tensor\) but 2 were given$/,
   'nn.Sequential': /Expected layers\[1\] to be an nn\.Module/,
 };
 
@@ -84,6 +87,7 @@ const TORCH: Record<string, Call | ClassCases | null> = {
   backends: null, // BACKENDS_CPU below
   indexing: null, // INDEXING below
   distributed: null, // DISTRIBUTED below
+  jit: null, // JIT below
   // dtype constants and the version string
   float32: null, float64: null, float16: null, bfloat16: null, int64: null, int32: null, int16: null, int8: null,
   uint8: null, bool: null, float: null, long: null, __version__: null,
@@ -94,6 +98,28 @@ const CUDA: Record<string, Call> = {
   device_count: () => torch.cuda.device_count(1),
   synchronize: () => torch.cuda.synchronize(1),
   memory_allocated: () => torch.cuda.memory_allocated(0, 1),
+};
+
+const traced = () => torch.jit.trace(linear(), torch.zeros([1, 2]));
+const JIT: Record<string, Call | ClassCases> = {
+  load: () => torch.jit.load('/dev/null', {}, 1),
+  save: () => torch.jit.save(traced(), '/dev/null', 1),
+  trace: () => torch.jit.trace(linear(), torch.zeros([1, 2]), 1),
+  ScriptModule: {
+    construct: null,
+    methods: {
+      forward: () => traced().forward(torch.zeros([1, 2]), 1),
+      run_method: () => traced().run_method('forward', torch.zeros([1, 2]), 1),
+      train: () => traced().train(true, 1),
+      eval: () => traced().eval(1),
+      to: () => traced().to('cpu', 'float32', 1),
+      named_parameters: () => traced().named_parameters(1),
+      parameters: () => traced().parameters(1),
+      state_dict: () => traced().state_dict(1),
+      load_state_dict: () => traced().load_state_dict({}, false, 1),
+      save: () => traced().save('/dev/null', 1),
+    },
+  },
 };
 
 const BACKENDS_CPU: Record<string, Call> = {
@@ -357,6 +383,7 @@ function cases(): [string, Call][] {
   add('torch.backends.cpu', BACKENDS_CPU);
   add('torch.indexing', INDEXING);
   add('torch.distributed', DISTRIBUTED);
+  add('torch.jit', JIT);
   add('torch.utils.data', UTILS_DATA);
   add('nn', NN);
   add('nn.init', INIT);
@@ -378,6 +405,7 @@ describe('the lists cover the whole public API', () => {
     expect(keys(torch.backends.cpu)).toEqual(keys(BACKENDS_CPU));
     expect(keys(torch.indexing)).toEqual(keys(INDEXING));
     expect(keys(torch.distributed)).toEqual(keys(DISTRIBUTED));
+    expect(keys(torch.jit)).toEqual(keys(JIT));
     expect(keys(torch.utils)).toEqual(['data']);
     expect(keys(torch.utils.data)).toEqual(keys(UTILS_DATA));
     expect(keys(nn).filter((k) => k !== 'functional')).toEqual(keys(NN));
@@ -395,6 +423,7 @@ describe('the lists cover the whole public API', () => {
       ['torch.Tensor', Tensor, TORCH.Tensor as ClassCases, null],
       ['torch.Size', torch.Size, TORCH.Size as ClassCases, null],
       ['torch.Device', torch.Device, TORCH.Device as ClassCases, null],
+      ['torch.jit.ScriptModule', torch.jit.ScriptModule, JIT.ScriptModule as ClassCases, null],
       ...Object.entries(UTILS_DATA).map(([n, c]) => [`torch.utils.data.${n}`, (torch.utils.data as Record<string, { prototype: object }>)[n], c, null] as [string, { prototype: object }, ClassCases, null]),
       ...Object.entries(NN).filter(([, c]) => c !== null).map(([n, c]) =>
         [`nn.${n}`, (nn as unknown as Record<string, { prototype: object }>)[n], c!, n === 'Module' ? null : nn.Module.prototype] as [string, { prototype: object }, ClassCases, object | null]),

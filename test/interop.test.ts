@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { d2l, nn, torch, Tensor } from '../lib';
 import type { DataLoader } from '../lib/data';
 import { lenet } from './lenet';
-import { findPython, NO_PYTHON_REASON } from './python';
+import { findPython, NO_PYTHON_REASON, pythonHas } from './python';
 
 const SCRIPT = path.join(__dirname, 'interop', 'lenet_roundtrip.py');
 const DATA_DIRS = [process.env.FASHION_MNIST_DIR, '/usr/share/datasets/fashion-mnist'].filter((d): d is string => !!d);
@@ -110,7 +110,7 @@ run(`the chapter's LeNet between lenet-torch and PyTorch${reason ? ` (skipped: $
   }, 240000);
 });
 
-const hasTorchvision = !!python && spawnSync(python, ['-c', 'import torchvision, PIL'], { stdio: 'ignore', timeout: 120000 }).status === 0;
+const hasTorchvision = pythonHas(python, 'torchvision, PIL');
 const resizeReason = reason || (hasTorchvision ? '' : 'no torchvision for that Python (apt-get install python3-torchvision)');
 
 (resizeReason ? describe.skip : describe)(`load_data_fashion_mnist's resize against torchvision${resizeReason ? ` (skipped: ${resizeReason})` : ''}`, () => {

@@ -192,32 +192,10 @@ export class Module {
   load_state_dict(state_dict: StateDict | Map<string, Tensor>, options: { strict?: boolean }): IncompatibleKeys;
   load_state_dict(state_dict: StateDict | Map<string, Tensor>, ...rest: unknown[]): IncompatibleKeys {
     checkArgCount('Module.load_state_dict', arguments.length, 2);
-    const given = checkStateDict('state_dict', state_dict);
-    const strict = checkBool('strict', parseArgs('load_state_dict', ['strict'], rest).strict ?? true);
-    native.checkNotHeld(nativeRoots(this));
-    const own = stateEntries(this, '');
-    const byName = new Map(given);
-    const ownNames = new Set(own.map(([name]) => name));
-    const missing_keys = own.filter(([name]) => !byName.has(name)).map(([name]) => name);
-    const unexpected_keys = given.filter(([name]) => !ownNames.has(name)).map(([name]) => name);
-    const errors: string[] = [];
-    const list = (keys: string[]) => keys.map((k) => `"${k}"`).join(', ');
-    if (strict && missing_keys.length) errors.push(`Missing key(s) in state_dict: ${list(missing_keys)}.`);
-    if (strict && unexpected_keys.length) errors.push(`Unexpected key(s) in state_dict: ${list(unexpected_keys)}.`);
-    const destinations: Tensor[] = [];
-    const sources: Tensor[] = [];
-    for (const [name, param] of own) {
-      const input = byName.get(name);
-      if (input === undefined) continue;
-      if (String(input.shape) !== String(param.shape)) {
-        errors.push(`size mismatch for ${name}: copying a param with shape ${input.shape} from checkpoint, the shape in current model is ${param.shape}.`);
-      }
-      destinations.push(param);
-      sources.push(input);
-    }
-    if (errors.length) throw new Error(`Error(s) in loading state_dict for ${this.constructor.name}:\n\t${errors.join('\n\t')}`);
-    native.copyTensors(destinations.map((t) => t._h), sources.map((t) => t._h));
-    return { missing_keys, unexpected_keys };
+    return loadStateDict(this.constructor.name, state_dict, rest, () => {
+      native.checkNotHeld(nativeRoots(this));
+      return stateEntries(this, '');
+    });
   }
 
   /** Calls fn on every submodule (children first) and then on this module, as PyTorch's apply. */
@@ -292,6 +270,39 @@ export class Module {
   [inspectCustom](): string {
     return this.toString();
   }
+}
+
+/**
+ * @internal load_state_dict for any module (nn.Module, jit.ScriptModule): checks the arguments, then `own()` (which
+ * refuses a module in use and gives its [name, tensor] entries), then copies all or nothing.
+ */
+export function loadStateDict(owner: string, state_dict: unknown, rest: unknown[],
+                              own: () => [string, Tensor][]): IncompatibleKeys {
+  const given = checkStateDict('state_dict', state_dict);
+  const strict = checkBool('strict', parseArgs('load_state_dict', ['strict'], rest).strict ?? true);
+  const entries = own();
+  const byName = new Map(given);
+  const ownNames = new Set(entries.map(([name]) => name));
+  const missing_keys = entries.filter(([name]) => !byName.has(name)).map(([name]) => name);
+  const unexpected_keys = given.filter(([name]) => !ownNames.has(name)).map(([name]) => name);
+  const errors: string[] = [];
+  const list = (keys: string[]) => keys.map((k) => `"${k}"`).join(', ');
+  if (strict && missing_keys.length) errors.push(`Missing key(s) in state_dict: ${list(missing_keys)}.`);
+  if (strict && unexpected_keys.length) errors.push(`Unexpected key(s) in state_dict: ${list(unexpected_keys)}.`);
+  const destinations: Tensor[] = [];
+  const sources: Tensor[] = [];
+  for (const [name, param] of entries) {
+    const input = byName.get(name);
+    if (input === undefined) continue;
+    if (String(input.shape) !== String(param.shape)) {
+      errors.push(`size mismatch for ${name}: copying a param with shape ${input.shape} from checkpoint, the shape in current model is ${param.shape}.`);
+    }
+    destinations.push(param);
+    sources.push(input);
+  }
+  if (errors.length) throw new Error(`Error(s) in loading state_dict for ${owner}:\n\t${errors.join('\n\t')}`);
+  native.copyTensors(destinations.map((t) => t._h), sources.map((t) => t._h));
+  return { missing_keys, unexpected_keys };
 }
 
 /** @internal gives a built-in layer its libtorch module */

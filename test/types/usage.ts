@@ -76,6 +76,19 @@ async function checkpoint(): Promise<void> {
 }
 void checkpoint;
 
+// TorchScript, as in PyTorch.
+async function script(): Promise<void> {
+  const model: torch.jit.ScriptModule = await torch.jit.load('resnet18.pt', { map_location: 'cpu' });
+  const logits: Tensor = await torch.no_grad(() => model.forward(X));
+  const other: unknown = await model.run_method('embed', X, 3, { k: 1 }, null);
+  const traced = torch.jit.trace(net, X);
+  traced.save('lenet.pt');
+  torch.jit.save(traced, 'lenet.pt');
+  const code: string = model.eval().code + model.graph;
+  void [logits, other, code, model.training, model.state_dict(), traced.parameters()];
+}
+void script;
+
 // Misuse that the types reject:
 // @ts-expect-error kernel_size must be a number or a pair
 new nn.Conv2d(1, 6, { kernel_size: 'five' });
@@ -93,6 +106,10 @@ X.shape[0]();
 new Tensor();
 // @ts-expect-error torch.save takes tensors and plain data, not functions
 void torch.save({ f: () => 1 }, 'x.pt');
+// @ts-expect-error trace takes an nn.Module
+torch.jit.trace((x: Tensor) => x, X);
+// @ts-expect-error a ScriptModule is made by torch.jit.load or torch.jit.trace
+void new torch.jit.ScriptModule();
 // @ts-expect-error Python's slice syntax is Slice(), not a string
 X.index(['1:']);
 // @ts-expect-error index() takes no options object
