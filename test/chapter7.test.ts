@@ -1,8 +1,10 @@
 // Parity with PyTorch for the nets of d2l's "Modern Convolutional Neural Networks" (issue 20 item 4): each net at the
 // book's architecture and input size, on 4 real Fashion-MNIST test images, from the same initial weights (a state
 // dict written by PyTorch, test/interop/chapter7.py), takes 5 SGD steps at its section's learning rate: the losses
-// agree within 1e-4 relative, the batch-norm running statistics and the eval-mode outputs agree. Dropout has p = 0
-// on both sides (libtorch's masks are not PyTorch's generator's; test/modules.test.ts checks dropout alone).
+// agree within 1e-8 relative (the issue asks 1e-4), the batch-norm running statistics and the eval-mode outputs too.
+// Dropout has p = 0
+// on both sides (libtorch's masks are not PyTorch's generator's; test/modules.test.ts checks dropout alone). The
+// steps run in float64 on both sides (why: test/interop/chapter7.py).
 // Skipped, saying why, without python3-torch or the data set.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -49,7 +51,8 @@ function relDiff(a: Tensor, b: Tensor): number {
     const pick = (prefix: string) => Object.fromEntries(
       Object.entries(ref).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
     net.load_state_dict(pick('state/'));
-    const [X, y] = [ref.X, ref.y];
+    net.to(torch.float64);
+    const [X, y] = [ref.X.to(torch.float64), ref.y];
     const loss = new nn.CrossEntropyLoss();
     const trainer = new optim.SGD(net.parameters(), { lr });
     const losses: number[] = [];
@@ -62,7 +65,7 @@ function relDiff(a: Tensor, b: Tensor): number {
       losses.push(Number(l.item()));
     }
     const expected = [...ref.losses.data()] as number[];
-    losses.forEach((l, i) => expect(Math.abs(l - expected[i]) / Math.abs(expected[i])).toBeLessThan(1e-4));
+    losses.forEach((l, i) => expect(Math.abs(l - expected[i]) / Math.abs(expected[i])).toBeLessThan(1e-8));
     const after = pick('after/');
     const buffers = Object.fromEntries(net.named_buffers());
     // The from-scratch BatchNorm keeps its statistics as plain attributes, as the book's does.
@@ -70,8 +73,8 @@ function relDiff(a: Tensor, b: Tensor): number {
       if (m instanceof BatchNorm) Object.assign(buffers, { [`${i}.moving_mean`]: m.moving_mean, [`${i}.moving_var`]: m.moving_var });
     });
     expect(Object.keys(buffers).sort()).toEqual(Object.keys(after).sort());
-    for (const k of Object.keys(after)) expect(relDiff(buffers[k], after[k])).toBeLessThan(1e-4);
+    for (const k of Object.keys(after)) expect(relDiff(buffers[k], after[k])).toBeLessThan(1e-8);
     net.eval();
-    expect(relDiff(torch.no_grad(() => net.forward(X)), ref.eval)).toBeLessThan(1e-4);
+    expect(relDiff(torch.no_grad(() => net.forward(X)), ref.eval)).toBeLessThan(1e-8);
   }, 300000);
 });

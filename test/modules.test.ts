@@ -6,7 +6,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { F, nn, torch, Tensor } from '../lib';
+import { d2l, F, nn, torch, Tensor } from '../lib';
+import { Residual } from './chapter7';
 import { findPython, NO_PYTHON_REASON } from './python';
 
 const maxDiff = (a: Tensor, b: Tensor) => {
@@ -152,7 +153,7 @@ describe('layers in TypeScript over nn.functional', () => {
     expect(() => new nn.Dropout('0.5' as never)).toThrow(TypeError);
     expect(() => new nn.AdaptiveAvgPool2d(0)).toThrow(RangeError);
     expect(() => new nn.ReLU({ inplace: 1 } as never)).toThrow(TypeError);
-    expect(() => new nn.BatchNorm2d(3).forward(torch.ones([3, 4, 4]))).toThrow(new RangeError('Expected input to be 4D ([N, C, H, W]) but received a 3D tensor of shape [3,4,4]'));
+    expect(() => new nn.BatchNorm2d(3).forward(torch.ones([3, 4, 4]))).toThrow(new RangeError('Expected input to be 4D ([N, C, H, W]) but received a 3D tensor of shape [3, 4, 4]'));
     expect(() => new nn.BatchNorm1d(3).forward(torch.ones([2, 3, 4, 4]))).toThrow(RangeError);
   });
 
@@ -174,6 +175,37 @@ describe('layers in TypeScript over nn.functional', () => {
     expect(ones + Number(kept.eq(0).sum().item())).toBe(10000); // kept ones scaled by 1 / (1 - p)
     expect(Math.abs(ones - 5000)).toBeLessThan(300); // 6 standard deviations
   });
+});
+
+describe('train_ch6 on a net written in JS (a Residual block, batch norm, dropout)', () => {
+  test('trains it: the loss falls, the running statistics move, evaluation runs in eval mode', async () => {
+    torch.manual_seed(0);
+    const [train, test] = await d2l.load_data_fashion_mnist(512);
+    const [X, y] = train[Symbol.iterator]().next().value as [Tensor, Tensor];
+    const [Xt, yt] = test[Symbol.iterator]().next().value as [Tensor, Tensor];
+    const train_iter = d2l.load_array([X, y], 64);
+    const test_iter = d2l.load_array([Xt, yt], 256, false);
+    const net = new nn.Sequential(
+      new nn.Conv2d(1, 8, { kernel_size: 3, stride: 2, padding: 1 }), new nn.BatchNorm2d(8), new nn.ReLU(),
+      new Residual(8, 8), new Residual(8, 16, true, 2), new nn.AdaptiveAvgPool2d(1), new nn.Flatten(),
+      new nn.Dropout(0.1), new nn.Linear(16, 10));
+    const bn = net[1] as nn.BatchNorm2d;
+    const modes: boolean[] = [];
+    const spy = net.forward.bind(net);
+    net.forward = (x: Tensor) => {
+      modes.push(net.training && (net[7] as nn.Dropout).training && bn.training);
+      return spy(x);
+    };
+    const records: d2l.EpochRecord[] = [];
+    await d2l.train_ch6(net, train_iter, test_iter, 3, 0.1, 'cpu', { verbose: false, on_epoch: (r) => records.push(r) });
+    expect(records).toHaveLength(3);
+    expect(records[2].loss).toBeLessThan(records[0].loss);
+    expect(Number(bn.num_batches_tracked!.item())).toBe(3 * 8);
+    expect(Number(bn.running_var!.sub(1).abs().sum().item())).toBeGreaterThan(0);
+    // Each epoch: 8 training batches in training mode, then the evaluation's 2 batches in eval mode (train_ch6 may
+    // run a forward of its own first, in eval mode, to check the net's output).
+    expect(modes.slice(-30)).toEqual(Array.from({ length: 3 }, () => [...Array(8).fill(true), false, false]).flat());
+  }, 120000);
 });
 
 const python = findPython();

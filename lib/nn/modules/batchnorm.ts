@@ -95,7 +95,7 @@ function checkDims(input: Tensor, dims: number[], what: string): void {
   // A non-Tensor reaches F.batch_norm's own TypeError.
   const n = (input as { dim?: () => number })?.dim?.();
   if (typeof n === 'number' && !dims.includes(n)) {
-    throw new RangeError(`Expected input to be ${what} but received a ${n}D tensor of shape [${input.shape}]`);
+    throw new RangeError(`Expected input to be ${what} but received a ${n}D tensor of shape ${input.shape}`);
   }
 }
 
