@@ -2,9 +2,8 @@
 // book's architecture and input size, on 4 real Fashion-MNIST test images, from the same initial weights (a state
 // dict written by PyTorch, test/interop/chapter7.py), takes 5 SGD steps at its section's learning rate: the losses
 // agree within 1e-8 relative (the issue asks 1e-4), the batch-norm running statistics and the eval-mode outputs too.
-// Dropout has p = 0
-// on both sides (libtorch's masks are not PyTorch's generator's; test/modules.test.ts checks dropout alone). The
-// steps run in float64 on both sides (why: test/interop/chapter7.py).
+// Dropout has p = 0 on both sides (libtorch's masks are not PyTorch's generator's; test/modules.test.ts checks
+// dropout alone). The steps run in float64 on both sides (why: test/interop/chapter7.py).
 // Skipped, saying why, without python3-torch or the data set.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
