@@ -472,7 +472,7 @@ describe('the lists cover the whole public API', () => {
       ['torch.Device', torch.Device, TORCH.Device as ClassCases, null],
       ...Object.entries(UTILS_DATA).map(([n, c]) => [`torch.utils.data.${n}`, (torch.utils.data as Record<string, { prototype: object }>)[n], c, null] as [string, { prototype: object }, ClassCases, null]),
       ...Object.entries(NN).filter(([, c]) => c !== null).map(([n, c]) =>
-        [`nn.${n}`, (nn as unknown as Record<string, { prototype: object }>)[n], c!, n === 'Module' ? null : nn.Module.prototype] as [string, { prototype: object }, ClassCases, object | null]),
+        [`nn.${n}`, (nn as unknown as Record<string, { prototype: object }>)[n], c!, n === 'Module' ? null : n === 'Parameter' ? Tensor.prototype : nn.Module.prototype] as [string, { prototype: object }, ClassCases, object | null]),
       ...Object.entries(PARALLEL).map(([n, c]) => [`nn.parallel.${n}`, (nn.parallel as Record<string, { prototype: object }>)[n], c, nn.Module.prototype] as [string, { prototype: object }, ClassCases, object]),
       ...Object.entries(OPTIM).map(([n, c]) => [`optim.${n}`, (optim as Record<string, { prototype: object }>)[n], c, null] as [string, { prototype: object }, ClassCases, null]),
       ...Object.entries(D2L).filter(([, c]) => isClassCases(c)).map(([n, c]) =>

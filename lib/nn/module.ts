@@ -221,7 +221,7 @@ export class Module {
   register_buffer(name: string, tensor: Tensor | null, persistent?: boolean): void;
   register_buffer(name: string, tensor: Tensor | null, options: { persistent?: boolean }): void;
   register_buffer(...args: unknown[]): void {
-    const a = parseArgs('register_buffer', ['name', 'tensor', 'persistent'], args, 2);
+    const a = parseArgs('Module.register_buffer', ['name', 'tensor', 'persistent'], args, 2);
     const name = checkAttributeName(this, a.name, registry(this)[BUFFERS].has(a.name as string));
     if (a.tensor !== null && !(a.tensor instanceof Tensor)) throw invalidType('tensor', 'a Tensor or null', a.tensor);
     if (a.tensor instanceof Parameter) throw invalidType('tensor', 'a Tensor that is not a Parameter (register_parameter adds those)', a.tensor);

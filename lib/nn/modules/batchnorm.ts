@@ -59,9 +59,6 @@ abstract class BatchNorm extends Module {
     this.register_buffer('num_batches_tracked', track_running_stats ? zeros([], { dtype: 'int64' }) : null);
   }
 
-  /** RangeError unless input has the dimensions this kind takes. */
-  protected abstract checkInputDim(input: Tensor): void;
-
   /**
    * Normalises input per channel (dim 1): in training mode by the batch's statistics, updating the running ones
    * (and num_batches_tracked); in eval mode by the running statistics.
@@ -70,7 +67,7 @@ abstract class BatchNorm extends Module {
    */
   override forward(input: Tensor): Tensor {
     checkArgCount(`${this.constructor.name}.forward`, arguments.length, 1);
-    this.checkInputDim(input);
+    checkDims.call(this, input);
     let factor = this.momentum ?? 0;
     if (this.training && this.track_running_stats && this.num_batches_tracked !== null) {
       this.num_batches_tracked.add_(1);
@@ -91,7 +88,9 @@ abstract class BatchNorm extends Module {
   }
 }
 
-function checkDims(input: Tensor, dims: number[], what: string): void {
+/** RangeError unless input has the dimensions its module's kind takes (PyTorch's _check_input_dim). */
+function checkDims(this: BatchNorm, input: Tensor): void {
+  const [dims, what] = this instanceof BatchNorm1d ? [[2, 3], '2D or 3D ([N, C] or [N, C, L])'] : [[4], '4D ([N, C, H, W])'];
   // A non-Tensor reaches F.batch_norm's own TypeError.
   const n = (input as { dim?: () => number })?.dim?.();
   if (typeof n === 'number' && !dims.includes(n)) {
@@ -110,10 +109,6 @@ export class BatchNorm1d extends BatchNorm {
   constructor(...args: unknown[]) {
     super('BatchNorm1d', args);
   }
-
-  protected checkInputDim(input: Tensor): void {
-    checkDims(input, [2, 3], '2D or 3D ([N, C] or [N, C, L])');
-  }
 }
 
 /**
@@ -125,9 +120,5 @@ export class BatchNorm2d extends BatchNorm {
   constructor(num_features: number, eps?: number, momentum?: number | null, affine?: boolean, track_running_stats?: boolean);
   constructor(...args: unknown[]) {
     super('BatchNorm2d', args);
-  }
-
-  protected checkInputDim(input: Tensor): void {
-    checkDims(input, [4], '4D ([N, C, H, W])');
   }
 }
