@@ -40,34 +40,12 @@ export declare class NativeTensor {
   item(): number | boolean;
   /** A row-major copy; bool becomes Uint8Array, float16/bfloat16 Float32Array. */
   data(): NativeTypedArray;
-  argReduce(op: 'argmax' | 'argmin', dim: number | null, keepdim: boolean): NativeTensor;
-  reduce(op: 'sum' | 'mean' | 'amin' | 'amax', dims: number[] | null, keepdim: boolean): NativeTensor;
-  /** [values, indices] of the maxima or minima over one dimension. */
-  reduceWithIndices(op: 'max' | 'min', dim: number, keepdim: boolean): [NativeTensor, NativeTensor];
-  /** [values, indices] of the k largest (or smallest) elements along `dim`. */
-  topk(k: number, dim: number, largest: boolean, sorted: boolean): [NativeTensor, NativeTensor];
-  /** A number is the other operand as a Python scalar; matmul and masked_select take a tensor only. */
-  binary(op: 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le' | 'matmul' | 'masked_select',
-         other: NativeTensor | number): NativeTensor;
-  unary(op: 'clone' | 'detach' | 'exp' | 'log' | 'abs' | 'sigmoid' | 'relu' | 'sqrt'): NativeTensor;
-  /**
-   * The ops whose arguments are integers: narrow [dim, start, length], select [dim, index], squeeze [] or [dim],
-   * unsqueeze [dim], permute [dims...], flatten [start_dim, end_dim], softmax [dim], log_softmax [dim].
-   */
-  dimOp(op: 'narrow' | 'select' | 'squeeze' | 'unsqueeze' | 'permute' | 'flatten' | 'softmax' | 'log_softmax',
-        ints: number[]): NativeTensor;
-  /** At least one bound is a number (libtorch refuses two nulls). */
-  clamp(min: number | null, max: number | null): NativeTensor;
-  maskedFill(mask: NativeTensor, value: NativeTensor | number): NativeTensor;
   reshape(shape: number[]): NativeTensor;
   view(shape: number[]): NativeTensor;
-  indexSelect(dim: number, index: NativeTensor): NativeTensor;
   /** libtorch's t.index({...}) over the indices of NativeIndex. */
   index(indices: NativeIndex[]): NativeTensor;
   /** libtorch's t.index_put_({...}, value), in place. */
   indexPut(indices: NativeIndex[], value: NativeTensor | number): void;
-  /** In place: copy_(src), fill_(number | 0-d tensor), zero_(null). */
-  inPlace(op: 'copy_' | 'fill_' | 'zero_', value: NativeTensor | number | null): void;
   backward(gradient: NativeTensor | null): void;
   /** A number two handles of the same tensor share (its TensorImpl's address), to deduplicate parameters. */
   identity(): number;

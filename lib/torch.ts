@@ -36,7 +36,7 @@ import {
 
 export { Device, device, indexing, Size, Tensor };
 export type { DeviceLike, Dtype };
-export type { TensorIndex, TopkOptions } from './tensor';
+export type { TensorIndex } from './tensor';
 export { load, save } from './serialization';
 export type { LoadOptions, Saveable } from './serialization';
 export type { Dataset, DataLoaderOptions, DistributedSamplerOptions } from './data';

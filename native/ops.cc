@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <mutex>
+#include <regex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -27,6 +28,7 @@ struct Param {
   // int[2] kernel_size: the length a list must have (one number, or a list of one, stands for size copies), or -1.
   // int[1] dim takes lists of any length, as in Python.
   int64_t size;
+  std::string label;  // "argument 'other'", for errors
 };
 
 struct Overload {
@@ -67,7 +69,7 @@ Overload MakeOverload(const c10::OperatorHandle& handle) {
     o.params.push_back({a.name(), type, !a.default_value().has_value(), a.is_out(),
                         IsIntList(type) || (type->kind() == c10::TypeKind::OptionalType &&
                                             IsIntList(type->castRaw<c10::OptionalType>()->getElementType())),
-                        a.N() && *a.N() > 1 ? static_cast<int64_t>(*a.N()) : -1});
+                        a.N() && *a.N() > 1 ? static_cast<int64_t>(*a.N()) : -1, "argument '" + a.name() + "'"});
     if (!a.kwarg_only()) o.positional = i + 1;
     if (a.is_out()) ++o.outs;
     if (a.name() == "pin_memory" && a.kwarg_only()) o.factory = true;
@@ -90,6 +92,11 @@ Overload MakeOverload(const c10::OperatorHandle& handle) {
   return o;
 }
 
+const std::regex& DimnameOverload() {
+  static const std::regex re("dimname|(^|_)names($|_)", std::regex::icase);
+  return re;
+}
+
 const Table& GetTable() {
   static Table* table = [] {
     auto* t = new Table();
@@ -98,6 +105,9 @@ const Table& GetTable() {
       if (name.name.rfind("aten::", 0) != 0) continue;
       const auto handle = dispatcher.findSchema(name);
       if (!handle) continue;  // a name registered without a schema
+      // Named tensors' overloads (their Dimname arguments are str in the schema): lenet-torch has no dimension
+      // names, and a str where an int was meant would reach them as libtorch's "all symbols must have a namespace".
+      if (std::regex_search(name.overload_name, DimnameOverload())) continue;
       const std::string base = name.name.substr(6);
       auto it = t->index.find(base);
       if (it == t->index.end()) {
@@ -133,8 +143,14 @@ std::vector<Binding>& Bindings() {
 }
 std::mutex g_bindings_mutex;
 
+// The Tensor constructor of the call in progress (one reference lookup per call, not per argument).
+thread_local napi_value g_tensor_ctor = nullptr;
+
 bool IsTensor(Napi::Env env, const Napi::Value& value) {
-  return value.IsObject() && value.As<Napi::Object>().InstanceOf(Data(env).tensor.Value());
+  if (!value.IsObject()) return false;
+  bool is = false;
+  napi_value ctor = g_tensor_ctor ? g_tensor_ctor : static_cast<napi_value>(Data(env).tensor.Value());
+  return napi_instanceof(env, value, ctor, &is) == napi_ok && is;
 }
 
 bool IsInteger(const Napi::Value& value) {
@@ -349,6 +365,16 @@ bool Bind(Napi::Env env, const Overload& o, bool method, const std::vector<Napi:
   return true;
 }
 
+// A type as schemas spell it: Scalar (not number), Tensor? (not Optional[Tensor]), int[].
+std::string TypeName(const c10::TypePtr& type) {
+  switch (type->kind()) {
+    case c10::TypeKind::NumberType: return "Scalar";
+    case c10::TypeKind::OptionalType: return TypeName(type->castRaw<c10::OptionalType>()->getElementType()) + "?";
+    case c10::TypeKind::ListType: return TypeName(type->castRaw<c10::ListType>()->getElementType()) + "[]";
+    default: return type->annotation_str();
+  }
+}
+
 std::string Signature(const Overload& o) {
   std::string s = o.schema->name().substr(6);
   if (!o.schema->overload_name().empty()) s += "." + o.schema->overload_name();
@@ -379,11 +405,7 @@ std::string Signature(const Overload& o) {
     const auto& p = o.params[b.varargs_param + 1000000];
     param = p.name == "self" && !method ? "input" : p.name;
     value = b.values[b.varargs_param + 1000000];
-    // Schemas print Scalar as 'number'; say Scalar, as PyTorch's documentation does.
-    std::string type = p.type->annotation_str();
-    for (const auto& [from, to] : {std::pair<std::string, std::string>{"number", "Scalar"}}) {
-      for (auto at = type.find(from); at != std::string::npos; at = type.find(from, at + to.size())) type.replace(at, from.size(), to);
-    }
+    const std::string type = TypeName(p.type);
     if (std::find(expected.begin(), expected.end(), type) == expected.end()) expected.push_back(type);
     try {
       ToIValue(value, p.type, "argument '" + param + "'");
@@ -433,6 +455,7 @@ Napi::Value CallOp(const Napi::CallbackInfo& info) {
   args.reserve(info.Length());
   for (size_t i = method ? 2 : 3; i < info.Length(); ++i) args.push_back(info[i]);
 
+  g_tensor_ctor = Data(env).tensor.Value();
   thread_local Bound b;
   const Overload* chosen = nullptr;
   for (const auto& o : binding->group->overloads) {
@@ -441,7 +464,11 @@ Napi::Value CallOp(const Napi::CallbackInfo& info) {
       break;
     }
   }
-  if (!chosen) NoOverload(env, *binding, method, args, kwargs);
+  if (!chosen) {
+    g_tensor_ctor = nullptr;
+    NoOverload(env, *binding, method, args, kwargs);
+  }
+  g_tensor_ctor = nullptr;
 
   const auto& o = *chosen;
   torch::jit::Stack stack;
@@ -462,7 +489,7 @@ Napi::Value CallOp(const Napi::CallbackInfo& info) {
       const auto n = ToIValue(one, c10::IntType::get(), "argument '" + p.name + "'").toInt();
       stack.emplace_back(c10::List<int64_t>(std::vector<int64_t>(p.size, n)));
     } else {
-      stack.push_back(ToIValue(b.values[i], p.type, "argument '" + p.name + "'"));
+      stack.push_back(ToIValue(b.values[i], p.type, p.label));
     }
   }
   o.handle.callBoxed(&stack);

@@ -7,8 +7,6 @@
 #include <cmath>
 #include <cstring>
 #include <string>
-#include <tuple>
-#include <type_traits>
 
 #include "common.h"
 #include "errors.h"
@@ -130,21 +128,10 @@ Napi::Function TensorWrap::Init(Napi::Env env) {
                          Method<&TensorWrap::To>("to"),
                          Method<&TensorWrap::Item>("item"),
                          Method<&TensorWrap::Data>("data"),
-                         Method<&TensorWrap::ArgReduce>("argReduce"),
-                         Method<&TensorWrap::Reduce>("reduce"),
-                         Method<&TensorWrap::ReduceWithIndices>("reduceWithIndices"),
-                         Method<&TensorWrap::Topk>("topk"),
-                         Method<&TensorWrap::Binary>("binary"),
-                         Method<&TensorWrap::Unary>("unary"),
-                         Method<&TensorWrap::DimOp>("dimOp"),
-                         Method<&TensorWrap::Clamp>("clamp"),
-                         Method<&TensorWrap::MaskedFill>("maskedFill"),
                          Method<&TensorWrap::Reshape>("reshape"),
                          Method<&TensorWrap::View>("view"),
-                         Method<&TensorWrap::IndexSelect>("indexSelect"),
                          Method<&TensorWrap::Index>("index"),
                          Method<&TensorWrap::IndexPut>("indexPut"),
-                         Method<&TensorWrap::InPlace>("inPlace"),
                          Method<&TensorWrap::Backward>("backward"),
                          Method<&TensorWrap::Identity>("identity"),
                          Method<&TensorWrap::Dispose>("dispose"),
@@ -307,132 +294,6 @@ Napi::Value TensorWrap::Data(const Napi::CallbackInfo& info) {
   return Napi::Value(env, array);
 }
 
-// argReduce(op, dim | null, keepdim): op is argmax or argmin.
-Napi::Value TensorWrap::ArgReduce(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const auto& t = Get(env);
-  const std::string op = info[0].As<Napi::String>();
-  c10::optional<int64_t> dim;
-  if (info[1].IsNumber()) dim = info[1].As<Napi::Number>().Int64Value();
-  const bool keepdim = info[2].ToBoolean();
-  if (op == "argmax") return New(env, t.argmax(dim, keepdim));
-  if (op == "argmin") return New(env, t.argmin(dim, keepdim));
-  throw std::invalid_argument("unknown reduction " + op);
-}
-
-// reduce(op, dims | null, keepdim): op is sum, mean, amin or amax.
-Napi::Value TensorWrap::Reduce(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const auto& t = Get(env);
-  const std::string op = info[0].As<Napi::String>();
-  const bool keepdim = info[2].ToBoolean();
-  std::vector<int64_t> dims;
-  if (info[1].IsArray()) dims = ToShape(info[1]);
-  if (op == "sum") return New(env, dims.empty() ? t.sum() : t.sum(dims, keepdim));
-  if (op == "mean") return New(env, dims.empty() ? t.mean() : t.mean(dims, keepdim));
-  if (op == "amin") return New(env, dims.empty() ? t.min() : t.amin(dims, keepdim));
-  if (op == "amax") return New(env, dims.empty() ? t.max() : t.amax(dims, keepdim));
-  throw std::invalid_argument("unknown reduction " + op);
-}
-
-// reduceWithIndices(op, dim, keepdim) -> [values, indices]: op is max or min.
-Napi::Value TensorWrap::ReduceWithIndices(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const auto& t = Get(env);
-  const std::string op = info[0].As<Napi::String>();
-  const auto dim = info[1].As<Napi::Number>().Int64Value();
-  const bool keepdim = info[2].ToBoolean();
-  if (op != "max" && op != "min") throw std::invalid_argument("unknown reduction " + op);
-  return ValuesAndIndices(env, op == "max" ? t.max(dim, keepdim) : t.min(dim, keepdim));
-}
-
-// topk(k, dim, largest, sorted) -> [values, indices]
-Napi::Value TensorWrap::Topk(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const auto& t = Get(env);
-  return ValuesAndIndices(env, t.topk(info[0].As<Napi::Number>().Int64Value(), info[1].As<Napi::Number>().Int64Value(),
-                          info[2].ToBoolean(), info[3].ToBoolean()));
-}
-
-// binary(op, other): other is a Tensor or a number (matmul and masked_select: a Tensor).
-Napi::Value TensorWrap::Binary(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const auto& t = Get(env);
-  const std::string op = info[0].As<Napi::String>();
-  // One table for both kinds of operand: libtorch overloads each op for a Scalar and a Tensor.
-  auto apply = [&](const auto& o) -> at::Tensor {
-    if (op == "add") return t.add(o);
-    if (op == "sub") return t.sub(o);
-    if (op == "mul") return t.mul(o);
-    if (op == "div") return t.div(o);
-    if (op == "pow") return t.pow(o);
-    if (op == "eq") return t.eq(o);
-    if (op == "ne") return t.ne(o);
-    if (op == "gt") return t.gt(o);
-    if (op == "lt") return t.lt(o);
-    if (op == "ge") return t.ge(o);
-    if (op == "le") return t.le(o);
-    if constexpr (std::is_same_v<std::decay_t<decltype(o)>, at::Tensor>) {
-      if (op == "matmul") return t.matmul(o);
-      if (op == "masked_select") return t.masked_select(o);
-    }
-    throw std::invalid_argument("unknown operator " + op);
-  };
-  if (info[1].IsNumber()) return New(env, apply(Operand(info[1], t)));
-  return New(env, apply(From(info[1], "other")));
-}
-
-Napi::Value TensorWrap::Unary(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const auto& t = Get(env);
-  const std::string op = info[0].As<Napi::String>();
-  if (op == "clone") return New(env, t.clone());
-  if (op == "detach") return New(env, t.detach());
-  if (op == "exp") return New(env, t.exp());
-  if (op == "log") return New(env, t.log());
-  if (op == "abs") return New(env, t.abs());
-  if (op == "sigmoid") return New(env, t.sigmoid());
-  if (op == "relu") return New(env, t.relu());
-  if (op == "sqrt") return New(env, t.sqrt());
-  throw std::invalid_argument("unknown operator " + op);
-}
-
-// dimOp(op, ints): the ops whose arguments are dimensions and positions along them.
-Napi::Value TensorWrap::DimOp(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const auto& t = Get(env);
-  const std::string op = info[0].As<Napi::String>();
-  const auto a = ToShape(info[1]);
-  if (op == "narrow") return New(env, t.narrow(/*dim=*/a.at(0), /*start=*/a.at(1), /*length=*/a.at(2)));
-  if (op == "select") return New(env, t.select(/*dim=*/a.at(0), /*index=*/a.at(1)));
-  if (op == "squeeze") return New(env, a.empty() ? t.squeeze() : t.squeeze(a.at(0)));
-  if (op == "unsqueeze") return New(env, t.unsqueeze(a.at(0)));
-  if (op == "permute") return New(env, t.permute(a));
-  if (op == "flatten") return New(env, t.flatten(/*start_dim=*/a.at(0), /*end_dim=*/a.at(1)));
-  if (op == "softmax") return New(env, t.softmax(a.at(0)));
-  if (op == "log_softmax") return New(env, t.log_softmax(a.at(0)));
-  throw std::invalid_argument("unknown operator " + op);
-}
-
-// clamp(min | null, max | null)
-Napi::Value TensorWrap::Clamp(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const auto& t = Get(env);
-  c10::optional<at::Scalar> min, max;
-  if (info[0].IsNumber()) min = Operand(info[0], t);
-  if (info[1].IsNumber()) max = Operand(info[1], t);
-  return New(env, t.clamp(min, max));
-}
-
-// maskedFill(mask, value): value is a number or a 0-d Tensor.
-Napi::Value TensorWrap::MaskedFill(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const auto& t = Get(env);
-  const auto& mask = From(info[0], "mask");
-  if (info[1].IsNumber()) return New(env, t.masked_fill(mask, Operand(info[1], t)));
-  return New(env, t.masked_fill(mask, From(info[1], "value")));
-}
-
 Napi::Value TensorWrap::Reshape(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return New(env, Get(env).reshape(ToShape(info[0])));
@@ -441,12 +302,6 @@ Napi::Value TensorWrap::Reshape(const Napi::CallbackInfo& info) {
 Napi::Value TensorWrap::View(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return New(env, Get(env).view(ToShape(info[0])));
-}
-
-Napi::Value TensorWrap::IndexSelect(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const auto dim = info[0].As<Napi::Number>().Int64Value();
-  return New(env, Get(env).index_select(dim, From(info[1], "index")));
 }
 
 // index(indices), as the C++ frontend's t.index({...}).
@@ -465,27 +320,6 @@ Napi::Value TensorWrap::IndexPut(const Napi::CallbackInfo& info) {
     t.index_put_(indices, Operand(info[1], t));
   } else {
     t.index_put_(indices, From(info[1], "values"));
-  }
-  return env.Undefined();
-}
-
-// inPlace(op, value): copy_(Tensor), fill_(number | 0-d Tensor), zero_(null). Get() refuses a held tensor.
-Napi::Value TensorWrap::InPlace(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const auto& t = Get(env);
-  const std::string op = info[0].As<Napi::String>();
-  if (op == "zero_") {
-    t.zero_();
-  } else if (op == "fill_") {
-    if (info[1].IsNumber()) {
-      t.fill_(Operand(info[1], t));
-    } else {
-      t.fill_(From(info[1], "value"));
-    }
-  } else if (op == "copy_") {
-    t.copy_(From(info[1], "src"));
-  } else {
-    throw std::invalid_argument("unknown operator " + op);
   }
   return env.Undefined();
 }

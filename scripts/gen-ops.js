@@ -23,12 +23,11 @@ const HAND_WRITTEN = {
   torch: ['tensor', 'zeros', 'ones', 'rand', 'randn', 'full', 'randint', 'randperm', 'arange', 'cat', 'stack',
     'manual_seed', 'set_num_threads', 'get_num_threads', 'no_grad', 'is_grad_enabled', 'set_grad_enabled', 'load',
     'save', 'device'],
-  Tensor: ['dim', 'numel', 'size', 'to', 'float', 'long', 'type', 'item', 'tolist', 'argmax', 'argmin', 'sum', 'mean',
-    'min', 'max', 'topk', 'softmax', 'log_softmax', 'eq', 'ne', 'gt', 'lt', 'ge', 'le', 'add', 'sub', 'mul', 'div', 'pow',
-    'matmul', 'exp', 'abs', 'log', 'sigmoid', 'relu', 'sqrt', 'clamp', 'clone', 'detach', 'reshape', 'view',
-    'index_select', 'index_put_', 'masked_fill', 'masked_select', 'narrow', 'select', 'squeeze', 'unsqueeze', 'permute',
-    'flatten', 'copy_', 'fill_', 'zero_', 'requires_grad_', 'backward', 'data', 'index', 'dispose', 'grad', 'device',
-    'dtype', 'shape'],
+  // Kept by hand in lib/tensor.ts: Python-level or JS-specific (to/float/long/type/tolist/data/size/dim: no one
+  // operator; item: JS number or boolean; reshape/view: shape checks with -1 inference; index/index_put_:
+  // indexing sugar; backward/requires_grad_: autograd's engine and a flag, not operators; dispose: JS memory).
+  Tensor: ['dim', 'numel', 'size', 'to', 'float', 'long', 'type', 'item', 'tolist', 'reshape', 'view', 'index_put_',
+    'requires_grad_', 'backward', 'data', 'index', 'dispose', 'grad', 'device', 'dtype', 'shape'],
   functional: ['relu', 'relu_', 'dropout', 'dropout2d', 'alpha_dropout', 'feature_alpha_dropout', 'batch_norm',
     'softmax', 'log_softmax', 'max_pool2d', 'max_pool1d', 'cross_entropy', 'nll_loss', 'mse_loss', 'layer_norm',
     'threshold'],
@@ -121,6 +120,8 @@ function returnType(schema, method) {
   }
   const types = rs.map((r) => tsType(r.type, true));
   if (types.includes(null)) return null;
+  // Python's torch.return_types.max & co: the class lib/tensor.ts has for them.
+  if (rs.length === 2 && rs[0].name === 'values' && rs[1].name === 'indices' && types.every((t) => t === 'Tensor')) return 'ValuesIndices';
   if (rs.every((r) => r.name)) return `NamedTuple<{ ${rs.map((r, i) => `${r.name}: ${types[i]}`).join('; ')} }>`;
   return `[${types.join(', ')}]`;
 }
@@ -146,20 +147,23 @@ function signatures(schema, section, hasOut) {
     typed.push({ ...p, name: !method && p.name === 'self' ? 'input' : p.name, ts: t });
   }
   const positional = typed.filter((p) => !p.kwOnly);
-  const required = positional.filter((p) => !p.optional);
   const opt = (p) => `${ident(p.name)}?: ${p.ts}`;
+  const field = (p) => `${ident(p.name)}${p.optional || p.kwOnly ? '?' : ''}: ${p.ts}`;
   const options = (ps) => {
-    const fields = ps.map(opt);
+    const fields = ps.map(field);
     if (hasOut && !method) fields.push('out?: Tensor | Tensor[]');
     if (ps.some((p) => p.name === 'pin_memory')) fields.push('requires_grad?: boolean');
-    return fields.length ? [`options?: { ${fields.join('; ')} }`] : [];
+    if (fields.length === 0) return [];
+    // Optional when every field is.
+    return [`options${ps.every((p) => p.optional || p.kwOnly) ? '?' : ''}: { ${fields.join('; ')} }`];
   };
   const kw = typed.filter((p) => p.kwOnly);
   const sigs = [];
-  // f(a, b, c?, {kw}) and f(a, {c, kw}): the trailing options object takes any argument by its name.
-  sigs.push(`(${[...positional.map((p) => (p.optional ? opt(p) : `${ident(p.name)}: ${p.ts}`)), ...options(kw)].join(', ')}): ${ret}`);
-  if (positional.length > required.length) {
-    sigs.push(`(${[...required.map((p) => `${ident(p.name)}: ${p.ts}`), ...options([...positional.filter((p) => p.optional), ...kw])].join(', ')}): ${ret}`);
+  // Python takes any argument by name: f(a, b, c?, {kw}), f(a, b, {c, kw}), f(a, {b, c, kw}) (input stays first).
+  const first = method ? 0 : Math.min(1, positional.length);
+  for (let cut = positional.length; cut >= first; cut--) {
+    const head = positional.slice(0, cut).map((p) => (p.optional ? opt(p) : `${ident(p.name)}: ${p.ts}`));
+    sigs.push(`(${[...head, ...options([...positional.slice(cut), ...kw])].join(', ')}): ${ret}`);
   }
   // Python's varargs: t.view(2, 3), torch.zeros(2, 3).
   if (positional.length === 1 && /^(int|SymInt)\[\d*\]$/.test(positional[0].type)) {
@@ -235,7 +239,7 @@ function generate(schemas, api, version) {
     '// (PyTorch ' + api.version + '). Do not edit: run `node scripts/gen-ops.js`; test/ops-typings.test.ts fails when stale.',
     '/* eslint-disable */',
     "import type { DeviceLike } from '../device';",
-    "import type { Dtype, Tensor } from '../tensor';",
+    "import type { Dtype, Tensor, ValuesIndices } from '../tensor';",
     "import type { Layout, MemoryFormat, NamedTuple } from './types';",
     '',
     `/** The libtorch these names were generated from. */`,

@@ -2,7 +2,7 @@
 // (PyTorch 1.13.0a0). Do not edit: run `node scripts/gen-ops.js`; test/ops-typings.test.ts fails when stale.
 /* eslint-disable */
 import type { DeviceLike } from '../device';
-import type { Dtype, Tensor } from '../tensor';
+import type { Dtype, Tensor, ValuesIndices } from '../tensor';
 import type { Layout, MemoryFormat, NamedTuple } from './types';
 
 /** The libtorch these names were generated from. */
@@ -13,7 +13,7 @@ export const GENERATED_FOR = "1.13.0";
 export type OpEntry = string | readonly [string, string] | readonly [string, string, readonly (readonly [string, boolean])[]];
 export const OP_NAMES: { readonly [section: string]: readonly OpEntry[] } = {
   torch: ["abs","abs_","absolute","acos","acos_","acosh","acosh_","adaptive_avg_pool1d","adaptive_max_pool1d","add","addbmm","addcdiv","addcmul","addmm","addmv","addmv_","addr","adjoint","affine_grid_generator","alias_copy","all","allclose","alpha_dropout","alpha_dropout_","amax","amin","aminmax","angle","any","arccos","arccos_","arccosh","arccosh_","arcsin","arcsin_","arcsinh","arcsinh_","arctan","arctan2","arctan_","arctanh","arctanh_","argmax","argmin","argsort","argwhere","as_strided","as_strided_","as_strided_copy","as_strided_scatter","asin","asin_","asinh","asinh_","atan","atan2","atan_","atanh","atanh_","avg_pool1d","baddbmm","bartlett_window","batch_norm","batch_norm_backward_elemt","batch_norm_backward_reduce","batch_norm_elemt","batch_norm_gather_stats","batch_norm_gather_stats_with_counts","batch_norm_stats","batch_norm_update_stats","bernoulli","bilinear","binary_cross_entropy_with_logits","bincount","binomial","bitwise_and","bitwise_left_shift","bitwise_not","bitwise_or","bitwise_right_shift","bitwise_xor","blackman_window","bmm","broadcast_to","bucketize","can_cast","ccol_indices_copy","ceil","ceil_","celu","celu_","channel_shuffle","cholesky","cholesky_inverse","cholesky_solve","choose_qparams_optimized","chunk","clamp","clamp_","clamp_max","clamp_max_","clamp_min","clamp_min_","clip","clip_","clone","col_indices_copy","column_stack","combinations","complex","concat","concatenate","conj","conj_physical","conj_physical_","constant_pad_nd","conv1d","conv2d","conv3d","conv_tbc","conv_transpose1d","conv_transpose2d","conv_transpose3d","convolution","copysign","corrcoef","cos","cos_","cosh","cosh_","cosine_embedding_loss","cosine_similarity","count_nonzero","cov","cross","crow_indices_copy","ctc_loss","cudnn_affine_grid_generator","cudnn_batch_norm","cudnn_convolution","cudnn_convolution_add_relu","cudnn_convolution_relu","cudnn_convolution_transpose","cudnn_grid_sampler","cudnn_is_acceptable","cummax","cummin","cumprod","cumsum","cumulative_trapezoid","deg2rad","deg2rad_","dequantize","det","detach","detach_","detach_copy","diag","diag_embed","diagflat","diagonal","diagonal_copy","diagonal_scatter","diff","digamma","dist","div","divide","dot","dropout","dropout_","dsplit","dstack","embedding","embedding_bag","embedding_renorm_","empty","empty_like","empty_quantized","empty_strided","eq","equal","erf","erf_","erfc","erfc_","erfinv","exp","exp2","exp2_","exp_","expand_copy","expm1","expm1_","eye","fake_quantize_per_channel_affine","fake_quantize_per_tensor_affine","fbgemm_linear_fp16_weight","fbgemm_linear_fp16_weight_fp32_activation","fbgemm_linear_int8_weight","fbgemm_linear_int8_weight_fp32_activation","fbgemm_linear_quantize_weight","fbgemm_pack_gemm_matrix_fp16","fbgemm_pack_quantized_matrix","feature_alpha_dropout","feature_alpha_dropout_","feature_dropout","feature_dropout_","fill","fill_","fix","fix_","flatten","flip","fliplr","flipud","float_power","floor","floor_","floor_divide","fmax","fmin","fmod","frac","frac_","frexp","frobenius_norm","from_file","full_like","fused_moving_avg_obs_fake_quant","gather","gcd","gcd_","ge","geqrf","ger","gradient","greater","greater_equal","grid_sampler","grid_sampler_2d","grid_sampler_3d","group_norm","gru","gru_cell","gt","hamming_window","hann_window","hardshrink","heaviside","hinge_embedding_loss","histc","histogram","histogramdd","hsplit","hspmm","hstack","hypot","i0","i0_","igamma","igammac","imag","index_add","index_copy","index_fill","index_put","index_put_","index_reduce","index_select","indices_copy","inner","instance_norm","int_repr","inverse","is_complex","is_conj","is_distributed","is_floating_point","is_inference","is_neg","is_nonzero","is_same_size","is_signed","is_vulkan_available","isclose","isfinite","isin","isinf","isnan","isneginf","isposinf","isreal","istft","kaiser_window","kl_div","kron","kthvalue","layer_norm","lcm","lcm_","ldexp","ldexp_","le","lerp","less","less_equal","lgamma","linspace","log","log10","log10_","log1p","log1p_","log2","log2_","log_","log_softmax","logaddexp","logaddexp2","logcumsumexp","logdet","logical_and","logical_not","logical_or","logical_xor","logit","logit_","logspace","logsumexp","lstm","lstm_cell","lt","lu_solve","lu_unpack","margin_ranking_loss","masked_fill","masked_scatter","masked_select","matmul","matrix_exp","matrix_power","max","max_pool1d","max_pool1d_with_indices","max_pool2d","max_pool3d","maximum","mean","median","min","minimum","miopen_batch_norm","miopen_convolution","miopen_convolution_add_relu","miopen_convolution_relu","miopen_convolution_transpose","miopen_depthwise_convolution","miopen_rnn","mkldnn_adaptive_avg_pool2d","mkldnn_convolution","mkldnn_linear_backward_weights","mkldnn_max_pool2d","mkldnn_max_pool3d","mm","mode","moveaxis","movedim","msort","mul","multinomial","multiply","mv","mvlgamma","nan_to_num","nan_to_num_","nanmean","nanmedian","nanquantile","nansum","narrow","narrow_copy","native_batch_norm","native_channel_shuffle","native_dropout","native_group_norm","native_layer_norm","native_norm","ne","neg","neg_","negative","negative_","nextafter","nonzero","norm_except_dim","normal","not_equal","nuclear_norm","ones_like","orgqr","ormqr","outer","pairwise_distance","pdist","permute","permute_copy","pinverse","pixel_shuffle","pixel_unshuffle","poisson","poisson_nll_loss","polar","polygamma","positive","pow","prelu","prod","promote_types","put","q_per_channel_axis","q_per_channel_scales","q_per_channel_zero_points","q_scale","q_zero_point","qr","quantile","quantize_per_channel","quantize_per_tensor","quantize_per_tensor_dynamic","quantized_batch_norm","quantized_gru","quantized_gru_cell","quantized_lstm","quantized_lstm_cell","quantized_max_pool1d","quantized_max_pool2d","quantized_rnn_relu_cell","quantized_rnn_tanh_cell","rad2deg","rad2deg_","rand_like","randint_like","randn_like","range","ravel","real","reciprocal","reciprocal_","relu","relu_","remainder","renorm","repeat_interleave","reshape","resize_as_","resize_as_sparse_","resolve_conj","resolve_neg","result_type","rnn_relu","rnn_relu_cell","rnn_tanh","rnn_tanh_cell","roll","rot90","round","round_","row_indices_copy","row_stack","rrelu","rrelu_","rsqrt","rsqrt_","rsub","scalar_tensor","scatter","scatter_add","scatter_reduce","searchsorted","segment_reduce","select","select_copy","select_scatter","selu","selu_","sgn","sigmoid","sigmoid_","sign","signbit","sin","sin_","sinc","sinc_","sinh","sinh_","slice_copy","slice_scatter","slogdet","smm","softmax","sort","sparse_bsc_tensor","sparse_bsr_tensor","sparse_compressed_tensor","sparse_coo_tensor","sparse_csc_tensor","sparse_csr_tensor","split_copy","split_with_sizes","split_with_sizes_copy","sqrt","sqrt_","square","square_","squeeze","squeeze_copy","sspaddmm","std","std_mean","sub","subtract","sum","svd","swapaxes","swapdims","symeig","t","t_copy","take","take_along_dim","tan","tan_","tanh","tanh_","tensor_split","threshold","threshold_","tile","topk","trace","transpose","transpose_copy","trapezoid","trapz","triangular_solve","tril","tril_indices","triplet_margin_loss","triu","triu_indices","true_divide","trunc","trunc_","unbind","unbind_copy","unflatten","unfold_copy","unsafe_chunk","unsafe_split","unsafe_split_with_sizes","unsqueeze","unsqueeze_copy","values_copy","vander","var","var_mean","vdot","view_as_complex","view_as_complex_copy","view_as_real","view_as_real_copy","view_copy","vsplit","vstack","where","xlogy","xlogy_","zero_","zeros_like"],
-  Tensor: ["abs_","absolute","absolute_","acos","acos_","acosh","acosh_","add_","addbmm","addbmm_","addcdiv","addcdiv_","addcmul","addcmul_","addmm","addmm_","addmv","addmv_","addr","addr_","adjoint","align_as","all","allclose","amax","amin","aminmax","angle","any","arccos","arccos_","arccosh","arccosh_","arcsin","arcsin_","arcsinh","arcsinh_","arctan","arctan2","arctan2_","arctan_","arctanh","arctanh_","argsort","argwhere","as_strided","as_strided_","as_strided_scatter","asin","asin_","asinh","asinh_","atan","atan2","atan2_","atan_","atanh","atanh_","baddbmm","baddbmm_","bernoulli","bernoulli_","bincount","bitwise_and","bitwise_and_","bitwise_left_shift","bitwise_left_shift_","bitwise_not","bitwise_not_","bitwise_or","bitwise_or_","bitwise_right_shift","bitwise_right_shift_","bitwise_xor","bitwise_xor_","bmm","broadcast_to","cauchy_","ccol_indices","ceil","ceil_","chalf","cholesky","cholesky_inverse","cholesky_solve","chunk","clamp_","clamp_max","clamp_max_","clamp_min","clamp_min_","clip","clip_","coalesce","col_indices","conj","conj_physical","conj_physical_","contiguous","copysign","copysign_","corrcoef","cos","cos_","cosh","cosh_","count_nonzero","cov","cross","crow_indices","cummax","cummin","cumprod","cumprod_","cumsum","cumsum_","deg2rad","deg2rad_","dense_dim","dequantize","det","detach_","diag","diag_embed","diagflat","diagonal","diagonal_scatter","diff","digamma","digamma_","dist","div_","divide","divide_","dot","dsplit","eq_","equal","erf","erf_","erfc","erfc_","erfinv","erfinv_","exp2","exp2_","exp_","expand","expand_as","expm1","expm1_","exponential_","fill_diagonal_","fix","fix_","flip","fliplr","flipud","float_power","float_power_","floor","floor_","floor_divide","floor_divide_","fmax","fmin","fmod","fmod_","frac","frac_","frexp","gather","gcd","gcd_","ge_","geometric_","geqrf","ger","greater","greater_","greater_equal","greater_equal_","gt_","hardshrink","heaviside","heaviside_","histc","histogram","hsplit","hypot","hypot_","i0","i0_","igamma","igamma_","igammac","igammac_","index_add","index_add_","index_copy","index_copy_","index_fill","index_fill_","index_put","index_reduce","index_reduce_","indices","inner","int_repr","inverse","is_coalesced","is_complex","is_conj","is_distributed","is_floating_point","is_inference","is_neg","is_nonzero","is_pinned","is_same_size","is_set_to","is_signed","isclose","isfinite","isinf","isnan","isneginf","isposinf","isreal","kron","kthvalue","lcm","lcm_","ldexp","ldexp_","le_","lerp","lerp_","less","less_","less_equal","less_equal_","lgamma","lgamma_","log10","log10_","log1p","log1p_","log2","log2_","log_","log_normal_","logaddexp","logaddexp2","logcumsumexp","logdet","logical_and","logical_and_","logical_not","logical_not_","logical_or","logical_or_","logical_xor","logical_xor_","logit","logit_","logsumexp","lt_","lu_solve","masked_fill_","masked_scatter","masked_scatter_","matrix_exp","matrix_power","maximum","median","minimum","mm","mode","moveaxis","movedim","msort","mul_","multinomial","multiply","multiply_","mv","mvlgamma","mvlgamma_","nan_to_num","nan_to_num_","nanmean","nanmedian","nanquantile","nansum","narrow_copy","ne_","neg","neg_","negative","negative_","new_empty","new_empty_strided","new_full","new_ones","new_zeros","nextafter","nextafter_","nonzero","normal_","not_equal","not_equal_","orgqr","ormqr","outer","pin_memory","pinverse","polygamma_","positive","pow_","prelu","prod","put","put_","q_per_channel_axis","q_per_channel_scales","q_per_channel_zero_points","q_scale","q_zero_point","qr","quantile","rad2deg","rad2deg_","random_","ravel","reciprocal","reciprocal_","relu_","remainder","remainder_","renorm","renorm_","repeat","repeat_interleave","reshape_as","resize_","resize_as_","resize_as_sparse_","resolve_conj","resolve_neg","retain_grad","roll","rot90","round","round_","row_indices","rsqrt","rsqrt_","scatter","scatter_","scatter_add","scatter_add_","scatter_reduce","scatter_reduce_","select_scatter","set_","sgn","sgn_","sigmoid_","sign","sign_","signbit","sin","sin_","sinc","sinc_","sinh","sinh_","slice_scatter","slogdet","smm","sort","sparse_dim","sparse_mask","sparse_resize_","sparse_resize_and_clear_","split_with_sizes","sqrt_","square","square_","squeeze_","sspaddmm","std","stride","sub_","subtract","subtract_","sum_to_size","svd","swapaxes","swapaxes_","swapdims","swapdims_","symeig","t","t_","take","take_along_dim","tan","tan_","tanh","tanh_","tensor_split","tile","to_dense","to_mkldnn","to_padded_tensor","to_sparse","to_sparse_bsc","to_sparse_bsr","to_sparse_csc","to_sparse_csr","trace","transpose","transpose_","triangular_solve","tril","tril_","triu","triu_","true_divide","true_divide_","trunc","trunc_","type_as","unbind","unfold","uniform_","unsafe_chunk","unsafe_split","unsafe_split_with_sizes","unsqueeze_","values","var","vdot","view_as","vsplit","xlogy","xlogy_"],
+  Tensor: ["abs","abs_","absolute","absolute_","acos","acos_","acosh","acosh_","add","add_","addbmm","addbmm_","addcdiv","addcdiv_","addcmul","addcmul_","addmm","addmm_","addmv","addmv_","addr","addr_","adjoint","align_as","all","allclose","amax","amin","aminmax","angle","any","arccos","arccos_","arccosh","arccosh_","arcsin","arcsin_","arcsinh","arcsinh_","arctan","arctan2","arctan2_","arctan_","arctanh","arctanh_","argmax","argmin","argsort","argwhere","as_strided","as_strided_","as_strided_scatter","asin","asin_","asinh","asinh_","atan","atan2","atan2_","atan_","atanh","atanh_","baddbmm","baddbmm_","bernoulli","bernoulli_","bincount","bitwise_and","bitwise_and_","bitwise_left_shift","bitwise_left_shift_","bitwise_not","bitwise_not_","bitwise_or","bitwise_or_","bitwise_right_shift","bitwise_right_shift_","bitwise_xor","bitwise_xor_","bmm","broadcast_to","cauchy_","ccol_indices","ceil","ceil_","chalf","cholesky","cholesky_inverse","cholesky_solve","chunk","clamp","clamp_","clamp_max","clamp_max_","clamp_min","clamp_min_","clip","clip_","clone","coalesce","col_indices","conj","conj_physical","conj_physical_","contiguous","copy_","copysign","copysign_","corrcoef","cos","cos_","cosh","cosh_","count_nonzero","cov","cross","crow_indices","cummax","cummin","cumprod","cumprod_","cumsum","cumsum_","deg2rad","deg2rad_","dense_dim","dequantize","det","detach","detach_","diag","diag_embed","diagflat","diagonal","diagonal_scatter","diff","digamma","digamma_","dist","div","div_","divide","divide_","dot","dsplit","eq","eq_","equal","erf","erf_","erfc","erfc_","erfinv","erfinv_","exp","exp2","exp2_","exp_","expand","expand_as","expm1","expm1_","exponential_","fill_","fill_diagonal_","fix","fix_","flatten","flip","fliplr","flipud","float_power","float_power_","floor","floor_","floor_divide","floor_divide_","fmax","fmin","fmod","fmod_","frac","frac_","frexp","gather","gcd","gcd_","ge","ge_","geometric_","geqrf","ger","greater","greater_","greater_equal","greater_equal_","gt","gt_","hardshrink","heaviside","heaviside_","histc","histogram","hsplit","hypot","hypot_","i0","i0_","igamma","igamma_","igammac","igammac_","index_add","index_add_","index_copy","index_copy_","index_fill","index_fill_","index_put","index_reduce","index_reduce_","index_select","indices","inner","int_repr","inverse","is_coalesced","is_complex","is_conj","is_distributed","is_floating_point","is_inference","is_neg","is_nonzero","is_pinned","is_same_size","is_set_to","is_signed","isclose","isfinite","isinf","isnan","isneginf","isposinf","isreal","kron","kthvalue","lcm","lcm_","ldexp","ldexp_","le","le_","lerp","lerp_","less","less_","less_equal","less_equal_","lgamma","lgamma_","log","log10","log10_","log1p","log1p_","log2","log2_","log_","log_normal_","log_softmax","logaddexp","logaddexp2","logcumsumexp","logdet","logical_and","logical_and_","logical_not","logical_not_","logical_or","logical_or_","logical_xor","logical_xor_","logit","logit_","logsumexp","lt","lt_","lu_solve","masked_fill","masked_fill_","masked_scatter","masked_scatter_","masked_select","matmul","matrix_exp","matrix_power","max","maximum","mean","median","min","minimum","mm","mode","moveaxis","movedim","msort","mul","mul_","multinomial","multiply","multiply_","mv","mvlgamma","mvlgamma_","nan_to_num","nan_to_num_","nanmean","nanmedian","nanquantile","nansum","narrow","narrow_copy","ne","ne_","neg","neg_","negative","negative_","new_empty","new_empty_strided","new_full","new_ones","new_zeros","nextafter","nextafter_","nonzero","normal_","not_equal","not_equal_","orgqr","ormqr","outer","permute","pin_memory","pinverse","polygamma_","positive","pow","pow_","prelu","prod","put","put_","q_per_channel_axis","q_per_channel_scales","q_per_channel_zero_points","q_scale","q_zero_point","qr","quantile","rad2deg","rad2deg_","random_","ravel","reciprocal","reciprocal_","relu","relu_","remainder","remainder_","renorm","renorm_","repeat","repeat_interleave","reshape_as","resize_","resize_as_","resize_as_sparse_","resolve_conj","resolve_neg","retain_grad","roll","rot90","round","round_","row_indices","rsqrt","rsqrt_","scatter","scatter_","scatter_add","scatter_add_","scatter_reduce","scatter_reduce_","select","select_scatter","set_","sgn","sgn_","sigmoid","sigmoid_","sign","sign_","signbit","sin","sin_","sinc","sinc_","sinh","sinh_","slice_scatter","slogdet","smm","softmax","sort","sparse_dim","sparse_mask","sparse_resize_","sparse_resize_and_clear_","split_with_sizes","sqrt","sqrt_","square","square_","squeeze","squeeze_","sspaddmm","std","stride","sub","sub_","subtract","subtract_","sum","sum_to_size","svd","swapaxes","swapaxes_","swapdims","swapdims_","symeig","t","t_","take","take_along_dim","tan","tan_","tanh","tanh_","tensor_split","tile","to_dense","to_mkldnn","to_padded_tensor","to_sparse","to_sparse_bsc","to_sparse_bsr","to_sparse_csc","to_sparse_csr","topk","trace","transpose","transpose_","triangular_solve","tril","tril_","triu","triu_","true_divide","true_divide_","trunc","trunc_","type_as","unbind","unfold","uniform_","unsafe_chunk","unsafe_split","unsafe_split_with_sizes","unsqueeze","unsqueeze_","values","var","vdot","view_as","vsplit","xlogy","xlogy_","zero_"],
   functional: ["adaptive_avg_pool1d",["adaptive_avg_pool2d","adaptive_avg_pool2d",[["input",true],["output_size",true]]],["adaptive_avg_pool3d","adaptive_avg_pool3d",[["input",true],["output_size",true]]],"avg_pool1d","avg_pool2d","avg_pool3d","bilinear",["binary_cross_entropy","binary_cross_entropy",[["input",true],["target",true],["weight",false],["size_average",false],["reduce",false],["reduction",false]]],["binary_cross_entropy_with_logits","binary_cross_entropy_with_logits",[["input",true],["target",true],["weight",false],["size_average",false],["reduce",false],["reduction",false],["pos_weight",false]]],["celu","celu",[["input",true],["alpha",false],["inplace",false]]],"celu_","channel_shuffle","conv1d","conv2d","conv3d","conv_tbc","conv_transpose1d","conv_transpose2d","conv_transpose3d",["cosine_embedding_loss","cosine_embedding_loss",[["input1",true],["input2",true],["target",true],["margin",false],["size_average",false],["reduce",false],["reduction",false]]],"cosine_similarity",["ctc_loss","ctc_loss",[["log_probs",true],["targets",true],["input_lengths",true],["target_lengths",true],["blank",false],["reduction",false],["zero_infinity",false]]],["elu","elu",[["input",true],["alpha",false],["inplace",false]]],"elu_","gelu",["glu","glu",[["input",true],["dim",false]]],["group_norm","group_norm",[["input",true],["num_groups",true],["weight",false],["bias",false],["eps",false]]],"hardshrink",["hardsigmoid","hardsigmoid",[["input",true],["inplace",false]]],["hardswish","hardswish",[["input",true],["inplace",false]]],["hardtanh","hardtanh",[["input",true],["min_val",false],["max_val",false],["inplace",false]]],"hardtanh_",["hinge_embedding_loss","hinge_embedding_loss",[["input",true],["target",true],["margin",false],["size_average",false],["reduce",false],["reduction",false]]],["huber_loss","huber_loss",[["input",true],["target",true],["reduction",false],["delta",false]]],["instance_norm","instance_norm",[["input",true],["running_mean",false],["running_var",false],["weight",false],["bias",false],["use_input_stats",false],["momentum",false],["eps",false]]],["kl_div","kl_div",[["input",true],["target",true],["size_average",false],["reduce",false],["reduction",false],["log_target",false]]],["l1_loss","l1_loss",[["input",true],["target",true],["size_average",false],["reduce",false],["reduction",false]]],["leaky_relu","leaky_relu",[["input",true],["negative_slope",false],["inplace",false]]],"leaky_relu_","linear",["margin_ranking_loss","margin_ranking_loss",[["input1",true],["input2",true],["target",true],["margin",false],["size_average",false],["reduce",false],["reduction",false]]],["mish","mish",[["input",true],["inplace",false]]],["multi_margin_loss","multi_margin_loss",[["input",true],["target",true],["p",false],["margin",false],["weight",false],["size_average",false],["reduce",false],["reduction",false]]],["multilabel_margin_loss","multilabel_margin_loss",[["input",true],["target",true],["size_average",false],["reduce",false],["reduction",false]]],"native_channel_shuffle","one_hot","pad","pairwise_distance","pdist","pixel_shuffle","pixel_unshuffle",["poisson_nll_loss","poisson_nll_loss",[["input",true],["target",true],["log_input",false],["full",false],["size_average",false],["eps",false],["reduce",false],["reduction",false]]],"prelu",["relu6","relu6",[["input",true],["inplace",false]]],["rrelu","rrelu",[["input",true],["lower",false],["upper",false],["training",false],["inplace",false]]],"rrelu_",["selu","selu",[["input",true],["inplace",false]]],"selu_",["sigmoid","sigmoid",[["input",true]]],["silu","silu",[["input",true],["inplace",false]]],["smooth_l1_loss","smooth_l1_loss",[["input",true],["target",true],["size_average",false],["reduce",false],["reduction",false],["beta",false]]],["soft_margin_loss","soft_margin_loss",[["input",true],["target",true],["size_average",false],["reduce",false],["reduction",false]]],"softplus","softshrink",["tanh","tanh",[["input",true]]],"threshold_",["triplet_margin_loss","triplet_margin_loss",[["anchor",true],["positive",true],["negative",true],["margin",false],["p",false],["eps",false],["swap",false],["size_average",false],["reduce",false],["reduction",false]]]],
   linalg: [["cholesky","linalg_cholesky"],["cholesky_ex","linalg_cholesky_ex"],["cond","linalg_cond"],["cross","linalg_cross"],["det","linalg_det"],["diagonal","linalg_diagonal"],["eig","linalg_eig"],["eigh","linalg_eigh"],["eigvals","linalg_eigvals"],["eigvalsh","linalg_eigvalsh"],["householder_product","linalg_householder_product"],["inv","linalg_inv"],["inv_ex","linalg_inv_ex"],["ldl_factor","linalg_ldl_factor"],["ldl_factor_ex","linalg_ldl_factor_ex"],["ldl_solve","linalg_ldl_solve"],["lstsq","linalg_lstsq"],["lu","linalg_lu"],["lu_factor","linalg_lu_factor"],["lu_factor_ex","linalg_lu_factor_ex"],["lu_solve","linalg_lu_solve"],["matmul","linalg_matmul"],["matrix_exp","linalg_matrix_exp"],["matrix_norm","linalg_matrix_norm"],["matrix_power","linalg_matrix_power"],["matrix_rank","linalg_matrix_rank"],["multi_dot","linalg_multi_dot"],["norm","linalg_norm"],["pinv","linalg_pinv"],["qr","linalg_qr"],["slogdet","linalg_slogdet"],["solve","linalg_solve"],["solve_ex","linalg_solve_ex"],["solve_triangular","linalg_solve_triangular"],["svd","linalg_svd"],["svdvals","linalg_svdvals"],["tensorinv","linalg_tensorinv"],["tensorsolve","linalg_tensorsolve"],["vander","linalg_vander"],["vecdot","linalg_vecdot"],["vector_norm","linalg_vector_norm"]],
   special: [["airy_ai","special_airy_ai"],["bessel_j0","special_bessel_j0"],["bessel_j1","special_bessel_j1"],["bessel_y0","special_bessel_y0"],["bessel_y1","special_bessel_y1"],["chebyshev_polynomial_t","special_chebyshev_polynomial_t"],["chebyshev_polynomial_u","special_chebyshev_polynomial_u"],["chebyshev_polynomial_v","special_chebyshev_polynomial_v"],["chebyshev_polynomial_w","special_chebyshev_polynomial_w"],["digamma","special_digamma"],["entr","special_entr"],["erf","special_erf"],["erfc","special_erfc"],["erfcx","special_erfcx"],["erfinv","special_erfinv"],["exp2","special_exp2"],["expit","special_expit"],["expm1","special_expm1"],["gammainc","special_gammainc"],["gammaincc","special_gammaincc"],["gammaln","special_gammaln"],["hermite_polynomial_h","special_hermite_polynomial_h"],["hermite_polynomial_he","special_hermite_polynomial_he"],["i0","special_i0"],["i0e","special_i0e"],["i1","special_i1"],["i1e","special_i1e"],["laguerre_polynomial_l","special_laguerre_polynomial_l"],["legendre_polynomial_p","special_legendre_polynomial_p"],["log1p","special_log1p"],["log_ndtr","special_log_ndtr"],["log_softmax","special_log_softmax"],["logit","special_logit"],["logsumexp","special_logsumexp"],["modified_bessel_i0","special_modified_bessel_i0"],["modified_bessel_i1","special_modified_bessel_i1"],["modified_bessel_k0","special_modified_bessel_k0"],["modified_bessel_k1","special_modified_bessel_k1"],["multigammaln","special_multigammaln"],["ndtr","special_ndtr"],["ndtri","special_ndtri"],["polygamma","special_polygamma"],["psi","special_psi"],["round","special_round"],["scaled_modified_bessel_k0","special_scaled_modified_bessel_k0"],["scaled_modified_bessel_k1","special_scaled_modified_bessel_k1"],["shifted_chebyshev_polynomial_t","special_shifted_chebyshev_polynomial_t"],["shifted_chebyshev_polynomial_u","special_shifted_chebyshev_polynomial_u"],["shifted_chebyshev_polynomial_v","special_shifted_chebyshev_polynomial_v"],["shifted_chebyshev_polynomial_w","special_shifted_chebyshev_polynomial_w"],["sinc","special_sinc"],["softmax","special_softmax"],["spherical_bessel_j0","special_spherical_bessel_j0"],["xlog1py","special_xlog1py"],["xlogy","special_xlogy"],["zeta","special_zeta"]],
@@ -38,50 +38,78 @@ export interface TorchOps {
   acosh_(input: Tensor): Tensor;
   /** torch.adaptive_avg_pool1d: aten::adaptive_avg_pool1d */
   adaptive_avg_pool1d(input: Tensor, output_size: number | number[]): Tensor;
+  adaptive_avg_pool1d(input: Tensor, options: { output_size: number | number[] }): Tensor;
   /** torch.adaptive_max_pool1d: aten::adaptive_max_pool1d */
   adaptive_max_pool1d(input: Tensor, output_size: number | number[]): [Tensor, Tensor];
+  adaptive_max_pool1d(input: Tensor, options: { output_size: number | number[] }): [Tensor, Tensor];
   /** torch.add: aten::add */
   add(input: Tensor, other: number | boolean, alpha?: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   add(input: Tensor, other: number | boolean, options?: { alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  add(input: Tensor, options: { other: number | boolean; alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   add(input: Tensor, other: Tensor, options?: { alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  add(input: Tensor, options: { other: Tensor; alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.addbmm: aten::addbmm */
   addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, options?: { beta?: number | boolean; alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  addbmm(input: Tensor, batch1: Tensor, options: { batch2: Tensor; beta?: number | boolean; alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  addbmm(input: Tensor, options: { batch1: Tensor; batch2: Tensor; beta?: number | boolean; alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.addcdiv: aten::addcdiv */
   addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, options?: { value?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  addcdiv(input: Tensor, tensor1: Tensor, options: { tensor2: Tensor; value?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  addcdiv(input: Tensor, options: { tensor1: Tensor; tensor2: Tensor; value?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.addcmul: aten::addcmul */
   addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, options?: { value?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  addcmul(input: Tensor, tensor1: Tensor, options: { tensor2: Tensor; value?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  addcmul(input: Tensor, options: { tensor1: Tensor; tensor2: Tensor; value?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.addmm: aten::addmm */
   addmm(input: Tensor, mat1: Tensor, mat2: Tensor, options?: { beta?: number | boolean; alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  addmm(input: Tensor, mat1: Tensor, options: { mat2: Tensor; beta?: number | boolean; alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  addmm(input: Tensor, options: { mat1: Tensor; mat2: Tensor; beta?: number | boolean; alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.addmv: aten::addmv */
   addmv(input: Tensor, mat: Tensor, vec: Tensor, options?: { beta?: number | boolean; alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  addmv(input: Tensor, mat: Tensor, options: { vec: Tensor; beta?: number | boolean; alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  addmv(input: Tensor, options: { mat: Tensor; vec: Tensor; beta?: number | boolean; alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.addmv_: aten::addmv_ */
   addmv_(input: Tensor, mat: Tensor, vec: Tensor, options?: { beta?: number | boolean; alpha?: number | boolean }): Tensor;
+  addmv_(input: Tensor, mat: Tensor, options: { vec: Tensor; beta?: number | boolean; alpha?: number | boolean }): Tensor;
+  addmv_(input: Tensor, options: { mat: Tensor; vec: Tensor; beta?: number | boolean; alpha?: number | boolean }): Tensor;
   /** torch.addr: aten::addr */
   addr(input: Tensor, vec1: Tensor, vec2: Tensor, options?: { beta?: number | boolean; alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  addr(input: Tensor, vec1: Tensor, options: { vec2: Tensor; beta?: number | boolean; alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  addr(input: Tensor, options: { vec1: Tensor; vec2: Tensor; beta?: number | boolean; alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.adjoint: aten::adjoint */
   adjoint(input: Tensor): Tensor;
   /** torch.affine_grid_generator: aten::affine_grid_generator */
   affine_grid_generator(theta: Tensor, size: number | number[], align_corners: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  affine_grid_generator(theta: Tensor, size: number | number[], options: { align_corners: boolean; out?: Tensor | Tensor[] }): Tensor;
+  affine_grid_generator(theta: Tensor, options: { size: number | number[]; align_corners: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.alias_copy: aten::alias_copy */
   alias_copy(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.all: aten::all */
   all(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   all(input: Tensor, dim: number, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   all(input: Tensor, dim: number, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
-  all(input: Tensor, dim: string, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
-  all(input: Tensor, dim: string, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  all(input: Tensor, options: { dim: number; keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.allclose: aten::allclose */
   allclose(input: Tensor, other: Tensor, rtol?: number, atol?: number, equal_nan?: boolean): boolean;
+  allclose(input: Tensor, other: Tensor, rtol?: number, atol?: number, options?: { equal_nan?: boolean }): boolean;
+  allclose(input: Tensor, other: Tensor, rtol?: number, options?: { atol?: number; equal_nan?: boolean }): boolean;
   allclose(input: Tensor, other: Tensor, options?: { rtol?: number; atol?: number; equal_nan?: boolean }): boolean;
+  allclose(input: Tensor, options: { other: Tensor; rtol?: number; atol?: number; equal_nan?: boolean }): boolean;
   /** torch.alpha_dropout: aten::alpha_dropout */
   alpha_dropout(input: Tensor, p: number, train: boolean): Tensor;
+  alpha_dropout(input: Tensor, p: number, options: { train: boolean }): Tensor;
+  alpha_dropout(input: Tensor, options: { p: number; train: boolean }): Tensor;
   /** torch.alpha_dropout_: aten::alpha_dropout_ */
   alpha_dropout_(input: Tensor, p: number, train: boolean): Tensor;
+  alpha_dropout_(input: Tensor, p: number, options: { train: boolean }): Tensor;
+  alpha_dropout_(input: Tensor, options: { p: number; train: boolean }): Tensor;
   /** torch.amax: aten::amax */
   amax(input: Tensor, dim?: number | number[], keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  amax(input: Tensor, dim?: number | number[], options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
   amax(input: Tensor, options?: { dim?: number | number[]; keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.amin: aten::amin */
   amin(input: Tensor, dim?: number | number[], keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  amin(input: Tensor, dim?: number | number[], options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
   amin(input: Tensor, options?: { dim?: number | number[]; keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.aminmax: aten::aminmax */
   aminmax(input: Tensor, options?: { dim?: number | null; keepdim?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ min: Tensor; max: Tensor }>;
@@ -91,8 +119,7 @@ export interface TorchOps {
   any(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   any(input: Tensor, dim: number, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   any(input: Tensor, dim: number, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
-  any(input: Tensor, dim: string, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
-  any(input: Tensor, dim: string, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  any(input: Tensor, options: { dim: number; keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.arccos: aten::arccos */
   arccos(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.arccos_: aten::arccos_ */
@@ -113,6 +140,7 @@ export interface TorchOps {
   arctan(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.arctan2: aten::arctan2 */
   arctan2(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  arctan2(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.arctan_: aten::arctan_ */
   arctan_(input: Tensor): Tensor;
   /** torch.arctanh: aten::arctanh */
@@ -121,30 +149,40 @@ export interface TorchOps {
   arctanh_(input: Tensor): Tensor;
   /** torch.argmax: aten::argmax */
   argmax(input: Tensor, dim?: number | null, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  argmax(input: Tensor, dim?: number | null, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
   argmax(input: Tensor, options?: { dim?: number | null; keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.argmin: aten::argmin */
   argmin(input: Tensor, dim?: number | null, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  argmin(input: Tensor, dim?: number | null, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
   argmin(input: Tensor, options?: { dim?: number | null; keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.argsort: aten::argsort */
   argsort(input: Tensor, dim?: number, descending?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  argsort(input: Tensor, dim?: number, options?: { descending?: boolean; out?: Tensor | Tensor[] }): Tensor;
   argsort(input: Tensor, options?: { dim?: number; descending?: boolean; out?: Tensor | Tensor[] }): Tensor;
-  argsort(input: Tensor, dim: string, descending?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
-  argsort(input: Tensor, dim: string, options?: { descending?: boolean; out?: Tensor | Tensor[] }): Tensor;
   argsort(input: Tensor, options?: { stable?: boolean; dim?: number; descending?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.argwhere: aten::argwhere */
   argwhere(input: Tensor): Tensor;
   /** torch.as_strided: aten::as_strided */
   as_strided(input: Tensor, size: number | number[], stride: number | number[], storage_offset?: number | null): Tensor;
   as_strided(input: Tensor, size: number | number[], stride: number | number[], options?: { storage_offset?: number | null }): Tensor;
+  as_strided(input: Tensor, size: number | number[], options: { stride: number | number[]; storage_offset?: number | null }): Tensor;
+  as_strided(input: Tensor, options: { size: number | number[]; stride: number | number[]; storage_offset?: number | null }): Tensor;
   /** torch.as_strided_: aten::as_strided_ */
   as_strided_(input: Tensor, size: number | number[], stride: number | number[], storage_offset?: number | null): Tensor;
   as_strided_(input: Tensor, size: number | number[], stride: number | number[], options?: { storage_offset?: number | null }): Tensor;
+  as_strided_(input: Tensor, size: number | number[], options: { stride: number | number[]; storage_offset?: number | null }): Tensor;
+  as_strided_(input: Tensor, options: { size: number | number[]; stride: number | number[]; storage_offset?: number | null }): Tensor;
   /** torch.as_strided_copy: aten::as_strided_copy */
   as_strided_copy(input: Tensor, size: number | number[], stride: number | number[], storage_offset?: number | null, options?: { out?: Tensor | Tensor[] }): Tensor;
   as_strided_copy(input: Tensor, size: number | number[], stride: number | number[], options?: { storage_offset?: number | null; out?: Tensor | Tensor[] }): Tensor;
+  as_strided_copy(input: Tensor, size: number | number[], options: { stride: number | number[]; storage_offset?: number | null; out?: Tensor | Tensor[] }): Tensor;
+  as_strided_copy(input: Tensor, options: { size: number | number[]; stride: number | number[]; storage_offset?: number | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.as_strided_scatter: aten::as_strided_scatter */
   as_strided_scatter(input: Tensor, src: Tensor, size: number | number[], stride: number | number[], storage_offset?: number | null, options?: { out?: Tensor | Tensor[] }): Tensor;
   as_strided_scatter(input: Tensor, src: Tensor, size: number | number[], stride: number | number[], options?: { storage_offset?: number | null; out?: Tensor | Tensor[] }): Tensor;
+  as_strided_scatter(input: Tensor, src: Tensor, size: number | number[], options: { stride: number | number[]; storage_offset?: number | null; out?: Tensor | Tensor[] }): Tensor;
+  as_strided_scatter(input: Tensor, src: Tensor, options: { size: number | number[]; stride: number | number[]; storage_offset?: number | null; out?: Tensor | Tensor[] }): Tensor;
+  as_strided_scatter(input: Tensor, options: { src: Tensor; size: number | number[]; stride: number | number[]; storage_offset?: number | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.asin: aten::asin */
   asin(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.asin_: aten::asin_ */
@@ -157,6 +195,7 @@ export interface TorchOps {
   atan(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.atan2: aten::atan2 */
   atan2(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  atan2(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.atan_: aten::atan_ */
   atan_(input: Tensor): Tensor;
   /** torch.atanh: aten::atanh */
@@ -165,78 +204,160 @@ export interface TorchOps {
   atanh_(input: Tensor): Tensor;
   /** torch.avg_pool1d: aten::avg_pool1d */
   avg_pool1d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], ceil_mode?: boolean, count_include_pad?: boolean): Tensor;
+  avg_pool1d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], ceil_mode?: boolean, options?: { count_include_pad?: boolean }): Tensor;
+  avg_pool1d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], options?: { ceil_mode?: boolean; count_include_pad?: boolean }): Tensor;
+  avg_pool1d(input: Tensor, kernel_size: number | number[], stride?: number | number[], options?: { padding?: number | number[]; ceil_mode?: boolean; count_include_pad?: boolean }): Tensor;
   avg_pool1d(input: Tensor, kernel_size: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; ceil_mode?: boolean; count_include_pad?: boolean }): Tensor;
+  avg_pool1d(input: Tensor, options: { kernel_size: number | number[]; stride?: number | number[]; padding?: number | number[]; ceil_mode?: boolean; count_include_pad?: boolean }): Tensor;
   /** torch.baddbmm: aten::baddbmm */
   baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, options?: { beta?: number | boolean; alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  baddbmm(input: Tensor, batch1: Tensor, options: { batch2: Tensor; beta?: number | boolean; alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  baddbmm(input: Tensor, options: { batch1: Tensor; batch2: Tensor; beta?: number | boolean; alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.bartlett_window: aten::bartlett_window */
   bartlett_window(window_length: number, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   bartlett_window(window_length: number, periodic: boolean, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
+  bartlett_window(window_length: number, options: { periodic: boolean; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   /** torch.batch_norm: aten::batch_norm */
   batch_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, running_mean: Tensor | null, running_var: Tensor | null, training: boolean, momentum: number, eps: number, cudnn_enabled: boolean): Tensor;
+  batch_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, running_mean: Tensor | null, running_var: Tensor | null, training: boolean, momentum: number, eps: number, options: { cudnn_enabled: boolean }): Tensor;
+  batch_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, running_mean: Tensor | null, running_var: Tensor | null, training: boolean, momentum: number, options: { eps: number; cudnn_enabled: boolean }): Tensor;
+  batch_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, running_mean: Tensor | null, running_var: Tensor | null, training: boolean, options: { momentum: number; eps: number; cudnn_enabled: boolean }): Tensor;
+  batch_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, running_mean: Tensor | null, running_var: Tensor | null, options: { training: boolean; momentum: number; eps: number; cudnn_enabled: boolean }): Tensor;
+  batch_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, running_mean: Tensor | null, options: { running_var: Tensor | null; training: boolean; momentum: number; eps: number; cudnn_enabled: boolean }): Tensor;
+  batch_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, options: { running_mean: Tensor | null; running_var: Tensor | null; training: boolean; momentum: number; eps: number; cudnn_enabled: boolean }): Tensor;
+  batch_norm(input: Tensor, weight: Tensor | null, options: { bias: Tensor | null; running_mean: Tensor | null; running_var: Tensor | null; training: boolean; momentum: number; eps: number; cudnn_enabled: boolean }): Tensor;
+  batch_norm(input: Tensor, options: { weight: Tensor | null; bias: Tensor | null; running_mean: Tensor | null; running_var: Tensor | null; training: boolean; momentum: number; eps: number; cudnn_enabled: boolean }): Tensor;
   /** torch.batch_norm_backward_elemt: aten::batch_norm_backward_elemt */
   batch_norm_backward_elemt(grad_out: Tensor, input: Tensor, mean: Tensor, invstd: Tensor, weight: Tensor | null, mean_dy: Tensor, mean_dy_xmu: Tensor, count: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  batch_norm_backward_elemt(grad_out: Tensor, input: Tensor, mean: Tensor, invstd: Tensor, weight: Tensor | null, mean_dy: Tensor, mean_dy_xmu: Tensor, options: { count: Tensor; out?: Tensor | Tensor[] }): Tensor;
+  batch_norm_backward_elemt(grad_out: Tensor, input: Tensor, mean: Tensor, invstd: Tensor, weight: Tensor | null, mean_dy: Tensor, options: { mean_dy_xmu: Tensor; count: Tensor; out?: Tensor | Tensor[] }): Tensor;
+  batch_norm_backward_elemt(grad_out: Tensor, input: Tensor, mean: Tensor, invstd: Tensor, weight: Tensor | null, options: { mean_dy: Tensor; mean_dy_xmu: Tensor; count: Tensor; out?: Tensor | Tensor[] }): Tensor;
+  batch_norm_backward_elemt(grad_out: Tensor, input: Tensor, mean: Tensor, invstd: Tensor, options: { weight: Tensor | null; mean_dy: Tensor; mean_dy_xmu: Tensor; count: Tensor; out?: Tensor | Tensor[] }): Tensor;
+  batch_norm_backward_elemt(grad_out: Tensor, input: Tensor, mean: Tensor, options: { invstd: Tensor; weight: Tensor | null; mean_dy: Tensor; mean_dy_xmu: Tensor; count: Tensor; out?: Tensor | Tensor[] }): Tensor;
+  batch_norm_backward_elemt(grad_out: Tensor, input: Tensor, options: { mean: Tensor; invstd: Tensor; weight: Tensor | null; mean_dy: Tensor; mean_dy_xmu: Tensor; count: Tensor; out?: Tensor | Tensor[] }): Tensor;
+  batch_norm_backward_elemt(grad_out: Tensor, options: { input: Tensor; mean: Tensor; invstd: Tensor; weight: Tensor | null; mean_dy: Tensor; mean_dy_xmu: Tensor; count: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.batch_norm_backward_reduce: aten::batch_norm_backward_reduce */
   batch_norm_backward_reduce(grad_out: Tensor, input: Tensor, mean: Tensor, invstd: Tensor, weight: Tensor | null, input_g: boolean, weight_g: boolean, bias_g: boolean, options?: { out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor, Tensor];
+  batch_norm_backward_reduce(grad_out: Tensor, input: Tensor, mean: Tensor, invstd: Tensor, weight: Tensor | null, input_g: boolean, weight_g: boolean, options: { bias_g: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor, Tensor];
+  batch_norm_backward_reduce(grad_out: Tensor, input: Tensor, mean: Tensor, invstd: Tensor, weight: Tensor | null, input_g: boolean, options: { weight_g: boolean; bias_g: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor, Tensor];
+  batch_norm_backward_reduce(grad_out: Tensor, input: Tensor, mean: Tensor, invstd: Tensor, weight: Tensor | null, options: { input_g: boolean; weight_g: boolean; bias_g: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor, Tensor];
+  batch_norm_backward_reduce(grad_out: Tensor, input: Tensor, mean: Tensor, invstd: Tensor, options: { weight: Tensor | null; input_g: boolean; weight_g: boolean; bias_g: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor, Tensor];
+  batch_norm_backward_reduce(grad_out: Tensor, input: Tensor, mean: Tensor, options: { invstd: Tensor; weight: Tensor | null; input_g: boolean; weight_g: boolean; bias_g: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor, Tensor];
+  batch_norm_backward_reduce(grad_out: Tensor, input: Tensor, options: { mean: Tensor; invstd: Tensor; weight: Tensor | null; input_g: boolean; weight_g: boolean; bias_g: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor, Tensor];
+  batch_norm_backward_reduce(grad_out: Tensor, options: { input: Tensor; mean: Tensor; invstd: Tensor; weight: Tensor | null; input_g: boolean; weight_g: boolean; bias_g: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor, Tensor];
   /** torch.batch_norm_elemt: aten::batch_norm_elemt */
   batch_norm_elemt(input: Tensor, weight: Tensor | null, bias: Tensor | null, mean: Tensor, invstd: Tensor, eps: number, options?: { out?: Tensor | Tensor[] }): Tensor;
+  batch_norm_elemt(input: Tensor, weight: Tensor | null, bias: Tensor | null, mean: Tensor, invstd: Tensor, options: { eps: number; out?: Tensor | Tensor[] }): Tensor;
+  batch_norm_elemt(input: Tensor, weight: Tensor | null, bias: Tensor | null, mean: Tensor, options: { invstd: Tensor; eps: number; out?: Tensor | Tensor[] }): Tensor;
+  batch_norm_elemt(input: Tensor, weight: Tensor | null, bias: Tensor | null, options: { mean: Tensor; invstd: Tensor; eps: number; out?: Tensor | Tensor[] }): Tensor;
+  batch_norm_elemt(input: Tensor, weight: Tensor | null, options: { bias: Tensor | null; mean: Tensor; invstd: Tensor; eps: number; out?: Tensor | Tensor[] }): Tensor;
+  batch_norm_elemt(input: Tensor, options: { weight: Tensor | null; bias: Tensor | null; mean: Tensor; invstd: Tensor; eps: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.batch_norm_gather_stats: aten::batch_norm_gather_stats */
   batch_norm_gather_stats(input: Tensor, mean: Tensor, invstd: Tensor, running_mean: Tensor | null, running_var: Tensor | null, momentum: number, eps: number, count: number, options?: { out?: Tensor | Tensor[] }): [Tensor, Tensor];
+  batch_norm_gather_stats(input: Tensor, mean: Tensor, invstd: Tensor, running_mean: Tensor | null, running_var: Tensor | null, momentum: number, eps: number, options: { count: number; out?: Tensor | Tensor[] }): [Tensor, Tensor];
+  batch_norm_gather_stats(input: Tensor, mean: Tensor, invstd: Tensor, running_mean: Tensor | null, running_var: Tensor | null, momentum: number, options: { eps: number; count: number; out?: Tensor | Tensor[] }): [Tensor, Tensor];
+  batch_norm_gather_stats(input: Tensor, mean: Tensor, invstd: Tensor, running_mean: Tensor | null, running_var: Tensor | null, options: { momentum: number; eps: number; count: number; out?: Tensor | Tensor[] }): [Tensor, Tensor];
+  batch_norm_gather_stats(input: Tensor, mean: Tensor, invstd: Tensor, running_mean: Tensor | null, options: { running_var: Tensor | null; momentum: number; eps: number; count: number; out?: Tensor | Tensor[] }): [Tensor, Tensor];
+  batch_norm_gather_stats(input: Tensor, mean: Tensor, invstd: Tensor, options: { running_mean: Tensor | null; running_var: Tensor | null; momentum: number; eps: number; count: number; out?: Tensor | Tensor[] }): [Tensor, Tensor];
+  batch_norm_gather_stats(input: Tensor, mean: Tensor, options: { invstd: Tensor; running_mean: Tensor | null; running_var: Tensor | null; momentum: number; eps: number; count: number; out?: Tensor | Tensor[] }): [Tensor, Tensor];
+  batch_norm_gather_stats(input: Tensor, options: { mean: Tensor; invstd: Tensor; running_mean: Tensor | null; running_var: Tensor | null; momentum: number; eps: number; count: number; out?: Tensor | Tensor[] }): [Tensor, Tensor];
   /** torch.batch_norm_gather_stats_with_counts: aten::batch_norm_gather_stats_with_counts */
   batch_norm_gather_stats_with_counts(input: Tensor, mean: Tensor, invstd: Tensor, running_mean: Tensor | null, running_var: Tensor | null, momentum: number, eps: number, counts: Tensor, options?: { out?: Tensor | Tensor[] }): [Tensor, Tensor];
+  batch_norm_gather_stats_with_counts(input: Tensor, mean: Tensor, invstd: Tensor, running_mean: Tensor | null, running_var: Tensor | null, momentum: number, eps: number, options: { counts: Tensor; out?: Tensor | Tensor[] }): [Tensor, Tensor];
+  batch_norm_gather_stats_with_counts(input: Tensor, mean: Tensor, invstd: Tensor, running_mean: Tensor | null, running_var: Tensor | null, momentum: number, options: { eps: number; counts: Tensor; out?: Tensor | Tensor[] }): [Tensor, Tensor];
+  batch_norm_gather_stats_with_counts(input: Tensor, mean: Tensor, invstd: Tensor, running_mean: Tensor | null, running_var: Tensor | null, options: { momentum: number; eps: number; counts: Tensor; out?: Tensor | Tensor[] }): [Tensor, Tensor];
+  batch_norm_gather_stats_with_counts(input: Tensor, mean: Tensor, invstd: Tensor, running_mean: Tensor | null, options: { running_var: Tensor | null; momentum: number; eps: number; counts: Tensor; out?: Tensor | Tensor[] }): [Tensor, Tensor];
+  batch_norm_gather_stats_with_counts(input: Tensor, mean: Tensor, invstd: Tensor, options: { running_mean: Tensor | null; running_var: Tensor | null; momentum: number; eps: number; counts: Tensor; out?: Tensor | Tensor[] }): [Tensor, Tensor];
+  batch_norm_gather_stats_with_counts(input: Tensor, mean: Tensor, options: { invstd: Tensor; running_mean: Tensor | null; running_var: Tensor | null; momentum: number; eps: number; counts: Tensor; out?: Tensor | Tensor[] }): [Tensor, Tensor];
+  batch_norm_gather_stats_with_counts(input: Tensor, options: { mean: Tensor; invstd: Tensor; running_mean: Tensor | null; running_var: Tensor | null; momentum: number; eps: number; counts: Tensor; out?: Tensor | Tensor[] }): [Tensor, Tensor];
   /** torch.batch_norm_stats: aten::batch_norm_stats */
   batch_norm_stats(input: Tensor, eps: number, options?: { out?: Tensor | Tensor[] }): [Tensor, Tensor];
+  batch_norm_stats(input: Tensor, options: { eps: number; out?: Tensor | Tensor[] }): [Tensor, Tensor];
   /** torch.batch_norm_update_stats: aten::batch_norm_update_stats */
   batch_norm_update_stats(input: Tensor, running_mean: Tensor | null, running_var: Tensor | null, momentum: number, options?: { out?: Tensor | Tensor[] }): [Tensor, Tensor];
+  batch_norm_update_stats(input: Tensor, running_mean: Tensor | null, running_var: Tensor | null, options: { momentum: number; out?: Tensor | Tensor[] }): [Tensor, Tensor];
+  batch_norm_update_stats(input: Tensor, running_mean: Tensor | null, options: { running_var: Tensor | null; momentum: number; out?: Tensor | Tensor[] }): [Tensor, Tensor];
+  batch_norm_update_stats(input: Tensor, options: { running_mean: Tensor | null; running_var: Tensor | null; momentum: number; out?: Tensor | Tensor[] }): [Tensor, Tensor];
   /** torch.bernoulli: aten::bernoulli */
   bernoulli(input: Tensor, options?: { generator?: null; out?: Tensor | Tensor[] }): Tensor;
   bernoulli(input: Tensor, p: Tensor, options?: { generator?: null; out?: Tensor | Tensor[] }): Tensor;
+  bernoulli(input: Tensor, options: { p: Tensor; generator?: null; out?: Tensor | Tensor[] }): Tensor;
   bernoulli(input: Tensor, p: number, options?: { generator?: null; out?: Tensor | Tensor[] }): Tensor;
+  bernoulli(input: Tensor, options: { p: number; generator?: null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.bilinear: aten::bilinear */
   bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias?: Tensor | null): Tensor;
   bilinear(input1: Tensor, input2: Tensor, weight: Tensor, options?: { bias?: Tensor | null }): Tensor;
+  bilinear(input1: Tensor, input2: Tensor, options: { weight: Tensor; bias?: Tensor | null }): Tensor;
+  bilinear(input1: Tensor, options: { input2: Tensor; weight: Tensor; bias?: Tensor | null }): Tensor;
   /** torch.binary_cross_entropy_with_logits: aten::binary_cross_entropy_with_logits */
   binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight?: Tensor | null, pos_weight?: Tensor | null, reduction?: number, options?: { out?: Tensor | Tensor[] }): Tensor;
+  binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight?: Tensor | null, pos_weight?: Tensor | null, options?: { reduction?: number; out?: Tensor | Tensor[] }): Tensor;
+  binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight?: Tensor | null, options?: { pos_weight?: Tensor | null; reduction?: number; out?: Tensor | Tensor[] }): Tensor;
   binary_cross_entropy_with_logits(input: Tensor, target: Tensor, options?: { weight?: Tensor | null; pos_weight?: Tensor | null; reduction?: number; out?: Tensor | Tensor[] }): Tensor;
+  binary_cross_entropy_with_logits(input: Tensor, options: { target: Tensor; weight?: Tensor | null; pos_weight?: Tensor | null; reduction?: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.bincount: aten::bincount */
   bincount(input: Tensor, weights?: Tensor | null, minlength?: number, options?: { out?: Tensor | Tensor[] }): Tensor;
+  bincount(input: Tensor, weights?: Tensor | null, options?: { minlength?: number; out?: Tensor | Tensor[] }): Tensor;
   bincount(input: Tensor, options?: { weights?: Tensor | null; minlength?: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.binomial: aten::binomial */
   binomial(count: Tensor, prob: Tensor, generator?: null, options?: { out?: Tensor | Tensor[] }): Tensor;
   binomial(count: Tensor, prob: Tensor, options?: { generator?: null; out?: Tensor | Tensor[] }): Tensor;
+  binomial(count: Tensor, options: { prob: Tensor; generator?: null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.bitwise_and: aten::bitwise_and */
   bitwise_and(input: Tensor, other: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  bitwise_and(input: Tensor, options: { other: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   bitwise_and(input: number | boolean, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  bitwise_and(input: number | boolean, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   bitwise_and(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  bitwise_and(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.bitwise_left_shift: aten::bitwise_left_shift */
   bitwise_left_shift(input: number | boolean, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  bitwise_left_shift(input: number | boolean, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   bitwise_left_shift(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  bitwise_left_shift(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   bitwise_left_shift(input: Tensor, other: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  bitwise_left_shift(input: Tensor, options: { other: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.bitwise_not: aten::bitwise_not */
   bitwise_not(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.bitwise_or: aten::bitwise_or */
   bitwise_or(input: Tensor, other: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  bitwise_or(input: Tensor, options: { other: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   bitwise_or(input: number | boolean, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  bitwise_or(input: number | boolean, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   bitwise_or(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  bitwise_or(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.bitwise_right_shift: aten::bitwise_right_shift */
   bitwise_right_shift(input: number | boolean, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  bitwise_right_shift(input: number | boolean, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   bitwise_right_shift(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  bitwise_right_shift(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   bitwise_right_shift(input: Tensor, other: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  bitwise_right_shift(input: Tensor, options: { other: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.bitwise_xor: aten::bitwise_xor */
   bitwise_xor(input: Tensor, other: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  bitwise_xor(input: Tensor, options: { other: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   bitwise_xor(input: number | boolean, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  bitwise_xor(input: number | boolean, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   bitwise_xor(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  bitwise_xor(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.blackman_window: aten::blackman_window */
   blackman_window(window_length: number, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   blackman_window(window_length: number, periodic: boolean, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
+  blackman_window(window_length: number, options: { periodic: boolean; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   /** torch.bmm: aten::bmm */
   bmm(input: Tensor, mat2: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  bmm(input: Tensor, options: { mat2: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.broadcast_to: aten::broadcast_to */
   broadcast_to(input: Tensor, size: number | number[]): Tensor;
+  broadcast_to(input: Tensor, options: { size: number | number[] }): Tensor;
   /** torch.bucketize: aten::bucketize */
   bucketize(input: number | boolean, boundaries: Tensor, options?: { out_int32?: boolean; right?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  bucketize(input: number | boolean, options: { boundaries: Tensor; out_int32?: boolean; right?: boolean; out?: Tensor | Tensor[] }): Tensor;
   bucketize(input: Tensor, boundaries: Tensor, options?: { out_int32?: boolean; right?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  bucketize(input: Tensor, options: { boundaries: Tensor; out_int32?: boolean; right?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.can_cast: aten::can_cast */
   can_cast(from: Dtype, to: Dtype): boolean;
+  can_cast(from: Dtype, options: { to: Dtype }): boolean;
   /** torch.ccol_indices_copy: aten::ccol_indices_copy */
   ccol_indices_copy(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.ceil: aten::ceil */
@@ -251,6 +372,7 @@ export interface TorchOps {
   celu_(input: Tensor, options?: { alpha?: number | boolean }): Tensor;
   /** torch.channel_shuffle: aten::channel_shuffle */
   channel_shuffle(input: Tensor, groups: number, options?: { out?: Tensor | Tensor[] }): Tensor;
+  channel_shuffle(input: Tensor, options: { groups: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.cholesky: aten::cholesky */
   cholesky(input: Tensor, upper?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   cholesky(input: Tensor, options?: { upper?: boolean; out?: Tensor | Tensor[] }): Tensor;
@@ -260,42 +382,64 @@ export interface TorchOps {
   /** torch.cholesky_solve: aten::cholesky_solve */
   cholesky_solve(input: Tensor, input2: Tensor, upper?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   cholesky_solve(input: Tensor, input2: Tensor, options?: { upper?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  cholesky_solve(input: Tensor, options: { input2: Tensor; upper?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.choose_qparams_optimized: aten::choose_qparams_optimized */
   choose_qparams_optimized(input: Tensor, numel: number, n_bins: number, ratio: number, bit_width: number): [Tensor, Tensor];
+  choose_qparams_optimized(input: Tensor, numel: number, n_bins: number, ratio: number, options: { bit_width: number }): [Tensor, Tensor];
+  choose_qparams_optimized(input: Tensor, numel: number, n_bins: number, options: { ratio: number; bit_width: number }): [Tensor, Tensor];
+  choose_qparams_optimized(input: Tensor, numel: number, options: { n_bins: number; ratio: number; bit_width: number }): [Tensor, Tensor];
+  choose_qparams_optimized(input: Tensor, options: { numel: number; n_bins: number; ratio: number; bit_width: number }): [Tensor, Tensor];
   /** torch.chunk: aten::chunk */
   chunk(input: Tensor, chunks: number, dim?: number): Tensor[];
   chunk(input: Tensor, chunks: number, options?: { dim?: number }): Tensor[];
+  chunk(input: Tensor, options: { chunks: number; dim?: number }): Tensor[];
   /** torch.clamp: aten::clamp */
   clamp(input: Tensor, min?: number | boolean | null, max?: number | boolean | null, options?: { out?: Tensor | Tensor[] }): Tensor;
+  clamp(input: Tensor, min?: number | boolean | null, options?: { max?: number | boolean | null; out?: Tensor | Tensor[] }): Tensor;
   clamp(input: Tensor, options?: { min?: number | boolean | null; max?: number | boolean | null; out?: Tensor | Tensor[] }): Tensor;
   clamp(input: Tensor, min?: Tensor | null, max?: Tensor | null, options?: { out?: Tensor | Tensor[] }): Tensor;
+  clamp(input: Tensor, min?: Tensor | null, options?: { max?: Tensor | null; out?: Tensor | Tensor[] }): Tensor;
   clamp(input: Tensor, options?: { min?: Tensor | null; max?: Tensor | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.clamp_: aten::clamp_ */
   clamp_(input: Tensor, min?: number | boolean | null, max?: number | boolean | null): Tensor;
+  clamp_(input: Tensor, min?: number | boolean | null, options?: { max?: number | boolean | null }): Tensor;
   clamp_(input: Tensor, options?: { min?: number | boolean | null; max?: number | boolean | null }): Tensor;
   clamp_(input: Tensor, min?: Tensor | null, max?: Tensor | null): Tensor;
+  clamp_(input: Tensor, min?: Tensor | null, options?: { max?: Tensor | null }): Tensor;
   clamp_(input: Tensor, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
   /** torch.clamp_max: aten::clamp_max */
   clamp_max(input: Tensor, max: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  clamp_max(input: Tensor, options: { max: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   clamp_max(input: Tensor, max: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  clamp_max(input: Tensor, options: { max: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.clamp_max_: aten::clamp_max_ */
   clamp_max_(input: Tensor, max: number | boolean): Tensor;
+  clamp_max_(input: Tensor, options: { max: number | boolean }): Tensor;
   clamp_max_(input: Tensor, max: Tensor): Tensor;
+  clamp_max_(input: Tensor, options: { max: Tensor }): Tensor;
   /** torch.clamp_min: aten::clamp_min */
   clamp_min(input: Tensor, min: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  clamp_min(input: Tensor, options: { min: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   clamp_min(input: Tensor, min: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  clamp_min(input: Tensor, options: { min: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.clamp_min_: aten::clamp_min_ */
   clamp_min_(input: Tensor, min: number | boolean): Tensor;
+  clamp_min_(input: Tensor, options: { min: number | boolean }): Tensor;
   clamp_min_(input: Tensor, min: Tensor): Tensor;
+  clamp_min_(input: Tensor, options: { min: Tensor }): Tensor;
   /** torch.clip: aten::clip */
   clip(input: Tensor, min?: number | boolean | null, max?: number | boolean | null, options?: { out?: Tensor | Tensor[] }): Tensor;
+  clip(input: Tensor, min?: number | boolean | null, options?: { max?: number | boolean | null; out?: Tensor | Tensor[] }): Tensor;
   clip(input: Tensor, options?: { min?: number | boolean | null; max?: number | boolean | null; out?: Tensor | Tensor[] }): Tensor;
   clip(input: Tensor, min?: Tensor | null, max?: Tensor | null, options?: { out?: Tensor | Tensor[] }): Tensor;
+  clip(input: Tensor, min?: Tensor | null, options?: { max?: Tensor | null; out?: Tensor | Tensor[] }): Tensor;
   clip(input: Tensor, options?: { min?: Tensor | null; max?: Tensor | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.clip_: aten::clip_ */
   clip_(input: Tensor, min?: number | boolean | null, max?: number | boolean | null): Tensor;
+  clip_(input: Tensor, min?: number | boolean | null, options?: { max?: number | boolean | null }): Tensor;
   clip_(input: Tensor, options?: { min?: number | boolean | null; max?: number | boolean | null }): Tensor;
   clip_(input: Tensor, min?: Tensor | null, max?: Tensor | null): Tensor;
+  clip_(input: Tensor, min?: Tensor | null, options?: { max?: Tensor | null }): Tensor;
   clip_(input: Tensor, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
   /** torch.clone: aten::clone */
   clone(input: Tensor, options?: { memory_format?: MemoryFormat | null; out?: Tensor | Tensor[] }): Tensor;
@@ -305,17 +449,17 @@ export interface TorchOps {
   column_stack(tensors: Tensor[], options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.combinations: aten::combinations */
   combinations(input: Tensor, r?: number, with_replacement?: boolean): Tensor;
+  combinations(input: Tensor, r?: number, options?: { with_replacement?: boolean }): Tensor;
   combinations(input: Tensor, options?: { r?: number; with_replacement?: boolean }): Tensor;
   /** torch.complex: aten::complex */
   complex(real: Tensor, imag: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  complex(real: Tensor, options: { imag: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.concat: aten::concat */
   concat(tensors: Tensor[], dim?: number, options?: { out?: Tensor | Tensor[] }): Tensor;
   concat(tensors: Tensor[], options?: { dim?: number; out?: Tensor | Tensor[] }): Tensor;
-  concat(tensors: Tensor[], dim: string, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.concatenate: aten::concatenate */
   concatenate(tensors: Tensor[], dim?: number, options?: { out?: Tensor | Tensor[] }): Tensor;
   concatenate(tensors: Tensor[], options?: { dim?: number; out?: Tensor | Tensor[] }): Tensor;
-  concatenate(tensors: Tensor[], dim: string, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.conj: aten::conj */
   conj(input: Tensor): Tensor;
   /** torch.conj_physical: aten::conj_physical */
@@ -325,38 +469,99 @@ export interface TorchOps {
   /** torch.constant_pad_nd: aten::constant_pad_nd */
   constant_pad_nd(input: Tensor, pad: number | number[], value?: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   constant_pad_nd(input: Tensor, pad: number | number[], options?: { value?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  constant_pad_nd(input: Tensor, options: { pad: number | number[]; value?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.conv1d: aten::conv1d */
   conv1d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], dilation?: number | number[], groups?: number): Tensor;
+  conv1d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { groups?: number }): Tensor;
+  conv1d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], options?: { dilation?: number | number[]; groups?: number }): Tensor;
+  conv1d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  conv1d(input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
   conv1d(input: Tensor, weight: Tensor, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  conv1d(input: Tensor, options: { weight: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
   conv1d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, dilation?: number | number[], groups?: number): Tensor;
+  conv1d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, dilation?: number | number[], options?: { groups?: number }): Tensor;
+  conv1d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, options?: { dilation?: number | number[]; groups?: number }): Tensor;
+  conv1d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  conv1d(input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
   conv1d(input: Tensor, weight: Tensor, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  conv1d(input: Tensor, options: { weight: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
   /** torch.conv2d: aten::conv2d */
   conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], dilation?: number | number[], groups?: number): Tensor;
+  conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { groups?: number }): Tensor;
+  conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], options?: { dilation?: number | number[]; groups?: number }): Tensor;
+  conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
   conv2d(input: Tensor, weight: Tensor, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  conv2d(input: Tensor, options: { weight: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
   conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, dilation?: number | number[], groups?: number): Tensor;
+  conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, dilation?: number | number[], options?: { groups?: number }): Tensor;
+  conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, options?: { dilation?: number | number[]; groups?: number }): Tensor;
+  conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
   conv2d(input: Tensor, weight: Tensor, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  conv2d(input: Tensor, options: { weight: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
   /** torch.conv3d: aten::conv3d */
   conv3d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], dilation?: number | number[], groups?: number): Tensor;
+  conv3d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { groups?: number }): Tensor;
+  conv3d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], options?: { dilation?: number | number[]; groups?: number }): Tensor;
+  conv3d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  conv3d(input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
   conv3d(input: Tensor, weight: Tensor, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  conv3d(input: Tensor, options: { weight: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
   conv3d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, dilation?: number | number[], groups?: number): Tensor;
+  conv3d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, dilation?: number | number[], options?: { groups?: number }): Tensor;
+  conv3d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, options?: { dilation?: number | number[]; groups?: number }): Tensor;
+  conv3d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  conv3d(input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
   conv3d(input: Tensor, weight: Tensor, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  conv3d(input: Tensor, options: { weight: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
   /** torch.conv_tbc: aten::conv_tbc */
   conv_tbc(input: Tensor, weight: Tensor, bias: Tensor, pad?: number, options?: { out?: Tensor | Tensor[] }): Tensor;
   conv_tbc(input: Tensor, weight: Tensor, bias: Tensor, options?: { pad?: number; out?: Tensor | Tensor[] }): Tensor;
+  conv_tbc(input: Tensor, weight: Tensor, options: { bias: Tensor; pad?: number; out?: Tensor | Tensor[] }): Tensor;
+  conv_tbc(input: Tensor, options: { weight: Tensor; bias: Tensor; pad?: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.conv_transpose1d: aten::conv_transpose1d */
   conv_transpose1d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], output_padding?: number | number[], groups?: number, dilation?: number | number[]): Tensor;
+  conv_transpose1d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], output_padding?: number | number[], groups?: number, options?: { dilation?: number | number[] }): Tensor;
+  conv_transpose1d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], output_padding?: number | number[], options?: { groups?: number; dilation?: number | number[] }): Tensor;
+  conv_transpose1d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], options?: { output_padding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  conv_transpose1d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { padding?: number | number[]; output_padding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  conv_transpose1d(input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { stride?: number | number[]; padding?: number | number[]; output_padding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
   conv_transpose1d(input: Tensor, weight: Tensor, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; output_padding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  conv_transpose1d(input: Tensor, options: { weight: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; output_padding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
   /** torch.conv_transpose2d: aten::conv_transpose2d */
   conv_transpose2d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], output_padding?: number | number[], groups?: number, dilation?: number | number[]): Tensor;
+  conv_transpose2d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], output_padding?: number | number[], groups?: number, options?: { dilation?: number | number[] }): Tensor;
+  conv_transpose2d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], output_padding?: number | number[], options?: { groups?: number; dilation?: number | number[] }): Tensor;
+  conv_transpose2d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], options?: { output_padding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  conv_transpose2d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { padding?: number | number[]; output_padding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  conv_transpose2d(input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { stride?: number | number[]; padding?: number | number[]; output_padding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
   conv_transpose2d(input: Tensor, weight: Tensor, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; output_padding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  conv_transpose2d(input: Tensor, options: { weight: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; output_padding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
   /** torch.conv_transpose3d: aten::conv_transpose3d */
   conv_transpose3d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], output_padding?: number | number[], groups?: number, dilation?: number | number[]): Tensor;
+  conv_transpose3d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], output_padding?: number | number[], groups?: number, options?: { dilation?: number | number[] }): Tensor;
+  conv_transpose3d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], output_padding?: number | number[], options?: { groups?: number; dilation?: number | number[] }): Tensor;
+  conv_transpose3d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], options?: { output_padding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  conv_transpose3d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { padding?: number | number[]; output_padding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  conv_transpose3d(input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { stride?: number | number[]; padding?: number | number[]; output_padding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
   conv_transpose3d(input: Tensor, weight: Tensor, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; output_padding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  conv_transpose3d(input: Tensor, options: { weight: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; output_padding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
   /** torch.convolution: aten::convolution */
   convolution(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: number | number[], dilation: number | number[], transposed: boolean, output_padding: number | number[], groups: number, options?: { out?: Tensor | Tensor[] }): Tensor;
+  convolution(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: number | number[], dilation: number | number[], transposed: boolean, output_padding: number | number[], options: { groups: number; out?: Tensor | Tensor[] }): Tensor;
+  convolution(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: number | number[], dilation: number | number[], transposed: boolean, options: { output_padding: number | number[]; groups: number; out?: Tensor | Tensor[] }): Tensor;
+  convolution(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: number | number[], dilation: number | number[], options: { transposed: boolean; output_padding: number | number[]; groups: number; out?: Tensor | Tensor[] }): Tensor;
+  convolution(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: number | number[], options: { dilation: number | number[]; transposed: boolean; output_padding: number | number[]; groups: number; out?: Tensor | Tensor[] }): Tensor;
+  convolution(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], options: { padding: number | number[]; dilation: number | number[]; transposed: boolean; output_padding: number | number[]; groups: number; out?: Tensor | Tensor[] }): Tensor;
+  convolution(input: Tensor, weight: Tensor, bias: Tensor | null, options: { stride: number | number[]; padding: number | number[]; dilation: number | number[]; transposed: boolean; output_padding: number | number[]; groups: number; out?: Tensor | Tensor[] }): Tensor;
+  convolution(input: Tensor, weight: Tensor, options: { bias: Tensor | null; stride: number | number[]; padding: number | number[]; dilation: number | number[]; transposed: boolean; output_padding: number | number[]; groups: number; out?: Tensor | Tensor[] }): Tensor;
+  convolution(input: Tensor, options: { weight: Tensor; bias: Tensor | null; stride: number | number[]; padding: number | number[]; dilation: number | number[]; transposed: boolean; output_padding: number | number[]; groups: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.copysign: aten::copysign */
   copysign(input: Tensor, other: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  copysign(input: Tensor, options: { other: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   copysign(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  copysign(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.corrcoef: aten::corrcoef */
   corrcoef(input: Tensor): Tensor;
   /** torch.cos: aten::cos */
@@ -369,57 +574,118 @@ export interface TorchOps {
   cosh_(input: Tensor): Tensor;
   /** torch.cosine_embedding_loss: aten::cosine_embedding_loss */
   cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin?: number, reduction?: number): Tensor;
+  cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin?: number, options?: { reduction?: number }): Tensor;
   cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, options?: { margin?: number; reduction?: number }): Tensor;
+  cosine_embedding_loss(input1: Tensor, input2: Tensor, options: { target: Tensor; margin?: number; reduction?: number }): Tensor;
+  cosine_embedding_loss(input1: Tensor, options: { input2: Tensor; target: Tensor; margin?: number; reduction?: number }): Tensor;
   /** torch.cosine_similarity: aten::cosine_similarity */
   cosine_similarity(x1: Tensor, x2: Tensor, dim?: number, eps?: number): Tensor;
+  cosine_similarity(x1: Tensor, x2: Tensor, dim?: number, options?: { eps?: number }): Tensor;
   cosine_similarity(x1: Tensor, x2: Tensor, options?: { dim?: number; eps?: number }): Tensor;
+  cosine_similarity(x1: Tensor, options: { x2: Tensor; dim?: number; eps?: number }): Tensor;
   /** torch.count_nonzero: aten::count_nonzero */
   count_nonzero(input: Tensor, dim?: number | null, options?: { out?: Tensor | Tensor[] }): Tensor;
   count_nonzero(input: Tensor, options?: { dim?: number | null; out?: Tensor | Tensor[] }): Tensor;
   count_nonzero(input: Tensor, dim: number | number[], options?: { out?: Tensor | Tensor[] }): Tensor;
+  count_nonzero(input: Tensor, options: { dim: number | number[]; out?: Tensor | Tensor[] }): Tensor;
   /** torch.cov: aten::cov */
   cov(input: Tensor, options?: { correction?: number; fweights?: Tensor | null; aweights?: Tensor | null }): Tensor;
   /** torch.cross: aten::cross */
   cross(input: Tensor, other: Tensor, dim?: number | null, options?: { out?: Tensor | Tensor[] }): Tensor;
   cross(input: Tensor, other: Tensor, options?: { dim?: number | null; out?: Tensor | Tensor[] }): Tensor;
+  cross(input: Tensor, options: { other: Tensor; dim?: number | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.crow_indices_copy: aten::crow_indices_copy */
   crow_indices_copy(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.ctc_loss: aten::ctc_loss */
   ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: number | number[], target_lengths: number | number[], blank?: number, reduction?: number, zero_infinity?: boolean): Tensor;
+  ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: number | number[], target_lengths: number | number[], blank?: number, reduction?: number, options?: { zero_infinity?: boolean }): Tensor;
+  ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: number | number[], target_lengths: number | number[], blank?: number, options?: { reduction?: number; zero_infinity?: boolean }): Tensor;
   ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: number | number[], target_lengths: number | number[], options?: { blank?: number; reduction?: number; zero_infinity?: boolean }): Tensor;
+  ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: number | number[], options: { target_lengths: number | number[]; blank?: number; reduction?: number; zero_infinity?: boolean }): Tensor;
+  ctc_loss(log_probs: Tensor, targets: Tensor, options: { input_lengths: number | number[]; target_lengths: number | number[]; blank?: number; reduction?: number; zero_infinity?: boolean }): Tensor;
+  ctc_loss(log_probs: Tensor, options: { targets: Tensor; input_lengths: number | number[]; target_lengths: number | number[]; blank?: number; reduction?: number; zero_infinity?: boolean }): Tensor;
   ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: Tensor, target_lengths: Tensor, blank?: number, reduction?: number, zero_infinity?: boolean): Tensor;
+  ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: Tensor, target_lengths: Tensor, blank?: number, reduction?: number, options?: { zero_infinity?: boolean }): Tensor;
+  ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: Tensor, target_lengths: Tensor, blank?: number, options?: { reduction?: number; zero_infinity?: boolean }): Tensor;
   ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: Tensor, target_lengths: Tensor, options?: { blank?: number; reduction?: number; zero_infinity?: boolean }): Tensor;
+  ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: Tensor, options: { target_lengths: Tensor; blank?: number; reduction?: number; zero_infinity?: boolean }): Tensor;
+  ctc_loss(log_probs: Tensor, targets: Tensor, options: { input_lengths: Tensor; target_lengths: Tensor; blank?: number; reduction?: number; zero_infinity?: boolean }): Tensor;
+  ctc_loss(log_probs: Tensor, options: { targets: Tensor; input_lengths: Tensor; target_lengths: Tensor; blank?: number; reduction?: number; zero_infinity?: boolean }): Tensor;
   /** torch.cudnn_affine_grid_generator: aten::cudnn_affine_grid_generator */
   cudnn_affine_grid_generator(theta: Tensor, N: number, C: number, H: number, W: number, options?: { out?: Tensor | Tensor[] }): Tensor;
+  cudnn_affine_grid_generator(theta: Tensor, N: number, C: number, H: number, options: { W: number; out?: Tensor | Tensor[] }): Tensor;
+  cudnn_affine_grid_generator(theta: Tensor, N: number, C: number, options: { H: number; W: number; out?: Tensor | Tensor[] }): Tensor;
+  cudnn_affine_grid_generator(theta: Tensor, N: number, options: { C: number; H: number; W: number; out?: Tensor | Tensor[] }): Tensor;
+  cudnn_affine_grid_generator(theta: Tensor, options: { N: number; C: number; H: number; W: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.cudnn_batch_norm: aten::cudnn_batch_norm */
   cudnn_batch_norm(input: Tensor, weight: Tensor, bias: Tensor | null, running_mean: Tensor | null, running_var: Tensor | null, training: boolean, exponential_average_factor: number, epsilon: number, options?: { out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor, Tensor];
+  cudnn_batch_norm(input: Tensor, weight: Tensor, bias: Tensor | null, running_mean: Tensor | null, running_var: Tensor | null, training: boolean, exponential_average_factor: number, options: { epsilon: number; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor, Tensor];
+  cudnn_batch_norm(input: Tensor, weight: Tensor, bias: Tensor | null, running_mean: Tensor | null, running_var: Tensor | null, training: boolean, options: { exponential_average_factor: number; epsilon: number; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor, Tensor];
+  cudnn_batch_norm(input: Tensor, weight: Tensor, bias: Tensor | null, running_mean: Tensor | null, running_var: Tensor | null, options: { training: boolean; exponential_average_factor: number; epsilon: number; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor, Tensor];
+  cudnn_batch_norm(input: Tensor, weight: Tensor, bias: Tensor | null, running_mean: Tensor | null, options: { running_var: Tensor | null; training: boolean; exponential_average_factor: number; epsilon: number; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor, Tensor];
+  cudnn_batch_norm(input: Tensor, weight: Tensor, bias: Tensor | null, options: { running_mean: Tensor | null; running_var: Tensor | null; training: boolean; exponential_average_factor: number; epsilon: number; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor, Tensor];
+  cudnn_batch_norm(input: Tensor, weight: Tensor, options: { bias: Tensor | null; running_mean: Tensor | null; running_var: Tensor | null; training: boolean; exponential_average_factor: number; epsilon: number; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor, Tensor];
+  cudnn_batch_norm(input: Tensor, options: { weight: Tensor; bias: Tensor | null; running_mean: Tensor | null; running_var: Tensor | null; training: boolean; exponential_average_factor: number; epsilon: number; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor, Tensor];
   /** torch.cudnn_convolution: aten::cudnn_convolution */
   cudnn_convolution(input: Tensor, weight: Tensor, padding: number | number[], stride: number | number[], dilation: number | number[], groups: number, benchmark: boolean, deterministic: boolean, allow_tf32: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  cudnn_convolution(input: Tensor, weight: Tensor, padding: number | number[], stride: number | number[], dilation: number | number[], groups: number, benchmark: boolean, deterministic: boolean, options: { allow_tf32: boolean; out?: Tensor | Tensor[] }): Tensor;
+  cudnn_convolution(input: Tensor, weight: Tensor, padding: number | number[], stride: number | number[], dilation: number | number[], groups: number, benchmark: boolean, options: { deterministic: boolean; allow_tf32: boolean; out?: Tensor | Tensor[] }): Tensor;
+  cudnn_convolution(input: Tensor, weight: Tensor, padding: number | number[], stride: number | number[], dilation: number | number[], groups: number, options: { benchmark: boolean; deterministic: boolean; allow_tf32: boolean; out?: Tensor | Tensor[] }): Tensor;
+  cudnn_convolution(input: Tensor, weight: Tensor, padding: number | number[], stride: number | number[], dilation: number | number[], options: { groups: number; benchmark: boolean; deterministic: boolean; allow_tf32: boolean; out?: Tensor | Tensor[] }): Tensor;
+  cudnn_convolution(input: Tensor, weight: Tensor, padding: number | number[], stride: number | number[], options: { dilation: number | number[]; groups: number; benchmark: boolean; deterministic: boolean; allow_tf32: boolean; out?: Tensor | Tensor[] }): Tensor;
+  cudnn_convolution(input: Tensor, weight: Tensor, padding: number | number[], options: { stride: number | number[]; dilation: number | number[]; groups: number; benchmark: boolean; deterministic: boolean; allow_tf32: boolean; out?: Tensor | Tensor[] }): Tensor;
+  cudnn_convolution(input: Tensor, weight: Tensor, options: { padding: number | number[]; stride: number | number[]; dilation: number | number[]; groups: number; benchmark: boolean; deterministic: boolean; allow_tf32: boolean; out?: Tensor | Tensor[] }): Tensor;
+  cudnn_convolution(input: Tensor, options: { weight: Tensor; padding: number | number[]; stride: number | number[]; dilation: number | number[]; groups: number; benchmark: boolean; deterministic: boolean; allow_tf32: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.cudnn_convolution_add_relu: aten::cudnn_convolution_add_relu */
   cudnn_convolution_add_relu(input: Tensor, weight: Tensor, z: Tensor, alpha: number | boolean | null, bias: Tensor | null, stride: number | number[], padding: number | number[], dilation: number | number[], groups: number, options?: { out?: Tensor | Tensor[] }): Tensor;
+  cudnn_convolution_add_relu(input: Tensor, weight: Tensor, z: Tensor, alpha: number | boolean | null, bias: Tensor | null, stride: number | number[], padding: number | number[], dilation: number | number[], options: { groups: number; out?: Tensor | Tensor[] }): Tensor;
+  cudnn_convolution_add_relu(input: Tensor, weight: Tensor, z: Tensor, alpha: number | boolean | null, bias: Tensor | null, stride: number | number[], padding: number | number[], options: { dilation: number | number[]; groups: number; out?: Tensor | Tensor[] }): Tensor;
+  cudnn_convolution_add_relu(input: Tensor, weight: Tensor, z: Tensor, alpha: number | boolean | null, bias: Tensor | null, stride: number | number[], options: { padding: number | number[]; dilation: number | number[]; groups: number; out?: Tensor | Tensor[] }): Tensor;
+  cudnn_convolution_add_relu(input: Tensor, weight: Tensor, z: Tensor, alpha: number | boolean | null, bias: Tensor | null, options: { stride: number | number[]; padding: number | number[]; dilation: number | number[]; groups: number; out?: Tensor | Tensor[] }): Tensor;
+  cudnn_convolution_add_relu(input: Tensor, weight: Tensor, z: Tensor, alpha: number | boolean | null, options: { bias: Tensor | null; stride: number | number[]; padding: number | number[]; dilation: number | number[]; groups: number; out?: Tensor | Tensor[] }): Tensor;
+  cudnn_convolution_add_relu(input: Tensor, weight: Tensor, z: Tensor, options: { alpha: number | boolean | null; bias: Tensor | null; stride: number | number[]; padding: number | number[]; dilation: number | number[]; groups: number; out?: Tensor | Tensor[] }): Tensor;
+  cudnn_convolution_add_relu(input: Tensor, weight: Tensor, options: { z: Tensor; alpha: number | boolean | null; bias: Tensor | null; stride: number | number[]; padding: number | number[]; dilation: number | number[]; groups: number; out?: Tensor | Tensor[] }): Tensor;
+  cudnn_convolution_add_relu(input: Tensor, options: { weight: Tensor; z: Tensor; alpha: number | boolean | null; bias: Tensor | null; stride: number | number[]; padding: number | number[]; dilation: number | number[]; groups: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.cudnn_convolution_relu: aten::cudnn_convolution_relu */
   cudnn_convolution_relu(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: number | number[], dilation: number | number[], groups: number, options?: { out?: Tensor | Tensor[] }): Tensor;
+  cudnn_convolution_relu(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: number | number[], dilation: number | number[], options: { groups: number; out?: Tensor | Tensor[] }): Tensor;
+  cudnn_convolution_relu(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: number | number[], options: { dilation: number | number[]; groups: number; out?: Tensor | Tensor[] }): Tensor;
+  cudnn_convolution_relu(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], options: { padding: number | number[]; dilation: number | number[]; groups: number; out?: Tensor | Tensor[] }): Tensor;
+  cudnn_convolution_relu(input: Tensor, weight: Tensor, bias: Tensor | null, options: { stride: number | number[]; padding: number | number[]; dilation: number | number[]; groups: number; out?: Tensor | Tensor[] }): Tensor;
+  cudnn_convolution_relu(input: Tensor, weight: Tensor, options: { bias: Tensor | null; stride: number | number[]; padding: number | number[]; dilation: number | number[]; groups: number; out?: Tensor | Tensor[] }): Tensor;
+  cudnn_convolution_relu(input: Tensor, options: { weight: Tensor; bias: Tensor | null; stride: number | number[]; padding: number | number[]; dilation: number | number[]; groups: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.cudnn_convolution_transpose: aten::cudnn_convolution_transpose */
   cudnn_convolution_transpose(input: Tensor, weight: Tensor, padding: number | number[], output_padding: number | number[], stride: number | number[], dilation: number | number[], groups: number, benchmark: boolean, deterministic: boolean, allow_tf32: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  cudnn_convolution_transpose(input: Tensor, weight: Tensor, padding: number | number[], output_padding: number | number[], stride: number | number[], dilation: number | number[], groups: number, benchmark: boolean, deterministic: boolean, options: { allow_tf32: boolean; out?: Tensor | Tensor[] }): Tensor;
+  cudnn_convolution_transpose(input: Tensor, weight: Tensor, padding: number | number[], output_padding: number | number[], stride: number | number[], dilation: number | number[], groups: number, benchmark: boolean, options: { deterministic: boolean; allow_tf32: boolean; out?: Tensor | Tensor[] }): Tensor;
+  cudnn_convolution_transpose(input: Tensor, weight: Tensor, padding: number | number[], output_padding: number | number[], stride: number | number[], dilation: number | number[], groups: number, options: { benchmark: boolean; deterministic: boolean; allow_tf32: boolean; out?: Tensor | Tensor[] }): Tensor;
+  cudnn_convolution_transpose(input: Tensor, weight: Tensor, padding: number | number[], output_padding: number | number[], stride: number | number[], dilation: number | number[], options: { groups: number; benchmark: boolean; deterministic: boolean; allow_tf32: boolean; out?: Tensor | Tensor[] }): Tensor;
+  cudnn_convolution_transpose(input: Tensor, weight: Tensor, padding: number | number[], output_padding: number | number[], stride: number | number[], options: { dilation: number | number[]; groups: number; benchmark: boolean; deterministic: boolean; allow_tf32: boolean; out?: Tensor | Tensor[] }): Tensor;
+  cudnn_convolution_transpose(input: Tensor, weight: Tensor, padding: number | number[], output_padding: number | number[], options: { stride: number | number[]; dilation: number | number[]; groups: number; benchmark: boolean; deterministic: boolean; allow_tf32: boolean; out?: Tensor | Tensor[] }): Tensor;
+  cudnn_convolution_transpose(input: Tensor, weight: Tensor, padding: number | number[], options: { output_padding: number | number[]; stride: number | number[]; dilation: number | number[]; groups: number; benchmark: boolean; deterministic: boolean; allow_tf32: boolean; out?: Tensor | Tensor[] }): Tensor;
+  cudnn_convolution_transpose(input: Tensor, weight: Tensor, options: { padding: number | number[]; output_padding: number | number[]; stride: number | number[]; dilation: number | number[]; groups: number; benchmark: boolean; deterministic: boolean; allow_tf32: boolean; out?: Tensor | Tensor[] }): Tensor;
+  cudnn_convolution_transpose(input: Tensor, options: { weight: Tensor; padding: number | number[]; output_padding: number | number[]; stride: number | number[]; dilation: number | number[]; groups: number; benchmark: boolean; deterministic: boolean; allow_tf32: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.cudnn_grid_sampler: aten::cudnn_grid_sampler */
   cudnn_grid_sampler(input: Tensor, grid: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  cudnn_grid_sampler(input: Tensor, options: { grid: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.cudnn_is_acceptable: aten::cudnn_is_acceptable */
   cudnn_is_acceptable(input: Tensor): boolean;
   /** torch.cummax: aten::cummax */
-  cummax(input: Tensor, dim: number, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  cummax(input: Tensor, dim: string, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
+  cummax(input: Tensor, dim: number, options?: { out?: Tensor | Tensor[] }): ValuesIndices;
+  cummax(input: Tensor, options: { dim: number; out?: Tensor | Tensor[] }): ValuesIndices;
   /** torch.cummin: aten::cummin */
-  cummin(input: Tensor, dim: number, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  cummin(input: Tensor, dim: string, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
+  cummin(input: Tensor, dim: number, options?: { out?: Tensor | Tensor[] }): ValuesIndices;
+  cummin(input: Tensor, options: { dim: number; out?: Tensor | Tensor[] }): ValuesIndices;
   /** torch.cumprod: aten::cumprod */
   cumprod(input: Tensor, dim: number, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
-  cumprod(input: Tensor, dim: string, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
+  cumprod(input: Tensor, options: { dim: number; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.cumsum: aten::cumsum */
   cumsum(input: Tensor, dim: number, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
-  cumsum(input: Tensor, dim: string, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
+  cumsum(input: Tensor, options: { dim: number; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.cumulative_trapezoid: aten::cumulative_trapezoid */
   cumulative_trapezoid(y: Tensor, options?: { dx?: number | boolean; dim?: number }): Tensor;
   cumulative_trapezoid(y: Tensor, x: Tensor, options?: { dim?: number }): Tensor;
+  cumulative_trapezoid(y: Tensor, options: { x: Tensor; dim?: number }): Tensor;
   /** torch.deg2rad: aten::deg2rad */
   deg2rad(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.deg2rad_: aten::deg2rad_ */
@@ -440,73 +706,124 @@ export interface TorchOps {
   diag(input: Tensor, options?: { diagonal?: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.diag_embed: aten::diag_embed */
   diag_embed(input: Tensor, offset?: number, dim1?: number, dim2?: number, options?: { out?: Tensor | Tensor[] }): Tensor;
+  diag_embed(input: Tensor, offset?: number, dim1?: number, options?: { dim2?: number; out?: Tensor | Tensor[] }): Tensor;
+  diag_embed(input: Tensor, offset?: number, options?: { dim1?: number; dim2?: number; out?: Tensor | Tensor[] }): Tensor;
   diag_embed(input: Tensor, options?: { offset?: number; dim1?: number; dim2?: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.diagflat: aten::diagflat */
   diagflat(input: Tensor, offset?: number): Tensor;
   diagflat(input: Tensor, options?: { offset?: number }): Tensor;
   /** torch.diagonal: aten::diagonal */
   diagonal(input: Tensor, offset?: number, dim1?: number, dim2?: number): Tensor;
+  diagonal(input: Tensor, offset?: number, dim1?: number, options?: { dim2?: number }): Tensor;
+  diagonal(input: Tensor, offset?: number, options?: { dim1?: number; dim2?: number }): Tensor;
   diagonal(input: Tensor, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
-  diagonal(input: Tensor, options?: { outdim?: string; dim1?: string; dim2?: string; offset?: number }): Tensor;
   /** torch.diagonal_copy: aten::diagonal_copy */
   diagonal_copy(input: Tensor, offset?: number, dim1?: number, dim2?: number, options?: { out?: Tensor | Tensor[] }): Tensor;
+  diagonal_copy(input: Tensor, offset?: number, dim1?: number, options?: { dim2?: number; out?: Tensor | Tensor[] }): Tensor;
+  diagonal_copy(input: Tensor, offset?: number, options?: { dim1?: number; dim2?: number; out?: Tensor | Tensor[] }): Tensor;
   diagonal_copy(input: Tensor, options?: { offset?: number; dim1?: number; dim2?: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.diagonal_scatter: aten::diagonal_scatter */
   diagonal_scatter(input: Tensor, src: Tensor, offset?: number, dim1?: number, dim2?: number, options?: { out?: Tensor | Tensor[] }): Tensor;
+  diagonal_scatter(input: Tensor, src: Tensor, offset?: number, dim1?: number, options?: { dim2?: number; out?: Tensor | Tensor[] }): Tensor;
+  diagonal_scatter(input: Tensor, src: Tensor, offset?: number, options?: { dim1?: number; dim2?: number; out?: Tensor | Tensor[] }): Tensor;
   diagonal_scatter(input: Tensor, src: Tensor, options?: { offset?: number; dim1?: number; dim2?: number; out?: Tensor | Tensor[] }): Tensor;
+  diagonal_scatter(input: Tensor, options: { src: Tensor; offset?: number; dim1?: number; dim2?: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.diff: aten::diff */
   diff(input: Tensor, n?: number, dim?: number, prepend?: Tensor | null, append?: Tensor | null, options?: { out?: Tensor | Tensor[] }): Tensor;
+  diff(input: Tensor, n?: number, dim?: number, prepend?: Tensor | null, options?: { append?: Tensor | null; out?: Tensor | Tensor[] }): Tensor;
+  diff(input: Tensor, n?: number, dim?: number, options?: { prepend?: Tensor | null; append?: Tensor | null; out?: Tensor | Tensor[] }): Tensor;
+  diff(input: Tensor, n?: number, options?: { dim?: number; prepend?: Tensor | null; append?: Tensor | null; out?: Tensor | Tensor[] }): Tensor;
   diff(input: Tensor, options?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.digamma: aten::digamma */
   digamma(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.dist: aten::dist */
   dist(input: Tensor, other: Tensor, p?: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   dist(input: Tensor, other: Tensor, options?: { p?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  dist(input: Tensor, options: { other: Tensor; p?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.div: aten::div */
   div(input: Tensor, other: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  div(input: Tensor, options: { other: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   div(input: Tensor, other: number | boolean, options?: { rounding_mode?: string | null; out?: Tensor | Tensor[] }): Tensor;
+  div(input: Tensor, options: { other: number | boolean; rounding_mode?: string | null; out?: Tensor | Tensor[] }): Tensor;
   div(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  div(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   div(input: Tensor, other: Tensor, options?: { rounding_mode?: string | null; out?: Tensor | Tensor[] }): Tensor;
+  div(input: Tensor, options: { other: Tensor; rounding_mode?: string | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.divide: aten::divide */
   divide(input: Tensor, other: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  divide(input: Tensor, options: { other: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   divide(input: Tensor, other: number | boolean, options?: { rounding_mode?: string | null; out?: Tensor | Tensor[] }): Tensor;
+  divide(input: Tensor, options: { other: number | boolean; rounding_mode?: string | null; out?: Tensor | Tensor[] }): Tensor;
   divide(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  divide(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   divide(input: Tensor, other: Tensor, options?: { rounding_mode?: string | null; out?: Tensor | Tensor[] }): Tensor;
+  divide(input: Tensor, options: { other: Tensor; rounding_mode?: string | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.dot: aten::dot */
   dot(input: Tensor, tensor: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  dot(input: Tensor, options: { tensor: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.dropout: aten::dropout */
   dropout(input: Tensor, p: number, train: boolean): Tensor;
+  dropout(input: Tensor, p: number, options: { train: boolean }): Tensor;
+  dropout(input: Tensor, options: { p: number; train: boolean }): Tensor;
   /** torch.dropout_: aten::dropout_ */
   dropout_(input: Tensor, p: number, train: boolean): Tensor;
+  dropout_(input: Tensor, p: number, options: { train: boolean }): Tensor;
+  dropout_(input: Tensor, options: { p: number; train: boolean }): Tensor;
   /** torch.dsplit: aten::dsplit */
   dsplit(input: Tensor, indices: number | number[]): Tensor[];
+  dsplit(input: Tensor, options: { indices: number | number[] }): Tensor[];
   dsplit(input: Tensor, sections: number): Tensor[];
+  dsplit(input: Tensor, options: { sections: number }): Tensor[];
   /** torch.dstack: aten::dstack */
   dstack(tensors: Tensor[], options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.embedding: aten::embedding */
   embedding(weight: Tensor, indices: Tensor, padding_idx?: number, scale_grad_by_freq?: boolean, sparse?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  embedding(weight: Tensor, indices: Tensor, padding_idx?: number, scale_grad_by_freq?: boolean, options?: { sparse?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  embedding(weight: Tensor, indices: Tensor, padding_idx?: number, options?: { scale_grad_by_freq?: boolean; sparse?: boolean; out?: Tensor | Tensor[] }): Tensor;
   embedding(weight: Tensor, indices: Tensor, options?: { padding_idx?: number; scale_grad_by_freq?: boolean; sparse?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  embedding(weight: Tensor, options: { indices: Tensor; padding_idx?: number; scale_grad_by_freq?: boolean; sparse?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.embedding_bag: aten::embedding_bag */
   embedding_bag(weight: Tensor, indices: Tensor, offsets: Tensor, scale_grad_by_freq?: boolean, mode?: number, sparse?: boolean, per_sample_weights?: Tensor | null, include_last_offset?: boolean): [Tensor, Tensor, Tensor, Tensor];
+  embedding_bag(weight: Tensor, indices: Tensor, offsets: Tensor, scale_grad_by_freq?: boolean, mode?: number, sparse?: boolean, per_sample_weights?: Tensor | null, options?: { include_last_offset?: boolean }): [Tensor, Tensor, Tensor, Tensor];
+  embedding_bag(weight: Tensor, indices: Tensor, offsets: Tensor, scale_grad_by_freq?: boolean, mode?: number, sparse?: boolean, options?: { per_sample_weights?: Tensor | null; include_last_offset?: boolean }): [Tensor, Tensor, Tensor, Tensor];
+  embedding_bag(weight: Tensor, indices: Tensor, offsets: Tensor, scale_grad_by_freq?: boolean, mode?: number, options?: { sparse?: boolean; per_sample_weights?: Tensor | null; include_last_offset?: boolean }): [Tensor, Tensor, Tensor, Tensor];
+  embedding_bag(weight: Tensor, indices: Tensor, offsets: Tensor, scale_grad_by_freq?: boolean, options?: { mode?: number; sparse?: boolean; per_sample_weights?: Tensor | null; include_last_offset?: boolean }): [Tensor, Tensor, Tensor, Tensor];
   embedding_bag(weight: Tensor, indices: Tensor, offsets: Tensor, options?: { scale_grad_by_freq?: boolean; mode?: number; sparse?: boolean; per_sample_weights?: Tensor | null; include_last_offset?: boolean }): [Tensor, Tensor, Tensor, Tensor];
+  embedding_bag(weight: Tensor, indices: Tensor, options: { offsets: Tensor; scale_grad_by_freq?: boolean; mode?: number; sparse?: boolean; per_sample_weights?: Tensor | null; include_last_offset?: boolean }): [Tensor, Tensor, Tensor, Tensor];
+  embedding_bag(weight: Tensor, options: { indices: Tensor; offsets: Tensor; scale_grad_by_freq?: boolean; mode?: number; sparse?: boolean; per_sample_weights?: Tensor | null; include_last_offset?: boolean }): [Tensor, Tensor, Tensor, Tensor];
   embedding_bag(weight: Tensor, indices: Tensor, offsets: Tensor, scale_grad_by_freq: boolean, mode: number, sparse: boolean, per_sample_weights: Tensor | null, include_last_offset: boolean, padding_idx: number | null): [Tensor, Tensor, Tensor, Tensor];
+  embedding_bag(weight: Tensor, indices: Tensor, offsets: Tensor, scale_grad_by_freq: boolean, mode: number, sparse: boolean, per_sample_weights: Tensor | null, include_last_offset: boolean, options: { padding_idx: number | null }): [Tensor, Tensor, Tensor, Tensor];
+  embedding_bag(weight: Tensor, indices: Tensor, offsets: Tensor, scale_grad_by_freq: boolean, mode: number, sparse: boolean, per_sample_weights: Tensor | null, options: { include_last_offset: boolean; padding_idx: number | null }): [Tensor, Tensor, Tensor, Tensor];
+  embedding_bag(weight: Tensor, indices: Tensor, offsets: Tensor, scale_grad_by_freq: boolean, mode: number, sparse: boolean, options: { per_sample_weights: Tensor | null; include_last_offset: boolean; padding_idx: number | null }): [Tensor, Tensor, Tensor, Tensor];
+  embedding_bag(weight: Tensor, indices: Tensor, offsets: Tensor, scale_grad_by_freq: boolean, mode: number, options: { sparse: boolean; per_sample_weights: Tensor | null; include_last_offset: boolean; padding_idx: number | null }): [Tensor, Tensor, Tensor, Tensor];
+  embedding_bag(weight: Tensor, indices: Tensor, offsets: Tensor, scale_grad_by_freq: boolean, options: { mode: number; sparse: boolean; per_sample_weights: Tensor | null; include_last_offset: boolean; padding_idx: number | null }): [Tensor, Tensor, Tensor, Tensor];
+  embedding_bag(weight: Tensor, indices: Tensor, offsets: Tensor, options: { scale_grad_by_freq: boolean; mode: number; sparse: boolean; per_sample_weights: Tensor | null; include_last_offset: boolean; padding_idx: number | null }): [Tensor, Tensor, Tensor, Tensor];
+  embedding_bag(weight: Tensor, indices: Tensor, options: { offsets: Tensor; scale_grad_by_freq: boolean; mode: number; sparse: boolean; per_sample_weights: Tensor | null; include_last_offset: boolean; padding_idx: number | null }): [Tensor, Tensor, Tensor, Tensor];
+  embedding_bag(weight: Tensor, options: { indices: Tensor; offsets: Tensor; scale_grad_by_freq: boolean; mode: number; sparse: boolean; per_sample_weights: Tensor | null; include_last_offset: boolean; padding_idx: number | null }): [Tensor, Tensor, Tensor, Tensor];
   /** torch.embedding_renorm_: aten::embedding_renorm_ */
   embedding_renorm_(input: Tensor, indices: Tensor, max_norm: number, norm_type: number): Tensor;
+  embedding_renorm_(input: Tensor, indices: Tensor, max_norm: number, options: { norm_type: number }): Tensor;
+  embedding_renorm_(input: Tensor, indices: Tensor, options: { max_norm: number; norm_type: number }): Tensor;
+  embedding_renorm_(input: Tensor, options: { indices: Tensor; max_norm: number; norm_type: number }): Tensor;
   /** torch.empty: aten::empty */
   empty(size: number | number[], options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; memory_format?: MemoryFormat | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   empty(...size: number[]): Tensor;
-  empty(size: number | number[], options?: { names?: string[] | null; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; memory_format?: MemoryFormat | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   /** torch.empty_like: aten::empty_like */
   empty_like(input: Tensor, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; memory_format?: MemoryFormat | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   /** torch.empty_quantized: aten::empty_quantized */
   empty_quantized(size: number | number[], qtensor: Tensor, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; memory_format?: MemoryFormat | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
+  empty_quantized(size: number | number[], options: { qtensor: Tensor; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; memory_format?: MemoryFormat | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   /** torch.empty_strided: aten::empty_strided */
   empty_strided(size: number | number[], stride: number | number[], options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
+  empty_strided(size: number | number[], options: { stride: number | number[]; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   /** torch.eq: aten::eq */
   eq(input: Tensor, other: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  eq(input: Tensor, options: { other: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   eq(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  eq(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.equal: aten::equal */
   equal(input: Tensor, other: Tensor): boolean;
+  equal(input: Tensor, options: { other: Tensor }): boolean;
   /** torch.erf: aten::erf */
   erf(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.erf_: aten::erf_ */
@@ -527,6 +844,7 @@ export interface TorchOps {
   exp_(input: Tensor): Tensor;
   /** torch.expand_copy: aten::expand_copy */
   expand_copy(input: Tensor, size: number | number[], options?: { implicit?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  expand_copy(input: Tensor, options: { size: number | number[]; implicit?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.expm1: aten::expm1 */
   expm1(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.expm1_: aten::expm1_ */
@@ -534,19 +852,49 @@ export interface TorchOps {
   /** torch.eye: aten::eye */
   eye(n: number, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   eye(n: number, m: number, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
+  eye(n: number, options: { m: number; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   /** torch.fake_quantize_per_channel_affine: aten::fake_quantize_per_channel_affine */
   fake_quantize_per_channel_affine(input: Tensor, scale: Tensor, zero_point: Tensor, axis: number, quant_min: number, quant_max: number): Tensor;
+  fake_quantize_per_channel_affine(input: Tensor, scale: Tensor, zero_point: Tensor, axis: number, quant_min: number, options: { quant_max: number }): Tensor;
+  fake_quantize_per_channel_affine(input: Tensor, scale: Tensor, zero_point: Tensor, axis: number, options: { quant_min: number; quant_max: number }): Tensor;
+  fake_quantize_per_channel_affine(input: Tensor, scale: Tensor, zero_point: Tensor, options: { axis: number; quant_min: number; quant_max: number }): Tensor;
+  fake_quantize_per_channel_affine(input: Tensor, scale: Tensor, options: { zero_point: Tensor; axis: number; quant_min: number; quant_max: number }): Tensor;
+  fake_quantize_per_channel_affine(input: Tensor, options: { scale: Tensor; zero_point: Tensor; axis: number; quant_min: number; quant_max: number }): Tensor;
   /** torch.fake_quantize_per_tensor_affine: aten::fake_quantize_per_tensor_affine */
   fake_quantize_per_tensor_affine(input: Tensor, scale: number, zero_point: number, quant_min: number, quant_max: number): Tensor;
+  fake_quantize_per_tensor_affine(input: Tensor, scale: number, zero_point: number, quant_min: number, options: { quant_max: number }): Tensor;
+  fake_quantize_per_tensor_affine(input: Tensor, scale: number, zero_point: number, options: { quant_min: number; quant_max: number }): Tensor;
+  fake_quantize_per_tensor_affine(input: Tensor, scale: number, options: { zero_point: number; quant_min: number; quant_max: number }): Tensor;
+  fake_quantize_per_tensor_affine(input: Tensor, options: { scale: number; zero_point: number; quant_min: number; quant_max: number }): Tensor;
   fake_quantize_per_tensor_affine(input: Tensor, scale: Tensor, zero_point: Tensor, quant_min: number, quant_max: number): Tensor;
+  fake_quantize_per_tensor_affine(input: Tensor, scale: Tensor, zero_point: Tensor, quant_min: number, options: { quant_max: number }): Tensor;
+  fake_quantize_per_tensor_affine(input: Tensor, scale: Tensor, zero_point: Tensor, options: { quant_min: number; quant_max: number }): Tensor;
+  fake_quantize_per_tensor_affine(input: Tensor, scale: Tensor, options: { zero_point: Tensor; quant_min: number; quant_max: number }): Tensor;
+  fake_quantize_per_tensor_affine(input: Tensor, options: { scale: Tensor; zero_point: Tensor; quant_min: number; quant_max: number }): Tensor;
   /** torch.fbgemm_linear_fp16_weight: aten::fbgemm_linear_fp16_weight */
   fbgemm_linear_fp16_weight(input: Tensor, packed_weight: Tensor, bias: Tensor): Tensor;
+  fbgemm_linear_fp16_weight(input: Tensor, packed_weight: Tensor, options: { bias: Tensor }): Tensor;
+  fbgemm_linear_fp16_weight(input: Tensor, options: { packed_weight: Tensor; bias: Tensor }): Tensor;
   /** torch.fbgemm_linear_fp16_weight_fp32_activation: aten::fbgemm_linear_fp16_weight_fp32_activation */
   fbgemm_linear_fp16_weight_fp32_activation(input: Tensor, packed_weight: Tensor, bias: Tensor): Tensor;
+  fbgemm_linear_fp16_weight_fp32_activation(input: Tensor, packed_weight: Tensor, options: { bias: Tensor }): Tensor;
+  fbgemm_linear_fp16_weight_fp32_activation(input: Tensor, options: { packed_weight: Tensor; bias: Tensor }): Tensor;
   /** torch.fbgemm_linear_int8_weight: aten::fbgemm_linear_int8_weight */
   fbgemm_linear_int8_weight(input: Tensor, weight: Tensor, packed: Tensor, col_offsets: Tensor, weight_scale: number | boolean, weight_zero_point: number | boolean, bias: Tensor): Tensor;
+  fbgemm_linear_int8_weight(input: Tensor, weight: Tensor, packed: Tensor, col_offsets: Tensor, weight_scale: number | boolean, weight_zero_point: number | boolean, options: { bias: Tensor }): Tensor;
+  fbgemm_linear_int8_weight(input: Tensor, weight: Tensor, packed: Tensor, col_offsets: Tensor, weight_scale: number | boolean, options: { weight_zero_point: number | boolean; bias: Tensor }): Tensor;
+  fbgemm_linear_int8_weight(input: Tensor, weight: Tensor, packed: Tensor, col_offsets: Tensor, options: { weight_scale: number | boolean; weight_zero_point: number | boolean; bias: Tensor }): Tensor;
+  fbgemm_linear_int8_weight(input: Tensor, weight: Tensor, packed: Tensor, options: { col_offsets: Tensor; weight_scale: number | boolean; weight_zero_point: number | boolean; bias: Tensor }): Tensor;
+  fbgemm_linear_int8_weight(input: Tensor, weight: Tensor, options: { packed: Tensor; col_offsets: Tensor; weight_scale: number | boolean; weight_zero_point: number | boolean; bias: Tensor }): Tensor;
+  fbgemm_linear_int8_weight(input: Tensor, options: { weight: Tensor; packed: Tensor; col_offsets: Tensor; weight_scale: number | boolean; weight_zero_point: number | boolean; bias: Tensor }): Tensor;
   /** torch.fbgemm_linear_int8_weight_fp32_activation: aten::fbgemm_linear_int8_weight_fp32_activation */
   fbgemm_linear_int8_weight_fp32_activation(input: Tensor, weight: Tensor, packed: Tensor, col_offsets: Tensor, weight_scale: number | boolean, weight_zero_point: number | boolean, bias: Tensor): Tensor;
+  fbgemm_linear_int8_weight_fp32_activation(input: Tensor, weight: Tensor, packed: Tensor, col_offsets: Tensor, weight_scale: number | boolean, weight_zero_point: number | boolean, options: { bias: Tensor }): Tensor;
+  fbgemm_linear_int8_weight_fp32_activation(input: Tensor, weight: Tensor, packed: Tensor, col_offsets: Tensor, weight_scale: number | boolean, options: { weight_zero_point: number | boolean; bias: Tensor }): Tensor;
+  fbgemm_linear_int8_weight_fp32_activation(input: Tensor, weight: Tensor, packed: Tensor, col_offsets: Tensor, options: { weight_scale: number | boolean; weight_zero_point: number | boolean; bias: Tensor }): Tensor;
+  fbgemm_linear_int8_weight_fp32_activation(input: Tensor, weight: Tensor, packed: Tensor, options: { col_offsets: Tensor; weight_scale: number | boolean; weight_zero_point: number | boolean; bias: Tensor }): Tensor;
+  fbgemm_linear_int8_weight_fp32_activation(input: Tensor, weight: Tensor, options: { packed: Tensor; col_offsets: Tensor; weight_scale: number | boolean; weight_zero_point: number | boolean; bias: Tensor }): Tensor;
+  fbgemm_linear_int8_weight_fp32_activation(input: Tensor, options: { weight: Tensor; packed: Tensor; col_offsets: Tensor; weight_scale: number | boolean; weight_zero_point: number | boolean; bias: Tensor }): Tensor;
   /** torch.fbgemm_linear_quantize_weight: aten::fbgemm_linear_quantize_weight */
   fbgemm_linear_quantize_weight(input: Tensor): [Tensor, Tensor, number, number];
   /** torch.fbgemm_pack_gemm_matrix_fp16: aten::fbgemm_pack_gemm_matrix_fp16 */
@@ -554,54 +902,80 @@ export interface TorchOps {
   /** torch.fbgemm_pack_quantized_matrix: aten::fbgemm_pack_quantized_matrix */
   fbgemm_pack_quantized_matrix(input: Tensor): Tensor;
   fbgemm_pack_quantized_matrix(input: Tensor, K: number, N: number): Tensor;
+  fbgemm_pack_quantized_matrix(input: Tensor, K: number, options: { N: number }): Tensor;
+  fbgemm_pack_quantized_matrix(input: Tensor, options: { K: number; N: number }): Tensor;
   /** torch.feature_alpha_dropout: aten::feature_alpha_dropout */
   feature_alpha_dropout(input: Tensor, p: number, train: boolean): Tensor;
+  feature_alpha_dropout(input: Tensor, p: number, options: { train: boolean }): Tensor;
+  feature_alpha_dropout(input: Tensor, options: { p: number; train: boolean }): Tensor;
   /** torch.feature_alpha_dropout_: aten::feature_alpha_dropout_ */
   feature_alpha_dropout_(input: Tensor, p: number, train: boolean): Tensor;
+  feature_alpha_dropout_(input: Tensor, p: number, options: { train: boolean }): Tensor;
+  feature_alpha_dropout_(input: Tensor, options: { p: number; train: boolean }): Tensor;
   /** torch.feature_dropout: aten::feature_dropout */
   feature_dropout(input: Tensor, p: number, train: boolean): Tensor;
+  feature_dropout(input: Tensor, p: number, options: { train: boolean }): Tensor;
+  feature_dropout(input: Tensor, options: { p: number; train: boolean }): Tensor;
   /** torch.feature_dropout_: aten::feature_dropout_ */
   feature_dropout_(input: Tensor, p: number, train: boolean): Tensor;
+  feature_dropout_(input: Tensor, p: number, options: { train: boolean }): Tensor;
+  feature_dropout_(input: Tensor, options: { p: number; train: boolean }): Tensor;
   /** torch.fill: aten::fill */
   fill(input: Tensor, value: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  fill(input: Tensor, options: { value: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   fill(input: Tensor, value: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  fill(input: Tensor, options: { value: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.fill_: aten::fill_ */
   fill_(input: Tensor, value: number | boolean): Tensor;
+  fill_(input: Tensor, options: { value: number | boolean }): Tensor;
   fill_(input: Tensor, value: Tensor): Tensor;
+  fill_(input: Tensor, options: { value: Tensor }): Tensor;
   /** torch.fix: aten::fix */
   fix(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.fix_: aten::fix_ */
   fix_(input: Tensor): Tensor;
   /** torch.flatten: aten::flatten */
-  flatten(input: Tensor, dims: string[], out_dim: string): Tensor;
   flatten(input: Tensor, start_dim: number, end_dim: number, out_dim: string): Tensor;
+  flatten(input: Tensor, start_dim: number, end_dim: number, options: { out_dim: string }): Tensor;
+  flatten(input: Tensor, start_dim: number, options: { end_dim: number; out_dim: string }): Tensor;
+  flatten(input: Tensor, options: { start_dim: number; end_dim: number; out_dim: string }): Tensor;
   flatten(input: Tensor, start_dim?: number, end_dim?: number): Tensor;
+  flatten(input: Tensor, start_dim?: number, options?: { end_dim?: number }): Tensor;
   flatten(input: Tensor, options?: { start_dim?: number; end_dim?: number }): Tensor;
-  flatten(input: Tensor, start_dim: string, end_dim: string, out_dim: string): Tensor;
   /** torch.flip: aten::flip */
   flip(input: Tensor, dims: number | number[], options?: { out?: Tensor | Tensor[] }): Tensor;
+  flip(input: Tensor, options: { dims: number | number[]; out?: Tensor | Tensor[] }): Tensor;
   /** torch.fliplr: aten::fliplr */
   fliplr(input: Tensor): Tensor;
   /** torch.flipud: aten::flipud */
   flipud(input: Tensor): Tensor;
   /** torch.float_power: aten::float_power */
   float_power(input: number | boolean, exponent: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  float_power(input: number | boolean, options: { exponent: Tensor; out?: Tensor | Tensor[] }): Tensor;
   float_power(input: Tensor, exponent: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  float_power(input: Tensor, options: { exponent: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   float_power(input: Tensor, exponent: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  float_power(input: Tensor, options: { exponent: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.floor: aten::floor */
   floor(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.floor_: aten::floor_ */
   floor_(input: Tensor): Tensor;
   /** torch.floor_divide: aten::floor_divide */
   floor_divide(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  floor_divide(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   floor_divide(input: Tensor, other: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  floor_divide(input: Tensor, options: { other: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.fmax: aten::fmax */
   fmax(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  fmax(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.fmin: aten::fmin */
   fmin(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  fmin(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.fmod: aten::fmod */
   fmod(input: Tensor, other: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  fmod(input: Tensor, options: { other: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   fmod(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  fmod(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.frac: aten::frac */
   frac(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.frac_: aten::frac_ */
@@ -612,28 +986,48 @@ export interface TorchOps {
   frobenius_norm(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   frobenius_norm(input: Tensor, dim: number | number[], keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   frobenius_norm(input: Tensor, dim: number | number[], options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  frobenius_norm(input: Tensor, options: { dim: number | number[]; keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.from_file: aten::from_file */
   from_file(filename: string, shared?: boolean | null, size?: number | null, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
+  from_file(filename: string, shared?: boolean | null, options?: { size?: number | null; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   from_file(filename: string, options?: { shared?: boolean | null; size?: number | null; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   /** torch.full_like: aten::full_like */
   full_like(input: Tensor, fill_value: number | boolean, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; memory_format?: MemoryFormat | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
+  full_like(input: Tensor, options: { fill_value: number | boolean; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; memory_format?: MemoryFormat | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   /** torch.fused_moving_avg_obs_fake_quant: aten::fused_moving_avg_obs_fake_quant */
   fused_moving_avg_obs_fake_quant(input: Tensor, observer_on: Tensor, fake_quant_on: Tensor, running_min: Tensor, running_max: Tensor, scale: Tensor, zero_point: Tensor, averaging_const: number, quant_min: number, quant_max: number, ch_axis: number, per_row_fake_quant?: boolean, symmetric_quant?: boolean): Tensor;
+  fused_moving_avg_obs_fake_quant(input: Tensor, observer_on: Tensor, fake_quant_on: Tensor, running_min: Tensor, running_max: Tensor, scale: Tensor, zero_point: Tensor, averaging_const: number, quant_min: number, quant_max: number, ch_axis: number, per_row_fake_quant?: boolean, options?: { symmetric_quant?: boolean }): Tensor;
   fused_moving_avg_obs_fake_quant(input: Tensor, observer_on: Tensor, fake_quant_on: Tensor, running_min: Tensor, running_max: Tensor, scale: Tensor, zero_point: Tensor, averaging_const: number, quant_min: number, quant_max: number, ch_axis: number, options?: { per_row_fake_quant?: boolean; symmetric_quant?: boolean }): Tensor;
+  fused_moving_avg_obs_fake_quant(input: Tensor, observer_on: Tensor, fake_quant_on: Tensor, running_min: Tensor, running_max: Tensor, scale: Tensor, zero_point: Tensor, averaging_const: number, quant_min: number, quant_max: number, options: { ch_axis: number; per_row_fake_quant?: boolean; symmetric_quant?: boolean }): Tensor;
+  fused_moving_avg_obs_fake_quant(input: Tensor, observer_on: Tensor, fake_quant_on: Tensor, running_min: Tensor, running_max: Tensor, scale: Tensor, zero_point: Tensor, averaging_const: number, quant_min: number, options: { quant_max: number; ch_axis: number; per_row_fake_quant?: boolean; symmetric_quant?: boolean }): Tensor;
+  fused_moving_avg_obs_fake_quant(input: Tensor, observer_on: Tensor, fake_quant_on: Tensor, running_min: Tensor, running_max: Tensor, scale: Tensor, zero_point: Tensor, averaging_const: number, options: { quant_min: number; quant_max: number; ch_axis: number; per_row_fake_quant?: boolean; symmetric_quant?: boolean }): Tensor;
+  fused_moving_avg_obs_fake_quant(input: Tensor, observer_on: Tensor, fake_quant_on: Tensor, running_min: Tensor, running_max: Tensor, scale: Tensor, zero_point: Tensor, options: { averaging_const: number; quant_min: number; quant_max: number; ch_axis: number; per_row_fake_quant?: boolean; symmetric_quant?: boolean }): Tensor;
+  fused_moving_avg_obs_fake_quant(input: Tensor, observer_on: Tensor, fake_quant_on: Tensor, running_min: Tensor, running_max: Tensor, scale: Tensor, options: { zero_point: Tensor; averaging_const: number; quant_min: number; quant_max: number; ch_axis: number; per_row_fake_quant?: boolean; symmetric_quant?: boolean }): Tensor;
+  fused_moving_avg_obs_fake_quant(input: Tensor, observer_on: Tensor, fake_quant_on: Tensor, running_min: Tensor, running_max: Tensor, options: { scale: Tensor; zero_point: Tensor; averaging_const: number; quant_min: number; quant_max: number; ch_axis: number; per_row_fake_quant?: boolean; symmetric_quant?: boolean }): Tensor;
+  fused_moving_avg_obs_fake_quant(input: Tensor, observer_on: Tensor, fake_quant_on: Tensor, running_min: Tensor, options: { running_max: Tensor; scale: Tensor; zero_point: Tensor; averaging_const: number; quant_min: number; quant_max: number; ch_axis: number; per_row_fake_quant?: boolean; symmetric_quant?: boolean }): Tensor;
+  fused_moving_avg_obs_fake_quant(input: Tensor, observer_on: Tensor, fake_quant_on: Tensor, options: { running_min: Tensor; running_max: Tensor; scale: Tensor; zero_point: Tensor; averaging_const: number; quant_min: number; quant_max: number; ch_axis: number; per_row_fake_quant?: boolean; symmetric_quant?: boolean }): Tensor;
+  fused_moving_avg_obs_fake_quant(input: Tensor, observer_on: Tensor, options: { fake_quant_on: Tensor; running_min: Tensor; running_max: Tensor; scale: Tensor; zero_point: Tensor; averaging_const: number; quant_min: number; quant_max: number; ch_axis: number; per_row_fake_quant?: boolean; symmetric_quant?: boolean }): Tensor;
+  fused_moving_avg_obs_fake_quant(input: Tensor, options: { observer_on: Tensor; fake_quant_on: Tensor; running_min: Tensor; running_max: Tensor; scale: Tensor; zero_point: Tensor; averaging_const: number; quant_min: number; quant_max: number; ch_axis: number; per_row_fake_quant?: boolean; symmetric_quant?: boolean }): Tensor;
   /** torch.gather: aten::gather */
   gather(input: Tensor, dim: number, index: Tensor, options?: { sparse_grad?: boolean; out?: Tensor | Tensor[] }): Tensor;
-  gather(input: Tensor, dim: string, index: Tensor, options?: { sparse_grad?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  gather(input: Tensor, dim: number, options: { index: Tensor; sparse_grad?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  gather(input: Tensor, options: { dim: number; index: Tensor; sparse_grad?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.gcd: aten::gcd */
   gcd(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  gcd(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.gcd_: aten::gcd_ */
   gcd_(input: Tensor, other: Tensor): Tensor;
+  gcd_(input: Tensor, options: { other: Tensor }): Tensor;
   /** torch.ge: aten::ge */
   ge(input: Tensor, other: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  ge(input: Tensor, options: { other: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   ge(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  ge(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.geqrf: aten::geqrf */
   geqrf(input: Tensor, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ a: Tensor; tau: Tensor }>;
   /** torch.ger: aten::ger */
   ger(input: Tensor, vec2: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  ger(input: Tensor, options: { vec2: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.gradient: aten::gradient */
   gradient(input: Tensor, options?: { dim?: number | number[]; edge_order?: number }): Tensor[];
   gradient(input: Tensor, options?: { spacing?: number | boolean; dim?: number | number[]; edge_order?: number }): Tensor[];
@@ -644,105 +1038,201 @@ export interface TorchOps {
   gradient(input: Tensor, options?: { spacing?: Tensor[]; dim?: number | null; edge_order?: number }): Tensor[];
   /** torch.greater: aten::greater */
   greater(input: Tensor, other: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  greater(input: Tensor, options: { other: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   greater(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  greater(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.greater_equal: aten::greater_equal */
   greater_equal(input: Tensor, other: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  greater_equal(input: Tensor, options: { other: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   greater_equal(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  greater_equal(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.grid_sampler: aten::grid_sampler */
   grid_sampler(input: Tensor, grid: Tensor, interpolation_mode: number, padding_mode: number, align_corners: boolean): Tensor;
+  grid_sampler(input: Tensor, grid: Tensor, interpolation_mode: number, padding_mode: number, options: { align_corners: boolean }): Tensor;
+  grid_sampler(input: Tensor, grid: Tensor, interpolation_mode: number, options: { padding_mode: number; align_corners: boolean }): Tensor;
+  grid_sampler(input: Tensor, grid: Tensor, options: { interpolation_mode: number; padding_mode: number; align_corners: boolean }): Tensor;
+  grid_sampler(input: Tensor, options: { grid: Tensor; interpolation_mode: number; padding_mode: number; align_corners: boolean }): Tensor;
   /** torch.grid_sampler_2d: aten::grid_sampler_2d */
   grid_sampler_2d(input: Tensor, grid: Tensor, interpolation_mode: number, padding_mode: number, align_corners: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  grid_sampler_2d(input: Tensor, grid: Tensor, interpolation_mode: number, padding_mode: number, options: { align_corners: boolean; out?: Tensor | Tensor[] }): Tensor;
+  grid_sampler_2d(input: Tensor, grid: Tensor, interpolation_mode: number, options: { padding_mode: number; align_corners: boolean; out?: Tensor | Tensor[] }): Tensor;
+  grid_sampler_2d(input: Tensor, grid: Tensor, options: { interpolation_mode: number; padding_mode: number; align_corners: boolean; out?: Tensor | Tensor[] }): Tensor;
+  grid_sampler_2d(input: Tensor, options: { grid: Tensor; interpolation_mode: number; padding_mode: number; align_corners: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.grid_sampler_3d: aten::grid_sampler_3d */
   grid_sampler_3d(input: Tensor, grid: Tensor, interpolation_mode: number, padding_mode: number, align_corners: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  grid_sampler_3d(input: Tensor, grid: Tensor, interpolation_mode: number, padding_mode: number, options: { align_corners: boolean; out?: Tensor | Tensor[] }): Tensor;
+  grid_sampler_3d(input: Tensor, grid: Tensor, interpolation_mode: number, options: { padding_mode: number; align_corners: boolean; out?: Tensor | Tensor[] }): Tensor;
+  grid_sampler_3d(input: Tensor, grid: Tensor, options: { interpolation_mode: number; padding_mode: number; align_corners: boolean; out?: Tensor | Tensor[] }): Tensor;
+  grid_sampler_3d(input: Tensor, options: { grid: Tensor; interpolation_mode: number; padding_mode: number; align_corners: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.group_norm: aten::group_norm */
   group_norm(input: Tensor, num_groups: number, weight?: Tensor | null, bias?: Tensor | null, eps?: number, cudnn_enabled?: boolean): Tensor;
+  group_norm(input: Tensor, num_groups: number, weight?: Tensor | null, bias?: Tensor | null, eps?: number, options?: { cudnn_enabled?: boolean }): Tensor;
+  group_norm(input: Tensor, num_groups: number, weight?: Tensor | null, bias?: Tensor | null, options?: { eps?: number; cudnn_enabled?: boolean }): Tensor;
+  group_norm(input: Tensor, num_groups: number, weight?: Tensor | null, options?: { bias?: Tensor | null; eps?: number; cudnn_enabled?: boolean }): Tensor;
   group_norm(input: Tensor, num_groups: number, options?: { weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnn_enabled?: boolean }): Tensor;
+  group_norm(input: Tensor, options: { num_groups: number; weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnn_enabled?: boolean }): Tensor;
   /** torch.gru: aten::gru */
   gru(data: Tensor, batch_sizes: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean): [Tensor, Tensor];
+  gru(data: Tensor, batch_sizes: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, options: { bidirectional: boolean }): [Tensor, Tensor];
+  gru(data: Tensor, batch_sizes: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, options: { train: boolean; bidirectional: boolean }): [Tensor, Tensor];
+  gru(data: Tensor, batch_sizes: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, num_layers: number, options: { dropout: number; train: boolean; bidirectional: boolean }): [Tensor, Tensor];
+  gru(data: Tensor, batch_sizes: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, options: { num_layers: number; dropout: number; train: boolean; bidirectional: boolean }): [Tensor, Tensor];
+  gru(data: Tensor, batch_sizes: Tensor, hx: Tensor, params: Tensor[], options: { has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean }): [Tensor, Tensor];
+  gru(data: Tensor, batch_sizes: Tensor, hx: Tensor, options: { params: Tensor[]; has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean }): [Tensor, Tensor];
+  gru(data: Tensor, batch_sizes: Tensor, options: { hx: Tensor; params: Tensor[]; has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean }): [Tensor, Tensor];
+  gru(data: Tensor, options: { batch_sizes: Tensor; hx: Tensor; params: Tensor[]; has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean }): [Tensor, Tensor];
   gru(input: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean, batch_first: boolean): [Tensor, Tensor];
+  gru(input: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean, options: { batch_first: boolean }): [Tensor, Tensor];
+  gru(input: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, options: { bidirectional: boolean; batch_first: boolean }): [Tensor, Tensor];
+  gru(input: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, options: { train: boolean; bidirectional: boolean; batch_first: boolean }): [Tensor, Tensor];
+  gru(input: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, num_layers: number, options: { dropout: number; train: boolean; bidirectional: boolean; batch_first: boolean }): [Tensor, Tensor];
+  gru(input: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, options: { num_layers: number; dropout: number; train: boolean; bidirectional: boolean; batch_first: boolean }): [Tensor, Tensor];
+  gru(input: Tensor, hx: Tensor, params: Tensor[], options: { has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean; batch_first: boolean }): [Tensor, Tensor];
+  gru(input: Tensor, hx: Tensor, options: { params: Tensor[]; has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean; batch_first: boolean }): [Tensor, Tensor];
+  gru(input: Tensor, options: { hx: Tensor; params: Tensor[]; has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean; batch_first: boolean }): [Tensor, Tensor];
   /** torch.gru_cell: aten::gru_cell */
   gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih?: Tensor | null, b_hh?: Tensor | null): Tensor;
+  gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih?: Tensor | null, options?: { b_hh?: Tensor | null }): Tensor;
   gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, options?: { b_ih?: Tensor | null; b_hh?: Tensor | null }): Tensor;
+  gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, options: { w_hh: Tensor; b_ih?: Tensor | null; b_hh?: Tensor | null }): Tensor;
+  gru_cell(input: Tensor, hx: Tensor, options: { w_ih: Tensor; w_hh: Tensor; b_ih?: Tensor | null; b_hh?: Tensor | null }): Tensor;
+  gru_cell(input: Tensor, options: { hx: Tensor; w_ih: Tensor; w_hh: Tensor; b_ih?: Tensor | null; b_hh?: Tensor | null }): Tensor;
   /** torch.gt: aten::gt */
   gt(input: Tensor, other: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  gt(input: Tensor, options: { other: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   gt(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  gt(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.hamming_window: aten::hamming_window */
   hamming_window(window_length: number, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   hamming_window(window_length: number, periodic: boolean, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
+  hamming_window(window_length: number, options: { periodic: boolean; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   hamming_window(window_length: number, periodic: boolean, alpha: number, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
+  hamming_window(window_length: number, periodic: boolean, options: { alpha: number; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
+  hamming_window(window_length: number, options: { periodic: boolean; alpha: number; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   hamming_window(window_length: number, periodic: boolean, alpha: number, beta: number, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
+  hamming_window(window_length: number, periodic: boolean, alpha: number, options: { beta: number; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
+  hamming_window(window_length: number, periodic: boolean, options: { alpha: number; beta: number; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
+  hamming_window(window_length: number, options: { periodic: boolean; alpha: number; beta: number; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   /** torch.hann_window: aten::hann_window */
   hann_window(window_length: number, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   hann_window(window_length: number, periodic: boolean, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
+  hann_window(window_length: number, options: { periodic: boolean; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   /** torch.hardshrink: aten::hardshrink */
   hardshrink(input: Tensor, lambd?: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   hardshrink(input: Tensor, options?: { lambd?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.heaviside: aten::heaviside */
   heaviside(input: Tensor, values: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  heaviside(input: Tensor, options: { values: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.hinge_embedding_loss: aten::hinge_embedding_loss */
   hinge_embedding_loss(input: Tensor, target: Tensor, margin?: number, reduction?: number): Tensor;
+  hinge_embedding_loss(input: Tensor, target: Tensor, margin?: number, options?: { reduction?: number }): Tensor;
   hinge_embedding_loss(input: Tensor, target: Tensor, options?: { margin?: number; reduction?: number }): Tensor;
+  hinge_embedding_loss(input: Tensor, options: { target: Tensor; margin?: number; reduction?: number }): Tensor;
   /** torch.histc: aten::histc */
   histc(input: Tensor, bins?: number, min?: number | boolean, max?: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  histc(input: Tensor, bins?: number, min?: number | boolean, options?: { max?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  histc(input: Tensor, bins?: number, options?: { min?: number | boolean; max?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   histc(input: Tensor, options?: { bins?: number; min?: number | boolean; max?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.histogram: aten::histogram */
   histogram(input: Tensor, bins?: number, options?: { range?: number | number[] | null; weight?: Tensor | null; density?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ hist: Tensor; bin_edges: Tensor }>;
   histogram(input: Tensor, options?: { bins?: number; range?: number | number[] | null; weight?: Tensor | null; density?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ hist: Tensor; bin_edges: Tensor }>;
   histogram(input: Tensor, bins: Tensor, options?: { weight?: Tensor | null; density?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ hist: Tensor; bin_edges: Tensor }>;
+  histogram(input: Tensor, options: { bins: Tensor; weight?: Tensor | null; density?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ hist: Tensor; bin_edges: Tensor }>;
   /** torch.histogramdd: aten::histogramdd */
   histogramdd(input: Tensor, bins: number | number[], range?: number | number[] | null, weight?: Tensor | null, density?: boolean): NamedTuple<{ hist: Tensor; bin_edges: Tensor[] }>;
+  histogramdd(input: Tensor, bins: number | number[], range?: number | number[] | null, weight?: Tensor | null, options?: { density?: boolean }): NamedTuple<{ hist: Tensor; bin_edges: Tensor[] }>;
+  histogramdd(input: Tensor, bins: number | number[], range?: number | number[] | null, options?: { weight?: Tensor | null; density?: boolean }): NamedTuple<{ hist: Tensor; bin_edges: Tensor[] }>;
   histogramdd(input: Tensor, bins: number | number[], options?: { range?: number | number[] | null; weight?: Tensor | null; density?: boolean }): NamedTuple<{ hist: Tensor; bin_edges: Tensor[] }>;
+  histogramdd(input: Tensor, options: { bins: number | number[]; range?: number | number[] | null; weight?: Tensor | null; density?: boolean }): NamedTuple<{ hist: Tensor; bin_edges: Tensor[] }>;
   histogramdd(input: Tensor, bins: Tensor[], range?: number | number[] | null, weight?: Tensor | null, density?: boolean): NamedTuple<{ hist: Tensor; bin_edges: Tensor[] }>;
+  histogramdd(input: Tensor, bins: Tensor[], range?: number | number[] | null, weight?: Tensor | null, options?: { density?: boolean }): NamedTuple<{ hist: Tensor; bin_edges: Tensor[] }>;
+  histogramdd(input: Tensor, bins: Tensor[], range?: number | number[] | null, options?: { weight?: Tensor | null; density?: boolean }): NamedTuple<{ hist: Tensor; bin_edges: Tensor[] }>;
   histogramdd(input: Tensor, bins: Tensor[], options?: { range?: number | number[] | null; weight?: Tensor | null; density?: boolean }): NamedTuple<{ hist: Tensor; bin_edges: Tensor[] }>;
+  histogramdd(input: Tensor, options: { bins: Tensor[]; range?: number | number[] | null; weight?: Tensor | null; density?: boolean }): NamedTuple<{ hist: Tensor; bin_edges: Tensor[] }>;
   histogramdd(input: Tensor, bins: number, range?: number | number[] | null, weight?: Tensor | null, density?: boolean): NamedTuple<{ hist: Tensor; bin_edges: Tensor[] }>;
+  histogramdd(input: Tensor, bins: number, range?: number | number[] | null, weight?: Tensor | null, options?: { density?: boolean }): NamedTuple<{ hist: Tensor; bin_edges: Tensor[] }>;
+  histogramdd(input: Tensor, bins: number, range?: number | number[] | null, options?: { weight?: Tensor | null; density?: boolean }): NamedTuple<{ hist: Tensor; bin_edges: Tensor[] }>;
   histogramdd(input: Tensor, bins: number, options?: { range?: number | number[] | null; weight?: Tensor | null; density?: boolean }): NamedTuple<{ hist: Tensor; bin_edges: Tensor[] }>;
+  histogramdd(input: Tensor, options: { bins: number; range?: number | number[] | null; weight?: Tensor | null; density?: boolean }): NamedTuple<{ hist: Tensor; bin_edges: Tensor[] }>;
   /** torch.hsplit: aten::hsplit */
   hsplit(input: Tensor, indices: number | number[]): Tensor[];
+  hsplit(input: Tensor, options: { indices: number | number[] }): Tensor[];
   hsplit(input: Tensor, sections: number): Tensor[];
+  hsplit(input: Tensor, options: { sections: number }): Tensor[];
   /** torch.hspmm: aten::hspmm */
   hspmm(mat1: Tensor, mat2: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  hspmm(mat1: Tensor, options: { mat2: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.hstack: aten::hstack */
   hstack(tensors: Tensor[], options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.hypot: aten::hypot */
   hypot(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  hypot(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.i0: aten::i0 */
   i0(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.i0_: aten::i0_ */
   i0_(input: Tensor): Tensor;
   /** torch.igamma: aten::igamma */
   igamma(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  igamma(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.igammac: aten::igammac */
   igammac(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  igammac(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.imag: aten::imag */
   imag(input: Tensor): Tensor;
   /** torch.index_add: aten::index_add */
   index_add(input: Tensor, dim: number, index: Tensor, source: Tensor, options?: { alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
-  index_add(input: Tensor, dim: string, index: Tensor, source: Tensor, options?: { alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  index_add(input: Tensor, dim: number, index: Tensor, options: { source: Tensor; alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  index_add(input: Tensor, dim: number, options: { index: Tensor; source: Tensor; alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  index_add(input: Tensor, options: { dim: number; index: Tensor; source: Tensor; alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.index_copy: aten::index_copy */
   index_copy(input: Tensor, dim: number, index: Tensor, source: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
-  index_copy(input: Tensor, dim: string, index: Tensor, source: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  index_copy(input: Tensor, dim: number, index: Tensor, options: { source: Tensor; out?: Tensor | Tensor[] }): Tensor;
+  index_copy(input: Tensor, dim: number, options: { index: Tensor; source: Tensor; out?: Tensor | Tensor[] }): Tensor;
+  index_copy(input: Tensor, options: { dim: number; index: Tensor; source: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.index_fill: aten::index_fill */
-  index_fill(input: Tensor, dim: string, index: Tensor, value: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
-  index_fill(input: Tensor, dim: string, index: Tensor, value: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   index_fill(input: Tensor, dim: number, index: Tensor, value: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  index_fill(input: Tensor, dim: number, index: Tensor, options: { value: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  index_fill(input: Tensor, dim: number, options: { index: Tensor; value: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  index_fill(input: Tensor, options: { dim: number; index: Tensor; value: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   index_fill(input: Tensor, dim: number, index: Tensor, value: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  index_fill(input: Tensor, dim: number, index: Tensor, options: { value: Tensor; out?: Tensor | Tensor[] }): Tensor;
+  index_fill(input: Tensor, dim: number, options: { index: Tensor; value: Tensor; out?: Tensor | Tensor[] }): Tensor;
+  index_fill(input: Tensor, options: { dim: number; index: Tensor; value: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.index_put: aten::index_put */
   index_put(input: Tensor, indices: (Tensor | null)[], values: Tensor, accumulate?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   index_put(input: Tensor, indices: (Tensor | null)[], values: Tensor, options?: { accumulate?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  index_put(input: Tensor, indices: (Tensor | null)[], options: { values: Tensor; accumulate?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  index_put(input: Tensor, options: { indices: (Tensor | null)[]; values: Tensor; accumulate?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.index_put_: aten::index_put_ */
   index_put_(input: Tensor, indices: (Tensor | null)[], values: Tensor, accumulate?: boolean): Tensor;
   index_put_(input: Tensor, indices: (Tensor | null)[], values: Tensor, options?: { accumulate?: boolean }): Tensor;
+  index_put_(input: Tensor, indices: (Tensor | null)[], options: { values: Tensor; accumulate?: boolean }): Tensor;
+  index_put_(input: Tensor, options: { indices: (Tensor | null)[]; values: Tensor; accumulate?: boolean }): Tensor;
   /** torch.index_reduce: aten::index_reduce */
   index_reduce(input: Tensor, dim: number, index: Tensor, source: Tensor, reduce: string, options?: { include_self?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  index_reduce(input: Tensor, dim: number, index: Tensor, source: Tensor, options: { reduce: string; include_self?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  index_reduce(input: Tensor, dim: number, index: Tensor, options: { source: Tensor; reduce: string; include_self?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  index_reduce(input: Tensor, dim: number, options: { index: Tensor; source: Tensor; reduce: string; include_self?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  index_reduce(input: Tensor, options: { dim: number; index: Tensor; source: Tensor; reduce: string; include_self?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.index_select: aten::index_select */
   index_select(input: Tensor, dim: number, index: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
-  index_select(input: Tensor, dim: string, index: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  index_select(input: Tensor, dim: number, options: { index: Tensor; out?: Tensor | Tensor[] }): Tensor;
+  index_select(input: Tensor, options: { dim: number; index: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.indices_copy: aten::indices_copy */
   indices_copy(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.inner: aten::inner */
   inner(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  inner(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.instance_norm: aten::instance_norm */
   instance_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, running_mean: Tensor | null, running_var: Tensor | null, use_input_stats: boolean, momentum: number, eps: number, cudnn_enabled: boolean): Tensor;
+  instance_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, running_mean: Tensor | null, running_var: Tensor | null, use_input_stats: boolean, momentum: number, eps: number, options: { cudnn_enabled: boolean }): Tensor;
+  instance_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, running_mean: Tensor | null, running_var: Tensor | null, use_input_stats: boolean, momentum: number, options: { eps: number; cudnn_enabled: boolean }): Tensor;
+  instance_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, running_mean: Tensor | null, running_var: Tensor | null, use_input_stats: boolean, options: { momentum: number; eps: number; cudnn_enabled: boolean }): Tensor;
+  instance_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, running_mean: Tensor | null, running_var: Tensor | null, options: { use_input_stats: boolean; momentum: number; eps: number; cudnn_enabled: boolean }): Tensor;
+  instance_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, running_mean: Tensor | null, options: { running_var: Tensor | null; use_input_stats: boolean; momentum: number; eps: number; cudnn_enabled: boolean }): Tensor;
+  instance_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, options: { running_mean: Tensor | null; running_var: Tensor | null; use_input_stats: boolean; momentum: number; eps: number; cudnn_enabled: boolean }): Tensor;
+  instance_norm(input: Tensor, weight: Tensor | null, options: { bias: Tensor | null; running_mean: Tensor | null; running_var: Tensor | null; use_input_stats: boolean; momentum: number; eps: number; cudnn_enabled: boolean }): Tensor;
+  instance_norm(input: Tensor, options: { weight: Tensor | null; bias: Tensor | null; running_mean: Tensor | null; running_var: Tensor | null; use_input_stats: boolean; momentum: number; eps: number; cudnn_enabled: boolean }): Tensor;
   /** torch.int_repr: aten::int_repr */
   int_repr(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.inverse: aten::inverse */
@@ -763,19 +1253,26 @@ export interface TorchOps {
   is_nonzero(input: Tensor): boolean;
   /** torch.is_same_size: aten::is_same_size */
   is_same_size(input: Tensor, other: Tensor): boolean;
+  is_same_size(input: Tensor, options: { other: Tensor }): boolean;
   /** torch.is_signed: aten::is_signed */
   is_signed(input: Tensor): boolean;
   /** torch.is_vulkan_available: aten::is_vulkan_available */
   is_vulkan_available(): boolean;
   /** torch.isclose: aten::isclose */
   isclose(input: Tensor, other: Tensor, rtol?: number, atol?: number, equal_nan?: boolean): Tensor;
+  isclose(input: Tensor, other: Tensor, rtol?: number, atol?: number, options?: { equal_nan?: boolean }): Tensor;
+  isclose(input: Tensor, other: Tensor, rtol?: number, options?: { atol?: number; equal_nan?: boolean }): Tensor;
   isclose(input: Tensor, other: Tensor, options?: { rtol?: number; atol?: number; equal_nan?: boolean }): Tensor;
+  isclose(input: Tensor, options: { other: Tensor; rtol?: number; atol?: number; equal_nan?: boolean }): Tensor;
   /** torch.isfinite: aten::isfinite */
   isfinite(input: Tensor): Tensor;
   /** torch.isin: aten::isin */
   isin(element: number | boolean, test_elements: Tensor, options?: { assume_unique?: boolean; invert?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  isin(element: number | boolean, options: { test_elements: Tensor; assume_unique?: boolean; invert?: boolean; out?: Tensor | Tensor[] }): Tensor;
   isin(elements: Tensor, test_element: number | boolean, options?: { assume_unique?: boolean; invert?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  isin(elements: Tensor, options: { test_element: number | boolean; assume_unique?: boolean; invert?: boolean; out?: Tensor | Tensor[] }): Tensor;
   isin(elements: Tensor, test_elements: Tensor, options?: { assume_unique?: boolean; invert?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  isin(elements: Tensor, options: { test_elements: Tensor; assume_unique?: boolean; invert?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.isinf: aten::isinf */
   isinf(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.isnan: aten::isnan */
@@ -788,48 +1285,81 @@ export interface TorchOps {
   isreal(input: Tensor): Tensor;
   /** torch.istft: aten::istft */
   istft(input: Tensor, n_fft: number, hop_length?: number | null, win_length?: number | null, window?: Tensor | null, center?: boolean, normalized?: boolean, onesided?: boolean | null, length?: number | null, return_complex?: boolean): Tensor;
+  istft(input: Tensor, n_fft: number, hop_length?: number | null, win_length?: number | null, window?: Tensor | null, center?: boolean, normalized?: boolean, onesided?: boolean | null, length?: number | null, options?: { return_complex?: boolean }): Tensor;
+  istft(input: Tensor, n_fft: number, hop_length?: number | null, win_length?: number | null, window?: Tensor | null, center?: boolean, normalized?: boolean, onesided?: boolean | null, options?: { length?: number | null; return_complex?: boolean }): Tensor;
+  istft(input: Tensor, n_fft: number, hop_length?: number | null, win_length?: number | null, window?: Tensor | null, center?: boolean, normalized?: boolean, options?: { onesided?: boolean | null; length?: number | null; return_complex?: boolean }): Tensor;
+  istft(input: Tensor, n_fft: number, hop_length?: number | null, win_length?: number | null, window?: Tensor | null, center?: boolean, options?: { normalized?: boolean; onesided?: boolean | null; length?: number | null; return_complex?: boolean }): Tensor;
+  istft(input: Tensor, n_fft: number, hop_length?: number | null, win_length?: number | null, window?: Tensor | null, options?: { center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; return_complex?: boolean }): Tensor;
+  istft(input: Tensor, n_fft: number, hop_length?: number | null, win_length?: number | null, options?: { window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; return_complex?: boolean }): Tensor;
+  istft(input: Tensor, n_fft: number, hop_length?: number | null, options?: { win_length?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; return_complex?: boolean }): Tensor;
   istft(input: Tensor, n_fft: number, options?: { hop_length?: number | null; win_length?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; return_complex?: boolean }): Tensor;
+  istft(input: Tensor, options: { n_fft: number; hop_length?: number | null; win_length?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; return_complex?: boolean }): Tensor;
   /** torch.kaiser_window: aten::kaiser_window */
   kaiser_window(window_length: number, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   kaiser_window(window_length: number, periodic: boolean, beta: number, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
+  kaiser_window(window_length: number, periodic: boolean, options: { beta: number; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
+  kaiser_window(window_length: number, options: { periodic: boolean; beta: number; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   kaiser_window(window_length: number, periodic: boolean, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
+  kaiser_window(window_length: number, options: { periodic: boolean; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   /** torch.kl_div: aten::kl_div */
   kl_div(input: Tensor, target: Tensor, reduction?: number, options?: { log_target?: boolean }): Tensor;
   kl_div(input: Tensor, target: Tensor, options?: { reduction?: number; log_target?: boolean }): Tensor;
+  kl_div(input: Tensor, options: { target: Tensor; reduction?: number; log_target?: boolean }): Tensor;
   /** torch.kron: aten::kron */
   kron(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  kron(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.kthvalue: aten::kthvalue */
-  kthvalue(input: Tensor, k: number, dim?: number, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  kthvalue(input: Tensor, k: number, options?: { dim?: number; keepdim?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  kthvalue(input: Tensor, k: number, dim: string, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  kthvalue(input: Tensor, k: number, dim: string, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
+  kthvalue(input: Tensor, k: number, dim?: number, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): ValuesIndices;
+  kthvalue(input: Tensor, k: number, dim?: number, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): ValuesIndices;
+  kthvalue(input: Tensor, k: number, options?: { dim?: number; keepdim?: boolean; out?: Tensor | Tensor[] }): ValuesIndices;
+  kthvalue(input: Tensor, options: { k: number; dim?: number; keepdim?: boolean; out?: Tensor | Tensor[] }): ValuesIndices;
   /** torch.layer_norm: aten::layer_norm */
   layer_norm(input: Tensor, normalized_shape: number | number[], weight?: Tensor | null, bias?: Tensor | null, eps?: number, cudnn_enable?: boolean): Tensor;
+  layer_norm(input: Tensor, normalized_shape: number | number[], weight?: Tensor | null, bias?: Tensor | null, eps?: number, options?: { cudnn_enable?: boolean }): Tensor;
+  layer_norm(input: Tensor, normalized_shape: number | number[], weight?: Tensor | null, bias?: Tensor | null, options?: { eps?: number; cudnn_enable?: boolean }): Tensor;
+  layer_norm(input: Tensor, normalized_shape: number | number[], weight?: Tensor | null, options?: { bias?: Tensor | null; eps?: number; cudnn_enable?: boolean }): Tensor;
   layer_norm(input: Tensor, normalized_shape: number | number[], options?: { weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnn_enable?: boolean }): Tensor;
+  layer_norm(input: Tensor, options: { normalized_shape: number | number[]; weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnn_enable?: boolean }): Tensor;
   /** torch.lcm: aten::lcm */
   lcm(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  lcm(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.lcm_: aten::lcm_ */
   lcm_(input: Tensor, other: Tensor): Tensor;
+  lcm_(input: Tensor, options: { other: Tensor }): Tensor;
   /** torch.ldexp: aten::ldexp */
   ldexp(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  ldexp(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.ldexp_: aten::ldexp_ */
   ldexp_(input: Tensor, other: Tensor): Tensor;
+  ldexp_(input: Tensor, options: { other: Tensor }): Tensor;
   /** torch.le: aten::le */
   le(input: Tensor, other: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  le(input: Tensor, options: { other: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   le(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  le(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.lerp: aten::lerp */
   lerp(input: Tensor, end: Tensor, weight: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  lerp(input: Tensor, end: Tensor, options: { weight: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  lerp(input: Tensor, options: { end: Tensor; weight: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   lerp(input: Tensor, end: Tensor, weight: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  lerp(input: Tensor, end: Tensor, options: { weight: Tensor; out?: Tensor | Tensor[] }): Tensor;
+  lerp(input: Tensor, options: { end: Tensor; weight: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.less: aten::less */
   less(input: Tensor, other: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  less(input: Tensor, options: { other: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   less(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  less(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.less_equal: aten::less_equal */
   less_equal(input: Tensor, other: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  less_equal(input: Tensor, options: { other: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   less_equal(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  less_equal(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.lgamma: aten::lgamma */
   lgamma(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.linspace: aten::linspace */
   linspace(start: number | boolean, end: number | boolean, steps: number, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
+  linspace(start: number | boolean, end: number | boolean, options: { steps: number; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
+  linspace(start: number | boolean, options: { end: number | boolean; steps: number; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   /** torch.log: aten::log */
   log(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.log10: aten::log10 */
@@ -847,26 +1377,31 @@ export interface TorchOps {
   /** torch.log_: aten::log_ */
   log_(input: Tensor): Tensor;
   /** torch.log_softmax: aten::log_softmax */
-  log_softmax(input: Tensor, dim: string, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   log_softmax(input: Tensor, dim: number, dtype?: Dtype | null, options?: { out?: Tensor | Tensor[] }): Tensor;
   log_softmax(input: Tensor, dim: number, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
+  log_softmax(input: Tensor, options: { dim: number; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.logaddexp: aten::logaddexp */
   logaddexp(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  logaddexp(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.logaddexp2: aten::logaddexp2 */
   logaddexp2(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  logaddexp2(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.logcumsumexp: aten::logcumsumexp */
   logcumsumexp(input: Tensor, dim: number, options?: { out?: Tensor | Tensor[] }): Tensor;
-  logcumsumexp(input: Tensor, dim: string, options?: { out?: Tensor | Tensor[] }): Tensor;
+  logcumsumexp(input: Tensor, options: { dim: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.logdet: aten::logdet */
   logdet(input: Tensor): Tensor;
   /** torch.logical_and: aten::logical_and */
   logical_and(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  logical_and(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.logical_not: aten::logical_not */
   logical_not(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.logical_or: aten::logical_or */
   logical_or(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  logical_or(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.logical_xor: aten::logical_xor */
   logical_xor(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  logical_xor(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.logit: aten::logit */
   logit(input: Tensor, eps?: number | null, options?: { out?: Tensor | Tensor[] }): Tensor;
   logit(input: Tensor, options?: { eps?: number | null; out?: Tensor | Tensor[] }): Tensor;
@@ -876,182 +1411,374 @@ export interface TorchOps {
   /** torch.logspace: aten::logspace */
   logspace(start: number | boolean, end: number | boolean, steps: number, base?: number, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   logspace(start: number | boolean, end: number | boolean, steps: number, options?: { base?: number; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
+  logspace(start: number | boolean, end: number | boolean, options: { steps: number; base?: number; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
+  logspace(start: number | boolean, options: { end: number | boolean; steps: number; base?: number; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   /** torch.logsumexp: aten::logsumexp */
   logsumexp(input: Tensor, dim: number | number[], keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   logsumexp(input: Tensor, dim: number | number[], options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
-  logsumexp(input: Tensor, dim: string[], keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
-  logsumexp(input: Tensor, dim: string[], options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  logsumexp(input: Tensor, options: { dim: number | number[]; keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.lstm: aten::lstm */
   lstm(data: Tensor, batch_sizes: Tensor, hx: Tensor[], params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean): [Tensor, Tensor, Tensor];
+  lstm(data: Tensor, batch_sizes: Tensor, hx: Tensor[], params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, options: { bidirectional: boolean }): [Tensor, Tensor, Tensor];
+  lstm(data: Tensor, batch_sizes: Tensor, hx: Tensor[], params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, options: { train: boolean; bidirectional: boolean }): [Tensor, Tensor, Tensor];
+  lstm(data: Tensor, batch_sizes: Tensor, hx: Tensor[], params: Tensor[], has_biases: boolean, num_layers: number, options: { dropout: number; train: boolean; bidirectional: boolean }): [Tensor, Tensor, Tensor];
+  lstm(data: Tensor, batch_sizes: Tensor, hx: Tensor[], params: Tensor[], has_biases: boolean, options: { num_layers: number; dropout: number; train: boolean; bidirectional: boolean }): [Tensor, Tensor, Tensor];
+  lstm(data: Tensor, batch_sizes: Tensor, hx: Tensor[], params: Tensor[], options: { has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean }): [Tensor, Tensor, Tensor];
+  lstm(data: Tensor, batch_sizes: Tensor, hx: Tensor[], options: { params: Tensor[]; has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean }): [Tensor, Tensor, Tensor];
+  lstm(data: Tensor, batch_sizes: Tensor, options: { hx: Tensor[]; params: Tensor[]; has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean }): [Tensor, Tensor, Tensor];
+  lstm(data: Tensor, options: { batch_sizes: Tensor; hx: Tensor[]; params: Tensor[]; has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean }): [Tensor, Tensor, Tensor];
   lstm(input: Tensor, hx: Tensor[], params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean, batch_first: boolean): [Tensor, Tensor, Tensor];
+  lstm(input: Tensor, hx: Tensor[], params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean, options: { batch_first: boolean }): [Tensor, Tensor, Tensor];
+  lstm(input: Tensor, hx: Tensor[], params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, options: { bidirectional: boolean; batch_first: boolean }): [Tensor, Tensor, Tensor];
+  lstm(input: Tensor, hx: Tensor[], params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, options: { train: boolean; bidirectional: boolean; batch_first: boolean }): [Tensor, Tensor, Tensor];
+  lstm(input: Tensor, hx: Tensor[], params: Tensor[], has_biases: boolean, num_layers: number, options: { dropout: number; train: boolean; bidirectional: boolean; batch_first: boolean }): [Tensor, Tensor, Tensor];
+  lstm(input: Tensor, hx: Tensor[], params: Tensor[], has_biases: boolean, options: { num_layers: number; dropout: number; train: boolean; bidirectional: boolean; batch_first: boolean }): [Tensor, Tensor, Tensor];
+  lstm(input: Tensor, hx: Tensor[], params: Tensor[], options: { has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean; batch_first: boolean }): [Tensor, Tensor, Tensor];
+  lstm(input: Tensor, hx: Tensor[], options: { params: Tensor[]; has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean; batch_first: boolean }): [Tensor, Tensor, Tensor];
+  lstm(input: Tensor, options: { hx: Tensor[]; params: Tensor[]; has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean; batch_first: boolean }): [Tensor, Tensor, Tensor];
   /** torch.lstm_cell: aten::lstm_cell */
   lstm_cell(input: Tensor, hx: Tensor[], w_ih: Tensor, w_hh: Tensor, b_ih?: Tensor | null, b_hh?: Tensor | null): [Tensor, Tensor];
+  lstm_cell(input: Tensor, hx: Tensor[], w_ih: Tensor, w_hh: Tensor, b_ih?: Tensor | null, options?: { b_hh?: Tensor | null }): [Tensor, Tensor];
   lstm_cell(input: Tensor, hx: Tensor[], w_ih: Tensor, w_hh: Tensor, options?: { b_ih?: Tensor | null; b_hh?: Tensor | null }): [Tensor, Tensor];
+  lstm_cell(input: Tensor, hx: Tensor[], w_ih: Tensor, options: { w_hh: Tensor; b_ih?: Tensor | null; b_hh?: Tensor | null }): [Tensor, Tensor];
+  lstm_cell(input: Tensor, hx: Tensor[], options: { w_ih: Tensor; w_hh: Tensor; b_ih?: Tensor | null; b_hh?: Tensor | null }): [Tensor, Tensor];
+  lstm_cell(input: Tensor, options: { hx: Tensor[]; w_ih: Tensor; w_hh: Tensor; b_ih?: Tensor | null; b_hh?: Tensor | null }): [Tensor, Tensor];
   /** torch.lt: aten::lt */
   lt(input: Tensor, other: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  lt(input: Tensor, options: { other: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   lt(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  lt(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.lu_solve: aten::lu_solve */
   lu_solve(input: Tensor, LU_data: Tensor, LU_pivots: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  lu_solve(input: Tensor, LU_data: Tensor, options: { LU_pivots: Tensor; out?: Tensor | Tensor[] }): Tensor;
+  lu_solve(input: Tensor, options: { LU_data: Tensor; LU_pivots: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.lu_unpack: aten::lu_unpack */
   lu_unpack(LU_data: Tensor, LU_pivots: Tensor, unpack_data?: boolean, unpack_pivots?: boolean, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ P: Tensor; L: Tensor; U: Tensor }>;
+  lu_unpack(LU_data: Tensor, LU_pivots: Tensor, unpack_data?: boolean, options?: { unpack_pivots?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ P: Tensor; L: Tensor; U: Tensor }>;
   lu_unpack(LU_data: Tensor, LU_pivots: Tensor, options?: { unpack_data?: boolean; unpack_pivots?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ P: Tensor; L: Tensor; U: Tensor }>;
+  lu_unpack(LU_data: Tensor, options: { LU_pivots: Tensor; unpack_data?: boolean; unpack_pivots?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ P: Tensor; L: Tensor; U: Tensor }>;
   /** torch.margin_ranking_loss: aten::margin_ranking_loss */
   margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin?: number, reduction?: number): Tensor;
+  margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin?: number, options?: { reduction?: number }): Tensor;
   margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, options?: { margin?: number; reduction?: number }): Tensor;
+  margin_ranking_loss(input1: Tensor, input2: Tensor, options: { target: Tensor; margin?: number; reduction?: number }): Tensor;
+  margin_ranking_loss(input1: Tensor, options: { input2: Tensor; target: Tensor; margin?: number; reduction?: number }): Tensor;
   /** torch.masked_fill: aten::masked_fill */
   masked_fill(input: Tensor, mask: Tensor, value: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  masked_fill(input: Tensor, mask: Tensor, options: { value: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  masked_fill(input: Tensor, options: { mask: Tensor; value: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   masked_fill(input: Tensor, mask: Tensor, value: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  masked_fill(input: Tensor, mask: Tensor, options: { value: Tensor; out?: Tensor | Tensor[] }): Tensor;
+  masked_fill(input: Tensor, options: { mask: Tensor; value: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.masked_scatter: aten::masked_scatter */
   masked_scatter(input: Tensor, mask: Tensor, source: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  masked_scatter(input: Tensor, mask: Tensor, options: { source: Tensor; out?: Tensor | Tensor[] }): Tensor;
+  masked_scatter(input: Tensor, options: { mask: Tensor; source: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.masked_select: aten::masked_select */
   masked_select(input: Tensor, mask: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  masked_select(input: Tensor, options: { mask: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.matmul: aten::matmul */
   matmul(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  matmul(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.matrix_exp: aten::matrix_exp */
   matrix_exp(input: Tensor): Tensor;
   /** torch.matrix_power: aten::matrix_power */
   matrix_power(input: Tensor, n: number, options?: { out?: Tensor | Tensor[] }): Tensor;
+  matrix_power(input: Tensor, options: { n: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.max: aten::max */
   max(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
-  max(input: Tensor, dim: number, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  max(input: Tensor, dim: number, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  max(input: Tensor, dim: string, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  max(input: Tensor, dim: string, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
+  max(input: Tensor, dim: number, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): ValuesIndices;
+  max(input: Tensor, dim: number, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): ValuesIndices;
+  max(input: Tensor, options: { dim: number; keepdim?: boolean; out?: Tensor | Tensor[] }): ValuesIndices;
   max(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  max(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.max_pool1d: aten::max_pool1d */
   max_pool1d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceil_mode?: boolean): Tensor;
+  max_pool1d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { ceil_mode?: boolean }): Tensor;
+  max_pool1d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], options?: { dilation?: number | number[]; ceil_mode?: boolean }): Tensor;
+  max_pool1d(input: Tensor, kernel_size: number | number[], stride?: number | number[], options?: { padding?: number | number[]; dilation?: number | number[]; ceil_mode?: boolean }): Tensor;
   max_pool1d(input: Tensor, kernel_size: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceil_mode?: boolean }): Tensor;
+  max_pool1d(input: Tensor, options: { kernel_size: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceil_mode?: boolean }): Tensor;
   /** torch.max_pool1d_with_indices: aten::max_pool1d_with_indices */
   max_pool1d_with_indices(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceil_mode?: boolean): [Tensor, Tensor];
+  max_pool1d_with_indices(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { ceil_mode?: boolean }): [Tensor, Tensor];
+  max_pool1d_with_indices(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], options?: { dilation?: number | number[]; ceil_mode?: boolean }): [Tensor, Tensor];
+  max_pool1d_with_indices(input: Tensor, kernel_size: number | number[], stride?: number | number[], options?: { padding?: number | number[]; dilation?: number | number[]; ceil_mode?: boolean }): [Tensor, Tensor];
   max_pool1d_with_indices(input: Tensor, kernel_size: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceil_mode?: boolean }): [Tensor, Tensor];
+  max_pool1d_with_indices(input: Tensor, options: { kernel_size: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceil_mode?: boolean }): [Tensor, Tensor];
   /** torch.max_pool2d: aten::max_pool2d */
   max_pool2d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceil_mode?: boolean): Tensor;
+  max_pool2d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { ceil_mode?: boolean }): Tensor;
+  max_pool2d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], options?: { dilation?: number | number[]; ceil_mode?: boolean }): Tensor;
+  max_pool2d(input: Tensor, kernel_size: number | number[], stride?: number | number[], options?: { padding?: number | number[]; dilation?: number | number[]; ceil_mode?: boolean }): Tensor;
   max_pool2d(input: Tensor, kernel_size: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceil_mode?: boolean }): Tensor;
+  max_pool2d(input: Tensor, options: { kernel_size: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceil_mode?: boolean }): Tensor;
   /** torch.max_pool3d: aten::max_pool3d */
   max_pool3d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceil_mode?: boolean): Tensor;
+  max_pool3d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { ceil_mode?: boolean }): Tensor;
+  max_pool3d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], options?: { dilation?: number | number[]; ceil_mode?: boolean }): Tensor;
+  max_pool3d(input: Tensor, kernel_size: number | number[], stride?: number | number[], options?: { padding?: number | number[]; dilation?: number | number[]; ceil_mode?: boolean }): Tensor;
   max_pool3d(input: Tensor, kernel_size: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceil_mode?: boolean }): Tensor;
+  max_pool3d(input: Tensor, options: { kernel_size: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceil_mode?: boolean }): Tensor;
   /** torch.maximum: aten::maximum */
   maximum(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  maximum(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.mean: aten::mean */
   mean(input: Tensor, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   mean(input: Tensor, dim: number | number[] | null, keepdim?: boolean, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   mean(input: Tensor, dim: number | number[] | null, options?: { keepdim?: boolean; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
-  mean(input: Tensor, dim: string[], keepdim?: boolean, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
-  mean(input: Tensor, dim: string[], options?: { keepdim?: boolean; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
+  mean(input: Tensor, options: { dim: number | number[] | null; keepdim?: boolean; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.median: aten::median */
   median(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
-  median(input: Tensor, dim: number, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  median(input: Tensor, dim: number, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  median(input: Tensor, dim: string, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  median(input: Tensor, dim: string, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
+  median(input: Tensor, dim: number, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): ValuesIndices;
+  median(input: Tensor, dim: number, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): ValuesIndices;
+  median(input: Tensor, options: { dim: number; keepdim?: boolean; out?: Tensor | Tensor[] }): ValuesIndices;
   /** torch.min: aten::min */
   min(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
-  min(input: Tensor, dim: number, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  min(input: Tensor, dim: number, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  min(input: Tensor, dim: string, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  min(input: Tensor, dim: string, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
+  min(input: Tensor, dim: number, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): ValuesIndices;
+  min(input: Tensor, dim: number, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): ValuesIndices;
+  min(input: Tensor, options: { dim: number; keepdim?: boolean; out?: Tensor | Tensor[] }): ValuesIndices;
   min(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  min(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.minimum: aten::minimum */
   minimum(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  minimum(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.miopen_batch_norm: aten::miopen_batch_norm */
   miopen_batch_norm(input: Tensor, weight: Tensor, bias: Tensor | null, running_mean: Tensor | null, running_var: Tensor | null, training: boolean, exponential_average_factor: number, epsilon: number, options?: { out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor];
+  miopen_batch_norm(input: Tensor, weight: Tensor, bias: Tensor | null, running_mean: Tensor | null, running_var: Tensor | null, training: boolean, exponential_average_factor: number, options: { epsilon: number; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor];
+  miopen_batch_norm(input: Tensor, weight: Tensor, bias: Tensor | null, running_mean: Tensor | null, running_var: Tensor | null, training: boolean, options: { exponential_average_factor: number; epsilon: number; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor];
+  miopen_batch_norm(input: Tensor, weight: Tensor, bias: Tensor | null, running_mean: Tensor | null, running_var: Tensor | null, options: { training: boolean; exponential_average_factor: number; epsilon: number; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor];
+  miopen_batch_norm(input: Tensor, weight: Tensor, bias: Tensor | null, running_mean: Tensor | null, options: { running_var: Tensor | null; training: boolean; exponential_average_factor: number; epsilon: number; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor];
+  miopen_batch_norm(input: Tensor, weight: Tensor, bias: Tensor | null, options: { running_mean: Tensor | null; running_var: Tensor | null; training: boolean; exponential_average_factor: number; epsilon: number; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor];
+  miopen_batch_norm(input: Tensor, weight: Tensor, options: { bias: Tensor | null; running_mean: Tensor | null; running_var: Tensor | null; training: boolean; exponential_average_factor: number; epsilon: number; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor];
+  miopen_batch_norm(input: Tensor, options: { weight: Tensor; bias: Tensor | null; running_mean: Tensor | null; running_var: Tensor | null; training: boolean; exponential_average_factor: number; epsilon: number; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor];
   /** torch.miopen_convolution: aten::miopen_convolution */
   miopen_convolution(input: Tensor, weight: Tensor, bias: Tensor | null, padding: number | number[], stride: number | number[], dilation: number | number[], groups: number, benchmark: boolean, deterministic: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  miopen_convolution(input: Tensor, weight: Tensor, bias: Tensor | null, padding: number | number[], stride: number | number[], dilation: number | number[], groups: number, benchmark: boolean, options: { deterministic: boolean; out?: Tensor | Tensor[] }): Tensor;
+  miopen_convolution(input: Tensor, weight: Tensor, bias: Tensor | null, padding: number | number[], stride: number | number[], dilation: number | number[], groups: number, options: { benchmark: boolean; deterministic: boolean; out?: Tensor | Tensor[] }): Tensor;
+  miopen_convolution(input: Tensor, weight: Tensor, bias: Tensor | null, padding: number | number[], stride: number | number[], dilation: number | number[], options: { groups: number; benchmark: boolean; deterministic: boolean; out?: Tensor | Tensor[] }): Tensor;
+  miopen_convolution(input: Tensor, weight: Tensor, bias: Tensor | null, padding: number | number[], stride: number | number[], options: { dilation: number | number[]; groups: number; benchmark: boolean; deterministic: boolean; out?: Tensor | Tensor[] }): Tensor;
+  miopen_convolution(input: Tensor, weight: Tensor, bias: Tensor | null, padding: number | number[], options: { stride: number | number[]; dilation: number | number[]; groups: number; benchmark: boolean; deterministic: boolean; out?: Tensor | Tensor[] }): Tensor;
+  miopen_convolution(input: Tensor, weight: Tensor, bias: Tensor | null, options: { padding: number | number[]; stride: number | number[]; dilation: number | number[]; groups: number; benchmark: boolean; deterministic: boolean; out?: Tensor | Tensor[] }): Tensor;
+  miopen_convolution(input: Tensor, weight: Tensor, options: { bias: Tensor | null; padding: number | number[]; stride: number | number[]; dilation: number | number[]; groups: number; benchmark: boolean; deterministic: boolean; out?: Tensor | Tensor[] }): Tensor;
+  miopen_convolution(input: Tensor, options: { weight: Tensor; bias: Tensor | null; padding: number | number[]; stride: number | number[]; dilation: number | number[]; groups: number; benchmark: boolean; deterministic: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.miopen_convolution_add_relu: aten::miopen_convolution_add_relu */
   miopen_convolution_add_relu(input: Tensor, weight: Tensor, z: Tensor, alpha: number | boolean | null, bias: Tensor | null, stride: number | number[], padding: number | number[], dilation: number | number[], groups: number): Tensor;
+  miopen_convolution_add_relu(input: Tensor, weight: Tensor, z: Tensor, alpha: number | boolean | null, bias: Tensor | null, stride: number | number[], padding: number | number[], dilation: number | number[], options: { groups: number }): Tensor;
+  miopen_convolution_add_relu(input: Tensor, weight: Tensor, z: Tensor, alpha: number | boolean | null, bias: Tensor | null, stride: number | number[], padding: number | number[], options: { dilation: number | number[]; groups: number }): Tensor;
+  miopen_convolution_add_relu(input: Tensor, weight: Tensor, z: Tensor, alpha: number | boolean | null, bias: Tensor | null, stride: number | number[], options: { padding: number | number[]; dilation: number | number[]; groups: number }): Tensor;
+  miopen_convolution_add_relu(input: Tensor, weight: Tensor, z: Tensor, alpha: number | boolean | null, bias: Tensor | null, options: { stride: number | number[]; padding: number | number[]; dilation: number | number[]; groups: number }): Tensor;
+  miopen_convolution_add_relu(input: Tensor, weight: Tensor, z: Tensor, alpha: number | boolean | null, options: { bias: Tensor | null; stride: number | number[]; padding: number | number[]; dilation: number | number[]; groups: number }): Tensor;
+  miopen_convolution_add_relu(input: Tensor, weight: Tensor, z: Tensor, options: { alpha: number | boolean | null; bias: Tensor | null; stride: number | number[]; padding: number | number[]; dilation: number | number[]; groups: number }): Tensor;
+  miopen_convolution_add_relu(input: Tensor, weight: Tensor, options: { z: Tensor; alpha: number | boolean | null; bias: Tensor | null; stride: number | number[]; padding: number | number[]; dilation: number | number[]; groups: number }): Tensor;
+  miopen_convolution_add_relu(input: Tensor, options: { weight: Tensor; z: Tensor; alpha: number | boolean | null; bias: Tensor | null; stride: number | number[]; padding: number | number[]; dilation: number | number[]; groups: number }): Tensor;
   /** torch.miopen_convolution_relu: aten::miopen_convolution_relu */
   miopen_convolution_relu(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: number | number[], dilation: number | number[], groups: number): Tensor;
+  miopen_convolution_relu(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: number | number[], dilation: number | number[], options: { groups: number }): Tensor;
+  miopen_convolution_relu(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: number | number[], options: { dilation: number | number[]; groups: number }): Tensor;
+  miopen_convolution_relu(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], options: { padding: number | number[]; dilation: number | number[]; groups: number }): Tensor;
+  miopen_convolution_relu(input: Tensor, weight: Tensor, bias: Tensor | null, options: { stride: number | number[]; padding: number | number[]; dilation: number | number[]; groups: number }): Tensor;
+  miopen_convolution_relu(input: Tensor, weight: Tensor, options: { bias: Tensor | null; stride: number | number[]; padding: number | number[]; dilation: number | number[]; groups: number }): Tensor;
+  miopen_convolution_relu(input: Tensor, options: { weight: Tensor; bias: Tensor | null; stride: number | number[]; padding: number | number[]; dilation: number | number[]; groups: number }): Tensor;
   /** torch.miopen_convolution_transpose: aten::miopen_convolution_transpose */
   miopen_convolution_transpose(input: Tensor, weight: Tensor, bias: Tensor | null, padding: number | number[], output_padding: number | number[], stride: number | number[], dilation: number | number[], groups: number, benchmark: boolean, deterministic: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  miopen_convolution_transpose(input: Tensor, weight: Tensor, bias: Tensor | null, padding: number | number[], output_padding: number | number[], stride: number | number[], dilation: number | number[], groups: number, benchmark: boolean, options: { deterministic: boolean; out?: Tensor | Tensor[] }): Tensor;
+  miopen_convolution_transpose(input: Tensor, weight: Tensor, bias: Tensor | null, padding: number | number[], output_padding: number | number[], stride: number | number[], dilation: number | number[], groups: number, options: { benchmark: boolean; deterministic: boolean; out?: Tensor | Tensor[] }): Tensor;
+  miopen_convolution_transpose(input: Tensor, weight: Tensor, bias: Tensor | null, padding: number | number[], output_padding: number | number[], stride: number | number[], dilation: number | number[], options: { groups: number; benchmark: boolean; deterministic: boolean; out?: Tensor | Tensor[] }): Tensor;
+  miopen_convolution_transpose(input: Tensor, weight: Tensor, bias: Tensor | null, padding: number | number[], output_padding: number | number[], stride: number | number[], options: { dilation: number | number[]; groups: number; benchmark: boolean; deterministic: boolean; out?: Tensor | Tensor[] }): Tensor;
+  miopen_convolution_transpose(input: Tensor, weight: Tensor, bias: Tensor | null, padding: number | number[], output_padding: number | number[], options: { stride: number | number[]; dilation: number | number[]; groups: number; benchmark: boolean; deterministic: boolean; out?: Tensor | Tensor[] }): Tensor;
+  miopen_convolution_transpose(input: Tensor, weight: Tensor, bias: Tensor | null, padding: number | number[], options: { output_padding: number | number[]; stride: number | number[]; dilation: number | number[]; groups: number; benchmark: boolean; deterministic: boolean; out?: Tensor | Tensor[] }): Tensor;
+  miopen_convolution_transpose(input: Tensor, weight: Tensor, bias: Tensor | null, options: { padding: number | number[]; output_padding: number | number[]; stride: number | number[]; dilation: number | number[]; groups: number; benchmark: boolean; deterministic: boolean; out?: Tensor | Tensor[] }): Tensor;
+  miopen_convolution_transpose(input: Tensor, weight: Tensor, options: { bias: Tensor | null; padding: number | number[]; output_padding: number | number[]; stride: number | number[]; dilation: number | number[]; groups: number; benchmark: boolean; deterministic: boolean; out?: Tensor | Tensor[] }): Tensor;
+  miopen_convolution_transpose(input: Tensor, options: { weight: Tensor; bias: Tensor | null; padding: number | number[]; output_padding: number | number[]; stride: number | number[]; dilation: number | number[]; groups: number; benchmark: boolean; deterministic: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.miopen_depthwise_convolution: aten::miopen_depthwise_convolution */
   miopen_depthwise_convolution(input: Tensor, weight: Tensor, bias: Tensor | null, padding: number | number[], stride: number | number[], dilation: number | number[], groups: number, benchmark: boolean, deterministic: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  miopen_depthwise_convolution(input: Tensor, weight: Tensor, bias: Tensor | null, padding: number | number[], stride: number | number[], dilation: number | number[], groups: number, benchmark: boolean, options: { deterministic: boolean; out?: Tensor | Tensor[] }): Tensor;
+  miopen_depthwise_convolution(input: Tensor, weight: Tensor, bias: Tensor | null, padding: number | number[], stride: number | number[], dilation: number | number[], groups: number, options: { benchmark: boolean; deterministic: boolean; out?: Tensor | Tensor[] }): Tensor;
+  miopen_depthwise_convolution(input: Tensor, weight: Tensor, bias: Tensor | null, padding: number | number[], stride: number | number[], dilation: number | number[], options: { groups: number; benchmark: boolean; deterministic: boolean; out?: Tensor | Tensor[] }): Tensor;
+  miopen_depthwise_convolution(input: Tensor, weight: Tensor, bias: Tensor | null, padding: number | number[], stride: number | number[], options: { dilation: number | number[]; groups: number; benchmark: boolean; deterministic: boolean; out?: Tensor | Tensor[] }): Tensor;
+  miopen_depthwise_convolution(input: Tensor, weight: Tensor, bias: Tensor | null, padding: number | number[], options: { stride: number | number[]; dilation: number | number[]; groups: number; benchmark: boolean; deterministic: boolean; out?: Tensor | Tensor[] }): Tensor;
+  miopen_depthwise_convolution(input: Tensor, weight: Tensor, bias: Tensor | null, options: { padding: number | number[]; stride: number | number[]; dilation: number | number[]; groups: number; benchmark: boolean; deterministic: boolean; out?: Tensor | Tensor[] }): Tensor;
+  miopen_depthwise_convolution(input: Tensor, weight: Tensor, options: { bias: Tensor | null; padding: number | number[]; stride: number | number[]; dilation: number | number[]; groups: number; benchmark: boolean; deterministic: boolean; out?: Tensor | Tensor[] }): Tensor;
+  miopen_depthwise_convolution(input: Tensor, options: { weight: Tensor; bias: Tensor | null; padding: number | number[]; stride: number | number[]; dilation: number | number[]; groups: number; benchmark: boolean; deterministic: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.miopen_rnn: aten::miopen_rnn */
   miopen_rnn(input: Tensor, weight: Tensor[], weight_stride0: number, hx: Tensor, cx: Tensor | null, mode: number, hidden_size: number, num_layers: number, batch_first: boolean, dropout: number, train: boolean, bidirectional: boolean, batch_sizes: number | number[], dropout_state: Tensor | null, options?: { out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor, Tensor, Tensor];
+  miopen_rnn(input: Tensor, weight: Tensor[], weight_stride0: number, hx: Tensor, cx: Tensor | null, mode: number, hidden_size: number, num_layers: number, batch_first: boolean, dropout: number, train: boolean, bidirectional: boolean, batch_sizes: number | number[], options: { dropout_state: Tensor | null; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor, Tensor, Tensor];
+  miopen_rnn(input: Tensor, weight: Tensor[], weight_stride0: number, hx: Tensor, cx: Tensor | null, mode: number, hidden_size: number, num_layers: number, batch_first: boolean, dropout: number, train: boolean, bidirectional: boolean, options: { batch_sizes: number | number[]; dropout_state: Tensor | null; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor, Tensor, Tensor];
+  miopen_rnn(input: Tensor, weight: Tensor[], weight_stride0: number, hx: Tensor, cx: Tensor | null, mode: number, hidden_size: number, num_layers: number, batch_first: boolean, dropout: number, train: boolean, options: { bidirectional: boolean; batch_sizes: number | number[]; dropout_state: Tensor | null; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor, Tensor, Tensor];
+  miopen_rnn(input: Tensor, weight: Tensor[], weight_stride0: number, hx: Tensor, cx: Tensor | null, mode: number, hidden_size: number, num_layers: number, batch_first: boolean, dropout: number, options: { train: boolean; bidirectional: boolean; batch_sizes: number | number[]; dropout_state: Tensor | null; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor, Tensor, Tensor];
+  miopen_rnn(input: Tensor, weight: Tensor[], weight_stride0: number, hx: Tensor, cx: Tensor | null, mode: number, hidden_size: number, num_layers: number, batch_first: boolean, options: { dropout: number; train: boolean; bidirectional: boolean; batch_sizes: number | number[]; dropout_state: Tensor | null; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor, Tensor, Tensor];
+  miopen_rnn(input: Tensor, weight: Tensor[], weight_stride0: number, hx: Tensor, cx: Tensor | null, mode: number, hidden_size: number, num_layers: number, options: { batch_first: boolean; dropout: number; train: boolean; bidirectional: boolean; batch_sizes: number | number[]; dropout_state: Tensor | null; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor, Tensor, Tensor];
+  miopen_rnn(input: Tensor, weight: Tensor[], weight_stride0: number, hx: Tensor, cx: Tensor | null, mode: number, hidden_size: number, options: { num_layers: number; batch_first: boolean; dropout: number; train: boolean; bidirectional: boolean; batch_sizes: number | number[]; dropout_state: Tensor | null; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor, Tensor, Tensor];
+  miopen_rnn(input: Tensor, weight: Tensor[], weight_stride0: number, hx: Tensor, cx: Tensor | null, mode: number, options: { hidden_size: number; num_layers: number; batch_first: boolean; dropout: number; train: boolean; bidirectional: boolean; batch_sizes: number | number[]; dropout_state: Tensor | null; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor, Tensor, Tensor];
+  miopen_rnn(input: Tensor, weight: Tensor[], weight_stride0: number, hx: Tensor, cx: Tensor | null, options: { mode: number; hidden_size: number; num_layers: number; batch_first: boolean; dropout: number; train: boolean; bidirectional: boolean; batch_sizes: number | number[]; dropout_state: Tensor | null; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor, Tensor, Tensor];
+  miopen_rnn(input: Tensor, weight: Tensor[], weight_stride0: number, hx: Tensor, options: { cx: Tensor | null; mode: number; hidden_size: number; num_layers: number; batch_first: boolean; dropout: number; train: boolean; bidirectional: boolean; batch_sizes: number | number[]; dropout_state: Tensor | null; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor, Tensor, Tensor];
+  miopen_rnn(input: Tensor, weight: Tensor[], weight_stride0: number, options: { hx: Tensor; cx: Tensor | null; mode: number; hidden_size: number; num_layers: number; batch_first: boolean; dropout: number; train: boolean; bidirectional: boolean; batch_sizes: number | number[]; dropout_state: Tensor | null; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor, Tensor, Tensor];
+  miopen_rnn(input: Tensor, weight: Tensor[], options: { weight_stride0: number; hx: Tensor; cx: Tensor | null; mode: number; hidden_size: number; num_layers: number; batch_first: boolean; dropout: number; train: boolean; bidirectional: boolean; batch_sizes: number | number[]; dropout_state: Tensor | null; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor, Tensor, Tensor];
+  miopen_rnn(input: Tensor, options: { weight: Tensor[]; weight_stride0: number; hx: Tensor; cx: Tensor | null; mode: number; hidden_size: number; num_layers: number; batch_first: boolean; dropout: number; train: boolean; bidirectional: boolean; batch_sizes: number | number[]; dropout_state: Tensor | null; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor, Tensor, Tensor];
   /** torch.mkldnn_adaptive_avg_pool2d: aten::mkldnn_adaptive_avg_pool2d */
   mkldnn_adaptive_avg_pool2d(input: Tensor, output_size: number | number[], options?: { out?: Tensor | Tensor[] }): Tensor;
+  mkldnn_adaptive_avg_pool2d(input: Tensor, options: { output_size: number | number[]; out?: Tensor | Tensor[] }): Tensor;
   /** torch.mkldnn_convolution: aten::mkldnn_convolution */
   mkldnn_convolution(input: Tensor, weight: Tensor, bias: Tensor | null, padding: number | number[], stride: number | number[], dilation: number | number[], groups: number, options?: { out?: Tensor | Tensor[] }): Tensor;
+  mkldnn_convolution(input: Tensor, weight: Tensor, bias: Tensor | null, padding: number | number[], stride: number | number[], dilation: number | number[], options: { groups: number; out?: Tensor | Tensor[] }): Tensor;
+  mkldnn_convolution(input: Tensor, weight: Tensor, bias: Tensor | null, padding: number | number[], stride: number | number[], options: { dilation: number | number[]; groups: number; out?: Tensor | Tensor[] }): Tensor;
+  mkldnn_convolution(input: Tensor, weight: Tensor, bias: Tensor | null, padding: number | number[], options: { stride: number | number[]; dilation: number | number[]; groups: number; out?: Tensor | Tensor[] }): Tensor;
+  mkldnn_convolution(input: Tensor, weight: Tensor, bias: Tensor | null, options: { padding: number | number[]; stride: number | number[]; dilation: number | number[]; groups: number; out?: Tensor | Tensor[] }): Tensor;
+  mkldnn_convolution(input: Tensor, weight: Tensor, options: { bias: Tensor | null; padding: number | number[]; stride: number | number[]; dilation: number | number[]; groups: number; out?: Tensor | Tensor[] }): Tensor;
+  mkldnn_convolution(input: Tensor, options: { weight: Tensor; bias: Tensor | null; padding: number | number[]; stride: number | number[]; dilation: number | number[]; groups: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.mkldnn_linear_backward_weights: aten::mkldnn_linear_backward_weights */
   mkldnn_linear_backward_weights(grad_output: Tensor, input: Tensor, weight: Tensor, bias_defined: boolean, options?: { out?: Tensor | Tensor[] }): [Tensor, Tensor];
+  mkldnn_linear_backward_weights(grad_output: Tensor, input: Tensor, weight: Tensor, options: { bias_defined: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor];
+  mkldnn_linear_backward_weights(grad_output: Tensor, input: Tensor, options: { weight: Tensor; bias_defined: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor];
+  mkldnn_linear_backward_weights(grad_output: Tensor, options: { input: Tensor; weight: Tensor; bias_defined: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor];
   /** torch.mkldnn_max_pool2d: aten::mkldnn_max_pool2d */
   mkldnn_max_pool2d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceil_mode?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  mkldnn_max_pool2d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { ceil_mode?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  mkldnn_max_pool2d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], options?: { dilation?: number | number[]; ceil_mode?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  mkldnn_max_pool2d(input: Tensor, kernel_size: number | number[], stride?: number | number[], options?: { padding?: number | number[]; dilation?: number | number[]; ceil_mode?: boolean; out?: Tensor | Tensor[] }): Tensor;
   mkldnn_max_pool2d(input: Tensor, kernel_size: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceil_mode?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  mkldnn_max_pool2d(input: Tensor, options: { kernel_size: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceil_mode?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.mkldnn_max_pool3d: aten::mkldnn_max_pool3d */
   mkldnn_max_pool3d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceil_mode?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  mkldnn_max_pool3d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { ceil_mode?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  mkldnn_max_pool3d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], options?: { dilation?: number | number[]; ceil_mode?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  mkldnn_max_pool3d(input: Tensor, kernel_size: number | number[], stride?: number | number[], options?: { padding?: number | number[]; dilation?: number | number[]; ceil_mode?: boolean; out?: Tensor | Tensor[] }): Tensor;
   mkldnn_max_pool3d(input: Tensor, kernel_size: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceil_mode?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  mkldnn_max_pool3d(input: Tensor, options: { kernel_size: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceil_mode?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.mm: aten::mm */
   mm(input: Tensor, mat2: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  mm(input: Tensor, options: { mat2: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.mode: aten::mode */
-  mode(input: Tensor, dim?: number, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  mode(input: Tensor, options?: { dim?: number; keepdim?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  mode(input: Tensor, dim: string, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  mode(input: Tensor, dim: string, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
+  mode(input: Tensor, dim?: number, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): ValuesIndices;
+  mode(input: Tensor, dim?: number, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): ValuesIndices;
+  mode(input: Tensor, options?: { dim?: number; keepdim?: boolean; out?: Tensor | Tensor[] }): ValuesIndices;
   /** torch.moveaxis: aten::moveaxis */
   moveaxis(input: Tensor, source: number, destination: number): Tensor;
+  moveaxis(input: Tensor, source: number, options: { destination: number }): Tensor;
+  moveaxis(input: Tensor, options: { source: number; destination: number }): Tensor;
   moveaxis(input: Tensor, source: number | number[], destination: number | number[]): Tensor;
+  moveaxis(input: Tensor, source: number | number[], options: { destination: number | number[] }): Tensor;
+  moveaxis(input: Tensor, options: { source: number | number[]; destination: number | number[] }): Tensor;
   /** torch.movedim: aten::movedim */
   movedim(input: Tensor, source: number, destination: number): Tensor;
+  movedim(input: Tensor, source: number, options: { destination: number }): Tensor;
+  movedim(input: Tensor, options: { source: number; destination: number }): Tensor;
   movedim(input: Tensor, source: number | number[], destination: number | number[]): Tensor;
+  movedim(input: Tensor, source: number | number[], options: { destination: number | number[] }): Tensor;
+  movedim(input: Tensor, options: { source: number | number[]; destination: number | number[] }): Tensor;
   /** torch.msort: aten::msort */
   msort(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.mul: aten::mul */
   mul(input: Tensor, other: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  mul(input: Tensor, options: { other: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   mul(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  mul(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.multinomial: aten::multinomial */
   multinomial(input: Tensor, num_samples: number, replacement?: boolean, options?: { generator?: null; out?: Tensor | Tensor[] }): Tensor;
   multinomial(input: Tensor, num_samples: number, options?: { replacement?: boolean; generator?: null; out?: Tensor | Tensor[] }): Tensor;
+  multinomial(input: Tensor, options: { num_samples: number; replacement?: boolean; generator?: null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.multiply: aten::multiply */
   multiply(input: Tensor, other: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  multiply(input: Tensor, options: { other: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   multiply(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  multiply(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.mv: aten::mv */
   mv(input: Tensor, vec: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  mv(input: Tensor, options: { vec: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.mvlgamma: aten::mvlgamma */
   mvlgamma(input: Tensor, p: number, options?: { out?: Tensor | Tensor[] }): Tensor;
+  mvlgamma(input: Tensor, options: { p: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.nan_to_num: aten::nan_to_num */
   nan_to_num(input: Tensor, nan?: number | null, posinf?: number | null, neginf?: number | null, options?: { out?: Tensor | Tensor[] }): Tensor;
+  nan_to_num(input: Tensor, nan?: number | null, posinf?: number | null, options?: { neginf?: number | null; out?: Tensor | Tensor[] }): Tensor;
+  nan_to_num(input: Tensor, nan?: number | null, options?: { posinf?: number | null; neginf?: number | null; out?: Tensor | Tensor[] }): Tensor;
   nan_to_num(input: Tensor, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.nan_to_num_: aten::nan_to_num_ */
   nan_to_num_(input: Tensor, nan?: number | null, posinf?: number | null, neginf?: number | null): Tensor;
+  nan_to_num_(input: Tensor, nan?: number | null, posinf?: number | null, options?: { neginf?: number | null }): Tensor;
+  nan_to_num_(input: Tensor, nan?: number | null, options?: { posinf?: number | null; neginf?: number | null }): Tensor;
   nan_to_num_(input: Tensor, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
   /** torch.nanmean: aten::nanmean */
   nanmean(input: Tensor, dim?: number | number[] | null, keepdim?: boolean, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
+  nanmean(input: Tensor, dim?: number | number[] | null, options?: { keepdim?: boolean; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   nanmean(input: Tensor, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.nanmedian: aten::nanmedian */
   nanmedian(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
-  nanmedian(input: Tensor, dim: number, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  nanmedian(input: Tensor, dim: number, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  nanmedian(input: Tensor, dim: string, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  nanmedian(input: Tensor, dim: string, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
+  nanmedian(input: Tensor, dim: number, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): ValuesIndices;
+  nanmedian(input: Tensor, dim: number, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): ValuesIndices;
+  nanmedian(input: Tensor, options: { dim: number; keepdim?: boolean; out?: Tensor | Tensor[] }): ValuesIndices;
   /** torch.nanquantile: aten::nanquantile */
   nanquantile(input: Tensor, q: Tensor, dim?: number | null, keepdim?: boolean, options?: { interpolation?: string; out?: Tensor | Tensor[] }): Tensor;
+  nanquantile(input: Tensor, q: Tensor, dim?: number | null, options?: { keepdim?: boolean; interpolation?: string; out?: Tensor | Tensor[] }): Tensor;
   nanquantile(input: Tensor, q: Tensor, options?: { dim?: number | null; keepdim?: boolean; interpolation?: string; out?: Tensor | Tensor[] }): Tensor;
+  nanquantile(input: Tensor, options: { q: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string; out?: Tensor | Tensor[] }): Tensor;
   nanquantile(input: Tensor, q: number, dim?: number | null, keepdim?: boolean, options?: { interpolation?: string; out?: Tensor | Tensor[] }): Tensor;
+  nanquantile(input: Tensor, q: number, dim?: number | null, options?: { keepdim?: boolean; interpolation?: string; out?: Tensor | Tensor[] }): Tensor;
   nanquantile(input: Tensor, q: number, options?: { dim?: number | null; keepdim?: boolean; interpolation?: string; out?: Tensor | Tensor[] }): Tensor;
+  nanquantile(input: Tensor, options: { q: number; dim?: number | null; keepdim?: boolean; interpolation?: string; out?: Tensor | Tensor[] }): Tensor;
   /** torch.nansum: aten::nansum */
   nansum(input: Tensor, dim?: number | number[] | null, keepdim?: boolean, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
+  nansum(input: Tensor, dim?: number | number[] | null, options?: { keepdim?: boolean; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   nansum(input: Tensor, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.narrow: aten::narrow */
   narrow(input: Tensor, dim: number, start: number, length: number): Tensor;
+  narrow(input: Tensor, dim: number, start: number, options: { length: number }): Tensor;
+  narrow(input: Tensor, dim: number, options: { start: number; length: number }): Tensor;
+  narrow(input: Tensor, options: { dim: number; start: number; length: number }): Tensor;
   narrow(input: Tensor, dim: number, start: Tensor, length: number): Tensor;
+  narrow(input: Tensor, dim: number, start: Tensor, options: { length: number }): Tensor;
+  narrow(input: Tensor, dim: number, options: { start: Tensor; length: number }): Tensor;
+  narrow(input: Tensor, options: { dim: number; start: Tensor; length: number }): Tensor;
   /** torch.narrow_copy: aten::narrow_copy */
   narrow_copy(input: Tensor, dim: number, start: number, length: number, options?: { out?: Tensor | Tensor[] }): Tensor;
+  narrow_copy(input: Tensor, dim: number, start: number, options: { length: number; out?: Tensor | Tensor[] }): Tensor;
+  narrow_copy(input: Tensor, dim: number, options: { start: number; length: number; out?: Tensor | Tensor[] }): Tensor;
+  narrow_copy(input: Tensor, options: { dim: number; start: number; length: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.native_batch_norm: aten::native_batch_norm */
   native_batch_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, running_mean: Tensor | null, running_var: Tensor | null, training: boolean, momentum: number, eps: number, options?: { out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor];
+  native_batch_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, running_mean: Tensor | null, running_var: Tensor | null, training: boolean, momentum: number, options: { eps: number; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor];
+  native_batch_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, running_mean: Tensor | null, running_var: Tensor | null, training: boolean, options: { momentum: number; eps: number; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor];
+  native_batch_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, running_mean: Tensor | null, running_var: Tensor | null, options: { training: boolean; momentum: number; eps: number; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor];
+  native_batch_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, running_mean: Tensor | null, options: { running_var: Tensor | null; training: boolean; momentum: number; eps: number; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor];
+  native_batch_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, options: { running_mean: Tensor | null; running_var: Tensor | null; training: boolean; momentum: number; eps: number; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor];
+  native_batch_norm(input: Tensor, weight: Tensor | null, options: { bias: Tensor | null; running_mean: Tensor | null; running_var: Tensor | null; training: boolean; momentum: number; eps: number; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor];
+  native_batch_norm(input: Tensor, options: { weight: Tensor | null; bias: Tensor | null; running_mean: Tensor | null; running_var: Tensor | null; training: boolean; momentum: number; eps: number; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor];
   /** torch.native_channel_shuffle: aten::native_channel_shuffle */
   native_channel_shuffle(input: Tensor, groups: number): Tensor;
+  native_channel_shuffle(input: Tensor, options: { groups: number }): Tensor;
   /** torch.native_dropout: aten::native_dropout */
   native_dropout(input: Tensor, p: number, train: boolean | null, options?: { out?: Tensor | Tensor[] }): [Tensor, Tensor];
+  native_dropout(input: Tensor, p: number, options: { train: boolean | null; out?: Tensor | Tensor[] }): [Tensor, Tensor];
+  native_dropout(input: Tensor, options: { p: number; train: boolean | null; out?: Tensor | Tensor[] }): [Tensor, Tensor];
   /** torch.native_group_norm: aten::native_group_norm */
   native_group_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, N: number, C: number, HxW: number, group: number, eps: number, options?: { out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor];
+  native_group_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, N: number, C: number, HxW: number, group: number, options: { eps: number; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor];
+  native_group_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, N: number, C: number, HxW: number, options: { group: number; eps: number; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor];
+  native_group_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, N: number, C: number, options: { HxW: number; group: number; eps: number; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor];
+  native_group_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, N: number, options: { C: number; HxW: number; group: number; eps: number; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor];
+  native_group_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, options: { N: number; C: number; HxW: number; group: number; eps: number; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor];
+  native_group_norm(input: Tensor, weight: Tensor | null, options: { bias: Tensor | null; N: number; C: number; HxW: number; group: number; eps: number; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor];
+  native_group_norm(input: Tensor, options: { weight: Tensor | null; bias: Tensor | null; N: number; C: number; HxW: number; group: number; eps: number; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor];
   /** torch.native_layer_norm: aten::native_layer_norm */
   native_layer_norm(input: Tensor, normalized_shape: number | number[], weight: Tensor | null, bias: Tensor | null, eps: number, options?: { out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor];
+  native_layer_norm(input: Tensor, normalized_shape: number | number[], weight: Tensor | null, bias: Tensor | null, options: { eps: number; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor];
+  native_layer_norm(input: Tensor, normalized_shape: number | number[], weight: Tensor | null, options: { bias: Tensor | null; eps: number; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor];
+  native_layer_norm(input: Tensor, normalized_shape: number | number[], options: { weight: Tensor | null; bias: Tensor | null; eps: number; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor];
+  native_layer_norm(input: Tensor, options: { normalized_shape: number | number[]; weight: Tensor | null; bias: Tensor | null; eps: number; out?: Tensor | Tensor[] }): [Tensor, Tensor, Tensor];
   /** torch.native_norm: aten::native_norm */
   native_norm(input: Tensor, p?: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   native_norm(input: Tensor, options?: { p?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   native_norm(input: Tensor, p: number | boolean | null, dim: number | number[], keepdim: boolean, dtype: Dtype | null, options?: { out?: Tensor | Tensor[] }): Tensor;
+  native_norm(input: Tensor, p: number | boolean | null, dim: number | number[], keepdim: boolean, options: { dtype: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
+  native_norm(input: Tensor, p: number | boolean | null, dim: number | number[], options: { keepdim: boolean; dtype: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
+  native_norm(input: Tensor, p: number | boolean | null, options: { dim: number | number[]; keepdim: boolean; dtype: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
+  native_norm(input: Tensor, options: { p: number | boolean | null; dim: number | number[]; keepdim: boolean; dtype: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.ne: aten::ne */
   ne(input: Tensor, other: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  ne(input: Tensor, options: { other: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   ne(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  ne(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.neg: aten::neg */
   neg(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.neg_: aten::neg_ */
@@ -1062,79 +1789,113 @@ export interface TorchOps {
   negative_(input: Tensor): Tensor;
   /** torch.nextafter: aten::nextafter */
   nextafter(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  nextafter(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.nonzero: aten::nonzero */
   nonzero(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.norm_except_dim: aten::norm_except_dim */
   norm_except_dim(v: Tensor, pow?: number, dim?: number): Tensor;
+  norm_except_dim(v: Tensor, pow?: number, options?: { dim?: number }): Tensor;
   norm_except_dim(v: Tensor, options?: { pow?: number; dim?: number }): Tensor;
   /** torch.normal: aten::normal */
   normal(mean: Tensor, std: Tensor, options?: { generator?: null; out?: Tensor | Tensor[] }): Tensor;
+  normal(mean: Tensor, options: { std: Tensor; generator?: null; out?: Tensor | Tensor[] }): Tensor;
   normal(mean: Tensor, std?: number, options?: { generator?: null; out?: Tensor | Tensor[] }): Tensor;
   normal(mean: Tensor, options?: { std?: number; generator?: null; out?: Tensor | Tensor[] }): Tensor;
   normal(mean: number, std: Tensor, options?: { generator?: null; out?: Tensor | Tensor[] }): Tensor;
+  normal(mean: number, options: { std: Tensor; generator?: null; out?: Tensor | Tensor[] }): Tensor;
   normal(mean: number, std: number, size: number | number[], options?: { generator?: null; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
+  normal(mean: number, std: number, options: { size: number | number[]; generator?: null; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
+  normal(mean: number, options: { std: number; size: number | number[]; generator?: null; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   /** torch.not_equal: aten::not_equal */
   not_equal(input: Tensor, other: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  not_equal(input: Tensor, options: { other: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   not_equal(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  not_equal(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.nuclear_norm: aten::nuclear_norm */
   nuclear_norm(input: Tensor, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   nuclear_norm(input: Tensor, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
   nuclear_norm(input: Tensor, dim: number | number[], keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   nuclear_norm(input: Tensor, dim: number | number[], options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  nuclear_norm(input: Tensor, options: { dim: number | number[]; keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.ones_like: aten::ones_like */
   ones_like(input: Tensor, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; memory_format?: MemoryFormat | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   /** torch.orgqr: aten::orgqr */
   orgqr(input: Tensor, input2: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  orgqr(input: Tensor, options: { input2: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.ormqr: aten::ormqr */
   ormqr(input: Tensor, input2: Tensor, input3: Tensor, left?: boolean, transpose?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  ormqr(input: Tensor, input2: Tensor, input3: Tensor, left?: boolean, options?: { transpose?: boolean; out?: Tensor | Tensor[] }): Tensor;
   ormqr(input: Tensor, input2: Tensor, input3: Tensor, options?: { left?: boolean; transpose?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  ormqr(input: Tensor, input2: Tensor, options: { input3: Tensor; left?: boolean; transpose?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  ormqr(input: Tensor, options: { input2: Tensor; input3: Tensor; left?: boolean; transpose?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.outer: aten::outer */
   outer(input: Tensor, vec2: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  outer(input: Tensor, options: { vec2: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.pairwise_distance: aten::pairwise_distance */
   pairwise_distance(x1: Tensor, x2: Tensor, p?: number, eps?: number, keepdim?: boolean): Tensor;
+  pairwise_distance(x1: Tensor, x2: Tensor, p?: number, eps?: number, options?: { keepdim?: boolean }): Tensor;
+  pairwise_distance(x1: Tensor, x2: Tensor, p?: number, options?: { eps?: number; keepdim?: boolean }): Tensor;
   pairwise_distance(x1: Tensor, x2: Tensor, options?: { p?: number; eps?: number; keepdim?: boolean }): Tensor;
+  pairwise_distance(x1: Tensor, options: { x2: Tensor; p?: number; eps?: number; keepdim?: boolean }): Tensor;
   /** torch.pdist: aten::pdist */
   pdist(input: Tensor, p?: number): Tensor;
   pdist(input: Tensor, options?: { p?: number }): Tensor;
   /** torch.permute: aten::permute */
   permute(input: Tensor, dims: number | number[]): Tensor;
+  permute(input: Tensor, options: { dims: number | number[] }): Tensor;
   /** torch.permute_copy: aten::permute_copy */
   permute_copy(input: Tensor, dims: number | number[], options?: { out?: Tensor | Tensor[] }): Tensor;
+  permute_copy(input: Tensor, options: { dims: number | number[]; out?: Tensor | Tensor[] }): Tensor;
   /** torch.pinverse: aten::pinverse */
   pinverse(input: Tensor, rcond?: number): Tensor;
   pinverse(input: Tensor, options?: { rcond?: number }): Tensor;
   /** torch.pixel_shuffle: aten::pixel_shuffle */
   pixel_shuffle(input: Tensor, upscale_factor: number, options?: { out?: Tensor | Tensor[] }): Tensor;
+  pixel_shuffle(input: Tensor, options: { upscale_factor: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.pixel_unshuffle: aten::pixel_unshuffle */
   pixel_unshuffle(input: Tensor, downscale_factor: number, options?: { out?: Tensor | Tensor[] }): Tensor;
+  pixel_unshuffle(input: Tensor, options: { downscale_factor: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.poisson: aten::poisson */
   poisson(input: Tensor, generator?: null, options?: { out?: Tensor | Tensor[] }): Tensor;
   poisson(input: Tensor, options?: { generator?: null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.poisson_nll_loss: aten::poisson_nll_loss */
   poisson_nll_loss(input: Tensor, target: Tensor, log_input: boolean, full: boolean, eps: number, reduction: number): Tensor;
+  poisson_nll_loss(input: Tensor, target: Tensor, log_input: boolean, full: boolean, eps: number, options: { reduction: number }): Tensor;
+  poisson_nll_loss(input: Tensor, target: Tensor, log_input: boolean, full: boolean, options: { eps: number; reduction: number }): Tensor;
+  poisson_nll_loss(input: Tensor, target: Tensor, log_input: boolean, options: { full: boolean; eps: number; reduction: number }): Tensor;
+  poisson_nll_loss(input: Tensor, target: Tensor, options: { log_input: boolean; full: boolean; eps: number; reduction: number }): Tensor;
+  poisson_nll_loss(input: Tensor, options: { target: Tensor; log_input: boolean; full: boolean; eps: number; reduction: number }): Tensor;
   /** torch.polar: aten::polar */
   polar(abs: Tensor, angle: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  polar(abs: Tensor, options: { angle: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.polygamma: aten::polygamma */
   polygamma(n: number, input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  polygamma(n: number, options: { input: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.positive: aten::positive */
   positive(input: Tensor): Tensor;
   /** torch.pow: aten::pow */
   pow(input: number | boolean, exponent: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  pow(input: number | boolean, options: { exponent: Tensor; out?: Tensor | Tensor[] }): Tensor;
   pow(input: Tensor, exponent: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  pow(input: Tensor, options: { exponent: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   pow(input: Tensor, exponent: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  pow(input: Tensor, options: { exponent: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.prelu: aten::prelu */
   prelu(input: Tensor, weight: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  prelu(input: Tensor, options: { weight: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.prod: aten::prod */
   prod(input: Tensor, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
-  prod(input: Tensor, dim: string, keepdim?: boolean, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
-  prod(input: Tensor, dim: string, options?: { keepdim?: boolean; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   prod(input: Tensor, dim: number, keepdim?: boolean, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   prod(input: Tensor, dim: number, options?: { keepdim?: boolean; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
+  prod(input: Tensor, options: { dim: number; keepdim?: boolean; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.promote_types: aten::promote_types */
   promote_types(type1: Dtype, type2: Dtype): Dtype;
+  promote_types(type1: Dtype, options: { type2: Dtype }): Dtype;
   /** torch.put: aten::put */
   put(input: Tensor, index: Tensor, source: Tensor, accumulate?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   put(input: Tensor, index: Tensor, source: Tensor, options?: { accumulate?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  put(input: Tensor, index: Tensor, options: { source: Tensor; accumulate?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  put(input: Tensor, options: { index: Tensor; source: Tensor; accumulate?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.q_per_channel_axis: aten::q_per_channel_axis */
   q_per_channel_axis(input: Tensor): number;
   /** torch.q_per_channel_scales: aten::q_per_channel_scales */
@@ -1150,39 +1911,157 @@ export interface TorchOps {
   qr(input: Tensor, options?: { some?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ Q: Tensor; R: Tensor }>;
   /** torch.quantile: aten::quantile */
   quantile(input: Tensor, q: Tensor, dim?: number | null, keepdim?: boolean, options?: { interpolation?: string; out?: Tensor | Tensor[] }): Tensor;
+  quantile(input: Tensor, q: Tensor, dim?: number | null, options?: { keepdim?: boolean; interpolation?: string; out?: Tensor | Tensor[] }): Tensor;
   quantile(input: Tensor, q: Tensor, options?: { dim?: number | null; keepdim?: boolean; interpolation?: string; out?: Tensor | Tensor[] }): Tensor;
+  quantile(input: Tensor, options: { q: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string; out?: Tensor | Tensor[] }): Tensor;
   quantile(input: Tensor, q: number, dim?: number | null, keepdim?: boolean, options?: { interpolation?: string; out?: Tensor | Tensor[] }): Tensor;
+  quantile(input: Tensor, q: number, dim?: number | null, options?: { keepdim?: boolean; interpolation?: string; out?: Tensor | Tensor[] }): Tensor;
   quantile(input: Tensor, q: number, options?: { dim?: number | null; keepdim?: boolean; interpolation?: string; out?: Tensor | Tensor[] }): Tensor;
+  quantile(input: Tensor, options: { q: number; dim?: number | null; keepdim?: boolean; interpolation?: string; out?: Tensor | Tensor[] }): Tensor;
   /** torch.quantize_per_channel: aten::quantize_per_channel */
   quantize_per_channel(input: Tensor, scales: Tensor, zero_points: Tensor, axis: number, dtype: Dtype, options?: { out?: Tensor | Tensor[] }): Tensor;
+  quantize_per_channel(input: Tensor, scales: Tensor, zero_points: Tensor, axis: number, options: { dtype: Dtype; out?: Tensor | Tensor[] }): Tensor;
+  quantize_per_channel(input: Tensor, scales: Tensor, zero_points: Tensor, options: { axis: number; dtype: Dtype; out?: Tensor | Tensor[] }): Tensor;
+  quantize_per_channel(input: Tensor, scales: Tensor, options: { zero_points: Tensor; axis: number; dtype: Dtype; out?: Tensor | Tensor[] }): Tensor;
+  quantize_per_channel(input: Tensor, options: { scales: Tensor; zero_points: Tensor; axis: number; dtype: Dtype; out?: Tensor | Tensor[] }): Tensor;
   /** torch.quantize_per_tensor: aten::quantize_per_tensor */
   quantize_per_tensor(input: Tensor, scale: number, zero_point: number, dtype: Dtype, options?: { out?: Tensor | Tensor[] }): Tensor;
+  quantize_per_tensor(input: Tensor, scale: number, zero_point: number, options: { dtype: Dtype; out?: Tensor | Tensor[] }): Tensor;
+  quantize_per_tensor(input: Tensor, scale: number, options: { zero_point: number; dtype: Dtype; out?: Tensor | Tensor[] }): Tensor;
+  quantize_per_tensor(input: Tensor, options: { scale: number; zero_point: number; dtype: Dtype; out?: Tensor | Tensor[] }): Tensor;
   quantize_per_tensor(input: Tensor, scale: Tensor, zero_point: Tensor, dtype: Dtype, options?: { out?: Tensor | Tensor[] }): Tensor;
+  quantize_per_tensor(input: Tensor, scale: Tensor, zero_point: Tensor, options: { dtype: Dtype; out?: Tensor | Tensor[] }): Tensor;
+  quantize_per_tensor(input: Tensor, scale: Tensor, options: { zero_point: Tensor; dtype: Dtype; out?: Tensor | Tensor[] }): Tensor;
+  quantize_per_tensor(input: Tensor, options: { scale: Tensor; zero_point: Tensor; dtype: Dtype; out?: Tensor | Tensor[] }): Tensor;
   quantize_per_tensor(tensors: Tensor[], scales: Tensor, zero_points: Tensor, dtype: Dtype, options?: { out?: Tensor | Tensor[] }): Tensor[];
+  quantize_per_tensor(tensors: Tensor[], scales: Tensor, zero_points: Tensor, options: { dtype: Dtype; out?: Tensor | Tensor[] }): Tensor[];
+  quantize_per_tensor(tensors: Tensor[], scales: Tensor, options: { zero_points: Tensor; dtype: Dtype; out?: Tensor | Tensor[] }): Tensor[];
+  quantize_per_tensor(tensors: Tensor[], options: { scales: Tensor; zero_points: Tensor; dtype: Dtype; out?: Tensor | Tensor[] }): Tensor[];
   /** torch.quantize_per_tensor_dynamic: aten::quantize_per_tensor_dynamic */
   quantize_per_tensor_dynamic(input: Tensor, dtype: Dtype, reduce_range: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  quantize_per_tensor_dynamic(input: Tensor, dtype: Dtype, options: { reduce_range: boolean; out?: Tensor | Tensor[] }): Tensor;
+  quantize_per_tensor_dynamic(input: Tensor, options: { dtype: Dtype; reduce_range: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.quantized_batch_norm: aten::quantized_batch_norm */
   quantized_batch_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, mean: Tensor, var_: Tensor, eps: number, output_scale: number, output_zero_point: number, options?: { out?: Tensor | Tensor[] }): Tensor;
+  quantized_batch_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, mean: Tensor, var_: Tensor, eps: number, output_scale: number, options: { output_zero_point: number; out?: Tensor | Tensor[] }): Tensor;
+  quantized_batch_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, mean: Tensor, var_: Tensor, eps: number, options: { output_scale: number; output_zero_point: number; out?: Tensor | Tensor[] }): Tensor;
+  quantized_batch_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, mean: Tensor, var_: Tensor, options: { eps: number; output_scale: number; output_zero_point: number; out?: Tensor | Tensor[] }): Tensor;
+  quantized_batch_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, mean: Tensor, options: { var_: Tensor; eps: number; output_scale: number; output_zero_point: number; out?: Tensor | Tensor[] }): Tensor;
+  quantized_batch_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, options: { mean: Tensor; var_: Tensor; eps: number; output_scale: number; output_zero_point: number; out?: Tensor | Tensor[] }): Tensor;
+  quantized_batch_norm(input: Tensor, weight: Tensor | null, options: { bias: Tensor | null; mean: Tensor; var_: Tensor; eps: number; output_scale: number; output_zero_point: number; out?: Tensor | Tensor[] }): Tensor;
+  quantized_batch_norm(input: Tensor, options: { weight: Tensor | null; bias: Tensor | null; mean: Tensor; var_: Tensor; eps: number; output_scale: number; output_zero_point: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.quantized_gru: aten::quantized_gru */
   quantized_gru(data: Tensor, batch_sizes: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean): [Tensor, Tensor];
+  quantized_gru(data: Tensor, batch_sizes: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, options: { bidirectional: boolean }): [Tensor, Tensor];
+  quantized_gru(data: Tensor, batch_sizes: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, options: { train: boolean; bidirectional: boolean }): [Tensor, Tensor];
+  quantized_gru(data: Tensor, batch_sizes: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, num_layers: number, options: { dropout: number; train: boolean; bidirectional: boolean }): [Tensor, Tensor];
+  quantized_gru(data: Tensor, batch_sizes: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, options: { num_layers: number; dropout: number; train: boolean; bidirectional: boolean }): [Tensor, Tensor];
+  quantized_gru(data: Tensor, batch_sizes: Tensor, hx: Tensor, params: Tensor[], options: { has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean }): [Tensor, Tensor];
+  quantized_gru(data: Tensor, batch_sizes: Tensor, hx: Tensor, options: { params: Tensor[]; has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean }): [Tensor, Tensor];
+  quantized_gru(data: Tensor, batch_sizes: Tensor, options: { hx: Tensor; params: Tensor[]; has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean }): [Tensor, Tensor];
+  quantized_gru(data: Tensor, options: { batch_sizes: Tensor; hx: Tensor; params: Tensor[]; has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean }): [Tensor, Tensor];
   quantized_gru(input: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean, batch_first: boolean): [Tensor, Tensor];
+  quantized_gru(input: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean, options: { batch_first: boolean }): [Tensor, Tensor];
+  quantized_gru(input: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, options: { bidirectional: boolean; batch_first: boolean }): [Tensor, Tensor];
+  quantized_gru(input: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, options: { train: boolean; bidirectional: boolean; batch_first: boolean }): [Tensor, Tensor];
+  quantized_gru(input: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, num_layers: number, options: { dropout: number; train: boolean; bidirectional: boolean; batch_first: boolean }): [Tensor, Tensor];
+  quantized_gru(input: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, options: { num_layers: number; dropout: number; train: boolean; bidirectional: boolean; batch_first: boolean }): [Tensor, Tensor];
+  quantized_gru(input: Tensor, hx: Tensor, params: Tensor[], options: { has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean; batch_first: boolean }): [Tensor, Tensor];
+  quantized_gru(input: Tensor, hx: Tensor, options: { params: Tensor[]; has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean; batch_first: boolean }): [Tensor, Tensor];
+  quantized_gru(input: Tensor, options: { hx: Tensor; params: Tensor[]; has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean; batch_first: boolean }): [Tensor, Tensor];
   /** torch.quantized_gru_cell: aten::quantized_gru_cell */
   quantized_gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, packed_ih: Tensor, packed_hh: Tensor, col_offsets_ih: Tensor, col_offsets_hh: Tensor, scale_ih: number | boolean, scale_hh: number | boolean, zero_point_ih: number | boolean, zero_point_hh: number | boolean): Tensor;
+  quantized_gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, packed_ih: Tensor, packed_hh: Tensor, col_offsets_ih: Tensor, col_offsets_hh: Tensor, scale_ih: number | boolean, scale_hh: number | boolean, zero_point_ih: number | boolean, options: { zero_point_hh: number | boolean }): Tensor;
+  quantized_gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, packed_ih: Tensor, packed_hh: Tensor, col_offsets_ih: Tensor, col_offsets_hh: Tensor, scale_ih: number | boolean, scale_hh: number | boolean, options: { zero_point_ih: number | boolean; zero_point_hh: number | boolean }): Tensor;
+  quantized_gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, packed_ih: Tensor, packed_hh: Tensor, col_offsets_ih: Tensor, col_offsets_hh: Tensor, scale_ih: number | boolean, options: { scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): Tensor;
+  quantized_gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, packed_ih: Tensor, packed_hh: Tensor, col_offsets_ih: Tensor, col_offsets_hh: Tensor, options: { scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): Tensor;
+  quantized_gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, packed_ih: Tensor, packed_hh: Tensor, col_offsets_ih: Tensor, options: { col_offsets_hh: Tensor; scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): Tensor;
+  quantized_gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, packed_ih: Tensor, packed_hh: Tensor, options: { col_offsets_ih: Tensor; col_offsets_hh: Tensor; scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): Tensor;
+  quantized_gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, packed_ih: Tensor, options: { packed_hh: Tensor; col_offsets_ih: Tensor; col_offsets_hh: Tensor; scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): Tensor;
+  quantized_gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, options: { packed_ih: Tensor; packed_hh: Tensor; col_offsets_ih: Tensor; col_offsets_hh: Tensor; scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): Tensor;
+  quantized_gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, options: { b_hh: Tensor; packed_ih: Tensor; packed_hh: Tensor; col_offsets_ih: Tensor; col_offsets_hh: Tensor; scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): Tensor;
+  quantized_gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, options: { b_ih: Tensor; b_hh: Tensor; packed_ih: Tensor; packed_hh: Tensor; col_offsets_ih: Tensor; col_offsets_hh: Tensor; scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): Tensor;
+  quantized_gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, options: { w_hh: Tensor; b_ih: Tensor; b_hh: Tensor; packed_ih: Tensor; packed_hh: Tensor; col_offsets_ih: Tensor; col_offsets_hh: Tensor; scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): Tensor;
+  quantized_gru_cell(input: Tensor, hx: Tensor, options: { w_ih: Tensor; w_hh: Tensor; b_ih: Tensor; b_hh: Tensor; packed_ih: Tensor; packed_hh: Tensor; col_offsets_ih: Tensor; col_offsets_hh: Tensor; scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): Tensor;
+  quantized_gru_cell(input: Tensor, options: { hx: Tensor; w_ih: Tensor; w_hh: Tensor; b_ih: Tensor; b_hh: Tensor; packed_ih: Tensor; packed_hh: Tensor; col_offsets_ih: Tensor; col_offsets_hh: Tensor; scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): Tensor;
   /** torch.quantized_lstm: aten::quantized_lstm */
   quantized_lstm(data: Tensor, batch_sizes: Tensor, hx: Tensor[], params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean, options?: { dtype?: Dtype | null; use_dynamic?: boolean }): [Tensor, Tensor, Tensor];
+  quantized_lstm(data: Tensor, batch_sizes: Tensor, hx: Tensor[], params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, options: { bidirectional: boolean; dtype?: Dtype | null; use_dynamic?: boolean }): [Tensor, Tensor, Tensor];
+  quantized_lstm(data: Tensor, batch_sizes: Tensor, hx: Tensor[], params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, options: { train: boolean; bidirectional: boolean; dtype?: Dtype | null; use_dynamic?: boolean }): [Tensor, Tensor, Tensor];
+  quantized_lstm(data: Tensor, batch_sizes: Tensor, hx: Tensor[], params: Tensor[], has_biases: boolean, num_layers: number, options: { dropout: number; train: boolean; bidirectional: boolean; dtype?: Dtype | null; use_dynamic?: boolean }): [Tensor, Tensor, Tensor];
+  quantized_lstm(data: Tensor, batch_sizes: Tensor, hx: Tensor[], params: Tensor[], has_biases: boolean, options: { num_layers: number; dropout: number; train: boolean; bidirectional: boolean; dtype?: Dtype | null; use_dynamic?: boolean }): [Tensor, Tensor, Tensor];
+  quantized_lstm(data: Tensor, batch_sizes: Tensor, hx: Tensor[], params: Tensor[], options: { has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean; dtype?: Dtype | null; use_dynamic?: boolean }): [Tensor, Tensor, Tensor];
+  quantized_lstm(data: Tensor, batch_sizes: Tensor, hx: Tensor[], options: { params: Tensor[]; has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean; dtype?: Dtype | null; use_dynamic?: boolean }): [Tensor, Tensor, Tensor];
+  quantized_lstm(data: Tensor, batch_sizes: Tensor, options: { hx: Tensor[]; params: Tensor[]; has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean; dtype?: Dtype | null; use_dynamic?: boolean }): [Tensor, Tensor, Tensor];
+  quantized_lstm(data: Tensor, options: { batch_sizes: Tensor; hx: Tensor[]; params: Tensor[]; has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean; dtype?: Dtype | null; use_dynamic?: boolean }): [Tensor, Tensor, Tensor];
   quantized_lstm(input: Tensor, hx: Tensor[], params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean, batch_first: boolean, options?: { dtype?: Dtype | null; use_dynamic?: boolean }): [Tensor, Tensor, Tensor];
+  quantized_lstm(input: Tensor, hx: Tensor[], params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean, options: { batch_first: boolean; dtype?: Dtype | null; use_dynamic?: boolean }): [Tensor, Tensor, Tensor];
+  quantized_lstm(input: Tensor, hx: Tensor[], params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, options: { bidirectional: boolean; batch_first: boolean; dtype?: Dtype | null; use_dynamic?: boolean }): [Tensor, Tensor, Tensor];
+  quantized_lstm(input: Tensor, hx: Tensor[], params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, options: { train: boolean; bidirectional: boolean; batch_first: boolean; dtype?: Dtype | null; use_dynamic?: boolean }): [Tensor, Tensor, Tensor];
+  quantized_lstm(input: Tensor, hx: Tensor[], params: Tensor[], has_biases: boolean, num_layers: number, options: { dropout: number; train: boolean; bidirectional: boolean; batch_first: boolean; dtype?: Dtype | null; use_dynamic?: boolean }): [Tensor, Tensor, Tensor];
+  quantized_lstm(input: Tensor, hx: Tensor[], params: Tensor[], has_biases: boolean, options: { num_layers: number; dropout: number; train: boolean; bidirectional: boolean; batch_first: boolean; dtype?: Dtype | null; use_dynamic?: boolean }): [Tensor, Tensor, Tensor];
+  quantized_lstm(input: Tensor, hx: Tensor[], params: Tensor[], options: { has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean; batch_first: boolean; dtype?: Dtype | null; use_dynamic?: boolean }): [Tensor, Tensor, Tensor];
+  quantized_lstm(input: Tensor, hx: Tensor[], options: { params: Tensor[]; has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean; batch_first: boolean; dtype?: Dtype | null; use_dynamic?: boolean }): [Tensor, Tensor, Tensor];
+  quantized_lstm(input: Tensor, options: { hx: Tensor[]; params: Tensor[]; has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean; batch_first: boolean; dtype?: Dtype | null; use_dynamic?: boolean }): [Tensor, Tensor, Tensor];
   /** torch.quantized_lstm_cell: aten::quantized_lstm_cell */
   quantized_lstm_cell(input: Tensor, hx: Tensor[], w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, packed_ih: Tensor, packed_hh: Tensor, col_offsets_ih: Tensor, col_offsets_hh: Tensor, scale_ih: number | boolean, scale_hh: number | boolean, zero_point_ih: number | boolean, zero_point_hh: number | boolean): [Tensor, Tensor];
+  quantized_lstm_cell(input: Tensor, hx: Tensor[], w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, packed_ih: Tensor, packed_hh: Tensor, col_offsets_ih: Tensor, col_offsets_hh: Tensor, scale_ih: number | boolean, scale_hh: number | boolean, zero_point_ih: number | boolean, options: { zero_point_hh: number | boolean }): [Tensor, Tensor];
+  quantized_lstm_cell(input: Tensor, hx: Tensor[], w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, packed_ih: Tensor, packed_hh: Tensor, col_offsets_ih: Tensor, col_offsets_hh: Tensor, scale_ih: number | boolean, scale_hh: number | boolean, options: { zero_point_ih: number | boolean; zero_point_hh: number | boolean }): [Tensor, Tensor];
+  quantized_lstm_cell(input: Tensor, hx: Tensor[], w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, packed_ih: Tensor, packed_hh: Tensor, col_offsets_ih: Tensor, col_offsets_hh: Tensor, scale_ih: number | boolean, options: { scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): [Tensor, Tensor];
+  quantized_lstm_cell(input: Tensor, hx: Tensor[], w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, packed_ih: Tensor, packed_hh: Tensor, col_offsets_ih: Tensor, col_offsets_hh: Tensor, options: { scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): [Tensor, Tensor];
+  quantized_lstm_cell(input: Tensor, hx: Tensor[], w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, packed_ih: Tensor, packed_hh: Tensor, col_offsets_ih: Tensor, options: { col_offsets_hh: Tensor; scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): [Tensor, Tensor];
+  quantized_lstm_cell(input: Tensor, hx: Tensor[], w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, packed_ih: Tensor, packed_hh: Tensor, options: { col_offsets_ih: Tensor; col_offsets_hh: Tensor; scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): [Tensor, Tensor];
+  quantized_lstm_cell(input: Tensor, hx: Tensor[], w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, packed_ih: Tensor, options: { packed_hh: Tensor; col_offsets_ih: Tensor; col_offsets_hh: Tensor; scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): [Tensor, Tensor];
+  quantized_lstm_cell(input: Tensor, hx: Tensor[], w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, options: { packed_ih: Tensor; packed_hh: Tensor; col_offsets_ih: Tensor; col_offsets_hh: Tensor; scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): [Tensor, Tensor];
+  quantized_lstm_cell(input: Tensor, hx: Tensor[], w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, options: { b_hh: Tensor; packed_ih: Tensor; packed_hh: Tensor; col_offsets_ih: Tensor; col_offsets_hh: Tensor; scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): [Tensor, Tensor];
+  quantized_lstm_cell(input: Tensor, hx: Tensor[], w_ih: Tensor, w_hh: Tensor, options: { b_ih: Tensor; b_hh: Tensor; packed_ih: Tensor; packed_hh: Tensor; col_offsets_ih: Tensor; col_offsets_hh: Tensor; scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): [Tensor, Tensor];
+  quantized_lstm_cell(input: Tensor, hx: Tensor[], w_ih: Tensor, options: { w_hh: Tensor; b_ih: Tensor; b_hh: Tensor; packed_ih: Tensor; packed_hh: Tensor; col_offsets_ih: Tensor; col_offsets_hh: Tensor; scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): [Tensor, Tensor];
+  quantized_lstm_cell(input: Tensor, hx: Tensor[], options: { w_ih: Tensor; w_hh: Tensor; b_ih: Tensor; b_hh: Tensor; packed_ih: Tensor; packed_hh: Tensor; col_offsets_ih: Tensor; col_offsets_hh: Tensor; scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): [Tensor, Tensor];
+  quantized_lstm_cell(input: Tensor, options: { hx: Tensor[]; w_ih: Tensor; w_hh: Tensor; b_ih: Tensor; b_hh: Tensor; packed_ih: Tensor; packed_hh: Tensor; col_offsets_ih: Tensor; col_offsets_hh: Tensor; scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): [Tensor, Tensor];
   /** torch.quantized_max_pool1d: aten::quantized_max_pool1d */
   quantized_max_pool1d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceil_mode?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  quantized_max_pool1d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { ceil_mode?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  quantized_max_pool1d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], options?: { dilation?: number | number[]; ceil_mode?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  quantized_max_pool1d(input: Tensor, kernel_size: number | number[], stride?: number | number[], options?: { padding?: number | number[]; dilation?: number | number[]; ceil_mode?: boolean; out?: Tensor | Tensor[] }): Tensor;
   quantized_max_pool1d(input: Tensor, kernel_size: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceil_mode?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  quantized_max_pool1d(input: Tensor, options: { kernel_size: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceil_mode?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.quantized_max_pool2d: aten::quantized_max_pool2d */
   quantized_max_pool2d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceil_mode?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  quantized_max_pool2d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { ceil_mode?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  quantized_max_pool2d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], options?: { dilation?: number | number[]; ceil_mode?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  quantized_max_pool2d(input: Tensor, kernel_size: number | number[], stride?: number | number[], options?: { padding?: number | number[]; dilation?: number | number[]; ceil_mode?: boolean; out?: Tensor | Tensor[] }): Tensor;
   quantized_max_pool2d(input: Tensor, kernel_size: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceil_mode?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  quantized_max_pool2d(input: Tensor, options: { kernel_size: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceil_mode?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.quantized_rnn_relu_cell: aten::quantized_rnn_relu_cell */
   quantized_rnn_relu_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, packed_ih: Tensor, packed_hh: Tensor, col_offsets_ih: Tensor, col_offsets_hh: Tensor, scale_ih: number | boolean, scale_hh: number | boolean, zero_point_ih: number | boolean, zero_point_hh: number | boolean): Tensor;
+  quantized_rnn_relu_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, packed_ih: Tensor, packed_hh: Tensor, col_offsets_ih: Tensor, col_offsets_hh: Tensor, scale_ih: number | boolean, scale_hh: number | boolean, zero_point_ih: number | boolean, options: { zero_point_hh: number | boolean }): Tensor;
+  quantized_rnn_relu_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, packed_ih: Tensor, packed_hh: Tensor, col_offsets_ih: Tensor, col_offsets_hh: Tensor, scale_ih: number | boolean, scale_hh: number | boolean, options: { zero_point_ih: number | boolean; zero_point_hh: number | boolean }): Tensor;
+  quantized_rnn_relu_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, packed_ih: Tensor, packed_hh: Tensor, col_offsets_ih: Tensor, col_offsets_hh: Tensor, scale_ih: number | boolean, options: { scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): Tensor;
+  quantized_rnn_relu_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, packed_ih: Tensor, packed_hh: Tensor, col_offsets_ih: Tensor, col_offsets_hh: Tensor, options: { scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): Tensor;
+  quantized_rnn_relu_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, packed_ih: Tensor, packed_hh: Tensor, col_offsets_ih: Tensor, options: { col_offsets_hh: Tensor; scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): Tensor;
+  quantized_rnn_relu_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, packed_ih: Tensor, packed_hh: Tensor, options: { col_offsets_ih: Tensor; col_offsets_hh: Tensor; scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): Tensor;
+  quantized_rnn_relu_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, packed_ih: Tensor, options: { packed_hh: Tensor; col_offsets_ih: Tensor; col_offsets_hh: Tensor; scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): Tensor;
+  quantized_rnn_relu_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, options: { packed_ih: Tensor; packed_hh: Tensor; col_offsets_ih: Tensor; col_offsets_hh: Tensor; scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): Tensor;
+  quantized_rnn_relu_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, options: { b_hh: Tensor; packed_ih: Tensor; packed_hh: Tensor; col_offsets_ih: Tensor; col_offsets_hh: Tensor; scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): Tensor;
+  quantized_rnn_relu_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, options: { b_ih: Tensor; b_hh: Tensor; packed_ih: Tensor; packed_hh: Tensor; col_offsets_ih: Tensor; col_offsets_hh: Tensor; scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): Tensor;
+  quantized_rnn_relu_cell(input: Tensor, hx: Tensor, w_ih: Tensor, options: { w_hh: Tensor; b_ih: Tensor; b_hh: Tensor; packed_ih: Tensor; packed_hh: Tensor; col_offsets_ih: Tensor; col_offsets_hh: Tensor; scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): Tensor;
+  quantized_rnn_relu_cell(input: Tensor, hx: Tensor, options: { w_ih: Tensor; w_hh: Tensor; b_ih: Tensor; b_hh: Tensor; packed_ih: Tensor; packed_hh: Tensor; col_offsets_ih: Tensor; col_offsets_hh: Tensor; scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): Tensor;
+  quantized_rnn_relu_cell(input: Tensor, options: { hx: Tensor; w_ih: Tensor; w_hh: Tensor; b_ih: Tensor; b_hh: Tensor; packed_ih: Tensor; packed_hh: Tensor; col_offsets_ih: Tensor; col_offsets_hh: Tensor; scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): Tensor;
   /** torch.quantized_rnn_tanh_cell: aten::quantized_rnn_tanh_cell */
   quantized_rnn_tanh_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, packed_ih: Tensor, packed_hh: Tensor, col_offsets_ih: Tensor, col_offsets_hh: Tensor, scale_ih: number | boolean, scale_hh: number | boolean, zero_point_ih: number | boolean, zero_point_hh: number | boolean): Tensor;
+  quantized_rnn_tanh_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, packed_ih: Tensor, packed_hh: Tensor, col_offsets_ih: Tensor, col_offsets_hh: Tensor, scale_ih: number | boolean, scale_hh: number | boolean, zero_point_ih: number | boolean, options: { zero_point_hh: number | boolean }): Tensor;
+  quantized_rnn_tanh_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, packed_ih: Tensor, packed_hh: Tensor, col_offsets_ih: Tensor, col_offsets_hh: Tensor, scale_ih: number | boolean, scale_hh: number | boolean, options: { zero_point_ih: number | boolean; zero_point_hh: number | boolean }): Tensor;
+  quantized_rnn_tanh_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, packed_ih: Tensor, packed_hh: Tensor, col_offsets_ih: Tensor, col_offsets_hh: Tensor, scale_ih: number | boolean, options: { scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): Tensor;
+  quantized_rnn_tanh_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, packed_ih: Tensor, packed_hh: Tensor, col_offsets_ih: Tensor, col_offsets_hh: Tensor, options: { scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): Tensor;
+  quantized_rnn_tanh_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, packed_ih: Tensor, packed_hh: Tensor, col_offsets_ih: Tensor, options: { col_offsets_hh: Tensor; scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): Tensor;
+  quantized_rnn_tanh_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, packed_ih: Tensor, packed_hh: Tensor, options: { col_offsets_ih: Tensor; col_offsets_hh: Tensor; scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): Tensor;
+  quantized_rnn_tanh_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, packed_ih: Tensor, options: { packed_hh: Tensor; col_offsets_ih: Tensor; col_offsets_hh: Tensor; scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): Tensor;
+  quantized_rnn_tanh_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, options: { packed_ih: Tensor; packed_hh: Tensor; col_offsets_ih: Tensor; col_offsets_hh: Tensor; scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): Tensor;
+  quantized_rnn_tanh_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, options: { b_hh: Tensor; packed_ih: Tensor; packed_hh: Tensor; col_offsets_ih: Tensor; col_offsets_hh: Tensor; scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): Tensor;
+  quantized_rnn_tanh_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, options: { b_ih: Tensor; b_hh: Tensor; packed_ih: Tensor; packed_hh: Tensor; col_offsets_ih: Tensor; col_offsets_hh: Tensor; scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): Tensor;
+  quantized_rnn_tanh_cell(input: Tensor, hx: Tensor, w_ih: Tensor, options: { w_hh: Tensor; b_ih: Tensor; b_hh: Tensor; packed_ih: Tensor; packed_hh: Tensor; col_offsets_ih: Tensor; col_offsets_hh: Tensor; scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): Tensor;
+  quantized_rnn_tanh_cell(input: Tensor, hx: Tensor, options: { w_ih: Tensor; w_hh: Tensor; b_ih: Tensor; b_hh: Tensor; packed_ih: Tensor; packed_hh: Tensor; col_offsets_ih: Tensor; col_offsets_hh: Tensor; scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): Tensor;
+  quantized_rnn_tanh_cell(input: Tensor, options: { hx: Tensor; w_ih: Tensor; w_hh: Tensor; b_ih: Tensor; b_hh: Tensor; packed_ih: Tensor; packed_hh: Tensor; col_offsets_ih: Tensor; col_offsets_hh: Tensor; scale_ih: number | boolean; scale_hh: number | boolean; zero_point_ih: number | boolean; zero_point_hh: number | boolean }): Tensor;
   /** torch.rad2deg: aten::rad2deg */
   rad2deg(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.rad2deg_: aten::rad2deg_ */
@@ -1191,13 +2070,18 @@ export interface TorchOps {
   rand_like(input: Tensor, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; memory_format?: MemoryFormat | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   /** torch.randint_like: aten::randint_like */
   randint_like(input: Tensor, high: number, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; memory_format?: MemoryFormat | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
+  randint_like(input: Tensor, options: { high: number; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; memory_format?: MemoryFormat | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   randint_like(input: Tensor, low: number, high: number, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; memory_format?: MemoryFormat | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
+  randint_like(input: Tensor, low: number, options: { high: number; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; memory_format?: MemoryFormat | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
+  randint_like(input: Tensor, options: { low: number; high: number; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; memory_format?: MemoryFormat | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   /** torch.randn_like: aten::randn_like */
   randn_like(input: Tensor, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; memory_format?: MemoryFormat | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   /** torch.range: aten::range */
   range(start: number | boolean, end: number | boolean, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
+  range(start: number | boolean, options: { end: number | boolean; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   range(start: number | boolean, end: number | boolean, step?: number | boolean, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   range(start: number | boolean, end: number | boolean, options?: { step?: number | boolean; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
+  range(start: number | boolean, options: { end: number | boolean; step?: number | boolean; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   /** torch.ravel: aten::ravel */
   ravel(input: Tensor): Tensor;
   /** torch.real: aten::real */
@@ -1212,48 +2096,105 @@ export interface TorchOps {
   relu_(input: Tensor): Tensor;
   /** torch.remainder: aten::remainder */
   remainder(input: Tensor, other: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  remainder(input: Tensor, options: { other: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   remainder(input: number | boolean, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  remainder(input: number | boolean, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   remainder(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  remainder(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.renorm: aten::renorm */
   renorm(input: Tensor, p: number | boolean, dim: number, maxnorm: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  renorm(input: Tensor, p: number | boolean, dim: number, options: { maxnorm: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  renorm(input: Tensor, p: number | boolean, options: { dim: number; maxnorm: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  renorm(input: Tensor, options: { p: number | boolean; dim: number; maxnorm: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.repeat_interleave: aten::repeat_interleave */
   repeat_interleave(repeats: Tensor, options?: { output_size?: number | null; out?: Tensor | Tensor[] }): Tensor;
   repeat_interleave(input: Tensor, repeats: Tensor, dim?: number | null, options?: { output_size?: number | null; out?: Tensor | Tensor[] }): Tensor;
   repeat_interleave(input: Tensor, repeats: Tensor, options?: { dim?: number | null; output_size?: number | null; out?: Tensor | Tensor[] }): Tensor;
+  repeat_interleave(input: Tensor, options: { repeats: Tensor; dim?: number | null; output_size?: number | null; out?: Tensor | Tensor[] }): Tensor;
   repeat_interleave(input: Tensor, repeats: number, dim?: number | null, options?: { output_size?: number | null; out?: Tensor | Tensor[] }): Tensor;
   repeat_interleave(input: Tensor, repeats: number, options?: { dim?: number | null; output_size?: number | null; out?: Tensor | Tensor[] }): Tensor;
+  repeat_interleave(input: Tensor, options: { repeats: number; dim?: number | null; output_size?: number | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.reshape: aten::reshape */
   reshape(input: Tensor, shape: number | number[]): Tensor;
+  reshape(input: Tensor, options: { shape: number | number[] }): Tensor;
   /** torch.resize_as_: aten::resize_as_ */
   resize_as_(input: Tensor, the_template: Tensor, options?: { memory_format?: MemoryFormat | null }): Tensor;
+  resize_as_(input: Tensor, options: { the_template: Tensor; memory_format?: MemoryFormat | null }): Tensor;
   /** torch.resize_as_sparse_: aten::resize_as_sparse_ */
   resize_as_sparse_(input: Tensor, the_template: Tensor): Tensor;
+  resize_as_sparse_(input: Tensor, options: { the_template: Tensor }): Tensor;
   /** torch.resolve_conj: aten::resolve_conj */
   resolve_conj(input: Tensor): Tensor;
   /** torch.resolve_neg: aten::resolve_neg */
   resolve_neg(input: Tensor): Tensor;
   /** torch.result_type: aten::result_type */
   result_type(tensor: Tensor, other: number | boolean): Dtype;
+  result_type(tensor: Tensor, options: { other: number | boolean }): Dtype;
   result_type(scalar1: number | boolean, scalar2: number | boolean): Dtype;
+  result_type(scalar1: number | boolean, options: { scalar2: number | boolean }): Dtype;
   result_type(scalar: number | boolean, tensor: Tensor): Dtype;
+  result_type(scalar: number | boolean, options: { tensor: Tensor }): Dtype;
   result_type(tensor: Tensor, other: Tensor): Dtype;
+  result_type(tensor: Tensor, options: { other: Tensor }): Dtype;
   /** torch.rnn_relu: aten::rnn_relu */
   rnn_relu(data: Tensor, batch_sizes: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean): [Tensor, Tensor];
+  rnn_relu(data: Tensor, batch_sizes: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, options: { bidirectional: boolean }): [Tensor, Tensor];
+  rnn_relu(data: Tensor, batch_sizes: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, options: { train: boolean; bidirectional: boolean }): [Tensor, Tensor];
+  rnn_relu(data: Tensor, batch_sizes: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, num_layers: number, options: { dropout: number; train: boolean; bidirectional: boolean }): [Tensor, Tensor];
+  rnn_relu(data: Tensor, batch_sizes: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, options: { num_layers: number; dropout: number; train: boolean; bidirectional: boolean }): [Tensor, Tensor];
+  rnn_relu(data: Tensor, batch_sizes: Tensor, hx: Tensor, params: Tensor[], options: { has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean }): [Tensor, Tensor];
+  rnn_relu(data: Tensor, batch_sizes: Tensor, hx: Tensor, options: { params: Tensor[]; has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean }): [Tensor, Tensor];
+  rnn_relu(data: Tensor, batch_sizes: Tensor, options: { hx: Tensor; params: Tensor[]; has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean }): [Tensor, Tensor];
+  rnn_relu(data: Tensor, options: { batch_sizes: Tensor; hx: Tensor; params: Tensor[]; has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean }): [Tensor, Tensor];
   rnn_relu(input: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean, batch_first: boolean): [Tensor, Tensor];
+  rnn_relu(input: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean, options: { batch_first: boolean }): [Tensor, Tensor];
+  rnn_relu(input: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, options: { bidirectional: boolean; batch_first: boolean }): [Tensor, Tensor];
+  rnn_relu(input: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, options: { train: boolean; bidirectional: boolean; batch_first: boolean }): [Tensor, Tensor];
+  rnn_relu(input: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, num_layers: number, options: { dropout: number; train: boolean; bidirectional: boolean; batch_first: boolean }): [Tensor, Tensor];
+  rnn_relu(input: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, options: { num_layers: number; dropout: number; train: boolean; bidirectional: boolean; batch_first: boolean }): [Tensor, Tensor];
+  rnn_relu(input: Tensor, hx: Tensor, params: Tensor[], options: { has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean; batch_first: boolean }): [Tensor, Tensor];
+  rnn_relu(input: Tensor, hx: Tensor, options: { params: Tensor[]; has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean; batch_first: boolean }): [Tensor, Tensor];
+  rnn_relu(input: Tensor, options: { hx: Tensor; params: Tensor[]; has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean; batch_first: boolean }): [Tensor, Tensor];
   /** torch.rnn_relu_cell: aten::rnn_relu_cell */
   rnn_relu_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih?: Tensor | null, b_hh?: Tensor | null): Tensor;
+  rnn_relu_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih?: Tensor | null, options?: { b_hh?: Tensor | null }): Tensor;
   rnn_relu_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, options?: { b_ih?: Tensor | null; b_hh?: Tensor | null }): Tensor;
+  rnn_relu_cell(input: Tensor, hx: Tensor, w_ih: Tensor, options: { w_hh: Tensor; b_ih?: Tensor | null; b_hh?: Tensor | null }): Tensor;
+  rnn_relu_cell(input: Tensor, hx: Tensor, options: { w_ih: Tensor; w_hh: Tensor; b_ih?: Tensor | null; b_hh?: Tensor | null }): Tensor;
+  rnn_relu_cell(input: Tensor, options: { hx: Tensor; w_ih: Tensor; w_hh: Tensor; b_ih?: Tensor | null; b_hh?: Tensor | null }): Tensor;
   /** torch.rnn_tanh: aten::rnn_tanh */
   rnn_tanh(data: Tensor, batch_sizes: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean): [Tensor, Tensor];
+  rnn_tanh(data: Tensor, batch_sizes: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, options: { bidirectional: boolean }): [Tensor, Tensor];
+  rnn_tanh(data: Tensor, batch_sizes: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, options: { train: boolean; bidirectional: boolean }): [Tensor, Tensor];
+  rnn_tanh(data: Tensor, batch_sizes: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, num_layers: number, options: { dropout: number; train: boolean; bidirectional: boolean }): [Tensor, Tensor];
+  rnn_tanh(data: Tensor, batch_sizes: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, options: { num_layers: number; dropout: number; train: boolean; bidirectional: boolean }): [Tensor, Tensor];
+  rnn_tanh(data: Tensor, batch_sizes: Tensor, hx: Tensor, params: Tensor[], options: { has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean }): [Tensor, Tensor];
+  rnn_tanh(data: Tensor, batch_sizes: Tensor, hx: Tensor, options: { params: Tensor[]; has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean }): [Tensor, Tensor];
+  rnn_tanh(data: Tensor, batch_sizes: Tensor, options: { hx: Tensor; params: Tensor[]; has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean }): [Tensor, Tensor];
+  rnn_tanh(data: Tensor, options: { batch_sizes: Tensor; hx: Tensor; params: Tensor[]; has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean }): [Tensor, Tensor];
   rnn_tanh(input: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean, batch_first: boolean): [Tensor, Tensor];
+  rnn_tanh(input: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean, options: { batch_first: boolean }): [Tensor, Tensor];
+  rnn_tanh(input: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, options: { bidirectional: boolean; batch_first: boolean }): [Tensor, Tensor];
+  rnn_tanh(input: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, options: { train: boolean; bidirectional: boolean; batch_first: boolean }): [Tensor, Tensor];
+  rnn_tanh(input: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, num_layers: number, options: { dropout: number; train: boolean; bidirectional: boolean; batch_first: boolean }): [Tensor, Tensor];
+  rnn_tanh(input: Tensor, hx: Tensor, params: Tensor[], has_biases: boolean, options: { num_layers: number; dropout: number; train: boolean; bidirectional: boolean; batch_first: boolean }): [Tensor, Tensor];
+  rnn_tanh(input: Tensor, hx: Tensor, params: Tensor[], options: { has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean; batch_first: boolean }): [Tensor, Tensor];
+  rnn_tanh(input: Tensor, hx: Tensor, options: { params: Tensor[]; has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean; batch_first: boolean }): [Tensor, Tensor];
+  rnn_tanh(input: Tensor, options: { hx: Tensor; params: Tensor[]; has_biases: boolean; num_layers: number; dropout: number; train: boolean; bidirectional: boolean; batch_first: boolean }): [Tensor, Tensor];
   /** torch.rnn_tanh_cell: aten::rnn_tanh_cell */
   rnn_tanh_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih?: Tensor | null, b_hh?: Tensor | null): Tensor;
+  rnn_tanh_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih?: Tensor | null, options?: { b_hh?: Tensor | null }): Tensor;
   rnn_tanh_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, options?: { b_ih?: Tensor | null; b_hh?: Tensor | null }): Tensor;
+  rnn_tanh_cell(input: Tensor, hx: Tensor, w_ih: Tensor, options: { w_hh: Tensor; b_ih?: Tensor | null; b_hh?: Tensor | null }): Tensor;
+  rnn_tanh_cell(input: Tensor, hx: Tensor, options: { w_ih: Tensor; w_hh: Tensor; b_ih?: Tensor | null; b_hh?: Tensor | null }): Tensor;
+  rnn_tanh_cell(input: Tensor, options: { hx: Tensor; w_ih: Tensor; w_hh: Tensor; b_ih?: Tensor | null; b_hh?: Tensor | null }): Tensor;
   /** torch.roll: aten::roll */
   roll(input: Tensor, shifts: number | number[], dims?: number | number[], options?: { out?: Tensor | Tensor[] }): Tensor;
   roll(input: Tensor, shifts: number | number[], options?: { dims?: number | number[]; out?: Tensor | Tensor[] }): Tensor;
+  roll(input: Tensor, options: { shifts: number | number[]; dims?: number | number[]; out?: Tensor | Tensor[] }): Tensor;
   /** torch.rot90: aten::rot90 */
   rot90(input: Tensor, k?: number, dims?: number | number[], options?: { out?: Tensor | Tensor[] }): Tensor;
+  rot90(input: Tensor, k?: number, options?: { dims?: number | number[]; out?: Tensor | Tensor[] }): Tensor;
   rot90(input: Tensor, options?: { k?: number; dims?: number | number[]; out?: Tensor | Tensor[] }): Tensor;
   /** torch.round: aten::round */
   round(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
@@ -1267,9 +2208,15 @@ export interface TorchOps {
   row_stack(tensors: Tensor[], options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.rrelu: aten::rrelu */
   rrelu(input: Tensor, lower?: number | boolean, upper?: number | boolean, training?: boolean, generator?: null): Tensor;
+  rrelu(input: Tensor, lower?: number | boolean, upper?: number | boolean, training?: boolean, options?: { generator?: null }): Tensor;
+  rrelu(input: Tensor, lower?: number | boolean, upper?: number | boolean, options?: { training?: boolean; generator?: null }): Tensor;
+  rrelu(input: Tensor, lower?: number | boolean, options?: { upper?: number | boolean; training?: boolean; generator?: null }): Tensor;
   rrelu(input: Tensor, options?: { lower?: number | boolean; upper?: number | boolean; training?: boolean; generator?: null }): Tensor;
   /** torch.rrelu_: aten::rrelu_ */
   rrelu_(input: Tensor, lower?: number | boolean, upper?: number | boolean, training?: boolean, generator?: null): Tensor;
+  rrelu_(input: Tensor, lower?: number | boolean, upper?: number | boolean, training?: boolean, options?: { generator?: null }): Tensor;
+  rrelu_(input: Tensor, lower?: number | boolean, upper?: number | boolean, options?: { training?: boolean; generator?: null }): Tensor;
+  rrelu_(input: Tensor, lower?: number | boolean, options?: { upper?: number | boolean; training?: boolean; generator?: null }): Tensor;
   rrelu_(input: Tensor, options?: { lower?: number | boolean; upper?: number | boolean; training?: boolean; generator?: null }): Tensor;
   /** torch.rsqrt: aten::rsqrt */
   rsqrt(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
@@ -1278,33 +2225,60 @@ export interface TorchOps {
   /** torch.rsub: aten::rsub */
   rsub(input: Tensor, other: number | boolean, alpha?: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   rsub(input: Tensor, other: number | boolean, options?: { alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  rsub(input: Tensor, options: { other: number | boolean; alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   rsub(input: Tensor, other: Tensor, options?: { alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  rsub(input: Tensor, options: { other: Tensor; alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.scalar_tensor: aten::scalar_tensor */
   scalar_tensor(s: number | boolean, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   /** torch.scatter: aten::scatter */
-  scatter(input: Tensor, dim: string, index: Tensor, src: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
-  scatter(input: Tensor, dim: string, index: Tensor, value: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   scatter(input: Tensor, dim: number, index: Tensor, src: Tensor, options?: { reduce?: string; out?: Tensor | Tensor[] }): Tensor;
+  scatter(input: Tensor, dim: number, index: Tensor, options: { src: Tensor; reduce?: string; out?: Tensor | Tensor[] }): Tensor;
+  scatter(input: Tensor, dim: number, options: { index: Tensor; src: Tensor; reduce?: string; out?: Tensor | Tensor[] }): Tensor;
+  scatter(input: Tensor, options: { dim: number; index: Tensor; src: Tensor; reduce?: string; out?: Tensor | Tensor[] }): Tensor;
   scatter(input: Tensor, dim: number, index: Tensor, src: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  scatter(input: Tensor, dim: number, index: Tensor, options: { src: Tensor; out?: Tensor | Tensor[] }): Tensor;
+  scatter(input: Tensor, dim: number, options: { index: Tensor; src: Tensor; out?: Tensor | Tensor[] }): Tensor;
+  scatter(input: Tensor, options: { dim: number; index: Tensor; src: Tensor; out?: Tensor | Tensor[] }): Tensor;
   scatter(input: Tensor, dim: number, index: Tensor, value: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  scatter(input: Tensor, dim: number, index: Tensor, options: { value: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  scatter(input: Tensor, dim: number, options: { index: Tensor; value: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  scatter(input: Tensor, options: { dim: number; index: Tensor; value: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   scatter(input: Tensor, dim: number, index: Tensor, value: number | boolean, options?: { reduce?: string; out?: Tensor | Tensor[] }): Tensor;
+  scatter(input: Tensor, dim: number, index: Tensor, options: { value: number | boolean; reduce?: string; out?: Tensor | Tensor[] }): Tensor;
+  scatter(input: Tensor, dim: number, options: { index: Tensor; value: number | boolean; reduce?: string; out?: Tensor | Tensor[] }): Tensor;
+  scatter(input: Tensor, options: { dim: number; index: Tensor; value: number | boolean; reduce?: string; out?: Tensor | Tensor[] }): Tensor;
   /** torch.scatter_add: aten::scatter_add */
   scatter_add(input: Tensor, dim: number, index: Tensor, src: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
-  scatter_add(input: Tensor, dim: string, index: Tensor, src: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  scatter_add(input: Tensor, dim: number, index: Tensor, options: { src: Tensor; out?: Tensor | Tensor[] }): Tensor;
+  scatter_add(input: Tensor, dim: number, options: { index: Tensor; src: Tensor; out?: Tensor | Tensor[] }): Tensor;
+  scatter_add(input: Tensor, options: { dim: number; index: Tensor; src: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.scatter_reduce: aten::scatter_reduce */
   scatter_reduce(input: Tensor, dim: number, index: Tensor, src: Tensor, reduce: string, options?: { include_self?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  scatter_reduce(input: Tensor, dim: number, index: Tensor, src: Tensor, options: { reduce: string; include_self?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  scatter_reduce(input: Tensor, dim: number, index: Tensor, options: { src: Tensor; reduce: string; include_self?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  scatter_reduce(input: Tensor, dim: number, options: { index: Tensor; src: Tensor; reduce: string; include_self?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  scatter_reduce(input: Tensor, options: { dim: number; index: Tensor; src: Tensor; reduce: string; include_self?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.searchsorted: aten::searchsorted */
   searchsorted(sorted_sequence: Tensor, input: number | boolean, options?: { out_int32?: boolean; right?: boolean; side?: string | null; sorter?: Tensor | null; out?: Tensor | Tensor[] }): Tensor;
+  searchsorted(sorted_sequence: Tensor, options: { input: number | boolean; out_int32?: boolean; right?: boolean; side?: string | null; sorter?: Tensor | null; out?: Tensor | Tensor[] }): Tensor;
   searchsorted(sorted_sequence: Tensor, input: Tensor, options?: { out_int32?: boolean; right?: boolean; side?: string | null; sorter?: Tensor | null; out?: Tensor | Tensor[] }): Tensor;
+  searchsorted(sorted_sequence: Tensor, options: { input: Tensor; out_int32?: boolean; right?: boolean; side?: string | null; sorter?: Tensor | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.segment_reduce: aten::segment_reduce */
   segment_reduce(data: Tensor, reduce: string, options?: { lengths?: Tensor | null; indices?: Tensor | null; offsets?: Tensor | null; axis?: number; unsafe?: boolean; initial?: number | boolean | null; out?: Tensor | Tensor[] }): Tensor;
+  segment_reduce(data: Tensor, options: { reduce: string; lengths?: Tensor | null; indices?: Tensor | null; offsets?: Tensor | null; axis?: number; unsafe?: boolean; initial?: number | boolean | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.select: aten::select */
-  select(input: Tensor, dim: string, index: number): Tensor;
   select(input: Tensor, dim: number, index: number): Tensor;
+  select(input: Tensor, dim: number, options: { index: number }): Tensor;
+  select(input: Tensor, options: { dim: number; index: number }): Tensor;
   /** torch.select_copy: aten::select_copy */
   select_copy(input: Tensor, dim: number, index: number, options?: { out?: Tensor | Tensor[] }): Tensor;
+  select_copy(input: Tensor, dim: number, options: { index: number; out?: Tensor | Tensor[] }): Tensor;
+  select_copy(input: Tensor, options: { dim: number; index: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.select_scatter: aten::select_scatter */
   select_scatter(input: Tensor, src: Tensor, dim: number, index: number, options?: { out?: Tensor | Tensor[] }): Tensor;
+  select_scatter(input: Tensor, src: Tensor, dim: number, options: { index: number; out?: Tensor | Tensor[] }): Tensor;
+  select_scatter(input: Tensor, src: Tensor, options: { dim: number; index: number; out?: Tensor | Tensor[] }): Tensor;
+  select_scatter(input: Tensor, options: { src: Tensor; dim: number; index: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.selu: aten::selu */
   selu(input: Tensor): Tensor;
   /** torch.selu_: aten::selu_ */
@@ -1333,54 +2307,91 @@ export interface TorchOps {
   sinh_(input: Tensor): Tensor;
   /** torch.slice_copy: aten::slice_copy */
   slice_copy(input: Tensor, dim?: number, start?: number | null, end?: number | null, step?: number, options?: { out?: Tensor | Tensor[] }): Tensor;
+  slice_copy(input: Tensor, dim?: number, start?: number | null, end?: number | null, options?: { step?: number; out?: Tensor | Tensor[] }): Tensor;
+  slice_copy(input: Tensor, dim?: number, start?: number | null, options?: { end?: number | null; step?: number; out?: Tensor | Tensor[] }): Tensor;
+  slice_copy(input: Tensor, dim?: number, options?: { start?: number | null; end?: number | null; step?: number; out?: Tensor | Tensor[] }): Tensor;
   slice_copy(input: Tensor, options?: { dim?: number; start?: number | null; end?: number | null; step?: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.slice_scatter: aten::slice_scatter */
   slice_scatter(input: Tensor, src: Tensor, dim?: number, start?: number | null, end?: number | null, step?: number, options?: { out?: Tensor | Tensor[] }): Tensor;
+  slice_scatter(input: Tensor, src: Tensor, dim?: number, start?: number | null, end?: number | null, options?: { step?: number; out?: Tensor | Tensor[] }): Tensor;
+  slice_scatter(input: Tensor, src: Tensor, dim?: number, start?: number | null, options?: { end?: number | null; step?: number; out?: Tensor | Tensor[] }): Tensor;
+  slice_scatter(input: Tensor, src: Tensor, dim?: number, options?: { start?: number | null; end?: number | null; step?: number; out?: Tensor | Tensor[] }): Tensor;
   slice_scatter(input: Tensor, src: Tensor, options?: { dim?: number; start?: number | null; end?: number | null; step?: number; out?: Tensor | Tensor[] }): Tensor;
+  slice_scatter(input: Tensor, options: { src: Tensor; dim?: number; start?: number | null; end?: number | null; step?: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.slogdet: aten::slogdet */
   slogdet(input: Tensor, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ sign: Tensor; logabsdet: Tensor }>;
   /** torch.smm: aten::smm */
   smm(input: Tensor, mat2: Tensor): Tensor;
+  smm(input: Tensor, options: { mat2: Tensor }): Tensor;
   /** torch.softmax: aten::softmax */
-  softmax(input: Tensor, dim: string, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   softmax(input: Tensor, dim: number, dtype?: Dtype | null, options?: { out?: Tensor | Tensor[] }): Tensor;
   softmax(input: Tensor, dim: number, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
+  softmax(input: Tensor, options: { dim: number; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.sort: aten::sort */
-  sort(input: Tensor, dim?: number, descending?: boolean, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  sort(input: Tensor, options?: { dim?: number; descending?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  sort(input: Tensor, dim: string, descending?: boolean, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  sort(input: Tensor, dim: string, options?: { descending?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  sort(input: Tensor, options?: { stable?: boolean | null; dim?: string; descending?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  sort(input: Tensor, options?: { stable?: boolean | null; dim?: number; descending?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
+  sort(input: Tensor, dim?: number, descending?: boolean, options?: { out?: Tensor | Tensor[] }): ValuesIndices;
+  sort(input: Tensor, dim?: number, options?: { descending?: boolean; out?: Tensor | Tensor[] }): ValuesIndices;
+  sort(input: Tensor, options?: { dim?: number; descending?: boolean; out?: Tensor | Tensor[] }): ValuesIndices;
+  sort(input: Tensor, options?: { stable?: boolean | null; dim?: number; descending?: boolean; out?: Tensor | Tensor[] }): ValuesIndices;
   /** torch.sparse_bsc_tensor: aten::sparse_bsc_tensor */
   sparse_bsc_tensor(ccol_indices: Tensor, row_indices: Tensor, values: Tensor, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
+  sparse_bsc_tensor(ccol_indices: Tensor, row_indices: Tensor, options: { values: Tensor; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
+  sparse_bsc_tensor(ccol_indices: Tensor, options: { row_indices: Tensor; values: Tensor; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
   sparse_bsc_tensor(ccol_indices: Tensor, row_indices: Tensor, values: Tensor, size: number | number[], options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
+  sparse_bsc_tensor(ccol_indices: Tensor, row_indices: Tensor, values: Tensor, options: { size: number | number[]; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
+  sparse_bsc_tensor(ccol_indices: Tensor, row_indices: Tensor, options: { values: Tensor; size: number | number[]; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
+  sparse_bsc_tensor(ccol_indices: Tensor, options: { row_indices: Tensor; values: Tensor; size: number | number[]; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
   /** torch.sparse_bsr_tensor: aten::sparse_bsr_tensor */
   sparse_bsr_tensor(crow_indices: Tensor, col_indices: Tensor, values: Tensor, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
+  sparse_bsr_tensor(crow_indices: Tensor, col_indices: Tensor, options: { values: Tensor; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
+  sparse_bsr_tensor(crow_indices: Tensor, options: { col_indices: Tensor; values: Tensor; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
   sparse_bsr_tensor(crow_indices: Tensor, col_indices: Tensor, values: Tensor, size: number | number[], options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
+  sparse_bsr_tensor(crow_indices: Tensor, col_indices: Tensor, values: Tensor, options: { size: number | number[]; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
+  sparse_bsr_tensor(crow_indices: Tensor, col_indices: Tensor, options: { values: Tensor; size: number | number[]; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
+  sparse_bsr_tensor(crow_indices: Tensor, options: { col_indices: Tensor; values: Tensor; size: number | number[]; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
   /** torch.sparse_compressed_tensor: aten::sparse_compressed_tensor */
   sparse_compressed_tensor(compressed_indices: Tensor, plain_indices: Tensor, values: Tensor, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
+  sparse_compressed_tensor(compressed_indices: Tensor, plain_indices: Tensor, options: { values: Tensor; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
+  sparse_compressed_tensor(compressed_indices: Tensor, options: { plain_indices: Tensor; values: Tensor; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
   sparse_compressed_tensor(compressed_indices: Tensor, plain_indices: Tensor, values: Tensor, size: number | number[], options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
+  sparse_compressed_tensor(compressed_indices: Tensor, plain_indices: Tensor, values: Tensor, options: { size: number | number[]; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
+  sparse_compressed_tensor(compressed_indices: Tensor, plain_indices: Tensor, options: { values: Tensor; size: number | number[]; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
+  sparse_compressed_tensor(compressed_indices: Tensor, options: { plain_indices: Tensor; values: Tensor; size: number | number[]; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
   /** torch.sparse_coo_tensor: aten::sparse_coo_tensor */
   sparse_coo_tensor(indices: Tensor, values: Tensor, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
+  sparse_coo_tensor(indices: Tensor, options: { values: Tensor; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   sparse_coo_tensor(indices: Tensor, values: Tensor, size: number | number[], options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
+  sparse_coo_tensor(indices: Tensor, values: Tensor, options: { size: number | number[]; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
+  sparse_coo_tensor(indices: Tensor, options: { values: Tensor; size: number | number[]; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   sparse_coo_tensor(size: number | number[], options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   sparse_coo_tensor(...size: number[]): Tensor;
   /** torch.sparse_csc_tensor: aten::sparse_csc_tensor */
   sparse_csc_tensor(ccol_indices: Tensor, row_indices: Tensor, values: Tensor, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
+  sparse_csc_tensor(ccol_indices: Tensor, row_indices: Tensor, options: { values: Tensor; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
+  sparse_csc_tensor(ccol_indices: Tensor, options: { row_indices: Tensor; values: Tensor; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
   sparse_csc_tensor(ccol_indices: Tensor, row_indices: Tensor, values: Tensor, size: number | number[], options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
+  sparse_csc_tensor(ccol_indices: Tensor, row_indices: Tensor, values: Tensor, options: { size: number | number[]; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
+  sparse_csc_tensor(ccol_indices: Tensor, row_indices: Tensor, options: { values: Tensor; size: number | number[]; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
+  sparse_csc_tensor(ccol_indices: Tensor, options: { row_indices: Tensor; values: Tensor; size: number | number[]; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
   /** torch.sparse_csr_tensor: aten::sparse_csr_tensor */
   sparse_csr_tensor(crow_indices: Tensor, col_indices: Tensor, values: Tensor, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
+  sparse_csr_tensor(crow_indices: Tensor, col_indices: Tensor, options: { values: Tensor; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
+  sparse_csr_tensor(crow_indices: Tensor, options: { col_indices: Tensor; values: Tensor; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
   sparse_csr_tensor(crow_indices: Tensor, col_indices: Tensor, values: Tensor, size: number | number[], options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
+  sparse_csr_tensor(crow_indices: Tensor, col_indices: Tensor, values: Tensor, options: { size: number | number[]; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
+  sparse_csr_tensor(crow_indices: Tensor, col_indices: Tensor, options: { values: Tensor; size: number | number[]; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
+  sparse_csr_tensor(crow_indices: Tensor, options: { col_indices: Tensor; values: Tensor; size: number | number[]; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
   /** torch.split_copy: aten::split_copy */
   split_copy(input: Tensor, split_size: number, dim?: number, options?: { out?: Tensor | Tensor[] }): Tensor[];
   split_copy(input: Tensor, split_size: number, options?: { dim?: number; out?: Tensor | Tensor[] }): Tensor[];
+  split_copy(input: Tensor, options: { split_size: number; dim?: number; out?: Tensor | Tensor[] }): Tensor[];
   /** torch.split_with_sizes: aten::split_with_sizes */
   split_with_sizes(input: Tensor, split_sizes: number | number[], dim?: number): Tensor[];
   split_with_sizes(input: Tensor, split_sizes: number | number[], options?: { dim?: number }): Tensor[];
+  split_with_sizes(input: Tensor, options: { split_sizes: number | number[]; dim?: number }): Tensor[];
   /** torch.split_with_sizes_copy: aten::split_with_sizes_copy */
   split_with_sizes_copy(input: Tensor, split_sizes: number | number[], dim?: number, options?: { out?: Tensor | Tensor[] }): Tensor[];
   split_with_sizes_copy(input: Tensor, split_sizes: number | number[], options?: { dim?: number; out?: Tensor | Tensor[] }): Tensor[];
+  split_with_sizes_copy(input: Tensor, options: { split_sizes: number | number[]; dim?: number; out?: Tensor | Tensor[] }): Tensor[];
   /** torch.sqrt: aten::sqrt */
   sqrt(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.sqrt_: aten::sqrt_ */
@@ -1392,53 +2403,65 @@ export interface TorchOps {
   /** torch.squeeze: aten::squeeze */
   squeeze(input: Tensor): Tensor;
   squeeze(input: Tensor, dim: number): Tensor;
-  squeeze(input: Tensor, dim: string): Tensor;
+  squeeze(input: Tensor, options: { dim: number }): Tensor;
   /** torch.squeeze_copy: aten::squeeze_copy */
   squeeze_copy(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   squeeze_copy(input: Tensor, dim: number, options?: { out?: Tensor | Tensor[] }): Tensor;
+  squeeze_copy(input: Tensor, options: { dim: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.sspaddmm: aten::sspaddmm */
   sspaddmm(input: Tensor, mat1: Tensor, mat2: Tensor, options?: { beta?: number | boolean; alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  sspaddmm(input: Tensor, mat1: Tensor, options: { mat2: Tensor; beta?: number | boolean; alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  sspaddmm(input: Tensor, options: { mat1: Tensor; mat2: Tensor; beta?: number | boolean; alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.std: aten::std */
   std(input: Tensor, unbiased?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   std(input: Tensor, options?: { unbiased?: boolean; out?: Tensor | Tensor[] }): Tensor;
   std(input: Tensor, dim: number | number[] | null, options?: { correction?: number | null; keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
-  std(input: Tensor, dim: string[], options?: { correction?: number | null; keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  std(input: Tensor, options: { dim: number | number[] | null; correction?: number | null; keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
   std(input: Tensor, dim: number | number[] | null, unbiased?: boolean, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  std(input: Tensor, dim: number | number[] | null, unbiased?: boolean, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
   std(input: Tensor, dim: number | number[] | null, options?: { unbiased?: boolean; keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
-  std(input: Tensor, dim: string[], unbiased?: boolean, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
-  std(input: Tensor, dim: string[], options?: { unbiased?: boolean; keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  std(input: Tensor, options: { dim: number | number[] | null; unbiased?: boolean; keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.std_mean: aten::std_mean */
   std_mean(input: Tensor, unbiased?: boolean, options?: { out?: Tensor | Tensor[] }): [Tensor, Tensor];
   std_mean(input: Tensor, options?: { unbiased?: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor];
   std_mean(input: Tensor, dim: number | number[] | null, options?: { correction?: number | null; keepdim?: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor];
-  std_mean(input: Tensor, dim: string[], options?: { correction?: number | null; keepdim?: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor];
+  std_mean(input: Tensor, options: { dim: number | number[] | null; correction?: number | null; keepdim?: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor];
   std_mean(input: Tensor, dim: number | number[] | null, unbiased?: boolean, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): [Tensor, Tensor];
+  std_mean(input: Tensor, dim: number | number[] | null, unbiased?: boolean, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor];
   std_mean(input: Tensor, dim: number | number[] | null, options?: { unbiased?: boolean; keepdim?: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor];
-  std_mean(input: Tensor, dim: string[], unbiased?: boolean, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): [Tensor, Tensor];
-  std_mean(input: Tensor, dim: string[], options?: { unbiased?: boolean; keepdim?: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor];
+  std_mean(input: Tensor, options: { dim: number | number[] | null; unbiased?: boolean; keepdim?: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor];
   /** torch.sub: aten::sub */
   sub(input: Tensor, other: number | boolean, alpha?: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   sub(input: Tensor, other: number | boolean, options?: { alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  sub(input: Tensor, options: { other: number | boolean; alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   sub(input: Tensor, other: Tensor, options?: { alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  sub(input: Tensor, options: { other: Tensor; alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.subtract: aten::subtract */
   subtract(input: Tensor, other: number | boolean, alpha?: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   subtract(input: Tensor, other: number | boolean, options?: { alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  subtract(input: Tensor, options: { other: number | boolean; alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   subtract(input: Tensor, other: Tensor, options?: { alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  subtract(input: Tensor, options: { other: Tensor; alpha?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.sum: aten::sum */
   sum(input: Tensor, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
-  sum(input: Tensor, dim: string[], keepdim?: boolean, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
-  sum(input: Tensor, dim: string[], options?: { keepdim?: boolean; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   sum(input: Tensor, dim: number | number[] | null, keepdim?: boolean, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   sum(input: Tensor, dim: number | number[] | null, options?: { keepdim?: boolean; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
+  sum(input: Tensor, options: { dim: number | number[] | null; keepdim?: boolean; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.svd: aten::svd */
   svd(input: Tensor, some?: boolean, compute_uv?: boolean, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ U: Tensor; S: Tensor; V: Tensor }>;
+  svd(input: Tensor, some?: boolean, options?: { compute_uv?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ U: Tensor; S: Tensor; V: Tensor }>;
   svd(input: Tensor, options?: { some?: boolean; compute_uv?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ U: Tensor; S: Tensor; V: Tensor }>;
   /** torch.swapaxes: aten::swapaxes */
   swapaxes(input: Tensor, axis0: number, axis1: number): Tensor;
+  swapaxes(input: Tensor, axis0: number, options: { axis1: number }): Tensor;
+  swapaxes(input: Tensor, options: { axis0: number; axis1: number }): Tensor;
   /** torch.swapdims: aten::swapdims */
   swapdims(input: Tensor, dim0: number, dim1: number): Tensor;
+  swapdims(input: Tensor, dim0: number, options: { dim1: number }): Tensor;
+  swapdims(input: Tensor, options: { dim0: number; dim1: number }): Tensor;
   /** torch.symeig: aten::symeig */
   symeig(input: Tensor, eigenvectors?: boolean, upper?: boolean, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ eigenvalues: Tensor; eigenvectors: Tensor }>;
+  symeig(input: Tensor, eigenvectors?: boolean, options?: { upper?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ eigenvalues: Tensor; eigenvectors: Tensor }>;
   symeig(input: Tensor, options?: { eigenvectors?: boolean; upper?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ eigenvalues: Tensor; eigenvectors: Tensor }>;
   /** torch.t: aten::t */
   t(input: Tensor): Tensor;
@@ -1446,9 +2469,11 @@ export interface TorchOps {
   t_copy(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.take: aten::take */
   take(input: Tensor, index: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  take(input: Tensor, options: { index: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.take_along_dim: aten::take_along_dim */
   take_along_dim(input: Tensor, indices: Tensor, dim?: number | null, options?: { out?: Tensor | Tensor[] }): Tensor;
   take_along_dim(input: Tensor, indices: Tensor, options?: { dim?: number | null; out?: Tensor | Tensor[] }): Tensor;
+  take_along_dim(input: Tensor, options: { indices: Tensor; dim?: number | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.tan: aten::tan */
   tan(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.tan_: aten::tan_ */
@@ -1460,107 +2485,146 @@ export interface TorchOps {
   /** torch.tensor_split: aten::tensor_split */
   tensor_split(input: Tensor, indices: number | number[], dim?: number): Tensor[];
   tensor_split(input: Tensor, indices: number | number[], options?: { dim?: number }): Tensor[];
+  tensor_split(input: Tensor, options: { indices: number | number[]; dim?: number }): Tensor[];
   tensor_split(input: Tensor, sections: number, dim?: number): Tensor[];
   tensor_split(input: Tensor, sections: number, options?: { dim?: number }): Tensor[];
+  tensor_split(input: Tensor, options: { sections: number; dim?: number }): Tensor[];
   tensor_split(input: Tensor, tensor_indices_or_sections: Tensor, dim?: number): Tensor[];
   tensor_split(input: Tensor, tensor_indices_or_sections: Tensor, options?: { dim?: number }): Tensor[];
+  tensor_split(input: Tensor, options: { tensor_indices_or_sections: Tensor; dim?: number }): Tensor[];
   /** torch.threshold: aten::threshold */
   threshold(input: Tensor, threshold: number | boolean, value: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  threshold(input: Tensor, threshold: number | boolean, options: { value: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  threshold(input: Tensor, options: { threshold: number | boolean; value: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.threshold_: aten::threshold_ */
   threshold_(input: Tensor, threshold: number | boolean, value: number | boolean): Tensor;
+  threshold_(input: Tensor, threshold: number | boolean, options: { value: number | boolean }): Tensor;
+  threshold_(input: Tensor, options: { threshold: number | boolean; value: number | boolean }): Tensor;
   /** torch.tile: aten::tile */
   tile(input: Tensor, dims: number | number[]): Tensor;
+  tile(input: Tensor, options: { dims: number | number[] }): Tensor;
   /** torch.topk: aten::topk */
-  topk(input: Tensor, k: number, dim?: number, largest?: boolean, sorted?: boolean, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  topk(input: Tensor, k: number, options?: { dim?: number; largest?: boolean; sorted?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ values: Tensor; indices: Tensor }>;
+  topk(input: Tensor, k: number, dim?: number, largest?: boolean, sorted?: boolean, options?: { out?: Tensor | Tensor[] }): ValuesIndices;
+  topk(input: Tensor, k: number, dim?: number, largest?: boolean, options?: { sorted?: boolean; out?: Tensor | Tensor[] }): ValuesIndices;
+  topk(input: Tensor, k: number, dim?: number, options?: { largest?: boolean; sorted?: boolean; out?: Tensor | Tensor[] }): ValuesIndices;
+  topk(input: Tensor, k: number, options?: { dim?: number; largest?: boolean; sorted?: boolean; out?: Tensor | Tensor[] }): ValuesIndices;
+  topk(input: Tensor, options: { k: number; dim?: number; largest?: boolean; sorted?: boolean; out?: Tensor | Tensor[] }): ValuesIndices;
   /** torch.trace: aten::trace */
   trace(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.transpose: aten::transpose */
-  transpose(input: Tensor, dim0: string, dim1: string): Tensor;
   transpose(input: Tensor, dim0: number, dim1: number): Tensor;
+  transpose(input: Tensor, dim0: number, options: { dim1: number }): Tensor;
+  transpose(input: Tensor, options: { dim0: number; dim1: number }): Tensor;
   /** torch.transpose_copy: aten::transpose_copy */
   transpose_copy(input: Tensor, dim0: number, dim1: number, options?: { out?: Tensor | Tensor[] }): Tensor;
+  transpose_copy(input: Tensor, dim0: number, options: { dim1: number; out?: Tensor | Tensor[] }): Tensor;
+  transpose_copy(input: Tensor, options: { dim0: number; dim1: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.trapezoid: aten::trapezoid */
   trapezoid(y: Tensor, options?: { dx?: number | boolean; dim?: number }): Tensor;
   trapezoid(y: Tensor, x: Tensor, options?: { dim?: number }): Tensor;
+  trapezoid(y: Tensor, options: { x: Tensor; dim?: number }): Tensor;
   /** torch.trapz: aten::trapz */
   trapz(y: Tensor, options?: { dx?: number; dim?: number }): Tensor;
   trapz(y: Tensor, x: Tensor, options?: { dim?: number }): Tensor;
+  trapz(y: Tensor, options: { x: Tensor; dim?: number }): Tensor;
   /** torch.triangular_solve: aten::triangular_solve */
   triangular_solve(input: Tensor, A: Tensor, upper?: boolean, transpose?: boolean, unitriangular?: boolean, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ solution: Tensor; cloned_coefficient: Tensor }>;
+  triangular_solve(input: Tensor, A: Tensor, upper?: boolean, transpose?: boolean, options?: { unitriangular?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ solution: Tensor; cloned_coefficient: Tensor }>;
+  triangular_solve(input: Tensor, A: Tensor, upper?: boolean, options?: { transpose?: boolean; unitriangular?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ solution: Tensor; cloned_coefficient: Tensor }>;
   triangular_solve(input: Tensor, A: Tensor, options?: { upper?: boolean; transpose?: boolean; unitriangular?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ solution: Tensor; cloned_coefficient: Tensor }>;
+  triangular_solve(input: Tensor, options: { A: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ solution: Tensor; cloned_coefficient: Tensor }>;
   /** torch.tril: aten::tril */
   tril(input: Tensor, diagonal?: number, options?: { out?: Tensor | Tensor[] }): Tensor;
   tril(input: Tensor, options?: { diagonal?: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.tril_indices: aten::tril_indices */
   tril_indices(row: number, col: number, offset?: number, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   tril_indices(row: number, col: number, options?: { offset?: number; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
+  tril_indices(row: number, options: { col: number; offset?: number; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   /** torch.triplet_margin_loss: aten::triplet_margin_loss */
   triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin?: number, p?: number, eps?: number, swap?: boolean, reduction?: number): Tensor;
+  triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin?: number, p?: number, eps?: number, swap?: boolean, options?: { reduction?: number }): Tensor;
+  triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin?: number, p?: number, eps?: number, options?: { swap?: boolean; reduction?: number }): Tensor;
+  triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin?: number, p?: number, options?: { eps?: number; swap?: boolean; reduction?: number }): Tensor;
+  triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin?: number, options?: { p?: number; eps?: number; swap?: boolean; reduction?: number }): Tensor;
   triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, options?: { margin?: number; p?: number; eps?: number; swap?: boolean; reduction?: number }): Tensor;
+  triplet_margin_loss(anchor: Tensor, positive: Tensor, options: { negative: Tensor; margin?: number; p?: number; eps?: number; swap?: boolean; reduction?: number }): Tensor;
+  triplet_margin_loss(anchor: Tensor, options: { positive: Tensor; negative: Tensor; margin?: number; p?: number; eps?: number; swap?: boolean; reduction?: number }): Tensor;
   /** torch.triu: aten::triu */
   triu(input: Tensor, diagonal?: number, options?: { out?: Tensor | Tensor[] }): Tensor;
   triu(input: Tensor, options?: { diagonal?: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.triu_indices: aten::triu_indices */
   triu_indices(row: number, col: number, offset?: number, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   triu_indices(row: number, col: number, options?: { offset?: number; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
+  triu_indices(row: number, options: { col: number; offset?: number; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   /** torch.true_divide: aten::true_divide */
   true_divide(input: Tensor, other: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  true_divide(input: Tensor, options: { other: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   true_divide(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  true_divide(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.trunc: aten::trunc */
   trunc(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.trunc_: aten::trunc_ */
   trunc_(input: Tensor): Tensor;
   /** torch.unbind: aten::unbind */
-  unbind(input: Tensor, dim: string): Tensor[];
   unbind(input: Tensor, dim?: number): Tensor[];
   unbind(input: Tensor, options?: { dim?: number }): Tensor[];
   /** torch.unbind_copy: aten::unbind_copy */
   unbind_copy(input: Tensor, dim?: number, options?: { out?: Tensor | Tensor[] }): Tensor[];
   unbind_copy(input: Tensor, options?: { dim?: number; out?: Tensor | Tensor[] }): Tensor[];
   /** torch.unflatten: aten::unflatten */
-  unflatten(input: Tensor, dim: string, sizes: number | number[], names: string[]): Tensor;
   unflatten(input: Tensor, dim: number, sizes: number | number[]): Tensor;
+  unflatten(input: Tensor, dim: number, options: { sizes: number | number[] }): Tensor;
+  unflatten(input: Tensor, options: { dim: number; sizes: number | number[] }): Tensor;
   /** torch.unfold_copy: aten::unfold_copy */
   unfold_copy(input: Tensor, dimension: number, size: number, step: number, options?: { out?: Tensor | Tensor[] }): Tensor;
+  unfold_copy(input: Tensor, dimension: number, size: number, options: { step: number; out?: Tensor | Tensor[] }): Tensor;
+  unfold_copy(input: Tensor, dimension: number, options: { size: number; step: number; out?: Tensor | Tensor[] }): Tensor;
+  unfold_copy(input: Tensor, options: { dimension: number; size: number; step: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.unsafe_chunk: aten::unsafe_chunk */
   unsafe_chunk(input: Tensor, chunks: number, dim?: number): Tensor[];
   unsafe_chunk(input: Tensor, chunks: number, options?: { dim?: number }): Tensor[];
+  unsafe_chunk(input: Tensor, options: { chunks: number; dim?: number }): Tensor[];
   /** torch.unsafe_split: aten::unsafe_split */
   unsafe_split(input: Tensor, split_size: number, dim?: number, options?: { out?: Tensor | Tensor[] }): Tensor[];
   unsafe_split(input: Tensor, split_size: number, options?: { dim?: number; out?: Tensor | Tensor[] }): Tensor[];
+  unsafe_split(input: Tensor, options: { split_size: number; dim?: number; out?: Tensor | Tensor[] }): Tensor[];
   /** torch.unsafe_split_with_sizes: aten::unsafe_split_with_sizes */
   unsafe_split_with_sizes(input: Tensor, split_sizes: number | number[], dim?: number, options?: { out?: Tensor | Tensor[] }): Tensor[];
   unsafe_split_with_sizes(input: Tensor, split_sizes: number | number[], options?: { dim?: number; out?: Tensor | Tensor[] }): Tensor[];
+  unsafe_split_with_sizes(input: Tensor, options: { split_sizes: number | number[]; dim?: number; out?: Tensor | Tensor[] }): Tensor[];
   /** torch.unsqueeze: aten::unsqueeze */
   unsqueeze(input: Tensor, dim: number): Tensor;
+  unsqueeze(input: Tensor, options: { dim: number }): Tensor;
   /** torch.unsqueeze_copy: aten::unsqueeze_copy */
   unsqueeze_copy(input: Tensor, dim: number, options?: { out?: Tensor | Tensor[] }): Tensor;
+  unsqueeze_copy(input: Tensor, options: { dim: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.values_copy: aten::values_copy */
   values_copy(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.vander: aten::vander */
   vander(x: Tensor, N?: number | null, increasing?: boolean): Tensor;
+  vander(x: Tensor, N?: number | null, options?: { increasing?: boolean }): Tensor;
   vander(x: Tensor, options?: { N?: number | null; increasing?: boolean }): Tensor;
   /** torch.var: aten::var */
   var(input: Tensor, unbiased?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   var(input: Tensor, options?: { unbiased?: boolean; out?: Tensor | Tensor[] }): Tensor;
   var(input: Tensor, dim: number | number[] | null, options?: { correction?: number | null; keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
-  var(input: Tensor, dim: string[], options?: { correction?: number | null; keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  var(input: Tensor, options: { dim: number | number[] | null; correction?: number | null; keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
   var(input: Tensor, dim: number | number[] | null, unbiased?: boolean, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  var(input: Tensor, dim: number | number[] | null, unbiased?: boolean, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
   var(input: Tensor, dim: number | number[] | null, options?: { unbiased?: boolean; keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
-  var(input: Tensor, dim: string[], unbiased?: boolean, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
-  var(input: Tensor, dim: string[], options?: { unbiased?: boolean; keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  var(input: Tensor, options: { dim: number | number[] | null; unbiased?: boolean; keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.var_mean: aten::var_mean */
   var_mean(input: Tensor, unbiased?: boolean, options?: { out?: Tensor | Tensor[] }): [Tensor, Tensor];
   var_mean(input: Tensor, options?: { unbiased?: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor];
   var_mean(input: Tensor, dim: number | number[] | null, options?: { correction?: number | null; keepdim?: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor];
-  var_mean(input: Tensor, dim: string[], options?: { correction?: number | null; keepdim?: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor];
+  var_mean(input: Tensor, options: { dim: number | number[] | null; correction?: number | null; keepdim?: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor];
   var_mean(input: Tensor, dim: number | number[] | null, unbiased?: boolean, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): [Tensor, Tensor];
+  var_mean(input: Tensor, dim: number | number[] | null, unbiased?: boolean, options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor];
   var_mean(input: Tensor, dim: number | number[] | null, options?: { unbiased?: boolean; keepdim?: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor];
-  var_mean(input: Tensor, dim: string[], unbiased?: boolean, keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): [Tensor, Tensor];
-  var_mean(input: Tensor, dim: string[], options?: { unbiased?: boolean; keepdim?: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor];
+  var_mean(input: Tensor, options: { dim: number | number[] | null; unbiased?: boolean; keepdim?: boolean; out?: Tensor | Tensor[] }): [Tensor, Tensor];
   /** torch.vdot: aten::vdot */
   vdot(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  vdot(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.view_as_complex: aten::view_as_complex */
   view_as_complex(input: Tensor): Tensor;
   /** torch.view_as_complex_copy: aten::view_as_complex_copy */
@@ -1571,25 +2635,42 @@ export interface TorchOps {
   view_as_real_copy(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.view_copy: aten::view_copy */
   view_copy(input: Tensor, size: number | number[], options?: { out?: Tensor | Tensor[] }): Tensor;
+  view_copy(input: Tensor, options: { size: number | number[]; out?: Tensor | Tensor[] }): Tensor;
   view_copy(input: Tensor, dtype: Dtype, options?: { out?: Tensor | Tensor[] }): Tensor;
+  view_copy(input: Tensor, options: { dtype: Dtype; out?: Tensor | Tensor[] }): Tensor;
   /** torch.vsplit: aten::vsplit */
   vsplit(input: Tensor, indices: number | number[]): Tensor[];
+  vsplit(input: Tensor, options: { indices: number | number[] }): Tensor[];
   vsplit(input: Tensor, sections: number): Tensor[];
+  vsplit(input: Tensor, options: { sections: number }): Tensor[];
   /** torch.vstack: aten::vstack */
   vstack(tensors: Tensor[], options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.where: aten::where */
   where(condition: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor[];
   where(condition: Tensor, input: number | boolean, other: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  where(condition: Tensor, input: number | boolean, options: { other: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  where(condition: Tensor, options: { input: number | boolean; other: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   where(condition: Tensor, input: Tensor, other: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  where(condition: Tensor, input: Tensor, options: { other: number | boolean; out?: Tensor | Tensor[] }): Tensor;
+  where(condition: Tensor, options: { input: Tensor; other: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   where(condition: Tensor, input: number | boolean, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  where(condition: Tensor, input: number | boolean, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
+  where(condition: Tensor, options: { input: number | boolean; other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   where(condition: Tensor, input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  where(condition: Tensor, input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
+  where(condition: Tensor, options: { input: Tensor; other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.xlogy: aten::xlogy */
   xlogy(input: Tensor, other: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  xlogy(input: Tensor, options: { other: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   xlogy(input: number | boolean, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  xlogy(input: number | boolean, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   xlogy(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  xlogy(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.xlogy_: aten::xlogy_ */
   xlogy_(input: Tensor, other: number | boolean): Tensor;
+  xlogy_(input: Tensor, options: { other: number | boolean }): Tensor;
   xlogy_(input: Tensor, other: Tensor): Tensor;
+  xlogy_(input: Tensor, options: { other: Tensor }): Tensor;
   /** torch.zero_: aten::zero_ */
   zero_(input: Tensor): Tensor;
   /** torch.zeros_like: aten::zeros_like */
@@ -1598,6 +2679,8 @@ export interface TorchOps {
 
 /** The generated operators of Tensor. */
 export interface TensorOps {
+  /** Tensor.abs: aten::abs */
+  abs(): Tensor;
   /** Tensor.abs_: aten::abs_ */
   abs_(): this;
   /** Tensor.absolute: aten::absolute */
@@ -1612,52 +2695,89 @@ export interface TensorOps {
   acosh(): Tensor;
   /** Tensor.acosh_: aten::acosh_ */
   acosh_(): this;
+  /** Tensor.add: aten::add */
+  add(other: number | boolean, alpha?: number | boolean): Tensor;
+  add(other: number | boolean, options?: { alpha?: number | boolean }): Tensor;
+  add(options: { other: number | boolean; alpha?: number | boolean }): Tensor;
+  add(other: Tensor, options?: { alpha?: number | boolean }): Tensor;
+  add(options: { other: Tensor; alpha?: number | boolean }): Tensor;
   /** Tensor.add_: aten::add_ */
   add_(other: number | boolean, alpha?: number | boolean): this;
   add_(other: number | boolean, options?: { alpha?: number | boolean }): this;
+  add_(options: { other: number | boolean; alpha?: number | boolean }): this;
   add_(other: Tensor, options?: { alpha?: number | boolean }): this;
+  add_(options: { other: Tensor; alpha?: number | boolean }): this;
   /** Tensor.addbmm: aten::addbmm */
   addbmm(batch1: Tensor, batch2: Tensor, options?: { beta?: number | boolean; alpha?: number | boolean }): Tensor;
+  addbmm(batch1: Tensor, options: { batch2: Tensor; beta?: number | boolean; alpha?: number | boolean }): Tensor;
+  addbmm(options: { batch1: Tensor; batch2: Tensor; beta?: number | boolean; alpha?: number | boolean }): Tensor;
   /** Tensor.addbmm_: aten::addbmm_ */
   addbmm_(batch1: Tensor, batch2: Tensor, options?: { beta?: number | boolean; alpha?: number | boolean }): this;
+  addbmm_(batch1: Tensor, options: { batch2: Tensor; beta?: number | boolean; alpha?: number | boolean }): this;
+  addbmm_(options: { batch1: Tensor; batch2: Tensor; beta?: number | boolean; alpha?: number | boolean }): this;
   /** Tensor.addcdiv: aten::addcdiv */
   addcdiv(tensor1: Tensor, tensor2: Tensor, options?: { value?: number | boolean }): Tensor;
+  addcdiv(tensor1: Tensor, options: { tensor2: Tensor; value?: number | boolean }): Tensor;
+  addcdiv(options: { tensor1: Tensor; tensor2: Tensor; value?: number | boolean }): Tensor;
   /** Tensor.addcdiv_: aten::addcdiv_ */
   addcdiv_(tensor1: Tensor, tensor2: Tensor, options?: { value?: number | boolean }): this;
+  addcdiv_(tensor1: Tensor, options: { tensor2: Tensor; value?: number | boolean }): this;
+  addcdiv_(options: { tensor1: Tensor; tensor2: Tensor; value?: number | boolean }): this;
   /** Tensor.addcmul: aten::addcmul */
   addcmul(tensor1: Tensor, tensor2: Tensor, options?: { value?: number | boolean }): Tensor;
+  addcmul(tensor1: Tensor, options: { tensor2: Tensor; value?: number | boolean }): Tensor;
+  addcmul(options: { tensor1: Tensor; tensor2: Tensor; value?: number | boolean }): Tensor;
   /** Tensor.addcmul_: aten::addcmul_ */
   addcmul_(tensor1: Tensor, tensor2: Tensor, options?: { value?: number | boolean }): this;
+  addcmul_(tensor1: Tensor, options: { tensor2: Tensor; value?: number | boolean }): this;
+  addcmul_(options: { tensor1: Tensor; tensor2: Tensor; value?: number | boolean }): this;
   /** Tensor.addmm: aten::addmm */
   addmm(mat1: Tensor, mat2: Tensor, options?: { beta?: number | boolean; alpha?: number | boolean }): Tensor;
+  addmm(mat1: Tensor, options: { mat2: Tensor; beta?: number | boolean; alpha?: number | boolean }): Tensor;
+  addmm(options: { mat1: Tensor; mat2: Tensor; beta?: number | boolean; alpha?: number | boolean }): Tensor;
   /** Tensor.addmm_: aten::addmm_ */
   addmm_(mat1: Tensor, mat2: Tensor, options?: { beta?: number | boolean; alpha?: number | boolean }): this;
+  addmm_(mat1: Tensor, options: { mat2: Tensor; beta?: number | boolean; alpha?: number | boolean }): this;
+  addmm_(options: { mat1: Tensor; mat2: Tensor; beta?: number | boolean; alpha?: number | boolean }): this;
   /** Tensor.addmv: aten::addmv */
   addmv(mat: Tensor, vec: Tensor, options?: { beta?: number | boolean; alpha?: number | boolean }): Tensor;
+  addmv(mat: Tensor, options: { vec: Tensor; beta?: number | boolean; alpha?: number | boolean }): Tensor;
+  addmv(options: { mat: Tensor; vec: Tensor; beta?: number | boolean; alpha?: number | boolean }): Tensor;
   /** Tensor.addmv_: aten::addmv_ */
   addmv_(mat: Tensor, vec: Tensor, options?: { beta?: number | boolean; alpha?: number | boolean }): this;
+  addmv_(mat: Tensor, options: { vec: Tensor; beta?: number | boolean; alpha?: number | boolean }): this;
+  addmv_(options: { mat: Tensor; vec: Tensor; beta?: number | boolean; alpha?: number | boolean }): this;
   /** Tensor.addr: aten::addr */
   addr(vec1: Tensor, vec2: Tensor, options?: { beta?: number | boolean; alpha?: number | boolean }): Tensor;
+  addr(vec1: Tensor, options: { vec2: Tensor; beta?: number | boolean; alpha?: number | boolean }): Tensor;
+  addr(options: { vec1: Tensor; vec2: Tensor; beta?: number | boolean; alpha?: number | boolean }): Tensor;
   /** Tensor.addr_: aten::addr_ */
   addr_(vec1: Tensor, vec2: Tensor, options?: { beta?: number | boolean; alpha?: number | boolean }): this;
+  addr_(vec1: Tensor, options: { vec2: Tensor; beta?: number | boolean; alpha?: number | boolean }): this;
+  addr_(options: { vec1: Tensor; vec2: Tensor; beta?: number | boolean; alpha?: number | boolean }): this;
   /** Tensor.adjoint: aten::adjoint */
   adjoint(): Tensor;
   /** Tensor.align_as: aten::align_as */
   align_as(other: Tensor): Tensor;
+  align_as(options: { other: Tensor }): Tensor;
   /** Tensor.all: aten::all */
   all(): Tensor;
   all(dim: number, keepdim?: boolean): Tensor;
   all(dim: number, options?: { keepdim?: boolean }): Tensor;
-  all(dim: string, keepdim?: boolean): Tensor;
-  all(dim: string, options?: { keepdim?: boolean }): Tensor;
+  all(options: { dim: number; keepdim?: boolean }): Tensor;
   /** Tensor.allclose: aten::allclose */
   allclose(other: Tensor, rtol?: number, atol?: number, equal_nan?: boolean): boolean;
+  allclose(other: Tensor, rtol?: number, atol?: number, options?: { equal_nan?: boolean }): boolean;
+  allclose(other: Tensor, rtol?: number, options?: { atol?: number; equal_nan?: boolean }): boolean;
   allclose(other: Tensor, options?: { rtol?: number; atol?: number; equal_nan?: boolean }): boolean;
+  allclose(options: { other: Tensor; rtol?: number; atol?: number; equal_nan?: boolean }): boolean;
   /** Tensor.amax: aten::amax */
   amax(dim?: number | number[], keepdim?: boolean): Tensor;
+  amax(dim?: number | number[], options?: { keepdim?: boolean }): Tensor;
   amax(options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
   /** Tensor.amin: aten::amin */
   amin(dim?: number | number[], keepdim?: boolean): Tensor;
+  amin(dim?: number | number[], options?: { keepdim?: boolean }): Tensor;
   amin(options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
   /** Tensor.aminmax: aten::aminmax */
   aminmax(options?: { dim?: number | null; keepdim?: boolean }): NamedTuple<{ min: Tensor; max: Tensor }>;
@@ -1667,8 +2787,7 @@ export interface TensorOps {
   any(): Tensor;
   any(dim: number, keepdim?: boolean): Tensor;
   any(dim: number, options?: { keepdim?: boolean }): Tensor;
-  any(dim: string, keepdim?: boolean): Tensor;
-  any(dim: string, options?: { keepdim?: boolean }): Tensor;
+  any(options: { dim: number; keepdim?: boolean }): Tensor;
   /** Tensor.arccos: aten::arccos */
   arccos(): Tensor;
   /** Tensor.arccos_: aten::arccos_ */
@@ -1689,31 +2808,47 @@ export interface TensorOps {
   arctan(): Tensor;
   /** Tensor.arctan2: aten::arctan2 */
   arctan2(other: Tensor): Tensor;
+  arctan2(options: { other: Tensor }): Tensor;
   /** Tensor.arctan2_: aten::arctan2_ */
   arctan2_(other: Tensor): this;
+  arctan2_(options: { other: Tensor }): this;
   /** Tensor.arctan_: aten::arctan_ */
   arctan_(): this;
   /** Tensor.arctanh: aten::arctanh */
   arctanh(): Tensor;
   /** Tensor.arctanh_: aten::arctanh_ */
   arctanh_(): this;
+  /** Tensor.argmax: aten::argmax */
+  argmax(dim?: number | null, keepdim?: boolean): Tensor;
+  argmax(dim?: number | null, options?: { keepdim?: boolean }): Tensor;
+  argmax(options?: { dim?: number | null; keepdim?: boolean }): Tensor;
+  /** Tensor.argmin: aten::argmin */
+  argmin(dim?: number | null, keepdim?: boolean): Tensor;
+  argmin(dim?: number | null, options?: { keepdim?: boolean }): Tensor;
+  argmin(options?: { dim?: number | null; keepdim?: boolean }): Tensor;
   /** Tensor.argsort: aten::argsort */
   argsort(dim?: number, descending?: boolean): Tensor;
+  argsort(dim?: number, options?: { descending?: boolean }): Tensor;
   argsort(options?: { dim?: number; descending?: boolean }): Tensor;
-  argsort(dim: string, descending?: boolean): Tensor;
-  argsort(dim: string, options?: { descending?: boolean }): Tensor;
   argsort(options?: { stable?: boolean; dim?: number; descending?: boolean }): Tensor;
   /** Tensor.argwhere: aten::argwhere */
   argwhere(): Tensor;
   /** Tensor.as_strided: aten::as_strided */
   as_strided(size: number | number[], stride: number | number[], storage_offset?: number | null): Tensor;
   as_strided(size: number | number[], stride: number | number[], options?: { storage_offset?: number | null }): Tensor;
+  as_strided(size: number | number[], options: { stride: number | number[]; storage_offset?: number | null }): Tensor;
+  as_strided(options: { size: number | number[]; stride: number | number[]; storage_offset?: number | null }): Tensor;
   /** Tensor.as_strided_: aten::as_strided_ */
   as_strided_(size: number | number[], stride: number | number[], storage_offset?: number | null): this;
   as_strided_(size: number | number[], stride: number | number[], options?: { storage_offset?: number | null }): this;
+  as_strided_(size: number | number[], options: { stride: number | number[]; storage_offset?: number | null }): this;
+  as_strided_(options: { size: number | number[]; stride: number | number[]; storage_offset?: number | null }): this;
   /** Tensor.as_strided_scatter: aten::as_strided_scatter */
   as_strided_scatter(src: Tensor, size: number | number[], stride: number | number[], storage_offset?: number | null): Tensor;
   as_strided_scatter(src: Tensor, size: number | number[], stride: number | number[], options?: { storage_offset?: number | null }): Tensor;
+  as_strided_scatter(src: Tensor, size: number | number[], options: { stride: number | number[]; storage_offset?: number | null }): Tensor;
+  as_strided_scatter(src: Tensor, options: { size: number | number[]; stride: number | number[]; storage_offset?: number | null }): Tensor;
+  as_strided_scatter(options: { src: Tensor; size: number | number[]; stride: number | number[]; storage_offset?: number | null }): Tensor;
   /** Tensor.asin: aten::asin */
   asin(): Tensor;
   /** Tensor.asin_: aten::asin_ */
@@ -1726,8 +2861,10 @@ export interface TensorOps {
   atan(): Tensor;
   /** Tensor.atan2: aten::atan2 */
   atan2(other: Tensor): Tensor;
+  atan2(options: { other: Tensor }): Tensor;
   /** Tensor.atan2_: aten::atan2_ */
   atan2_(other: Tensor): this;
+  atan2_(options: { other: Tensor }): this;
   /** Tensor.atan_: aten::atan_ */
   atan_(): this;
   /** Tensor.atanh: aten::atanh */
@@ -1736,60 +2873,91 @@ export interface TensorOps {
   atanh_(): this;
   /** Tensor.baddbmm: aten::baddbmm */
   baddbmm(batch1: Tensor, batch2: Tensor, options?: { beta?: number | boolean; alpha?: number | boolean }): Tensor;
+  baddbmm(batch1: Tensor, options: { batch2: Tensor; beta?: number | boolean; alpha?: number | boolean }): Tensor;
+  baddbmm(options: { batch1: Tensor; batch2: Tensor; beta?: number | boolean; alpha?: number | boolean }): Tensor;
   /** Tensor.baddbmm_: aten::baddbmm_ */
   baddbmm_(batch1: Tensor, batch2: Tensor, options?: { beta?: number | boolean; alpha?: number | boolean }): this;
+  baddbmm_(batch1: Tensor, options: { batch2: Tensor; beta?: number | boolean; alpha?: number | boolean }): this;
+  baddbmm_(options: { batch1: Tensor; batch2: Tensor; beta?: number | boolean; alpha?: number | boolean }): this;
   /** Tensor.bernoulli: aten::bernoulli */
   bernoulli(options?: { generator?: null }): Tensor;
   bernoulli(p: Tensor, options?: { generator?: null }): Tensor;
+  bernoulli(options: { p: Tensor; generator?: null }): Tensor;
   bernoulli(p: number, options?: { generator?: null }): Tensor;
+  bernoulli(options: { p: number; generator?: null }): Tensor;
   /** Tensor.bernoulli_: aten::bernoulli_ */
   bernoulli_(p: Tensor, options?: { generator?: null }): this;
+  bernoulli_(options: { p: Tensor; generator?: null }): this;
   bernoulli_(p?: number, options?: { generator?: null }): this;
   bernoulli_(options?: { p?: number; generator?: null }): this;
   /** Tensor.bincount: aten::bincount */
   bincount(weights?: Tensor | null, minlength?: number): Tensor;
+  bincount(weights?: Tensor | null, options?: { minlength?: number }): Tensor;
   bincount(options?: { weights?: Tensor | null; minlength?: number }): Tensor;
   /** Tensor.bitwise_and: aten::bitwise_and */
   bitwise_and(other: number | boolean): Tensor;
+  bitwise_and(options: { other: number | boolean }): Tensor;
   bitwise_and(other: Tensor): Tensor;
+  bitwise_and(options: { other: Tensor }): Tensor;
   /** Tensor.bitwise_and_: aten::bitwise_and_ */
   bitwise_and_(other: number | boolean): this;
+  bitwise_and_(options: { other: number | boolean }): this;
   bitwise_and_(other: Tensor): this;
+  bitwise_and_(options: { other: Tensor }): this;
   /** Tensor.bitwise_left_shift: aten::bitwise_left_shift */
   bitwise_left_shift(other: Tensor): Tensor;
+  bitwise_left_shift(options: { other: Tensor }): Tensor;
   bitwise_left_shift(other: number | boolean): Tensor;
+  bitwise_left_shift(options: { other: number | boolean }): Tensor;
   /** Tensor.bitwise_left_shift_: aten::bitwise_left_shift_ */
   bitwise_left_shift_(other: Tensor): this;
+  bitwise_left_shift_(options: { other: Tensor }): this;
   bitwise_left_shift_(other: number | boolean): this;
+  bitwise_left_shift_(options: { other: number | boolean }): this;
   /** Tensor.bitwise_not: aten::bitwise_not */
   bitwise_not(): Tensor;
   /** Tensor.bitwise_not_: aten::bitwise_not_ */
   bitwise_not_(): this;
   /** Tensor.bitwise_or: aten::bitwise_or */
   bitwise_or(other: number | boolean): Tensor;
+  bitwise_or(options: { other: number | boolean }): Tensor;
   bitwise_or(other: Tensor): Tensor;
+  bitwise_or(options: { other: Tensor }): Tensor;
   /** Tensor.bitwise_or_: aten::bitwise_or_ */
   bitwise_or_(other: number | boolean): this;
+  bitwise_or_(options: { other: number | boolean }): this;
   bitwise_or_(other: Tensor): this;
+  bitwise_or_(options: { other: Tensor }): this;
   /** Tensor.bitwise_right_shift: aten::bitwise_right_shift */
   bitwise_right_shift(other: Tensor): Tensor;
+  bitwise_right_shift(options: { other: Tensor }): Tensor;
   bitwise_right_shift(other: number | boolean): Tensor;
+  bitwise_right_shift(options: { other: number | boolean }): Tensor;
   /** Tensor.bitwise_right_shift_: aten::bitwise_right_shift_ */
   bitwise_right_shift_(other: Tensor): this;
+  bitwise_right_shift_(options: { other: Tensor }): this;
   bitwise_right_shift_(other: number | boolean): this;
+  bitwise_right_shift_(options: { other: number | boolean }): this;
   /** Tensor.bitwise_xor: aten::bitwise_xor */
   bitwise_xor(other: number | boolean): Tensor;
+  bitwise_xor(options: { other: number | boolean }): Tensor;
   bitwise_xor(other: Tensor): Tensor;
+  bitwise_xor(options: { other: Tensor }): Tensor;
   /** Tensor.bitwise_xor_: aten::bitwise_xor_ */
   bitwise_xor_(other: number | boolean): this;
+  bitwise_xor_(options: { other: number | boolean }): this;
   bitwise_xor_(other: Tensor): this;
+  bitwise_xor_(options: { other: Tensor }): this;
   /** Tensor.bmm: aten::bmm */
   bmm(mat2: Tensor): Tensor;
+  bmm(options: { mat2: Tensor }): Tensor;
   /** Tensor.broadcast_to: aten::broadcast_to */
   broadcast_to(size: number | number[]): Tensor;
+  broadcast_to(options: { size: number | number[] }): Tensor;
   broadcast_to(...size: number[]): Tensor;
   /** Tensor.cauchy_: aten::cauchy_ */
   cauchy_(median?: number, sigma?: number, options?: { generator?: null }): this;
+  cauchy_(median?: number, options?: { sigma?: number; generator?: null }): this;
   cauchy_(options?: { median?: number; sigma?: number; generator?: null }): this;
   /** Tensor.ccol_indices: aten::ccol_indices */
   ccol_indices(): Tensor;
@@ -1808,36 +2976,61 @@ export interface TensorOps {
   /** Tensor.cholesky_solve: aten::cholesky_solve */
   cholesky_solve(input2: Tensor, upper?: boolean): Tensor;
   cholesky_solve(input2: Tensor, options?: { upper?: boolean }): Tensor;
+  cholesky_solve(options: { input2: Tensor; upper?: boolean }): Tensor;
   /** Tensor.chunk: aten::chunk */
   chunk(chunks: number, dim?: number): Tensor[];
   chunk(chunks: number, options?: { dim?: number }): Tensor[];
+  chunk(options: { chunks: number; dim?: number }): Tensor[];
+  /** Tensor.clamp: aten::clamp */
+  clamp(min?: number | boolean | null, max?: number | boolean | null): Tensor;
+  clamp(min?: number | boolean | null, options?: { max?: number | boolean | null }): Tensor;
+  clamp(options?: { min?: number | boolean | null; max?: number | boolean | null }): Tensor;
+  clamp(min?: Tensor | null, max?: Tensor | null): Tensor;
+  clamp(min?: Tensor | null, options?: { max?: Tensor | null }): Tensor;
+  clamp(options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
   /** Tensor.clamp_: aten::clamp_ */
   clamp_(min?: number | boolean | null, max?: number | boolean | null): this;
+  clamp_(min?: number | boolean | null, options?: { max?: number | boolean | null }): this;
   clamp_(options?: { min?: number | boolean | null; max?: number | boolean | null }): this;
   clamp_(min?: Tensor | null, max?: Tensor | null): this;
+  clamp_(min?: Tensor | null, options?: { max?: Tensor | null }): this;
   clamp_(options?: { min?: Tensor | null; max?: Tensor | null }): this;
   /** Tensor.clamp_max: aten::clamp_max */
   clamp_max(max: number | boolean): Tensor;
+  clamp_max(options: { max: number | boolean }): Tensor;
   clamp_max(max: Tensor): Tensor;
+  clamp_max(options: { max: Tensor }): Tensor;
   /** Tensor.clamp_max_: aten::clamp_max_ */
   clamp_max_(max: number | boolean): this;
+  clamp_max_(options: { max: number | boolean }): this;
   clamp_max_(max: Tensor): this;
+  clamp_max_(options: { max: Tensor }): this;
   /** Tensor.clamp_min: aten::clamp_min */
   clamp_min(min: number | boolean): Tensor;
+  clamp_min(options: { min: number | boolean }): Tensor;
   clamp_min(min: Tensor): Tensor;
+  clamp_min(options: { min: Tensor }): Tensor;
   /** Tensor.clamp_min_: aten::clamp_min_ */
   clamp_min_(min: number | boolean): this;
+  clamp_min_(options: { min: number | boolean }): this;
   clamp_min_(min: Tensor): this;
+  clamp_min_(options: { min: Tensor }): this;
   /** Tensor.clip: aten::clip */
   clip(min?: number | boolean | null, max?: number | boolean | null): Tensor;
+  clip(min?: number | boolean | null, options?: { max?: number | boolean | null }): Tensor;
   clip(options?: { min?: number | boolean | null; max?: number | boolean | null }): Tensor;
   clip(min?: Tensor | null, max?: Tensor | null): Tensor;
+  clip(min?: Tensor | null, options?: { max?: Tensor | null }): Tensor;
   clip(options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
   /** Tensor.clip_: aten::clip_ */
   clip_(min?: number | boolean | null, max?: number | boolean | null): this;
+  clip_(min?: number | boolean | null, options?: { max?: number | boolean | null }): this;
   clip_(options?: { min?: number | boolean | null; max?: number | boolean | null }): this;
   clip_(min?: Tensor | null, max?: Tensor | null): this;
+  clip_(min?: Tensor | null, options?: { max?: Tensor | null }): this;
   clip_(options?: { min?: Tensor | null; max?: Tensor | null }): this;
+  /** Tensor.clone: aten::clone */
+  clone(options?: { memory_format?: MemoryFormat | null }): Tensor;
   /** Tensor.coalesce: aten::coalesce */
   coalesce(): Tensor;
   /** Tensor.col_indices: aten::col_indices */
@@ -1850,12 +3043,20 @@ export interface TensorOps {
   conj_physical_(): this;
   /** Tensor.contiguous: aten::contiguous */
   contiguous(options?: { memory_format?: MemoryFormat }): Tensor;
+  /** Tensor.copy_: aten::copy_ */
+  copy_(src: Tensor, non_blocking?: boolean): this;
+  copy_(src: Tensor, options?: { non_blocking?: boolean }): this;
+  copy_(options: { src: Tensor; non_blocking?: boolean }): this;
   /** Tensor.copysign: aten::copysign */
   copysign(other: number | boolean): Tensor;
+  copysign(options: { other: number | boolean }): Tensor;
   copysign(other: Tensor): Tensor;
+  copysign(options: { other: Tensor }): Tensor;
   /** Tensor.copysign_: aten::copysign_ */
   copysign_(other: number | boolean): this;
+  copysign_(options: { other: number | boolean }): this;
   copysign_(other: Tensor): this;
+  copysign_(options: { other: Tensor }): this;
   /** Tensor.corrcoef: aten::corrcoef */
   corrcoef(): Tensor;
   /** Tensor.cos: aten::cos */
@@ -1870,32 +3071,34 @@ export interface TensorOps {
   count_nonzero(dim?: number | null): Tensor;
   count_nonzero(options?: { dim?: number | null }): Tensor;
   count_nonzero(dim: number | number[]): Tensor;
+  count_nonzero(options: { dim: number | number[] }): Tensor;
   count_nonzero(...dim: number[]): Tensor;
   /** Tensor.cov: aten::cov */
   cov(options?: { correction?: number; fweights?: Tensor | null; aweights?: Tensor | null }): Tensor;
   /** Tensor.cross: aten::cross */
   cross(other: Tensor, dim?: number | null): Tensor;
   cross(other: Tensor, options?: { dim?: number | null }): Tensor;
+  cross(options: { other: Tensor; dim?: number | null }): Tensor;
   /** Tensor.crow_indices: aten::crow_indices */
   crow_indices(): Tensor;
   /** Tensor.cummax: aten::cummax */
-  cummax(dim: number): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  cummax(dim: string): NamedTuple<{ values: Tensor; indices: Tensor }>;
+  cummax(dim: number): ValuesIndices;
+  cummax(options: { dim: number }): ValuesIndices;
   /** Tensor.cummin: aten::cummin */
-  cummin(dim: number): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  cummin(dim: string): NamedTuple<{ values: Tensor; indices: Tensor }>;
+  cummin(dim: number): ValuesIndices;
+  cummin(options: { dim: number }): ValuesIndices;
   /** Tensor.cumprod: aten::cumprod */
   cumprod(dim: number, options?: { dtype?: Dtype | null }): Tensor;
-  cumprod(dim: string, options?: { dtype?: Dtype | null }): Tensor;
+  cumprod(options: { dim: number; dtype?: Dtype | null }): Tensor;
   /** Tensor.cumprod_: aten::cumprod_ */
   cumprod_(dim: number, options?: { dtype?: Dtype | null }): this;
-  cumprod_(dim: string, options?: { dtype?: Dtype | null }): this;
+  cumprod_(options: { dim: number; dtype?: Dtype | null }): this;
   /** Tensor.cumsum: aten::cumsum */
   cumsum(dim: number, options?: { dtype?: Dtype | null }): Tensor;
-  cumsum(dim: string, options?: { dtype?: Dtype | null }): Tensor;
+  cumsum(options: { dim: number; dtype?: Dtype | null }): Tensor;
   /** Tensor.cumsum_: aten::cumsum_ */
   cumsum_(dim: number, options?: { dtype?: Dtype | null }): this;
-  cumsum_(dim: string, options?: { dtype?: Dtype | null }): this;
+  cumsum_(options: { dim: number; dtype?: Dtype | null }): this;
   /** Tensor.deg2rad: aten::deg2rad */
   deg2rad(): Tensor;
   /** Tensor.deg2rad_: aten::deg2rad_ */
@@ -1906,6 +3109,8 @@ export interface TensorOps {
   dequantize(): Tensor;
   /** Tensor.det: aten::det */
   det(): Tensor;
+  /** Tensor.detach: aten::detach */
+  detach(): Tensor;
   /** Tensor.detach_: aten::detach_ */
   detach_(): this;
   /** Tensor.diag: aten::diag */
@@ -1913,19 +3118,28 @@ export interface TensorOps {
   diag(options?: { diagonal?: number }): Tensor;
   /** Tensor.diag_embed: aten::diag_embed */
   diag_embed(offset?: number, dim1?: number, dim2?: number): Tensor;
+  diag_embed(offset?: number, dim1?: number, options?: { dim2?: number }): Tensor;
+  diag_embed(offset?: number, options?: { dim1?: number; dim2?: number }): Tensor;
   diag_embed(options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
   /** Tensor.diagflat: aten::diagflat */
   diagflat(offset?: number): Tensor;
   diagflat(options?: { offset?: number }): Tensor;
   /** Tensor.diagonal: aten::diagonal */
   diagonal(offset?: number, dim1?: number, dim2?: number): Tensor;
+  diagonal(offset?: number, dim1?: number, options?: { dim2?: number }): Tensor;
+  diagonal(offset?: number, options?: { dim1?: number; dim2?: number }): Tensor;
   diagonal(options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
-  diagonal(options?: { outdim?: string; dim1?: string; dim2?: string; offset?: number }): Tensor;
   /** Tensor.diagonal_scatter: aten::diagonal_scatter */
   diagonal_scatter(src: Tensor, offset?: number, dim1?: number, dim2?: number): Tensor;
+  diagonal_scatter(src: Tensor, offset?: number, dim1?: number, options?: { dim2?: number }): Tensor;
+  diagonal_scatter(src: Tensor, offset?: number, options?: { dim1?: number; dim2?: number }): Tensor;
   diagonal_scatter(src: Tensor, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+  diagonal_scatter(options: { src: Tensor; offset?: number; dim1?: number; dim2?: number }): Tensor;
   /** Tensor.diff: aten::diff */
   diff(n?: number, dim?: number, prepend?: Tensor | null, append?: Tensor | null): Tensor;
+  diff(n?: number, dim?: number, prepend?: Tensor | null, options?: { append?: Tensor | null }): Tensor;
+  diff(n?: number, dim?: number, options?: { prepend?: Tensor | null; append?: Tensor | null }): Tensor;
+  diff(n?: number, options?: { dim?: number; prepend?: Tensor | null; append?: Tensor | null }): Tensor;
   diff(options?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null }): Tensor;
   /** Tensor.digamma: aten::digamma */
   digamma(): Tensor;
@@ -1934,32 +3148,65 @@ export interface TensorOps {
   /** Tensor.dist: aten::dist */
   dist(other: Tensor, p?: number | boolean): Tensor;
   dist(other: Tensor, options?: { p?: number | boolean }): Tensor;
+  dist(options: { other: Tensor; p?: number | boolean }): Tensor;
+  /** Tensor.div: aten::div */
+  div(other: number | boolean): Tensor;
+  div(options: { other: number | boolean }): Tensor;
+  div(other: number | boolean, options?: { rounding_mode?: string | null }): Tensor;
+  div(options: { other: number | boolean; rounding_mode?: string | null }): Tensor;
+  div(other: Tensor): Tensor;
+  div(options: { other: Tensor }): Tensor;
+  div(other: Tensor, options?: { rounding_mode?: string | null }): Tensor;
+  div(options: { other: Tensor; rounding_mode?: string | null }): Tensor;
   /** Tensor.div_: aten::div_ */
   div_(other: number | boolean): this;
+  div_(options: { other: number | boolean }): this;
   div_(other: number | boolean, options?: { rounding_mode?: string | null }): this;
+  div_(options: { other: number | boolean; rounding_mode?: string | null }): this;
   div_(other: Tensor): this;
+  div_(options: { other: Tensor }): this;
   div_(other: Tensor, options?: { rounding_mode?: string | null }): this;
+  div_(options: { other: Tensor; rounding_mode?: string | null }): this;
   /** Tensor.divide: aten::divide */
   divide(other: number | boolean): Tensor;
+  divide(options: { other: number | boolean }): Tensor;
   divide(other: number | boolean, options?: { rounding_mode?: string | null }): Tensor;
+  divide(options: { other: number | boolean; rounding_mode?: string | null }): Tensor;
   divide(other: Tensor): Tensor;
+  divide(options: { other: Tensor }): Tensor;
   divide(other: Tensor, options?: { rounding_mode?: string | null }): Tensor;
+  divide(options: { other: Tensor; rounding_mode?: string | null }): Tensor;
   /** Tensor.divide_: aten::divide_ */
   divide_(other: number | boolean): this;
+  divide_(options: { other: number | boolean }): this;
   divide_(other: number | boolean, options?: { rounding_mode?: string | null }): this;
+  divide_(options: { other: number | boolean; rounding_mode?: string | null }): this;
   divide_(other: Tensor): this;
+  divide_(options: { other: Tensor }): this;
   divide_(other: Tensor, options?: { rounding_mode?: string | null }): this;
+  divide_(options: { other: Tensor; rounding_mode?: string | null }): this;
   /** Tensor.dot: aten::dot */
   dot(tensor: Tensor): Tensor;
+  dot(options: { tensor: Tensor }): Tensor;
   /** Tensor.dsplit: aten::dsplit */
   dsplit(indices: number | number[]): Tensor[];
+  dsplit(options: { indices: number | number[] }): Tensor[];
   dsplit(...indices: number[]): Tensor[];
   dsplit(sections: number): Tensor[];
+  dsplit(options: { sections: number }): Tensor[];
+  /** Tensor.eq: aten::eq */
+  eq(other: number | boolean): Tensor;
+  eq(options: { other: number | boolean }): Tensor;
+  eq(other: Tensor): Tensor;
+  eq(options: { other: Tensor }): Tensor;
   /** Tensor.eq_: aten::eq_ */
   eq_(other: number | boolean): this;
+  eq_(options: { other: number | boolean }): this;
   eq_(other: Tensor): this;
+  eq_(options: { other: Tensor }): this;
   /** Tensor.equal: aten::equal */
   equal(other: Tensor): boolean;
+  equal(options: { other: Tensor }): boolean;
   /** Tensor.erf: aten::erf */
   erf(): Tensor;
   /** Tensor.erf_: aten::erf_ */
@@ -1972,6 +3219,8 @@ export interface TensorOps {
   erfinv(): Tensor;
   /** Tensor.erfinv_: aten::erfinv_ */
   erfinv_(): this;
+  /** Tensor.exp: aten::exp */
+  exp(): Tensor;
   /** Tensor.exp2: aten::exp2 */
   exp2(): Tensor;
   /** Tensor.exp2_: aten::exp2_ */
@@ -1980,9 +3229,11 @@ export interface TensorOps {
   exp_(): this;
   /** Tensor.expand: aten::expand */
   expand(size: number | number[], options?: { implicit?: boolean }): Tensor;
+  expand(options: { size: number | number[]; implicit?: boolean }): Tensor;
   expand(...size: number[]): Tensor;
   /** Tensor.expand_as: aten::expand_as */
   expand_as(other: Tensor): Tensor;
+  expand_as(options: { other: Tensor }): Tensor;
   /** Tensor.expm1: aten::expm1 */
   expm1(): Tensor;
   /** Tensor.expm1_: aten::expm1_ */
@@ -1990,15 +3241,30 @@ export interface TensorOps {
   /** Tensor.exponential_: aten::exponential_ */
   exponential_(lambd?: number, options?: { generator?: null }): this;
   exponential_(options?: { lambd?: number; generator?: null }): this;
+  /** Tensor.fill_: aten::fill_ */
+  fill_(value: number | boolean): this;
+  fill_(options: { value: number | boolean }): this;
+  fill_(value: Tensor): this;
+  fill_(options: { value: Tensor }): this;
   /** Tensor.fill_diagonal_: aten::fill_diagonal_ */
   fill_diagonal_(fill_value: number | boolean, wrap?: boolean): this;
   fill_diagonal_(fill_value: number | boolean, options?: { wrap?: boolean }): this;
+  fill_diagonal_(options: { fill_value: number | boolean; wrap?: boolean }): this;
   /** Tensor.fix: aten::fix */
   fix(): Tensor;
   /** Tensor.fix_: aten::fix_ */
   fix_(): this;
+  /** Tensor.flatten: aten::flatten */
+  flatten(start_dim: number, end_dim: number, out_dim: string): Tensor;
+  flatten(start_dim: number, end_dim: number, options: { out_dim: string }): Tensor;
+  flatten(start_dim: number, options: { end_dim: number; out_dim: string }): Tensor;
+  flatten(options: { start_dim: number; end_dim: number; out_dim: string }): Tensor;
+  flatten(start_dim?: number, end_dim?: number): Tensor;
+  flatten(start_dim?: number, options?: { end_dim?: number }): Tensor;
+  flatten(options?: { start_dim?: number; end_dim?: number }): Tensor;
   /** Tensor.flip: aten::flip */
   flip(dims: number | number[]): Tensor;
+  flip(options: { dims: number | number[] }): Tensor;
   flip(...dims: number[]): Tensor;
   /** Tensor.fliplr: aten::fliplr */
   fliplr(): Tensor;
@@ -2006,30 +3272,44 @@ export interface TensorOps {
   flipud(): Tensor;
   /** Tensor.float_power: aten::float_power */
   float_power(exponent: number | boolean): Tensor;
+  float_power(options: { exponent: number | boolean }): Tensor;
   float_power(exponent: Tensor): Tensor;
+  float_power(options: { exponent: Tensor }): Tensor;
   /** Tensor.float_power_: aten::float_power_ */
   float_power_(exponent: number | boolean): this;
+  float_power_(options: { exponent: number | boolean }): this;
   float_power_(exponent: Tensor): this;
+  float_power_(options: { exponent: Tensor }): this;
   /** Tensor.floor: aten::floor */
   floor(): Tensor;
   /** Tensor.floor_: aten::floor_ */
   floor_(): this;
   /** Tensor.floor_divide: aten::floor_divide */
   floor_divide(other: Tensor): Tensor;
+  floor_divide(options: { other: Tensor }): Tensor;
   floor_divide(other: number | boolean): Tensor;
+  floor_divide(options: { other: number | boolean }): Tensor;
   /** Tensor.floor_divide_: aten::floor_divide_ */
   floor_divide_(other: number | boolean): this;
+  floor_divide_(options: { other: number | boolean }): this;
   floor_divide_(other: Tensor): this;
+  floor_divide_(options: { other: Tensor }): this;
   /** Tensor.fmax: aten::fmax */
   fmax(other: Tensor): Tensor;
+  fmax(options: { other: Tensor }): Tensor;
   /** Tensor.fmin: aten::fmin */
   fmin(other: Tensor): Tensor;
+  fmin(options: { other: Tensor }): Tensor;
   /** Tensor.fmod: aten::fmod */
   fmod(other: number | boolean): Tensor;
+  fmod(options: { other: number | boolean }): Tensor;
   fmod(other: Tensor): Tensor;
+  fmod(options: { other: Tensor }): Tensor;
   /** Tensor.fmod_: aten::fmod_ */
   fmod_(other: number | boolean): this;
+  fmod_(options: { other: number | boolean }): this;
   fmod_(other: Tensor): this;
+  fmod_(options: { other: Tensor }): this;
   /** Tensor.frac: aten::frac */
   frac(): Tensor;
   /** Tensor.frac_: aten::frac_ */
@@ -2038,101 +3318,173 @@ export interface TensorOps {
   frexp(): NamedTuple<{ mantissa: Tensor; exponent: Tensor }>;
   /** Tensor.gather: aten::gather */
   gather(dim: number, index: Tensor, options?: { sparse_grad?: boolean }): Tensor;
-  gather(dim: string, index: Tensor, options?: { sparse_grad?: boolean }): Tensor;
+  gather(dim: number, options: { index: Tensor; sparse_grad?: boolean }): Tensor;
+  gather(options: { dim: number; index: Tensor; sparse_grad?: boolean }): Tensor;
   /** Tensor.gcd: aten::gcd */
   gcd(other: Tensor): Tensor;
+  gcd(options: { other: Tensor }): Tensor;
   /** Tensor.gcd_: aten::gcd_ */
   gcd_(other: Tensor): this;
+  gcd_(options: { other: Tensor }): this;
+  /** Tensor.ge: aten::ge */
+  ge(other: number | boolean): Tensor;
+  ge(options: { other: number | boolean }): Tensor;
+  ge(other: Tensor): Tensor;
+  ge(options: { other: Tensor }): Tensor;
   /** Tensor.ge_: aten::ge_ */
   ge_(other: number | boolean): this;
+  ge_(options: { other: number | boolean }): this;
   ge_(other: Tensor): this;
+  ge_(options: { other: Tensor }): this;
   /** Tensor.geometric_: aten::geometric_ */
   geometric_(p: number, options?: { generator?: null }): this;
+  geometric_(options: { p: number; generator?: null }): this;
   /** Tensor.geqrf: aten::geqrf */
   geqrf(): NamedTuple<{ a: Tensor; tau: Tensor }>;
   /** Tensor.ger: aten::ger */
   ger(vec2: Tensor): Tensor;
+  ger(options: { vec2: Tensor }): Tensor;
   /** Tensor.greater: aten::greater */
   greater(other: number | boolean): Tensor;
+  greater(options: { other: number | boolean }): Tensor;
   greater(other: Tensor): Tensor;
+  greater(options: { other: Tensor }): Tensor;
   /** Tensor.greater_: aten::greater_ */
   greater_(other: number | boolean): this;
+  greater_(options: { other: number | boolean }): this;
   greater_(other: Tensor): this;
+  greater_(options: { other: Tensor }): this;
   /** Tensor.greater_equal: aten::greater_equal */
   greater_equal(other: number | boolean): Tensor;
+  greater_equal(options: { other: number | boolean }): Tensor;
   greater_equal(other: Tensor): Tensor;
+  greater_equal(options: { other: Tensor }): Tensor;
   /** Tensor.greater_equal_: aten::greater_equal_ */
   greater_equal_(other: number | boolean): this;
+  greater_equal_(options: { other: number | boolean }): this;
   greater_equal_(other: Tensor): this;
+  greater_equal_(options: { other: Tensor }): this;
+  /** Tensor.gt: aten::gt */
+  gt(other: number | boolean): Tensor;
+  gt(options: { other: number | boolean }): Tensor;
+  gt(other: Tensor): Tensor;
+  gt(options: { other: Tensor }): Tensor;
   /** Tensor.gt_: aten::gt_ */
   gt_(other: number | boolean): this;
+  gt_(options: { other: number | boolean }): this;
   gt_(other: Tensor): this;
+  gt_(options: { other: Tensor }): this;
   /** Tensor.hardshrink: aten::hardshrink */
   hardshrink(lambd?: number | boolean): Tensor;
   hardshrink(options?: { lambd?: number | boolean }): Tensor;
   /** Tensor.heaviside: aten::heaviside */
   heaviside(values: Tensor): Tensor;
+  heaviside(options: { values: Tensor }): Tensor;
   /** Tensor.heaviside_: aten::heaviside_ */
   heaviside_(values: Tensor): this;
+  heaviside_(options: { values: Tensor }): this;
   /** Tensor.histc: aten::histc */
   histc(bins?: number, min?: number | boolean, max?: number | boolean): Tensor;
+  histc(bins?: number, min?: number | boolean, options?: { max?: number | boolean }): Tensor;
+  histc(bins?: number, options?: { min?: number | boolean; max?: number | boolean }): Tensor;
   histc(options?: { bins?: number; min?: number | boolean; max?: number | boolean }): Tensor;
   /** Tensor.histogram: aten::histogram */
   histogram(bins?: number, options?: { range?: number | number[] | null; weight?: Tensor | null; density?: boolean }): NamedTuple<{ hist: Tensor; bin_edges: Tensor }>;
   histogram(options?: { bins?: number; range?: number | number[] | null; weight?: Tensor | null; density?: boolean }): NamedTuple<{ hist: Tensor; bin_edges: Tensor }>;
   histogram(bins: Tensor, options?: { weight?: Tensor | null; density?: boolean }): NamedTuple<{ hist: Tensor; bin_edges: Tensor }>;
+  histogram(options: { bins: Tensor; weight?: Tensor | null; density?: boolean }): NamedTuple<{ hist: Tensor; bin_edges: Tensor }>;
   /** Tensor.hsplit: aten::hsplit */
   hsplit(indices: number | number[]): Tensor[];
+  hsplit(options: { indices: number | number[] }): Tensor[];
   hsplit(...indices: number[]): Tensor[];
   hsplit(sections: number): Tensor[];
+  hsplit(options: { sections: number }): Tensor[];
   /** Tensor.hypot: aten::hypot */
   hypot(other: Tensor): Tensor;
+  hypot(options: { other: Tensor }): Tensor;
   /** Tensor.hypot_: aten::hypot_ */
   hypot_(other: Tensor): this;
+  hypot_(options: { other: Tensor }): this;
   /** Tensor.i0: aten::i0 */
   i0(): Tensor;
   /** Tensor.i0_: aten::i0_ */
   i0_(): this;
   /** Tensor.igamma: aten::igamma */
   igamma(other: Tensor): Tensor;
+  igamma(options: { other: Tensor }): Tensor;
   /** Tensor.igamma_: aten::igamma_ */
   igamma_(other: Tensor): this;
+  igamma_(options: { other: Tensor }): this;
   /** Tensor.igammac: aten::igammac */
   igammac(other: Tensor): Tensor;
+  igammac(options: { other: Tensor }): Tensor;
   /** Tensor.igammac_: aten::igammac_ */
   igammac_(other: Tensor): this;
+  igammac_(options: { other: Tensor }): this;
   /** Tensor.index_add: aten::index_add */
   index_add(dim: number, index: Tensor, source: Tensor, options?: { alpha?: number | boolean }): Tensor;
-  index_add(dim: string, index: Tensor, source: Tensor, options?: { alpha?: number | boolean }): Tensor;
+  index_add(dim: number, index: Tensor, options: { source: Tensor; alpha?: number | boolean }): Tensor;
+  index_add(dim: number, options: { index: Tensor; source: Tensor; alpha?: number | boolean }): Tensor;
+  index_add(options: { dim: number; index: Tensor; source: Tensor; alpha?: number | boolean }): Tensor;
   /** Tensor.index_add_: aten::index_add_ */
   index_add_(dim: number, index: Tensor, source: Tensor, options?: { alpha?: number | boolean }): this;
+  index_add_(dim: number, index: Tensor, options: { source: Tensor; alpha?: number | boolean }): this;
+  index_add_(dim: number, options: { index: Tensor; source: Tensor; alpha?: number | boolean }): this;
+  index_add_(options: { dim: number; index: Tensor; source: Tensor; alpha?: number | boolean }): this;
   /** Tensor.index_copy: aten::index_copy */
   index_copy(dim: number, index: Tensor, source: Tensor): Tensor;
-  index_copy(dim: string, index: Tensor, source: Tensor): Tensor;
+  index_copy(dim: number, index: Tensor, options: { source: Tensor }): Tensor;
+  index_copy(dim: number, options: { index: Tensor; source: Tensor }): Tensor;
+  index_copy(options: { dim: number; index: Tensor; source: Tensor }): Tensor;
   /** Tensor.index_copy_: aten::index_copy_ */
   index_copy_(dim: number, index: Tensor, source: Tensor): this;
-  index_copy_(dim: string, index: Tensor, source: Tensor): this;
+  index_copy_(dim: number, index: Tensor, options: { source: Tensor }): this;
+  index_copy_(dim: number, options: { index: Tensor; source: Tensor }): this;
+  index_copy_(options: { dim: number; index: Tensor; source: Tensor }): this;
   /** Tensor.index_fill: aten::index_fill */
-  index_fill(dim: string, index: Tensor, value: number | boolean): Tensor;
-  index_fill(dim: string, index: Tensor, value: Tensor): Tensor;
   index_fill(dim: number, index: Tensor, value: number | boolean): Tensor;
+  index_fill(dim: number, index: Tensor, options: { value: number | boolean }): Tensor;
+  index_fill(dim: number, options: { index: Tensor; value: number | boolean }): Tensor;
+  index_fill(options: { dim: number; index: Tensor; value: number | boolean }): Tensor;
   index_fill(dim: number, index: Tensor, value: Tensor): Tensor;
+  index_fill(dim: number, index: Tensor, options: { value: Tensor }): Tensor;
+  index_fill(dim: number, options: { index: Tensor; value: Tensor }): Tensor;
+  index_fill(options: { dim: number; index: Tensor; value: Tensor }): Tensor;
   /** Tensor.index_fill_: aten::index_fill_ */
-  index_fill_(dim: string, index: Tensor, value: number | boolean): this;
-  index_fill_(dim: string, index: Tensor, value: Tensor): this;
   index_fill_(dim: number, index: Tensor, value: number | boolean): this;
+  index_fill_(dim: number, index: Tensor, options: { value: number | boolean }): this;
+  index_fill_(dim: number, options: { index: Tensor; value: number | boolean }): this;
+  index_fill_(options: { dim: number; index: Tensor; value: number | boolean }): this;
   index_fill_(dim: number, index: Tensor, value: Tensor): this;
+  index_fill_(dim: number, index: Tensor, options: { value: Tensor }): this;
+  index_fill_(dim: number, options: { index: Tensor; value: Tensor }): this;
+  index_fill_(options: { dim: number; index: Tensor; value: Tensor }): this;
   /** Tensor.index_put: aten::index_put */
   index_put(indices: (Tensor | null)[], values: Tensor, accumulate?: boolean): Tensor;
   index_put(indices: (Tensor | null)[], values: Tensor, options?: { accumulate?: boolean }): Tensor;
+  index_put(indices: (Tensor | null)[], options: { values: Tensor; accumulate?: boolean }): Tensor;
+  index_put(options: { indices: (Tensor | null)[]; values: Tensor; accumulate?: boolean }): Tensor;
   /** Tensor.index_reduce: aten::index_reduce */
   index_reduce(dim: number, index: Tensor, source: Tensor, reduce: string, options?: { include_self?: boolean }): Tensor;
+  index_reduce(dim: number, index: Tensor, source: Tensor, options: { reduce: string; include_self?: boolean }): Tensor;
+  index_reduce(dim: number, index: Tensor, options: { source: Tensor; reduce: string; include_self?: boolean }): Tensor;
+  index_reduce(dim: number, options: { index: Tensor; source: Tensor; reduce: string; include_self?: boolean }): Tensor;
+  index_reduce(options: { dim: number; index: Tensor; source: Tensor; reduce: string; include_self?: boolean }): Tensor;
   /** Tensor.index_reduce_: aten::index_reduce_ */
   index_reduce_(dim: number, index: Tensor, source: Tensor, reduce: string, options?: { include_self?: boolean }): this;
+  index_reduce_(dim: number, index: Tensor, source: Tensor, options: { reduce: string; include_self?: boolean }): this;
+  index_reduce_(dim: number, index: Tensor, options: { source: Tensor; reduce: string; include_self?: boolean }): this;
+  index_reduce_(dim: number, options: { index: Tensor; source: Tensor; reduce: string; include_self?: boolean }): this;
+  index_reduce_(options: { dim: number; index: Tensor; source: Tensor; reduce: string; include_self?: boolean }): this;
+  /** Tensor.index_select: aten::index_select */
+  index_select(dim: number, index: Tensor): Tensor;
+  index_select(dim: number, options: { index: Tensor }): Tensor;
+  index_select(options: { dim: number; index: Tensor }): Tensor;
   /** Tensor.indices: aten::indices */
   indices(): Tensor;
   /** Tensor.inner: aten::inner */
   inner(other: Tensor): Tensor;
+  inner(options: { other: Tensor }): Tensor;
   /** Tensor.int_repr: aten::int_repr */
   int_repr(): Tensor;
   /** Tensor.inverse: aten::inverse */
@@ -2158,13 +3510,18 @@ export interface TensorOps {
   is_pinned(options?: { device?: DeviceLike | null }): boolean;
   /** Tensor.is_same_size: aten::is_same_size */
   is_same_size(other: Tensor): boolean;
+  is_same_size(options: { other: Tensor }): boolean;
   /** Tensor.is_set_to: aten::is_set_to */
   is_set_to(tensor: Tensor): boolean;
+  is_set_to(options: { tensor: Tensor }): boolean;
   /** Tensor.is_signed: aten::is_signed */
   is_signed(): boolean;
   /** Tensor.isclose: aten::isclose */
   isclose(other: Tensor, rtol?: number, atol?: number, equal_nan?: boolean): Tensor;
+  isclose(other: Tensor, rtol?: number, atol?: number, options?: { equal_nan?: boolean }): Tensor;
+  isclose(other: Tensor, rtol?: number, options?: { atol?: number; equal_nan?: boolean }): Tensor;
   isclose(other: Tensor, options?: { rtol?: number; atol?: number; equal_nan?: boolean }): Tensor;
+  isclose(options: { other: Tensor; rtol?: number; atol?: number; equal_nan?: boolean }): Tensor;
   /** Tensor.isfinite: aten::isfinite */
   isfinite(): Tensor;
   /** Tensor.isinf: aten::isinf */
@@ -2179,44 +3536,74 @@ export interface TensorOps {
   isreal(): Tensor;
   /** Tensor.kron: aten::kron */
   kron(other: Tensor): Tensor;
+  kron(options: { other: Tensor }): Tensor;
   /** Tensor.kthvalue: aten::kthvalue */
-  kthvalue(k: number, dim?: number, keepdim?: boolean): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  kthvalue(k: number, options?: { dim?: number; keepdim?: boolean }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  kthvalue(k: number, dim: string, keepdim?: boolean): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  kthvalue(k: number, dim: string, options?: { keepdim?: boolean }): NamedTuple<{ values: Tensor; indices: Tensor }>;
+  kthvalue(k: number, dim?: number, keepdim?: boolean): ValuesIndices;
+  kthvalue(k: number, dim?: number, options?: { keepdim?: boolean }): ValuesIndices;
+  kthvalue(k: number, options?: { dim?: number; keepdim?: boolean }): ValuesIndices;
+  kthvalue(options: { k: number; dim?: number; keepdim?: boolean }): ValuesIndices;
   /** Tensor.lcm: aten::lcm */
   lcm(other: Tensor): Tensor;
+  lcm(options: { other: Tensor }): Tensor;
   /** Tensor.lcm_: aten::lcm_ */
   lcm_(other: Tensor): this;
+  lcm_(options: { other: Tensor }): this;
   /** Tensor.ldexp: aten::ldexp */
   ldexp(other: Tensor): Tensor;
+  ldexp(options: { other: Tensor }): Tensor;
   /** Tensor.ldexp_: aten::ldexp_ */
   ldexp_(other: Tensor): this;
+  ldexp_(options: { other: Tensor }): this;
+  /** Tensor.le: aten::le */
+  le(other: number | boolean): Tensor;
+  le(options: { other: number | boolean }): Tensor;
+  le(other: Tensor): Tensor;
+  le(options: { other: Tensor }): Tensor;
   /** Tensor.le_: aten::le_ */
   le_(other: number | boolean): this;
+  le_(options: { other: number | boolean }): this;
   le_(other: Tensor): this;
+  le_(options: { other: Tensor }): this;
   /** Tensor.lerp: aten::lerp */
   lerp(end: Tensor, weight: number | boolean): Tensor;
+  lerp(end: Tensor, options: { weight: number | boolean }): Tensor;
+  lerp(options: { end: Tensor; weight: number | boolean }): Tensor;
   lerp(end: Tensor, weight: Tensor): Tensor;
+  lerp(end: Tensor, options: { weight: Tensor }): Tensor;
+  lerp(options: { end: Tensor; weight: Tensor }): Tensor;
   /** Tensor.lerp_: aten::lerp_ */
   lerp_(end: Tensor, weight: number | boolean): this;
+  lerp_(end: Tensor, options: { weight: number | boolean }): this;
+  lerp_(options: { end: Tensor; weight: number | boolean }): this;
   lerp_(end: Tensor, weight: Tensor): this;
+  lerp_(end: Tensor, options: { weight: Tensor }): this;
+  lerp_(options: { end: Tensor; weight: Tensor }): this;
   /** Tensor.less: aten::less */
   less(other: number | boolean): Tensor;
+  less(options: { other: number | boolean }): Tensor;
   less(other: Tensor): Tensor;
+  less(options: { other: Tensor }): Tensor;
   /** Tensor.less_: aten::less_ */
   less_(other: number | boolean): this;
+  less_(options: { other: number | boolean }): this;
   less_(other: Tensor): this;
+  less_(options: { other: Tensor }): this;
   /** Tensor.less_equal: aten::less_equal */
   less_equal(other: number | boolean): Tensor;
+  less_equal(options: { other: number | boolean }): Tensor;
   less_equal(other: Tensor): Tensor;
+  less_equal(options: { other: Tensor }): Tensor;
   /** Tensor.less_equal_: aten::less_equal_ */
   less_equal_(other: number | boolean): this;
+  less_equal_(options: { other: number | boolean }): this;
   less_equal_(other: Tensor): this;
+  less_equal_(options: { other: Tensor }): this;
   /** Tensor.lgamma: aten::lgamma */
   lgamma(): Tensor;
   /** Tensor.lgamma_: aten::lgamma_ */
   lgamma_(): this;
+  /** Tensor.log: aten::log */
+  log(): Tensor;
   /** Tensor.log10: aten::log10 */
   log10(): Tensor;
   /** Tensor.log10_: aten::log10_ */
@@ -2233,32 +3620,45 @@ export interface TensorOps {
   log_(): this;
   /** Tensor.log_normal_: aten::log_normal_ */
   log_normal_(mean?: number, std?: number, options?: { generator?: null }): this;
+  log_normal_(mean?: number, options?: { std?: number; generator?: null }): this;
   log_normal_(options?: { mean?: number; std?: number; generator?: null }): this;
+  /** Tensor.log_softmax: aten::log_softmax */
+  log_softmax(dim: number, dtype?: Dtype | null): Tensor;
+  log_softmax(dim: number, options?: { dtype?: Dtype | null }): Tensor;
+  log_softmax(options: { dim: number; dtype?: Dtype | null }): Tensor;
   /** Tensor.logaddexp: aten::logaddexp */
   logaddexp(other: Tensor): Tensor;
+  logaddexp(options: { other: Tensor }): Tensor;
   /** Tensor.logaddexp2: aten::logaddexp2 */
   logaddexp2(other: Tensor): Tensor;
+  logaddexp2(options: { other: Tensor }): Tensor;
   /** Tensor.logcumsumexp: aten::logcumsumexp */
   logcumsumexp(dim: number): Tensor;
-  logcumsumexp(dim: string): Tensor;
+  logcumsumexp(options: { dim: number }): Tensor;
   /** Tensor.logdet: aten::logdet */
   logdet(): Tensor;
   /** Tensor.logical_and: aten::logical_and */
   logical_and(other: Tensor): Tensor;
+  logical_and(options: { other: Tensor }): Tensor;
   /** Tensor.logical_and_: aten::logical_and_ */
   logical_and_(other: Tensor): this;
+  logical_and_(options: { other: Tensor }): this;
   /** Tensor.logical_not: aten::logical_not */
   logical_not(): Tensor;
   /** Tensor.logical_not_: aten::logical_not_ */
   logical_not_(): this;
   /** Tensor.logical_or: aten::logical_or */
   logical_or(other: Tensor): Tensor;
+  logical_or(options: { other: Tensor }): Tensor;
   /** Tensor.logical_or_: aten::logical_or_ */
   logical_or_(other: Tensor): this;
+  logical_or_(options: { other: Tensor }): this;
   /** Tensor.logical_xor: aten::logical_xor */
   logical_xor(other: Tensor): Tensor;
+  logical_xor(options: { other: Tensor }): Tensor;
   /** Tensor.logical_xor_: aten::logical_xor_ */
   logical_xor_(other: Tensor): this;
+  logical_xor_(options: { other: Tensor }): this;
   /** Tensor.logit: aten::logit */
   logit(eps?: number | null): Tensor;
   logit(options?: { eps?: number | null }): Tensor;
@@ -2268,95 +3668,196 @@ export interface TensorOps {
   /** Tensor.logsumexp: aten::logsumexp */
   logsumexp(dim: number | number[], keepdim?: boolean): Tensor;
   logsumexp(dim: number | number[], options?: { keepdim?: boolean }): Tensor;
-  logsumexp(dim: string[], keepdim?: boolean): Tensor;
-  logsumexp(dim: string[], options?: { keepdim?: boolean }): Tensor;
+  logsumexp(options: { dim: number | number[]; keepdim?: boolean }): Tensor;
+  /** Tensor.lt: aten::lt */
+  lt(other: number | boolean): Tensor;
+  lt(options: { other: number | boolean }): Tensor;
+  lt(other: Tensor): Tensor;
+  lt(options: { other: Tensor }): Tensor;
   /** Tensor.lt_: aten::lt_ */
   lt_(other: number | boolean): this;
+  lt_(options: { other: number | boolean }): this;
   lt_(other: Tensor): this;
+  lt_(options: { other: Tensor }): this;
   /** Tensor.lu_solve: aten::lu_solve */
   lu_solve(LU_data: Tensor, LU_pivots: Tensor): Tensor;
+  lu_solve(LU_data: Tensor, options: { LU_pivots: Tensor }): Tensor;
+  lu_solve(options: { LU_data: Tensor; LU_pivots: Tensor }): Tensor;
+  /** Tensor.masked_fill: aten::masked_fill */
+  masked_fill(mask: Tensor, value: number | boolean): Tensor;
+  masked_fill(mask: Tensor, options: { value: number | boolean }): Tensor;
+  masked_fill(options: { mask: Tensor; value: number | boolean }): Tensor;
+  masked_fill(mask: Tensor, value: Tensor): Tensor;
+  masked_fill(mask: Tensor, options: { value: Tensor }): Tensor;
+  masked_fill(options: { mask: Tensor; value: Tensor }): Tensor;
   /** Tensor.masked_fill_: aten::masked_fill_ */
   masked_fill_(mask: Tensor, value: number | boolean): this;
+  masked_fill_(mask: Tensor, options: { value: number | boolean }): this;
+  masked_fill_(options: { mask: Tensor; value: number | boolean }): this;
   masked_fill_(mask: Tensor, value: Tensor): this;
+  masked_fill_(mask: Tensor, options: { value: Tensor }): this;
+  masked_fill_(options: { mask: Tensor; value: Tensor }): this;
   /** Tensor.masked_scatter: aten::masked_scatter */
   masked_scatter(mask: Tensor, source: Tensor): Tensor;
+  masked_scatter(mask: Tensor, options: { source: Tensor }): Tensor;
+  masked_scatter(options: { mask: Tensor; source: Tensor }): Tensor;
   /** Tensor.masked_scatter_: aten::masked_scatter_ */
   masked_scatter_(mask: Tensor, source: Tensor): this;
+  masked_scatter_(mask: Tensor, options: { source: Tensor }): this;
+  masked_scatter_(options: { mask: Tensor; source: Tensor }): this;
+  /** Tensor.masked_select: aten::masked_select */
+  masked_select(mask: Tensor): Tensor;
+  masked_select(options: { mask: Tensor }): Tensor;
+  /** Tensor.matmul: aten::matmul */
+  matmul(other: Tensor): Tensor;
+  matmul(options: { other: Tensor }): Tensor;
   /** Tensor.matrix_exp: aten::matrix_exp */
   matrix_exp(): Tensor;
   /** Tensor.matrix_power: aten::matrix_power */
   matrix_power(n: number): Tensor;
+  matrix_power(options: { n: number }): Tensor;
+  /** Tensor.max: aten::max */
+  max(): Tensor;
+  max(dim: number, keepdim?: boolean): ValuesIndices;
+  max(dim: number, options?: { keepdim?: boolean }): ValuesIndices;
+  max(options: { dim: number; keepdim?: boolean }): ValuesIndices;
+  max(other: Tensor): Tensor;
+  max(options: { other: Tensor }): Tensor;
   /** Tensor.maximum: aten::maximum */
   maximum(other: Tensor): Tensor;
+  maximum(options: { other: Tensor }): Tensor;
+  /** Tensor.mean: aten::mean */
+  mean(options?: { dtype?: Dtype | null }): Tensor;
+  mean(dim: number | number[] | null, keepdim?: boolean, options?: { dtype?: Dtype | null }): Tensor;
+  mean(dim: number | number[] | null, options?: { keepdim?: boolean; dtype?: Dtype | null }): Tensor;
+  mean(options: { dim: number | number[] | null; keepdim?: boolean; dtype?: Dtype | null }): Tensor;
   /** Tensor.median: aten::median */
   median(): Tensor;
-  median(dim: number, keepdim?: boolean): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  median(dim: number, options?: { keepdim?: boolean }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  median(dim: string, keepdim?: boolean): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  median(dim: string, options?: { keepdim?: boolean }): NamedTuple<{ values: Tensor; indices: Tensor }>;
+  median(dim: number, keepdim?: boolean): ValuesIndices;
+  median(dim: number, options?: { keepdim?: boolean }): ValuesIndices;
+  median(options: { dim: number; keepdim?: boolean }): ValuesIndices;
+  /** Tensor.min: aten::min */
+  min(): Tensor;
+  min(dim: number, keepdim?: boolean): ValuesIndices;
+  min(dim: number, options?: { keepdim?: boolean }): ValuesIndices;
+  min(options: { dim: number; keepdim?: boolean }): ValuesIndices;
+  min(other: Tensor): Tensor;
+  min(options: { other: Tensor }): Tensor;
   /** Tensor.minimum: aten::minimum */
   minimum(other: Tensor): Tensor;
+  minimum(options: { other: Tensor }): Tensor;
   /** Tensor.mm: aten::mm */
   mm(mat2: Tensor): Tensor;
+  mm(options: { mat2: Tensor }): Tensor;
   /** Tensor.mode: aten::mode */
-  mode(dim?: number, keepdim?: boolean): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  mode(options?: { dim?: number; keepdim?: boolean }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  mode(dim: string, keepdim?: boolean): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  mode(dim: string, options?: { keepdim?: boolean }): NamedTuple<{ values: Tensor; indices: Tensor }>;
+  mode(dim?: number, keepdim?: boolean): ValuesIndices;
+  mode(dim?: number, options?: { keepdim?: boolean }): ValuesIndices;
+  mode(options?: { dim?: number; keepdim?: boolean }): ValuesIndices;
   /** Tensor.moveaxis: aten::moveaxis */
   moveaxis(source: number, destination: number): Tensor;
+  moveaxis(source: number, options: { destination: number }): Tensor;
+  moveaxis(options: { source: number; destination: number }): Tensor;
   moveaxis(source: number | number[], destination: number | number[]): Tensor;
+  moveaxis(source: number | number[], options: { destination: number | number[] }): Tensor;
+  moveaxis(options: { source: number | number[]; destination: number | number[] }): Tensor;
   /** Tensor.movedim: aten::movedim */
   movedim(source: number, destination: number): Tensor;
+  movedim(source: number, options: { destination: number }): Tensor;
+  movedim(options: { source: number; destination: number }): Tensor;
   movedim(source: number | number[], destination: number | number[]): Tensor;
+  movedim(source: number | number[], options: { destination: number | number[] }): Tensor;
+  movedim(options: { source: number | number[]; destination: number | number[] }): Tensor;
   /** Tensor.msort: aten::msort */
   msort(): Tensor;
+  /** Tensor.mul: aten::mul */
+  mul(other: number | boolean): Tensor;
+  mul(options: { other: number | boolean }): Tensor;
+  mul(other: Tensor): Tensor;
+  mul(options: { other: Tensor }): Tensor;
   /** Tensor.mul_: aten::mul_ */
   mul_(other: number | boolean): this;
+  mul_(options: { other: number | boolean }): this;
   mul_(other: Tensor): this;
+  mul_(options: { other: Tensor }): this;
   /** Tensor.multinomial: aten::multinomial */
   multinomial(num_samples: number, replacement?: boolean, options?: { generator?: null }): Tensor;
   multinomial(num_samples: number, options?: { replacement?: boolean; generator?: null }): Tensor;
+  multinomial(options: { num_samples: number; replacement?: boolean; generator?: null }): Tensor;
   /** Tensor.multiply: aten::multiply */
   multiply(other: number | boolean): Tensor;
+  multiply(options: { other: number | boolean }): Tensor;
   multiply(other: Tensor): Tensor;
+  multiply(options: { other: Tensor }): Tensor;
   /** Tensor.multiply_: aten::multiply_ */
   multiply_(other: number | boolean): this;
+  multiply_(options: { other: number | boolean }): this;
   multiply_(other: Tensor): this;
+  multiply_(options: { other: Tensor }): this;
   /** Tensor.mv: aten::mv */
   mv(vec: Tensor): Tensor;
+  mv(options: { vec: Tensor }): Tensor;
   /** Tensor.mvlgamma: aten::mvlgamma */
   mvlgamma(p: number): Tensor;
+  mvlgamma(options: { p: number }): Tensor;
   /** Tensor.mvlgamma_: aten::mvlgamma_ */
   mvlgamma_(p: number): this;
+  mvlgamma_(options: { p: number }): this;
   /** Tensor.nan_to_num: aten::nan_to_num */
   nan_to_num(nan?: number | null, posinf?: number | null, neginf?: number | null): Tensor;
+  nan_to_num(nan?: number | null, posinf?: number | null, options?: { neginf?: number | null }): Tensor;
+  nan_to_num(nan?: number | null, options?: { posinf?: number | null; neginf?: number | null }): Tensor;
   nan_to_num(options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
   /** Tensor.nan_to_num_: aten::nan_to_num_ */
   nan_to_num_(nan?: number | null, posinf?: number | null, neginf?: number | null): this;
+  nan_to_num_(nan?: number | null, posinf?: number | null, options?: { neginf?: number | null }): this;
+  nan_to_num_(nan?: number | null, options?: { posinf?: number | null; neginf?: number | null }): this;
   nan_to_num_(options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): this;
   /** Tensor.nanmean: aten::nanmean */
   nanmean(dim?: number | number[] | null, keepdim?: boolean, options?: { dtype?: Dtype | null }): Tensor;
+  nanmean(dim?: number | number[] | null, options?: { keepdim?: boolean; dtype?: Dtype | null }): Tensor;
   nanmean(options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: Dtype | null }): Tensor;
   /** Tensor.nanmedian: aten::nanmedian */
   nanmedian(): Tensor;
-  nanmedian(dim: number, keepdim?: boolean): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  nanmedian(dim: number, options?: { keepdim?: boolean }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  nanmedian(dim: string, keepdim?: boolean): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  nanmedian(dim: string, options?: { keepdim?: boolean }): NamedTuple<{ values: Tensor; indices: Tensor }>;
+  nanmedian(dim: number, keepdim?: boolean): ValuesIndices;
+  nanmedian(dim: number, options?: { keepdim?: boolean }): ValuesIndices;
+  nanmedian(options: { dim: number; keepdim?: boolean }): ValuesIndices;
   /** Tensor.nanquantile: aten::nanquantile */
   nanquantile(q: Tensor, dim?: number | null, keepdim?: boolean, options?: { interpolation?: string }): Tensor;
+  nanquantile(q: Tensor, dim?: number | null, options?: { keepdim?: boolean; interpolation?: string }): Tensor;
   nanquantile(q: Tensor, options?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+  nanquantile(options: { q: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
   nanquantile(q: number, dim?: number | null, keepdim?: boolean, options?: { interpolation?: string }): Tensor;
+  nanquantile(q: number, dim?: number | null, options?: { keepdim?: boolean; interpolation?: string }): Tensor;
   nanquantile(q: number, options?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+  nanquantile(options: { q: number; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
   /** Tensor.nansum: aten::nansum */
   nansum(dim?: number | number[] | null, keepdim?: boolean, options?: { dtype?: Dtype | null }): Tensor;
+  nansum(dim?: number | number[] | null, options?: { keepdim?: boolean; dtype?: Dtype | null }): Tensor;
   nansum(options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: Dtype | null }): Tensor;
+  /** Tensor.narrow: aten::narrow */
+  narrow(dim: number, start: number, length: number): Tensor;
+  narrow(dim: number, start: number, options: { length: number }): Tensor;
+  narrow(dim: number, options: { start: number; length: number }): Tensor;
+  narrow(options: { dim: number; start: number; length: number }): Tensor;
+  narrow(dim: number, start: Tensor, length: number): Tensor;
+  narrow(dim: number, start: Tensor, options: { length: number }): Tensor;
+  narrow(dim: number, options: { start: Tensor; length: number }): Tensor;
+  narrow(options: { dim: number; start: Tensor; length: number }): Tensor;
   /** Tensor.narrow_copy: aten::narrow_copy */
   narrow_copy(dim: number, start: number, length: number): Tensor;
+  narrow_copy(dim: number, start: number, options: { length: number }): Tensor;
+  narrow_copy(dim: number, options: { start: number; length: number }): Tensor;
+  narrow_copy(options: { dim: number; start: number; length: number }): Tensor;
+  /** Tensor.ne: aten::ne */
+  ne(other: number | boolean): Tensor;
+  ne(options: { other: number | boolean }): Tensor;
+  ne(other: Tensor): Tensor;
+  ne(options: { other: Tensor }): Tensor;
   /** Tensor.ne_: aten::ne_ */
   ne_(other: number | boolean): this;
+  ne_(options: { other: number | boolean }): this;
   ne_(other: Tensor): this;
+  ne_(options: { other: Tensor }): this;
   /** Tensor.neg: aten::neg */
   neg(): Tensor;
   /** Tensor.neg_: aten::neg_ */
@@ -2367,39 +3868,62 @@ export interface TensorOps {
   negative_(): this;
   /** Tensor.new_empty: aten::new_empty */
   new_empty(size: number | number[], options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
+  new_empty(options: { size: number | number[]; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
   new_empty(...size: number[]): Tensor;
   /** Tensor.new_empty_strided: aten::new_empty_strided */
   new_empty_strided(size: number | number[], stride: number | number[], options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
+  new_empty_strided(size: number | number[], options: { stride: number | number[]; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
+  new_empty_strided(options: { size: number | number[]; stride: number | number[]; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
   /** Tensor.new_full: aten::new_full */
   new_full(size: number | number[], fill_value: number | boolean, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
+  new_full(size: number | number[], options: { fill_value: number | boolean; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
+  new_full(options: { size: number | number[]; fill_value: number | boolean; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
   /** Tensor.new_ones: aten::new_ones */
   new_ones(size: number | number[], options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
+  new_ones(options: { size: number | number[]; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
   new_ones(...size: number[]): Tensor;
   /** Tensor.new_zeros: aten::new_zeros */
   new_zeros(size: number | number[], options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
+  new_zeros(options: { size: number | number[]; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; requires_grad?: boolean }): Tensor;
   new_zeros(...size: number[]): Tensor;
   /** Tensor.nextafter: aten::nextafter */
   nextafter(other: Tensor): Tensor;
+  nextafter(options: { other: Tensor }): Tensor;
   /** Tensor.nextafter_: aten::nextafter_ */
   nextafter_(other: Tensor): this;
+  nextafter_(options: { other: Tensor }): this;
   /** Tensor.nonzero: aten::nonzero */
   nonzero(): Tensor;
   /** Tensor.normal_: aten::normal_ */
   normal_(mean?: number, std?: number, options?: { generator?: null }): this;
+  normal_(mean?: number, options?: { std?: number; generator?: null }): this;
   normal_(options?: { mean?: number; std?: number; generator?: null }): this;
   /** Tensor.not_equal: aten::not_equal */
   not_equal(other: number | boolean): Tensor;
+  not_equal(options: { other: number | boolean }): Tensor;
   not_equal(other: Tensor): Tensor;
+  not_equal(options: { other: Tensor }): Tensor;
   /** Tensor.not_equal_: aten::not_equal_ */
   not_equal_(other: number | boolean): this;
+  not_equal_(options: { other: number | boolean }): this;
   not_equal_(other: Tensor): this;
+  not_equal_(options: { other: Tensor }): this;
   /** Tensor.orgqr: aten::orgqr */
   orgqr(input2: Tensor): Tensor;
+  orgqr(options: { input2: Tensor }): Tensor;
   /** Tensor.ormqr: aten::ormqr */
   ormqr(input2: Tensor, input3: Tensor, left?: boolean, transpose?: boolean): Tensor;
+  ormqr(input2: Tensor, input3: Tensor, left?: boolean, options?: { transpose?: boolean }): Tensor;
   ormqr(input2: Tensor, input3: Tensor, options?: { left?: boolean; transpose?: boolean }): Tensor;
+  ormqr(input2: Tensor, options: { input3: Tensor; left?: boolean; transpose?: boolean }): Tensor;
+  ormqr(options: { input2: Tensor; input3: Tensor; left?: boolean; transpose?: boolean }): Tensor;
   /** Tensor.outer: aten::outer */
   outer(vec2: Tensor): Tensor;
+  outer(options: { vec2: Tensor }): Tensor;
+  /** Tensor.permute: aten::permute */
+  permute(dims: number | number[]): Tensor;
+  permute(options: { dims: number | number[] }): Tensor;
+  permute(...dims: number[]): Tensor;
   /** Tensor.pin_memory: aten::pin_memory */
   pin_memory(device?: DeviceLike | null): Tensor;
   pin_memory(options?: { device?: DeviceLike | null }): Tensor;
@@ -2408,25 +3932,37 @@ export interface TensorOps {
   pinverse(options?: { rcond?: number }): Tensor;
   /** Tensor.polygamma_: aten::polygamma_ */
   polygamma_(n: number): this;
+  polygamma_(options: { n: number }): this;
   /** Tensor.positive: aten::positive */
   positive(): Tensor;
+  /** Tensor.pow: aten::pow */
+  pow(exponent: number | boolean): Tensor;
+  pow(options: { exponent: number | boolean }): Tensor;
+  pow(exponent: Tensor): Tensor;
+  pow(options: { exponent: Tensor }): Tensor;
   /** Tensor.pow_: aten::pow_ */
   pow_(exponent: number | boolean): this;
+  pow_(options: { exponent: number | boolean }): this;
   pow_(exponent: Tensor): this;
+  pow_(options: { exponent: Tensor }): this;
   /** Tensor.prelu: aten::prelu */
   prelu(weight: Tensor): Tensor;
+  prelu(options: { weight: Tensor }): Tensor;
   /** Tensor.prod: aten::prod */
   prod(options?: { dtype?: Dtype | null }): Tensor;
-  prod(dim: string, keepdim?: boolean, options?: { dtype?: Dtype | null }): Tensor;
-  prod(dim: string, options?: { keepdim?: boolean; dtype?: Dtype | null }): Tensor;
   prod(dim: number, keepdim?: boolean, options?: { dtype?: Dtype | null }): Tensor;
   prod(dim: number, options?: { keepdim?: boolean; dtype?: Dtype | null }): Tensor;
+  prod(options: { dim: number; keepdim?: boolean; dtype?: Dtype | null }): Tensor;
   /** Tensor.put: aten::put */
   put(index: Tensor, source: Tensor, accumulate?: boolean): Tensor;
   put(index: Tensor, source: Tensor, options?: { accumulate?: boolean }): Tensor;
+  put(index: Tensor, options: { source: Tensor; accumulate?: boolean }): Tensor;
+  put(options: { index: Tensor; source: Tensor; accumulate?: boolean }): Tensor;
   /** Tensor.put_: aten::put_ */
   put_(index: Tensor, source: Tensor, accumulate?: boolean): this;
   put_(index: Tensor, source: Tensor, options?: { accumulate?: boolean }): this;
+  put_(index: Tensor, options: { source: Tensor; accumulate?: boolean }): this;
+  put_(options: { index: Tensor; source: Tensor; accumulate?: boolean }): this;
   /** Tensor.q_per_channel_axis: aten::q_per_channel_axis */
   q_per_channel_axis(): number;
   /** Tensor.q_per_channel_scales: aten::q_per_channel_scales */
@@ -2442,9 +3978,13 @@ export interface TensorOps {
   qr(options?: { some?: boolean }): NamedTuple<{ Q: Tensor; R: Tensor }>;
   /** Tensor.quantile: aten::quantile */
   quantile(q: Tensor, dim?: number | null, keepdim?: boolean, options?: { interpolation?: string }): Tensor;
+  quantile(q: Tensor, dim?: number | null, options?: { keepdim?: boolean; interpolation?: string }): Tensor;
   quantile(q: Tensor, options?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+  quantile(options: { q: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
   quantile(q: number, dim?: number | null, keepdim?: boolean, options?: { interpolation?: string }): Tensor;
+  quantile(q: number, dim?: number | null, options?: { keepdim?: boolean; interpolation?: string }): Tensor;
   quantile(q: number, options?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+  quantile(options: { q: number; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
   /** Tensor.rad2deg: aten::rad2deg */
   rad2deg(): Tensor;
   /** Tensor.rad2deg_: aten::rad2deg_ */
@@ -2452,42 +3992,64 @@ export interface TensorOps {
   /** Tensor.random_: aten::random_ */
   random_(options?: { generator?: null }): this;
   random_(from: number, to: number | null, options?: { generator?: null }): this;
+  random_(from: number, options: { to: number | null; generator?: null }): this;
+  random_(options: { from: number; to: number | null; generator?: null }): this;
   random_(to: number, options?: { generator?: null }): this;
+  random_(options: { to: number; generator?: null }): this;
   /** Tensor.ravel: aten::ravel */
   ravel(): Tensor;
   /** Tensor.reciprocal: aten::reciprocal */
   reciprocal(): Tensor;
   /** Tensor.reciprocal_: aten::reciprocal_ */
   reciprocal_(): this;
+  /** Tensor.relu: aten::relu */
+  relu(): Tensor;
   /** Tensor.relu_: aten::relu_ */
   relu_(): this;
   /** Tensor.remainder: aten::remainder */
   remainder(other: number | boolean): Tensor;
+  remainder(options: { other: number | boolean }): Tensor;
   remainder(other: Tensor): Tensor;
+  remainder(options: { other: Tensor }): Tensor;
   /** Tensor.remainder_: aten::remainder_ */
   remainder_(other: number | boolean): this;
+  remainder_(options: { other: number | boolean }): this;
   remainder_(other: Tensor): this;
+  remainder_(options: { other: Tensor }): this;
   /** Tensor.renorm: aten::renorm */
   renorm(p: number | boolean, dim: number, maxnorm: number | boolean): Tensor;
+  renorm(p: number | boolean, dim: number, options: { maxnorm: number | boolean }): Tensor;
+  renorm(p: number | boolean, options: { dim: number; maxnorm: number | boolean }): Tensor;
+  renorm(options: { p: number | boolean; dim: number; maxnorm: number | boolean }): Tensor;
   /** Tensor.renorm_: aten::renorm_ */
   renorm_(p: number | boolean, dim: number, maxnorm: number | boolean): this;
+  renorm_(p: number | boolean, dim: number, options: { maxnorm: number | boolean }): this;
+  renorm_(p: number | boolean, options: { dim: number; maxnorm: number | boolean }): this;
+  renorm_(options: { p: number | boolean; dim: number; maxnorm: number | boolean }): this;
   /** Tensor.repeat: aten::repeat */
   repeat(repeats: number | number[]): Tensor;
+  repeat(options: { repeats: number | number[] }): Tensor;
   repeat(...repeats: number[]): Tensor;
   /** Tensor.repeat_interleave: aten::repeat_interleave */
   repeat_interleave(repeats: Tensor, dim?: number | null, options?: { output_size?: number | null }): Tensor;
   repeat_interleave(repeats: Tensor, options?: { dim?: number | null; output_size?: number | null }): Tensor;
+  repeat_interleave(options: { repeats: Tensor; dim?: number | null; output_size?: number | null }): Tensor;
   repeat_interleave(repeats: number, dim?: number | null, options?: { output_size?: number | null }): Tensor;
   repeat_interleave(repeats: number, options?: { dim?: number | null; output_size?: number | null }): Tensor;
+  repeat_interleave(options: { repeats: number; dim?: number | null; output_size?: number | null }): Tensor;
   /** Tensor.reshape_as: aten::reshape_as */
   reshape_as(other: Tensor): Tensor;
+  reshape_as(options: { other: Tensor }): Tensor;
   /** Tensor.resize_: aten::resize_ */
   resize_(size: number | number[], options?: { memory_format?: MemoryFormat | null }): this;
+  resize_(options: { size: number | number[]; memory_format?: MemoryFormat | null }): this;
   resize_(...size: number[]): this;
   /** Tensor.resize_as_: aten::resize_as_ */
   resize_as_(the_template: Tensor, options?: { memory_format?: MemoryFormat | null }): this;
+  resize_as_(options: { the_template: Tensor; memory_format?: MemoryFormat | null }): this;
   /** Tensor.resize_as_sparse_: aten::resize_as_sparse_ */
   resize_as_sparse_(the_template: Tensor): this;
+  resize_as_sparse_(options: { the_template: Tensor }): this;
   /** Tensor.resolve_conj: aten::resolve_conj */
   resolve_conj(): Tensor;
   /** Tensor.resolve_neg: aten::resolve_neg */
@@ -2497,8 +4059,10 @@ export interface TensorOps {
   /** Tensor.roll: aten::roll */
   roll(shifts: number | number[], dims?: number | number[]): Tensor;
   roll(shifts: number | number[], options?: { dims?: number | number[] }): Tensor;
+  roll(options: { shifts: number | number[]; dims?: number | number[] }): Tensor;
   /** Tensor.rot90: aten::rot90 */
   rot90(k?: number, dims?: number | number[]): Tensor;
+  rot90(k?: number, options?: { dims?: number | number[] }): Tensor;
   rot90(options?: { k?: number; dims?: number | number[] }): Tensor;
   /** Tensor.round: aten::round */
   round(): Tensor;
@@ -2513,37 +4077,85 @@ export interface TensorOps {
   /** Tensor.rsqrt_: aten::rsqrt_ */
   rsqrt_(): this;
   /** Tensor.scatter: aten::scatter */
-  scatter(dim: string, index: Tensor, src: Tensor): Tensor;
-  scatter(dim: string, index: Tensor, value: number | boolean): Tensor;
   scatter(dim: number, index: Tensor, src: Tensor, options?: { reduce?: string }): Tensor;
+  scatter(dim: number, index: Tensor, options: { src: Tensor; reduce?: string }): Tensor;
+  scatter(dim: number, options: { index: Tensor; src: Tensor; reduce?: string }): Tensor;
+  scatter(options: { dim: number; index: Tensor; src: Tensor; reduce?: string }): Tensor;
   scatter(dim: number, index: Tensor, src: Tensor): Tensor;
+  scatter(dim: number, index: Tensor, options: { src: Tensor }): Tensor;
+  scatter(dim: number, options: { index: Tensor; src: Tensor }): Tensor;
+  scatter(options: { dim: number; index: Tensor; src: Tensor }): Tensor;
   scatter(dim: number, index: Tensor, value: number | boolean): Tensor;
+  scatter(dim: number, index: Tensor, options: { value: number | boolean }): Tensor;
+  scatter(dim: number, options: { index: Tensor; value: number | boolean }): Tensor;
+  scatter(options: { dim: number; index: Tensor; value: number | boolean }): Tensor;
   scatter(dim: number, index: Tensor, value: number | boolean, options?: { reduce?: string }): Tensor;
+  scatter(dim: number, index: Tensor, options: { value: number | boolean; reduce?: string }): Tensor;
+  scatter(dim: number, options: { index: Tensor; value: number | boolean; reduce?: string }): Tensor;
+  scatter(options: { dim: number; index: Tensor; value: number | boolean; reduce?: string }): Tensor;
   /** Tensor.scatter_: aten::scatter_ */
   scatter_(dim: number, index: Tensor, src: Tensor, options?: { reduce?: string }): this;
+  scatter_(dim: number, index: Tensor, options: { src: Tensor; reduce?: string }): this;
+  scatter_(dim: number, options: { index: Tensor; src: Tensor; reduce?: string }): this;
+  scatter_(options: { dim: number; index: Tensor; src: Tensor; reduce?: string }): this;
   scatter_(dim: number, index: Tensor, src: Tensor): this;
+  scatter_(dim: number, index: Tensor, options: { src: Tensor }): this;
+  scatter_(dim: number, options: { index: Tensor; src: Tensor }): this;
+  scatter_(options: { dim: number; index: Tensor; src: Tensor }): this;
   scatter_(dim: number, index: Tensor, value: number | boolean): this;
+  scatter_(dim: number, index: Tensor, options: { value: number | boolean }): this;
+  scatter_(dim: number, options: { index: Tensor; value: number | boolean }): this;
+  scatter_(options: { dim: number; index: Tensor; value: number | boolean }): this;
   scatter_(dim: number, index: Tensor, value: number | boolean, options?: { reduce?: string }): this;
+  scatter_(dim: number, index: Tensor, options: { value: number | boolean; reduce?: string }): this;
+  scatter_(dim: number, options: { index: Tensor; value: number | boolean; reduce?: string }): this;
+  scatter_(options: { dim: number; index: Tensor; value: number | boolean; reduce?: string }): this;
   /** Tensor.scatter_add: aten::scatter_add */
   scatter_add(dim: number, index: Tensor, src: Tensor): Tensor;
-  scatter_add(dim: string, index: Tensor, src: Tensor): Tensor;
+  scatter_add(dim: number, index: Tensor, options: { src: Tensor }): Tensor;
+  scatter_add(dim: number, options: { index: Tensor; src: Tensor }): Tensor;
+  scatter_add(options: { dim: number; index: Tensor; src: Tensor }): Tensor;
   /** Tensor.scatter_add_: aten::scatter_add_ */
   scatter_add_(dim: number, index: Tensor, src: Tensor): this;
+  scatter_add_(dim: number, index: Tensor, options: { src: Tensor }): this;
+  scatter_add_(dim: number, options: { index: Tensor; src: Tensor }): this;
+  scatter_add_(options: { dim: number; index: Tensor; src: Tensor }): this;
   /** Tensor.scatter_reduce: aten::scatter_reduce */
   scatter_reduce(dim: number, index: Tensor, src: Tensor, reduce: string, options?: { include_self?: boolean }): Tensor;
+  scatter_reduce(dim: number, index: Tensor, src: Tensor, options: { reduce: string; include_self?: boolean }): Tensor;
+  scatter_reduce(dim: number, index: Tensor, options: { src: Tensor; reduce: string; include_self?: boolean }): Tensor;
+  scatter_reduce(dim: number, options: { index: Tensor; src: Tensor; reduce: string; include_self?: boolean }): Tensor;
+  scatter_reduce(options: { dim: number; index: Tensor; src: Tensor; reduce: string; include_self?: boolean }): Tensor;
   /** Tensor.scatter_reduce_: aten::scatter_reduce_ */
   scatter_reduce_(dim: number, index: Tensor, src: Tensor, reduce: string, options?: { include_self?: boolean }): this;
+  scatter_reduce_(dim: number, index: Tensor, src: Tensor, options: { reduce: string; include_self?: boolean }): this;
+  scatter_reduce_(dim: number, index: Tensor, options: { src: Tensor; reduce: string; include_self?: boolean }): this;
+  scatter_reduce_(dim: number, options: { index: Tensor; src: Tensor; reduce: string; include_self?: boolean }): this;
+  scatter_reduce_(options: { dim: number; index: Tensor; src: Tensor; reduce: string; include_self?: boolean }): this;
+  /** Tensor.select: aten::select */
+  select(dim: number, index: number): Tensor;
+  select(dim: number, options: { index: number }): Tensor;
+  select(options: { dim: number; index: number }): Tensor;
   /** Tensor.select_scatter: aten::select_scatter */
   select_scatter(src: Tensor, dim: number, index: number): Tensor;
+  select_scatter(src: Tensor, dim: number, options: { index: number }): Tensor;
+  select_scatter(src: Tensor, options: { dim: number; index: number }): Tensor;
+  select_scatter(options: { src: Tensor; dim: number; index: number }): Tensor;
   /** Tensor.set_: aten::set_ */
   set_(): this;
   set_(source: Tensor): this;
+  set_(options: { source: Tensor }): this;
   set_(source: Tensor, storage_offset: number, size: number | number[], stride?: number | number[]): this;
   set_(source: Tensor, storage_offset: number, size: number | number[], options?: { stride?: number | number[] }): this;
+  set_(source: Tensor, storage_offset: number, options: { size: number | number[]; stride?: number | number[] }): this;
+  set_(source: Tensor, options: { storage_offset: number; size: number | number[]; stride?: number | number[] }): this;
+  set_(options: { source: Tensor; storage_offset: number; size: number | number[]; stride?: number | number[] }): this;
   /** Tensor.sgn: aten::sgn */
   sgn(): Tensor;
   /** Tensor.sgn_: aten::sgn_ */
   sgn_(): this;
+  /** Tensor.sigmoid: aten::sigmoid */
+  sigmoid(): Tensor;
   /** Tensor.sigmoid_: aten::sigmoid_ */
   sigmoid_(): this;
   /** Tensor.sign: aten::sign */
@@ -2566,81 +4178,132 @@ export interface TensorOps {
   sinh_(): this;
   /** Tensor.slice_scatter: aten::slice_scatter */
   slice_scatter(src: Tensor, dim?: number, start?: number | null, end?: number | null, step?: number): Tensor;
+  slice_scatter(src: Tensor, dim?: number, start?: number | null, end?: number | null, options?: { step?: number }): Tensor;
+  slice_scatter(src: Tensor, dim?: number, start?: number | null, options?: { end?: number | null; step?: number }): Tensor;
+  slice_scatter(src: Tensor, dim?: number, options?: { start?: number | null; end?: number | null; step?: number }): Tensor;
   slice_scatter(src: Tensor, options?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+  slice_scatter(options: { src: Tensor; dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
   /** Tensor.slogdet: aten::slogdet */
   slogdet(): NamedTuple<{ sign: Tensor; logabsdet: Tensor }>;
   /** Tensor.smm: aten::smm */
   smm(mat2: Tensor): Tensor;
+  smm(options: { mat2: Tensor }): Tensor;
+  /** Tensor.softmax: aten::softmax */
+  softmax(dim: number, dtype?: Dtype | null): Tensor;
+  softmax(dim: number, options?: { dtype?: Dtype | null }): Tensor;
+  softmax(options: { dim: number; dtype?: Dtype | null }): Tensor;
   /** Tensor.sort: aten::sort */
-  sort(dim?: number, descending?: boolean): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  sort(options?: { dim?: number; descending?: boolean }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  sort(dim: string, descending?: boolean): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  sort(dim: string, options?: { descending?: boolean }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  sort(options?: { stable?: boolean | null; dim?: string; descending?: boolean }): NamedTuple<{ values: Tensor; indices: Tensor }>;
-  sort(options?: { stable?: boolean | null; dim?: number; descending?: boolean }): NamedTuple<{ values: Tensor; indices: Tensor }>;
+  sort(dim?: number, descending?: boolean): ValuesIndices;
+  sort(dim?: number, options?: { descending?: boolean }): ValuesIndices;
+  sort(options?: { dim?: number; descending?: boolean }): ValuesIndices;
+  sort(options?: { stable?: boolean | null; dim?: number; descending?: boolean }): ValuesIndices;
   /** Tensor.sparse_dim: aten::sparse_dim */
   sparse_dim(): number;
   /** Tensor.sparse_mask: aten::sparse_mask */
   sparse_mask(mask: Tensor): Tensor;
+  sparse_mask(options: { mask: Tensor }): Tensor;
   /** Tensor.sparse_resize_: aten::sparse_resize_ */
   sparse_resize_(size: number | number[], sparse_dim: number, dense_dim: number): this;
+  sparse_resize_(size: number | number[], sparse_dim: number, options: { dense_dim: number }): this;
+  sparse_resize_(size: number | number[], options: { sparse_dim: number; dense_dim: number }): this;
+  sparse_resize_(options: { size: number | number[]; sparse_dim: number; dense_dim: number }): this;
   /** Tensor.sparse_resize_and_clear_: aten::sparse_resize_and_clear_ */
   sparse_resize_and_clear_(size: number | number[], sparse_dim: number, dense_dim: number): this;
+  sparse_resize_and_clear_(size: number | number[], sparse_dim: number, options: { dense_dim: number }): this;
+  sparse_resize_and_clear_(size: number | number[], options: { sparse_dim: number; dense_dim: number }): this;
+  sparse_resize_and_clear_(options: { size: number | number[]; sparse_dim: number; dense_dim: number }): this;
   /** Tensor.split_with_sizes: aten::split_with_sizes */
   split_with_sizes(split_sizes: number | number[], dim?: number): Tensor[];
   split_with_sizes(split_sizes: number | number[], options?: { dim?: number }): Tensor[];
+  split_with_sizes(options: { split_sizes: number | number[]; dim?: number }): Tensor[];
+  /** Tensor.sqrt: aten::sqrt */
+  sqrt(): Tensor;
   /** Tensor.sqrt_: aten::sqrt_ */
   sqrt_(): this;
   /** Tensor.square: aten::square */
   square(): Tensor;
   /** Tensor.square_: aten::square_ */
   square_(): this;
+  /** Tensor.squeeze: aten::squeeze */
+  squeeze(): Tensor;
+  squeeze(dim: number): Tensor;
+  squeeze(options: { dim: number }): Tensor;
   /** Tensor.squeeze_: aten::squeeze_ */
   squeeze_(): this;
   squeeze_(dim: number): this;
-  squeeze_(dim: string): this;
+  squeeze_(options: { dim: number }): this;
   /** Tensor.sspaddmm: aten::sspaddmm */
   sspaddmm(mat1: Tensor, mat2: Tensor, options?: { beta?: number | boolean; alpha?: number | boolean }): Tensor;
+  sspaddmm(mat1: Tensor, options: { mat2: Tensor; beta?: number | boolean; alpha?: number | boolean }): Tensor;
+  sspaddmm(options: { mat1: Tensor; mat2: Tensor; beta?: number | boolean; alpha?: number | boolean }): Tensor;
   /** Tensor.std: aten::std */
   std(unbiased?: boolean): Tensor;
   std(options?: { unbiased?: boolean }): Tensor;
   std(dim: number | number[] | null, options?: { correction?: number | null; keepdim?: boolean }): Tensor;
-  std(dim: string[], options?: { correction?: number | null; keepdim?: boolean }): Tensor;
+  std(options: { dim: number | number[] | null; correction?: number | null; keepdim?: boolean }): Tensor;
   std(dim: number | number[] | null, unbiased?: boolean, keepdim?: boolean): Tensor;
+  std(dim: number | number[] | null, unbiased?: boolean, options?: { keepdim?: boolean }): Tensor;
   std(dim: number | number[] | null, options?: { unbiased?: boolean; keepdim?: boolean }): Tensor;
-  std(dim: string[], unbiased?: boolean, keepdim?: boolean): Tensor;
-  std(dim: string[], options?: { unbiased?: boolean; keepdim?: boolean }): Tensor;
+  std(options: { dim: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
   /** Tensor.stride: aten::stride */
-  stride(dim: string): number;
   stride(dim: number): number;
+  stride(options: { dim: number }): number;
+  /** Tensor.sub: aten::sub */
+  sub(other: number | boolean, alpha?: number | boolean): Tensor;
+  sub(other: number | boolean, options?: { alpha?: number | boolean }): Tensor;
+  sub(options: { other: number | boolean; alpha?: number | boolean }): Tensor;
+  sub(other: Tensor, options?: { alpha?: number | boolean }): Tensor;
+  sub(options: { other: Tensor; alpha?: number | boolean }): Tensor;
   /** Tensor.sub_: aten::sub_ */
   sub_(other: number | boolean, alpha?: number | boolean): this;
   sub_(other: number | boolean, options?: { alpha?: number | boolean }): this;
+  sub_(options: { other: number | boolean; alpha?: number | boolean }): this;
   sub_(other: Tensor, options?: { alpha?: number | boolean }): this;
+  sub_(options: { other: Tensor; alpha?: number | boolean }): this;
   /** Tensor.subtract: aten::subtract */
   subtract(other: number | boolean, alpha?: number | boolean): Tensor;
   subtract(other: number | boolean, options?: { alpha?: number | boolean }): Tensor;
+  subtract(options: { other: number | boolean; alpha?: number | boolean }): Tensor;
   subtract(other: Tensor, options?: { alpha?: number | boolean }): Tensor;
+  subtract(options: { other: Tensor; alpha?: number | boolean }): Tensor;
   /** Tensor.subtract_: aten::subtract_ */
   subtract_(other: number | boolean, alpha?: number | boolean): this;
   subtract_(other: number | boolean, options?: { alpha?: number | boolean }): this;
+  subtract_(options: { other: number | boolean; alpha?: number | boolean }): this;
   subtract_(other: Tensor, options?: { alpha?: number | boolean }): this;
+  subtract_(options: { other: Tensor; alpha?: number | boolean }): this;
+  /** Tensor.sum: aten::sum */
+  sum(options?: { dtype?: Dtype | null }): Tensor;
+  sum(dim: number | number[] | null, keepdim?: boolean, options?: { dtype?: Dtype | null }): Tensor;
+  sum(dim: number | number[] | null, options?: { keepdim?: boolean; dtype?: Dtype | null }): Tensor;
+  sum(options: { dim: number | number[] | null; keepdim?: boolean; dtype?: Dtype | null }): Tensor;
   /** Tensor.sum_to_size: aten::sum_to_size */
   sum_to_size(size: number | number[]): Tensor;
+  sum_to_size(options: { size: number | number[] }): Tensor;
   sum_to_size(...size: number[]): Tensor;
   /** Tensor.svd: aten::svd */
   svd(some?: boolean, compute_uv?: boolean): NamedTuple<{ U: Tensor; S: Tensor; V: Tensor }>;
+  svd(some?: boolean, options?: { compute_uv?: boolean }): NamedTuple<{ U: Tensor; S: Tensor; V: Tensor }>;
   svd(options?: { some?: boolean; compute_uv?: boolean }): NamedTuple<{ U: Tensor; S: Tensor; V: Tensor }>;
   /** Tensor.swapaxes: aten::swapaxes */
   swapaxes(axis0: number, axis1: number): Tensor;
+  swapaxes(axis0: number, options: { axis1: number }): Tensor;
+  swapaxes(options: { axis0: number; axis1: number }): Tensor;
   /** Tensor.swapaxes_: aten::swapaxes_ */
   swapaxes_(axis0: number, axis1: number): this;
+  swapaxes_(axis0: number, options: { axis1: number }): this;
+  swapaxes_(options: { axis0: number; axis1: number }): this;
   /** Tensor.swapdims: aten::swapdims */
   swapdims(dim0: number, dim1: number): Tensor;
+  swapdims(dim0: number, options: { dim1: number }): Tensor;
+  swapdims(options: { dim0: number; dim1: number }): Tensor;
   /** Tensor.swapdims_: aten::swapdims_ */
   swapdims_(dim0: number, dim1: number): this;
+  swapdims_(dim0: number, options: { dim1: number }): this;
+  swapdims_(options: { dim0: number; dim1: number }): this;
   /** Tensor.symeig: aten::symeig */
   symeig(eigenvectors?: boolean, upper?: boolean): NamedTuple<{ eigenvalues: Tensor; eigenvectors: Tensor }>;
+  symeig(eigenvectors?: boolean, options?: { upper?: boolean }): NamedTuple<{ eigenvalues: Tensor; eigenvectors: Tensor }>;
   symeig(options?: { eigenvectors?: boolean; upper?: boolean }): NamedTuple<{ eigenvalues: Tensor; eigenvectors: Tensor }>;
   /** Tensor.t: aten::t */
   t(): Tensor;
@@ -2648,9 +4311,11 @@ export interface TensorOps {
   t_(): this;
   /** Tensor.take: aten::take */
   take(index: Tensor): Tensor;
+  take(options: { index: Tensor }): Tensor;
   /** Tensor.take_along_dim: aten::take_along_dim */
   take_along_dim(indices: Tensor, dim?: number | null): Tensor;
   take_along_dim(indices: Tensor, options?: { dim?: number | null }): Tensor;
+  take_along_dim(options: { indices: Tensor; dim?: number | null }): Tensor;
   /** Tensor.tan: aten::tan */
   tan(): Tensor;
   /** Tensor.tan_: aten::tan_ */
@@ -2662,12 +4327,16 @@ export interface TensorOps {
   /** Tensor.tensor_split: aten::tensor_split */
   tensor_split(indices: number | number[], dim?: number): Tensor[];
   tensor_split(indices: number | number[], options?: { dim?: number }): Tensor[];
+  tensor_split(options: { indices: number | number[]; dim?: number }): Tensor[];
   tensor_split(sections: number, dim?: number): Tensor[];
   tensor_split(sections: number, options?: { dim?: number }): Tensor[];
+  tensor_split(options: { sections: number; dim?: number }): Tensor[];
   tensor_split(tensor_indices_or_sections: Tensor, dim?: number): Tensor[];
   tensor_split(tensor_indices_or_sections: Tensor, options?: { dim?: number }): Tensor[];
+  tensor_split(options: { tensor_indices_or_sections: Tensor; dim?: number }): Tensor[];
   /** Tensor.tile: aten::tile */
   tile(dims: number | number[]): Tensor;
+  tile(options: { dims: number | number[] }): Tensor;
   tile(...dims: number[]): Tensor;
   /** Tensor.to_dense: aten::to_dense */
   to_dense(dtype?: Dtype | null): Tensor;
@@ -2678,29 +4347,45 @@ export interface TensorOps {
   /** Tensor.to_padded_tensor: aten::to_padded_tensor */
   to_padded_tensor(padding: number, output_size?: number | number[] | null): Tensor;
   to_padded_tensor(padding: number, options?: { output_size?: number | number[] | null }): Tensor;
+  to_padded_tensor(options: { padding: number; output_size?: number | number[] | null }): Tensor;
   /** Tensor.to_sparse: aten::to_sparse */
   to_sparse(): Tensor;
   to_sparse(sparse_dim: number): Tensor;
+  to_sparse(options: { sparse_dim: number }): Tensor;
   /** Tensor.to_sparse_bsc: aten::to_sparse_bsc */
   to_sparse_bsc(blocksize: number | number[]): Tensor;
+  to_sparse_bsc(options: { blocksize: number | number[] }): Tensor;
   to_sparse_bsc(...blocksize: number[]): Tensor;
   /** Tensor.to_sparse_bsr: aten::to_sparse_bsr */
   to_sparse_bsr(blocksize: number | number[]): Tensor;
+  to_sparse_bsr(options: { blocksize: number | number[] }): Tensor;
   to_sparse_bsr(...blocksize: number[]): Tensor;
   /** Tensor.to_sparse_csc: aten::to_sparse_csc */
   to_sparse_csc(): Tensor;
   /** Tensor.to_sparse_csr: aten::to_sparse_csr */
   to_sparse_csr(): Tensor;
+  /** Tensor.topk: aten::topk */
+  topk(k: number, dim?: number, largest?: boolean, sorted?: boolean): ValuesIndices;
+  topk(k: number, dim?: number, largest?: boolean, options?: { sorted?: boolean }): ValuesIndices;
+  topk(k: number, dim?: number, options?: { largest?: boolean; sorted?: boolean }): ValuesIndices;
+  topk(k: number, options?: { dim?: number; largest?: boolean; sorted?: boolean }): ValuesIndices;
+  topk(options: { k: number; dim?: number; largest?: boolean; sorted?: boolean }): ValuesIndices;
   /** Tensor.trace: aten::trace */
   trace(): Tensor;
   /** Tensor.transpose: aten::transpose */
-  transpose(dim0: string, dim1: string): Tensor;
   transpose(dim0: number, dim1: number): Tensor;
+  transpose(dim0: number, options: { dim1: number }): Tensor;
+  transpose(options: { dim0: number; dim1: number }): Tensor;
   /** Tensor.transpose_: aten::transpose_ */
   transpose_(dim0: number, dim1: number): this;
+  transpose_(dim0: number, options: { dim1: number }): this;
+  transpose_(options: { dim0: number; dim1: number }): this;
   /** Tensor.triangular_solve: aten::triangular_solve */
   triangular_solve(A: Tensor, upper?: boolean, transpose?: boolean, unitriangular?: boolean): NamedTuple<{ solution: Tensor; cloned_coefficient: Tensor }>;
+  triangular_solve(A: Tensor, upper?: boolean, transpose?: boolean, options?: { unitriangular?: boolean }): NamedTuple<{ solution: Tensor; cloned_coefficient: Tensor }>;
+  triangular_solve(A: Tensor, upper?: boolean, options?: { transpose?: boolean; unitriangular?: boolean }): NamedTuple<{ solution: Tensor; cloned_coefficient: Tensor }>;
   triangular_solve(A: Tensor, options?: { upper?: boolean; transpose?: boolean; unitriangular?: boolean }): NamedTuple<{ solution: Tensor; cloned_coefficient: Tensor }>;
+  triangular_solve(options: { A: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean }): NamedTuple<{ solution: Tensor; cloned_coefficient: Tensor }>;
   /** Tensor.tril: aten::tril */
   tril(diagonal?: number): Tensor;
   tril(options?: { diagonal?: number }): Tensor;
@@ -2715,67 +4400,93 @@ export interface TensorOps {
   triu_(options?: { diagonal?: number }): this;
   /** Tensor.true_divide: aten::true_divide */
   true_divide(other: number | boolean): Tensor;
+  true_divide(options: { other: number | boolean }): Tensor;
   true_divide(other: Tensor): Tensor;
+  true_divide(options: { other: Tensor }): Tensor;
   /** Tensor.true_divide_: aten::true_divide_ */
   true_divide_(other: number | boolean): this;
+  true_divide_(options: { other: number | boolean }): this;
   true_divide_(other: Tensor): this;
+  true_divide_(options: { other: Tensor }): this;
   /** Tensor.trunc: aten::trunc */
   trunc(): Tensor;
   /** Tensor.trunc_: aten::trunc_ */
   trunc_(): this;
   /** Tensor.type_as: aten::type_as */
   type_as(other: Tensor): Tensor;
+  type_as(options: { other: Tensor }): Tensor;
   /** Tensor.unbind: aten::unbind */
-  unbind(dim: string): Tensor[];
   unbind(dim?: number): Tensor[];
   unbind(options?: { dim?: number }): Tensor[];
   /** Tensor.unfold: aten::unfold */
   unfold(dimension: number, size: number, step: number): Tensor;
+  unfold(dimension: number, size: number, options: { step: number }): Tensor;
+  unfold(dimension: number, options: { size: number; step: number }): Tensor;
+  unfold(options: { dimension: number; size: number; step: number }): Tensor;
   /** Tensor.uniform_: aten::uniform_ */
   uniform_(from?: number, to?: number, options?: { generator?: null }): this;
+  uniform_(from?: number, options?: { to?: number; generator?: null }): this;
   uniform_(options?: { from?: number; to?: number; generator?: null }): this;
   /** Tensor.unsafe_chunk: aten::unsafe_chunk */
   unsafe_chunk(chunks: number, dim?: number): Tensor[];
   unsafe_chunk(chunks: number, options?: { dim?: number }): Tensor[];
+  unsafe_chunk(options: { chunks: number; dim?: number }): Tensor[];
   /** Tensor.unsafe_split: aten::unsafe_split */
   unsafe_split(split_size: number, dim?: number): Tensor[];
   unsafe_split(split_size: number, options?: { dim?: number }): Tensor[];
+  unsafe_split(options: { split_size: number; dim?: number }): Tensor[];
   /** Tensor.unsafe_split_with_sizes: aten::unsafe_split_with_sizes */
   unsafe_split_with_sizes(split_sizes: number | number[], dim?: number): Tensor[];
   unsafe_split_with_sizes(split_sizes: number | number[], options?: { dim?: number }): Tensor[];
+  unsafe_split_with_sizes(options: { split_sizes: number | number[]; dim?: number }): Tensor[];
+  /** Tensor.unsqueeze: aten::unsqueeze */
+  unsqueeze(dim: number): Tensor;
+  unsqueeze(options: { dim: number }): Tensor;
   /** Tensor.unsqueeze_: aten::unsqueeze_ */
   unsqueeze_(dim: number): this;
+  unsqueeze_(options: { dim: number }): this;
   /** Tensor.values: aten::values */
   values(): Tensor;
   /** Tensor.var: aten::var */
   var(unbiased?: boolean): Tensor;
   var(options?: { unbiased?: boolean }): Tensor;
   var(dim: number | number[] | null, options?: { correction?: number | null; keepdim?: boolean }): Tensor;
-  var(dim: string[], options?: { correction?: number | null; keepdim?: boolean }): Tensor;
+  var(options: { dim: number | number[] | null; correction?: number | null; keepdim?: boolean }): Tensor;
   var(dim: number | number[] | null, unbiased?: boolean, keepdim?: boolean): Tensor;
+  var(dim: number | number[] | null, unbiased?: boolean, options?: { keepdim?: boolean }): Tensor;
   var(dim: number | number[] | null, options?: { unbiased?: boolean; keepdim?: boolean }): Tensor;
-  var(dim: string[], unbiased?: boolean, keepdim?: boolean): Tensor;
-  var(dim: string[], options?: { unbiased?: boolean; keepdim?: boolean }): Tensor;
+  var(options: { dim: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
   /** Tensor.vdot: aten::vdot */
   vdot(other: Tensor): Tensor;
+  vdot(options: { other: Tensor }): Tensor;
   /** Tensor.view_as: aten::view_as */
   view_as(other: Tensor): Tensor;
+  view_as(options: { other: Tensor }): Tensor;
   /** Tensor.vsplit: aten::vsplit */
   vsplit(indices: number | number[]): Tensor[];
+  vsplit(options: { indices: number | number[] }): Tensor[];
   vsplit(...indices: number[]): Tensor[];
   vsplit(sections: number): Tensor[];
+  vsplit(options: { sections: number }): Tensor[];
   /** Tensor.xlogy: aten::xlogy */
   xlogy(other: number | boolean): Tensor;
+  xlogy(options: { other: number | boolean }): Tensor;
   xlogy(other: Tensor): Tensor;
+  xlogy(options: { other: Tensor }): Tensor;
   /** Tensor.xlogy_: aten::xlogy_ */
   xlogy_(other: number | boolean): this;
+  xlogy_(options: { other: number | boolean }): this;
   xlogy_(other: Tensor): this;
+  xlogy_(options: { other: Tensor }): this;
+  /** Tensor.zero_: aten::zero_ */
+  zero_(): this;
 }
 
 /** The generated operators of torch.nn.functional. */
 export interface FunctionalOps {
   /** torch.nn.functional.adaptive_avg_pool1d: aten::adaptive_avg_pool1d */
   adaptive_avg_pool1d(input: Tensor, output_size: number | number[]): Tensor;
+  adaptive_avg_pool1d(input: Tensor, options: { output_size: number | number[] }): Tensor;
   /** torch.nn.functional.adaptive_avg_pool2d: aten::adaptive_avg_pool2d */
   adaptive_avg_pool2d(input: Tensor, output_size: unknown): Tensor;
   (input: Tensor, output_size: unknown, options?: { output_size?: unknown }): Tensor;
@@ -2784,16 +4495,32 @@ export interface FunctionalOps {
   (input: Tensor, output_size: unknown, options?: { output_size?: unknown }): Tensor;
   /** torch.nn.functional.avg_pool1d: aten::avg_pool1d */
   avg_pool1d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], ceil_mode?: boolean, count_include_pad?: boolean): Tensor;
+  avg_pool1d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], ceil_mode?: boolean, options?: { count_include_pad?: boolean }): Tensor;
+  avg_pool1d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], options?: { ceil_mode?: boolean; count_include_pad?: boolean }): Tensor;
+  avg_pool1d(input: Tensor, kernel_size: number | number[], stride?: number | number[], options?: { padding?: number | number[]; ceil_mode?: boolean; count_include_pad?: boolean }): Tensor;
   avg_pool1d(input: Tensor, kernel_size: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; ceil_mode?: boolean; count_include_pad?: boolean }): Tensor;
+  avg_pool1d(input: Tensor, options: { kernel_size: number | number[]; stride?: number | number[]; padding?: number | number[]; ceil_mode?: boolean; count_include_pad?: boolean }): Tensor;
   /** torch.nn.functional.avg_pool2d: aten::avg_pool2d */
   avg_pool2d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], ceil_mode?: boolean, count_include_pad?: boolean, divisor_override?: number | null, options?: { out?: Tensor | Tensor[] }): Tensor;
+  avg_pool2d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], ceil_mode?: boolean, count_include_pad?: boolean, options?: { divisor_override?: number | null; out?: Tensor | Tensor[] }): Tensor;
+  avg_pool2d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], ceil_mode?: boolean, options?: { count_include_pad?: boolean; divisor_override?: number | null; out?: Tensor | Tensor[] }): Tensor;
+  avg_pool2d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], options?: { ceil_mode?: boolean; count_include_pad?: boolean; divisor_override?: number | null; out?: Tensor | Tensor[] }): Tensor;
+  avg_pool2d(input: Tensor, kernel_size: number | number[], stride?: number | number[], options?: { padding?: number | number[]; ceil_mode?: boolean; count_include_pad?: boolean; divisor_override?: number | null; out?: Tensor | Tensor[] }): Tensor;
   avg_pool2d(input: Tensor, kernel_size: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; ceil_mode?: boolean; count_include_pad?: boolean; divisor_override?: number | null; out?: Tensor | Tensor[] }): Tensor;
+  avg_pool2d(input: Tensor, options: { kernel_size: number | number[]; stride?: number | number[]; padding?: number | number[]; ceil_mode?: boolean; count_include_pad?: boolean; divisor_override?: number | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.nn.functional.avg_pool3d: aten::avg_pool3d */
   avg_pool3d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], ceil_mode?: boolean, count_include_pad?: boolean, divisor_override?: number | null, options?: { out?: Tensor | Tensor[] }): Tensor;
+  avg_pool3d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], ceil_mode?: boolean, count_include_pad?: boolean, options?: { divisor_override?: number | null; out?: Tensor | Tensor[] }): Tensor;
+  avg_pool3d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], ceil_mode?: boolean, options?: { count_include_pad?: boolean; divisor_override?: number | null; out?: Tensor | Tensor[] }): Tensor;
+  avg_pool3d(input: Tensor, kernel_size: number | number[], stride?: number | number[], padding?: number | number[], options?: { ceil_mode?: boolean; count_include_pad?: boolean; divisor_override?: number | null; out?: Tensor | Tensor[] }): Tensor;
+  avg_pool3d(input: Tensor, kernel_size: number | number[], stride?: number | number[], options?: { padding?: number | number[]; ceil_mode?: boolean; count_include_pad?: boolean; divisor_override?: number | null; out?: Tensor | Tensor[] }): Tensor;
   avg_pool3d(input: Tensor, kernel_size: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; ceil_mode?: boolean; count_include_pad?: boolean; divisor_override?: number | null; out?: Tensor | Tensor[] }): Tensor;
+  avg_pool3d(input: Tensor, options: { kernel_size: number | number[]; stride?: number | number[]; padding?: number | number[]; ceil_mode?: boolean; count_include_pad?: boolean; divisor_override?: number | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.nn.functional.bilinear: aten::bilinear */
   bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias?: Tensor | null): Tensor;
   bilinear(input1: Tensor, input2: Tensor, weight: Tensor, options?: { bias?: Tensor | null }): Tensor;
+  bilinear(input1: Tensor, input2: Tensor, options: { weight: Tensor; bias?: Tensor | null }): Tensor;
+  bilinear(input1: Tensor, options: { input2: Tensor; weight: Tensor; bias?: Tensor | null }): Tensor;
   /** torch.nn.functional.binary_cross_entropy: aten::binary_cross_entropy */
   binary_cross_entropy(input: Tensor, target: unknown, weight?: unknown, size_average?: unknown, reduce?: unknown, reduction?: unknown): Tensor;
   (input: Tensor, target: unknown, options?: { target?: unknown; weight?: unknown; size_average?: unknown; reduce?: unknown; reduction?: unknown }): Tensor;
@@ -2808,39 +4535,92 @@ export interface FunctionalOps {
   celu_(input: Tensor, options?: { alpha?: number | boolean }): Tensor;
   /** torch.nn.functional.channel_shuffle: aten::channel_shuffle */
   channel_shuffle(input: Tensor, groups: number, options?: { out?: Tensor | Tensor[] }): Tensor;
+  channel_shuffle(input: Tensor, options: { groups: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.nn.functional.conv1d: aten::conv1d */
   conv1d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], dilation?: number | number[], groups?: number): Tensor;
+  conv1d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { groups?: number }): Tensor;
+  conv1d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], options?: { dilation?: number | number[]; groups?: number }): Tensor;
+  conv1d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  conv1d(input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
   conv1d(input: Tensor, weight: Tensor, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  conv1d(input: Tensor, options: { weight: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
   conv1d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, dilation?: number | number[], groups?: number): Tensor;
+  conv1d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, dilation?: number | number[], options?: { groups?: number }): Tensor;
+  conv1d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, options?: { dilation?: number | number[]; groups?: number }): Tensor;
+  conv1d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  conv1d(input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
   conv1d(input: Tensor, weight: Tensor, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  conv1d(input: Tensor, options: { weight: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
   /** torch.nn.functional.conv2d: aten::conv2d */
   conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], dilation?: number | number[], groups?: number): Tensor;
+  conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { groups?: number }): Tensor;
+  conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], options?: { dilation?: number | number[]; groups?: number }): Tensor;
+  conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
   conv2d(input: Tensor, weight: Tensor, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  conv2d(input: Tensor, options: { weight: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
   conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, dilation?: number | number[], groups?: number): Tensor;
+  conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, dilation?: number | number[], options?: { groups?: number }): Tensor;
+  conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, options?: { dilation?: number | number[]; groups?: number }): Tensor;
+  conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
   conv2d(input: Tensor, weight: Tensor, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  conv2d(input: Tensor, options: { weight: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
   /** torch.nn.functional.conv3d: aten::conv3d */
   conv3d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], dilation?: number | number[], groups?: number): Tensor;
+  conv3d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], dilation?: number | number[], options?: { groups?: number }): Tensor;
+  conv3d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], options?: { dilation?: number | number[]; groups?: number }): Tensor;
+  conv3d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  conv3d(input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
   conv3d(input: Tensor, weight: Tensor, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+  conv3d(input: Tensor, options: { weight: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
   conv3d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, dilation?: number | number[], groups?: number): Tensor;
+  conv3d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, dilation?: number | number[], options?: { groups?: number }): Tensor;
+  conv3d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, options?: { dilation?: number | number[]; groups?: number }): Tensor;
+  conv3d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  conv3d(input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
   conv3d(input: Tensor, weight: Tensor, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+  conv3d(input: Tensor, options: { weight: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
   /** torch.nn.functional.conv_tbc: aten::conv_tbc */
   conv_tbc(input: Tensor, weight: Tensor, bias: Tensor, pad?: number, options?: { out?: Tensor | Tensor[] }): Tensor;
   conv_tbc(input: Tensor, weight: Tensor, bias: Tensor, options?: { pad?: number; out?: Tensor | Tensor[] }): Tensor;
+  conv_tbc(input: Tensor, weight: Tensor, options: { bias: Tensor; pad?: number; out?: Tensor | Tensor[] }): Tensor;
+  conv_tbc(input: Tensor, options: { weight: Tensor; bias: Tensor; pad?: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.nn.functional.conv_transpose1d: aten::conv_transpose1d */
   conv_transpose1d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], output_padding?: number | number[], groups?: number, dilation?: number | number[]): Tensor;
+  conv_transpose1d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], output_padding?: number | number[], groups?: number, options?: { dilation?: number | number[] }): Tensor;
+  conv_transpose1d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], output_padding?: number | number[], options?: { groups?: number; dilation?: number | number[] }): Tensor;
+  conv_transpose1d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], options?: { output_padding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  conv_transpose1d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { padding?: number | number[]; output_padding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  conv_transpose1d(input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { stride?: number | number[]; padding?: number | number[]; output_padding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
   conv_transpose1d(input: Tensor, weight: Tensor, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; output_padding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  conv_transpose1d(input: Tensor, options: { weight: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; output_padding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
   /** torch.nn.functional.conv_transpose2d: aten::conv_transpose2d */
   conv_transpose2d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], output_padding?: number | number[], groups?: number, dilation?: number | number[]): Tensor;
+  conv_transpose2d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], output_padding?: number | number[], groups?: number, options?: { dilation?: number | number[] }): Tensor;
+  conv_transpose2d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], output_padding?: number | number[], options?: { groups?: number; dilation?: number | number[] }): Tensor;
+  conv_transpose2d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], options?: { output_padding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  conv_transpose2d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { padding?: number | number[]; output_padding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  conv_transpose2d(input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { stride?: number | number[]; padding?: number | number[]; output_padding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
   conv_transpose2d(input: Tensor, weight: Tensor, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; output_padding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  conv_transpose2d(input: Tensor, options: { weight: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; output_padding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
   /** torch.nn.functional.conv_transpose3d: aten::conv_transpose3d */
   conv_transpose3d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], output_padding?: number | number[], groups?: number, dilation?: number | number[]): Tensor;
+  conv_transpose3d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], output_padding?: number | number[], groups?: number, options?: { dilation?: number | number[] }): Tensor;
+  conv_transpose3d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], output_padding?: number | number[], options?: { groups?: number; dilation?: number | number[] }): Tensor;
+  conv_transpose3d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], options?: { output_padding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  conv_transpose3d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], options?: { padding?: number | number[]; output_padding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  conv_transpose3d(input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { stride?: number | number[]; padding?: number | number[]; output_padding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
   conv_transpose3d(input: Tensor, weight: Tensor, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; output_padding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+  conv_transpose3d(input: Tensor, options: { weight: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; output_padding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
   /** torch.nn.functional.cosine_embedding_loss: aten::cosine_embedding_loss */
   cosine_embedding_loss(input1: unknown, input2: unknown, target: unknown, margin?: unknown, size_average?: unknown, reduce?: unknown, reduction?: unknown): Tensor;
   (input1: unknown, input2: unknown, target: unknown, options?: { input1?: unknown; input2?: unknown; target?: unknown; margin?: unknown; size_average?: unknown; reduce?: unknown; reduction?: unknown }): Tensor;
   /** torch.nn.functional.cosine_similarity: aten::cosine_similarity */
   cosine_similarity(x1: Tensor, x2: Tensor, dim?: number, eps?: number): Tensor;
+  cosine_similarity(x1: Tensor, x2: Tensor, dim?: number, options?: { eps?: number }): Tensor;
   cosine_similarity(x1: Tensor, x2: Tensor, options?: { dim?: number; eps?: number }): Tensor;
+  cosine_similarity(x1: Tensor, options: { x2: Tensor; dim?: number; eps?: number }): Tensor;
   /** torch.nn.functional.ctc_loss: aten::ctc_loss */
   ctc_loss(log_probs: unknown, targets: unknown, input_lengths: unknown, target_lengths: unknown, blank?: unknown, reduction?: unknown, zero_infinity?: unknown): Tensor;
   (log_probs: unknown, targets: unknown, input_lengths: unknown, target_lengths: unknown, options?: { log_probs?: unknown; targets?: unknown; input_lengths?: unknown; target_lengths?: unknown; blank?: unknown; reduction?: unknown; zero_infinity?: unknown }): Tensor;
@@ -2849,6 +4629,8 @@ export interface FunctionalOps {
   (input: Tensor, options?: { alpha?: unknown; inplace?: unknown }): Tensor;
   /** torch.nn.functional.elu_: aten::elu_ */
   elu_(input: Tensor, alpha?: number | boolean, scale?: number | boolean, input_scale?: number | boolean): Tensor;
+  elu_(input: Tensor, alpha?: number | boolean, scale?: number | boolean, options?: { input_scale?: number | boolean }): Tensor;
+  elu_(input: Tensor, alpha?: number | boolean, options?: { scale?: number | boolean; input_scale?: number | boolean }): Tensor;
   elu_(input: Tensor, options?: { alpha?: number | boolean; scale?: number | boolean; input_scale?: number | boolean }): Tensor;
   /** torch.nn.functional.gelu: aten::gelu */
   gelu(input: Tensor, options?: { approximate?: string; out?: Tensor | Tensor[] }): Tensor;
@@ -2872,6 +4654,7 @@ export interface FunctionalOps {
   (input: Tensor, options?: { min_val?: unknown; max_val?: unknown; inplace?: unknown }): Tensor;
   /** torch.nn.functional.hardtanh_: aten::hardtanh_ */
   hardtanh_(input: Tensor, min_val?: number | boolean, max_val?: number | boolean): Tensor;
+  hardtanh_(input: Tensor, min_val?: number | boolean, options?: { max_val?: number | boolean }): Tensor;
   hardtanh_(input: Tensor, options?: { min_val?: number | boolean; max_val?: number | boolean }): Tensor;
   /** torch.nn.functional.hinge_embedding_loss: aten::hinge_embedding_loss */
   hinge_embedding_loss(input: Tensor, target: unknown, margin?: unknown, size_average?: unknown, reduce?: unknown, reduction?: unknown): Tensor;
@@ -2897,6 +4680,7 @@ export interface FunctionalOps {
   /** torch.nn.functional.linear: aten::linear */
   linear(input: Tensor, weight: Tensor, bias?: Tensor | null, options?: { out?: Tensor | Tensor[] }): Tensor;
   linear(input: Tensor, weight: Tensor, options?: { bias?: Tensor | null; out?: Tensor | Tensor[] }): Tensor;
+  linear(input: Tensor, options: { weight: Tensor; bias?: Tensor | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.nn.functional.margin_ranking_loss: aten::margin_ranking_loss */
   margin_ranking_loss(input1: unknown, input2: unknown, target: unknown, margin?: unknown, size_average?: unknown, reduce?: unknown, reduction?: unknown): Tensor;
   (input1: unknown, input2: unknown, target: unknown, options?: { input1?: unknown; input2?: unknown; target?: unknown; margin?: unknown; size_average?: unknown; reduce?: unknown; reduction?: unknown }): Tensor;
@@ -2911,27 +4695,36 @@ export interface FunctionalOps {
   (input: Tensor, target: unknown, options?: { target?: unknown; size_average?: unknown; reduce?: unknown; reduction?: unknown }): Tensor;
   /** torch.nn.functional.native_channel_shuffle: aten::native_channel_shuffle */
   native_channel_shuffle(input: Tensor, groups: number): Tensor;
+  native_channel_shuffle(input: Tensor, options: { groups: number }): Tensor;
   /** torch.nn.functional.one_hot: aten::one_hot */
   one_hot(input: Tensor, num_classes?: number): Tensor;
   one_hot(input: Tensor, options?: { num_classes?: number }): Tensor;
   /** torch.nn.functional.pad: aten::pad */
   pad(input: Tensor, pad: number | number[], mode?: string, value?: number | null): Tensor;
+  pad(input: Tensor, pad: number | number[], mode?: string, options?: { value?: number | null }): Tensor;
   pad(input: Tensor, pad: number | number[], options?: { mode?: string; value?: number | null }): Tensor;
+  pad(input: Tensor, options: { pad: number | number[]; mode?: string; value?: number | null }): Tensor;
   /** torch.nn.functional.pairwise_distance: aten::pairwise_distance */
   pairwise_distance(x1: Tensor, x2: Tensor, p?: number, eps?: number, keepdim?: boolean): Tensor;
+  pairwise_distance(x1: Tensor, x2: Tensor, p?: number, eps?: number, options?: { keepdim?: boolean }): Tensor;
+  pairwise_distance(x1: Tensor, x2: Tensor, p?: number, options?: { eps?: number; keepdim?: boolean }): Tensor;
   pairwise_distance(x1: Tensor, x2: Tensor, options?: { p?: number; eps?: number; keepdim?: boolean }): Tensor;
+  pairwise_distance(x1: Tensor, options: { x2: Tensor; p?: number; eps?: number; keepdim?: boolean }): Tensor;
   /** torch.nn.functional.pdist: aten::pdist */
   pdist(input: Tensor, p?: number): Tensor;
   pdist(input: Tensor, options?: { p?: number }): Tensor;
   /** torch.nn.functional.pixel_shuffle: aten::pixel_shuffle */
   pixel_shuffle(input: Tensor, upscale_factor: number, options?: { out?: Tensor | Tensor[] }): Tensor;
+  pixel_shuffle(input: Tensor, options: { upscale_factor: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.nn.functional.pixel_unshuffle: aten::pixel_unshuffle */
   pixel_unshuffle(input: Tensor, downscale_factor: number, options?: { out?: Tensor | Tensor[] }): Tensor;
+  pixel_unshuffle(input: Tensor, options: { downscale_factor: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.nn.functional.poisson_nll_loss: aten::poisson_nll_loss */
   poisson_nll_loss(input: Tensor, target: unknown, log_input?: unknown, full?: unknown, size_average?: unknown, eps?: unknown, reduce?: unknown, reduction?: unknown): Tensor;
   (input: Tensor, target: unknown, options?: { target?: unknown; log_input?: unknown; full?: unknown; size_average?: unknown; eps?: unknown; reduce?: unknown; reduction?: unknown }): Tensor;
   /** torch.nn.functional.prelu: aten::prelu */
   prelu(input: Tensor, weight: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  prelu(input: Tensor, options: { weight: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.nn.functional.relu6: aten::relu6 */
   relu6(input: Tensor, inplace?: unknown): Tensor;
   (input: Tensor, options?: { inplace?: unknown }): Tensor;
@@ -2940,6 +4733,9 @@ export interface FunctionalOps {
   (input: Tensor, options?: { lower?: unknown; upper?: unknown; training?: unknown; inplace?: unknown }): Tensor;
   /** torch.nn.functional.rrelu_: aten::rrelu_ */
   rrelu_(input: Tensor, lower?: number | boolean, upper?: number | boolean, training?: boolean, generator?: null): Tensor;
+  rrelu_(input: Tensor, lower?: number | boolean, upper?: number | boolean, training?: boolean, options?: { generator?: null }): Tensor;
+  rrelu_(input: Tensor, lower?: number | boolean, upper?: number | boolean, options?: { training?: boolean; generator?: null }): Tensor;
+  rrelu_(input: Tensor, lower?: number | boolean, options?: { upper?: number | boolean; training?: boolean; generator?: null }): Tensor;
   rrelu_(input: Tensor, options?: { lower?: number | boolean; upper?: number | boolean; training?: boolean; generator?: null }): Tensor;
   /** torch.nn.functional.selu: aten::selu */
   selu(input: Tensor, inplace?: unknown): Tensor;
@@ -2960,6 +4756,7 @@ export interface FunctionalOps {
   (input: Tensor, target: unknown, options?: { target?: unknown; size_average?: unknown; reduce?: unknown; reduction?: unknown }): Tensor;
   /** torch.nn.functional.softplus: aten::softplus */
   softplus(input: Tensor, beta?: number | boolean, threshold?: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  softplus(input: Tensor, beta?: number | boolean, options?: { threshold?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   softplus(input: Tensor, options?: { beta?: number | boolean; threshold?: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.nn.functional.softshrink: aten::softshrink */
   softshrink(input: Tensor, lambd?: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
@@ -2969,6 +4766,8 @@ export interface FunctionalOps {
   (input: Tensor, options?: {  }): Tensor;
   /** torch.nn.functional.threshold_: aten::threshold_ */
   threshold_(input: Tensor, threshold: number | boolean, value: number | boolean): Tensor;
+  threshold_(input: Tensor, threshold: number | boolean, options: { value: number | boolean }): Tensor;
+  threshold_(input: Tensor, options: { threshold: number | boolean; value: number | boolean }): Tensor;
   /** torch.nn.functional.triplet_margin_loss: aten::triplet_margin_loss */
   triplet_margin_loss(anchor: unknown, positive: unknown, negative: unknown, margin?: unknown, p?: unknown, eps?: unknown, swap?: unknown, size_average?: unknown, reduce?: unknown, reduction?: unknown): Tensor;
   (anchor: unknown, positive: unknown, negative: unknown, options?: { anchor?: unknown; positive?: unknown; negative?: unknown; margin?: unknown; p?: unknown; eps?: unknown; swap?: unknown; size_average?: unknown; reduce?: unknown; reduction?: unknown }): Tensor;
@@ -2984,8 +4783,10 @@ export interface LinalgOps {
   cond(input: Tensor, p?: number | boolean | null, options?: { out?: Tensor | Tensor[] }): Tensor;
   cond(input: Tensor, options?: { p?: number | boolean | null; out?: Tensor | Tensor[] }): Tensor;
   cond(input: Tensor, p: string, options?: { out?: Tensor | Tensor[] }): Tensor;
+  cond(input: Tensor, options: { p: string; out?: Tensor | Tensor[] }): Tensor;
   /** torch.linalg.cross: aten::linalg_cross */
   cross(input: Tensor, other: Tensor, options?: { dim?: number; out?: Tensor | Tensor[] }): Tensor;
+  cross(input: Tensor, options: { other: Tensor; dim?: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.linalg.det: aten::linalg_det */
   det(A: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.linalg.diagonal: aten::linalg_diagonal */
@@ -3002,6 +4803,7 @@ export interface LinalgOps {
   eigvalsh(input: Tensor, options?: { UPLO?: string; out?: Tensor | Tensor[] }): Tensor;
   /** torch.linalg.householder_product: aten::linalg_householder_product */
   householder_product(input: Tensor, tau: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  householder_product(input: Tensor, options: { tau: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.linalg.inv: aten::linalg_inv */
   inv(A: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.linalg.inv_ex: aten::linalg_inv_ex */
@@ -3012,9 +4814,12 @@ export interface LinalgOps {
   ldl_factor_ex(input: Tensor, options?: { hermitian?: boolean; check_errors?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ LD: Tensor; pivots: Tensor; info: Tensor }>;
   /** torch.linalg.ldl_solve: aten::linalg_ldl_solve */
   ldl_solve(LD: Tensor, pivots: Tensor, B: Tensor, options?: { hermitian?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  ldl_solve(LD: Tensor, pivots: Tensor, options: { B: Tensor; hermitian?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  ldl_solve(LD: Tensor, options: { pivots: Tensor; B: Tensor; hermitian?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.linalg.lstsq: aten::linalg_lstsq */
   lstsq(input: Tensor, b: Tensor, rcond?: number | null, options?: { driver?: string | null; out?: Tensor | Tensor[] }): NamedTuple<{ solution: Tensor; residuals: Tensor; rank: Tensor; singular_values: Tensor }>;
   lstsq(input: Tensor, b: Tensor, options?: { rcond?: number | null; driver?: string | null; out?: Tensor | Tensor[] }): NamedTuple<{ solution: Tensor; residuals: Tensor; rank: Tensor; singular_values: Tensor }>;
+  lstsq(input: Tensor, options: { b: Tensor; rcond?: number | null; driver?: string | null; out?: Tensor | Tensor[] }): NamedTuple<{ solution: Tensor; residuals: Tensor; rank: Tensor; singular_values: Tensor }>;
   /** torch.linalg.lu: aten::linalg_lu */
   lu(A: Tensor, options?: { pivot?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ P: Tensor; L: Tensor; U: Tensor }>;
   /** torch.linalg.lu_factor: aten::linalg_lu_factor */
@@ -3023,38 +4828,54 @@ export interface LinalgOps {
   lu_factor_ex(A: Tensor, options?: { pivot?: boolean; check_errors?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ LU: Tensor; pivots: Tensor; info: Tensor }>;
   /** torch.linalg.lu_solve: aten::linalg_lu_solve */
   lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, options?: { left?: boolean; adjoint?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  lu_solve(LU: Tensor, pivots: Tensor, options: { B: Tensor; left?: boolean; adjoint?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  lu_solve(LU: Tensor, options: { pivots: Tensor; B: Tensor; left?: boolean; adjoint?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.linalg.matmul: aten::linalg_matmul */
   matmul(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  matmul(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.linalg.matrix_exp: aten::linalg_matrix_exp */
   matrix_exp(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.linalg.matrix_norm: aten::linalg_matrix_norm */
   matrix_norm(input: Tensor, ord: number | boolean, dim?: number | number[], keepdim?: boolean, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
+  matrix_norm(input: Tensor, ord: number | boolean, dim?: number | number[], options?: { keepdim?: boolean; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   matrix_norm(input: Tensor, ord: number | boolean, options?: { dim?: number | number[]; keepdim?: boolean; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
+  matrix_norm(input: Tensor, options: { ord: number | boolean; dim?: number | number[]; keepdim?: boolean; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   matrix_norm(input: Tensor, ord?: string, dim?: number | number[], keepdim?: boolean, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
+  matrix_norm(input: Tensor, ord?: string, dim?: number | number[], options?: { keepdim?: boolean; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
+  matrix_norm(input: Tensor, ord?: string, options?: { dim?: number | number[]; keepdim?: boolean; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   matrix_norm(input: Tensor, options?: { ord?: string; dim?: number | number[]; keepdim?: boolean; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.linalg.matrix_power: aten::linalg_matrix_power */
   matrix_power(input: Tensor, n: number, options?: { out?: Tensor | Tensor[] }): Tensor;
+  matrix_power(input: Tensor, options: { n: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.linalg.matrix_rank: aten::linalg_matrix_rank */
   matrix_rank(input: Tensor, tol: number, hermitian?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   matrix_rank(input: Tensor, tol: number, options?: { hermitian?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  matrix_rank(input: Tensor, options: { tol: number; hermitian?: boolean; out?: Tensor | Tensor[] }): Tensor;
   matrix_rank(input: Tensor, options?: { atol?: number | null; rtol?: number | null; hermitian?: boolean; out?: Tensor | Tensor[] }): Tensor;
   matrix_rank(input: Tensor, options?: { atol?: Tensor | null; rtol?: Tensor | null; hermitian?: boolean; out?: Tensor | Tensor[] }): Tensor;
   matrix_rank(input: Tensor, tol: Tensor, hermitian?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   matrix_rank(input: Tensor, tol: Tensor, options?: { hermitian?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  matrix_rank(input: Tensor, options: { tol: Tensor; hermitian?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.linalg.multi_dot: aten::linalg_multi_dot */
   multi_dot(tensors: Tensor[], options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.linalg.norm: aten::linalg_norm */
   norm(input: Tensor, ord?: number | boolean | null, dim?: number | number[] | null, keepdim?: boolean, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
+  norm(input: Tensor, ord?: number | boolean | null, dim?: number | number[] | null, options?: { keepdim?: boolean; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
+  norm(input: Tensor, ord?: number | boolean | null, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   norm(input: Tensor, options?: { ord?: number | boolean | null; dim?: number | number[] | null; keepdim?: boolean; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   norm(input: Tensor, ord: string, dim?: number | number[] | null, keepdim?: boolean, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
+  norm(input: Tensor, ord: string, dim?: number | number[] | null, options?: { keepdim?: boolean; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   norm(input: Tensor, ord: string, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
+  norm(input: Tensor, options: { ord: string; dim?: number | number[] | null; keepdim?: boolean; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.linalg.pinv: aten::linalg_pinv */
   pinv(input: Tensor, rcond: number, hermitian?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   pinv(input: Tensor, rcond: number, options?: { hermitian?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  pinv(input: Tensor, options: { rcond: number; hermitian?: boolean; out?: Tensor | Tensor[] }): Tensor;
   pinv(input: Tensor, options?: { atol?: number | null; rtol?: number | null; hermitian?: boolean; out?: Tensor | Tensor[] }): Tensor;
   pinv(input: Tensor, options?: { atol?: Tensor | null; rtol?: Tensor | null; hermitian?: boolean; out?: Tensor | Tensor[] }): Tensor;
   pinv(input: Tensor, rcond: Tensor, hermitian?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   pinv(input: Tensor, rcond: Tensor, options?: { hermitian?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  pinv(input: Tensor, options: { rcond: Tensor; hermitian?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.linalg.qr: aten::linalg_qr */
   qr(A: Tensor, mode?: string, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ Q: Tensor; R: Tensor }>;
   qr(A: Tensor, options?: { mode?: string; out?: Tensor | Tensor[] }): NamedTuple<{ Q: Tensor; R: Tensor }>;
@@ -3062,10 +4883,13 @@ export interface LinalgOps {
   slogdet(A: Tensor, options?: { out?: Tensor | Tensor[] }): NamedTuple<{ sign: Tensor; logabsdet: Tensor }>;
   /** torch.linalg.solve: aten::linalg_solve */
   solve(A: Tensor, B: Tensor, options?: { left?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  solve(A: Tensor, options: { B: Tensor; left?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.linalg.solve_ex: aten::linalg_solve_ex */
   solve_ex(A: Tensor, B: Tensor, options?: { left?: boolean; check_errors?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ result: Tensor; info: Tensor }>;
+  solve_ex(A: Tensor, options: { B: Tensor; left?: boolean; check_errors?: boolean; out?: Tensor | Tensor[] }): NamedTuple<{ result: Tensor; info: Tensor }>;
   /** torch.linalg.solve_triangular: aten::linalg_solve_triangular */
   solve_triangular(input: Tensor, B: Tensor, options?: { upper?: boolean; left?: boolean; unitriangular?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  solve_triangular(input: Tensor, options: { B: Tensor; upper?: boolean; left?: boolean; unitriangular?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.linalg.svd: aten::linalg_svd */
   svd(A: Tensor, full_matrices?: boolean, options?: { driver?: string | null; out?: Tensor | Tensor[] }): NamedTuple<{ U: Tensor; S: Tensor; Vh: Tensor }>;
   svd(A: Tensor, options?: { full_matrices?: boolean; driver?: string | null; out?: Tensor | Tensor[] }): NamedTuple<{ U: Tensor; S: Tensor; Vh: Tensor }>;
@@ -3077,12 +4901,16 @@ export interface LinalgOps {
   /** torch.linalg.tensorsolve: aten::linalg_tensorsolve */
   tensorsolve(input: Tensor, other: Tensor, dims?: number | number[] | null, options?: { out?: Tensor | Tensor[] }): Tensor;
   tensorsolve(input: Tensor, other: Tensor, options?: { dims?: number | number[] | null; out?: Tensor | Tensor[] }): Tensor;
+  tensorsolve(input: Tensor, options: { other: Tensor; dims?: number | number[] | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.linalg.vander: aten::linalg_vander */
   vander(x: Tensor, options?: { N?: number | null }): Tensor;
   /** torch.linalg.vecdot: aten::linalg_vecdot */
   vecdot(x: Tensor, y: Tensor, options?: { dim?: number; out?: Tensor | Tensor[] }): Tensor;
+  vecdot(x: Tensor, options: { y: Tensor; dim?: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.linalg.vector_norm: aten::linalg_vector_norm */
   vector_norm(input: Tensor, ord?: number | boolean, dim?: number | number[] | null, keepdim?: boolean, options?: { dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
+  vector_norm(input: Tensor, ord?: number | boolean, dim?: number | number[] | null, options?: { keepdim?: boolean; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
+  vector_norm(input: Tensor, ord?: number | boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
   vector_norm(input: Tensor, options?: { ord?: number | boolean; dim?: number | number[] | null; keepdim?: boolean; dtype?: Dtype | null; out?: Tensor | Tensor[] }): Tensor;
 }
 
@@ -3100,20 +4928,32 @@ export interface SpecialOps {
   bessel_y1(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.special.chebyshev_polynomial_t: aten::special_chebyshev_polynomial_t */
   chebyshev_polynomial_t(x: Tensor, n: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  chebyshev_polynomial_t(x: Tensor, options: { n: Tensor; out?: Tensor | Tensor[] }): Tensor;
   chebyshev_polynomial_t(x: Tensor, n: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  chebyshev_polynomial_t(x: Tensor, options: { n: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   chebyshev_polynomial_t(x: number | boolean, n: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  chebyshev_polynomial_t(x: number | boolean, options: { n: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.special.chebyshev_polynomial_u: aten::special_chebyshev_polynomial_u */
   chebyshev_polynomial_u(x: Tensor, n: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  chebyshev_polynomial_u(x: Tensor, options: { n: Tensor; out?: Tensor | Tensor[] }): Tensor;
   chebyshev_polynomial_u(x: Tensor, n: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  chebyshev_polynomial_u(x: Tensor, options: { n: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   chebyshev_polynomial_u(x: number | boolean, n: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  chebyshev_polynomial_u(x: number | boolean, options: { n: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.special.chebyshev_polynomial_v: aten::special_chebyshev_polynomial_v */
   chebyshev_polynomial_v(x: Tensor, n: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  chebyshev_polynomial_v(x: Tensor, options: { n: Tensor; out?: Tensor | Tensor[] }): Tensor;
   chebyshev_polynomial_v(x: Tensor, n: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  chebyshev_polynomial_v(x: Tensor, options: { n: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   chebyshev_polynomial_v(x: number | boolean, n: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  chebyshev_polynomial_v(x: number | boolean, options: { n: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.special.chebyshev_polynomial_w: aten::special_chebyshev_polynomial_w */
   chebyshev_polynomial_w(x: Tensor, n: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  chebyshev_polynomial_w(x: Tensor, options: { n: Tensor; out?: Tensor | Tensor[] }): Tensor;
   chebyshev_polynomial_w(x: Tensor, n: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  chebyshev_polynomial_w(x: Tensor, options: { n: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   chebyshev_polynomial_w(x: number | boolean, n: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  chebyshev_polynomial_w(x: number | boolean, options: { n: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.special.digamma: aten::special_digamma */
   digamma(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.special.entr: aten::special_entr */
@@ -3134,18 +4974,26 @@ export interface SpecialOps {
   expm1(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.special.gammainc: aten::special_gammainc */
   gammainc(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  gammainc(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.special.gammaincc: aten::special_gammaincc */
   gammaincc(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  gammaincc(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.special.gammaln: aten::special_gammaln */
   gammaln(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.special.hermite_polynomial_h: aten::special_hermite_polynomial_h */
   hermite_polynomial_h(x: Tensor, n: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  hermite_polynomial_h(x: Tensor, options: { n: Tensor; out?: Tensor | Tensor[] }): Tensor;
   hermite_polynomial_h(x: Tensor, n: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  hermite_polynomial_h(x: Tensor, options: { n: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   hermite_polynomial_h(x: number | boolean, n: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  hermite_polynomial_h(x: number | boolean, options: { n: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.special.hermite_polynomial_he: aten::special_hermite_polynomial_he */
   hermite_polynomial_he(x: Tensor, n: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  hermite_polynomial_he(x: Tensor, options: { n: Tensor; out?: Tensor | Tensor[] }): Tensor;
   hermite_polynomial_he(x: Tensor, n: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  hermite_polynomial_he(x: Tensor, options: { n: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   hermite_polynomial_he(x: number | boolean, n: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  hermite_polynomial_he(x: number | boolean, options: { n: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.special.i0: aten::special_i0 */
   i0(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.special.i0e: aten::special_i0e */
@@ -3156,24 +5004,32 @@ export interface SpecialOps {
   i1e(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.special.laguerre_polynomial_l: aten::special_laguerre_polynomial_l */
   laguerre_polynomial_l(x: Tensor, n: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  laguerre_polynomial_l(x: Tensor, options: { n: Tensor; out?: Tensor | Tensor[] }): Tensor;
   laguerre_polynomial_l(x: Tensor, n: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  laguerre_polynomial_l(x: Tensor, options: { n: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   laguerre_polynomial_l(x: number | boolean, n: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  laguerre_polynomial_l(x: number | boolean, options: { n: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.special.legendre_polynomial_p: aten::special_legendre_polynomial_p */
   legendre_polynomial_p(x: Tensor, n: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  legendre_polynomial_p(x: Tensor, options: { n: Tensor; out?: Tensor | Tensor[] }): Tensor;
   legendre_polynomial_p(x: Tensor, n: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  legendre_polynomial_p(x: Tensor, options: { n: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   legendre_polynomial_p(x: number | boolean, n: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  legendre_polynomial_p(x: number | boolean, options: { n: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.special.log1p: aten::special_log1p */
   log1p(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.special.log_ndtr: aten::special_log_ndtr */
   log_ndtr(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.special.log_softmax: aten::special_log_softmax */
   log_softmax(input: Tensor, dim: number, options?: { dtype?: Dtype | null }): Tensor;
+  log_softmax(input: Tensor, options: { dim: number; dtype?: Dtype | null }): Tensor;
   /** torch.special.logit: aten::special_logit */
   logit(input: Tensor, eps?: number | null, options?: { out?: Tensor | Tensor[] }): Tensor;
   logit(input: Tensor, options?: { eps?: number | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.special.logsumexp: aten::special_logsumexp */
   logsumexp(input: Tensor, dim: number | number[], keepdim?: boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
   logsumexp(input: Tensor, dim: number | number[], options?: { keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
+  logsumexp(input: Tensor, options: { dim: number | number[]; keepdim?: boolean; out?: Tensor | Tensor[] }): Tensor;
   /** torch.special.modified_bessel_i0: aten::special_modified_bessel_i0 */
   modified_bessel_i0(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.special.modified_bessel_i1: aten::special_modified_bessel_i1 */
@@ -3184,12 +5040,14 @@ export interface SpecialOps {
   modified_bessel_k1(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.special.multigammaln: aten::special_multigammaln */
   multigammaln(input: Tensor, p: number, options?: { out?: Tensor | Tensor[] }): Tensor;
+  multigammaln(input: Tensor, options: { p: number; out?: Tensor | Tensor[] }): Tensor;
   /** torch.special.ndtr: aten::special_ndtr */
   ndtr(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.special.ndtri: aten::special_ndtri */
   ndtri(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.special.polygamma: aten::special_polygamma */
   polygamma(n: number, input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  polygamma(n: number, options: { input: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.special.psi: aten::special_psi */
   psi(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.special.round: aten::special_round */
@@ -3200,107 +5058,165 @@ export interface SpecialOps {
   scaled_modified_bessel_k1(x: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.special.shifted_chebyshev_polynomial_t: aten::special_shifted_chebyshev_polynomial_t */
   shifted_chebyshev_polynomial_t(x: Tensor, n: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  shifted_chebyshev_polynomial_t(x: Tensor, options: { n: Tensor; out?: Tensor | Tensor[] }): Tensor;
   shifted_chebyshev_polynomial_t(x: Tensor, n: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  shifted_chebyshev_polynomial_t(x: Tensor, options: { n: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   shifted_chebyshev_polynomial_t(x: number | boolean, n: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  shifted_chebyshev_polynomial_t(x: number | boolean, options: { n: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.special.shifted_chebyshev_polynomial_u: aten::special_shifted_chebyshev_polynomial_u */
   shifted_chebyshev_polynomial_u(x: Tensor, n: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  shifted_chebyshev_polynomial_u(x: Tensor, options: { n: Tensor; out?: Tensor | Tensor[] }): Tensor;
   shifted_chebyshev_polynomial_u(x: Tensor, n: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  shifted_chebyshev_polynomial_u(x: Tensor, options: { n: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   shifted_chebyshev_polynomial_u(x: number | boolean, n: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  shifted_chebyshev_polynomial_u(x: number | boolean, options: { n: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.special.shifted_chebyshev_polynomial_v: aten::special_shifted_chebyshev_polynomial_v */
   shifted_chebyshev_polynomial_v(x: Tensor, n: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  shifted_chebyshev_polynomial_v(x: Tensor, options: { n: Tensor; out?: Tensor | Tensor[] }): Tensor;
   shifted_chebyshev_polynomial_v(x: Tensor, n: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  shifted_chebyshev_polynomial_v(x: Tensor, options: { n: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   shifted_chebyshev_polynomial_v(x: number | boolean, n: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  shifted_chebyshev_polynomial_v(x: number | boolean, options: { n: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.special.shifted_chebyshev_polynomial_w: aten::special_shifted_chebyshev_polynomial_w */
   shifted_chebyshev_polynomial_w(x: Tensor, n: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  shifted_chebyshev_polynomial_w(x: Tensor, options: { n: Tensor; out?: Tensor | Tensor[] }): Tensor;
   shifted_chebyshev_polynomial_w(x: Tensor, n: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  shifted_chebyshev_polynomial_w(x: Tensor, options: { n: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   shifted_chebyshev_polynomial_w(x: number | boolean, n: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  shifted_chebyshev_polynomial_w(x: number | boolean, options: { n: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.special.sinc: aten::special_sinc */
   sinc(input: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.special.softmax: aten::special_softmax */
   softmax(input: Tensor, dim: number, dtype?: Dtype | null): Tensor;
   softmax(input: Tensor, dim: number, options?: { dtype?: Dtype | null }): Tensor;
+  softmax(input: Tensor, options: { dim: number; dtype?: Dtype | null }): Tensor;
   /** torch.special.spherical_bessel_j0: aten::special_spherical_bessel_j0 */
   spherical_bessel_j0(x: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
   /** torch.special.xlog1py: aten::special_xlog1py */
   xlog1py(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  xlog1py(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   xlog1py(input: Tensor, other: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  xlog1py(input: Tensor, options: { other: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   xlog1py(input: number | boolean, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  xlog1py(input: number | boolean, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.special.xlogy: aten::special_xlogy */
   xlogy(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  xlogy(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   xlogy(input: Tensor, other: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  xlogy(input: Tensor, options: { other: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   xlogy(input: number | boolean, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  xlogy(input: number | boolean, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   /** torch.special.zeta: aten::special_zeta */
   zeta(input: Tensor, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  zeta(input: Tensor, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
   zeta(input: Tensor, other: number | boolean, options?: { out?: Tensor | Tensor[] }): Tensor;
+  zeta(input: Tensor, options: { other: number | boolean; out?: Tensor | Tensor[] }): Tensor;
   zeta(input: number | boolean, other: Tensor, options?: { out?: Tensor | Tensor[] }): Tensor;
+  zeta(input: number | boolean, options: { other: Tensor; out?: Tensor | Tensor[] }): Tensor;
 }
 
 /** The generated operators of torch.fft. */
 export interface FftOps {
   /** torch.fft.fft: aten::fft_fft */
   fft(input: Tensor, n?: number | null, dim?: number, norm?: string | null, options?: { out?: Tensor | Tensor[] }): Tensor;
+  fft(input: Tensor, n?: number | null, dim?: number, options?: { norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
+  fft(input: Tensor, n?: number | null, options?: { dim?: number; norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
   fft(input: Tensor, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.fft.fft2: aten::fft_fft2 */
   fft2(input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, options?: { out?: Tensor | Tensor[] }): Tensor;
+  fft2(input: Tensor, s?: number | number[] | null, dim?: number | number[], options?: { norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
+  fft2(input: Tensor, s?: number | number[] | null, options?: { dim?: number | number[]; norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
   fft2(input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.fft.fftfreq: aten::fft_fftfreq */
   fftfreq(n: number, d?: number, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   fftfreq(n: number, options?: { d?: number; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   /** torch.fft.fftn: aten::fft_fftn */
   fftn(input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, options?: { out?: Tensor | Tensor[] }): Tensor;
+  fftn(input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, options?: { norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
+  fftn(input: Tensor, s?: number | number[] | null, options?: { dim?: number | number[] | null; norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
   fftn(input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.fft.fftshift: aten::fft_fftshift */
   fftshift(input: Tensor, dim?: number | number[] | null): Tensor;
   fftshift(input: Tensor, options?: { dim?: number | number[] | null }): Tensor;
   /** torch.fft.hfft: aten::fft_hfft */
   hfft(input: Tensor, n?: number | null, dim?: number, norm?: string | null, options?: { out?: Tensor | Tensor[] }): Tensor;
+  hfft(input: Tensor, n?: number | null, dim?: number, options?: { norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
+  hfft(input: Tensor, n?: number | null, options?: { dim?: number; norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
   hfft(input: Tensor, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.fft.hfft2: aten::fft_hfft2 */
   hfft2(input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, options?: { out?: Tensor | Tensor[] }): Tensor;
+  hfft2(input: Tensor, s?: number | number[] | null, dim?: number | number[], options?: { norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
+  hfft2(input: Tensor, s?: number | number[] | null, options?: { dim?: number | number[]; norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
   hfft2(input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.fft.hfftn: aten::fft_hfftn */
   hfftn(input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, options?: { out?: Tensor | Tensor[] }): Tensor;
+  hfftn(input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, options?: { norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
+  hfftn(input: Tensor, s?: number | number[] | null, options?: { dim?: number | number[] | null; norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
   hfftn(input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.fft.ifft: aten::fft_ifft */
   ifft(input: Tensor, n?: number | null, dim?: number, norm?: string | null, options?: { out?: Tensor | Tensor[] }): Tensor;
+  ifft(input: Tensor, n?: number | null, dim?: number, options?: { norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
+  ifft(input: Tensor, n?: number | null, options?: { dim?: number; norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
   ifft(input: Tensor, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.fft.ifft2: aten::fft_ifft2 */
   ifft2(input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, options?: { out?: Tensor | Tensor[] }): Tensor;
+  ifft2(input: Tensor, s?: number | number[] | null, dim?: number | number[], options?: { norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
+  ifft2(input: Tensor, s?: number | number[] | null, options?: { dim?: number | number[]; norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
   ifft2(input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.fft.ifftn: aten::fft_ifftn */
   ifftn(input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, options?: { out?: Tensor | Tensor[] }): Tensor;
+  ifftn(input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, options?: { norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
+  ifftn(input: Tensor, s?: number | number[] | null, options?: { dim?: number | number[] | null; norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
   ifftn(input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.fft.ifftshift: aten::fft_ifftshift */
   ifftshift(input: Tensor, dim?: number | number[] | null): Tensor;
   ifftshift(input: Tensor, options?: { dim?: number | number[] | null }): Tensor;
   /** torch.fft.ihfft: aten::fft_ihfft */
   ihfft(input: Tensor, n?: number | null, dim?: number, norm?: string | null, options?: { out?: Tensor | Tensor[] }): Tensor;
+  ihfft(input: Tensor, n?: number | null, dim?: number, options?: { norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
+  ihfft(input: Tensor, n?: number | null, options?: { dim?: number; norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
   ihfft(input: Tensor, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.fft.ihfft2: aten::fft_ihfft2 */
   ihfft2(input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, options?: { out?: Tensor | Tensor[] }): Tensor;
+  ihfft2(input: Tensor, s?: number | number[] | null, dim?: number | number[], options?: { norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
+  ihfft2(input: Tensor, s?: number | number[] | null, options?: { dim?: number | number[]; norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
   ihfft2(input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.fft.ihfftn: aten::fft_ihfftn */
   ihfftn(input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, options?: { out?: Tensor | Tensor[] }): Tensor;
+  ihfftn(input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, options?: { norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
+  ihfftn(input: Tensor, s?: number | number[] | null, options?: { dim?: number | number[] | null; norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
   ihfftn(input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.fft.irfft: aten::fft_irfft */
   irfft(input: Tensor, n?: number | null, dim?: number, norm?: string | null, options?: { out?: Tensor | Tensor[] }): Tensor;
+  irfft(input: Tensor, n?: number | null, dim?: number, options?: { norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
+  irfft(input: Tensor, n?: number | null, options?: { dim?: number; norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
   irfft(input: Tensor, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.fft.irfft2: aten::fft_irfft2 */
   irfft2(input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, options?: { out?: Tensor | Tensor[] }): Tensor;
+  irfft2(input: Tensor, s?: number | number[] | null, dim?: number | number[], options?: { norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
+  irfft2(input: Tensor, s?: number | number[] | null, options?: { dim?: number | number[]; norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
   irfft2(input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.fft.irfftn: aten::fft_irfftn */
   irfftn(input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, options?: { out?: Tensor | Tensor[] }): Tensor;
+  irfftn(input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, options?: { norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
+  irfftn(input: Tensor, s?: number | number[] | null, options?: { dim?: number | number[] | null; norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
   irfftn(input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.fft.rfft: aten::fft_rfft */
   rfft(input: Tensor, n?: number | null, dim?: number, norm?: string | null, options?: { out?: Tensor | Tensor[] }): Tensor;
+  rfft(input: Tensor, n?: number | null, dim?: number, options?: { norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
+  rfft(input: Tensor, n?: number | null, options?: { dim?: number; norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
   rfft(input: Tensor, options?: { n?: number | null; dim?: number; norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.fft.rfft2: aten::fft_rfft2 */
   rfft2(input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, options?: { out?: Tensor | Tensor[] }): Tensor;
+  rfft2(input: Tensor, s?: number | number[] | null, dim?: number | number[], options?: { norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
+  rfft2(input: Tensor, s?: number | number[] | null, options?: { dim?: number | number[]; norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
   rfft2(input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
   /** torch.fft.rfftfreq: aten::fft_rfftfreq */
   rfftfreq(n: number, d?: number, options?: { dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   rfftfreq(n: number, options?: { d?: number; dtype?: Dtype | null; layout?: Layout | null; device?: DeviceLike | null; pin_memory?: boolean | null; out?: Tensor | Tensor[]; requires_grad?: boolean }): Tensor;
   /** torch.fft.rfftn: aten::fft_rfftn */
   rfftn(input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, options?: { out?: Tensor | Tensor[] }): Tensor;
+  rfftn(input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, options?: { norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
+  rfftn(input: Tensor, s?: number | number[] | null, options?: { dim?: number | number[] | null; norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
   rfftn(input: Tensor, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null; out?: Tensor | Tensor[] }): Tensor;
 }

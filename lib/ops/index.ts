@@ -5,7 +5,7 @@
  * dispatcher. The names and their types are generated from the schemas (./generated.ts).
  */
 import type { NativeTensor } from '../../binding';
-import { native } from '../binding';
+import { bindingPath, native } from '../binding';
 import { Device } from '../device';
 import { Tensor, ValuesIndices } from '../tensor';
 import { checkBool, invalidValue, isOptions, parseArgs } from '../validate';
@@ -17,9 +17,15 @@ export type { Layout, MemoryFormat, NamedTuple } from './types';
 export { ReturnTuple } from './types';
 
 const NativeTensorClass = native.Tensor;
+// The addon's own callOp, without lib/binding.ts's throwing wrapper (a rest-args apply per call): this file throws
+// the Error it returns itself (wrap()), the one place that reads its results.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const rawCallOp = (require(bindingPath) as { callOp: typeof native.callOp }).callOp;
+const kNativeError = '__lenetTorchError';
 
 /** A JS argument as the native side takes it: a Tensor as its handle, a Device as its name, arrays of them. */
 function unwrap(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
   if (value instanceof Tensor) return value._h;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
@@ -54,6 +60,7 @@ function wrap(op: string, result: unknown, self: Tensor | undefined, options: Re
   }
   if (Array.isArray(result)) return result.map((r) => wrap(op, r, self, options));
   if (result !== null && typeof result === 'object') {
+    if ((result as Record<string, unknown>)[kNativeError] === true) throw result;
     const fields: Record<string, unknown> = {};
     for (const key of Object.keys(result)) fields[key] = wrap(op, (result as Record<string, unknown>)[key], self, options);
     const keys = Object.keys(fields);
@@ -68,9 +75,12 @@ function wrap(op: string, result: unknown, self: Tensor | undefined, options: Re
 /** Calls operator `id` (opLookup) with Python-style arguments: positional values, then an optional options object. */
 export function callOp(id: number, op: string, self: Tensor | undefined, args: readonly unknown[]): unknown {
   let n = args.length;
+  // f(x, undefined) is f(x), as JS defaults read it.
+  while (n > 0 && args[n - 1] === undefined) n--;
   let options: Record<string, unknown> | null = null;
-  if (n > 0 && isOptions(args[n - 1])) {
-    options = args[n - 1] as Record<string, unknown>;
+  const last = n > 0 ? args[n - 1] : undefined;
+  if (typeof last === 'object' && last !== null && !(last instanceof Tensor) && isOptions(last)) {
+    options = last;
     n--;
   }
   const kwargs = options === null ? null : unwrapOptions(options);
@@ -78,13 +88,13 @@ export function callOp(id: number, op: string, self: Tensor | undefined, args: r
   let result: unknown;
   switch (n) {
     // The common arities without an intermediate array.
-    case 0: result = native.callOp(id, kwargs, handle); break;
-    case 1: result = native.callOp(id, kwargs, handle, unwrap(args[0])); break;
-    case 2: result = native.callOp(id, kwargs, handle, unwrap(args[0]), unwrap(args[1])); break;
+    case 0: result = rawCallOp(id, kwargs, handle); break;
+    case 1: result = rawCallOp(id, kwargs, handle, unwrap(args[0])); break;
+    case 2: result = rawCallOp(id, kwargs, handle, unwrap(args[0]), unwrap(args[1])); break;
     default: {
       const rest = new Array<unknown>(n);
       for (let i = 0; i < n; i++) rest[i] = unwrap(args[i]);
-      result = native.callOp(id, kwargs, handle, ...rest);
+      result = rawCallOp(id, kwargs, handle, ...rest);
     }
   }
   return wrap(op, result, self, options);

@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+// Per-call cost of small ops, lenet-torch vs PyTorch (Debian's python3-torch: the same libtorch), in one run:
+// 1-element float32 tensors, one thread, `--calls` calls after a warm-up, the peers alternating for `--rounds`
+// rounds; medians in microseconds a call.   node test/bench/percall.js [--calls 200000] [--rounds 5]
+'use strict';
+const { spawnSync } = require('node:child_process');
+const os = require('node:os');
+const { parseArgs } = require('node:util');
+
+const { values: opts } = parseArgs({ options: { calls: { type: 'string', default: '200000' }, rounds: { type: 'string', default: '5' }, python: { type: 'string', default: '/usr/bin/python3' }, child: { type: 'boolean', default: false } } });
+const CALLS = Number(opts.calls);
+const ROUNDS = Number(opts.rounds);
+
+// [label, JS body, Python body]: a and b are 1-element float32 tensors.
+const CASES = [
+  ['a.add(b)', (a, b) => a.add(b), 'a.add(b)'],
+  ['torch.add(a, b)', (a, b, torch) => torch.add(a, b), 'torch.add(a, b)'],
+  ['torch.relu(a)', (a, b, torch) => torch.relu(a), 'torch.relu(a)'],
+  ['a.relu()', (a) => a.relu(), 'a.relu()'],
+  ['a.sum()', (a) => a.sum(), 'a.sum()'],
+  ['a.mul_(1)', (a) => a.mul_(1), 'a.mul_(1)'],
+];
+
+function node() {
+  const { torch } = require('../../dist');
+  torch.set_num_threads(1);
+  const a = torch.ones(1), b = torch.ones(1);
+  const out = {};
+  for (const [label, fn] of CASES) {
+    for (let i = 0; i < 20000; i++) fn(a, b, torch);
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < CALLS; i++) fn(a, b, torch);
+    out[label] = Number(process.hrtime.bigint() - t0) / CALLS / 1000;
+  }
+  return out;
+}
+
+const PY = `
+import json, sys, time, torch
+torch.set_num_threads(1)
+a = torch.ones(1); b = torch.ones(1)
+calls = int(sys.argv[1]); out = {}
+for label, body in json.loads(sys.argv[2]):
+    f = eval('lambda: ' + body)
+    for _ in range(20000): f()
+    t0 = time.perf_counter_ns()
+    for _ in range(calls): f()
+    out[label] = (time.perf_counter_ns() - t0) / calls / 1000
+print(json.dumps(out))
+`;
+
+function python() {
+  const p = spawnSync(opts.python, ['-c', PY, String(CALLS), JSON.stringify(CASES.map(([l, , py]) => [l, py]))], { encoding: 'utf8' });
+  if (p.status !== 0) throw new Error(p.stderr);
+  return JSON.parse(p.stdout);
+}
+
+if (process.argv.includes('--child')) {
+  process.stdout.write(JSON.stringify(node()));
+} else {
+  const trials = { 'lenet-torch': [], PyTorch: [] };
+  for (let r = 0; r < ROUNDS; r++) {
+    // Each peer in a process of its own, alternating.
+    const p = spawnSync(process.execPath, [__filename, '--child', '--calls', String(CALLS)], { encoding: 'utf8' });
+    if (p.status !== 0) throw new Error(p.stderr);
+    trials['lenet-torch'].push(JSON.parse(p.stdout));
+    trials.PyTorch.push(python());
+    process.stderr.write(`round ${r + 1}/${ROUNDS} done\n`);
+  }
+  const median = (xs) => { const s = [...xs].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
+  console.log(`${new Date().toISOString()}, ${os.cpus()[0].model}, Node ${process.version}, ${CALLS} calls x ${ROUNDS} rounds, 1 thread\n`);
+  console.log('| call | lenet-torch (us) | PyTorch (us) | ratio |');
+  console.log('|---|---:|---:|---:|');
+  for (const [label] of CASES) {
+    const l = median(trials['lenet-torch'].map((t) => t[label]));
+    const p = median(trials.PyTorch.map((t) => t[label]));
+    console.log(`| \`${label}\` | ${l.toFixed(2)} | ${p.toFixed(2)} | ${(l / p).toFixed(2)} |`);
+  }
+}
