@@ -156,8 +156,9 @@ export declare class NativeHold {
 }
 
 /**
- * A c10d process group (native/distributed.h), made by initProcessGroup. Collectives are issued on the calling
- * thread, in call order, and waited for off it.
+ * A c10d process group (native/distributed.h), made by initProcessGroup. Collectives take their turn on the calling
+ * thread, in call order; the ranks' agreement check, the collective and the wait run off it (but for the blocking
+ * ones), and they reach the backend in turn.
  */
 export declare class NativeProcessGroup {
   private constructor();
@@ -171,8 +172,13 @@ export declare class NativeProcessGroup {
   barrier(): Promise<void>;
   /** Blocks: the parameters' gradients averaged across ranks in place (a missing one counts as zeros). */
   averageGradients(params: NativeTensor[]): void;
-  /** Blocks: rank 0's parameter values copied into every rank's, in place. */
+  /**
+   * Blocks: the ranks' parameter layouts compared (the same Error on every rank when they differ), then rank 0's
+   * values copied into every rank's, in place.
+   */
   broadcastParameters(params: NativeTensor[]): void;
+  /** broadcastParameters off the main thread, the modules' trees held for `activity` until it settles. */
+  broadcastParametersAsync(modules: NativeModule[], params: NativeTensor[], activity: string): Promise<void>;
   /** This handle lets go of the group; later calls throw. */
   destroy(): void;
 }

@@ -50,26 +50,56 @@ export interface DistributedSamplerOptions {
   rank?: number;
   /** Reshuffle on every epoch (default true): the same order on every rank, drawn from seed + epoch. */
   shuffle?: boolean;
-  /** The shuffle's seed (default 0), the same on every rank. */
-  seed?: number;
+  /** The shuffle's seed (default 0), the same on every rank: an integer 0 .. 2^64 - 1 (a bigint above 2^53 - 1). */
+  seed?: number | bigint;
   /** Drop the tail that does not divide evenly across ranks (default false: repeat the first examples to fill it). */
   drop_last?: boolean;
 }
 
-// A small seeded generator (mulberry32): every rank draws the same permutation from the same seed, without touching
-// torch.manual_seed's generator.
-function permutation(n: number, seed: number): Int32Array {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+const MAX_SEED = 2n ** 64n - 1n;
+
+// An integer seed 0 .. 2^64 - 1, as torch.Generator.manual_seed takes (PyTorch also wraps negative ones; we refuse
+// them, as torch.manual_seed here does): a number (a safe integer) or a bigint.
+function checkSeed(value: unknown): number | bigint {
+  const expected = 'an integer in 0..2^64-1 (a bigint above 2^53-1)';
+  if (typeof value === 'bigint') {
+    if (value < 0n || value > MAX_SEED) throw invalidValue('seed', expected, value);
+    return value;
+  }
+  return checkInt('seed', value, { min: 0, expected });
+}
+
+/**
+ * torch.randperm(n, generator=torch.Generator().manual_seed(seed)), as PyTorch's DistributedSampler draws it, so
+ * that a seed shuffles alike here and in PyTorch: libtorch's CPU generator is an MT19937 seeded with the seed's low
+ * 32 bits (PyTorch's seeds 0 and 2^32 shuffle alike too), and randperm swaps r[i] with r[i + random() % (n - i)].
+ * (libtorch 2.x draws 64-bit numbers instead for n >= 2^32 / 20, far beyond what an Int32Array of indices holds here.)
+ */
+function randperm(n: number, seed: bigint): Int32Array {
+  const N = 624;
+  const M = 397;
+  const mt = new Uint32Array(N);
+  mt[0] = Number(seed & 0xffffffffn);
+  for (let i = 1; i < N; i++) mt[i] = Math.imul(1812433253, mt[i - 1] ^ (mt[i - 1] >>> 30)) + i;
+  let next = N;
+  const random = (): number => {
+    if (next === N) {
+      for (let k = 0; k < N; k++) {
+        const y = (mt[k] & 0x80000000) | (mt[(k + 1) % N] & 0x7fffffff);
+        mt[k] = mt[(k + M) % N] ^ (y >>> 1) ^ (y & 1 ? 0x9908b0df : 0);
+      }
+      next = 0;
+    }
+    let y = mt[next++];
+    y ^= y >>> 11;
+    y ^= (y << 7) & 0x9d2c5680;
+    y ^= (y << 15) & 0xefc60000;
+    y ^= y >>> 18;
+    return y >>> 0;
   };
   const order = Int32Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(next() * (i + 1));
+  for (let i = 0; i < n - 1; i++) {
+    const j = i + (random() % (n - i));
     [order[i], order[j]] = [order[j], order[i]];
   }
   return order;
@@ -79,7 +109,8 @@ function permutation(n: number, seed: number): Int32Array {
  * This rank's share of a data set, as torch.utils.data.DistributedSampler: the (shuffled) indices padded to a
  * multiple of num_replicas, then every num_replicas-th from `rank`, so the ranks' shares are disjoint and equal in
  * size. Give it to a DataLoader (`sampler`), and call set_epoch(epoch) before each epoch for a new shuffle
- * (train_ch6 does). The shuffle is seeded by `seed + epoch`, the same on every rank, but is not PyTorch's permutation.
+ * (train_ch6 does). The shuffle is PyTorch's: torch.randperm from a generator seeded with `seed + epoch`, the same on
+ * every rank, so each rank gets the indices PyTorch's DistributedSampler would give it.
  * @example const loader = new DataLoader(dataset, { batch_size: 128, sampler: new DistributedSampler(dataset) });
  * @throws TypeError / RangeError naming the argument; Error when num_replicas or rank is left to a default process
  *   group that does not exist.
@@ -89,7 +120,7 @@ export class DistributedSampler implements Iterable<number> {
   readonly num_replicas: number;
   readonly rank: number;
   readonly shuffle: boolean;
-  readonly seed: number;
+  readonly seed: number | bigint;
   readonly drop_last: boolean;
   /** Examples this rank gets per epoch. */
   readonly num_samples: number;
@@ -98,7 +129,7 @@ export class DistributedSampler implements Iterable<number> {
   private epoch = 0;
 
   constructor(dataset: Dataset, options?: DistributedSamplerOptions);
-  constructor(dataset: Dataset, num_replicas?: number, rank?: number, shuffle?: boolean, seed?: number, drop_last?: boolean);
+  constructor(dataset: Dataset, num_replicas?: number, rank?: number, shuffle?: boolean, seed?: number | bigint, drop_last?: boolean);
   constructor(dataset: Dataset, ...args: unknown[]) {
     if (dataset === null || typeof dataset !== 'object' || typeof (dataset as Dataset)._source !== 'function') {
       throw invalidType('dataset', 'a Dataset (e.g. a TensorDataset)', dataset);
@@ -112,7 +143,7 @@ export class DistributedSampler implements Iterable<number> {
       throw invalidValue('rank', `an integer in 0..${this.num_replicas - 1} (num_replicas ${this.num_replicas})`, this.rank);
     }
     this.shuffle = checkBool('shuffle', a.shuffle ?? true);
-    this.seed = checkInt('seed', a.seed ?? 0, { min: 0 });
+    this.seed = checkSeed(a.seed ?? 0);
     this.drop_last = checkBool('drop_last', a.drop_last ?? false);
     const n = dataset.length;
     const r = this.num_replicas;
@@ -125,15 +156,22 @@ export class DistributedSampler implements Iterable<number> {
     return this.num_samples;
   }
 
-  /** Sets the epoch, which seeds the next shuffle (seed + epoch): call it before each epoch. */
+  /**
+   * Sets the epoch, which seeds the next shuffle (seed + epoch): call it before each epoch.
+   * @throws TypeError / RangeError for an epoch that is not a non-negative integer, or takes seed + epoch past 2^64 - 1.
+   */
   set_epoch(epoch: number): void {
     checkArgCount('DistributedSampler.set_epoch', arguments.length, 1);
-    this.epoch = checkInt('epoch', epoch, { min: 0 });
+    checkInt('epoch', epoch, { min: 0 });
+    if (BigInt(this.seed) + BigInt(epoch) > MAX_SEED) {
+      throw invalidValue('epoch', `an integer whose sum with seed (${this.seed}) is at most 2^64-1`, epoch);
+    }
+    this.epoch = epoch;
   }
 
   private _indices(): Int32Array {
     const n = this.dataset.length;
-    const all = this.shuffle ? permutation(n, this.seed + this.epoch) : Int32Array.from({ length: n }, (_, i) => i);
+    const all = this.shuffle ? randperm(n, BigInt(this.seed) + BigInt(this.epoch)) : Int32Array.from({ length: n }, (_, i) => i);
     const mine = new Int32Array(this.num_samples);
     for (let i = 0; i < this.num_samples; i++) mine[i] = all[(this.rank + i * this.num_replicas) % n];
     return mine;

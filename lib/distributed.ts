@@ -2,11 +2,13 @@
  * torch.distributed over libtorch's c10d: one default process group per process (Gloo on the CPU, NCCL on CUDA
  * builds that have it), made by a TCPStore rendezvous as PyTorch's env:// and tcp:// init methods make it, and its
  * collectives. Collectives run off the main thread and resolve when done; every rank must issue the same ones in the
- * same order, as in PyTorch.
+ * same order, as in PyTorch. Each collective first checks, with one small all-gather, that every rank makes the same
+ * call on a tensor of the same dtype and shape, and rejects on every rank with the same Error when they do not (Gloo
+ * itself would abort the process, or mix the ranks' bytes).
  */
 import { native } from './binding';
 import { defaultGroup, hasDefaultGroup, setDefaultGroup } from './process_group';
-import { Tensor } from './tensor';
+import { integerRange, Tensor } from './tensor';
 import {
   atCaller, checkArgCount, checkInt, checkNumber, checkOptions, checkString, invalidType, invalidValue, parseArgs,
 } from './validate';
@@ -25,7 +27,7 @@ export interface InitProcessGroupOptions {
   backend?: Backend;
   /** 'env://' (the default: MASTER_ADDR and MASTER_PORT) or 'tcp://host:port'. */
   init_method?: string;
-  /** Seconds to wait for the other ranks and for each collective (default 1800, PyTorch's 30 minutes). */
+  /** Seconds to wait for the other ranks and for each collective (default 1800, PyTorch's 30 minutes; at most 1e9). */
   timeout?: number;
   /** Processes in the group (default $WORLD_SIZE). */
   world_size?: number;
@@ -60,13 +62,25 @@ export function is_initialized(): boolean {
   return hasDefaultGroup();
 }
 
+// Ranks and world sizes are C ints in c10d and Gloo.
+const MAX_WORLD_SIZE = 2 ** 31 - 1;
+// Gloo waits until now + timeout on a nanosecond clock: 1e9 s (about 32 years) stays far inside its int64.
+const MAX_TIMEOUT = 1e9;
+
+/** world_size or rank: given, else from the environment; an integer min..MAX_WORLD_SIZE - 1 + min. */
 function envInt(name: string, value: unknown, fallback: string | undefined, min: number): number {
-  if (value !== undefined) return checkInt(name, value, { min });
+  const max = MAX_WORLD_SIZE - 1 + min;
+  const check = (label: string, v: unknown) => {
+    const n = checkInt(label, v, { min, expected: `an integer in ${min}..${max}` });
+    if (n > max) throw invalidValue(label, `an integer in ${min}..${max}`, v);
+    return n;
+  };
+  if (value !== undefined) return check(name, value);
   if (fallback === undefined) {
     throw new Error(`Error initializing torch.distributed using env:// rendezvous: environment variable ${name.toUpperCase()} expected, but not set`);
   }
-  if (!/^\d+$/.test(fallback)) throw invalidValue(`$${name.toUpperCase()}`, `an integer >= ${min}`, fallback);
-  return checkInt(`$${name.toUpperCase()}`, Number(fallback), { min });
+  if (!/^\d+$/.test(fallback)) throw invalidValue(`$${name.toUpperCase()}`, `an integer in ${min}..${max}`, fallback);
+  return check(`$${name.toUpperCase()}`, Number(fallback));
 }
 
 function envString(name: string): string {
@@ -84,7 +98,8 @@ function envString(name: string): string {
  * and $WORLD_SIZE, as lenet-torch-run (and torchrun) set them.
  * @example await torch.distributed.init_process_group('gloo');
  * @example await torch.distributed.init_process_group({ backend: 'gloo', init_method: 'tcp://127.0.0.1:29500', rank: 0, world_size: 2 });
- * @throws TypeError / RangeError naming the argument (a rank outside 0 .. world_size - 1, say); an Error when a
+ * @throws TypeError / RangeError naming the argument (a rank outside 0 .. world_size - 1, a world_size above
+ *   2^31 - 1, say); an Error when a
  *   variable env:// needs is not set or the default group exists; rejects with an Error when this build lacks the
  *   backend, the port is taken, the ranks disagree on world_size or a peer does not come within `timeout`.
  */
@@ -96,7 +111,7 @@ export async function init_process_group(backend?: Backend | InitProcessGroupOpt
   const name = checkString('backend', a.backend ?? 'gloo', BACKENDS);
   const method = a.init_method ?? 'env://';
   if (typeof method !== 'string') throw invalidType('init_method', "'env://' or 'tcp://host:port'", method);
-  const timeout = checkNumber('timeout', a.timeout ?? 1800, { gt: 0 });
+  const timeout = checkNumber('timeout', a.timeout ?? 1800, { gt: 0, max: MAX_TIMEOUT, expected: `a number of seconds in (0, ${MAX_TIMEOUT}]` });
   let host: string;
   let port: number;
   const tcp = /^tcp:\/\/(\[[^\]]+\]|[^:/]+):(\d+)\/?$/.exec(method);
@@ -160,23 +175,30 @@ function checkTensor(value: unknown): Tensor {
 
 /**
  * Reduces `tensor` across all ranks in place, as torch.distributed.all_reduce: every rank ends with the sum (or
- * the ReduceOp given). Resolves when done.
+ * the ReduceOp given). Resolves when done. A tensor that is not contiguous (a view) is reduced as a contiguous copy
+ * and the result written back into it.
  * @example await dist.all_reduce(t); // t is now the sum over ranks
- * @throws TypeError / RangeError naming the argument; Error before init_process_group; rejects with the backend's
- *   Error (a peer gone, a timeout).
+ * @throws TypeError / RangeError naming the argument (AVG of an integer tensor, say); Error before
+ *   init_process_group; rejects with the same Error on every rank when the ranks' calls differ (a tensor of another
+ *   dtype or shape, another collective), and with the backend's Error when a peer is gone or the timeout passes.
  */
 export function all_reduce(tensor: Tensor, op: ReduceOpName = ReduceOp.SUM): Promise<void> {
   const caller = new Error();
   checkArgCount('distributed.all_reduce', arguments.length, 2);
   const t = checkTensor(tensor);
   const o = checkString('op', op, REDUCE_OPS);
+  if (o === ReduceOp.AVG && (t.dtype === 'bool' || integerRange(t.dtype) !== null)) {
+    // The sum would be written, then the division refused.
+    throw invalidValue('op', `'sum', 'product', 'min' or 'max' for dtype ${t.dtype} (AVG divides: it needs a floating-point tensor)`, op);
+  }
   const g = defaultGroup();
   return settle(caller, () => g.allReduce(t._h, o));
 }
 
 /**
- * Copies rank `src`'s `tensor` into every rank's, in place, as torch.distributed.broadcast. Resolves when done.
- * @throws TypeError / RangeError naming the argument; Error before init_process_group.
+ * Copies rank `src`'s `tensor` into every rank's, in place, as torch.distributed.broadcast (a view too, as
+ * all_reduce). Resolves when done.
+ * @throws TypeError / RangeError naming the argument; Error before init_process_group; rejects as all_reduce does.
  */
 export function broadcast(tensor: Tensor, src: number): Promise<void> {
   const caller = new Error();
@@ -188,7 +210,10 @@ export function broadcast(tensor: Tensor, src: number): Promise<void> {
   return settle(caller, () => g.broadcast(t._h, s));
 }
 
-/** Resolves once every rank has called barrier(), as torch.distributed.barrier. @throws Error before init_process_group. */
+/**
+ * Resolves once every rank has called barrier(), as torch.distributed.barrier.
+ * @throws Error before init_process_group; rejects as all_reduce does (another collective on a rank, a peer gone).
+ */
 export function barrier(): Promise<void> {
   const caller = new Error();
   checkArgCount('distributed.barrier', arguments.length, 0);

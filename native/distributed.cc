@@ -4,10 +4,16 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/version.h>
 
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #ifdef LT_WITH_GLOO
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
@@ -17,6 +23,8 @@
 #endif
 
 #include "common.h"
+#include "hold.h"
+#include "module.h"
 #include "tensor.h"
 #include "worker.h"
 
@@ -31,13 +39,73 @@ using C10dBackend = c10d::Backend;
 using C10dBackend = c10d::ProcessGroup;
 #endif
 
+// A collective's place in its group's line. Every rank must hand its collectives to the backend in the same order,
+// the order of the calls; a call takes its turn where it is made (the main thread, in program order), and its
+// collective, issued later on another thread once the ranks have agreed on it, waits for every earlier turn.
+class Turn {
+ public:
+  explicit Turn(Collectives& group);
+  // Passes the turn on if it was never taken (after the earlier ones: no collective may overtake another).
+  ~Turn();
+  Turn(const Turn&) = delete;
+  Turn& operator=(const Turn&) = delete;
+
+  // Runs issue() once every earlier turn has issued its collective, then lets the next turn go (also on a throw).
+  template <typename Fn>
+  auto Take(Fn&& issue) -> decltype(issue()) {
+    WaitFor();
+    struct Passer {
+      Turn* turn;
+      ~Passer() { turn->Pass(); }
+    } passer{this};
+    return issue();
+  }
+
+ private:
+  void WaitFor();
+  void Pass();
+
+  Collectives& group_;
+  uint64_t number_ = 0;
+  bool passed_ = false;
+};
+
 struct Collectives {
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<C10dBackend> backend;
   std::string name;
   int rank = 0;
   int size = 1;
+  std::chrono::milliseconds timeout{0};
+  // Turn's line: the next number to hand out, and the number whose collective may be issued now.
+  std::mutex mutex;
+  std::condition_variable passed;
+  uint64_t next_turn = 0;
+  uint64_t serving = 0;
 };
+
+Turn::Turn(Collectives& group) : group_(group) {
+  std::lock_guard<std::mutex> lock(group_.mutex);
+  number_ = group_.next_turn++;
+}
+
+Turn::~Turn() {
+  if (!passed_) Take([] {});
+}
+
+void Turn::WaitFor() {
+  std::unique_lock<std::mutex> lock(group_.mutex);
+  group_.passed.wait(lock, [&] { return group_.serving == number_; });
+}
+
+void Turn::Pass() {
+  {
+    std::lock_guard<std::mutex> lock(group_.mutex);
+    ++group_.serving;
+    passed_ = true;
+  }
+  group_.passed.notify_all();
+}
 
 namespace {
 
@@ -175,6 +243,7 @@ class RendezvousWorker : public PromiseWorker {
     group->name = r_.backend;
     group->rank = r_.rank;
     group->size = r_.size;
+    group->timeout = r_.timeout;
     group_ = std::move(group);
   }
 
@@ -189,31 +258,276 @@ class RendezvousWorker : public PromiseWorker {
   std::shared_ptr<Collectives> group_;
 };
 
-// Waits off the main thread for a collective that the main thread issued (so that every rank issues its
-// collectives in program order, whatever order libuv's threads run in); `then` runs after, on that thread.
-class WaitWorker : public PromiseWorker {
- public:
-  WaitWorker(Napi::Env env, c10::intrusive_ptr<c10d::Work> work, std::function<void()> then)
-      : PromiseWorker(env, "lenet-torch:collective"), work_(std::move(work)), then_(std::move(then)) {}
+// The collectives, as the ranks compare them.
+enum class Kind : int64_t { kAllReduce = 1, kBroadcast, kBarrier, kParameters, kGradients };
 
- protected:
-  void Run() override {
-    work_->wait();
-    if (then_) then_();
-  }
-  Napi::Value Result() override { return Env().Undefined(); }
+// all_reduce's ops, in the order of the codes the ranks compare ('avg' is a sum, divided after).
+const std::vector<std::string> kReduceOps{"sum", "avg", "product", "min", "max"};
 
- private:
-  c10::intrusive_ptr<c10d::Work> work_;
-  std::function<void()> then_;
-};
+int64_t ReduceOpCode(const std::string& op) {
+  const auto it = std::find(kReduceOps.begin(), kReduceOps.end(), op);
+  if (it == kReduceOps.end()) throw std::invalid_argument("unsupported reduce op '" + op + "'");
+  return it - kReduceOps.begin();
+}
 
-c10d::ReduceOp ParseReduceOp(const std::string& op) {
-  if (op == "sum" || op == "avg") return c10d::ReduceOp::SUM;  // Gloo has no AVG: a sum, then divided
+c10d::ReduceOp ReduceOpOf(int64_t code) {
+  const auto& op = kReduceOps.at(code);
   if (op == "product") return c10d::ReduceOp::PRODUCT;
   if (op == "min") return c10d::ReduceOp::MIN;
   if (op == "max") return c10d::ReduceOp::MAX;
-  throw std::invalid_argument("unsupported reduce op '" + op + "'");
+  return c10d::ReduceOp::SUM;  // sum, and avg: Gloo has no AVG
+}
+
+// A rank's call, as the ranks compare it: the collective, its argument (the reduce op's code, the source rank)
+// and its tensors.
+struct Request {
+  Kind kind;
+  int64_t arg = 0;
+  std::vector<at::Tensor> tensors;
+};
+
+// The tensors' layout as integers: for each, its dtype, device type, number of dimensions and sizes.
+std::vector<int64_t> Layout(const std::vector<at::Tensor>& tensors) {
+  std::vector<int64_t> layout;
+  for (const auto& t : tensors) {
+    layout.push_back(static_cast<int64_t>(t.scalar_type()));
+    layout.push_back(static_cast<int64_t>(t.device().type()));
+    layout.push_back(t.dim());
+    for (const auto size : t.sizes()) layout.push_back(size);
+  }
+  return layout;
+}
+
+// FNV-1a over the layout: the ranks compare this instead of layouts of any length.
+int64_t Fingerprint(const std::vector<int64_t>& layout) {
+  uint64_t hash = 14695981039346656037ULL;
+  for (const auto v : layout) {
+    for (int byte = 0; byte < 8; ++byte) {
+      hash ^= (static_cast<uint64_t>(v) >> (8 * byte)) & 0xff;
+      hash *= 1099511628211ULL;
+    }
+  }
+  return static_cast<int64_t>(hash);
+}
+
+// Every rank's `mine` (the same length on every rank), in rank order. Blocks; the group's timeout applies.
+std::vector<std::vector<int64_t>> AllGather(Collectives& g, const std::vector<int64_t>& mine, const c10::Device& device) {
+  auto input = torch::tensor(c10::ArrayRef<int64_t>(mine), torch::kInt64).to(device);
+  std::vector<std::vector<at::Tensor>> outputs(1);
+  for (int r = 0; r < g.size; ++r) outputs[0].push_back(torch::empty_like(input));
+  std::vector<at::Tensor> inputs{input};
+  g.backend->allgather(outputs, inputs)->wait();
+  std::vector<std::vector<int64_t>> all;
+  for (const auto& t : outputs[0]) {
+    const auto cpu = t.cpu();
+    all.emplace_back(cpu.data_ptr<int64_t>(), cpu.data_ptr<int64_t>() + cpu.numel());
+  }
+  return all;
+}
+
+// Where the check's all-gathers run: the CPU for Gloo; NCCL gathers on this rank's GPU.
+c10::Device CheckDevice(const Collectives& g, const std::vector<at::Tensor>& tensors) {
+  if (g.name != "nccl") return c10::kCPU;
+  for (const auto& t : tensors) {
+    if (t.is_cuda()) return t.device();
+  }
+  const auto gpus = std::max<int64_t>(1, static_cast<int64_t>(torch::cuda::device_count()));
+  return {c10::kCUDA, static_cast<c10::DeviceIndex>(g.rank % gpus)};
+}
+
+std::string DtypeWord(int64_t code) {
+  if (code < 0 || code >= static_cast<int64_t>(at::ScalarType::NumOptions)) return "dtype #" + std::to_string(code);
+  return DtypeName(static_cast<at::ScalarType>(code));
+}
+
+// The tensor at `at` of a layout in words ("float32 [2, 3]", "float32 [2] on cuda"); `at` moves past it.
+std::string TensorWords(const std::vector<int64_t>& layout, size_t& at) {
+  if (at + 3 > layout.size()) return "?";
+  const auto dtype = layout[at], device = layout[at + 1], ndim = layout[at + 2];
+  at += 3;
+  std::string words = DtypeWord(dtype) + " [";
+  for (int64_t d = 0; d < ndim && at < layout.size(); ++d, ++at) words += (d ? ", " : "") + std::to_string(layout[at]);
+  words += "]";
+  if (device != static_cast<int64_t>(c10::DeviceType::CPU)) {
+    const bool known = device >= 0 && device < static_cast<int64_t>(c10::DeviceType::COMPILE_TIME_MAX_DEVICE_TYPES);
+    words += " on " + (known ? c10::DeviceTypeName(static_cast<c10::DeviceType>(device), /*lower_case=*/true)
+                             : "device type " + std::to_string(device));
+  }
+  return words;
+}
+
+// Each tensor of a layout in words.
+std::vector<std::string> TensorsWords(const std::vector<int64_t>& layout, int64_t count) {
+  std::vector<std::string> words;
+  size_t at = 0;
+  for (int64_t i = 0; i < count && at < layout.size(); ++i) words.push_back(TensorWords(layout, at));
+  return words;
+}
+
+std::string KindName(int64_t kind) {
+  switch (static_cast<Kind>(kind)) {
+    case Kind::kAllReduce: return "all_reduce";
+    case Kind::kBroadcast: return "broadcast";
+    case Kind::kBarrier: return "barrier";
+    case Kind::kParameters:
+    case Kind::kGradients: return "DistributedDataParallel";
+  }
+  return "collective #" + std::to_string(kind);
+}
+
+// A rank's call in words: "all_reduce(op='sum') of float32 [3]".
+std::string CallWords(int64_t kind, int64_t arg, const std::vector<std::string>& tensors) {
+  const std::string tensor = tensors.empty() ? "no tensor" : tensors[0];
+  switch (static_cast<Kind>(kind)) {
+    case Kind::kAllReduce:
+      return "all_reduce(op='" + (arg >= 0 && arg < static_cast<int64_t>(kReduceOps.size()) ? kReduceOps[arg] : "?") +
+             "') of " + tensor;
+    case Kind::kBroadcast: return "broadcast(src=" + std::to_string(arg) + ") of " + tensor;
+    case Kind::kBarrier: return "barrier()";
+    case Kind::kParameters:
+      return "DistributedDataParallel's parameter broadcast (" + std::to_string(tensors.size()) + " parameters)";
+    case Kind::kGradients:
+      return "DistributedDataParallel's gradient averaging (" + std::to_string(tensors.size()) + " parameters)";
+  }
+  return KindName(kind);
+}
+
+// "rank 0: A; ranks 1-3, 5: B": the ranks with the same words together.
+std::string ByRank(const std::vector<std::string>& words) {
+  std::vector<std::pair<std::string, std::vector<int>>> groups;
+  for (int r = 0; r < static_cast<int>(words.size()); ++r) {
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == words[r]; });
+    if (it == groups.end()) groups.push_back({words[r], {r}});
+    else it->second.push_back(r);
+  }
+  std::string text;
+  for (const auto& [what, ranks] : groups) {
+    std::string list;
+    for (size_t i = 0; i < ranks.size();) {
+      size_t j = i;
+      while (j + 1 < ranks.size() && ranks[j + 1] == ranks[j] + 1) ++j;
+      list += (list.empty() ? "" : ", ") + std::to_string(ranks[i]) + (j > i ? "-" + std::to_string(ranks[j]) : "");
+      i = j + 1;
+    }
+    text += (text.empty() ? "" : "; ") + std::string(ranks.size() > 1 ? "ranks " : "rank ") + list + ": " + what;
+  }
+  return text;
+}
+
+// The Error of ranks that disagree on a call: worded from what every rank gathered, the same on every rank.
+struct Disagreement : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Its text. headers[r]: rank r's [kind, arg, tensor count, layout length, fingerprint]; layouts[r]: its layout.
+std::string DisagreementText(const std::vector<std::vector<int64_t>>& headers,
+                         const std::vector<std::vector<int64_t>>& layouts) {
+  const auto n = headers.size();
+  std::vector<std::vector<std::string>> tensors(n);
+  for (size_t r = 0; r < n; ++r) tensors[r] = TensorsWords(layouts[r], headers[r][2]);
+  const bool same_call = std::all_of(headers.begin(), headers.end(), [&](const auto& h) {
+    return h[0] == headers[0][0] && h[1] == headers[0][1];
+  });
+  std::vector<std::string> words(n);
+  const auto kind = static_cast<Kind>(headers[0][0]);
+  if (same_call && (kind == Kind::kParameters || kind == Kind::kGradients)) {
+    // DistributedDataParallel: the first parameter that differs, or the counts.
+    size_t fewest = tensors[0].size();
+    for (const auto& t : tensors) fewest = std::min(fewest, t.size());
+    size_t i = 0;
+    while (i < fewest && std::all_of(tensors.begin(), tensors.end(), [&](const auto& t) { return t[i] == tensors[0][i]; })) ++i;
+    for (size_t r = 0; r < n; ++r) {
+      words[r] = i < fewest ? tensors[r][i] : std::to_string(tensors[r].size()) + " parameters";
+    }
+    return "DistributedDataParallel: the ranks' nets differ " +
+           (i < fewest ? "in parameter " + std::to_string(i) + " (of " + std::to_string(tensors[0].size()) + ")"
+                       : std::string("in their number of parameters")) +
+           ": " + ByRank(words) + ". Every rank must wrap the same net: parameters of the same shapes and dtypes, " +
+           "in the same order";
+  }
+  if (same_call) {
+    for (size_t r = 0; r < n; ++r) words[r] = tensors[r].empty() ? "no tensor" : tensors[r][0];
+    return KindName(headers[0][0]) + ": the ranks' tensors differ: " + ByRank(words) +
+           ". Every rank must pass a tensor of the same dtype and shape";
+  }
+  for (size_t r = 0; r < n; ++r) words[r] = CallWords(headers[r][0], headers[r][1], tensors[r]);
+  return "the ranks called different collectives: " + ByRank(words) +
+         ". Every rank must call the same collectives, in the same order";
+}
+
+// Checks that every rank makes the same call, with tensors of the same layout, before it is issued; the same Error
+// on every rank when not. One all-gather of five integers; a second, of the layouts, only to word the Error. As
+// PyTorch's ProcessGroupWrapper (TORCH_DISTRIBUTED_DEBUG=DETAIL) and DDP's _verify_params_across_processes do.
+void Agree(Collectives& g, const Request& call) {
+  if (g.size == 1) return;
+  const auto layout = Layout(call.tensors);
+  const std::vector<int64_t> header{static_cast<int64_t>(call.kind), call.arg,
+                                    static_cast<int64_t>(call.tensors.size()), static_cast<int64_t>(layout.size()),
+                                    Fingerprint(layout)};
+  const auto device = CheckDevice(g, call.tensors);
+  const auto headers = AllGather(g, header, device);
+  if (std::all_of(headers.begin(), headers.end(), [&](const auto& h) { return h == headers[0]; })) return;
+  // Every rank gathered the same headers, so every rank is here, for the same second all-gather.
+  int64_t longest = 1;
+  for (const auto& h : headers) longest = std::max(longest, h[3]);
+  auto padded = layout;
+  padded.resize(longest, 0);
+  throw Disagreement(DisagreementText(headers, AllGather(g, padded, device)));
+}
+
+using WorkPtr = c10::intrusive_ptr<c10d::Work>;
+
+// The backend's failure of a collective, saying which one and, for the usual two, what it means.
+std::runtime_error Failure(const Collectives& g, Kind kind, const std::exception& e) {
+  const auto message = Message(e);
+  auto has = [&](const char* text) { return message.find(text) != std::string::npos; };
+  std::string what = KindName(static_cast<int64_t>(kind)) + ": ";
+  if (has("imed out")) {
+    std::ostringstream seconds;
+    seconds << g.timeout.count() / 1000.0;
+    what += "timed out after " + seconds.str() + " s (init_process_group's timeout) waiting for the other ranks: " +
+            "one has not made this call, or is stuck: ";
+  } else if (has("closed by peer") || has("onnection reset") || has("roken pipe")) {
+    what += "a peer is gone (its process ended?): ";
+  }
+  return std::runtime_error(what + message);
+}
+
+// The call's collective, once every rank agrees on it: issued in turn (`issue` may return null: nothing to do),
+// then waited for. Blocks; the group's timeout applies.
+void Collective(Collectives& g, Turn& turn, const Request& call, const std::function<WorkPtr()>& issue) {
+  try {
+    auto work = turn.Take([&] {
+      Agree(g, call);
+      return issue();
+    });
+    if (work) work->wait();
+  } catch (const Disagreement&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Failure(g, call.kind, e);
+  }
+}
+
+// all_reduce or broadcast of one tensor, in place. The backends take a tensor's memory as one dense block, so a
+// tensor that is not contiguous (a view of every second element) goes as a contiguous copy, copied back after.
+void InPlace(Collectives& g, Turn& turn, const Request& call) {
+  torch::NoGradGuard no_grad;
+  const auto& tensor = call.tensors[0];
+  std::vector<at::Tensor> buffer;
+  Collective(g, turn, call, [&] {
+    buffer = {tensor.contiguous()};
+    if (call.kind == Kind::kBroadcast) {
+      c10d::BroadcastOptions opts;
+      opts.rootRank = call.arg;
+      return g.backend->broadcast(buffer, opts);
+    }
+    c10d::AllreduceOptions opts;
+    opts.reduceOp = ReduceOpOf(call.arg);
+    return g.backend->allreduce(buffer, opts);
+  });
+  if (call.kind == Kind::kAllReduce && kReduceOps[call.arg] == "avg") buffer[0].div_(g.size);
+  if (!buffer[0].is_same(tensor)) tensor.copy_(buffer[0]);
 }
 
 // The tensors as one flat bucket (a copy), and back.
@@ -233,17 +547,43 @@ void Unflatten(const at::Tensor& bucket, const std::vector<at::Tensor>& tensors)
   }
 }
 
-void AllReduceInPlace(Collectives& group, at::Tensor& tensor) {
-  std::vector<at::Tensor> tensors{tensor};
-  group.backend->allreduce(tensors)->wait();
+// DistributedDataParallel's start: the ranks' parameter layouts compared, then rank 0's values copied into every
+// rank's parameters (one flat bucket, one broadcast). Blocks.
+void BroadcastParameters(Collectives& g, Turn& turn, const std::vector<at::Tensor>& params) {
+  torch::NoGradGuard no_grad;
+  std::vector<at::Tensor> bucket;
+  Collective(g, turn, Request{Kind::kParameters, /*arg=*/0, params}, [&]() -> WorkPtr {
+    if (params.empty()) return {};
+    bucket = {Flatten(params)};
+    return g.backend->broadcast(bucket, c10d::BroadcastOptions{});
+  });
+  if (!params.empty()) Unflatten(bucket[0], params);
 }
 
-std::vector<at::Tensor> TensorList(const Napi::Value& value) {
-  const auto array = value.As<Napi::Array>();
-  std::vector<at::Tensor> list;
-  for (uint32_t i = 0; i < array.Length(); ++i) list.push_back(TensorWrap::From(array.Get(i), "params"));
-  return list;
-}
+// A collective off the main thread: its turn taken where it is called (the main thread, in call order), the rest
+// (the ranks' agreement, the collective, the wait) on a worker thread. `hold`, when given, keeps the net whose
+// parameters it writes from other use until it settles.
+class CollectiveWorker : public PromiseWorker {
+ public:
+  CollectiveWorker(Napi::Env env, std::shared_ptr<Collectives> group, std::function<void(Collectives&, Turn&)> body,
+                   std::unique_ptr<Hold> hold = nullptr)
+      : PromiseWorker(env, "lenet-torch:collective"),
+        group_(std::move(group)),
+        turn_(*group_),
+        body_(std::move(body)),
+        hold_(std::move(hold)) {}
+
+ protected:
+  void Run() override { body_(*group_, turn_); }
+  Napi::Value Result() override { return Env().Undefined(); }
+  void Release() override { hold_.reset(); }
+
+ private:
+  std::shared_ptr<Collectives> group_;
+  Turn turn_;
+  std::function<void(Collectives&, Turn&)> body_;
+  std::unique_ptr<Hold> hold_;
+};
 
 // initProcessGroup(backend, host, port, rank, worldSize, timeoutMs) -> Promise<ProcessGroup>
 Napi::Value InitProcessGroup(const Napi::CallbackInfo& info) {
@@ -268,11 +608,16 @@ void AverageGradients(Collectives& group, const std::vector<at::Tensor>& params)
     if (!grad.defined()) grad = torch::zeros_like(p);
     grads.push_back(grad);
   }
+  std::vector<at::Tensor> bucket;
+  Turn turn(group);
+  Collective(group, turn, Request{Kind::kGradients, /*arg=*/0, grads}, [&]() -> WorkPtr {
+    if (grads.empty()) return {};
+    bucket = {Flatten(grads)};
+    return group.backend->allreduce(bucket);
+  });
   if (grads.empty()) return;
-  auto bucket = Flatten(grads);
-  AllReduceInPlace(group, bucket);
-  bucket.div_(group.size);
-  Unflatten(bucket, grads);
+  bucket[0].div_(group.size);
+  Unflatten(bucket[0], grads);
 }
 
 Napi::Function ProcessGroupWrap::Init(Napi::Env env) {
@@ -286,6 +631,7 @@ Napi::Function ProcessGroupWrap::Init(Napi::Env env) {
                          Method<&ProcessGroupWrap::Barrier>("barrier"),
                          Method<&ProcessGroupWrap::AverageGradientsSync>("averageGradients"),
                          Method<&ProcessGroupWrap::BroadcastParameters>("broadcastParameters"),
+                         Method<&ProcessGroupWrap::BroadcastParametersAsync>("broadcastParametersAsync"),
                          Method<&ProcessGroupWrap::Destroy>("destroy"),
                      });
 }
@@ -320,49 +666,55 @@ Napi::Value ProcessGroupWrap::Backend(const Napi::CallbackInfo& info) {
 
 // allReduce(tensor, op) -> Promise<void>: in place; 'avg' divides the sum by the world size.
 Napi::Value ProcessGroupWrap::AllReduce(const Napi::CallbackInfo& info) {
-  auto g = group(info.Env());
-  auto tensor = TensorWrap::From(info[0], "tensor");
-  const auto op = info[1].As<Napi::String>().Utf8Value();
-  c10d::AllreduceOptions opts;
-  opts.reduceOp = ParseReduceOp(op);
-  std::vector<at::Tensor> tensors{tensor};
-  auto work = g->backend->allreduce(tensors, opts);
-  std::function<void()> then;
-  if (op == "avg") then = [tensor, size = g->size]() mutable { tensor.div_(size); };
-  return (new WaitWorker(info.Env(), std::move(work), std::move(then)))->Start();
+  Request call{Kind::kAllReduce, ReduceOpCode(info[1].As<Napi::String>().Utf8Value()), {TensorWrap::From(info[0], "tensor")}};
+  auto body = [call](Collectives& g, Turn& turn) { InPlace(g, turn, call); };
+  return (new CollectiveWorker(info.Env(), group(info.Env()), body))->Start();
 }
 
 // broadcast(tensor, src) -> Promise<void>: in place.
 Napi::Value ProcessGroupWrap::Broadcast(const Napi::CallbackInfo& info) {
-  auto g = group(info.Env());
-  std::vector<at::Tensor> tensors{TensorWrap::From(info[0], "tensor")};
-  c10d::BroadcastOptions opts;
-  opts.rootRank = info[1].As<Napi::Number>().Int64Value();
-  return (new WaitWorker(info.Env(), g->backend->broadcast(tensors, opts), nullptr))->Start();
+  Request call{Kind::kBroadcast, info[1].As<Napi::Number>().Int64Value(), {TensorWrap::From(info[0], "tensor")}};
+  auto body = [call](Collectives& g, Turn& turn) { InPlace(g, turn, call); };
+  return (new CollectiveWorker(info.Env(), group(info.Env()), body))->Start();
 }
 
 Napi::Value ProcessGroupWrap::Barrier(const Napi::CallbackInfo& info) {
-  auto g = group(info.Env());
-  return (new WaitWorker(info.Env(), g->backend->barrier(), nullptr))->Start();
+  auto body = [](Collectives& g, Turn& turn) {
+    Collective(g, turn, Request{Kind::kBarrier}, [&] { return g.backend->barrier(); });
+  };
+  return (new CollectiveWorker(info.Env(), group(info.Env()), body))->Start();
 }
 
 // averageGradients(params): blocks (DistributedDataParallel after a backward() on the main thread).
 Napi::Value ProcessGroupWrap::AverageGradientsSync(const Napi::CallbackInfo& info) {
   auto g = group(info.Env());
-  AverageGradients(*g, TensorList(info[0]));
+  AverageGradients(*g, TensorWrap::List(info[0], "params"));
   return info.Env().Undefined();
 }
 
-// broadcastParameters(params): rank 0's values everywhere, in place; blocks (DistributedDataParallel's constructor).
+// broadcastParameters(params): the ranks' layouts compared, then rank 0's values everywhere, in place; blocks
+// (DistributedDataParallel's constructor, as PyTorch's).
 Napi::Value ProcessGroupWrap::BroadcastParameters(const Napi::CallbackInfo& info) {
   auto g = group(info.Env());
-  const auto params = TensorList(info[0]);
-  if (params.empty()) return info.Env().Undefined();
-  torch::NoGradGuard no_grad;
-  std::vector<at::Tensor> bucket{Flatten(params)};
-  g->backend->broadcast(bucket, c10d::BroadcastOptions{})->wait();
-  Unflatten(bucket[0], params);
+  const auto params = TensorWrap::List(info[0], "params");
+  Turn turn(*g);
+  lt::BroadcastParameters(*g, turn, params);
   return info.Env().Undefined();
+}
+
+// broadcastParametersAsync(modules, params, activity) -> Promise<void>: as broadcastParameters, off the main thread,
+// the modules' trees held for `activity` meanwhile (train_ch6's start, which waits for every rank).
+Napi::Value ProcessGroupWrap::BroadcastParametersAsync(const Napi::CallbackInfo& info) {
+  auto g = group(info.Env());
+  const auto modules = info[0].As<Napi::Array>();
+  std::vector<const torch::nn::Module*> roots;
+  for (uint32_t i = 0; i < modules.Length(); ++i) {
+    roots.push_back(ModuleWrap::From(modules.Get(i), "modules")->module().get());
+  }
+  auto params = TensorWrap::List(info[1], "params");
+  auto hold = Hold::Acquire(info.Env(), roots, info[2].As<Napi::String>().Utf8Value());
+  auto body = [params](Collectives& group, Turn& turn) { lt::BroadcastParameters(group, turn, params); };
+  return (new CollectiveWorker(info.Env(), g, body, std::move(hold)))->Start();
 }
 
 // destroy(): this handle lets go of the group (work and trainers under way keep it until they end).

@@ -1,6 +1,11 @@
 // torch.distributed over libtorch's c10d: a process group (Gloo, or NCCL on a CUDA build) made by a TCPStore
-// rendezvous, its collectives as Promises, and the two blocking steps DistributedDataParallel needs (parameters
-// broadcast from rank 0, gradients averaged across ranks), which the fused train step (native/train.cc) also calls.
+// rendezvous, its collectives as Promises, and the steps DistributedDataParallel needs (parameters broadcast from
+// rank 0, gradients averaged across ranks), which the fused train step (native/train.cc) also calls.
+//
+// Every collective, the gradient averaging of each training step included, first checks that the ranks agree on it
+// (which collective, its reduce op or source rank, the dtype, device and shape of each tensor) with one small
+// all-gather, and fails with the same Error on every rank when they do not: Gloo given different sizes aborts the
+// process from its I/O thread, or mixes the ranks' bytes when the sizes happen to fit.
 #pragma once
 
 #include <napi.h>
@@ -18,7 +23,7 @@ struct Collectives;
 
 // Averages the gradients of `params` across the group's ranks in place (a missing gradient counts as zeros): one
 // flat bucket, one allreduce, divided by the world size. Blocks until done; any thread. Every rank must call it
-// with the same parameter shapes in the same order.
+// with the same parameter shapes in the same order (checked first: the same Error on every rank if not).
 void AverageGradients(Collectives& group, const std::vector<at::Tensor>& params);
 
 class ProcessGroupWrap : public Wrap<ProcessGroupWrap> {
@@ -41,6 +46,7 @@ class ProcessGroupWrap : public Wrap<ProcessGroupWrap> {
   Napi::Value Barrier(const Napi::CallbackInfo& info);
   Napi::Value AverageGradientsSync(const Napi::CallbackInfo& info);
   Napi::Value BroadcastParameters(const Napi::CallbackInfo& info);
+  Napi::Value BroadcastParametersAsync(const Napi::CallbackInfo& info);
   Napi::Value Destroy(const Napi::CallbackInfo& info);
 
   std::shared_ptr<Collectives> group_;

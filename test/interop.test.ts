@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { d2l, nn, torch } from '../lib';
+import { d2l, nn, torch, Tensor } from '../lib';
 import type { DataLoader } from '../lib/data';
 import { lenet } from './lenet';
 import { findPython, NO_PYTHON_REASON } from './python';
@@ -109,3 +109,35 @@ run(`the chapter's LeNet between lenet-torch and PyTorch${reason ? ` (skipped: $
     expect(relativeDiff(node.logit_sums, py.logit_sums)).toBeLessThan(1e-4);
   }, 240000);
 });
+
+const hasTorchvision = !!python && spawnSync(python, ['-c', 'import torchvision, PIL'], { stdio: 'ignore', timeout: 120000 }).status === 0;
+const resizeReason = reason || (hasTorchvision ? '' : 'no torchvision for that Python (apt-get install python3-torchvision)');
+
+(resizeReason ? describe.skip : describe)(`load_data_fashion_mnist's resize against torchvision${resizeReason ? ` (skipped: ${resizeReason})` : ''}`, () => {
+  // d2l resizes each PIL image with transforms.Resize, then ToTensor; lenet-torch resizes each batch natively
+  // (bilinear, antialiased, rounded to bytes as PIL's image is). PIL's fixed-point filter rounds some pixels the
+  // other way: the difference is at most one grey level.
+  test.each([224, 96, 20])('resize %i: within one grey level (1/255) of torchvision, pixel for pixel', async (size) => {
+    const n = 32;
+    const dir = DATA_DIRS.find((d) => fs.existsSync(path.join(d, 't10k-images-idx3-ubyte.gz')))!;
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lenet-torch-resize-')), 'tv.bin');
+    await promisify(execFile)(python!, [path.join(__dirname, 'interop', 'resize.py'), path.join(dir, 't10k-images-idx3-ubyte.gz'), String(n), String(size), out], { timeout: 240000 });
+    const buffer = fs.readFileSync(out);
+    const expected = new Float32Array(buffer.buffer, buffer.byteOffset, buffer.length / 4);
+    const [, test_iter] = await d2l.load_data_fashion_mnist(n, { resize: size });
+    const [X] = test_iter[Symbol.iterator]().next().value as [Tensor];
+    expect(X.shape).toEqual([n, 1, size, size]);
+    const ours = X.data() as Float32Array;
+    let largest = 0;
+    let differing = 0;
+    ours.forEach((v, i) => {
+      const d = Math.abs(v - expected[i]);
+      largest = Math.max(largest, d);
+      if (d > 1e-6) differing++;
+    });
+    figures.push(`resize ${size}: largest difference from torchvision ${(largest * 255).toFixed(3)}/255, ${((100 * differing) / ours.length).toFixed(1)} % of pixels differ`);
+    expect(largest).toBeLessThanOrEqual(1 / 255 + 1e-6);
+    expect(differing / ours.length).toBeLessThan(0.2);
+  }, 240000);
+});
+

@@ -16,7 +16,7 @@ import { native } from '../binding';
 import { DataLoader, Dataset } from '../data';
 import { DeviceLike, parseDevice } from '../device';
 import { Tensor } from '../tensor';
-import { checkBool, checkOptions, checkPair, invalidType, parseArgs } from '../validate';
+import { checkBool, checkOptions, checkPair, invalidType, invalidValue, parseArgs } from '../validate';
 
 const gunzip = promisify(zlib.gunzip);
 
@@ -248,10 +248,23 @@ async function download(mirror: string, spec: FileSpec, dir: string): Promise<st
  * Finds (or downloads), checks and loads one IdxDataSet: [train_iter, test_iter]. batch_size is already checked and
  * options is the caller's options argument, checked here.
  */
+/** The largest side resize takes, and the most one resized batch may hold. */
+const MAX_RESIZE = 4096;
+const MAX_BATCH_BYTES = 4 * 2 ** 30;
+
 export async function loadIdxDataSet(set: IdxDataSet, batch_size: number, options: unknown): Promise<[DataLoader, DataLoader]> {
   const FILES = set.files;
   const o = parseArgs(set.fn, ['resize', 'root', 'device', 'download', 'mirror'], [checkOptions('options', options)]);
   const resize = o.resize == null ? null : checkPair('resize', o.resize, { min: 1 });
+  if (resize) {
+    // Resized per batch as it is drawn: what has to fit is one batch. 28-pixel images blown past 4096 pixels a side
+    // (146x) are a mistake, and so is a batch of more than 4 GiB of floats.
+    if (resize[0] > MAX_RESIZE || resize[1] > MAX_RESIZE) throw invalidValue('resize', `at most ${MAX_RESIZE} pixels a side`, o.resize);
+    const bytes = batch_size * resize[0] * resize[1] * 4;
+    if (bytes > MAX_BATCH_BYTES) {
+      throw invalidValue('resize', `small enough for a batch of ${batch_size} to fit in 4 GiB (this one would take ${(bytes / 2 ** 30).toFixed(1)} GiB)`, o.resize);
+    }
+  }
   if (o.root !== undefined && typeof o.root !== 'string') throw invalidType('root', 'a folder path', o.root);
   const device = o.device === undefined ? null : String(parseDevice('device', o.device));
   const allowDownload = checkBool('download', o.download ?? true);

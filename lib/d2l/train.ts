@@ -105,6 +105,9 @@ async function inTurn<T>(net: Module, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+// What a training's hold says the net is doing (its opening broadcast under DistributedDataParallel says the same).
+const TRAINED = 'trained by train_ch6';
+
 /**
  * A training's hold on its net (native/hold.h), from after its initialisation to its end: meanwhile every other use
  * of the net, its parameters, gradients or an optimizer over them throws. The hold is lent to each native call of
@@ -115,7 +118,7 @@ class NetHold {
 
   constructor(net: Module) {
     const roots = nativeRoots(net);
-    this.native = roots.length ? new native.Hold(roots, 'trained by train_ch6') : null;
+    this.native = roots.length ? new native.Hold(roots, TRAINED) : null;
   }
 
   /**
@@ -546,7 +549,8 @@ async function train(net: Module, train_data: Batches, test_iter: Batches, num_e
   // DistributedDataParallel: every rank starts from rank 0's initialisation, averages its gradients in each step
   // and sums its metrics with the others'; rank 0 alone prints.
   const ddp = net instanceof DistributedDataParallel ? net : null;
-  ddp?._broadcast_parameters();
+  // Off the main thread, the net held as it is for the rest of the training: it waits for every rank to get here.
+  if (ddp) await inTurn(net, () => ddp._broadcast_parameters(TRAINED));
   const lead = !ddp || ddp._group.rank() === 0;
   const show = s.verbose && lead;
   const handle = nativeNet(net);

@@ -4,7 +4,7 @@
  * same. train_ch6's native loop averages them inside its fused step (native/train.cc); a hand-written loop gets them
  * averaged when `loss.backward()` returns.
  */
-import type { NativeProcessGroup } from '../../binding';
+import type { NativeProcessGroup, NativeTensor } from '../../binding';
 import { native } from '../binding';
 import { defaultGroup } from '../process_group';
 import { afterBackward, Tensor } from '../tensor';
@@ -22,15 +22,18 @@ afterBackward.add(() => {
 
 /**
  * Wraps a net for data-parallel training across the processes of the default group, as
- * torch.nn.parallel.DistributedDataParallel(module): the constructor copies rank 0's parameters into every rank's
- * (it blocks until every rank has constructed its own, as PyTorch's does), `forward` runs the wrapped net, and a
- * backward() after it averages the gradients across ranks (one flat bucket, one all-reduce) before returning.
+ * torch.nn.parallel.DistributedDataParallel(module): the constructor checks that every rank's net has parameters of
+ * the same shapes and dtypes in the same order (as PyTorch's _verify_params_across_processes) and copies rank 0's
+ * parameters into every rank's (it blocks until every rank has constructed its own, as PyTorch's does), `forward`
+ * runs the wrapped net, and a backward() after it averages the gradients across ranks (one flat bucket, one
+ * all-reduce) before returning.
  * train_ch6 on a DistributedDataParallel net does the same inside its native step, reduces its printed loss and
  * accuracies across ranks and prints on rank 0 only. The wrapped net is `.module` (its parameters are named
  * 'module.0.weight', ...).
  * @example const model = new nn.parallel.DistributedDataParallel(net);
- * @throws TypeError for a module that is not an nn.Module; Error before init_process_group; Error from the backend
- *   when a rank does not come or the ranks' parameters differ in shape.
+ * @throws TypeError for a module that is not an nn.Module; Error before init_process_group; the same Error on every
+ *   rank when the ranks' nets differ in their parameters (naming the first that differs, and each rank's shape);
+ *   an Error when a rank does not come within the group's timeout or is gone.
  */
 export class DistributedDataParallel extends Module {
   readonly module: Module;
@@ -43,7 +46,8 @@ export class DistributedDataParallel extends Module {
     if (!(module instanceof Module)) throw invalidType('module', 'an nn.Module', module);
     this._group = defaultGroup();
     this.module = module;
-    this._broadcast_parameters();
+    native.checkNotHeld(nativeRoots(this));
+    this._group.broadcastParameters(this._params());
   }
 
   /** The wrapped net's forward; with grad enabled, the next backward() averages this net's gradients. */
@@ -53,15 +57,21 @@ export class DistributedDataParallel extends Module {
     return out;
   }
 
-  /** @internal rank 0's parameter values into every rank's (blocks) */
-  _broadcast_parameters(): void {
-    native.checkNotHeld(nativeRoots(this));
-    this._group.broadcastParameters(this.module.parameters().map((p) => p._h));
+  /**
+   * @internal rank 0's parameter values into every rank's, as the constructor copies them, off the main thread, the
+   * net held for `activity` meanwhile (train_ch6's start, after its own initialisation: it waits for every rank)
+   */
+  _broadcast_parameters(activity: string): Promise<void> {
+    return this._group.broadcastParametersAsync(nativeRoots(this), this._params(), activity);
   }
 
   /** @internal the gradients averaged across ranks (blocks) */
   _average_gradients(): void {
     native.checkNotHeld(nativeRoots(this));
-    this._group.averageGradients(this.module.parameters().map((p) => p._h));
+    this._group.averageGradients(this._params());
+  }
+
+  private _params(): NativeTensor[] {
+    return this.module.parameters().map((p) => p._h);
   }
 }
