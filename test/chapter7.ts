@@ -127,11 +127,11 @@ function batch_norm(X: Tensor, gamma: Tensor, beta: Tensor, moving_mean: Tensor,
     let mean: Tensor;
     let variance: Tensor;
     if (X.shape.length === 2) {
-      mean = X.mean(0);
-      variance = X.sub(mean).pow(2).mean(0);
+      mean = X.mean({ dim: 0 });
+      variance = X.sub(mean).pow(2).mean({ dim: 0 });
     } else {
-      mean = X.mean([0, 2, 3], true);
-      variance = X.sub(mean).pow(2).mean([0, 2, 3], true);
+      mean = X.mean({ dim: [0, 2, 3], keepdim: true });
+      variance = X.sub(mean).pow(2).mean({ dim: [0, 2, 3], keepdim: true });
     }
     X_hat = X.sub(mean).div(torch.sqrt(variance.add(eps)));
     moving_mean = moving_mean.mul(momentum).add(mean.mul(1.0 - momentum));

@@ -37,7 +37,7 @@ export class Parameter extends Tensor {
     checkArgCount('Parameter', arguments.length, 2);
     if (!(data instanceof Tensor)) throw invalidType('data', 'a Tensor', data);
     if (data.is_disposed) throw new Error('data is a disposed Tensor');
-    const handle = data._h.unary('detach');
+    const handle = data.detach()._h;
     handle.setRequiresGrad(checkBool('requires_grad', requires_grad));
     super(handle);
   }
@@ -73,7 +73,7 @@ function ownBuffers(module: Module, persistentOnly: boolean): [string, Tensor][]
 }
 
 /** A tensor as state_dict() gives it: detached, sharing memory. */
-const detached = (t: Tensor) => new Tensor(t._h.unary('detach'));
+const detached = (t: Tensor) => t.detach();
 
 /** Every parameter below `module` with its dotted name, a shared one as often as it is reached. */
 function allNamedParameters(module: Module, prefix: string): [string, Tensor][] {
