@@ -167,6 +167,15 @@ describe('layers in TypeScript over nn.functional', () => {
     expect([...X.data()]).toEqual([0, 2]);
     expect([...Y.data()]).toEqual([0, 2]);
     expect(String(new nn.ReLU(true))).toBe('ReLU(inplace=True)');
+    // In a native Sequential, after a layer whose output autograd does not need: gradients as without inplace.
+    torch.manual_seed(0);
+    const a = new nn.Sequential(new nn.Linear(3, 4), new nn.ReLU({ inplace: true }), new nn.Linear(4, 2));
+    const b = new nn.Sequential(new nn.Linear(3, 4), new nn.ReLU(), new nn.Linear(4, 2));
+    b.load_state_dict(a.state_dict());
+    const input = torch.randn([5, 3]);
+    a.forward(input).sum().backward();
+    b.forward(input).sum().backward();
+    expect(maxDiff((a[0] as nn.Linear).weight.grad!, (b[0] as nn.Linear).weight.grad!)).toBe(0);
     const d = new nn.Dropout(0.9).eval();
     expect(maxDiff(d.forward(X), X)).toBe(0);
     torch.manual_seed(1);
