@@ -9,22 +9,23 @@ import { formatTensor, inspectCustom } from './format';
 import { checkArgCount, checkBool, checkInt, describe, invalidType, invalidValue, isOptions, parseArgs } from './validate';
 
 /**
- * The dtypes: for each, PyTorch's legacy tensor type name (what `t.type()` says) and, for an integer dtype, the
- * whole numbers it holds. The one list in lib/ (the Dtype type, DTYPES, torch's dtype constants, Tensor.type() and
- * the range checks of torch.tensor() come from it). native/common.cc maps the same names to libtorch's types; a
- * test checks that the two agree.
+ * The dtypes: for each, PyTorch's legacy tensor type name (what `t.type()` says), the typed array that carries its
+ * values (as native/common.cc's kDtypes: where two dtypes share one, the first row is the array's own dtype) and,
+ * for an integer dtype, the whole numbers it holds. The one list in lib/ (the Dtype type, DTYPES, torch's dtype
+ * constants, Tensor.type(), the typed array's dtype in torch.tensor() and its range checks come from it); a test
+ * checks that the native side has the same rows.
  */
 const DTYPE_TABLE = {
-  float32: { type: 'FloatTensor', range: null },
-  float64: { type: 'DoubleTensor', range: null },
-  float16: { type: 'HalfTensor', range: null },
-  bfloat16: { type: 'BFloat16Tensor', range: null },
-  int64: { type: 'LongTensor', range: { min: -(2n ** 63n), max: 2n ** 63n - 1n } },
-  int32: { type: 'IntTensor', range: { min: -(2n ** 31n), max: 2n ** 31n - 1n } },
-  int16: { type: 'ShortTensor', range: { min: -(2n ** 15n), max: 2n ** 15n - 1n } },
-  int8: { type: 'CharTensor', range: { min: -128n, max: 127n } },
-  uint8: { type: 'ByteTensor', range: { min: 0n, max: 255n } },
-  bool: { type: 'BoolTensor', range: null },
+  float32: { type: 'FloatTensor', array: Float32Array, range: null },
+  float64: { type: 'DoubleTensor', array: Float64Array, range: null },
+  float16: { type: 'HalfTensor', array: Float32Array, range: null },
+  bfloat16: { type: 'BFloat16Tensor', array: Float32Array, range: null },
+  int64: { type: 'LongTensor', array: BigInt64Array, range: { min: -(2n ** 63n), max: 2n ** 63n - 1n } },
+  int32: { type: 'IntTensor', array: Int32Array, range: { min: -(2n ** 31n), max: 2n ** 31n - 1n } },
+  int16: { type: 'ShortTensor', array: Int16Array, range: { min: -(2n ** 15n), max: 2n ** 15n - 1n } },
+  int8: { type: 'CharTensor', array: Int8Array, range: { min: -128n, max: 127n } },
+  uint8: { type: 'ByteTensor', array: Uint8Array, range: { min: 0n, max: 255n } },
+  bool: { type: 'BoolTensor', array: Uint8Array, range: null },
 } as const;
 
 /** 'float32', 'int64', ...: the dtype names, as PyTorch's without the `torch.` prefix. */
@@ -34,6 +35,17 @@ export const DTYPES = Object.keys(DTYPE_TABLE) as readonly Dtype[];
 
 /** @internal each dtype name mapped to itself: torch's dtype constants (`torch.float32`) are read from it */
 export const DTYPE_CONSTANTS = Object.freeze(Object.fromEntries(DTYPES.map((d) => [d, d]))) as { readonly [D in Dtype]: D };
+
+/**
+ * @internal the dtype of a typed array's values: the first DTYPE_TABLE row that carries its kind (Uint8Array:
+ * uint8), or null for any other value. By the array's tag, which holds across realms (vm contexts, jest), where
+ * instanceof Float32Array does not.
+ */
+export function typedArrayDtype(value: unknown): Dtype | null {
+  if (!ArrayBuffer.isView(value)) return null;
+  const tag = (value as unknown as { [Symbol.toStringTag]: string })[Symbol.toStringTag];
+  return DTYPES.find((d) => DTYPE_TABLE[d].array.name === tag) ?? null;
+}
 
 /** @internal the whole numbers an integer dtype holds, or null for floating point and bool */
 export function integerRange(dtype: Dtype): { min: bigint; max: bigint } | null {

@@ -7,7 +7,7 @@ import { native } from './binding';
 import { Device, DeviceLike, device, parseDevice } from './device';
 import { DataLoader, DistributedSampler, TensorDataset } from './data';
 import * as distributed from './distributed';
-import { checkDtype, checkShape, Dtype, DTYPE_CONSTANTS, handleOf, integerRange, shapeArgs, Size, Tensor } from './tensor';
+import { checkDtype, checkShape, Dtype, DTYPE_CONSTANTS, handleOf, integerRange, shapeArgs, Size, Tensor, typedArrayDtype } from './tensor';
 import * as indexing from './indexing';
 import { namespace } from './ops';
 import type { FftOps, LinalgOps, SpecialOps } from './ops';
@@ -92,23 +92,9 @@ function finish(t: Tensor, c: Creation): Tensor {
   return t;
 }
 
-// util.types checks work across realms (vm contexts, jest), where instanceof Float32Array does not.
+/** One of the typed arrays the dtype table carries values in (see typedArrayDtype). */
 function isTypedArray(value: unknown): value is NativeTypedArray {
-  return (
-    types.isFloat32Array(value) || types.isFloat64Array(value) || types.isInt32Array(value) ||
-    types.isInt16Array(value) || types.isInt8Array(value) || types.isUint8Array(value) || types.isBigInt64Array(value)
-  );
-}
-
-/** The dtype a typed array's values already have. */
-function typedArrayDtype(array: NativeTypedArray): Dtype {
-  if (types.isFloat32Array(array)) return 'float32';
-  if (types.isFloat64Array(array)) return 'float64';
-  if (types.isInt32Array(array)) return 'int32';
-  if (types.isInt16Array(array)) return 'int16';
-  if (types.isInt8Array(array)) return 'int8';
-  if (types.isUint8Array(array)) return 'uint8';
-  return 'int64';
+  return typedArrayDtype(value) !== null;
 }
 
 /**

@@ -9,11 +9,17 @@ namespace {
 struct DtypeEntry {
   const char* name;
   at::ScalarType type;
+  // The typed array that carries its values to and from JS. Where two dtypes share one (float16 and bfloat16 are
+  // read as Float32Array, bool as Uint8Array), the first row with it is the array's own dtype.
+  napi_typedarray_type array;
 };
+// The one table of dtypes on the native side; lib/tensor.ts's DTYPE_TABLE has the same rows (a test checks).
 constexpr DtypeEntry kDtypes[] = {
-    {"float32", at::kFloat}, {"float64", at::kDouble}, {"float16", at::kHalf}, {"bfloat16", at::kBFloat16},
-    {"int64", at::kLong},    {"int32", at::kInt},      {"int16", at::kShort},  {"int8", at::kChar},
-    {"uint8", at::kByte},    {"bool", at::kBool},
+    {"float32", at::kFloat, napi_float32_array},      {"float64", at::kDouble, napi_float64_array},
+    {"float16", at::kHalf, napi_float32_array},       {"bfloat16", at::kBFloat16, napi_float32_array},
+    {"int64", at::kLong, napi_bigint64_array},        {"int32", at::kInt, napi_int32_array},
+    {"int16", at::kShort, napi_int16_array},          {"int8", at::kChar, napi_int8_array},
+    {"uint8", at::kByte, napi_uint8_array},           {"bool", at::kBool, napi_uint8_array},
 };
 }  // namespace
 
@@ -22,6 +28,20 @@ at::ScalarType ParseDtype(const std::string& name) {
     if (name == entry.name) return entry.type;
   }
   throw std::invalid_argument("unsupported dtype '" + name + "'");
+}
+
+at::ScalarType TypedArrayDtype(napi_typedarray_type array) {
+  for (const auto& entry : kDtypes) {
+    if (entry.array == array) return entry.type;
+  }
+  throw std::invalid_argument("unsupported typed array type");
+}
+
+std::pair<napi_typedarray_type, at::ScalarType> TypedArrayOf(at::ScalarType type) {
+  for (const auto& entry : kDtypes) {
+    if (entry.type == type) return {entry.array, TypedArrayDtype(entry.array)};
+  }
+  throw std::invalid_argument("data(): unsupported dtype " + std::string(c10::toString(type)));
 }
 
 std::vector<std::string> DtypeNames() {

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "threads.h"
@@ -27,6 +28,10 @@ inline AddonData& Data(Napi::Env env) { return *env.GetInstanceData<AddonData>()
 // The dtype names lib/ uses, each mapped to its libtorch type (lib/tensor.ts holds the same list; a test checks).
 at::ScalarType ParseDtype(const std::string& name);
 std::vector<std::string> DtypeNames();
+// The dtype a typed array's values have (Uint8Array: uint8), and the typed array that carries a dtype's values with
+// the dtype they are converted to on the way (float16: Float32Array as float32). From the one table, kDtypes.
+at::ScalarType TypedArrayDtype(napi_typedarray_type array);
+std::pair<napi_typedarray_type, at::ScalarType> TypedArrayOf(at::ScalarType type);
 std::string DtypeName(at::ScalarType type);
 c10::Device ParseDevice(const std::string& name);
 std::string DeviceName(const c10::Device& device);

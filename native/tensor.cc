@@ -29,17 +29,7 @@ c10::TensorOptions Options(const Napi::Value& dtype, const Napi::Value& device) 
 
 // A typed array's bytes as a tensor of the matching dtype (copied, so JS may reuse the buffer).
 at::Tensor FromTypedArray(const Napi::TypedArray& array, const std::vector<int64_t>& shape) {
-  at::ScalarType type;
-  switch (array.TypedArrayType()) {
-    case napi_float32_array: type = at::kFloat; break;
-    case napi_float64_array: type = at::kDouble; break;
-    case napi_int32_array: type = at::kInt; break;
-    case napi_int16_array: type = at::kShort; break;
-    case napi_int8_array: type = at::kChar; break;
-    case napi_uint8_array: type = at::kByte; break;
-    case napi_bigint64_array: type = at::kLong; break;
-    default: throw Napi::TypeError::New(array.Env(), "data: unsupported typed array type");
-  }
+  const at::ScalarType type = TypedArrayDtype(array.TypedArrayType());
   // lib/ matches the shape to the data; reading past the buffer would be a crash, so this one check stays.
   const auto numel = c10::multiply_integers(shape);
   if (numel != static_cast<int64_t>(array.ElementLength())) {
@@ -271,20 +261,8 @@ Napi::Value TensorWrap::Data(const Napi::CallbackInfo& info) {
   at::Tensor t = Get(env).detach().to(torch::kCPU);
   // A gradient may be an efficient zero tensor (sgn's, for one): it has no memory to copy from.
   if (t._is_zerotensor()) t = at::zeros(t.sizes(), at::TensorOptions().dtype(t.scalar_type()));
-  napi_typedarray_type kind;
-  switch (t.scalar_type()) {
-    case at::kFloat: kind = napi_float32_array; break;
-    case at::kDouble: kind = napi_float64_array; break;
-    case at::kHalf:
-    case at::kBFloat16: t = t.to(at::kFloat); kind = napi_float32_array; break;
-    case at::kLong: kind = napi_bigint64_array; break;
-    case at::kInt: kind = napi_int32_array; break;
-    case at::kShort: kind = napi_int16_array; break;
-    case at::kChar: kind = napi_int8_array; break;
-    case at::kByte: kind = napi_uint8_array; break;
-    case at::kBool: t = t.to(at::kByte); kind = napi_uint8_array; break;
-    default: throw std::invalid_argument("data(): unsupported dtype " + DtypeName(t.scalar_type()));
-  }
+  const auto [kind, carried] = TypedArrayOf(t.scalar_type());
+  if (t.scalar_type() != carried) t = t.to(carried);
   t = t.contiguous();
   const size_t bytes = t.numel() * t.element_size();
   auto buffer = Napi::ArrayBuffer::New(env, bytes);

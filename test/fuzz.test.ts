@@ -14,7 +14,7 @@ afterAll(() => {
 });
 
 describe('fuzz: bad values everywhere end as TypeError, RangeError or Error, never a crash', () => {
-  test.each(['torch', 'tensor', 'nn', 'optim', 'd2l', 'distributed'])('%s', (area) => {
+  test.each(['torch', 'tensor', 'ops', 'nn', 'optim', 'd2l', 'distributed'])('%s', (area) => {
     const p = spawnSync(process.execPath, [child, area], { encoding: 'utf8', timeout: 240000, maxBuffer: 16 << 20 });
     const crash = p.signal ? `killed by ${p.signal}` : p.status !== 0 ? `exit ${p.status}` : '';
     expect({ area, crash, stderr: crash ? p.stderr.slice(-2000) : '' }).toEqual({ area, crash: '', stderr: '' });

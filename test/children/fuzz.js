@@ -14,6 +14,10 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), 'lenet-torch-fuzz-'));
 process.chdir(work);
 
 const { torch, nn, optim, d2l } = lt;
+// The operators generated from the schemas (lib/ops) share one road: the 'ops' area fuzzes them, apart, so that the
+// other areas' async calls (load, save) are not starved by thousands of synchronous ones.
+const { OP_NAMES } = require(path.join(__dirname, '..', '..', 'dist', 'ops', 'generated'));
+const GENERATED = Object.fromEntries(Object.entries(OP_NAMES).map(([s, es]) => [s, new Set(es.map((e) => (typeof e === 'string' ? e : e[0])))]));
 const area = process.argv[2];
 const failures = [];
 let calls = 0;
@@ -142,6 +146,7 @@ function methodsOf(proto) {
 // Calls each method and setter of objects made by `make` (a fresh object per call: a bad call may dispose it).
 function fuzzInstance(label, make, valid = {}) {
   for (const [key, d] of methodsOf(Object.getPrototypeOf(make()))) {
+    if (GENERATED.Tensor.has(key) && !d.enumerable) continue; // the 'ops' area's
     if (typeof d.value === 'function') {
       fuzz(`${label}.${key}`, (...args) => { const o = make(); return o[key](...args); }, Object.hasOwn(valid, key) ? valid[key] : []);
     }
@@ -158,10 +163,34 @@ const lenet = () => new nn.Sequential(
   new nn.Reshape(-1, 1, 28, 28), new nn.Conv2d(1, 6, { kernel_size: 5, padding: 2 }), new nn.Sigmoid(),
   new nn.AvgPool2d({ kernel_size: 2, stride: 2 }), new nn.Flatten(), new nn.Linear(6 * 14 * 14, 10));
 
+// A few bad values of each kind for the ~1300 generated operators (all of BAD for each would take minutes).
+const OPS_BAD = BAD.filter(([name]) => ['undefined', 'null', 'NaN', "'x'", 'symbol', '2n**64n', 'holes', 'throwing proxy',
+  'throwing getters', 'disposed tensor', 'int64 tensor', '5-d tensor', '{}'].includes(name));
+
 const areas = {
+  ops() {
+    const sections = [['torch', torch], ['functional', nn.functional], ['linalg', torch.linalg], ['special', torch.special], ['fft', torch.fft]];
+    for (const [section, ns] of sections) {
+      for (const name of GENERATED[section]) {
+        const fn = ns[name];
+        if (typeof fn !== 'function') continue;
+        for (const [, make] of OPS_BAD) {
+          call(`${section}.${name}(bad)`, fn, [make()]);
+          call(`${section}.${name}(tensor, bad)`, fn, [torch.rand(2, 3), make()]);
+        }
+      }
+    }
+    for (const name of GENERATED.Tensor) {
+      if (typeof lt.Tensor.prototype[name] !== 'function') continue;
+      for (const [, make] of OPS_BAD) {
+        call(`Tensor.${name}(bad)`, (...a) => torch.rand(2, 3)[name](...a), [make()]);
+        call(`Tensor.${name}(bad, bad)`, (...a) => torch.rand(2, 3)[name](...a), [make(), make()]);
+      }
+    }
+  },
   torch() {
     for (const [key, value] of Object.entries(torch)) {
-      if (typeof value === 'function' && !/^[A-Z]/.test(key)) fuzz(`torch.${key}`, value);
+      if (typeof value === 'function' && !/^[A-Z]/.test(key) && !GENERATED.torch.has(key)) fuzz(`torch.${key}`, value);
     }
     for (const [key, value] of Object.entries(torch.cuda)) fuzz(`torch.cuda.${key}`, value);
     fuzz('torch.indexing.Slice', torch.indexing.Slice, [() => 0, () => 2]);
