@@ -155,6 +155,11 @@ export declare class NativeHold {
   release(): boolean;
 }
 
+/** An open PyTorch zip archive, between readArchive and readRecords (an opaque handle; each is read once). */
+export interface NativeArchive {
+  readonly __brand: 'NativeArchive';
+}
+
 /**
  * A c10d process group (native/distributed.h), made by initProcessGroup. Collectives take their turn on the calling
  * thread, in call order; the ranks' agreement check, the collective and the wait run off it (but for the blocking
@@ -256,14 +261,25 @@ export interface Binding {
   storageLayout(tensors: NativeTensor[]): [number, number, number[], number][];
   /**
    * Writes a PyTorch zip archive off the main thread: `pickle` as data.pkl, then the whole memory of storages[i] as
-   * data/i (copied before this returns). Rejects naming the path when the file cannot be written.
+   * data/i (copied before this returns), into a temporary file beside `path`, flushed to disk, then renamed over
+   * `path` (a device or FIFO is written directly). Rejects naming the path and the errno (ENOSPC) when it cannot be
+   * written; the old file at `path` is then left as it was.
    */
   writeArchive(path: string, pickle: Uint8Array, storages: NativeTensor[]): Promise<void>;
   /**
-   * Reads a PyTorch zip archive off the main thread: data.pkl's bytes and every other record ('data/0', 'version',
-   * ...) as a CPU uint8 tensor. Rejects with libtorch's message for a file that is not one.
+   * Opens a PyTorch zip archive off the main thread (a regular file only: a FIFO or a device is refused, never waited
+   * on) and reads data.pkl: resolves with its bytes, every record's name ('data/0', 'version', ...) with the size the
+   * archive declares for it once inflated, and the open archive for readRecords or closeArchive. Rejects with
+   * libtorch's message for a file that is not one.
    */
-  readArchive(path: string): Promise<[Uint8Array, [string, NativeTensor][]]>;
+  readArchive(path: string): Promise<[Uint8Array, [string, number][], NativeArchive]>;
+  /**
+   * Reads records names[i] off the main thread, each as a CPU uint8 tensor, refusing (before inflating it) one whose
+   * declared size is not nbytes[i]; then closes the archive.
+   */
+  readRecords(archive: NativeArchive, names: string[], nbytes: number[]): Promise<NativeTensor[]>;
+  /** Closes an archive whose records will not be read. */
+  closeArchive(archive: NativeArchive): void;
   /** A storage's bytes (a 1-D uint8 tensor) read as `dtype`, as_strided(size, stride, offset); lib/ checks the bounds. */
   fromStorage(bytes: NativeTensor, dtype: NativeDtype, size: number[], stride: number[], offset: number): NativeTensor;
   /** Copies sources[i] into destinations[i] in place, without autograd (dtype converted, device kept); all checked first. */
@@ -282,6 +298,17 @@ export interface Binding {
 
   /** Turns the faster CPU kernels of native/kernels.h on or off (tests and benchmarks compare with libtorch's). */
   setFastKernels(enabled: boolean): void;
+  /** How many times a direct loop of native/kernels.cc has run in this process (tests: which road a call took). */
+  directKernelCalls(): number;
+  /**
+   * The SIMD target the direct loops of native/kernels-simd.cc run now: 'avx512', 'avx2', 'sse4', 'neon' or
+   * 'default' (the portable fallback).
+   */
+  cpuCapability(): string;
+  /** The SIMD targets this build has and this CPU runs, best first (the first is the default). */
+  cpuCapabilities: string[];
+  /** Makes the direct loops run `name` (one of cpuCapabilities), or the best one again with 'auto'; RangeError else. */
+  setCpuCapability(name: string): void;
 
   /** The dtype names native/common.cc maps to libtorch's types. */
   dtypes: string[];

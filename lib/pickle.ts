@@ -125,30 +125,43 @@ function writeString(out: Output, s: string): void {
   out.bytes(bytes);
 }
 
-function writeTuple(out: Output, items: readonly unknown[], write: (v: unknown) => void): void {
-  if (items.length === 0) {
-    out.byte(0x29); // EMPTY_TUPLE
-    return;
-  }
-  if (items.length <= 3) {
-    items.forEach(write);
-    out.byte([0x85, 0x86, 0x87][items.length - 1]); // TUPLE1..3
-    return;
-  }
-  out.byte(0x28); // MARK
-  items.forEach(write);
-  out.byte(0x74); // TUPLE
+// An opcode the writer emits once the values pushed before it on its to-do stack are written.
+class Emit {
+  constructor(readonly op: number) {}
 }
 
 /**
  * A protocol-2 pickle of `value`: null, booleans, numbers (a safe integer as a Python int, anything else as a
  * float), bigints (int), strings, arrays (list), Maps (dict, in insertion order), Tuple, Global, Call, Persistent.
- * `replace` maps any other object to one of those (torch.save's tensors).
+ * `replace` maps any other object to one of those (torch.save's tensors). Written with a to-do stack, not by
+ * recursion, so that any depth of nesting is written (Python's unpickler reads any depth too).
  */
 export function dumps(value: unknown, replace: (v: unknown) => unknown = () => undefined): Uint8Array {
   const out = new Output();
-  const write = (v: unknown): void => {
-    if (v === null) {
+  // Popped from the end: what is pushed last is written first, so items are pushed in reverse.
+  const todo: unknown[] = [value];
+  const pushReversed = (items: readonly unknown[]): void => {
+    for (let i = items.length - 1; i >= 0; i--) todo.push(items[i]);
+  };
+  const pushTuple = (items: readonly unknown[]): void => {
+    if (items.length === 0) {
+      todo.push(new Emit(0x29)); // EMPTY_TUPLE
+    } else if (items.length <= 3) {
+      todo.push(new Emit([0x85, 0x86, 0x87][items.length - 1])); // TUPLE1..3
+      pushReversed(items);
+    } else {
+      todo.push(new Emit(0x74)); // TUPLE
+      pushReversed(items);
+      todo.push(new Emit(0x28)); // MARK
+    }
+  };
+  out.byte(0x80); // PROTO
+  out.byte(2);
+  while (todo.length > 0) {
+    const v = todo.pop();
+    if (v instanceof Emit) {
+      out.byte(v.op);
+    } else if (v === null) {
       out.byte(0x4e); // NONE
     } else if (typeof v === 'boolean') {
       out.byte(v ? 0x88 : 0x89); // NEWTRUE, NEWFALSE
@@ -167,40 +180,34 @@ export function dumps(value: unknown, replace: (v: unknown) => unknown = () => u
       out.byte(0x5d); // EMPTY_LIST
       if (v.length > 0) {
         out.byte(0x28); // MARK
-        v.forEach(write);
-        out.byte(0x65); // APPENDS
+        todo.push(new Emit(0x65)); // APPENDS
+        pushReversed(v);
       }
     } else if (v instanceof Map) {
       out.byte(0x7d); // EMPTY_DICT
       if (v.size > 0) {
         out.byte(0x28); // MARK
-        for (const [key, item] of v) {
-          write(key);
-          write(item);
-        }
-        out.byte(0x75); // SETITEMS
+        todo.push(new Emit(0x75)); // SETITEMS
+        pushReversed([...v].flat(1));
       }
     } else if (v instanceof Tuple) {
-      writeTuple(out, v.items, write);
+      pushTuple(v.items);
     } else if (v instanceof Global) {
       out.byte(0x63); // GLOBAL
       out.bytes(Buffer.from(`${v.module}\n${v.name}\n`, 'utf8'));
     } else if (v instanceof Call) {
-      write(v.callable);
-      writeTuple(out, v.args, write);
-      out.byte(0x52); // REDUCE
+      todo.push(new Emit(0x52)); // REDUCE
+      pushTuple(v.args);
+      todo.push(v.callable);
     } else if (v instanceof Persistent) {
-      write(v.pid);
-      out.byte(0x51); // BINPERSID
+      todo.push(new Emit(0x51)); // BINPERSID
+      todo.push(v.pid);
     } else {
       const replaced = replace(v);
       if (replaced === undefined) throw new TypeError(`pickle: cannot write ${typeof v}`);
-      write(replaced);
+      todo.push(replaced);
     }
-  };
-  out.byte(0x80); // PROTO
-  out.byte(2);
-  write(value);
+  }
   out.byte(0x2e); // STOP
   return out.result();
 }
@@ -272,30 +279,45 @@ function decodeLong(bytes: Buffer): number | bigint {
   return n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
 }
 
-// Dicts become plain objects when every key is a string (a Map otherwise); one object stays one object.
-function finish(value: unknown, done: Map<object, unknown>): unknown {
-  if (value instanceof Dict) {
+// Dicts become plain objects when every key is a string (a Map otherwise); one object stays one object. Without
+// recursion, so that any depth of nesting is read: each container gets its finished form (arrays keep theirs) when
+// first met, and a task that fills it in, run later from a stack.
+function finish(root: unknown): unknown {
+  const done = new Map<object, unknown>();
+  const tasks: (() => void)[] = [];
+  const visit = (value: unknown): unknown => {
+    if (Array.isArray(value)) {
+      if (!done.has(value)) {
+        done.set(value, value);
+        tasks.push(() => {
+          for (let i = 0; i < value.length; i++) value[i] = visit(value[i]);
+        });
+      }
+      return value;
+    }
+    if (!(value instanceof Dict)) return value;
     const seen = done.get(value);
     if (seen !== undefined) return seen;
-    const stringKeys = [...value.entries.keys()].every((k) => typeof k === 'string');
-    if (stringKeys) {
+    if ([...value.entries.keys()].every((k) => typeof k === 'string')) {
       const out: Record<string, unknown> = {};
       done.set(value, out);
-      for (const [key, item] of value.entries) {
-        Object.defineProperty(out, key as string, { value: finish(item, done), enumerable: true, writable: true, configurable: true });
-      }
+      tasks.push(() => {
+        for (const [key, item] of value.entries) {
+          Object.defineProperty(out, key as string, { value: visit(item), enumerable: true, writable: true, configurable: true });
+        }
+      });
       return out;
     }
     const out = new Map<unknown, unknown>();
     done.set(value, out);
-    for (const [key, item] of value.entries) out.set(finish(key, done), finish(item, done));
+    tasks.push(() => {
+      for (const [key, item] of value.entries) out.set(visit(key), visit(item));
+    });
     return out;
-  }
-  if (Array.isArray(value) && !done.has(value)) {
-    done.set(value, value);
-    for (let i = 0; i < value.length; i++) value[i] = finish(value[i], done);
-  }
-  return value;
+  };
+  const result = visit(root);
+  while (tasks.length > 0) tasks.pop()!();
+  return result;
 }
 
 /**
@@ -355,7 +377,7 @@ export function loads(data: Uint8Array, hooks: LoadHooks): unknown {
         input.bytes(8);
         break;
       case 0x2e: // STOP
-        return finish(pop(), new Map());
+        return finish(pop());
       case 0x28: // MARK
         marks.push(stack);
         stack = [];

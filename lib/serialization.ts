@@ -6,12 +6,12 @@
  */
 import { stat } from 'node:fs/promises';
 import { types } from 'node:util';
-import type { NativeTensor } from '../binding';
+import type { NativeArchive, NativeTensor } from '../binding';
 import { native } from './binding';
 import { DeviceLike, parseDevice } from './device';
 import { Call, Dict, Global, Persistent, Tuple, dumps, loads } from './pickle';
 import { Dtype, Tensor } from './tensor';
-import { checkArgCount, checkBool, invalidType, invalidValue, isOptions, parseArgs } from './validate';
+import { atCaller, checkArgCount, checkBool, invalidType, invalidValue, isOptions, parseArgs } from './validate';
 
 /**
  * What torch.save writes and torch.load gives back: tensors, numbers, bigints, strings, booleans and null, nested
@@ -44,15 +44,6 @@ function checkPath(value: unknown): string {
   return value;
 }
 
-/** A rejection from native work or the file system, with the stack of the call that started it (sharp's way). */
-function atCaller(message: string, cause: unknown, caller: Error): Error {
-  const e = new Error(message, { cause });
-  const code = (cause as { code?: unknown } | null)?.code;
-  if (typeof code === 'string') (e as Error & { code: string }).code = code;
-  e.stack = `${e.name}: ${e.message}\n${(caller.stack ?? '').split('\n').slice(1).join('\n')}`;
-  return e;
-}
-
 // Duck-typed: a native rejection is an Error of the main realm, which instanceof misses inside a vm context (jest).
 const messageOf = (e: unknown): string => {
   const message = (e as { message?: unknown } | null)?.message;
@@ -62,42 +53,71 @@ const quote = (key: string | number): string => (typeof key === 'number' ? Strin
 
 const SAVEABLE = 'a Tensor, a number, a bigint, a string, a boolean, null, or an array, Map or plain object of them';
 
-// A copy of obj's structure (dicts as Maps, in their order), checked all through; the tensors met are collected.
-function snapshot(value: unknown, where: string, tensors: Tensor[], open: Set<object>): unknown {
-  if (value === null || typeof value === 'number' || typeof value === 'bigint' || typeof value === 'string' || typeof value === 'boolean') {
-    return value;
-  }
-  if (value instanceof Tensor) {
-    if (value.is_disposed) throw new Error(`torch.save: ${where} is a disposed Tensor`);
-    tensors.push(value);
-    return value;
-  }
-  const isMap = types.isMap(value);
-  if (!Array.isArray(value) && !isMap && !isOptions(value)) throw invalidType(where, SAVEABLE, value);
-  const object = value as object;
-  if (open.has(object)) throw invalidValue(where, `${SAVEABLE} (without cycles)`, 'an object that contains itself');
-  open.add(object);
-  try {
-    if (Array.isArray(object)) {
-      const out: unknown[] = [];
-      for (let i = 0; i < object.length; i++) out.push(snapshot(object[i], `${where}[${i}]`, tensors, open));
-      return out;
+// Where a value lies in obj, for messages: built only when one is needed (a path per value would cost memory).
+interface Place {
+  readonly parent: Place | null;
+  readonly key: string | number;
+}
+function whereOf(place: Place | null): string {
+  const keys: string[] = [];
+  for (let p = place; p !== null; p = p.parent) keys.push(`[${quote(p.key)}]`);
+  return `obj${keys.reverse().join('')}`;
+}
+
+const isPrimitive = (v: unknown): boolean =>
+  v === null || typeof v === 'number' || typeof v === 'bigint' || typeof v === 'string' || typeof v === 'boolean';
+
+/**
+ * A copy of obj's structure (dicts as Maps, in their order), checked all through; the tensors met are collected.
+ * Walked with a to-do stack, not by recursion, so that any depth of nesting is saved (and loaded back).
+ */
+function snapshot(obj: unknown, tensors: Tensor[]): unknown {
+  const root = new Map<string, unknown>();
+  // A value to copy into `into` under `key`; or the end of an object's contents, after which it may appear again
+  // (only an object inside itself, a cycle, is refused).
+  type Job = { value: unknown; place: Place | null; into: Map<unknown, unknown> | unknown[]; key: unknown } | { close: object };
+  const todo: Job[] = [{ value: obj, place: null, into: root, key: 'obj' }];
+  const open = new Set<object>();
+  while (todo.length > 0) {
+    const job = todo.pop()!;
+    if ('close' in job) {
+      open.delete(job.close);
+      continue;
     }
-    const out = new Map<unknown, unknown>();
-    if (isMap) {
-      for (const [key, item] of object as Map<unknown, unknown>) {
-        if (typeof key !== 'string' && !Number.isSafeInteger(key)) throw invalidType(`the keys of ${where}`, 'strings or integers', key);
-        out.set(key, snapshot(item, `${where}[${quote(key as string | number)}]`, tensors, open));
+    const { value, place, into, key } = job;
+    let copy: unknown = value;
+    if (value instanceof Tensor) {
+      if (value.is_disposed) throw new Error(`torch.save: ${whereOf(place)} is a disposed Tensor`);
+      tensors.push(value);
+    } else if (!isPrimitive(value)) {
+      const isMap = types.isMap(value);
+      if (!Array.isArray(value) && !isMap && !isOptions(value)) throw invalidType(whereOf(place), SAVEABLE, value);
+      const object = value as object;
+      if (open.has(object)) throw invalidValue(whereOf(place), `${SAVEABLE} (without cycles)`, 'an object that contains itself');
+      open.add(object);
+      todo.push({ close: object });
+      const entries: [unknown, unknown][] = Array.isArray(object)
+        ? Array.from(object, (item, i) => [i, item])
+        : isMap ? [...(object as Map<unknown, unknown>)] : Object.keys(object).map((k) => [k, (object as Record<string, unknown>)[k]]);
+      const out: Map<unknown, unknown> | unknown[] = Array.isArray(object) ? new Array(object.length) : new Map();
+      if (out instanceof Map) {
+        for (const [k] of entries) {
+          if (isMap && typeof k !== 'string' && !Number.isSafeInteger(k)) throw invalidType(`the keys of ${whereOf(place)}`, 'strings or integers', k);
+          out.set(k, undefined); // its place in the order, which setting its value keeps
+        }
       }
-    } else {
-      for (const key of Object.keys(object)) {
-        out.set(key, snapshot((object as Record<string, unknown>)[key], `${where}[${quote(key)}]`, tensors, open));
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [k, item] = entries[i];
+        if (!isPrimitive(item)) todo.push({ value: item, place: { parent: place, key: k as string | number }, into: out, key: k });
+        else if (out instanceof Map) out.set(k, item);
+        else out[i] = item;
       }
+      copy = out;
     }
-    return out;
-  } finally {
-    open.delete(object);
+    if (into instanceof Map) into.set(key, copy);
+    else into[key as number] = copy;
   }
+  return root.get('obj');
 }
 
 /**
@@ -112,7 +132,7 @@ export async function save(obj: Saveable, f: string): Promise<void> {
   checkArgCount('save', arguments.length, 2);
   const site = new Error();
   const tensors: Tensor[] = [];
-  const tree = snapshot(obj, 'obj', tensors, new Set());
+  const tree = snapshot(obj, tensors);
   const path = checkPath(f);
 
   const layout = native.storageLayout(tensors.map((t) => t._h));
@@ -139,14 +159,18 @@ export async function save(obj: Saveable, f: string): Promise<void> {
   try {
     await native.writeArchive(path, pickle, storages);
   } catch (e) {
-    throw atCaller(`torch.save: ${messageOf(e)}`, e, site);
+    throw atCaller(e, site, `torch.save: ${messageOf(e)}`);
   }
 }
 
-// A storage as torch.load rebuilds it: its bytes on the target device, read as `dtype`.
+// A storage as torch.load rebuilds it: its bytes on the target device, read as `dtype` (null while torch.load only
+// finds out which records data.pkl names).
 class Storage {
-  constructor(readonly dtype: Dtype, readonly bytes: NativeTensor, readonly numel: number, readonly key: string) {}
+  constructor(readonly dtype: Dtype, readonly bytes: NativeTensor | null, readonly numel: number, readonly key: string) {}
 }
+
+// What a tensor stands for while its storage is not read yet.
+const PENDING = Object.freeze({ pending: 'tensor' });
 
 // What the GLOBAL of a storage class (torch.FloatStorage, ...) stands for.
 class StorageType {
@@ -166,7 +190,7 @@ function checkCounts(what: string, value: unknown): number[] {
 }
 
 // PyTorch's _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata]).
-function rebuildTensor(args: unknown[]): Tensor {
+function rebuildTensor(args: unknown[]): Tensor | typeof PENDING {
   const [storage, offsetArg, sizeArg, strideArg, requiresGrad] = args;
   if (!(storage instanceof Storage)) throw new Error('a tensor is rebuilt from something that is not a storage');
   const offset = checkCount('a tensor\'s storage offset', offsetArg);
@@ -180,9 +204,30 @@ function rebuildTensor(args: unknown[]): Tensor {
       throw new Error(`a tensor of size [${size.join(', ')}], stride [${stride.join(', ')}] and offset ${offset} reaches past the end of its storage data/${storage.key} (${storage.numel} elements)`);
     }
   }
+  if (storage.bytes === null) return PENDING;
   const t = new Tensor(native.fromStorage(storage.bytes, storage.dtype, size, stride, offset));
   if (requiresGrad === true) t.requires_grad = true;
   return t;
+}
+
+// Python's OrderedDict(items), as PyTorch's weights_only unpickler calls it: a REDUCE may pass the items as a list
+// of (key, value) pairs or as a dict (older pickles do), which must not be dropped.
+function orderedDict(args: unknown[]): Dict {
+  const d = new Dict();
+  if (args.length > 1) throw new Error(`OrderedDict is called with ${args.length} arguments; it takes at most one`);
+  const [items] = args;
+  if (items === undefined) return d;
+  if (items instanceof Dict) {
+    for (const [key, value] of items.entries) d.entries.set(key, value);
+  } else if (Array.isArray(items)) {
+    for (const pair of items) {
+      if (!Array.isArray(pair) || pair.length !== 2) throw new Error('OrderedDict is called with an item that is not a (key, value) pair');
+      d.entries.set(pair[0], pair[1]);
+    }
+  } else {
+    throw new Error('OrderedDict is called with something other than a dict or a list of (key, value) pairs');
+  }
+  return d;
 }
 
 /**
@@ -203,34 +248,53 @@ export async function load<T = any>(f: string, options?: LoadOptions | DeviceLik
   const target = a.map_location == null ? null : String(parseDevice('map_location', a.map_location));
   if (a.weights_only !== undefined) checkBool('weights_only', a.weights_only);
 
-  let isDirectory: boolean;
+  let kind: string | null;
   try {
-    isDirectory = (await stat(path)).isDirectory();
+    const st = await stat(path);
+    kind = st.isFile() ? null : st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'a device';
   } catch (e) {
     const code = (e as { code?: string }).code;
     const reason = code === 'ENOENT' ? 'no such file' : messageOf(e);
-    throw atCaller(`torch.load: cannot read '${path}': ${reason}`, e, site);
+    throw atCaller(e, site, `torch.load: cannot read '${path}': ${reason}`);
   }
-  if (isDirectory) throw atCaller(`torch.load: '${path}' is a directory, not a file`, undefined, site);
+  // A FIFO without a writer would never settle (the native side refuses one too, should the path change meanwhile).
+  if (kind !== null) throw atCaller(undefined, site, `torch.load: '${path}' is ${kind}, not a file`);
 
   let pickle: Uint8Array;
-  let records: Map<string, NativeTensor>;
+  let sizes: Map<string, number>;
+  let archive: NativeArchive;
   try {
-    const [bytes, list] = await native.readArchive(path);
-    pickle = bytes;
-    records = new Map(list);
+    const [bytes, list, opened] = await native.readArchive(path);
+    [pickle, sizes, archive] = [bytes, new Map(list), opened];
   } catch (e) {
-    throw atCaller(`torch.load: '${path}' is not a PyTorch checkpoint (the zip archive torch.save writes): ${messageOf(e)}`, e, site);
+    throw atCaller(e, site, `torch.load: '${path}' is not a PyTorch checkpoint (the zip archive torch.save writes): ${messageOf(e)}`);
   }
   try {
-    return loads(pickle, loadHooks(records, target)) as T;
+    // data.pkl is read twice: first to learn which records it names and how large each must be (a record it does not
+    // name is never read, one larger than it says is refused before it is inflated), then to rebuild the tensors.
+    const plan = loadHooks(target, sizes, null);
+    try {
+      loads(pickle, plan);
+    } catch (e) {
+      native.closeArchive(archive);
+      throw e;
+    }
+    const names = [...plan.wanted.keys()];
+    const bytes = await native.readRecords(archive, names, [...plan.wanted.values()]);
+    return loads(pickle, loadHooks(target, sizes, new Map(names.map((name, i) => [name, bytes[i]])))) as T;
   } catch (e) {
-    throw atCaller(`torch.load: cannot load '${path}': ${messageOf(e)}`, e, site);
+    throw atCaller(e, site, `torch.load: cannot load '${path}': ${messageOf(e)}`);
   }
 }
 
-function loadHooks(records: Map<string, NativeTensor>, target: string | null) {
+/**
+ * The unpickler's hooks for a checkpoint whose records declare `sizes`. Without `records` (the first pass), storages
+ * are only checked, and the records they need collected in `wanted` with their sizes in bytes; with the records
+ * read (the second), the tensors are built.
+ */
+function loadHooks(target: string | null, sizes: Map<string, number>, records: Map<string, NativeTensor> | null) {
   const storages = new Map<string, Storage>();
+  const wanted = new Map<string, number>();
 
   const device = (location: string): string => {
     if (target !== null) return target;
@@ -258,12 +322,15 @@ function loadHooks(records: Map<string, NativeTensor>, target: string | null) {
       if (known.dtype !== type.dtype) throw new Error(`storage data/${key} is read both as ${known.dtype} and as ${type.dtype}`);
       return known;
     }
-    const bytes = records.get(`data/${key}`);
-    if (bytes === undefined) throw new Error(`the archive has no record data/${key}`);
-    if (bytes.numel() !== numel * type.itemsize) {
-      throw new Error(`record data/${key} holds ${bytes.numel()} bytes, not the ${numel * type.itemsize} of ${numel} ${type.dtype} elements`);
-    }
-    const storage = new Storage(type.dtype, bytes.to(device(location), null), numel, key);
+    const name = `data/${key}`;
+    const size = sizes.get(name);
+    if (size === undefined) throw new Error(`the archive has no record ${name}`);
+    const nbytes = numel * type.itemsize;
+    if (!Number.isSafeInteger(nbytes)) throw new Error(`storage ${name} is too large: ${numel} ${type.dtype} elements`);
+    if (size !== nbytes) throw new Error(`record ${name} holds ${size} bytes, not the ${nbytes} of ${numel} ${type.dtype} elements`);
+    const where = device(location);
+    wanted.set(name, nbytes);
+    const storage = new Storage(type.dtype, records === null ? null : records.get(name)!.to(where, null), numel, key);
     storages.set(key, storage);
     return storage;
   };
@@ -273,7 +340,7 @@ function loadHooks(records: Map<string, NativeTensor>, target: string | null) {
     if (entry) return new StorageType(entry[0], entry[2]);
     switch (`${module}.${name}`) {
       case 'collections.OrderedDict':
-        return () => new Dict();
+        return (...args: unknown[]) => orderedDict(args);
       case 'torch._utils._rebuild_tensor_v2':
         return (...args: unknown[]) => rebuildTensor(args);
       case 'torch._utils._rebuild_tensor':
@@ -282,6 +349,7 @@ function loadHooks(records: Map<string, NativeTensor>, target: string | null) {
       case 'torch._utils._rebuild_parameter_with_state':
         // A Parameter: a tensor that requires grad (lenet-torch has no separate Parameter class).
         return (data: unknown, requiresGrad: unknown) => {
+          if (data === PENDING) return data;
           if (!(data instanceof Tensor)) throw new Error('a Parameter is rebuilt from something that is not a tensor');
           if (requiresGrad === true) data.requires_grad = true;
           return data;
@@ -295,5 +363,5 @@ function loadHooks(records: Map<string, NativeTensor>, target: string | null) {
     }
   };
 
-  return { find_class, persistent_load };
+  return { find_class, persistent_load, wanted };
 }

@@ -52,6 +52,30 @@ export function integerRange(dtype: Dtype): { min: bigint; max: bigint } | null 
   return DTYPE_TABLE[dtype].range;
 }
 
+/**
+ * @internal Whether a value can be an element of a `dtype` tensor, or null when every number can (floating point,
+ * bool). Into an integer dtype a number is truncated toward zero, so it fits when its truncation lies in the range
+ * (NaN and +-Infinity never do). The one check on every road from a JS value to an integer element: c10's own
+ * misses int64's exact boundary (2 ** 63 arrives as a double and would be stored as -2 ** 63).
+ */
+export function fitsIn(dtype: Dtype): { fits: (v: number | bigint) => boolean; expected: string } | null {
+  const range = integerRange(dtype);
+  if (!range) return null;
+  const lo = Number(range.min);
+  const end = Number(range.max + 1n); // exact: a power of two
+  return {
+    fits: (v) => (typeof v === 'bigint' ? v >= range.min && v <= range.max : Math.trunc(v) >= lo && Math.trunc(v) < end),
+    expected: `a value ${dtype} can hold (an integer in [${range.min}, ${range.max}])`,
+  };
+}
+
+/** @internal `value`, to become an element of a `dtype` tensor: a RangeError naming `name` when it cannot be one. */
+export function checkElement(name: string, value: number, dtype: Dtype): number {
+  const check = fitsIn(dtype);
+  if (check && !check.fits(value)) throw invalidValue(name, check.expected, value);
+  return value;
+}
+
 /** A tensor's shape: an array of numbers that prints as `[1, 6, 28, 28]`. */
 export class Size extends Array<number> {
   /** @internal */
@@ -124,9 +148,10 @@ export function shapeArgs(callee: string, name: string, args: readonly unknown[]
 
 export type TensorOther = Tensor | number;
 
-function otherHandle(name: string, other: unknown): NativeTensor | number {
+/** A Tensor or a number operand; a number stored into a tensor of dtype `into` must fit it (checkElement). */
+function otherHandle(name: string, other: unknown, into?: Dtype): NativeTensor | number {
   if (other instanceof Tensor) return other._h;
-  if (typeof other === 'number') return other;
+  if (typeof other === 'number') return into === undefined ? other : checkElement(name, other, into);
   throw invalidType(name, 'a Tensor or a number', other);
 }
 
@@ -425,7 +450,7 @@ export class Tensor {
    */
   index_put_(indices: TensorIndex | TensorIndex[], values: TensorOther): this {
     checkArgCount('Tensor.index_put_', arguments.length, 2);
-    this._h.indexPut(indicesArg('indices', indices), otherHandle('values', values));
+    this._h.indexPut(indicesArg('indices', indices), otherHandle('values', values, this.dtype));
     return this;
   }
 

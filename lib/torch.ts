@@ -7,7 +7,7 @@ import { native } from './binding';
 import { Device, DeviceLike, device, parseDevice } from './device';
 import { DataLoader, DistributedSampler, TensorDataset } from './data';
 import * as distributed from './distributed';
-import { checkDtype, checkShape, Dtype, DTYPE_CONSTANTS, handleOf, integerRange, shapeArgs, Size, Tensor, typedArrayDtype } from './tensor';
+import { checkDtype, checkElement, checkShape, Dtype, DTYPE_CONSTANTS, fitsIn, handleOf, shapeArgs, Size, Tensor, typedArrayDtype } from './tensor';
 import * as indexing from './indexing';
 import { namespace } from './ops';
 import type { FftOps, LinalgOps, SpecialOps } from './ops';
@@ -136,14 +136,10 @@ function flatten(data: Nested): { shape: number[]; values: Nested[]; kind: 'numb
  * outside their range (finite values in range are truncated toward zero, as PyTorch does: 1.7 -> 1).
  */
 function checkFits(values: ArrayLike<number | bigint>, dtype: Dtype): void {
-  const range = integerRange(dtype);
-  if (!range) return;
-  const lo = Number(range.min);
-  const end = Number(range.max + 1n); // exact: a power of two
+  const check = fitsIn(dtype);
+  if (!check) return;
   for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    const fits = typeof v === 'bigint' ? v >= range.min && v <= range.max : Math.trunc(v) >= lo && Math.trunc(v) < end;
-    if (!fits) throw invalidValue(`data (element ${i})`, `a value ${dtype} can hold (an integer in [${range.min}, ${range.max}])`, v);
+    if (!check.fits(values[i])) throw invalidValue(`data (element ${i})`, check.expected, values[i]);
   }
 }
 
@@ -246,7 +242,8 @@ export const randn = sizeCreation('randn', (size, dtype, dev) => native.random('
 export function full(size: number[], fill_value: number, options: CreationOptions = {}): Tensor {
   checkArgCount('full', arguments.length, 3);
   const c = creationOptions(creationKeywords('full', options));
-  return finish(new Tensor(native.full(checkShape('size', size), checkNumber('fill_value', fill_value, { expected: 'a number' }), c.dtype, c.device)), c);
+  const value = checkElement('fill_value', checkNumber('fill_value', fill_value, { expected: 'a number' }), c.dtype ?? 'float32');
+  return finish(new Tensor(native.full(checkShape('size', size), value, c.dtype, c.device)), c);
 }
 
 /** Random integers in [low, high), int64 by default: `torch.randint(0, 10, [256])`. */
@@ -276,8 +273,11 @@ export function arange(start: number, end?: number, step = 1, options: CreationO
   checkNumber('step', step);
   if (step === 0) throw invalidValue('step', 'a non-zero number', step);
   const c = creationOptions(creationKeywords('arange', options));
-  const integral = [start, end, step].every(Number.isInteger);
-  return finish(new Tensor(native.arange(start, end, step, c.dtype ?? (integral ? 'int64' : 'float32'), c.device)), c);
+  const dtype = c.dtype ?? ([start, end, step].every(Number.isInteger) ? 'int64' : 'float32');
+  checkElement('start', start, dtype);
+  checkElement('end', end, dtype);
+  checkElement('step', step, dtype);
+  return finish(new Tensor(native.arange(start, end, step, dtype, c.device)), c);
 }
 
 /** cat() and stack(): `tensors` a non-empty array of Tensors, `dim` an integer (default 0), as PyTorch takes them. */
@@ -329,6 +329,22 @@ export function get_num_threads(): number {
   checkArgCount('get_num_threads', arguments.length, 0);
   return native.getNumThreads();
 }
+
+/** Backend queries, as torch.backends. */
+export const backends = {
+  cpu: {
+    /**
+     * The SIMD instruction set lenet-torch's own CPU kernels (the direct convolution loops) run, as PyTorch's
+     * torch.backends.cpu.get_cpu_capability() spells it: 'AVX512', 'AVX2', 'SSE4', 'NEON' or 'DEFAULT' (portable
+     * code). The best one the CPU has, unless the ATEN_CPU_CAPABILITY environment variable (PyTorch's: 'avx2',
+     * 'default', ...) names a lower one at start-up.
+     */
+    get_cpu_capability(): string {
+      checkArgCount('backends.cpu.get_cpu_capability', arguments.length, 0);
+      return native.cpuCapability().toUpperCase();
+    },
+  },
+};
 
 /** CUDA queries, as torch.cuda. */
 export const cuda = {

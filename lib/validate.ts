@@ -166,10 +166,19 @@ export function parseArgs(
 
 /**
  * An async native failure, re-thrown with the stack of the call that started the work (sharp's way): `caller` is an
- * Error made at that call, before any await.
+ * Error made at that call, before any await. With `message`, a new Error that says it, with the failure as its cause
+ * (and its errno code).
  */
-export function atCaller(error: unknown, caller: Error): Error {
-  const e = error instanceof Error ? error : new Error(String(error));
+export function atCaller(error: unknown, caller: Error, message?: string): Error {
+  let e: Error;
+  if (message !== undefined) {
+    e = new Error(message, { cause: error });
+    const code = (error as { code?: unknown } | null)?.code;
+    if (typeof code === 'string') (e as Error & { code: string }).code = code;
+  } else {
+    // Duck-typed: a native failure is an Error of the main realm, which instanceof misses inside a vm context (jest).
+    e = typeof error === 'object' && error !== null && typeof (error as Error).message === 'string' ? (error as Error) : new Error(String(error));
+  }
   e.stack = `${e.name}: ${e.message}\n${(caller.stack ?? '').split('\n').slice(1).join('\n')}`;
   return e;
 }

@@ -2,12 +2,17 @@
 #include <napi.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+
 #include "common.h"
 #include "data.h"
 #include "distributed.h"
 #include "errors.h"
 #include "functional.h"
 #include "hold.h"
+#include "kernels-simd.h"
 #include "kernels.h"
 #include "module.h"
 #include "optimizer.h"
@@ -23,6 +28,37 @@ namespace {
 Napi::Value SetFastKernelsFn(const Napi::CallbackInfo& info) {
   SetFastKernels(info[0].ToBoolean());
   return info.Env().Undefined();
+}
+
+Napi::Value DirectKernelCallsFn(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(DirectKernelCalls()));
+}
+
+Napi::Value CpuCapabilityFn(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), simd::Target()); }
+
+Napi::Value SetCpuCapabilityFn(const Napi::CallbackInfo& info) {
+  const std::string name = info[0].As<Napi::String>();
+  if (!simd::SetTarget(name)) {
+    std::string names;
+    for (const auto& t : simd::Targets()) names += "'" + t + "', ";
+    throw Napi::RangeError::New(info.Env(), "Expected capability to be 'auto' or one this CPU has (" +
+                                                names.substr(0, names.size() - 2) + ") but received '" + name + "'");
+  }
+  return info.Env().Undefined();
+}
+
+// ATEN_CPU_CAPABILITY (PyTorch's variable: 'default', 'avx2', 'avx512'; here also 'sse4', 'neon') lowers the target
+// of the direct loops as it lowers libtorch's own kernels; a name this CPU lacks leaves the best one.
+void ApplyCpuCapabilityVariable() {
+  static const bool applied = [] {
+    if (const char* value = std::getenv("ATEN_CPU_CAPABILITY")) {
+      std::string name(value);
+      std::transform(name.begin(), name.end(), name.begin(), [](unsigned char ch) { return std::tolower(ch); });
+      simd::SetTarget(name);
+    }
+    return true;
+  }();
+  (void)applied;
 }
 }  // namespace
 
@@ -46,6 +82,16 @@ Napi::Object Export(Napi::Env env, Napi::Object exports) {
 
   InitTensorFunctions(env, exports);
   exports.Set("setFastKernels", Function<&SetFastKernelsFn>(env, "setFastKernels"));
+  ApplyCpuCapabilityVariable();
+  exports.Set("directKernelCalls", Function<&DirectKernelCallsFn>(env, "directKernelCalls"));
+  exports.Set("cpuCapability", Function<&CpuCapabilityFn>(env, "cpuCapability"));
+  {
+    const auto targets = simd::Targets();
+    auto list = Napi::Array::New(env, targets.size());
+    for (size_t i = 0; i < targets.size(); ++i) list.Set(static_cast<uint32_t>(i), targets[i]);
+    exports.Set("cpuCapabilities", list);
+  }
+  exports.Set("setCpuCapability", Function<&SetCpuCapabilityFn>(env, "setCpuCapability"));
   InitFunctional(env, exports);
   InitData(env, exports);
   InitTrain(env, exports);

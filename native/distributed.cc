@@ -1,6 +1,8 @@
 #include "distributed.h"
 
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+// (Included by ProcessGroupGloo.hpp too, but needed without Gloo: the build without its headers uses the types.)
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/version.h>
 

@@ -17,7 +17,7 @@ const logPath = path.join(buildDir, 'build.log');
 // lib/binding.ts loads this file; keep the two in step.
 const addonPath = path.join(buildDir, 'Release', 'lenet_torch.node');
 
-const APT = 'apt-get install -y cmake g++ make libtorch-dev libopenblas0-openmp   (as root, or with sudo)';
+const APT = 'apt-get install -y cmake g++ make libtorch-dev libhwy-dev libopenblas0-openmp   (as root, or with sudo)';
 const NO_LIBTORCH = `lenet-torch: libtorch was not found, so the native addon cannot be built.
 
   On Debian 12 or 13 / Ubuntu 24.04, install it (CPU build) with:

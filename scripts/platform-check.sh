@@ -61,7 +61,7 @@ if [ ! -f "$cpu_root/.lenet-torch-ready" ]; then
   say "creating the Debian 13 chroot in $cpu_root"
   rm -rf "$cpu_root" "$cpu_root.tmp"
   mmdebstrap --quiet --variant=apt --components="main contrib non-free" \
-    --include=ca-certificates,nodejs,npm,cmake,g++,make,git,libtorch-dev,libopenblas0-openmp,libgloo-dev \
+    --include=ca-certificates,nodejs,npm,cmake,g++,make,git,libtorch-dev,libopenblas0-openmp,libgloo-dev,libhwy-dev \
     trixie "$cpu_root.tmp" "$mirror"
   echo "deb $mirror trixie main contrib non-free" > "$cpu_root.tmp/etc/apt/sources.list"
   rm -f "$cpu_root.tmp"/etc/apt/sources.list.d/*
@@ -111,9 +111,10 @@ fi
 refresh_host_files "$root"
 mount_all "$root"
 
-# Packages added since a kept chroot was made: the headers torch.distributed builds against (Gloo's; NCCL's on CUDA).
-dev_packages=libgloo-dev
-[ "$target" = debian13-cuda ] && dev_packages="libgloo-cuda-dev libnccl-dev"
+# Packages added since a kept chroot was made: the headers torch.distributed builds against (Gloo's; NCCL's on CUDA),
+# and Google Highway (the direct kernels' SIMD dispatch).
+dev_packages="libgloo-dev libhwy-dev"
+[ "$target" = debian13-cuda ] && dev_packages="libgloo-cuda-dev libnccl-dev libhwy-dev"
 if ! chroot "$root" dpkg -s $dev_packages > /dev/null 2>&1; then
   say "installing $dev_packages"
   chroot "$root" bash -c "export DEBIAN_FRONTEND=noninteractive; apt-get update -q > /dev/null && apt-get install -y -q --no-install-recommends $dev_packages > /dev/null"

@@ -81,6 +81,7 @@ const TORCH: Record<string, Call | ClassCases | null> = {
   Device: { construct: null, methods: {} },
   utils: null, // torch.utils.data: UTILS_DATA below
   cuda: null, // CUDA below
+  backends: null, // BACKENDS_CPU below
   indexing: null, // INDEXING below
   distributed: null, // DISTRIBUTED below
   // dtype constants and the version string
@@ -93,6 +94,10 @@ const CUDA: Record<string, Call> = {
   device_count: () => torch.cuda.device_count(1),
   synchronize: () => torch.cuda.synchronize(1),
   memory_allocated: () => torch.cuda.memory_allocated(0, 1),
+};
+
+const BACKENDS_CPU: Record<string, Call> = {
+  get_cpu_capability: () => torch.backends.cpu.get_cpu_capability(1),
 };
 
 // Slice, and the values None and Ellipsis.
@@ -390,6 +395,7 @@ function cases(): [string, Call][] {
   };
   add('torch', TORCH);
   add('torch.cuda', CUDA);
+  add('torch.backends.cpu', BACKENDS_CPU);
   add('torch.indexing', INDEXING);
   add('torch.distributed', DISTRIBUTED);
   add('torch.utils.data', UTILS_DATA);
@@ -409,6 +415,8 @@ describe('the lists cover the whole public API', () => {
     // The generated operators have one contract, for all of them (below); the rest, one case each.
     expect(keys(torch).filter((k) => !GENERATED.torch.has(k))).toEqual(keys(TORCH));
     expect(keys(torch.cuda)).toEqual(keys(CUDA));
+    expect(keys(torch.backends)).toEqual(['cpu']);
+    expect(keys(torch.backends.cpu)).toEqual(keys(BACKENDS_CPU));
     expect(keys(torch.indexing)).toEqual(keys(INDEXING));
     expect(keys(torch.distributed)).toEqual(keys(DISTRIBUTED));
     expect(keys(torch.utils)).toEqual(['data']);

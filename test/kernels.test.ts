@@ -1,5 +1,8 @@
 // The CPU fast paths (native/kernels.h: Conv2d's direct loops and weight gradient, the fused Conv2d + Sigmoid,
-// AvgPool2d with kernel == stride) and the data-parallel training step must give libtorch's own results.
+// AvgPool2d with kernel == stride) and the data-parallel training step must give libtorch's own results. The direct
+// loops are compiled for several SIMD targets (native/kernels-simd.cc): every one this CPU runs is tested, by name
+// (an AVX-512 machine tests 'avx512', 'avx2', 'sse4' and 'default'; an ARM64 one 'neon', its baseline: Highway
+// compiles no separate fallback there).
 import { d2l, nn, torch, Tensor } from '../lib';
 import { native } from '../lib/binding';
 import { lenet } from './lenet';
@@ -39,16 +42,52 @@ function expectAsLibtorch(net: nn.Module, X: Tensor, seed: number, tolerance: nu
   fast.forEach((f, i) => expect(maxRelDiff(f, slow[i])).toBeLessThan(tolerance));
 }
 
-describe('CPU fast kernels agree with libtorch', () => {
+describe('the SIMD targets of the direct loops', () => {
+  test('the best target is the default, and each can be chosen', () => {
+    const targets = native.cpuCapabilities;
+    // The architecture's baseline comes last: on x86-64 the portable fallback ('default'; Highway 1.1 and later, as
+    // in Debian 13, have an SSE2 target instead), on ARM64 NEON, which every such CPU has.
+    const baselines = process.arch === 'arm64' ? ['neon'] : ['default', 'sse2'];
+    expect(baselines).toContain(targets[targets.length - 1]);
+    expect(native.cpuCapability()).toBe(targets[0]);
+    try {
+      for (const t of targets) {
+        native.setCpuCapability(t);
+        expect(native.cpuCapability()).toBe(t);
+      }
+      native.setCpuCapability('auto');
+      expect(native.cpuCapability()).toBe(targets[0]);
+    } finally {
+      native.setCpuCapability('auto');
+    }
+  });
+
+  test('BAD CALL: a target this build or CPU lacks is a RangeError naming those it has, and changes nothing', () => {
+    // (Native errors come from the addon's realm, not jest's: checked by name.)
+    expect(() => native.setCpuCapability('avx1024')).toThrow(expect.objectContaining({ name: 'RangeError' }));
+    expect(() => native.setCpuCapability('avx1024')).toThrow(`('${native.cpuCapabilities.join("', '")}')`);
+    expect(native.cpuCapability()).toBe(native.cpuCapabilities[0]);
+  });
+});
+
+describe.each(native.cpuCapabilities)('CPU fast kernels on SIMD target %s agree with libtorch', (target) => {
+  beforeAll(() => native.setCpuCapability(target));
+  afterAll(() => native.setCpuCapability('auto'));
+
+  test('the direct loops run that target (torch.backends.cpu.get_cpu_capability() says so)', () => {
+    expect(native.cpuCapability()).toBe(target);
+    expect(torch.backends.cpu.get_cpu_capability()).toBe(target.toUpperCase());
+  });
+
   test.each([
     ['conv1 of LeNet', 1, 6, 5, 2, 28, 7],
     ['conv2 of LeNet', 6, 16, 5, 0, 14, 5],
     ['3x3, padding 1, odd size', 3, 4, 3, 1, 9, 3],
     ['1x1', 2, 5, 1, 0, 7, 2],
     ['asymmetric kernel and padding', 2, 3, [3, 1], [1, 0], 8, 4],
-    // The input gradient's direct loop: blocks of 6 input channels, pairs of rows, 16 columns to a register.
+    // The input gradient's direct loop: blocks of 6 input channels, pairs of rows, a vector of columns to a register.
     ['8 input channels (a block of 6 and 2 single), odd height, wider than 16', 8, 3, 3, 1, [7, 21], 2],
-    // One input channel: the direct AVX-512 loops (libtorch's kernels elsewhere), in blocks of 6 output channels.
+    // One input channel: the direct loops, in blocks of 6 output channels (3 for the weight gradient on AVX2).
     ['one channel, 8 outputs (a block of 6 and 2 single channels)', 1, 8, 5, 2, 28, 3],
     ['one channel, 1 output, 3x3 without padding, odd size', 1, 1, 3, 0, 11, 2],
     ['one channel, wider than one 32-column chunk', 1, 6, 5, 2, [13, 45], 2],
@@ -90,6 +129,19 @@ describe('CPU fast kernels agree with libtorch', () => {
     const net = new nn.Sequential(new nn.Conv2d(cin, cout, { kernel_size: 5, padding: pad }), new nn.Sigmoid());
     const X = torch.rand(4, cin, 14, 14).sub(0.5).mul(scale);
     expectAsLibtorch(net, X, 4, 1e-5);
+  });
+
+  test.each([
+    ['one input channel (the direct forward, weight and input gradients: 3 loops)', 1, 6, 5, 2, 28, 3],
+    ['several input channels (the direct input gradient: 1 loop)', 6, 16, 5, 0, 14, 1],
+  ])("Conv2d without a bias, through libtorch's dispatcher (aten::convolution's CPU kernel), %s", (_name, cin, cout, k, pad, size, loops) => {
+    torch.manual_seed(3);
+    const net = new nn.Conv2d(cin, cout, { kernel_size: k, padding: pad, bias: false });
+    const X = torch.rand(4, cin, size, size);
+    const before = native.directKernelCalls();
+    expectAsLibtorch(net, X, 4, 1e-5);
+    // The fast run took the direct loops, the comparison run libtorch's kernels only.
+    expect(native.directKernelCalls() - before).toBe(loops);
   });
 
   test('Conv2d without a bias trains (it takes libtorch\'s path)', () => {

@@ -1,9 +1,11 @@
 // Module#state_dict(), Module#load_state_dict(), torch.save() and torch.load(): PyTorch's keys, PyTorch's file
 // format (files that Python's torch.save wrote are in test/fixtures, made by test/interop/make_fixtures.py), and the
 // errors. The round trip with Python's torch itself is test/interop.test.ts.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { native } from '../lib/binding';
 import { d2l, nn, optim, torch, Tensor } from '../lib';
 import { Call, Global, Persistent, Tuple, dumps } from '../lib/pickle';
@@ -532,5 +534,265 @@ describe('torch.save() and torch.load()', () => {
       await expect(torch.save(torch.ones(1), f)).rejects.toThrow(`torch.save: cannot open '${f}' for writing: No such file or directory`);
       await expect(torch.save(torch.ones(1), dir)).rejects.toThrow(`torch.save: cannot open '${dir}' for writing: Is a directory`);
     });
+  });
+});
+
+/** One entry of a zip archive built by hand: its bytes stored or deflated, and what its headers may claim instead. */
+interface ZipEntry { name: string; data: Buffer; deflate?: boolean; declaredSize?: number; crc?: number }
+
+/** A zip archive as PyTorch's reader takes it (records under one folder), with headers of our choosing. */
+function zipArchive(entries: ZipEntry[]): Buffer {
+  const parts: Buffer[] = [];
+  const central: Buffer[] = [];
+  let offset = 0;
+  for (const e of entries) {
+    const body = e.deflate ? zlib.deflateRawSync(e.data) : e.data;
+    const name = Buffer.from(e.name);
+    const fields = (h: Buffer, at: number) => {
+      h.writeUInt16LE(20, at); // version needed
+      h.writeUInt16LE(0, at + 2); // flags
+      h.writeUInt16LE(e.deflate ? 8 : 0, at + 4);
+      h.writeUInt32LE(0, at + 6); // time, date
+      h.writeUInt32LE(e.crc ?? zlib.crc32(e.data), at + 10);
+      h.writeUInt32LE(body.length, at + 14);
+      h.writeUInt32LE(e.declaredSize ?? e.data.length, at + 18);
+      h.writeUInt16LE(name.length, at + 22);
+    };
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    fields(local, 4);
+    const entry = Buffer.alloc(46);
+    entry.writeUInt32LE(0x02014b50, 0);
+    entry.writeUInt16LE(20, 4); // version made by
+    fields(entry, 6);
+    entry.writeUInt32LE(offset, 42);
+    central.push(entry, name);
+    parts.push(local, name, body);
+    offset += local.length + name.length + body.length;
+  }
+  const dir = Buffer.concat(central);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(entries.length, 8);
+  end.writeUInt16LE(entries.length, 10);
+  end.writeUInt32LE(dir.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...parts, dir, end]);
+}
+
+/** A checkpoint of one float32 tensor [1, 2, 3, 4] (data/0), with other records added. */
+function checkpointWith(name: string, extra: ZipEntry[], data0: Partial<ZipEntry> = {}): string {
+  const pickle = Buffer.from(dumps(pickledTensor('FloatStorage', '0', 'cpu', 4, 0, [4], [1])));
+  fs.writeFileSync(file(name), zipArchive([
+    { name: 'archive/data.pkl', data: pickle },
+    { name: 'archive/data/0', data: Buffer.from(Float32Array.from([1, 2, 3, 4]).buffer), ...data0 },
+    ...extra,
+    { name: 'archive/version', data: Buffer.from('3\n') },
+  ]));
+  return file(name);
+}
+
+describe('torch.load() reads only the records data.pkl names, and no more of each than it says', () => {
+  test('the hand-built archive loads (the helper makes what PyTorch reads)', async () => {
+    expect((await torch.load(checkpointWith('plain.pt', []))).tolist()).toEqual([1, 2, 3, 4]);
+    const deflated = checkpointWith('deflated.pt', [], { deflate: true });
+    expect((await torch.load(deflated)).tolist()).toEqual([1, 2, 3, 4]);
+  });
+
+  test('a record that data.pkl never names is never read: one declaring 512 MB, damaged, does not stop the load', async () => {
+    // Read eagerly, it would be allocated (512 MB) and inflated, and its damage would fail the load.
+    const f = checkpointWith('unnamed.pt', [
+      { name: 'archive/data/99', data: Buffer.from('a deflate stream far shorter than declared'), deflate: true, declaredSize: 512 * 2 ** 20 },
+    ]);
+    expect((await torch.load(f)).tolist()).toEqual([1, 2, 3, 4]);
+  });
+
+  test('a named record declaring more bytes than its storage holds: refused before it is read', async () => {
+    const f = checkpointWith('bomb.pt', [], { deflate: true, declaredSize: 512 * 2 ** 20 });
+    await expect(torch.load(f)).rejects.toThrow(`cannot load '${f}': record data/0 holds ${512 * 2 ** 20} bytes, not the 16 of 4 float32 elements`);
+  });
+
+  test('a named record declaring fewer bytes than its storage holds: refused', async () => {
+    const f = checkpointWith('fewer.pt', [], { deflate: true, declaredSize: 8 });
+    await expect(torch.load(f)).rejects.toThrow('record data/0 holds 8 bytes, not the 16 of 4 float32 elements');
+  });
+
+  test('a record that inflates to more than it declares: refused, never inflated past its size', async () => {
+    const f = checkpointWith('more.pt', [], { data: Buffer.alloc(2 ** 20), deflate: true, declaredSize: 16 });
+    await expect(torch.load(f)).rejects.toThrow(`cannot load '${f}': record data/0 is damaged: it does not inflate to the 16 bytes its CRC-32 describes`);
+  });
+
+  test('a record named twice in the archive: refused (which one would be read is not defined)', async () => {
+    const f = checkpointWith('twice.pt', [{ name: 'archive/data/0', data: Buffer.alloc(16) }]);
+    await expect(torch.load(f)).rejects.toThrow(/holds the record 'archive\/data\/0' twice/);
+  });
+});
+
+describe('any depth of nesting is saved and loaded (no recursion: Python reads and writes these too)', () => {
+  const DEPTH = 100_000;
+
+  /** The innermost value of `depth` levels of arrays, objects or Maps, walked without recursion. */
+  function innermost(value: unknown, step: (v: any) => unknown): [number, unknown] {
+    let depth = 0;
+    while (typeof value === 'object' && value !== null && !(value instanceof Tensor)) {
+      value = step(value);
+      depth++;
+    }
+    return [depth, value];
+  }
+
+  test.each<[string, number[], number[], (v: any) => unknown]>([
+    ['lists', [0x5d, 0x28], [0x65], (v) => v[0]], // EMPTY_LIST MARK ... APPENDS
+    ['tuples', [0x28], [0x74], (v) => v[0]], // MARK ... TUPLE
+    ['dicts', [0x7d, 0x28, 0x58, 1, 0, 0, 0, 0x61], [0x75], (v) => v.a], // EMPTY_DICT MARK 'a' ... SETITEMS
+  ])('%s nested 100,000 deep in data.pkl load', async (_, open, close, step) => {
+    const bytes = Buffer.concat([
+      Buffer.from([0x80, 2]), Buffer.alloc(DEPTH * open.length, Buffer.from(open)),
+      Buffer.from([0x4b, 7]), Buffer.alloc(DEPTH * close.length, Buffer.from(close)), Buffer.from([0x2e]),
+    ]);
+    await native.writeArchive(file('deep.pt'), bytes, []);
+    expect(innermost(await torch.load(file('deep.pt')), step)).toEqual([DEPTH, 7]);
+  });
+
+  test.each<[string, (inner: unknown) => unknown, (v: any) => unknown]>([
+    ['arrays', (inner) => [inner], (v) => v[0]],
+    ['plain objects', (inner) => ({ a: inner }), (v) => v.a],
+    ['Maps with an integer key', (inner) => new Map([[1, inner]]), (v) => v.get(1)],
+  ])('%s nested 100,000 deep round-trip through torch.save', async (_, wrap, step) => {
+    let obj: unknown = torch.tensor([1, 2]);
+    for (let i = 0; i < DEPTH; i++) obj = wrap(obj);
+    await torch.save(obj as never, file('deep-save.pt'));
+    const [depth, inner] = innermost(await torch.load(file('deep-save.pt')), step);
+    expect(depth).toBe(DEPTH);
+    expect((inner as Tensor).tolist()).toEqual([1, 2]);
+  });
+
+  test('a bad value 100,000 deep is named by its path', async () => {
+    let obj: unknown = [Symbol('s')];
+    for (let i = 0; i < DEPTH; i++) obj = [obj];
+    await expect(torch.save(obj as never, file('x.pt'))).rejects.toThrow(new RegExp(`^Expected obj(\\[0\\]){${DEPTH + 1}} to be a Tensor`));
+  });
+});
+
+describe('torch.save() replaces a file whole or not at all', () => {
+  /** A good checkpoint at f, and a test that f still holds it (or, when allowed, the new one, whole). */
+  async function goodCheckpoint(f: string): Promise<(alsoNew?: number) => Promise<void>> {
+    await torch.save({ w: torch.full([3], 7) }, f);
+    return async (alsoNew?: number) => {
+      const back = await torch.load(f);
+      if (alsoNew !== undefined && back.w.numel() === alsoNew) return;
+      expect(back.w.tolist()).toEqual([7, 7, 7]);
+    };
+  }
+  const stray = (folder: string) => fs.readdirSync(folder).filter((n) => n.endsWith('.tmp'));
+
+  test('the process killed mid-write: the old file still loads', async () => {
+    const folder = fs.mkdtempSync(path.join(dir, 'kill-'));
+    const f = path.join(folder, 'model.pt');
+    const stillGood = await goodCheckpoint(f);
+    // A 256 MB state: the child is killed at the first change in the folder (the temporary file created, or the
+    // old file opened for writing), long before it could have written it all.
+    const N = 64 * 2 ** 20;
+    const child = spawn(process.execPath, ['-e', `
+      const { torch } = require(${JSON.stringify(path.join(__dirname, '..'))});
+      const w = torch.zeros(${N});
+      process.stdout.write('ready\\n');
+      process.stdin.once('data', () => torch.save({ w }, ${JSON.stringify(f)}));
+    `], { stdio: ['pipe', 'pipe', 'inherit'] });
+    await new Promise((resolve) => child.stdout.once('data', resolve));
+    const killed = new Promise((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+    const watcher = fs.watch(folder, () => child.kill('SIGKILL'));
+    try {
+      child.stdin.write('go\n');
+      expect(await killed).toBe('SIGKILL');
+    } finally {
+      watcher.close();
+    }
+    await stillGood(N);
+  });
+
+  test('a write that fails (the file size limit: EFBIG): rejected naming the errno, the old file kept, no temporary left', async () => {
+    const folder = fs.mkdtempSync(path.join(dir, 'efbig-'));
+    const f = path.join(folder, 'model.pt');
+    const stillGood = await goodCheckpoint(f);
+    // Node ignores SIGXFSZ, so a write past `ulimit -f` (in KiB) fails with EFBIG instead of killing the process.
+    const out = spawnSync('bash', ['-c', `ulimit -f 1024 && exec "${process.execPath}" -e '
+      const { torch } = require(${JSON.stringify(path.join(__dirname, '..'))});
+      torch.save({ w: torch.zeros(2 ** 20) }, ${JSON.stringify(f)}).then(() => console.log("saved"), (e) => console.log(e.message));
+    '`], { encoding: 'utf8' });
+    await stillGood();
+    expect(stray(folder)).toEqual([]);
+    expect(out.stdout.trim()).toBe(`torch.save: cannot write '${f}': File too large (EFBIG)`);
+  });
+
+  const mountPoint = fs.mkdtempSync(path.join(os.tmpdir(), 'lenet-torch-full-'));
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mountPoint]).status === 0;
+  afterAll(() => {
+    if (mounted) spawnSync('umount', [mountPoint]);
+    fs.rmSync(mountPoint, { recursive: true, force: true });
+  });
+  (mounted ? test : test.skip)(
+    `a full disk (a 1 MB tmpfs): rejected with ENOSPC, the old file kept, no temporary left${mounted ? '' : ' [skipped: mounting a tmpfs is not permitted here (needs root)]'}`,
+    async () => {
+      const f = path.join(mountPoint, 'model.pt');
+      const stillGood = await goodCheckpoint(f);
+      const error = await torch.save({ w: torch.zeros(2 ** 20) }, f).catch((e: Error) => e);
+      await stillGood();
+      expect(stray(mountPoint)).toEqual([]);
+      expect(error).toBeInstanceOf(Error);
+      expect((error as Error).message).toBe(`torch.save: cannot write '${f}': No space left on device (ENOSPC)`);
+    });
+
+  test("the old file's permissions are kept, a symbolic link stays one, and a device is written, not replaced", async () => {
+    const folder = fs.mkdtempSync(path.join(dir, 'modes-'));
+    const f = path.join(folder, 'model.pt');
+    await torch.save(torch.ones(1), f);
+    fs.chmodSync(f, 0o640);
+    const link = path.join(folder, 'latest.pt');
+    fs.symlinkSync(f, link);
+    await torch.save(torch.ones(2), link);
+    expect(fs.lstatSync(link).isSymbolicLink()).toBe(true);
+    expect((await torch.load(f)).tolist()).toEqual([1, 1]);
+    expect(fs.statSync(f).mode & 0o777).toBe(0o640);
+    await torch.save(torch.ones(1), '/dev/null');
+    expect(fs.statSync('/dev/null').isCharacterDevice()).toBe(true);
+    expect(stray(folder)).toEqual([]);
+  });
+});
+
+describe('torch.load() of what is not a regular file', () => {
+  test('a FIFO with no writer: refused at once (never waited on)', async () => {
+    const fifo = file('fifo.pt');
+    execFileSync('mkfifo', [fifo]);
+    await expect(torch.load(fifo)).rejects.toThrow(`torch.load: '${fifo}' is a FIFO, not a file`);
+    // The native side refuses it too (should the path become a FIFO after torch.load looked at it).
+    await expect(native.readArchive(fifo)).rejects.toThrow('it is not a regular file');
+  });
+
+  test('a character device', async () => {
+    await expect(torch.load('/dev/zero')).rejects.toThrow("torch.load: '/dev/zero' is a device, not a file");
+  });
+});
+
+describe("an OrderedDict whose items are REDUCE's arguments (as PyTorch's weights_only unpickler calls it)", () => {
+  test("Python's OrderedDict([('a', 1), ('b', 2)]) pickled that way (test/fixtures) keeps its items", async () => {
+    const obj = await torch.load(path.join(FIXTURES, 'ordered_dict_args.pt'));
+    expect(obj).toEqual({ a: 1, b: 2, nested: { w: expect.any(Tensor) } });
+    expect(obj.nested.w.tolist()).toEqual([1.5, 2.5]);
+  });
+
+  test('from a dict, or with no argument', async () => {
+    const od = (...args: unknown[]) => new Call(new Global('collections', 'OrderedDict'), args);
+    const f = await writeRaw('od.pt', [od(new Map([['x', 1]])), od()]);
+    expect(await torch.load(f)).toEqual([{ x: 1 }, {}]);
+  });
+
+  test.each<[string, unknown[], string]>([
+    ['two arguments', [[], []], 'OrderedDict is called with 2 arguments; it takes at most one'],
+    ['an item that is not a pair', [[new Tuple(['a', 1, 2])]], 'OrderedDict is called with an item that is not a (key, value) pair'],
+    ['a number', [3], 'OrderedDict is called with something other than a dict or a list of (key, value) pairs'],
+  ])('EXPECTED FAILURE: %s', async (_, args, message) => {
+    const f = await writeRaw('od-bad.pt', new Call(new Global('collections', 'OrderedDict'), args));
+    await expect(torch.load(f)).rejects.toThrow(message);
   });
 });

@@ -531,13 +531,53 @@ describe('in place: copy_, fill_, zero_, requires_grad_', () => {
       ['zero_ on such a leaf', () => torch.zeros(2, { requires_grad: true }).zero_(), /^a leaf Variable that requires grad/],
       ['copy_ of a shape that does not broadcast', () => torch.zeros(2, 3).copy_(torch.zeros(4)), /The size of tensor a \(3\) must match the size of tensor b \(4\) at non-singleton dimension 1/],
       ['fill_ with a tensor of more than one element', () => torch.zeros(2).fill_(torch.zeros(2)), /fill_ only supports 0-dimension value tensor but got tensor with 1 dimensions/],
-      ['NaN into an integer tensor', () => int64([1]).fill_(NaN), /value cannot be converted to type int64_t without overflow/],
       ['requires_grad_(false) on a tensor that is not a leaf', () => torch.zeros(2, { requires_grad: true }).mul(2).requires_grad_(false), /^you can only change requires_grad flags of leaf variables\./],
       ['the requires_grad setter likewise', () => { torch.zeros(2, { requires_grad: true }).mul(2).requires_grad = false; }, /^you can only change requires_grad flags of leaf variables\./],
     ])('%s', (_, call, message) => {
       expect(call).toThrow(message);
       expect(call).not.toThrow(/Exception raised from|frame #/);
     });
+  });
+});
+
+describe('a JS number into an integer tensor: refused when the dtype cannot hold it (one check on every road)', () => {
+  const INT64 = /^Expected (\w+) to be a value int64 can hold \(an integer in \[-9223372036854775808, 9223372036854775807\]\) but received /;
+  // 2 ** 63 travels to libtorch as a double; c10's overflow check compares it with int64's maximum converted to a
+  // double, which is 2 ** 63 itself, so it was stored as -2 ** 63.
+  const OUTSIDE = [2 ** 63, -(2 ** 63) - 2048];
+  test.each<[string, string, (v: number) => unknown, number[]]>([
+    ['fill_', 'value', (v) => int64([0]).fill_(v), [...OUTSIDE, NaN, Infinity]],
+    ['masked_fill', 'value', (v) => int64([0]).masked_fill(torch.tensor([true]), v), [...OUTSIDE, NaN, -Infinity]],
+    ['index_put_', 'values', (v) => int64([0]).index_put_(0, v), [...OUTSIDE, NaN]],
+    ['fill_ on a view', 'value', (v) => int64([[0, 0]]).index(0).fill_(v), OUTSIDE],
+    ['nn.init.constant_', 'val', (v) => nn.init.constant_(int64([0]), v), OUTSIDE],
+    // These two refuse NaN and Infinity for every dtype already (checkNumber).
+    ['torch.full', 'fill_value', (v) => torch.full([1], v, { dtype: torch.int64 }), OUTSIDE],
+    ['torch.arange (start)', 'start', (v) => torch.arange(v, v + 2 ** 12, 2 ** 11), OUTSIDE],
+    ['torch.arange into int64 (end)', 'end', (v) => torch.arange(0, v, 2 ** 62, { dtype: torch.int64 }), [2 ** 64]],
+  ])('%s with a value outside [-2^63, 2^63): a RangeError naming %s', (_, name, call, values) => {
+    for (const v of values) {
+      expect(() => call(v)).toThrow(RangeError);
+      expect(() => call(v)).toThrow(new RegExp(INT64.source.replace('(\\w+)', name)));
+    }
+  });
+
+  test("the ends of int64's range are stored exactly", () => {
+    const t = int64([0, 0]);
+    t.index_put_(0, -(2 ** 63));
+    t.index_put_(1, 2 ** 63 - 1024); // the largest double below 2 ** 63
+    expect([...(t.data() as BigInt64Array)]).toEqual([-(2n ** 63n), 2n ** 63n - 1024n]);
+    expect([...(torch.full([1], -(2 ** 63), { dtype: torch.int64 }).data() as BigInt64Array)]).toEqual([-(2n ** 63n)]);
+  });
+
+  test('the same check for every integer dtype; floating point takes any number', () => {
+    expect(() => torch.zeros([1], { dtype: torch.int32 }).fill_(2 ** 31)).toThrow(/^Expected value to be a value int32 can hold \(an integer in \[-2147483648, 2147483647\]\) but received 2147483648 \(number\)$/);
+    expect(() => torch.zeros([1], { dtype: torch.uint8 }).masked_fill(torch.tensor([true]), -1)).toThrow(/^Expected value to be a value uint8 can hold/);
+    expect(() => torch.full([1], 128, { dtype: torch.int8 })).toThrow(/^Expected fill_value to be a value int8 can hold/);
+    expect(torch.zeros(1).fill_(2 ** 63).item()).toBe(2 ** 63);
+    expect(torch.zeros([1], { dtype: torch.bool }).fill_(5).item()).toBe(true);
+    // The other operand of arithmetic is not stored: it promotes as in PyTorch (an int64 tensor + 2 ** 63 is float).
+    expect(int64([1]).add(2 ** 63).dtype).toBe('float32');
   });
 });
 

@@ -3,7 +3,7 @@
  * @example net.apply((m) => { if (m instanceof nn.Linear || m instanceof nn.Conv2d) nn.init.xavier_uniform_(m.weight); });
  */
 import { native } from '../binding';
-import { Tensor, handleOf } from '../tensor';
+import { Tensor, checkElement, handleOf } from '../tensor';
 import { checkArgCount, checkNumber } from '../validate';
 
 /** Uniform in [-a, a] with a = gain * sqrt(6 / (fan_in + fan_out)). Needs at least 2 dimensions. */
@@ -38,7 +38,8 @@ export function uniform_(tensor: Tensor, a = 0, b = 1): Tensor {
 
 export function constant_(tensor: Tensor, val: number): Tensor {
   checkArgCount('init.constant_', arguments.length, 2);
-  native.init('constant_', handleOf('tensor', tensor), checkNumber('val', val), 0);
+  const h = handleOf('tensor', tensor);
+  native.init('constant_', h, checkElement('val', checkNumber('val', val), tensor.dtype), 0);
   return tensor;
 }
 

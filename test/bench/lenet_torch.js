@@ -69,6 +69,7 @@ async function main() {
     lr,
     threads: torch.get_num_threads(),
     device: result.device,
+    cpu_capability: torch.backends.cpu.get_cpu_capability(),
     versions: { node: process.version, libtorch: torch.__version__, 'lenet-torch': require('../../package.json').version },
   }));
 }

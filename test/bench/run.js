@@ -6,6 +6,7 @@
 //   node test/bench/run.js [--epochs 10] [--rounds 3] [--threads 1,2] [--device cpu|cuda]
 //                          [--peers lenet-torch,pytorch-best,pytorch,tfjs] [--tfjs-epochs 1] [--tfjs-examples 1280]
 //                          [--tfjs-rounds 1] [--workers 4] [--data DIR] [--python /usr/bin/python3] [--out FILE]
+//                          [--isa avx512|avx2|default]
 //
 // Peers: lenet-torch (the chapter as scripts/lenet.js runs it); pytorch-best (the chapter's net and train_ch6 with the
 // data converted once into an in-memory TensorDataset, no loader workers: PyTorch's best configuration on this
@@ -16,6 +17,12 @@
 // machine falls on all of them. Each trial prints one JSON line; this runner prints a line per trial on stderr, then
 // markdown tables (medians and every trial, ratios paired by round, 2-thread scaling, the share of the physical
 // limit) on stdout and into --out (default test/bench/RESULTS-<device>.md).
+//
+// --isa forces a lower SIMD instruction set on every peer, so that any machine measures e.g. the AVX2 path: through
+// ATEN_CPU_CAPABILITY (lenet-torch's direct loops and libtorch's / PyTorch's own vectorized kernels), oneDNN's
+// ONEDNN_MAX_CPU_ISA and OpenBLAS's OPENBLAS_CORETYPE. The tables say which target lenet-torch's loops ran, and each
+// peer's share of the machine's measured single-core sgemm rate (test/bench/sgemm.js, under the same environment;
+// at n threads, of n times that rate).
 'use strict';
 
 const { spawn, execFileSync } = require('node:child_process');
@@ -45,7 +52,7 @@ const isPython = (peer) => PEERS[peer].script.endsWith('.py');
 const usageError = (error) => {
   console.error(`${error.message}\nusage: node test/bench/run.js [--epochs N] [--rounds N] [--threads N[,N...]] [--device cpu|cuda] ` +
     '[--peers lenet-torch,pytorch-best,pytorch,tfjs] [--tfjs-epochs N] [--tfjs-examples N] [--tfjs-rounds N] [--workers N] [--data DIR] ' +
-    '[--python PATH] [--cache DIR] [--peak-eps N] [--out FILE]');
+    '[--python PATH] [--cache DIR] [--peak-eps N] [--isa avx512|avx2|default] [--out FILE]');
   process.exit(2);
 };
 process.on('uncaughtException', usageError);
@@ -67,6 +74,7 @@ const { values: opts } = parseArgs({
     // torchvision's root, where the IDX files are decompressed once for PyTorch (download=False needs them plain).
     cache: { type: 'string', default: path.join(os.tmpdir(), 'lenet-torch-bench') },
     'peak-eps': { type: 'string' },
+    isa: { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -90,6 +98,16 @@ const TFJS_ROUNDS = Math.min(ROUNDS, positiveInt('tfjs-rounds'));
 const WORKERS = Number(opts.workers);
 if (!Number.isInteger(WORKERS) || WORKERS < 0) throw new RangeError(`Expected --workers to be an integer >= 0 but received ${opts.workers}`);
 const PEAK_EPS = opts['peak-eps'] === undefined ? null : positiveInt('peak-eps');
+// What each --isa sets for the trials: ATEN_CPU_CAPABILITY, oneDNN's highest ISA, OpenBLAS's core type.
+const ISA_ENV = {
+  avx512: { ATEN_CPU_CAPABILITY: 'avx512' },
+  avx2: { ATEN_CPU_CAPABILITY: 'avx2', ONEDNN_MAX_CPU_ISA: 'AVX2', DNNL_MAX_CPU_ISA: 'AVX2', OPENBLAS_CORETYPE: 'Haswell' },
+  default: { ATEN_CPU_CAPABILITY: 'default', ONEDNN_MAX_CPU_ISA: 'SSE41', DNNL_MAX_CPU_ISA: 'SSE41', OPENBLAS_CORETYPE: 'Nehalem' },
+};
+if (opts.isa !== undefined && !ISA_ENV[opts.isa]) {
+  throw new RangeError(`Expected --isa to be one of ${Object.keys(ISA_ENV).join(', ')} but received ${opts.isa}`);
+}
+const TRIAL_ENV = { ...process.env, ...(opts.isa ? ISA_ENV[opts.isa] : {}) };
 const DEVICE = opts.device;
 if (DEVICE !== 'cpu' && DEVICE !== 'cuda') throw new RangeError(`Expected --device to be cpu or cuda but received ${DEVICE}`);
 const OUT = path.resolve(opts.out ?? path.join(__dirname, `RESULTS-${DEVICE}.md`));
@@ -131,7 +149,7 @@ function trial(peer, round, threads) {
       : [process.execPath, [file, '--epochs', String(EPOCHS), '--data', DATA, ...common]];
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: TRIAL_ENV });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => { stdout += chunk; });
@@ -148,6 +166,16 @@ function trial(peer, round, threads) {
       resolve({ ...JSON.parse(line), peer, round, threads, job_seconds, command: `${cmd} ${args.map((a) => path.isAbsolute(a) ? path.relative(process.cwd(), a) || a : a).join(' ')}` });
     });
   });
+}
+
+/** The single-core sgemm rate (test/bench/sgemm.js) under the trials' environment, GFLOP/s; null if it fails. */
+function sgemm() {
+  try {
+    const out = execFileSync(process.execPath, [path.join(__dirname, 'sgemm.js')], { encoding: 'utf8', env: TRIAL_ENV, timeout: 120000 });
+    return JSON.parse(out.trim().split('\n').pop()).gflops;
+  } catch {
+    return null;
+  }
 }
 
 // ---- formatting ----
@@ -223,6 +251,13 @@ function report(trials, ctx) {
   L(`- machine: ${ctx.machine.cpu}; ${ctx.machine.os}; load average ${num(ctx.load[0], 2)} at the start, ` +
     `${num(os.loadavg()[0], 2)} at the end (1 min)`);
   if (ctx.machine.gpu) L(`- GPU: ${ctx.machine.gpu}`);
+  if (!cuda) {
+    const isas = [...new Set(at('lenet-torch').map((t) => t.cpu_capability).filter(Boolean))];
+    L(`- SIMD: ${opts.isa ? `forced to ${opts.isa} (--isa: ${Object.entries(ISA_ENV[opts.isa]).map(([k, v]) => `${k}=${v}`).join(' ')})` : "the CPU's best"}` +
+      `${isas.length ? `; lenet-torch's direct loops ran ${isas.join(', ')}` : ''}` +
+      `${ctx.sgemm ? `; measured single-core sgemm rate (test/bench/sgemm.js, the best of before and after the rounds): ${num(ctx.sgemm, 1)} GFLOP/s ` +
+        `= ${num(ctx.sgemm * 1000 / MFLOP_PER_EXAMPLE)} examples/sec at ${MFLOP_PER_EXAMPLE} MFLOP an example` : ''}`);
+  }
   L(`- Node ${process.version}; lenet-torch ${ctx.versions.lenetTorch} on libtorch ${ctx.versions.libtorch}` +
     (py ? `; Python ${py.versions.python}, PyTorch ${py.versions.torch}, torchvision ${py.versions.torchvision} (${opts.python})` : '') +
     (tj ? `; TensorFlow.js ${tj.versions.tfjs} (cpu backend)` : ''));
@@ -289,6 +324,8 @@ function report(trials, ctx) {
     const row = (name, f) => [name, ...here.map(f)];
     table(['', ...here.map(label)], [
       row('training examples/sec (whole epochs, data loading in, evaluation out)', (p) => cell(pick(p, n, 'examples_per_sec'), fmt.eps)),
+      ...(ctx.sgemm && !cuda ? [row(`share of ${n} x the measured single-core sgemm rate (${num(n * ctx.sgemm, 1)} GFLOP/s)`,
+        (p) => cell(pick(p, n, 'examples_per_sec').map((x) => (x * MFLOP_PER_EXAMPLE) / (n * ctx.sgemm * 1000)), fmt.pct))] : []),
       ...(PEAK_EPS && !cuda ? [row(`share of the given limit (--peak-eps ${num(PEAK_EPS)} examples/sec)`, (p) => cell(pick(p, n, 'examples_per_sec').map((x) => x / PEAK_EPS), fmt.pct))] : []),
       row('training time', (p) => cell(pick(p, n, 'train_seconds'), fmt.s)),
       row('whole-job wall time (process start to exit)', (p) => cell(pick(p, n, 'job_seconds'), fmt.s)),
@@ -349,20 +386,24 @@ async function main() {
     }
   }
   console.error(`${plan.length} trials: ${EPOCHS} epoch(s), ${THREADS.join(' and ')} thread(s), device ${DEVICE}, data ${DATA}`);
+  const before = DEVICE === 'cpu' ? sgemm() : null;
+  if (before) console.error(`single-core sgemm: ${num(before, 1)} GFLOP/s${opts.isa ? ` (--isa ${opts.isa})` : ''}`);
   const trials = [];
   for (const [i, [peer, round, threads]] of plan.entries()) {
     process.stderr.write(`[${i + 1}/${plan.length}] round ${round}, ${threads} thread(s), ${PEERS[peer].label} ... `);
     const t = await trial(peer, round, threads);
     trials.push(t);
-    console.error(`${fmt.eps(t.examples_per_sec)} examples/sec, training ${fmt.s(t.train_seconds)}, job ${fmt.s(t.job_seconds)}, ` +
+    console.error(`${fmt.eps(t.examples_per_sec)} examples/sec${t.cpu_capability ? ` (${t.cpu_capability})` : ''}, training ${fmt.s(t.train_seconds)}, job ${fmt.s(t.job_seconds)}, ` +
       `peak RSS ${fmt.mb(t.peak_rss_mb)}, loss ${fmt.acc(t.loss)}, train acc ${fmt.acc(t.train_acc)}, test acc ${fmt.acc(t.test_acc)}`);
   }
 
   const lenetTorch = require('../../package.json').version;
   // The runner itself is not measured, so it may load the addon for the version (when no lenet-torch trial ran).
   const libtorch = trials.find((t) => t.peer === 'lenet-torch')?.versions.libtorch ?? require('../..').torch.__version__;
+  const after = DEVICE === 'cpu' ? sgemm() : null;
+  const sgemmRate = Math.max(before ?? 0, after ?? 0) || null;
   const command = ['node', path.relative(process.cwd(), __filename) || __filename, ...process.argv.slice(2)].join(' ');
-  const table = report(trials, { date, load, machine: machine(), versions: { lenetTorch, libtorch }, command });
+  const table = report(trials, { date, load, machine: machine(), versions: { lenetTorch, libtorch }, command, sgemm: sgemmRate });
   fs.mkdirSync(path.dirname(OUT), { recursive: true });
   fs.writeFileSync(OUT, table);
   process.stdout.write(table);

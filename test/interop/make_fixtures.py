@@ -6,6 +6,8 @@ test/serialization.test.ts checks files that PyTorch itself wrote even on a mach
 import collections
 import json
 import os
+import pickle
+import types
 
 import torch
 from torch import nn
@@ -62,6 +64,19 @@ def main():
         ('parameter', nn.Parameter(torch.tensor([0.25, 0.75]))),
         ('data', [1, -2, 2 ** 62, 0.5, 'text', None, True, (1, 'two'), {'nested': [False]}]),
     ]), pickle_protocol=4)
+
+    # An OrderedDict whose items are REDUCE's arguments, OrderedDict([('a', 1), ...]) (as older pickles and other
+    # writers make it), not SETITEMS after an empty one as Python's own __reduce__ gives: pickle protocol 2.
+    class ItemsAsArguments(pickle.Pickler):
+        def reducer_override(self, obj):
+            if type(obj) is collections.OrderedDict:
+                return collections.OrderedDict, (list(obj.items()),)
+            return NotImplemented
+
+    pickle_module = types.SimpleNamespace(Pickler=ItemsAsArguments, __name__='pickle')
+    write('ordered_dict_args', collections.OrderedDict([
+        ('a', 1), ('b', 2), ('nested', collections.OrderedDict([('w', torch.tensor([1.5, 2.5]))])),
+    ]), pickle_module=pickle_module, pickle_protocol=2)
 
 
 if __name__ == '__main__':
