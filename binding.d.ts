@@ -30,6 +30,8 @@ export declare class NativeTensor {
   numel(): number;
   requiresGrad(): boolean;
   setRequiresGrad(value: boolean): void;
+  /** PyTorch's `t.data = other`: this tensor takes other's storage, dtype and device, keeping its autograd identity. */
+  setData(other: NativeTensor): void;
   isLeaf(): boolean;
   /** The name of the autograd node that made this tensor (e.g. 'NllLossBackward0'), or null for a leaf. */
   gradFn(): string | null;

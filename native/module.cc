@@ -108,7 +108,7 @@ torch::nn::AnyModule Create(const std::string& kind, const Napi::Object& o, cons
                                                          .ceil_mode(Bool(o, "ceil_mode"))));
   }
   if (kind == "Sigmoid") return torch::nn::AnyModule(torch::nn::Sigmoid());
-  if (kind == "ReLU") return torch::nn::AnyModule(torch::nn::ReLU());
+  if (kind == "ReLU") return torch::nn::AnyModule(torch::nn::ReLU(torch::nn::ReLUOptions(Bool(o, "inplace"))));
   if (kind == "Tanh") return torch::nn::AnyModule(torch::nn::Tanh());
   if (kind == "Flatten") {
     return torch::nn::AnyModule(

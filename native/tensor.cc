@@ -111,6 +111,7 @@ Napi::Function TensorWrap::Init(Napi::Env env) {
                          Method<&TensorWrap::Numel>("numel"),
                          Method<&TensorWrap::RequiresGrad>("requiresGrad"),
                          Method<&TensorWrap::SetRequiresGrad>("setRequiresGrad"),
+                         Method<&TensorWrap::SetData>("setData"),
                          Method<&TensorWrap::IsLeaf>("isLeaf"),
                          Method<&TensorWrap::GradFn>("gradFn"),
                          Method<&TensorWrap::Grad>("grad"),
@@ -213,6 +214,14 @@ Napi::Value TensorWrap::SetRequiresGrad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   // requires_grad_(), not set_requires_grad(): it refuses to turn a non-leaf's off, as PyTorch does.
   Get(env).requires_grad_(info[0].As<Napi::Boolean>());
+  return env.Undefined();
+}
+
+// PyTorch's `param.data = other`: the tensor object (and so every holder of it, an optimizer) now holds other's
+// storage, dtype and device; autograd's leaf and requires_grad stay. Module.to() moves a JS module's parameters so.
+Napi::Value TensorWrap::SetData(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Get(env).set_data(From(info[0], "other"));
   return env.Undefined();
 }
 

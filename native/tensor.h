@@ -38,6 +38,7 @@ class TensorWrap : public Wrap<TensorWrap> {
   Napi::Value Numel(const Napi::CallbackInfo& info);
   Napi::Value RequiresGrad(const Napi::CallbackInfo& info);
   Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info);
+  Napi::Value SetData(const Napi::CallbackInfo& info);
   Napi::Value IsLeaf(const Napi::CallbackInfo& info);
   Napi::Value GradFn(const Napi::CallbackInfo& info);
   Napi::Value Grad(const Napi::CallbackInfo& info);

@@ -176,6 +176,11 @@ const MODULE_METHODS: Record<string, Call> = {
   extra_repr: () => new nn.Sequential().extra_repr(1),
   state_dict: () => linear().state_dict(1),
   load_state_dict: () => linear().load_state_dict(linear().state_dict(), true, 1),
+  named_buffers: () => linear().named_buffers('', 1),
+  buffers: () => linear().buffers(1),
+  register_buffer: () => linear().register_buffer('b', t(), true, 1),
+  register_parameter: () => linear().register_parameter('p', new nn.Parameter(t()), 1),
+  add_module: () => linear().add_module('m', linear(), 1),
 };
 
 const NN: Record<string, ClassCases | null> = {
@@ -206,7 +211,43 @@ const NN: Record<string, ClassCases | null> = {
     },
   },
   Sigmoid: { construct: () => new nn.Sigmoid(1), methods: { forward: () => new nn.Sigmoid().forward(t(), 1) } },
-  ReLU: { construct: () => new nn.ReLU(1), methods: { forward: () => new nn.ReLU().forward(t(), 1) } },
+  ReLU: {
+    construct: () => new nn.ReLU(false, 1),
+    methods: { forward: () => new nn.ReLU().forward(t(), 1), extra_repr: () => new nn.ReLU().extra_repr(1) },
+  },
+  Parameter: { construct: () => new nn.Parameter(t(), true, 1), methods: {} },
+  Dropout: {
+    construct: () => new nn.Dropout(0.5, false, 1),
+    methods: { forward: () => new nn.Dropout().forward(t(), 1), extra_repr: () => new nn.Dropout().extra_repr(1) },
+  },
+  AdaptiveAvgPool2d: {
+    construct: () => new nn.AdaptiveAvgPool2d(1, 1),
+    methods: {
+      forward: () => new nn.AdaptiveAvgPool2d(1).forward(torch.rand(1, 1, 2, 2), 1),
+      extra_repr: () => new nn.AdaptiveAvgPool2d(1).extra_repr(1),
+    },
+  },
+  AdaptiveMaxPool2d: {
+    construct: () => new nn.AdaptiveMaxPool2d(1, 1),
+    methods: {
+      forward: () => new nn.AdaptiveMaxPool2d(1).forward(torch.rand(1, 1, 2, 2), 1),
+      extra_repr: () => new nn.AdaptiveMaxPool2d(1).extra_repr(1),
+    },
+  },
+  BatchNorm1d: {
+    construct: () => new nn.BatchNorm1d(2, 1e-5, 0.1, true, true, 1),
+    methods: {
+      forward: () => new nn.BatchNorm1d(2).forward(t(), 1),
+      extra_repr: () => new nn.BatchNorm1d(2).extra_repr(1),
+    },
+  },
+  BatchNorm2d: {
+    construct: () => new nn.BatchNorm2d(1, 1e-5, 0.1, true, true, 1),
+    methods: {
+      forward: () => new nn.BatchNorm2d(1).forward(torch.rand(2, 1, 2, 2), 1),
+      extra_repr: () => new nn.BatchNorm2d(1).extra_repr(1),
+    },
+  },
   Tanh: { construct: () => new nn.Tanh(1), methods: { forward: () => new nn.Tanh().forward(t(), 1) } },
   Flatten: {
     construct: () => new nn.Flatten(1, -1, 1),
@@ -426,7 +467,7 @@ describe('the lists cover the whole public API', () => {
       ['torch.jit.ScriptModule', torch.jit.ScriptModule, JIT.ScriptModule as ClassCases, null],
       ...Object.entries(UTILS_DATA).map(([n, c]) => [`torch.utils.data.${n}`, (torch.utils.data as Record<string, { prototype: object }>)[n], c, null] as [string, { prototype: object }, ClassCases, null]),
       ...Object.entries(NN).filter(([, c]) => c !== null).map(([n, c]) =>
-        [`nn.${n}`, (nn as unknown as Record<string, { prototype: object }>)[n], c!, n === 'Module' ? null : nn.Module.prototype] as [string, { prototype: object }, ClassCases, object | null]),
+        [`nn.${n}`, (nn as unknown as Record<string, { prototype: object }>)[n], c!, n === 'Module' ? null : n === 'Parameter' ? Tensor.prototype : nn.Module.prototype] as [string, { prototype: object }, ClassCases, object | null]),
       ...Object.entries(PARALLEL).map(([n, c]) => [`nn.parallel.${n}`, (nn.parallel as Record<string, { prototype: object }>)[n], c, nn.Module.prototype] as [string, { prototype: object }, ClassCases, object]),
       ...Object.entries(OPTIM).map(([n, c]) => [`optim.${n}`, (optim as Record<string, { prototype: object }>)[n], c, null] as [string, { prototype: object }, ClassCases, null]),
       ...Object.entries(D2L).filter(([, c]) => isClassCases(c)).map(([n, c]) =>

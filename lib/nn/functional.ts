@@ -30,6 +30,7 @@ const ops = {
   softmax: op('softmax', 'softmax'), log_softmax: op('log_softmax', 'log_softmax'),
   max_pool1d: op('max_pool1d', 'max_pool1d'), max_pool1d_with_indices: op('max_pool1d_with_indices', 'max_pool1d'),
   max_pool2d: op('max_pool2d', 'max_pool2d'), max_pool2d_with_indices: op('max_pool2d_with_indices', 'max_pool2d'),
+  adaptive_max_pool2d: op('adaptive_max_pool2d', 'adaptive_max_pool2d'),
   cross_entropy_loss: op('cross_entropy_loss', 'cross_entropy'), nll_loss_nd: op('nll_loss_nd', 'nll_loss'),
   mse_loss: op('mse_loss', 'mse_loss'),
 };
@@ -152,6 +153,19 @@ export const max_pool1d = maxPool('max_pool1d', ops.max_pool1d, ops.max_pool1d_w
 /** F.max_pool2d(input, kernel_size, stride=kernel_size, padding=0, dilation=1, ceil_mode=false, return_indices=false) */
 export const max_pool2d = maxPool('max_pool2d', ops.max_pool2d, ops.max_pool2d_with_indices) as MaxPoolFn;
 
+/**
+ * F.adaptive_max_pool2d(input, output_size, return_indices=false): max pooling to a fixed output size; with
+ * return_indices, [output, indices].
+ */
+export function adaptive_max_pool2d(input: Tensor, output_size: number | number[], return_indices?: false): Tensor;
+export function adaptive_max_pool2d(input: Tensor, output_size: number | number[], return_indices: true): [Tensor, Tensor];
+export function adaptive_max_pool2d(input: Tensor, output_size: number | number[], options: { return_indices?: boolean }): Tensor | [Tensor, Tensor];
+export function adaptive_max_pool2d(...args: unknown[]): Tensor | [Tensor, Tensor] {
+  const a = parseArgs('adaptive_max_pool2d', ['input', 'output_size', 'return_indices'], args, 2);
+  const both = ops.adaptive_max_pool2d(a.input, a.output_size) as [Tensor, Tensor];
+  return checkBool('return_indices', a.return_indices ?? false) ? both : both[0];
+}
+
 export interface LossOptions {
   weight?: Tensor | null;
   ignore_index?: number;
@@ -182,7 +196,7 @@ export function mse_loss(...args: unknown[]): Tensor {
 
 const HAND = {
   relu, relu_, threshold, dropout, dropout2d, alpha_dropout, feature_alpha_dropout, batch_norm, layer_norm, softmax,
-  log_softmax, max_pool1d, max_pool2d, cross_entropy, nll_loss, mse_loss,
+  log_softmax, max_pool1d, max_pool2d, adaptive_max_pool2d, cross_entropy, nll_loss, mse_loss,
 };
 
 /** torch.nn.functional: the generated operators and the ones above. */

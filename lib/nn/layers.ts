@@ -353,11 +353,27 @@ export class Sigmoid extends NativeLayer {
   }
 }
 
-/** max(0, x), element-wise, as torch.nn.ReLU. */
+/**
+ * max(0, x), element-wise, as torch.nn.ReLU: `new nn.ReLU()`, `new nn.ReLU({inplace: true})` (or `new nn.ReLU(true)`)
+ * overwrites its input.
+ * @throws TypeError when inplace is not a boolean.
+ */
 export class ReLU extends NativeLayer {
-  constructor() {
-    checkArgCount('ReLU', arguments.length, 0);
-    super('ReLU', {});
+  readonly inplace: boolean;
+
+  constructor(inplace?: boolean);
+  constructor(options: { inplace?: boolean });
+  constructor(...args: unknown[]) {
+    const a = parseArgs('ReLU', ['inplace'], args);
+    const inplace = checkBool('inplace', a.inplace ?? false);
+    super('ReLU', { inplace });
+    this.inplace = inplace;
+    fixFields(this, 'inplace');
+  }
+
+  override extra_repr(): string {
+    checkArgCount(`${this.constructor.name}.extra_repr`, arguments.length, 0);
+    return this.inplace ? 'inplace=True' : '';
   }
 }
 

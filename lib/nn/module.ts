@@ -7,24 +7,129 @@ import { types } from 'node:util';
 import type { NativeModule } from '../../binding';
 import { native } from '../binding';
 import type { DeviceLike } from '../device';
-import { Dtype, parseTo, Tensor, ToOptions } from '../tensor';
+import { Dtype, integerRange, parseTo, Tensor, ToOptions } from '../tensor';
 import { inspectCustom } from '../format';
-import { checkArgCount, checkBool, checkFunction, invalidType, isOptions, parseArgs } from '../validate';
+import { checkArgCount, checkBool, checkFunction, invalidType, invalidValue, isOptions, parseArgs } from '../validate';
 
 // The libtorch module behind each built-in layer; modules written in JS have none.
 const handles = new WeakMap<Module, NativeModule>();
 
+// Each module's training flag, and the names of its buffers: non-enumerable symbol properties, so that neither shows
+// among the module's attributes (and a Proxy, the module itself, reaches them as any property).
+const TRAINING = Symbol('training');
+const BUFFERS = Symbol('buffers');
+interface Registry {
+  [TRAINING]: boolean;
+  // buffer name -> persistent (part of state_dict)
+  [BUFFERS]: Map<string, boolean>;
+}
+const registry = (module: Module) => module as unknown as Registry;
+
+/**
+ * A tensor that is a module parameter, as torch.nn.Parameter: assigned to a module's attribute
+ * (`this.gamma = new nn.Parameter(torch.ones(shape))`), it is registered: named_parameters(), parameters() (so an
+ * optimizer), state_dict(), to() and zero_grad() reach it. It shares memory with `data` and is a leaf that requires
+ * grad (unless requires_grad is false).
+ * @throws TypeError when data is not a Tensor or requires_grad not a boolean.
+ */
+export class Parameter extends Tensor {
+  constructor(data: Tensor, requires_grad = true) {
+    checkArgCount('Parameter', arguments.length, 2);
+    if (!(data instanceof Tensor)) throw invalidType('data', 'a Tensor', data);
+    if (data.is_disposed) throw new Error('data is a disposed Tensor');
+    const handle = data.detach()._h;
+    handle.setRequiresGrad(checkBool('requires_grad', requires_grad));
+    super(handle);
+  }
+
+  override toString(): string {
+    return `Parameter containing:\n${super.toString()}`;
+  }
+}
+
+/** Own attributes, in the order they were set, whose values satisfy `is`. */
+function ownEntries<T>(module: Module, is: (value: unknown) => value is T): [string, T][] {
+  return Object.entries(module).filter((entry): entry is [string, T] => is(entry[1]));
+}
+
 /** Properties holding a Module, in the order they were set, a module held twice listed twice (printing shows both). */
 function entries(module: Module): [string, Module][] {
-  return Object.entries(module).filter((entry): entry is [string, Module] => entry[1] instanceof Module);
+  return ownEntries(module, (v): v is Module => v instanceof Module);
 }
+
+/** A JS module's own parameters: its attributes holding a Parameter, in the order they were set. */
+function ownParameters(module: Module): [string, Parameter][] {
+  return ownEntries(module, (v): v is Parameter => v instanceof Parameter);
+}
+
+/** A module's own buffers (registered by register_buffer, not null); `persistentOnly` for those state_dict saves. */
+function ownBuffers(module: Module, persistentOnly: boolean): [string, Tensor][] {
+  const out: [string, Tensor][] = [];
+  for (const [name, persistent] of registry(module)[BUFFERS]) {
+    const t = (module as unknown as Record<string, unknown>)[name];
+    if (t instanceof Tensor && (persistent || !persistentOnly)) out.push([name, t]);
+  }
+  return out;
+}
+
+/** A tensor as state_dict() gives it: detached, sharing memory. */
+const detached = (t: Tensor) => t.detach();
 
 /** Every parameter below `module` with its dotted name, a shared one as often as it is reached. */
 function allNamedParameters(module: Module, prefix: string): [string, Tensor][] {
   const handle = handles.get(module);
   if (handle) return handle.namedParameters().map(([name, t]) => [prefix + name, new Tensor(t)]);
-  return entries(module).flatMap(([name, child]) => allNamedParameters(child, `${prefix}${name}.`));
+  return [
+    ...ownParameters(module).map(([name, p]): [string, Tensor] => [prefix + name, p]),
+    ...entries(module).flatMap(([name, child]) => allNamedParameters(child, `${prefix}${name}.`)),
+  ];
 }
+
+/** Every buffer below `module` with its dotted name. */
+function allNamedBuffers(module: Module, prefix: string): [string, Tensor][] {
+  const handle = handles.get(module);
+  if (handle) {
+    const params = new Set(handle.namedParameters().map(([name]) => name));
+    return handle.stateDict().filter(([name]) => !params.has(name)).map(([name, t]) => [prefix + name, new Tensor(t)]);
+  }
+  return [
+    ...ownBuffers(module, false).map(([name, t]): [string, Tensor] => [prefix + name, t]),
+    ...entries(module).flatMap(([name, child]) => allNamedBuffers(child, `${prefix}${name}.`)),
+  ];
+}
+
+/** Keeps the first of tensors reached twice (a shared layer), as PyTorch's named_parameters does. */
+function once(list: [string, Tensor][]): [string, Tensor][] {
+  const seen = new Set<number>();
+  return list.filter(([, t]) => {
+    const id = t._h.identity();
+    return !seen.has(id) && seen.add(id);
+  });
+}
+
+const describeValue = (v: unknown) => (v === null ? 'null' : v instanceof Tensor ? 'Tensor' : typeof v === 'object' ? (v as object).constructor?.name ?? 'object' : typeof v);
+
+/**
+ * PyTorch's Module.__setattr__: an attribute that holds a parameter takes only a Parameter (or null), one that holds
+ * a buffer only a Tensor (or null), one that holds a submodule only a Module (or null): anything else is a TypeError,
+ * where plain JS would silently drop the parameter from the module. Every Module is this Proxy over itself.
+ */
+const guard: ProxyHandler<Module> = {
+  set(target, key, value, receiver) {
+    if (typeof key === 'string') {
+      const own = Object.getOwnPropertyDescriptor(target, key);
+      const current: unknown = own && 'value' in own ? own.value : undefined;
+      const buffer = registry(target)[BUFFERS].has(key);
+      const cannot = (what: string, expected: string) =>
+        new TypeError(`cannot assign '${describeValue(value)}' as ${what} '${key}' of ${target.constructor.name} (${expected} or null expected)`);
+      if (value !== null && !(value instanceof Parameter) && current instanceof Parameter) throw cannot('parameter', 'nn.Parameter');
+      if (value instanceof Parameter && buffer) throw cannot('buffer', 'a Tensor that is not a Parameter');
+      if (value !== null && !(value instanceof Tensor) && buffer) throw cannot('buffer', 'a Tensor');
+      if (value !== null && !(value instanceof Module) && current instanceof Module) throw cannot('child module', 'an nn.Module');
+    }
+    return Reflect.set(target, key, value, receiver);
+  },
+};
 
 /** A state dict, as Module.state_dict() gives it: parameter (and buffer) names to tensors, in PyTorch's order. */
 export type StateDict = Record<string, Tensor>;
@@ -37,11 +142,16 @@ export interface IncompatibleKeys {
   unexpected_keys: string[];
 }
 
-// [name, tensor] for each parameter and buffer under `module`, depth first, as PyTorch's state_dict() orders them.
+// [name, tensor] for each parameter and buffer under `module`, depth first, as PyTorch's state_dict() orders them:
+// each module's parameters, then its persistent buffers, then its children's.
 function stateEntries(module: Module, prefix: string): [string, Tensor][] {
   const handle = handles.get(module);
   if (handle) return handle.stateDict().map(([name, t]) => [prefix + name, new Tensor(t)]);
-  return entries(module).flatMap(([name, child]) => stateEntries(child, `${prefix}${name}.`));
+  return [
+    ...ownParameters(module).map(([name, p]): [string, Tensor] => [prefix + name, detached(p)]),
+    ...ownBuffers(module, true).map(([name, t]): [string, Tensor] => [prefix + name, detached(t)]),
+    ...entries(module).flatMap(([name, child]) => stateEntries(child, `${prefix}${name}.`)),
+  ];
 }
 
 // A state dict argument: a plain object or a Map of string keys to tensors.
@@ -59,7 +169,6 @@ function checkStateDict(name: string, value: unknown): [string, Tensor][] {
 }
 
 export class Module {
-  #training = true;
 
   /**
    * Whether the module is in training mode. Assigning sets this module's flag only, as in PyTorch (train() and
@@ -67,7 +176,7 @@ export class Module {
    * @throws TypeError when assigned a non-boolean; Error while train_ch6 is training this module.
    */
   get training(): boolean {
-    return this.#training;
+    return registry(this)[TRAINING];
   }
 
   set training(mode: boolean) {
@@ -76,7 +185,7 @@ export class Module {
     // libtorch's train() also sets a module's children: call it only where there are none (a built-in layer). The
     // own flag of a native Sequential is read by nothing.
     if (this.children().length === 0) handles.get(this)?.train(mode);
-    this.#training = mode;
+    registry(this)[TRAINING] = mode;
   }
 
   constructor() {
@@ -95,6 +204,69 @@ export class Module {
       configurable: true,
       enumerable: false,
     });
+    Object.defineProperty(this, TRAINING, { value: true, writable: true, enumerable: false });
+    Object.defineProperty(this, BUFFERS, { value: new Map(), enumerable: false });
+    // Assignments to the module go through `guard` (PyTorch's __setattr__); subclass constructors see the proxy as
+    // `this`, so their assignments are checked too.
+    return new Proxy(this, guard);
+  }
+
+  /**
+   * Adds a buffer, as PyTorch's register_buffer: a tensor that is part of the module's state but not a parameter
+   * (BatchNorm's running_mean). It is set as the attribute `name`, follows to(), and is saved by state_dict() unless
+   * persistent is false. `null` registers the name with no tensor (skipped by state_dict()).
+   * @throws TypeError when name is not a string or tensor not a Tensor or null; RangeError when name is empty, holds
+   *   a '.', or is an attribute that is not a buffer already.
+   */
+  register_buffer(name: string, tensor: Tensor | null, persistent?: boolean): void;
+  register_buffer(name: string, tensor: Tensor | null, options: { persistent?: boolean }): void;
+  register_buffer(...args: unknown[]): void {
+    const a = parseArgs('Module.register_buffer', ['name', 'tensor', 'persistent'], args, 2);
+    const name = checkAttributeName(this, a.name, registry(this)[BUFFERS].has(a.name as string));
+    if (a.tensor !== null && !(a.tensor instanceof Tensor)) throw invalidType('tensor', 'a Tensor or null', a.tensor);
+    if (a.tensor instanceof Parameter) throw invalidType('tensor', 'a Tensor that is not a Parameter (register_parameter adds those)', a.tensor);
+    registry(this)[BUFFERS].set(name, checkBool('persistent', a.persistent ?? true));
+    (this as unknown as Record<string, unknown>)[name] = a.tensor;
+  }
+
+  /**
+   * Adds a parameter under `name`, as PyTorch's register_parameter (the same as assigning it to the attribute).
+   * @throws TypeError when param is not a Parameter or null; RangeError for a name that is empty, holds a '.', or is
+   *   an attribute that is not a parameter already.
+   */
+  register_parameter(name: string, param: Parameter | null): void {
+    checkArgCount('Module.register_parameter', arguments.length, 2);
+    const current: unknown = (this as unknown as Record<string, unknown>)[name as string];
+    checkAttributeName(this, name, current instanceof Parameter);
+    if (param !== null && !(param instanceof Parameter)) throw invalidType('param', 'an nn.Parameter or null', param);
+    (this as unknown as Record<string, unknown>)[name] = param;
+  }
+
+  /**
+   * Adds a submodule under `name`, as PyTorch's add_module (the same as assigning it to the attribute).
+   * @throws TypeError when module is not a Module; RangeError for a bad name (as register_parameter).
+   */
+  add_module(name: string, module: Module): void {
+    checkArgCount('Module.add_module', arguments.length, 2);
+    const current: unknown = (this as unknown as Record<string, unknown>)[name as string];
+    checkAttributeName(this, name, current instanceof Module);
+    if (!(module instanceof Module)) throw invalidType('module', 'an nn.Module', module);
+    (this as unknown as Record<string, unknown>)[name] = module;
+  }
+
+  /**
+   * Every buffer with its dotted name (e.g. ['bn1.running_mean', tensor]), the tensors themselves; a buffer reached
+   * twice is listed once.
+   */
+  named_buffers(prefix = ''): [string, Tensor][] {
+    checkArgCount('Module.named_buffers', arguments.length, 1);
+    return once(allNamedBuffers(this, prefix));
+  }
+
+  /** The buffers, in the order named_buffers() gives them. */
+  buffers(): Tensor[] {
+    checkArgCount('Module.buffers', arguments.length, 0);
+    return this.named_buffers().map(([, t]) => t);
   }
 
   /**
@@ -151,11 +323,7 @@ export class Module {
    */
   named_parameters(prefix = ''): [string, Tensor][] {
     checkArgCount('Module.named_parameters', arguments.length, 1);
-    const seen = new Set<number>();
-    return allNamedParameters(this, prefix).filter(([, t]) => {
-      const id = t._h.identity();
-      return !seen.has(id) && seen.add(id);
-    });
+    return once(allNamedParameters(this, prefix));
   }
 
   /** The parameters, in the order named_parameters() gives them, each once (so an optimizer steps each once). */
@@ -216,7 +384,7 @@ export class Module {
     checkBool('mode', mode);
     native.checkNotHeld(nativeRoots(this));
     handles.get(this)?.train(mode);
-    this.#training = mode;
+    registry(this)[TRAINING] = mode;
     for (const child of this.children()) child.train(mode);
     return this;
   }
@@ -239,6 +407,11 @@ export class Module {
     // All or nothing: a refusal (a layer in training elsewhere) must come before any layer has moved.
     native.checkNotHeld(nativeRoots(this));
     handles.get(this)?.to(to.device, to.dtype);
+    // As PyTorch's _apply: a JS module's tensors change in place (param.data = ...), the dtype only for floating ones.
+    for (const [, t] of [...ownParameters(this), ...ownBuffers(this, false)]) {
+      const dtype = to.dtype && t.dtype !== 'bool' && integerRange(t.dtype) === null ? to.dtype : null;
+      if (to.device !== null || dtype !== null) t._h.setData(t._h.to(to.device, dtype));
+    }
     for (const child of this.children()) child.to({ ...(to.device && { device: to.device }), ...(to.dtype && { dtype: to.dtype }) });
     return this;
   }
@@ -303,6 +476,14 @@ export function loadStateDict(owner: string, state_dict: unknown, rest: unknown[
   if (errors.length) throw new Error(`Error(s) in loading state_dict for ${owner}:\n\t${errors.join('\n\t')}`);
   native.copyTensors(destinations.map((t) => t._h), sources.map((t) => t._h));
   return { missing_keys, unexpected_keys };
+}
+
+/** A new attribute name for register_buffer and the like: a non-empty string without '.', not taken (unless `same`). */
+function checkAttributeName(module: Module, name: unknown, same: boolean): string {
+  if (typeof name !== 'string') throw invalidType('name', 'a string', name);
+  if (name === '' || name.includes('.')) throw invalidValue('name', "a non-empty string without '.'", name);
+  if (!same && name in module) throw invalidValue('name', `a name that ${module.constructor.name} does not have already`, name);
+  return name;
 }
 
 /** @internal gives a built-in layer its libtorch module */

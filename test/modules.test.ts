@@ -1,0 +1,267 @@
+// One module system (issue 20): JS modules register parameters, buffers and children as PyTorch's do, and the
+// layers written in TypeScript over nn.functional (BatchNorm1d/2d, Dropout, AdaptiveAvgPool2d) match PyTorch's own in
+// train and eval mode: outputs, input and parameter gradients, running statistics. The reference comes from
+// test/interop/modules.py (python3-torch); those cases skip, saying why, without it.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { d2l, F, nn, torch, Tensor } from '../lib';
+import { Residual } from './chapter7';
+import { findPython, NO_PYTHON_REASON } from './python';
+
+const maxDiff = (a: Tensor, b: Tensor) => {
+  expect(a.shape).toEqual(b.shape);
+  return a.numel() === 0 ? 0 : Number(a.to('float64').sub(b.to('float64')).abs().max().item());
+};
+
+class Block extends nn.Module {
+  conv1: nn.Conv2d;
+  bn1: nn.BatchNorm2d;
+  gamma: nn.Parameter;
+  constructor() {
+    super();
+    this.conv1 = new nn.Conv2d(2, 3, { kernel_size: 3, padding: 1 });
+    this.bn1 = new nn.BatchNorm2d(3);
+    this.gamma = new nn.Parameter(torch.ones([1, 3, 1, 1]));
+    this.register_buffer('moving', torch.zeros([3]));
+  }
+  override forward(X: Tensor): Tensor {
+    return F.relu(this.bn1.forward(this.conv1.forward(X)).mul(this.gamma));
+  }
+}
+
+describe('nn.Module registration', () => {
+  test('parameters, buffers and children assigned in the constructor, with PyTorch\'s state_dict keys', () => {
+    const net = new nn.Sequential(new Block(), new nn.Flatten());
+    expect(Object.keys(net.state_dict())).toEqual([
+      '0.gamma', '0.moving', '0.conv1.weight', '0.conv1.bias', '0.bn1.weight', '0.bn1.bias', '0.bn1.running_mean',
+      '0.bn1.running_var', '0.bn1.num_batches_tracked',
+    ]);
+    expect(net.named_parameters().map(([n]) => n)).toEqual(['0.gamma', '0.conv1.weight', '0.conv1.bias', '0.bn1.weight', '0.bn1.bias']);
+    expect(net.named_buffers().map(([n]) => n)).toEqual(['0.moving', '0.bn1.running_mean', '0.bn1.running_var', '0.bn1.num_batches_tracked']);
+    expect(net.modules().map((m) => m.constructor.name)).toEqual(['Sequential', 'Block', 'Conv2d', 'BatchNorm2d', 'Flatten']);
+    const b = net[0] as Block;
+    expect(b.gamma).toBeInstanceOf(nn.Parameter);
+    expect(b.gamma.requires_grad).toBe(true);
+    expect(b.gamma.is_leaf).toBe(true);
+    expect(net.parameters()[0]).toBe(b.gamma);
+    expect(String(b)).toContain('(bn1): BatchNorm2d(3, eps=0.00001, momentum=0.1, affine=True, track_running_stats=True)');
+  });
+
+  test('a Parameter shares memory with its data; a non-persistent buffer is not in state_dict', () => {
+    const data = torch.zeros([2]);
+    const p = new nn.Parameter(data);
+    data.add_(3);
+    expect([...p.detach().data()]).toEqual([3, 3]);
+    expect(new nn.Parameter(data, false).requires_grad).toBe(false);
+    const m = new nn.Module();
+    m.register_buffer('scratch', torch.ones([1]), { persistent: false });
+    expect(Object.keys(m.state_dict())).toEqual([]);
+    expect(m.named_buffers().map(([n]) => n)).toEqual(['scratch']);
+  });
+
+  test('a module registered twice under two names is shared: listed once by children and parameters', () => {
+    class Twice extends nn.Module {
+      a: nn.Linear;
+      b: nn.Linear;
+      constructor() {
+        super();
+        this.a = new nn.Linear(2, 2);
+        this.b = this.a;
+      }
+      override forward(X: Tensor) {
+        return this.b.forward(this.a.forward(X));
+      }
+    }
+    const t = new Twice();
+    expect(t.named_children().map(([n]) => n)).toEqual(['a']);
+    expect(t.named_parameters().map(([n]) => n)).toEqual(['a.weight', 'a.bias']);
+    expect(Object.keys(t.state_dict())).toEqual(['a.weight', 'a.bias', 'b.weight', 'b.bias']); // as PyTorch's
+  });
+
+  test('train()/eval() reach every module; apply(init_weights) visits them all', () => {
+    const net = new nn.Sequential(new Block(), new nn.Dropout(0.5));
+    net.eval();
+    expect(net.modules().every((m) => !m.training)).toBe(true);
+    net.train();
+    expect(net.modules().every((m) => m.training)).toBe(true);
+    const seen: string[] = [];
+    net.apply((m) => {
+      seen.push(m.constructor.name);
+      if (m instanceof nn.Conv2d) nn.init.xavier_uniform_(m.weight);
+    });
+    expect(seen).toEqual(['Conv2d', 'BatchNorm2d', 'Block', 'Dropout', 'Sequential']);
+  });
+
+  test('to(float64) casts a JS module\'s parameters and float buffers in place, not num_batches_tracked', () => {
+    const b = new Block();
+    const gamma = b.gamma;
+    const optimizerView = b.parameters();
+    b.to(torch.float64);
+    expect(b.gamma).toBe(gamma);
+    expect(gamma.dtype).toBe('float64');
+    expect(optimizerView.every((p) => p.dtype === 'float64')).toBe(true);
+    expect(b.bn1.running_mean!.dtype).toBe('float64');
+    expect(b.bn1.num_batches_tracked!.dtype).toBe('int64');
+    expect(b.forward(torch.randn([1, 2, 4, 4], { dtype: 'float64' })).dtype).toBe('float64');
+  });
+
+  test('load_state_dict() fills parameters and buffers of JS modules', () => {
+    const [a, b] = [new Block(), new Block()];
+    a.bn1.running_mean!.add_(2);
+    a.bn1.num_batches_tracked!.add_(7);
+    b.load_state_dict(a.state_dict());
+    expect(maxDiff(b.gamma, a.gamma)).toBe(0);
+    expect(Number(b.bn1.num_batches_tracked!.item())).toBe(7);
+    expect([...b.bn1.running_mean!.data()]).toEqual([2, 2, 2]);
+  });
+
+  test('BAD CALL: a parameter, buffer or child assigned the wrong kind of value is a TypeError', () => {
+    const b = new Block();
+    expect(() => { (b as unknown as { gamma: unknown }).gamma = 5; }).toThrow(new TypeError("cannot assign 'number' as parameter 'gamma' of Block (nn.Parameter or null expected)"));
+    expect(() => { (b as unknown as { gamma: unknown }).gamma = torch.ones([1]); }).toThrow(/cannot assign 'Tensor' as parameter 'gamma'/);
+    expect(() => { (b as unknown as { moving: unknown }).moving = [1, 2]; }).toThrow(/cannot assign 'Array' as buffer 'moving' of Block \(a Tensor or null expected\)/);
+    expect(() => { (b as unknown as { conv1: unknown }).conv1 = 'x'; }).toThrow(/cannot assign 'string' as child module 'conv1'/);
+    expect(() => new nn.Parameter(5 as never)).toThrow(new TypeError('Expected data to be a Tensor but received 5 (number)'));
+    expect(() => b.register_buffer('gamma', torch.ones([1]))).toThrow(RangeError);
+    expect(() => b.register_buffer('a.b', torch.ones([1]))).toThrow(RangeError);
+    expect(() => b.register_buffer('x', 3 as never)).toThrow(TypeError);
+    expect(() => b.register_parameter('x', torch.ones([1]) as never)).toThrow(TypeError);
+    // Reassigning with the right kind works.
+    b.gamma = new nn.Parameter(torch.zeros([1, 3, 1, 1]));
+    expect(b.parameters()[0]).toBe(b.gamma);
+  });
+
+  test('BAD CALL: a JS forward returning a non-Tensor is a TypeError naming the module', () => {
+    class Bad extends nn.Module {
+      override forward(): Tensor {
+        return [1] as never;
+      }
+    }
+    expect(() => new nn.Sequential(new Bad()).forward(torch.ones([1]))).toThrow(/the result of Bad.forward\(\)/);
+  });
+});
+
+describe('layers in TypeScript over nn.functional', () => {
+  test('BAD CALL: arguments are checked, naming them', () => {
+    expect(() => new nn.BatchNorm2d(0)).toThrow(RangeError);
+    expect(() => new nn.BatchNorm2d('3' as never)).toThrow(TypeError);
+    expect(() => new nn.BatchNorm2d(3, { eps: -1 })).toThrow(/eps/);
+    expect(() => new nn.BatchNorm1d(3, { momentm: 0.1 } as never)).toThrow(/momentm/);
+    expect(() => new nn.Dropout(1.5)).toThrow(new RangeError('Expected p to be a probability between 0 and 1 but received 1.5 (number)'));
+    expect(() => new nn.Dropout('0.5' as never)).toThrow(TypeError);
+    expect(() => new nn.AdaptiveAvgPool2d(0)).toThrow(RangeError);
+    expect(() => new nn.ReLU({ inplace: 1 } as never)).toThrow(TypeError);
+    expect(() => new nn.BatchNorm2d(3).forward(torch.ones([3, 4, 4]))).toThrow(new RangeError('Expected input to be 4D ([N, C, H, W]) but received a 3D tensor of shape [3, 4, 4]'));
+    expect(() => new nn.BatchNorm1d(3).forward(torch.ones([2, 3, 4, 4]))).toThrow(RangeError);
+  });
+
+  test('EXPECTED FAILURE: libtorch\'s message for channels that do not match', () => {
+    expect(() => new nn.BatchNorm2d(3).forward(torch.ones([2, 4, 2, 2]))).toThrow(/running_mean should contain 4 elements not 3/);
+  });
+
+  test('ReLU({inplace: true}) overwrites its input; Dropout in eval mode and p = 0 is the identity', () => {
+    const X = torch.tensor([-1, 2]);
+    const Y = new nn.ReLU({ inplace: true }).forward(X);
+    expect([...X.data()]).toEqual([0, 2]);
+    expect([...Y.data()]).toEqual([0, 2]);
+    expect(String(new nn.ReLU(true))).toBe('ReLU(inplace=True)');
+    // In a native Sequential, after a layer whose output autograd does not need: gradients as without inplace.
+    torch.manual_seed(0);
+    const a = new nn.Sequential(new nn.Linear(3, 4), new nn.ReLU({ inplace: true }), new nn.Linear(4, 2));
+    const b = new nn.Sequential(new nn.Linear(3, 4), new nn.ReLU(), new nn.Linear(4, 2));
+    b.load_state_dict(a.state_dict());
+    const input = torch.randn([5, 3]);
+    a.forward(input).sum().backward();
+    b.forward(input).sum().backward();
+    expect(maxDiff((a[0] as nn.Linear).weight.grad!, (b[0] as nn.Linear).weight.grad!)).toBe(0);
+    const d = new nn.Dropout(0.9).eval();
+    expect(maxDiff(d.forward(X), X)).toBe(0);
+    torch.manual_seed(1);
+    const kept = new nn.Dropout(0.5).forward(torch.ones([10000]));
+    const ones = Number(kept.eq(2).sum().item());
+    expect(ones + Number(kept.eq(0).sum().item())).toBe(10000); // kept ones scaled by 1 / (1 - p)
+    expect(Math.abs(ones - 5000)).toBeLessThan(300); // 6 standard deviations
+  });
+});
+
+describe('train_ch6 on a net written in JS (a Residual block, batch norm, dropout)', () => {
+  test('trains it: the loss falls, the running statistics move, evaluation runs in eval mode', async () => {
+    torch.manual_seed(0);
+    const [train, test] = await d2l.load_data_fashion_mnist(512);
+    const [X, y] = train[Symbol.iterator]().next().value as [Tensor, Tensor];
+    const [Xt, yt] = test[Symbol.iterator]().next().value as [Tensor, Tensor];
+    const train_iter = d2l.load_array([X, y], 64);
+    const test_iter = d2l.load_array([Xt, yt], 256, false);
+    const net = new nn.Sequential(
+      new nn.Conv2d(1, 8, { kernel_size: 3, stride: 2, padding: 1 }), new nn.BatchNorm2d(8), new nn.ReLU(),
+      new Residual(8, 8), new Residual(8, 16, true, 2), new nn.AdaptiveAvgPool2d(1), new nn.Flatten(),
+      new nn.Dropout(0.1), new nn.Linear(16, 10));
+    const bn = net[1] as nn.BatchNorm2d;
+    const modes: boolean[] = [];
+    const spy = net.forward.bind(net);
+    net.forward = (x: Tensor) => {
+      modes.push(net.training && (net[7] as nn.Dropout).training && bn.training);
+      return spy(x);
+    };
+    const records: d2l.EpochRecord[] = [];
+    await d2l.train_ch6(net, train_iter, test_iter, 3, 0.1, 'cpu', { verbose: false, on_epoch: (r) => records.push(r) });
+    expect(records).toHaveLength(3);
+    expect(records[2].loss).toBeLessThan(records[0].loss);
+    expect(Number(bn.num_batches_tracked!.item())).toBe(3 * 8);
+    expect(Number(bn.running_var!.sub(1).abs().sum().item())).toBeGreaterThan(0);
+    // Each epoch: 8 training batches in training mode, then the evaluation's 2 batches in eval mode (train_ch6 may
+    // run a forward of its own first, in eval mode, to check the net's output).
+    expect(modes.slice(-30)).toEqual(Array.from({ length: 3 }, () => [...Array(8).fill(true), false, false]).flat());
+  }, 120000);
+});
+
+const python = findPython();
+(python ? describe : describe.skip)(`the same as PyTorch's modules${python ? '' : ` (skipped: ${NO_PYTHON_REASON})`}`, () => {
+  let ref: Record<string, Tensor>;
+  beforeAll(async () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'modules-')), 'ref.pt');
+    const p = spawnSync(python!, [path.join(__dirname, 'interop', 'modules.py'), file], { encoding: 'utf8', timeout: 120000 });
+    if (p.status !== 0) throw new Error(p.stderr);
+    ref = await torch.load(file);
+  });
+
+  const MAKE: Record<string, () => nn.Module> = {
+    bn2d: () => new nn.BatchNorm2d(3),
+    bn2d_momentum_none: () => new nn.BatchNorm2d(3, { momentum: null }),
+    bn2d_no_affine: () => new nn.BatchNorm2d(3, { eps: 1e-3, affine: false }),
+    bn2d_no_stats: () => new nn.BatchNorm2d(3, { track_running_stats: false }),
+    bn1d: () => new nn.BatchNorm1d(6, { momentum: 0.3 }),
+    bn1d_3d: () => new nn.BatchNorm1d(6),
+    adaptive_1: () => new nn.AdaptiveAvgPool2d([1, 1]),
+    adaptive_2x3: () => new nn.AdaptiveAvgPool2d([2, 3]),
+    dropout_0: () => new nn.Dropout(0),
+    maxpool_pad: () => new nn.MaxPool2d(3, { stride: 2, padding: 1 }),
+  };
+
+  test.each(Object.keys(MAKE))('%s: train-mode outputs and gradients, running statistics, eval-mode output', (name) => {
+    const m = MAKE[name]();
+    const get = (prefix: string) =>
+      Object.fromEntries(Object.entries(ref).filter(([k]) => k.startsWith(`${name}/${prefix}/`)).map(([k, v]) => [k.slice(name.length + prefix.length + 2), v]));
+    m.load_state_dict(get('state'));
+    const X = ref[`${name}/X`];
+    m.train();
+    for (const step of [0, 1]) {
+      const x = X.mul(step + 1).requires_grad_();
+      const y = m.forward(x);
+      y.mul(torch.arange(y.numel()).reshape([...y.shape]).float().sin()).sum().backward();
+      expect(maxDiff(y.detach(), ref[`${name}/train${step}`])).toBeLessThan(1e-5);
+      expect(maxDiff(x.grad!, ref[`${name}/xgrad${step}`])).toBeLessThan(1e-5);
+    }
+    const grads = get('grad');
+    expect(m.named_parameters().map(([k]) => k)).toEqual(Object.keys(grads));
+    for (const [k, p] of m.named_parameters()) expect(maxDiff(p.grad!, grads[k])).toBeLessThan(1e-5);
+    const after = get('after');
+    const state = m.state_dict();
+    expect(Object.keys(state)).toEqual(Object.keys(after));
+    for (const k of Object.keys(after)) expect(maxDiff(state[k], after[k])).toBeLessThan(1e-6);
+    m.eval();
+    expect(maxDiff(torch.no_grad(() => m.forward(X)), ref[`${name}/eval`])).toBeLessThan(1e-5);
+  });
+});
