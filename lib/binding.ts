@@ -80,12 +80,29 @@ type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
  * per-file module registries) is wrapped once. */
 const kThrowing = Symbol.for('lenet-torch.throwing');
 
+const ERRORS: Record<string, ErrorConstructor> = { TypeError, RangeError, Error };
+
+/**
+ * The addon makes its Errors in the main realm; code in another (a vm context, as jest runs tests in) would find
+ * `instanceof TypeError` false. So a TypeError, RangeError or Error is re-made here, in this module's realm, with the
+ * same message, stack and own properties (the failure path only).
+ */
+function ofThisRealm(error: Error): Error {
+  const { name, message, stack } = error;
+  const ctor = ERRORS[name] ?? Error;
+  if ((error as unknown) instanceof ctor) return error;
+  const copy = new ctor(message);
+  Object.assign(copy, error);
+  copy.stack = stack;
+  return copy;
+}
+
 /** A native function or method that throws the Error it returns (native/errors.h says why they return it). */
 function throwing(fn: AnyFunction): AnyFunction {
   if ((fn as unknown as Record<symbol, boolean>)[kThrowing]) return fn;
   const wrapped = function (this: unknown, ...args: unknown[]): unknown {
     const result = fn.apply(this, args);
-    if (typeof result === 'object' && result !== null && (result as Record<string, unknown>)[kNativeError] === true) throw result;
+    throwIfFailed(result);
     return result;
   };
   Object.defineProperty(wrapped, 'name', { value: fn.name });
@@ -106,7 +123,7 @@ function throwingClass(cls: new (...args: unknown[]) => object): new (...args: u
   const construct = function (...args: unknown[]): object {
     const instance = new cls(...args) as Record<string, unknown>;
     const error = instance[kConstructionError];
-    if (error !== undefined) throw error;
+    if (error !== undefined) throw ofThisRealm(error as Error);
     return instance;
   };
   Object.defineProperty(construct, 'name', { value: cls.name });
@@ -129,16 +146,27 @@ export function throwingBinding(raw: Record<string, unknown>): Binding {
   return out as unknown as Binding;
 }
 
-function load(): Binding {
+function load(): Record<string, unknown> {
   checkNode();
-  let raw: Record<string, unknown>;
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    raw = require(bindingPath) as Record<string, unknown>;
+    return require(bindingPath) as Record<string, unknown>;
   } catch (error) {
     throw explain(error as NodeJS.ErrnoException);
   }
-  return throwingBinding(raw);
 }
 
-export const native: Binding = load();
+/**
+ * @internal The addon's own exports, whose failures come back as results: for the one hot path (lib/ops) that skips
+ * the throwing wrapper and calls throwIfFailed itself.
+ */
+export const rawNative = load() as unknown as Binding;
+
+/** @internal Throws `result` when it is an Error a native call returned (see throwing()). */
+export function throwIfFailed(result: unknown): void {
+  if (typeof result === 'object' && result !== null && (result as Record<string, unknown>)[kNativeError] === true) {
+    throw ofThisRealm(result as Error);
+  }
+}
+
+export const native: Binding = throwingBinding(rawNative as unknown as Record<string, unknown>);

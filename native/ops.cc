@@ -4,7 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
+#include <limits>
 #include <mutex>
 #include <regex>
 #include <string>
@@ -437,22 +437,45 @@ Napi::Value OpLookup(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(bindings.size() - 1));
 }
 
-// A JS number is a double, and c10's overflow check compares with int64's largest value rounded to a double, 2^63:
-// so exactly 2**63 would pass it and wrap to -2^63 in an int64 self (`t.fill_(2 ** 63)`). A Scalar no int64 holds is
-// refused when self is an integer tensor (a larger one would be refused by libtorch anyway, in its own words).
+// A number stored into an integer self must be one its dtype holds, checked here as lib/ checks its own roads
+// (tensor.ts checkElement, same words): c10's own check misses int64's exact boundary (a JS number is a double, and
+// 2 ** 63 equals int64's largest value rounded to a double, so it would be stored as -2 ** 63), and says nothing of
+// which argument it was.
+// Only where the number becomes an element of self's dtype: an in-place op on self (fill_, add_, masked_fill_) and
+// masked_fill; elsewhere it may promote the result (an int64 tensor * 1e30 is a float tensor).
 void CheckScalarsFitSelf(Napi::Env env, const Overload& o, const torch::jit::Stack& stack) {
   if (stack.empty() || !stack[0].isTensor()) return;
+  const bool stores = (!o.return_alias.empty() && o.return_alias[0] == 0) || o.schema->name() == "aten::masked_fill";
+  if (!stores) return;
   const auto& self = stack[0].toTensor();
   if (!self.defined() || !at::isIntegralType(self.scalar_type(), /*includeBool=*/false)) return;
-  constexpr double kInt64End = 9223372036854775808.0;  // 2^63
+  int64_t lo = 0;
+  int64_t hi = 0;
+  AT_DISPATCH_INTEGRAL_TYPES(self.scalar_type(), "range", [&] {
+    lo = std::numeric_limits<scalar_t>::min();
+    hi = std::numeric_limits<scalar_t>::max();
+  });
   for (size_t i = 1; i < stack.size(); ++i) {
-    if (o.schema->arguments()[i].type()->kind() != c10::TypeKind::NumberType || !stack[i].isDouble()) continue;
-    const double d = stack[i].toDouble();
-    if (d >= kInt64End || d < -kInt64End) {
-      char received[32];
-      std::snprintf(received, sizeof received, "%.0f", d);
-      throw Napi::RangeError::New(env, "Expected " + o.params[i].name + " to fit the " + DtypeName(self.scalar_type()) +
-                                           " tensor (an int64 at most 2**63 - 1) but received " + received);
+    if (o.schema->arguments()[i].type()->kind() != c10::TypeKind::NumberType) continue;
+    const auto& v = stack[i];
+    double d;
+    bool fits;
+    if (v.isDouble()) {
+      d = v.toDouble();
+      const double t = std::trunc(d);  // NaN and +-Infinity fit nothing
+      fits = t >= static_cast<double>(lo) && t < static_cast<double>(hi) + 1.0;
+    } else if (v.isInt()) {
+      d = static_cast<double>(v.toInt());
+      fits = v.toInt() >= lo && v.toInt() <= hi;
+    } else {
+      continue;
+    }
+    if (!fits) {
+      const std::string dtype = DtypeName(self.scalar_type());
+      throw Napi::RangeError::New(env, "Expected " + o.params[i].name + " to be a value " + dtype +
+                                           " can hold (an integer in [" + std::to_string(lo) + ", " +
+                                           std::to_string(hi) + "]) but received " +
+                                           Napi::Number::New(env, d).ToString().Utf8Value() + " (number)");
     }
   }
 }

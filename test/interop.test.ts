@@ -2,7 +2,7 @@
 // lenet-torch saves loads into the chapter's PyTorch net (test/interop/lenet_roundtrip.py, with weights_only=True)
 // and scores the same test accuracy, and one that PyTorch saves loads here and scores the same. Needs Python's torch
 // (Debian: apt-get install python3-torch; CI installs it) and the data set; skipped, with the reason, without them.
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';

@@ -5,7 +5,7 @@
  * dispatcher. The names and their types are generated from the schemas (./generated.ts).
  */
 import type { NativeTensor } from '../../binding';
-import { bindingPath, native } from '../binding';
+import { native, rawNative, throwIfFailed } from '../binding';
 import { Device } from '../device';
 import { Tensor, ValuesIndices } from '../tensor';
 import { checkBool, invalidValue, isOptions, parseArgs } from '../validate';
@@ -18,10 +18,8 @@ export { ReturnTuple } from './types';
 
 const NativeTensorClass = native.Tensor;
 // The addon's own callOp, without lib/binding.ts's throwing wrapper (a rest-args apply per call): this file throws
-// the Error it returns itself (wrap()), the one place that reads its results.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const rawCallOp = (require(bindingPath) as { callOp: typeof native.callOp }).callOp;
-const kNativeError = '__lenetTorchError';
+// the Error it returns itself (wrap(), through throwIfFailed), the one place that reads its results.
+const rawCallOp = rawNative.callOp;
 
 /** A JS argument as the native side takes it: a Tensor as its handle, a Device as its name, arrays of them. */
 function unwrap(value: unknown): unknown {
@@ -60,7 +58,7 @@ function wrap(op: string, result: unknown, self: Tensor | undefined, options: Re
   }
   if (Array.isArray(result)) return result.map((r) => wrap(op, r, self, options));
   if (result !== null && typeof result === 'object') {
-    if ((result as Record<string, unknown>)[kNativeError] === true) throw result;
+    throwIfFailed(result);
     const fields: Record<string, unknown> = {};
     for (const key of Object.keys(result)) fields[key] = wrap(op, (result as Record<string, unknown>)[key], self, options);
     const keys = Object.keys(fields);
