@@ -19,6 +19,7 @@
 #include <hwy/highway.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <string>
 #include <vector>
@@ -366,7 +367,19 @@ std::string Target() {
   return Name(HWY_STATIC_TARGET);
 }
 
-bool SetTarget(const std::string& name) {
+namespace {
+std::atomic<bool> g_forced{false};
+}  // namespace
+
+bool Wins() {
+  if (g_forced) return true;
+  // Read per call: cheap (one bit test on the chosen target), and always what HWY_DYNAMIC_DISPATCH would call.
+  static const std::vector<std::string> slower = {"sse4", "ssse3", "sse2", "default"};
+  const std::string target = Target();
+  return std::find(slower.begin(), slower.end(), target) == slower.end();
+}
+
+bool SetTarget(const std::string& name, bool forced) {
   const auto& available = Available();
   int64_t chosen = 0;
   if (name != "auto") {
@@ -376,6 +389,7 @@ bool SetTarget(const std::string& name) {
   }
   hwy::SetSupportedTargetsForTest(chosen);  // 0: the CPU's own set again
   hwy::GetChosenTarget().Update(hwy::SupportedTargets());
+  g_forced = forced && name != "auto";
   return true;
 }
 

@@ -34,7 +34,13 @@ std::vector<std::string> Targets();
 std::string Target();
 
 // Makes the loops use `name` (one of Targets()), or the best one again with "auto"; false (and nothing changed) for
-// any other name.
-bool SetTarget(const std::string& name);
+// any other name. `forced`: the loops run on that target even where libtorch's kernels are faster (see Wins()), as
+// the kernel tests need to check every target; otherwise (ATEN_CPU_CAPABILITY, "auto") Wins() decides.
+bool SetTarget(const std::string& name, bool forced = false);
+
+// Whether the direct loops should run: on AVX-512, AVX2 and NEON they beat libtorch's kernels; on SSE4 and the
+// portable fallback they are 2-8x slower (test/bench/layers.js), so those CPUs keep libtorch's kernels, unless a
+// target was forced.
+bool Wins();
 
 }  // namespace lt::simd

@@ -21,6 +21,8 @@ std::atomic<bool> g_fast{true};
 // ATen operators it sees (aten::_convolution, never aten::convolution, which the tracer leaves unrecorded for the
 // _convolution call inside it): a result computed past them would enter the graph as a constant.
 bool Enabled() { return g_fast && !torch::jit::tracer::isTracing(); }
+// The convolution loops, also only on the SIMD targets where they beat libtorch's kernels (simd::Wins()).
+bool ConvEnabled() { return Enabled() && simd::Wins(); }
 std::atomic<int64_t> g_direct_calls{0};  // how many times a direct loop ran (tests: which road a call took)
 
 using torch::autograd::AutogradContext;
@@ -278,7 +280,7 @@ struct AvgPoolFunction : torch::autograd::Function<AvgPoolFunction> {
 bool Plain2d(const at::Tensor& input, const at::Tensor& weight, at::IntArrayRef stride, at::IntArrayRef padding,
              at::IntArrayRef dilation, bool transposed, int64_t groups) {
   const auto ones = [](at::IntArrayRef a) { return a.size() == 2 && a[0] == 1 && a[1] == 1; };
-  return Enabled() && CpuFloat(input) && CpuFloat(weight) && input.dim() == 4 && weight.dim() == 4 && !transposed &&
+  return ConvEnabled() && CpuFloat(input) && CpuFloat(weight) && input.dim() == 4 && weight.dim() == 4 && !transposed &&
          groups == 1 && ones(stride) && ones(dilation) && padding.size() == 2 && padding[0] < weight.size(2) &&
          padding[1] < weight.size(3) && input.size(0) > 0 && input.size(1) == weight.size(1);
 }
@@ -329,7 +331,7 @@ int64_t DirectKernelCalls() { return g_direct_calls; }
 std::optional<at::Tensor> FastConv2d(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
                                      at::IntArrayRef padding, bool sigmoid) {
   // (Without a bias, libtorch's own path: an autograd Function cannot take an undefined tensor as an input.)
-  if (!Enabled() || !CpuFloat(x) || !CpuFloat(w) || x.dim() != 4 || x.size(0) == 0 || x.size(1) != w.size(1) ||
+  if (!ConvEnabled() || !CpuFloat(x) || !CpuFloat(w) || x.dim() != 4 || x.size(0) == 0 || x.size(1) != w.size(1) ||
       !b.defined() || !CpuFloat(b)) {
     return std::nullopt;
   }

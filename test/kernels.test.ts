@@ -3,6 +3,8 @@
 // loops are compiled for several SIMD targets (native/kernels-simd.cc): every one this CPU runs is tested, by name
 // (an AVX-512 machine tests 'avx512', 'avx2', 'sse4' and 'default'; an ARM64 one 'neon', its baseline: Highway
 // compiles no separate fallback there).
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
 import { d2l, nn, torch, Tensor } from '../lib';
 import { native } from '../lib/binding';
 import { lenet } from './lenet';
@@ -60,6 +62,26 @@ describe('the SIMD targets of the direct loops', () => {
     } finally {
       native.setCpuCapability('auto');
     }
+  });
+
+  test('ATEN_CPU_CAPABILITY: the loops run on AVX-512, AVX2 and NEON; on SSE4 and the fallback libtorch\'s kernels do', () => {
+    // Each target in a process of its own, chosen as a user chooses it (not forced, as the tests below force it).
+    const child = `const { torch, nn } = require(${JSON.stringify(path.join(__dirname, '..'))});
+      const { native } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'binding'))});
+      const conv = new nn.Conv2d(1, 4, { kernel_size: 3, padding: 1 });
+      conv.forward(torch.rand(2, 1, 8, 8)).sum().backward();
+      process.stdout.write(JSON.stringify([native.cpuCapability(), native.directKernelCalls()]));`;
+    const ran: Record<string, number> = {};
+    for (const t of native.cpuCapabilities) {
+      const p = spawnSync(process.execPath, ['-e', child], { encoding: 'utf8', env: { ...process.env, ATEN_CPU_CAPABILITY: t } });
+      // (libtorch warns that 'sse4' is not one of its own names, and keeps its best: only the loops take it.)
+      expect({ status: p.status, stdout: p.stdout }).toEqual({ status: 0, stdout: expect.stringMatching(/^\[/) });
+      const [target, calls] = JSON.parse(p.stdout) as [string, number];
+      expect(target).toBe(t);
+      ran[t] = calls;
+    }
+    const expected = Object.fromEntries(native.cpuCapabilities.map((t) => [t, ['avx512', 'avx2', 'neon'].includes(t) ? 2 : 0]));
+    expect(ran).toEqual(expected);
   });
 
   test('BAD CALL: a target this build or CPU lacks is a RangeError naming those it has, and changes nothing', () => {
