@@ -117,7 +117,6 @@ c10::IValue ToDict(const Napi::Value& value, const c10::DictTypePtr& type, const
 
 // A JS value as an IValue of unknown type (Any): the narrowest TorchScript type that holds it.
 c10::IValue Infer(const Napi::Value& value, const std::string& what) {
-  Napi::Env env = value.Env();
   if (value.IsNull() || value.IsUndefined()) return {};
   if (value.IsBoolean()) return value.As<Napi::Boolean>().Value();
   if (value.IsNumber()) {
@@ -133,7 +132,7 @@ c10::IValue Infer(const Napi::Value& value, const std::string& what) {
     for (uint32_t i = 0; i < array.Length(); ++i) items.push_back(Infer(array.Get(i), what + "[" + std::to_string(i) + "]"));
     return c10::ivalue::Tuple::create(std::move(items));
   }
-  if (value.IsObject() && value.As<Napi::Object>().InstanceOf(Data(env).tensor.Value())) {
+  if (TensorWrap::Is(value)) {
     return TensorWrap::From(value, what.c_str());
   }
   Mismatch(value, what, "a Tensor, number, boolean, string, array or null");
@@ -142,12 +141,11 @@ c10::IValue Infer(const Napi::Value& value, const std::string& what) {
 }  // namespace
 
 std::string Describe(const Napi::Value& value) {
-  Napi::Env env = value.Env();
   if (value.IsNull()) return "null";
   if (value.IsUndefined()) return "undefined";
   if (value.IsArray()) return "an array of " + std::to_string(value.As<Napi::Array>().Length());
   if (value.IsObject()) {
-    return value.As<Napi::Object>().InstanceOf(Data(env).tensor.Value()) ? "a Tensor" : "an object";
+    return TensorWrap::Is(value) ? "a Tensor" : "an object";
   }
   if (value.IsString()) return "'" + value.As<Napi::String>().Utf8Value() + "' (string)";
   return value.ToString().Utf8Value() + " (" +
@@ -186,9 +184,7 @@ c10::IValue ToIValue(const Napi::Value& value, const c10::TypePtr& type, const s
   Napi::Env env = value.Env();
   switch (type->kind()) {
     case c10::TypeKind::TensorType:
-      if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(Data(env).tensor.Value())) {
-        Mismatch(value, what, "a Tensor");
-      }
+      if (!TensorWrap::Is(value)) Mismatch(value, what, "a Tensor");
       return TensorWrap::From(value, what.c_str());
     case c10::TypeKind::OptionalType:
       if (value.IsNull() || value.IsUndefined()) return {};

@@ -144,15 +144,7 @@ std::vector<Binding>& Bindings() {
 }
 std::mutex g_bindings_mutex;
 
-// The Tensor constructor of the call in progress (one reference lookup per call, not per argument).
-thread_local napi_value g_tensor_ctor = nullptr;
-
-bool IsTensor(Napi::Env env, const Napi::Value& value) {
-  if (!value.IsObject()) return false;
-  bool is = false;
-  napi_value ctor = g_tensor_ctor ? g_tensor_ctor : static_cast<napi_value>(Data(env).tensor.Value());
-  return napi_instanceof(env, value, ctor, &is) == napi_ok && is;
-}
+bool IsTensor(Napi::Env, const Napi::Value& value) { return TensorWrap::Is(value); }
 
 bool IsInteger(const Napi::Value& value) {
   if (value.IsBigInt()) return true;
@@ -495,12 +487,23 @@ Napi::Value CallOp(const Napi::CallbackInfo& info) {
     kwargs = &kwargs_object;
   }
   const bool method = !info[2].IsUndefined();
-  std::vector<Napi::Value> args;
-  args.reserve(info.Length());
+  // The arguments and their binding live in per-thread buffers, reused from call to call (no allocation), except in
+  // a call made while another is being bound (a getter on an options object or an array calling an op): that one
+  // gets its own, so that the outer call's are left as they were.
+  thread_local int depth = 0;
+  thread_local std::vector<Napi::Value> shared_args;
+  thread_local Bound shared_bound;
+  std::vector<Napi::Value> own_args;
+  Bound own_bound;
+  std::vector<Napi::Value>& args = depth == 0 ? shared_args : own_args;
+  Bound& b = depth == 0 ? shared_bound : own_bound;
+  struct Depth {
+    Depth() { ++depth; }
+    ~Depth() { --depth; }
+  } nested;
+  args.clear();
   for (size_t i = method ? 2 : 3; i < info.Length(); ++i) args.push_back(info[i]);
 
-  g_tensor_ctor = Data(env).tensor.Value();
-  thread_local Bound b;
   const Overload* chosen = nullptr;
   for (const auto& o : binding->group->overloads) {
     if (Bind(env, o, method, args, kwargs, &b)) {
@@ -508,11 +511,7 @@ Napi::Value CallOp(const Napi::CallbackInfo& info) {
       break;
     }
   }
-  if (!chosen) {
-    g_tensor_ctor = nullptr;
-    NoOverload(env, *binding, method, args, kwargs);
-  }
-  g_tensor_ctor = nullptr;
+  if (!chosen) NoOverload(env, *binding, method, args, kwargs);
 
   const auto& o = *chosen;
   torch::jit::Stack stack;

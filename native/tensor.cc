@@ -61,14 +61,6 @@ at::Scalar Operand(const Napi::Value& v, const at::Tensor& self) {
   return at::Scalar(d);
 }
 
-// [values, indices] of max(dim), min(dim), topk.
-Napi::Array ValuesAndIndices(Napi::Env env, const std::tuple<at::Tensor, at::Tensor>& pair) {
-  auto array = Napi::Array::New(env, 2);
-  array.Set(0u, TensorWrap::New(env, std::get<0>(pair)));
-  array.Set(1u, TensorWrap::New(env, std::get<1>(pair)));
-  return array;
-}
-
 // lib/'s index list as libtorch's: a number, a boolean, null (None), '...' (Ellipsis), [start | null, stop | null,
 // step] (a Slice) or a Tensor.
 std::vector<at::indexing::TensorIndex> ToIndices(const Napi::Value& value) {
@@ -133,16 +125,40 @@ Napi::Value TensorWrap::New(Napi::Env env, at::Tensor tensor, bool owned) {
   return New(env, std::move(tensor), owned ? int64_t{-1} : int64_t{0});
 }
 
+namespace {
+// The tensor New() is wrapping, and the bytes it reports, for the constructor it calls (on this thread, within that
+// call): passed this way rather than as arguments, which cost an External and a Number per result.
+struct Pending {
+  at::Tensor* tensor = nullptr;
+  int64_t bytes = 0;
+};
+thread_local Pending g_pending;
+}  // namespace
+
 Napi::Value TensorWrap::New(Napi::Env env, at::Tensor tensor, int64_t bytes) {
   if (!tensor.defined()) return env.Null();
   // -1: the tensor's own storage.
   const int64_t reported = bytes < 0 ? StorageNbytes(tensor) : std::max(bytes, int64_t{0});
-  return lt::Data(env).tensor.New(
-      {Napi::External<at::Tensor>::New(env, &tensor), Napi::Number::New(env, static_cast<double>(reported))});
+  g_pending = {&tensor, reported};
+  napi_value object = nullptr;
+  const napi_status status = napi_new_instance(env, lt::Data(env).tensor.Value(), 0, nullptr, &object);
+  g_pending = {};
+  NAPI_THROW_IF_FAILED(env, status, Napi::Value());
+  return Napi::Value(env, object);
+}
+
+bool TensorWrap::Is(const Napi::Value& value) {
+  if (!value.IsObject()) return false;
+  napi_value prototype = nullptr;
+  bool same = false;
+  Napi::Env env = value.Env();
+  return napi_get_prototype(env, value, &prototype) == napi_ok &&
+         napi_strict_equals(env, prototype, lt::Data(env).tensor_prototype.Value(), &same) == napi_ok && same;
 }
 
 const at::Tensor& TensorWrap::From(const Napi::Value& value, const char* what) {
-  return UnwrapAs(value, lt::Data(value.Env()).tensor, what, "a Tensor")->Get(value.Env());
+  if (!Is(value)) throw Napi::TypeError::New(value.Env(), std::string("Expected ") + what + " to be a Tensor");
+  return Unwrap(value.As<Napi::Object>())->Get(value.Env());
 }
 
 std::vector<at::Tensor> TensorWrap::List(const Napi::Value& value, const char* what) {
@@ -157,12 +173,13 @@ std::vector<at::Tensor> TensorWrap::List(const Napi::Value& value, const char* w
 TensorWrap::TensorWrap(const Napi::CallbackInfo& info) : Wrap<TensorWrap>(info) {
   Construct(info, [&] {
     Napi::Env env = info.Env();
-    if (info.Length() != 2 || !info[0].IsExternal() || !info[1].IsNumber()) {
+    if (g_pending.tensor == nullptr) {
       throw Napi::TypeError::New(env, "Tensor cannot be constructed directly: use torch.tensor() or torch.zeros()");
     }
-    tensor_ = std::move(*info[0].As<Napi::External<at::Tensor>>().Data());
+    tensor_ = std::move(*g_pending.tensor);
     env_ = env;
-    external_bytes_ = info[1].As<Napi::Number>().Int64Value();
+    external_bytes_ = g_pending.bytes;
+    g_pending = {};
     if (external_bytes_ > 0) Napi::MemoryManagement::AdjustExternalMemory(env, external_bytes_);
   });
 }

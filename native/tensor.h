@@ -20,6 +20,10 @@ class TensorWrap : public Wrap<TensorWrap> {
   static Napi::Value New(Napi::Env env, at::Tensor tensor, int64_t bytes);
   // The tensor behind a JS handle; a TypeError naming `what` if it is not one, an Error if it was disposed.
   static const at::Tensor& From(const Napi::Value& value, const char* what);
+  // Whether `value` is a handle: an object whose prototype is Tensor.prototype (not instanceof, which looks up
+  // Symbol.hasInstance and walks the chain: the per-call cost of the operator road). An object made with
+  // Object.create(Tensor.prototype) passes this and is refused by From() (napi_unwrap finds nothing).
+  static bool Is(const Napi::Value& value);
   // The tensors of a JS array of handles (From() for each).
   static std::vector<at::Tensor> List(const Napi::Value& value, const char* what);
 

@@ -117,6 +117,21 @@ describe('BAD CALL', () => {
     expect(native.opLookup('no_such_operator', 'torch.no_such_operator')).toBe(-1);
     expect(() => native.callOp(1e9, null, undefined)).toThrow();
   });
+
+  test('an op called from a getter while another call binds its arguments leaves that call as it was', () => {
+    // lib/ reads options in JS before the native call; the addon's own callOp reads them itself, and a getter may
+    // call ops (each with arguments of its own) in the middle of that.
+    const id = native.opLookup('add', 'torch.add');
+    const a = torch.tensor([1, 2]);
+    const kwargs = {
+      get alpha() {
+        for (let i = 0; i < 3; i++) torch.mul(torch.relu(a), torch.ones(2)).sum();
+        return 10;
+      },
+    };
+    const result = new Tensor(native.callOp(id, kwargs, undefined, a._h, a._h));
+    expect(values(result)).toEqual([11, 22]);
+  });
 });
 
 describe('EXPECTED FAILURE', () => {
