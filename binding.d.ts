@@ -129,8 +129,8 @@ export declare class NativeTrainer {
    * cudaGraph: on CUDA, capture the step as a CUDA graph and replay it (native/train.cc). With `group`, each step
    * averages the gradients across its ranks before the SGD step (DistributedDataParallel).
    */
-  constructor(net: NativeModule, optimizer: NativeSGD, loss: NativeCrossEntropyOptions, options: { cudaGraph: boolean },
-              group: NativeProcessGroup | null);
+  constructor(net: NativeModule | NativeScriptModule, optimizer: NativeSGD, loss: NativeCrossEntropyOptions,
+              options: { cudaGraph: boolean }, group: NativeProcessGroup | null);
   /** Trains batches [first, last) of `source` taken in `order` (a permutation) or stored order, off the main thread. */
   run(source: NativeBatchSource, order: NativeTensor | null, batchSize: number, first: number, last: number,
       hold: NativeHold | null): Promise<NativeRunResult>;
@@ -149,7 +149,7 @@ export declare class NativeTrainer {
  */
 export declare class NativeHold {
   /** Holds at once; an Error if any part is held already. */
-  constructor(modules: NativeModule[], activity: string);
+  constructor(modules: NativeModule[], activity: string, tensors?: NativeTensor[]);
   acquire(): void;
   /** Lets go, unless native work runs under the hold: then keeps it and returns false. */
   release(): boolean;
@@ -216,8 +216,8 @@ export declare class NativeScriptModule {
   save(path: string): void;
   /** forward's TorchScript source. */
   code(): string;
-  /** forward's graph. */
-  graph(): string;
+  /** forward's graph; without shapes (withShapes false), what traces on batches of other sizes share. */
+  graph(withShapes?: boolean): string;
   /** Throws the Error that train() and to() throw while method calls run or a net sharing the parameters trains. */
   checkIdle(what: string): void;
 }
@@ -276,7 +276,7 @@ export interface Binding {
   callOp(id: number, kwargs: Record<string, unknown> | null, self: NativeTensor | undefined, ...args: unknown[]): unknown;
 
   /** Throws the hold's Error when any of the modules' trees is held (see NativeHold). */
-  checkNotHeld(modules: NativeModule[]): void;
+  checkNotHeld(modules: NativeModule[], tensors?: NativeTensor[]): void;
 
   /** Examples [start, end) of `source` in `order` (or stored order) as one batch [X, y]. */
   batch(source: NativeBatchSource, order: NativeTensor | null, start: number, end: number): [NativeTensor, NativeTensor];
@@ -285,7 +285,7 @@ export interface Binding {
    * [correct, count, cancelled] of net's argmax predictions over the source, in no-grad mode, off the main thread;
    * it stops early (cancelled true, count = examples seen) when `trainer` is cancelled.
    */
-  evaluate(net: NativeModule, source: NativeBatchSource, batchSize: number, trainer: NativeTrainer | null,
+  evaluate(net: NativeModule | NativeScriptModule, source: NativeBatchSource, batchSize: number, trainer: NativeTrainer | null,
            hold: NativeHold | null): Promise<[number, number, boolean]>;
 
   /**

@@ -281,8 +281,12 @@ export function trace(func: Module, example_inputs: Tensor | Tensor[]): ScriptMo
     if (t.is_disposed) throw new Error(`example_inputs[${i}] is a disposed Tensor`);
   });
   const modules = func.named_modules().map(([name, m]): [string, string, boolean] => [name, m.constructor.name, m.training]);
-  // The net's own parameter tensors (lenet-torch's layers have no buffers), each once under its first name.
-  const state = func.named_parameters().map(([name, t]): [string, NativeTensor, boolean] => [name, t._h, false]);
+  // The net's own parameters and buffers (batch norm's running statistics, which the graph updates in place), each
+  // once under its first name.
+  const state = [
+    ...func.named_parameters().map(([name, t]): [string, NativeTensor, boolean] => [name, t._h, false]),
+    ...func.named_buffers().map(([name, t]): [string, NativeTensor, boolean] => [name, t._h, true]),
+  ];
   const forward = () => func.forward(...inputs)._h;
   return new ScriptModule(native.jitTrace(forward, inputs.map((t) => t._h), modules, state));
 }

@@ -1,11 +1,13 @@
 #include "hold.h"
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <unordered_map>
 
 #include "common.h"
 #include "module.h"
+#include "tensor.h"
 
 namespace lt {
 
@@ -59,10 +61,18 @@ std::unique_ptr<Hold> Hold::Acquire(Napi::Env env, const torch::nn::Module& root
 
 std::unique_ptr<Hold> Hold::Acquire(Napi::Env env, const std::vector<const torch::nn::Module*>& roots,
                                     const std::string& activity) {
+  return Acquire(env, roots, {}, activity);
+}
+
+std::unique_ptr<Hold> Hold::Acquire(Napi::Env env, const std::vector<const torch::nn::Module*>& roots,
+                                    const std::vector<at::Tensor>& tensors, const std::string& activity) {
   std::vector<const void*> keys;
   for (const auto* root : roots) {
     const auto tree = TreeKeys(*root);
     keys.insert(keys.end(), tree.begin(), tree.end());
+  }
+  for (const auto& t : tensors) {
+    if (const auto* key = StorageKey(t)) keys.push_back(key);
   }
   std::unique_ptr<Hold> hold(new Hold({}, activity));
   std::lock_guard<std::mutex> lock(g_mutex);
@@ -111,12 +121,13 @@ HoldWrap* HoldWrap::FromOptional(const Napi::Value& value, const char* what) {
   return UnwrapOptional(value, Data(value.Env()).hold, what, "Hold");
 }
 
-// new Hold(modules, activity)
+// new Hold(modules, activity, tensors?)
 HoldWrap::HoldWrap(const Napi::CallbackInfo& info) : Wrap<HoldWrap>(info) {
   Construct(info, [&] {
     const auto modules = info[0].As<Napi::Array>();
     for (uint32_t i = 0; i < modules.Length(); ++i) roots_.push_back(ModuleWrap::From(modules.Get(i), "modules")->module());
     activity_ = info[1].As<Napi::String>();
+    if (info[2].IsArray()) tensors_ = TensorWrap::List(info[2], "tensors");
     Acquire(info);
   });
 }
@@ -129,11 +140,20 @@ bool HoldWrap::Covers(const torch::nn::Module& module) const {
   return false;
 }
 
+bool HoldWrap::Covers(const std::vector<at::Tensor>& tensors) const {
+  if (!hold_) return false;
+  for (const auto& t : tensors) {
+    const bool held = std::any_of(tensors_.begin(), tensors_.end(), [&](const at::Tensor& h) { return StorageKey(h) == StorageKey(t); });
+    if (!held) return false;
+  }
+  return true;
+}
+
 Napi::Value HoldWrap::Acquire(const Napi::CallbackInfo& info) {
   if (!hold_) {
     std::vector<const torch::nn::Module*> roots;
     for (const auto& root : roots_) roots.push_back(root.get());
-    hold_ = Hold::Acquire(info.Env(), roots, activity_);
+    hold_ = Hold::Acquire(info.Env(), roots, tensors_, activity_);
   }
   return info.Env().Undefined();
 }
@@ -156,6 +176,16 @@ WorkHold::WorkHold(Napi::Env env, HoldWrap* lent, const torch::nn::Module& root,
   }
 }
 
+WorkHold::WorkHold(Napi::Env env, HoldWrap* lent, const std::vector<at::Tensor>& tensors, const std::string& activity) {
+  if (lent != nullptr && lent->Covers(tensors)) {
+    lent_ = lent;
+    lent_ref_ = Napi::Persistent(lent->Value());
+    lent_->Lend();
+  } else {
+    own_ = Hold::Acquire(env, {}, tensors, activity);
+  }
+}
+
 WorkHold::~WorkHold() { Release(); }
 
 void WorkHold::Release() {
@@ -169,11 +199,16 @@ void WorkHold::Release() {
 
 namespace {
 
-// checkNotHeld(modules): throws the hold's Error when any of the modules' trees is held (a net written in JS asks
-// this before changing any of its layers, so that a refusal changes nothing).
+// checkNotHeld(modules, tensors?): throws the hold's Error when any of the modules' trees, or any of the tensors'
+// memory, is held (a net written in JS asks this before changing any of its layers, so that a refusal changes
+// nothing).
 Napi::Value CheckNotHeldFn(const Napi::CallbackInfo& info) {
   const auto modules = info[0].As<Napi::Array>();
   for (uint32_t i = 0; i < modules.Length(); ++i) CheckNotHeld(info.Env(), *ModuleWrap::From(modules.Get(i), "modules")->module());
+  if (info[1].IsArray()) {
+    const auto tensors = info[1].As<Napi::Array>();
+    for (uint32_t i = 0; i < tensors.Length(); ++i) CheckNotHeld(info.Env(), TensorWrap::From(tensors.Get(i), "tensors"));
+  }
   return info.Env().Undefined();
 }
 

@@ -23,6 +23,10 @@ class Hold {
   static std::unique_ptr<Hold> Acquire(Napi::Env env, const torch::nn::Module& root, const std::string& activity);
   static std::unique_ptr<Hold> Acquire(Napi::Env env, const std::vector<const torch::nn::Module*>& roots,
                                        const std::string& activity);
+  // Also the memory of `tensors`: the parameters and buffers of modules written in JS, which no libtorch module
+  // holds.
+  static std::unique_ptr<Hold> Acquire(Napi::Env env, const std::vector<const torch::nn::Module*>& roots,
+                                       const std::vector<at::Tensor>& tensors, const std::string& activity);
   ~Hold();
   Hold(const Hold&) = delete;
   Hold& operator=(const Hold&) = delete;
@@ -35,7 +39,9 @@ class Hold {
 
 // A hold that JS keeps across calls: train_ch6 holds its net from start to end, lends the hold to each native run
 // of batches, evaluation and probe, and lets go of it only while its own callbacks (on_batch, on_epoch) run.
-//   new Hold(modules, activity)   holds at once (an Error if any part is held already)
+//   new Hold(modules, activity, tensors?)
+//                                 holds at once (an Error if any part is held already); `tensors`: memory outside
+//                                 the modules' trees (the parameters of modules written in JS)
 //   acquire() / release()         again and again; release() keeps the hold (returns false) while native work
 //                                 runs under it
 class HoldWrap : public Wrap<HoldWrap> {
@@ -47,6 +53,8 @@ class HoldWrap : public Wrap<HoldWrap> {
 
   // Whether this hold is in place over `module` (one of its roots): native work may then run under it.
   bool Covers(const torch::nn::Module& module) const;
+  // Whether this hold is in place over the memory of every one of `tensors`.
+  bool Covers(const std::vector<at::Tensor>& tensors) const;
   // Native work under this hold: release() is refused until as many Unlend() calls. Main thread only.
   void Lend() { ++lent_; }
   void Unlend() { --lent_; }
@@ -56,6 +64,7 @@ class HoldWrap : public Wrap<HoldWrap> {
   Napi::Value Release(const Napi::CallbackInfo& info);
 
   std::vector<std::shared_ptr<torch::nn::Module>> roots_;
+  std::vector<at::Tensor> tensors_;
   std::string activity_;
   std::unique_ptr<Hold> hold_;
   int lent_ = 0;
@@ -66,6 +75,8 @@ class HoldWrap : public Wrap<HoldWrap> {
 class WorkHold {
  public:
   WorkHold(Napi::Env env, HoldWrap* lent, const torch::nn::Module& root, const std::string& activity);
+  // For a net known by its tensors (a traced net written in JS): under `lent` when it covers them all.
+  WorkHold(Napi::Env env, HoldWrap* lent, const std::vector<at::Tensor>& tensors, const std::string& activity);
   ~WorkHold();
   void Release();
 

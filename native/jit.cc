@@ -1,6 +1,7 @@
 #include "jit.h"
 
 #include <torch/csrc/jit/frontend/tracer.h>
+#include <torch/csrc/jit/passes/shape_analysis.h>
 #include <torch/csrc/jit/serialization/python_print.h>
 
 #include <cctype>
@@ -184,6 +185,11 @@ ScriptModuleWrap::ScriptModuleWrap(const Napi::CallbackInfo& info) : Wrap<Script
   });
 }
 
+ScriptModuleWrap* ScriptModuleWrap::FromOptional(const Napi::Value& value) {
+  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(Data(value.Env()).script_module.Value())) return nullptr;
+  return Unwrap(value.As<Napi::Object>());
+}
+
 void ScriptModuleWrap::CheckNotHeld(Napi::Env env) const {
   for (const auto& p : module_.parameters(/*recurse=*/true)) lt::CheckNotHeld(env, p);
   for (const auto& b : module_.buffers(/*recurse=*/true)) lt::CheckNotHeld(env, b);
@@ -337,8 +343,15 @@ Napi::Value ScriptModuleWrap::Code(const Napi::CallbackInfo& info) {
 }
 
 // graph(): forward's graph, as PyTorch's `str(module.graph)`.
+// graph(withShapes = true): forward's graph as text; without shapes, what two traces of one forward on batches of
+// different sizes share when nothing in it depends on the batch size (lib/d2l/train.ts compares them).
 Napi::Value ScriptModuleWrap::Graph(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), Find(info.Env(), "forward").graph()->toString());
+  auto graph = Find(info.Env(), "forward").graph();
+  if (info[0].IsBoolean() && !info[0].As<Napi::Boolean>().Value()) {
+    graph = graph->copy();
+    torch::jit::EraseShapeInformation(graph);
+  }
+  return Napi::String::New(info.Env(), graph->toString(/*print_source_locations=*/false));
 }
 
 // checkIdle(what): CheckIdle for what lib/ changes through other calls (load_state_dict's copy).

@@ -17,6 +17,9 @@ class ScriptModuleWrap : public Wrap<ScriptModuleWrap> {
   static Napi::Function Init(Napi::Env env);
   // A new JS handle over `module`.
   static Napi::Value New(Napi::Env env, torch::jit::Module module);
+  // The ScriptModule handle `value` is, or nullptr for anything else.
+  static ScriptModuleWrap* FromOptional(const Napi::Value& value);
+  const torch::jit::Module& module() const { return module_; }
   explicit ScriptModuleWrap(const Napi::CallbackInfo& info);
 
  private:

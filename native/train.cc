@@ -9,6 +9,7 @@
 #include "common.h"
 #include "compat.h"
 #include "hold.h"
+#include "jit.h"
 #include "module.h"
 #include "optimizer.h"
 #include "tensor.h"
@@ -28,9 +29,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-c10::Device DeviceOf(const torch::nn::Module& module) {
-  const auto params = module.parameters();
-  return params.empty() ? c10::Device(c10::kCPU) : params.front().device();
+c10::Device DeviceOf(const TrainerWrap::State& s) {
+  return s.params.empty() ? c10::Device(c10::kCPU) : s.params.front().device();
 }
 
 // Waits for queued CUDA work so that timings cover it; a no-op on the CPU.
@@ -92,10 +92,10 @@ void EnsureMetrics(TrainerWrap::State& s, const c10::Device& device) {
 // One whole-batch step on given tensors (no slices): what a CUDA graph captures.
 void StepWhole(TrainerWrap::State& s, const at::Tensor& x, const at::Tensor& y) {
   for (auto& group : s.optimizer->param_groups()) ZeroGrad(group.params(), /*set_to_none=*/true);
-  const auto y_hat = s.net.forward(x);
+  const auto y_hat = s.Forward(x);
   const auto loss = CrossEntropy(y_hat, y, s.loss);
   loss.backward();
-  if (s.group) AverageGradients(*s.group, s.module->parameters());  // DistributedDataParallel (distributed.h)
+  if (s.group) AverageGradients(*s.group, s.params);  // DistributedDataParallel (distributed.h)
   s.optimizer->step();
   torch::NoGradGuard no_grad;
   s.loss_sum.add_(loss.detach() * static_cast<double>(y.size(0)));
@@ -116,7 +116,7 @@ struct GraphStep {
 
   static std::vector<const void*> Params(TrainerWrap::State& s) {
     std::vector<const void*> out;
-    for (const auto& p : s.module->parameters()) out.push_back(p.data_ptr());
+    for (const auto& p : s.params) out.push_back(p.data_ptr());
     return out;
   }
   static std::vector<double> Lrs(TrainerWrap::State& s) {
@@ -228,7 +228,7 @@ void TrainBatch(TrainerWrap::State& s, const Batch& batch, const c10::Device& de
     return;
   }
   for (auto& group : s.optimizer->param_groups()) ZeroGrad(group.params(), /*set_to_none=*/true);
-  const bool splittable = !s.loss.weight.defined() && GetIf<torch::enumtype::kMean>(&s.loss.reduction);
+  const bool splittable = !s.traced && !s.loss.weight.defined() && GetIf<torch::enumtype::kMean>(&s.loss.reduction);
   const int64_t k = splittable ? SliceCount(device, n) : 1;
   std::vector<at::Tensor> losses(k), corrects(k);
   auto sum_spec = s.loss;
@@ -238,14 +238,14 @@ void TrainBatch(TrainerWrap::State& s, const Batch& batch, const c10::Device& de
       k > 1 ? static_cast<double>(batch.Targets().ne(s.loss.ignore_index).sum().item<int64_t>()) : 1.0;
   ForEachSlice(k, n, [&](int64_t i, int64_t begin, int64_t end) {
     const auto [xs, ys] = batch.Rows(begin, end, device);
-    const auto y_hat = s.net.forward(xs);
+    const auto y_hat = s.Forward(xs);
     const auto loss = k > 1 ? CrossEntropy(y_hat, ys, sum_spec) : CrossEntropy(y_hat, ys, s.loss);
     (k > 1 ? loss / counted : loss).backward();
     torch::NoGradGuard no_grad;
     losses[i] = loss.detach();
     corrects[i] = y_hat.argmax(1).eq(ys).sum();
   });
-  if (s.group) AverageGradients(*s.group, s.module->parameters());  // DistributedDataParallel (distributed.h)
+  if (s.group) AverageGradients(*s.group, s.params);  // DistributedDataParallel (distributed.h)
   s.optimizer->step();
   torch::NoGradGuard no_grad;
   // d2l adds the batch's mean loss times the batch size, whatever the thread count: with k slices the mean is
@@ -283,7 +283,7 @@ class TrainWorker : public PromiseWorker {
  protected:
   void Run() override {
     auto& s = *state_;
-    const auto device = DeviceOf(*s.module);
+    const auto device = DeviceOf(s);
     const auto start = Clock::now();
     if (x_.defined()) {
       Batch batch;
@@ -348,16 +348,32 @@ TrainerWrap* TrainerWrap::From(const Napi::Value& value, const char* what) {
 
 TrainerWrap::TrainerWrap(const Napi::CallbackInfo& info) : Wrap<TrainerWrap>(info) {
   Construct(info, [&] {
-    auto* net = ModuleWrap::From(info[0], "net");
     auto* optimizer = SGDWrap::From(info[1], "optimizer");
     state_ = std::make_shared<State>();
-    state_->module = net->module();
-    state_->net = net->Any();
+    if (auto* traced = ScriptModuleWrap::FromOptional(info[0])) {
+      state_->traced = std::make_shared<torch::jit::Module>(traced->module());
+      for (const auto& p : state_->traced->parameters()) state_->params.push_back(p);
+    } else {
+      auto* net = ModuleWrap::From(info[0], "net");
+      state_->module = net->module();
+      state_->net = net->Any();
+      state_->params = state_->module->parameters();
+    }
     state_->optimizer = optimizer->optimizer();
     state_->loss = ParseCrossEntropy(info[2].As<Napi::Object>());
     state_->cuda_graph = info[3].As<Napi::Object>().Get("cudaGraph").ToBoolean();
     if (auto* group = ProcessGroupWrap::FromOptional(info[4], "group")) state_->group = group->group(info.Env());
   });
+}
+
+std::unique_ptr<WorkHold> TrainerWrap::MakeHold(Napi::Env env, HoldWrap* lent) const {
+  const char* activity = "trained by train_ch6";
+  if (state_->traced) {
+    std::vector<at::Tensor> tensors = state_->params;
+    for (const auto& b : state_->traced->buffers()) tensors.push_back(b);
+    return std::make_unique<WorkHold>(env, lent, tensors, activity);
+  }
+  return std::make_unique<WorkHold>(env, lent, *state_->module, activity);
 }
 
 void TrainerWrap::CheckIdle(Napi::Env env) const {
@@ -377,7 +393,7 @@ Napi::Value TrainerWrap::Run(const Napi::CallbackInfo& info) {
   const auto last = info[4].As<Napi::Number>().Int64Value();
   auto* lent = HoldWrap::FromOptional(info[5], "hold");
   // Arguments first: nothing is held unless the run is queued.
-  auto* worker = new TrainWorker(env, state_, std::make_unique<WorkHold>(env, lent, *state_->module, "trained by train_ch6"));
+  auto* worker = new TrainWorker(env, state_, MakeHold(env, lent));
   worker->SetBatches(std::move(source), std::move(order), batch_size, first, last);
   return worker->Start();
 }
@@ -389,7 +405,7 @@ Napi::Value TrainerWrap::Step(const Napi::CallbackInfo& info) {
   const auto& x = TensorWrap::From(info[0], "X");
   const auto& y = TensorWrap::From(info[1], "y");
   auto* lent = HoldWrap::FromOptional(info[2], "hold");
-  auto* worker = new TrainWorker(env, state_, std::make_unique<WorkHold>(env, lent, *state_->module, "trained by train_ch6"));
+  auto* worker = new TrainWorker(env, state_, MakeHold(env, lent));
   worker->SetBatch(x, y);
   return worker->Start();
 }
@@ -424,14 +440,17 @@ Napi::Value TrainerWrap::Cancel(const Napi::CallbackInfo& info) {
 
 namespace {
 
-// Counts correct predictions over a whole data set, in order, in no-grad mode, off the main thread.
+// Counts correct predictions over a whole data set, in order, in no-grad mode, off the main thread. The net: a
+// libtorch one (its batches split across threads as in training), or a JS one traced in eval mode (whole batches).
 class EvaluateWorker : public PromiseWorker {
  public:
-  EvaluateWorker(Napi::Env env, ModuleWrap* net, BatchSource source, int64_t batch_size,
+  EvaluateWorker(Napi::Env env, std::shared_ptr<torch::nn::Module> module, torch::nn::AnyModule net,
+                 std::shared_ptr<torch::jit::Module> traced, BatchSource source, int64_t batch_size,
                  std::shared_ptr<TrainerWrap::State> canceller, std::unique_ptr<WorkHold> hold)
       : PromiseWorker(env, "lenet-torch:evaluate"),
-        module_(net->module()),
-        net_(net->Any()),
+        module_(std::move(module)),
+        net_(std::move(net)),
+        traced_(std::move(traced)),
         source_(std::move(source)),
         batch_size_(batch_size),
         canceller_(std::move(canceller)),
@@ -439,7 +458,16 @@ class EvaluateWorker : public PromiseWorker {
 
  protected:
   void Run() override {
-    const auto device = DeviceOf(*module_);
+    c10::Device device(c10::kCPU);
+    if (traced_) {
+      for (const auto& p : traced_->parameters()) {
+        device = p.device();
+        break;
+      }
+    } else {
+      const auto ps = module_->parameters();
+      if (!ps.empty()) device = ps.front().device();
+    }
     auto correct = torch::zeros({}, torch::dtype(torch::kInt64).device(device));
     const auto n = source_.size();
     int64_t seen = 0;
@@ -447,11 +475,13 @@ class EvaluateWorker : public PromiseWorker {
       auto [x, y] = MakeBatch(source_, at::Tensor(), start, std::min(n, start + batch_size_));
       if (x.device() != device) x = x.to(device);
       if (y.device() != device) y = y.to(device);
-      const int64_t k = SliceCount(device, y.size(0));
+      const int64_t k = traced_ ? 1 : SliceCount(device, y.size(0));
       std::vector<at::Tensor> counts(k);
       ForEachSlice(k, y.size(0), [&](int64_t i, int64_t begin, int64_t end) {
         torch::NoGradGuard no_grad;  // grad mode is per thread
-        counts[i] = net_.forward(x.slice(0, begin, end)).argmax(1).eq(y.slice(0, begin, end)).sum();
+        const auto xs = x.slice(0, begin, end);
+        const auto out = traced_ ? traced_->forward({xs}).toTensor() : net_.forward(xs);
+        counts[i] = out.argmax(1).eq(y.slice(0, begin, end)).sum();
       });
       for (const auto& c : counts) correct.add_(c);
       seen += y.size(0);
@@ -476,6 +506,7 @@ class EvaluateWorker : public PromiseWorker {
 
   std::shared_ptr<torch::nn::Module> module_;
   torch::nn::AnyModule net_;
+  std::shared_ptr<torch::jit::Module> traced_;
   BatchSource source_;
   int64_t batch_size_;
   std::shared_ptr<TrainerWrap::State> canceller_;
@@ -485,17 +516,36 @@ class EvaluateWorker : public PromiseWorker {
 };
 
 // evaluate(net, source, batchSize, trainer | null, hold | null) -> Promise<[correct, count, cancelled]>; stops early
-// when the given trainer is cancelled.
+// when the given trainer is cancelled. `net`: a Module, or a ScriptModule (a JS net traced in eval mode).
 Napi::Value Evaluate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto* net = ModuleWrap::From(info[0], "net");
+  std::shared_ptr<torch::nn::Module> module;
+  torch::nn::AnyModule any;
+  std::shared_ptr<torch::jit::Module> traced;
+  if (auto* script = ScriptModuleWrap::FromOptional(info[0])) {
+    traced = std::make_shared<torch::jit::Module>(script->module());
+  } else {
+    auto* net = ModuleWrap::From(info[0], "net");
+    module = net->module();
+    any = net->Any();
+  }
   auto source = ParseSource(info[1]);
   const auto batch_size = info[2].As<Napi::Number>().Int64Value();
   std::shared_ptr<TrainerWrap::State> canceller;
   if (info[3].IsObject()) canceller = TrainerWrap::From(info[3], "trainer")->state();
   auto* lent = HoldWrap::FromOptional(info[4], "hold");
-  auto* worker = new EvaluateWorker(env, net, std::move(source), batch_size, std::move(canceller),
-                                    std::make_unique<WorkHold>(env, lent, *net->module(), "evaluated by evaluate_accuracy_gpu"));
+  const char* activity = "evaluated by evaluate_accuracy_gpu";
+  std::unique_ptr<WorkHold> hold;
+  if (traced) {
+    std::vector<at::Tensor> tensors;
+    for (const auto& p : traced->parameters()) tensors.push_back(p);
+    for (const auto& b : traced->buffers()) tensors.push_back(b);
+    hold = std::make_unique<WorkHold>(env, lent, tensors, activity);
+  } else {
+    hold = std::make_unique<WorkHold>(env, lent, *module, activity);
+  }
+  auto* worker = new EvaluateWorker(env, std::move(module), std::move(any), std::move(traced), std::move(source),
+                                    batch_size, std::move(canceller), std::move(hold));
   return worker->Start();
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <napi.h>
+#include <torch/script.h>
 #include <torch/torch.h>
 
 #include <atomic>
@@ -18,18 +19,26 @@
 namespace lt {
 
 struct GraphStep;  // train.cc: a captured CUDA graph of the training step
+class HoldWrap;    // hold.h
+class WorkHold;
 
 class TrainerWrap : public Wrap<TrainerWrap> {
  public:
   static Napi::Function Init(Napi::Env env);
   static TrainerWrap* From(const Napi::Value& value, const char* what);
-  // new Trainer(net, optimizer, lossOptions, {cudaGraph}, group | null)
+  // new Trainer(net, optimizer, lossOptions, {cudaGraph}, group | null): `net` a libtorch net (Module), or a net
+  // written in JS as its forward traced in training mode (ScriptModule, lib/jit.ts).
   explicit TrainerWrap(const Napi::CallbackInfo& info);
 
   // Everything a worker needs, shared so that it outlives the JS objects if they are collected mid-run.
   struct State {
-    std::shared_ptr<torch::nn::Module> module;
+    std::shared_ptr<torch::nn::Module> module;  // a libtorch net, run by net
     torch::nn::AnyModule net;
+    // Or a net written in JS, traced: TorchScript's interpreter runs its forward. Its batches are never split across
+    // threads (batch norm's statistics are the whole batch's, as in PyTorch); libtorch's own threads run its ops.
+    std::shared_ptr<torch::jit::Module> traced;
+    std::vector<at::Tensor> params;  // the parameters trained, of either kind of net
+    at::Tensor Forward(const at::Tensor& x) { return traced ? traced->forward({x}).toTensor() : net.forward(x); }
     std::shared_ptr<torch::optim::SGD> optimizer;
     CrossEntropySpec loss;
     // DistributedDataParallel: the gradients are averaged across this group's ranks before each SGD step.
@@ -56,6 +65,8 @@ class TrainerWrap : public Wrap<TrainerWrap> {
   Napi::Value ResetMetrics(const Napi::CallbackInfo& info);
   Napi::Value Cancel(const Napi::CallbackInfo& info);
   void CheckIdle(Napi::Env env) const;
+  // The hold a run works under: `lent` (the training's) when it covers the net, else one of its own.
+  std::unique_ptr<WorkHold> MakeHold(Napi::Env env, HoldWrap* lent) const;
 
   std::shared_ptr<State> state_;
 };

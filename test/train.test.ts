@@ -5,6 +5,7 @@ import { d2l, nn, torch, Tensor } from '../lib';
 import type { DataLoader } from '../lib/data';
 import { mainThreadDuring, summary } from './main-thread';
 import { lenet, reluLenet } from './lenet';
+import { BatchNorm, batchnorm, batchnorm_scratch, resnet } from './chapter7';
 
 
 let train_iter: DataLoader;
@@ -320,4 +321,81 @@ describe('train_ch6()', () => {
       expect((error as Error).stack).toContain('train.test.ts');
     });
   });
+});
+
+describe('train_ch6() on nets written in JS: traced, then trained on the worker thread', () => {
+  // The same net twice: as written, and reading the batch size into JS (x.shape[0]), which a trace freezes, so that
+  // train_ch6 finds its two traces different and trains it through the JS API on the main thread instead.
+  class Traceable extends nn.Module {
+    constructor(readonly body: nn.Module) {
+      super();
+    }
+    override forward(x: Tensor): Tensor {
+      return this.body.forward(x);
+    }
+  }
+  class SizeReading extends Traceable {
+    override forward(x: Tensor): Tensor {
+      return this.body.forward(x.reshape(x.shape[0], 1, 28, 28));
+    }
+  }
+  const roads = (m: { calls: { name: string }[] }) => ({
+    trainer: m.calls.some((c) => c.name === 'Trainer.run'),
+    traced: m.calls.some((c) => c.name === 'jitTrace'),
+  });
+
+  test('a batch-norm net trains as through the JS API (same losses, same running statistics), on the worker thread', async () => {
+    const run = async (Kind: typeof Traceable) => {
+      torch.manual_seed(5);
+      const net = new Kind(batchnorm());
+      const m = await mainThreadDuring(() => d2l.train_ch6(net, tiny_iter, test_iter, 2, 0.9, 'cpu', quiet));
+      const result = await d2l.train_ch6(net, tiny_iter, test_iter, 1, 0.9, 'cpu', quiet).catch((e: Error) => e);
+      return { m, net, result };
+    };
+    const traced = await run(Traceable);
+    const js = await run(SizeReading);
+    expect(roads(traced.m)).toEqual({ trainer: true, traced: true });
+    expect(roads(js.m)).toEqual({ trainer: false, traced: true });
+    // Same ops on whole batches: the same numbers, up to the order of float sums in TorchScript's fused kernels.
+    const result = traced.result as d2l.TrainResult;
+    const expected = js.result as d2l.TrainResult;
+    expect(result.history.length).toBe(1);
+    expect(Math.abs(result.loss - expected.loss) / expected.loss).toBeLessThan(1e-4);
+    const state = traced.net.state_dict();
+    const jsState = js.net.state_dict();
+    expect(Object.keys(state)).toEqual(Object.keys(jsState));
+    for (const [key, t] of Object.entries(state)) {
+      const other = jsState[key];
+      expect(Number(t.to('float64').sub(other.to('float64')).abs().max().item())).toBeLessThan(key.endsWith('num_batches_tracked') ? 0.5 : 1e-3);
+    }
+    // Tracing ran the forward 4 times on 2-3 examples: undone (running statistics, num_batches_tracked).
+    expect(Number(state['body.1.num_batches_tracked'].item())).toBe(3 * tiny_iter.length);
+  }, 120000);
+
+  test("d2l's from-scratch BatchNorm (it assigns this.moving_mean anew) trains through the JS API", async () => {
+    torch.manual_seed(5);
+    const net = batchnorm_scratch();
+    const before = ((net as unknown as nn.Module[])[1] as BatchNorm).moving_mean;
+    const m = await mainThreadDuring(() => d2l.train_ch6(net, tiny_iter, test_iter, 1, 0.9, 'cpu', quiet));
+    expect(roads(m)).toEqual({ trainer: false, traced: true });
+    const after = ((net as unknown as nn.Module[])[1] as BatchNorm).moving_mean;
+    expect(after).not.toBe(before);
+    expect(Number(after.abs().sum().item())).toBeGreaterThan(0);
+  }, 60000);
+
+  test("the event loop keeps ticking while the chapter's ResNet (written in JS, 96 x 96 inputs) trains", async () => {
+    torch.manual_seed(0);
+    const X = torch.rand(64, 1, 96, 96);
+    const y = torch.randint(0, 10, [64]);
+    const train = d2l.load_array([X, y], 32);
+    const test = d2l.load_array([X.index_select(0, torch.arange(32)), y.index_select(0, torch.arange(32))], 32, false);
+    const m = await mainThreadDuring(() => d2l.train_ch6(resnet(), train, test, 1, 0.05, 'cpu', quiet));
+    expect(roads(m)).toEqual({ trainer: true, traced: true });
+    const s = summary(m);
+    // The longest call is a trace (a forward on 3 examples, run by JS), the largest gap one too: every step and the
+    // evaluation run off the thread. (The traces' share of the main thread is a fixed cost, large in a run this
+    // short, so it is not compared with the run.)
+    expect(s.longest.ms / s.elapsed).toBeLessThan(0.05);
+    expect(s.maxGap / s.elapsed).toBeLessThan(0.125);
+  }, 300000);
 });

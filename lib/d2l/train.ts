@@ -9,7 +9,8 @@ import type { NativeHold, NativeModule, NativeProcessGroup, NativeTrainer } from
 import { native } from '../binding';
 import { DataLoader } from '../data';
 import { Device, DeviceLike, parseDevice } from '../device';
-import { handleOfModule, Module, nativeRoots } from '../nn/module';
+import { ScriptModule, trace } from '../jit';
+import { handleOfModule, Module, nativeRoots, ownState } from '../nn/module';
 import { DistributedDataParallel } from '../nn/parallel';
 import { Conv2d, Linear } from '../nn/layers';
 import { CrossEntropyLoss } from '../nn/loss';
@@ -118,7 +119,9 @@ class NetHold {
 
   constructor(net: Module) {
     const roots = nativeRoots(net);
-    this.native = roots.length ? new native.Hold(roots, TRAINED) : null;
+    // The memory of every parameter and buffer too: those of modules written in JS are in no libtorch module.
+    const tensors = [...net.parameters(), ...net.buffers()].map((t) => t._h);
+    this.native = roots.length || tensors.length ? new native.Hold(roots, TRAINED, tensors) : null;
   }
 
   /**
@@ -216,9 +219,12 @@ async function evaluate(net: Module, data_iter: Batches, device: Device | undefi
   const params = net.parameters();
   const dev: Device = device ?? (params.length ? params[0].device : parseDevice('device', 'cpu'));
   const fast = fastPath(net, data_iter);
-  if (fast) {
-    const [correct, count] = await native.evaluate(fast.handle, fast.loader.dataset._source(), fast.loader.batch_size, trainer,
-                                                   hold?.native ?? null);
+  // A net written in JS that train_ch6 traced: its eval-mode graph, off the main thread too.
+  const traced = traces.get(net);
+  if (fast || (traced && data_iter instanceof DataLoader)) {
+    const loader = data_iter as DataLoader;
+    const [correct, count] = await native.evaluate(fast ? fast.handle : traced!.eval._h, loader.dataset._source(), loader.batch_size,
+                                                   trainer, hold?.native ?? null);
     return [correct, count];
   }
   const metric = new Accumulator(2);
@@ -241,23 +247,9 @@ function maxLabel(data: Batches, batch: [Tensor, Tensor]): number {
  * Off the main thread for a built-in net: a first forward can take tens of ms while oneDNN builds its kernels.
  */
 async function probe(net: Module, data: Batches, dev: Device, hold: NetHold): Promise<void> {
-  let X: Tensor;
-  let y: Tensor;
-  if (data instanceof DataLoader) {
-    // Straight from the data set: iterating would draw a shuffle and shift the seeded random sequence.
-    if (data.length === 0) throw new RangeError('Expected train_iter to yield batches, but it yields none');
-    const [x, t] = native.batch(data.dataset._source(), null, 0, Math.min(2, data.dataset.length));
-    [X, y] = [new Tensor(x), new Tensor(t)];
-  } else {
-    const first = data[Symbol.iterator]().next();
-    if (first.done) throw new RangeError('Expected train_iter to yield batches, but it yields none');
-    [X, y] = first.value as [Tensor, Tensor];
-    if (!(X instanceof Tensor) || !(y instanceof Tensor)) {
-      throw invalidType('train_iter', 'an iterable of [X, y] batches of Tensors', first.value);
-    }
-  }
+  const [X, y] = firstBatch(data, 2);
   const classes = maxLabel(data, [X, y]) + 1;
-  const x = X.shape[0] > 2 ? X.index_select(0, new Tensor(native.arange(0, 2, 1, 'int64', null))) : X;
+  const x = firstRows(X, 2);
   let out: unknown;
   const wasTraining = net.training;
   try {
@@ -280,6 +272,91 @@ async function probe(net: Module, data: Batches, dev: Device, hold: NetHold): Pr
       `train_ch6: the net maps a batch of shape ${x.shape} to ${out.shape}; expected [${B}, ${classes}] ` +
         `(one logit per class: the labels go up to ${classes - 1})`,
     );
+  }
+}
+
+/**
+ * The first examples of a data set, as a batch [X, y]: the first n straight from the data set for our loaders
+ * (iterating would draw a shuffle and shift the seeded random sequence), else the whole first batch.
+ */
+function firstBatch(data: Batches, n: number): [Tensor, Tensor] {
+  if (data instanceof DataLoader) {
+    if (data.length === 0) throw new RangeError('Expected train_iter to yield batches, but it yields none');
+    const [x, t] = native.batch(data.dataset._source(), null, 0, Math.min(n, data.dataset.length));
+    return [new Tensor(x), new Tensor(t)];
+  }
+  const first = data[Symbol.iterator]().next();
+  if (first.done) throw new RangeError('Expected train_iter to yield batches, but it yields none');
+  const [X, y] = first.value as [Tensor, Tensor];
+  if (!(X instanceof Tensor) || !(y instanceof Tensor)) {
+    throw invalidType('train_iter', 'an iterable of [X, y] batches of Tensors', first.value);
+  }
+  return [X, y];
+}
+
+/** Examples 0 .. n-1 of X (the first ones again where X has fewer). */
+function firstRows(X: Tensor, n: number): Tensor {
+  if (X.shape[0] === n) return X;
+  const rows = Array.from({ length: n }, (_, i) => i % X.shape[0]);
+  return X.index_select(0, new Tensor(native.fromData(BigInt64Array.from(rows.map(BigInt)), [n], 'int64', null)));
+}
+
+/** A net written in JS, traced for train_ch6's worker thread: its forward in training mode and in eval mode. */
+interface Traced {
+  train: ScriptModule;
+  eval: ScriptModule;
+}
+
+// The traces of the nets written in JS that train_ch6 is training (evaluate uses the eval-mode one).
+const traces = new WeakMap<Module, Traced>();
+
+/**
+ * Traces a net written in JS (torch.jit.trace), so that train_ch6 runs its steps and evaluations on a worker thread
+ * as it runs a built-in net's: the forward in training mode and in eval mode (under no_grad), each traced on 3 and
+ * on 2 examples of the first batch, yielding to the event loop between traces. What the trace's forward did to the
+ * net's state is undone (batch norm's running statistics, num_batches_tracked). Null, and the net trains through
+ * the JS API on the main thread as before, when:
+ * - the forward cannot be traced (it fails on these examples, returns no Tensor, ...);
+ * - the two traces of a mode differ: the forward depends on the batch's size or values in a way a graph cannot
+ *   follow (it reads X.shape[0] or item() into JS, which a trace freezes as a constant; a branch on a value);
+ * - the forward replaces a parameter or buffer instead of updating it in place (d2l's from-scratch BatchNorm
+ *   assigns this.moving_mean anew each step: a graph's outputs cannot be assigned to attributes).
+ * Control flow that depends on the data in a way both traces share (the same branch taken for 2 and 3 examples)
+ * is frozen as taken, as PyTorch's torch.jit.trace freezes it.
+ */
+async function traceNet(net: Module, X: Tensor, dev: Device): Promise<Traced | null> {
+  const wasTraining = net.training;
+  // Each module's own parameters and buffers, as attributes: to see whether a forward replaced one, and undo it.
+  const owned = net.named_modules().map(([, m]) => ({ m, own: ownState(m) }));
+  const saved = no_grad(() => owned.map(({ own }) => own.map(([, t]) => t.clone())));
+  const replaced = () => owned.some(({ m, own }) => own.some(([name, t]) => (m as unknown as Record<string, unknown>)[name] !== t));
+  const [x3, x2] = [firstRows(X, 3).to(dev), firstRows(X, 2).to(dev)];
+  try {
+    const traced: Partial<Traced> = {};
+    for (const mode of ['train', 'eval'] as const) {
+      net.train(mode === 'train');
+      const graphs: string[] = [];
+      let module: ScriptModule | undefined;
+      for (const x of [x3, x2]) {
+        module = mode === 'train' ? trace(net, x) : no_grad(() => trace(net, x));
+        if (replaced()) return null;
+        graphs.push(module._h.graph(false));
+        await nextTurn();
+      }
+      if (graphs[0] !== graphs[1]) return null;
+      traced[mode] = module;
+    }
+    return traced as Traced;
+  } catch {
+    return null;
+  } finally {
+    // The state as it was: the same tensors under the same names, with the same values.
+    no_grad(() => owned.forEach(({ m, own }, i) => own.forEach(([name, t], j) => {
+      const attributes = m as unknown as Record<string, unknown>;
+      if (attributes[name] !== t) attributes[name] = t;
+      t.copy_(saved[i][j]);
+    })));
+    net.train(wasTraining);
   }
 }
 
@@ -554,11 +631,14 @@ async function train(net: Module, train_data: Batches, test_iter: Batches, num_e
   const lead = !ddp || ddp._group.rank() === 0;
   const show = s.verbose && lead;
   const handle = nativeNet(net);
-  const trainer = handle
-    ? new native.Trainer(handle, new SGD(net.parameters(), { lr })._h,
+  // A net written in JS runs on the worker thread too, as its traced graph, where it can be traced (traceNet).
+  const traced = handle || ddp ? null : await traceNet(net, firstBatch(batches, 3)[0], dev);
+  const trainer = handle || traced
+    ? new native.Trainer(handle ?? traced!.train._h, new SGD(net.parameters(), { lr })._h,
       { reduction: 'mean', ignore_index: -100, label_smoothing: 0, weight: null }, { cudaGraph: s.cuda_graph },
       ddp?._group ?? null)
     : null;
+  if (traced) traces.set(net, traced);
   const hold = new NetHold(net);
   holds.set(net, hold);
   const reporter = new Reporter(num_epochs, s, hold, lead, ddp !== null);
@@ -572,9 +652,9 @@ async function train(net: Module, train_data: Batches, test_iter: Batches, num_e
     await inTurn(net, () => probe(net, batches, dev, hold));
     // One runner, chosen once: the native loop for a built-in net (whole runs of batches from a DataLoader, or one
     // given batch at a time), the JS API for a net written in JS.
-    const fast = fastPath(net, batches);
+    const loader = trainer && batches instanceof DataLoader ? batches : null;
     const runner = hold.without(() => trainer
-      ? fast ? loaderRunner(net, hold, trainer, fast.loader, s.signal) : stepRunner(net, hold, trainer, batches, s.signal)
+      ? loader ? loaderRunner(net, hold, trainer, loader, s.signal) : stepRunner(net, hold, trainer, batches, s.signal)
       : jsRunner(net, hold, batches, lr, dev, s.signal));
     if (show) console.log('training on', String(dev));
     for (let epoch = 0; epoch < num_epochs; epoch++) {
@@ -597,6 +677,7 @@ async function train(net: Module, train_data: Batches, test_iter: Batches, num_e
     // After the evaluations queued on the net meanwhile, which run under this hold.
     await inTurn(net, async () => {
       holds.delete(net);
+      traces.delete(net);
       hold.release();
     });
   }

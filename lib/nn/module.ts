@@ -497,6 +497,18 @@ export function nativeRoots(module: Module): NativeModule[] {
   return handle ? [handle] : module.children().flatMap(nativeRoots);
 }
 
+/**
+ * @internal a module's own tensors as attributes (not its children's), by attribute name: its parameters, buffers
+ * and plain tensor attributes (d2l's from-scratch BatchNorm keeps its moving_mean as one); none for a built-in
+ * layer, whose state lives in libtorch
+ */
+export function ownState(module: Module): [string, Tensor][] {
+  if (handles.has(module)) return [];
+  const plain = ownEntries(module, (v): v is Tensor => v instanceof Tensor);
+  const buffers = ownBuffers(module, false).filter(([name]) => !plain.some(([n]) => n === name));
+  return [...plain, ...buffers];
+}
+
 /** @internal the libtorch module behind a Module, or undefined for modules written in JS */
 export function handleOfModule(module: Module): NativeModule | undefined {
   return handles.get(module);
