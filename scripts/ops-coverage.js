@@ -3,13 +3,16 @@
 // torch.linalg, torch.special and torch.fft (lib/ops/python-api.json, from python3-torch) that libtorch implements
 // as an operator of the same name (aten::X; linalg_X, special_X, fft_X), how many are callable in lenet-torch
 // (generated from the schemas or written by hand), against the libtorch of the build. Prints a markdown table and
-// what is left out, with the reason.   node scripts/ops-coverage.js [--missing]
+// what is left out, with the reason.   node scripts/ops-coverage.js [--missing] [--api FILE]
+// --api: the names from another PyTorch (`python3 scripts/python-api.py > FILE` with that version's python3-torch,
+// e.g. Debian 13's 2.6 in its chroot) instead of the checked-in ones (1.13, the host's).
 'use strict';
 const path = require('path');
 const root = path.join(__dirname, '..');
 const lt = require(path.join(root, 'dist'));
 const { native } = require(path.join(root, 'dist', 'binding'));
-const api = require(path.join(root, 'lib', 'ops', 'python-api.json'));
+const apiAt = process.argv.indexOf('--api');
+const api = require(apiAt > 0 ? path.resolve(process.argv[apiAt + 1]) : path.join(root, 'lib', 'ops', 'python-api.json'));
 const { PREFIX } = require('./gen-ops.js');
 
 const groups = new Set(native.opSchemas().map((s) => s.slice(6, s.indexOf('(')).split('.')[0]));
