@@ -244,7 +244,9 @@ export const randn = sizeCreation('randn', (size, dtype, dev) => native.random('
 export function full(size: number[], fill_value: number, options: CreationOptions = {}): Tensor {
   checkArgCount('full', arguments.length, 3);
   const c = creationOptions(creationKeywords('full', options));
-  const value = checkElement('fill_value', checkNumber('fill_value', fill_value, { expected: 'a number' }), c.dtype ?? 'float32');
+  // NaN and +-Infinity fill a float tensor, as in PyTorch; an integer dtype takes only the integers it holds.
+  if (typeof fill_value !== 'number') throw invalidType('fill_value', 'a number', fill_value);
+  const value = checkElement('fill_value', fill_value, c.dtype ?? 'float32');
   return finish(new Tensor(native.full(checkShape('size', size), value, c.dtype, c.device)), c);
 }
 

@@ -163,6 +163,11 @@ describe('creation functions', () => {
     expect(torch.zeros([2, 3]).tolist()).toEqual([[0, 0, 0], [0, 0, 0]]);
     expect(torch.ones([2], { dtype: torch.int64 }).tolist()).toEqual([1, 1]);
     expect(torch.full([2], 7).tolist()).toEqual([7, 7]);
+    // NaN and infinities fill a float tensor, as in PyTorch; an integer tensor refuses them (a RangeError).
+    expect(torch.full([2], NaN).tolist()).toEqual([NaN, NaN]);
+    expect(torch.full([1], -Infinity, { dtype: torch.float64 }).tolist()).toEqual([-Infinity]);
+    expect(() => torch.full([1], NaN, { dtype: torch.int32 })).toThrow(RangeError);
+    expect(() => torch.full([1], '7' as unknown as number)).toThrow(TypeError);
     const r = torch.rand({ size: [1, 1, 28, 28], dtype: torch.float32 });
     expect(r.shape).toEqual([1, 1, 28, 28]);
     expect(r.min().item()).toBeGreaterThanOrEqual(0);
