@@ -99,8 +99,10 @@ c10::IValue ToDict(const Napi::Value& value, const c10::DictTypePtr& type, const
     dict.insert_or_assign(std::move(k), ToIValue(item, type->getValueType(), what + "['" + name + "']"));
   };
   const auto object = value.As<Napi::Object>();
-  const auto map_ctor = env.Global().Get("Map").As<Napi::Function>();
-  if (object.InstanceOf(map_ctor)) {
+  // A Map of any realm (jest's vm contexts have their own Map): its tag, not instanceof this realm's Map.
+  const auto to_string = env.Global().Get("Object").As<Napi::Object>().Get("prototype").As<Napi::Object>().Get("toString");
+  const bool is_map = to_string.As<Napi::Function>().Call(object, {}).As<Napi::String>().Utf8Value() == "[object Map]";
+  if (is_map) {
     // [...map] gives [key, value] pairs.
     const auto entries = env.Global().Get("Array").As<Napi::Object>().Get("from").As<Napi::Function>().Call({object});
     const auto pairs = entries.As<Napi::Array>();

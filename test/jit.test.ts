@@ -127,6 +127,10 @@ withPython(`ScriptModule methods${skipped}`, () => {
     expect(out[2]).toEqual({ 'k!': 6 });
     expect(out.slice(3)).toEqual([[2, 7], null, false, 0.5]);
     expect(report.describe).toBe("('a:b', tensor([4., 4.]), {'k!': 6}, [2, 7], None, False, 0.5)");
+    // A Map made in this realm (jest's vm context, whose Map is not the addon's) is a dict too.
+    const viaMap = await control.run_method('describe', [torch.ones([2]), torch.ones([2])], 2, 'a', new Map([['k', 3]]), true,
+      null, [7, 'b']);
+    expect(viaMap[2]).toEqual({ 'k!': 6 });
   });
 
   test('16 calls at once each give the serial result', async () => {
