@@ -112,8 +112,11 @@ refresh_host_files "$root"
 mount_all "$root"
 
 # Packages added since a kept chroot was made: the headers torch.distributed builds against (Gloo's; NCCL's on CUDA),
-# and Google Highway (the direct kernels' SIMD dispatch).
-dev_packages="libgloo-dev libhwy-dev"
+# Google Highway (the direct kernels' SIMD dispatch), and on the CPU chroot Debian 13's PyTorch 2.6 and torchvision
+# 0.21 (27 s), so that the suites that compare with PyTorch (the operators' differential test, the chapter's nets,
+# state dicts, TorchScript files, resize) run against libtorch 2.6's own Python too. (Not on the CUDA chroot:
+# python3-torch depends on the CPU libtorch, which libtorch-cuda replaces; those suites skip there, saying why.)
+dev_packages="libgloo-dev libhwy-dev python3-torch python3-torchvision"
 [ "$target" = debian13-cuda ] && dev_packages="libgloo-cuda-dev libnccl-dev libhwy-dev"
 if ! chroot "$root" dpkg -s $dev_packages > /dev/null 2>&1; then
   say "installing $dev_packages"
