@@ -84,7 +84,9 @@ if [ "$target" = debian13-cuda ]; then
     rm -rf "$root.tmp/src"
     refresh_host_files "$root.tmp"
     mount_all "$root.tmp"
+    # (PyTorch's CPU build, which the CPU chroot carries, would conflict with libtorch-cuda: out first.)
     chroot "$root.tmp" bash -c 'export DEBIAN_FRONTEND=noninteractive; apt-get update -q > /dev/null &&
+      { apt-get purge -y -q python3-torch python3-torchvision > /dev/null 2>&1 || true; } &&
       apt-get install -y -q --no-install-recommends libtorch-cuda-dev nvidia-cuda-toolkit binutils libgloo-cuda-dev libnccl-dev > /var/log/lenet-torch-cuda.log 2>&1 || true
       printf "#!/bin/sh\nexit 0\n" > /var/lib/dpkg/info/nvidia-cudnn.postinst
       dpkg --configure -a >> /var/log/lenet-torch-cuda.log 2>&1
