@@ -259,7 +259,9 @@ async function probe(net: Module, data: Batches, dev: Device, hold: NetHold): Pr
       ? new Tensor(await handle.forwardAsync(x.to(dev)._h, hold.native))
       : hold.without(() => no_grad(() => net.forward(x.to(dev))));
   } catch (error) {
-    throw new Error(`train_ch6: the net cannot take a batch of shape ${X.shape} from train_iter: ${(error as Error).message}`);
+    // A forward that returns something other than a Tensor stays a TypeError (Module's check); the rest is an Error.
+    const Kind = error instanceof TypeError ? TypeError : Error;
+    throw new Kind(`train_ch6: the net cannot take a batch of shape ${X.shape} from train_iter: ${(error as Error).message}`);
   } finally {
     hold.without(() => net.train(wasTraining));
   }
