@@ -86,7 +86,9 @@ run "$node_arm64" -e "const { torch } = require('$here'); const { native } = req
     torch.backends.cpu.get_cpu_capability())"
 say "kernel tests under qemu-aarch64"
 # (Emulation is 10-30x slower than the host: jest's 60 s per test is too short for the two-thread training test.)
-(cd "$here" && run "$node_arm64" node_modules/jest/bin/jest.js --runInBand --ci --testTimeout=900000 test/kernels.test.ts "$@")
+# A test that starts Node again (one process per SIMD target) starts it under qemu too: LENET_TORCH_CHILD_PREFIX.
+(cd "$here" && LENET_TORCH_CHILD_PREFIX="qemu-aarch64-static -L $sysroot" \
+  run "$node_arm64" node_modules/jest/bin/jest.js --runInBand --ci --testTimeout=900000 test/kernels.test.ts "$@")
 say "a short training run under qemu-aarch64: the chapter's LeNet and train_ch6, 2 epochs of 24 batches of Fashion-MNIST"
 (cd "$here" && run "$node_arm64" -e "
   const { torch, d2l } = require('.');

@@ -72,8 +72,11 @@ describe('the SIMD targets of the direct loops', () => {
       conv.forward(torch.rand(2, 1, 8, 8)).sum().backward();
       process.stdout.write(JSON.stringify([native.cpuCapability(), native.directKernelCalls()]));`;
     const ran: Record<string, number> = {};
+    // Under emulation (scripts/arm64-check.sh), Node is started through the emulator, as this process was.
+    const prefix = (process.env.LENET_TORCH_CHILD_PREFIX ?? '').split(' ').filter(Boolean);
+    const [command, ...args] = [...prefix, process.execPath, '-e', child];
     for (const t of native.cpuCapabilities) {
-      const p = spawnSync(process.execPath, ['-e', child], { encoding: 'utf8', env: { ...process.env, ATEN_CPU_CAPABILITY: t } });
+      const p = spawnSync(command, args, { encoding: 'utf8', env: { ...process.env, ATEN_CPU_CAPABILITY: t } });
       // (libtorch warns that 'sse4' is not one of its own names, and keeps its best: only the loops take it.)
       expect({ status: p.status, stdout: p.stdout }).toEqual({ status: 0, stdout: expect.stringMatching(/^\[/) });
       const [target, calls] = JSON.parse(p.stdout) as [string, number];
