@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { d2l, F, nn, torch, Tensor } from '../lib';
-import { Residual } from './chapter7';
+import { Residual } from '../scripts/chapter7-nets';
 import { findPython, NO_PYTHON_REASON } from './python';
 
 const maxDiff = (a: Tensor, b: Tensor) => {
