@@ -43,6 +43,58 @@ export class TensorDataset implements Dataset {
   }
 }
 
+/**
+ * The examples of a data set at the given indices, in that order, as torch.utils.data.Subset(dataset, indices):
+ * `new Subset(train_iter.dataset, [0, 1, 2])`. It keeps the data set's transform (load_data_fashion_mnist's resize
+ * and ToTensor scaling happen as batches are drawn, as before). Indices that run on from one to the next (the first N
+ * examples, say) share the data set's memory; any others are gathered once, on first use.
+ * @example const first1000 = new DataLoader(new Subset(train_iter.dataset, [...Array(1000).keys()]), { batch_size: 256, shuffle: true });
+ * @throws TypeError when dataset is not a Dataset or indices not an iterable of integers; RangeError for an index
+ *   outside 0..dataset.length - 1.
+ */
+export class Subset implements Dataset {
+  readonly dataset: Dataset;
+  readonly indices: readonly number[];
+  private cache: { from: NativeTensor; source: NativeBatchSource } | null = null;
+
+  constructor(dataset: Dataset, indices: Iterable<number>) {
+    checkArgCount('Subset', arguments.length, 2);
+    if (dataset === null || typeof dataset !== 'object' || typeof (dataset as Dataset)._source !== 'function') {
+      throw invalidType('dataset', 'a Dataset (e.g. a TensorDataset)', dataset);
+    }
+    if (indices === null || typeof indices !== 'object' || typeof (indices as Iterable<number>)[Symbol.iterator] !== 'function') {
+      throw invalidType('indices', 'an iterable of example indices', indices);
+    }
+    const n = dataset.length;
+    this.dataset = dataset;
+    this.indices = Object.freeze([...indices].map((v, i) => {
+      const k = checkInt(`indices[${i}]`, v, { min: 0, expected: `an index 0..${n - 1}` });
+      if (k >= n) throw invalidValue(`indices[${i}]`, `an index 0..${n - 1} (the data set holds ${n} examples)`, v);
+      return k;
+    }));
+  }
+
+  get length(): number {
+    return this.indices.length;
+  }
+
+  /** @internal the data set's tensors narrowed (a run of indices) or gathered (any others) to the subset */
+  _source(): NativeBatchSource {
+    const source = this.dataset._source();
+    if (this.cache?.from === source.x) return this.cache.source;
+    const idx = this.indices;
+    const start = idx.length ? idx[0] : 0;
+    const run = idx.every((k, i) => k === start + i);
+    const index = run ? null : new Tensor(native.fromData(Int32Array.from(idx), [idx.length], 'int64', source.x.device()));
+    const pick = (t: NativeTensor): NativeTensor => {
+      const tensor = new Tensor(t);
+      return (index ? tensor.index_select(0, index.to(tensor.device)) : tensor.narrow(0, start, idx.length))._h;
+    };
+    this.cache = { from: source.x, source: { ...source, x: pick(source.x), y: pick(source.y) } };
+    return this.cache.source;
+  }
+}
+
 export interface DistributedSamplerOptions {
   /** Ranks sharing the data set (default: the default process group's world size). */
   num_replicas?: number;

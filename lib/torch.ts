@@ -5,7 +5,7 @@ import { types } from 'node:util';
 import type { NativeTensor, NativeTypedArray } from '../binding';
 import { native } from './binding';
 import { Device, DeviceLike, device, parseDevice } from './device';
-import { DataLoader, DistributedSampler, TensorDataset } from './data';
+import { DataLoader, DistributedSampler, Subset, TensorDataset } from './data';
 import * as distributed from './distributed';
 import { gradModeTaken } from './grad_mode';
 import * as jit from './jit';
@@ -44,8 +44,8 @@ export type { LoadOptions, Saveable } from './serialization';
 export type { Dataset, DataLoaderOptions, DistributedSamplerOptions } from './data';
 export { distributed, jit };
 
-/** torch.utils.data: DataLoader, TensorDataset and DistributedSampler, batched natively. */
-export const utils = { data: { DataLoader, DistributedSampler, TensorDataset } };
+/** torch.utils.data: DataLoader, TensorDataset, Subset and DistributedSampler, batched natively. */
+export const utils = { data: { DataLoader, DistributedSampler, Subset, TensorDataset } };
 
 /** dtype constants, as `torch.float32`; every API also takes the plain string. */
 export const { float32, float64, float16, bfloat16, int64, int32, int16, int8, uint8, bool } = DTYPE_CONSTANTS;

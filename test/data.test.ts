@@ -6,7 +6,7 @@ import type { DataLoader } from '../lib/data';
 import { mainThreadDuring, summary } from './main-thread';
 import { failure, first, IDX_NAMES, idx, labelsOf, serve, tempDirs, writeIdxFiles } from './idx-files';
 
-const { DataLoader: Loader, TensorDataset } = torch.utils.data;
+const { DataLoader: Loader, Subset, TensorDataset } = torch.utils.data;
 
 /** Debian's dataset-fashion-mnist: the four published IDX files, recompressed. */
 const DEBIAN = '/usr/share/datasets/fashion-mnist';
@@ -147,6 +147,60 @@ describe('torch.utils.data.DataLoader', () => {
       ['options not a plain object', () => new Loader(dataset, new Map() as never), TypeError, /Expected options to be an options object/],
       ['an unknown option', () => new Loader(dataset, { batchsize: 4 } as never), TypeError, /unexpected keyword argument 'batchsize'/],
       ['batch_size twice', () => new Loader(dataset, 4 as never, { batch_size: 4 } as never), TypeError, /multiple values for argument 'batch_size'/],
+    ])('%s', (_, call, type, message) => {
+      expect(call).toThrow(type);
+      expect(call).toThrow(message);
+    });
+  });
+});
+
+describe('torch.utils.data.Subset', () => {
+  // Example i is the row [i, 10 i] with label i.
+  const X = torch.tensor(Array.from({ length: 10 }, (_, i) => [i, 10 * i]));
+  const y = torch.arange(10);
+  const dataset = new TensorDataset(X, y);
+  const labels = (loader: DataLoader) => [...loader].map(([Xb, yb]) => {
+    expect(Xb.tolist()).toEqual(labelsOf(yb).map((i) => [i, 10 * i]));
+    return labelsOf(yb);
+  });
+
+  test('the examples at the indices, in their order; length is the number of indices', () => {
+    const first = new Subset(dataset, [0, 1, 2, 3, 4]);
+    expect(first.length).toBe(5);
+    expect(first.dataset).toBe(dataset);
+    expect(first.indices).toEqual([0, 1, 2, 3, 4]);
+    expect(labels(new Loader(first, { batch_size: 2 }))).toEqual([[0, 1], [2, 3], [4]]);
+    expect(labels(new Loader(new Subset(dataset, [3, 4, 5]), { batch_size: 5 }))).toEqual([[3, 4, 5]]);
+    expect(labels(new Loader(new Subset(dataset, new Set([9, 0, 7])), { batch_size: 5 }))).toEqual([[9, 0, 7]]);
+    expect(labels(new Loader(new Subset(new Subset(dataset, [8, 6, 4, 2]), [3, 1]), { batch_size: 5 }))).toEqual([[2, 6]]);
+    expect([...new Loader(new Subset(dataset, []), { batch_size: 2 })]).toEqual([]);
+  });
+
+  test('shuffled by a DataLoader within the subset only', () => {
+    torch.manual_seed(0);
+    const seen = labels(new Loader(new Subset(dataset, [2, 3, 4, 5]), { batch_size: 4, shuffle: true })).flat();
+    expect([...seen].sort()).toEqual([2, 3, 4, 5]);
+  });
+
+  test('keeps the data set\'s transform: the first examples of Fashion-MNIST at resize 32, as the full loader gives them', async () => {
+    const [train_iter] = await d2l.load_data_fashion_mnist(4, { resize: 32 });
+    const [Xs, ys] = first(new Loader(new Subset(train_iter.dataset, [0, 1, 2, 3]), { batch_size: 4 }));
+    const [Xa, ya] = first(new Loader(train_iter.dataset, { batch_size: 4 }));
+    expect(Xs.shape).toEqual([4, 1, 32, 32]);
+    expect(labelsOf(ys)).toEqual(labelsOf(ya));
+    expect(Number(Xs.sub(Xa).abs().max().item())).toBe(0);
+  });
+
+  describe('BAD CALL', () => {
+    test.each([
+      ['dataset not a Dataset', () => new Subset([X, y] as never, [0]), TypeError, /Expected dataset to be a Dataset/],
+      ['indices not iterable', () => new Subset(dataset, 3 as never), TypeError, /Expected indices to be an iterable of example indices/],
+      ['an index past the end', () => new Subset(dataset, [0, 10]), RangeError, /Expected indices\[1\] to be an index 0..9 \(the data set holds 10 examples\) but received 10/],
+      ['a negative index', () => new Subset(dataset, [-1]), RangeError, /indices\[0\]/],
+      ['a fractional index', () => new Subset(dataset, [1.5]), RangeError, /indices\[0\]/],
+      ['an index that is a string', () => new Subset(dataset, ['1'] as never), TypeError, /indices\[0\]/],
+      ['no indices', () => new (Subset as unknown as new (d: unknown) => unknown)(dataset), TypeError, /Expected indices to be an iterable/],
+      ['a third argument', () => new (Subset as unknown as new (...a: unknown[]) => unknown)(dataset, [0], true), TypeError, /Subset\(\) takes 2 arguments but 3 were given/],
     ])('%s', (_, call, type, message) => {
       expect(call).toThrow(type);
       expect(call).toThrow(message);
@@ -667,6 +721,8 @@ describe('d2l.load_data_fashion_mnist()', () => {
       ['resize [28, 0]', () => d2l.load_data_fashion_mnist(256, { resize: [28, 0] }), RangeError, /resize\[1\]/],
       ['resize -1', () => d2l.load_data_fashion_mnist(256, { resize: -1 }), RangeError, /Expected resize to be a positive integer/],
       ['resize 10000', () => d2l.load_data_fashion_mnist(1, { resize: 10000 }), RangeError, /Expected resize to be at most 4096 pixels a side but received 10000/],
+      ['resize 1.5', () => d2l.load_data_fashion_mnist(256, { resize: 1.5 }), RangeError, /Expected resize to be a positive integer but received 1.5/],
+      ['resize NaN', () => d2l.load_data_fashion_mnist(256, { resize: NaN }), RangeError, /Expected resize to be a positive integer but received NaN/],
       ['resize 2048 at batch 512 (8 GiB a batch)', () => d2l.load_data_fashion_mnist(512, { resize: 2048 }), RangeError, /a batch of 512 to fit in 4 GiB \(this one would take 8\.0 GiB\)/],
       ["resize 'big'", () => d2l.load_data_fashion_mnist(256, { resize: 'big' as never }), TypeError, /resize/],
       ["device 'gpu'", () => d2l.load_data_fashion_mnist(256, { device: 'gpu' }), RangeError, /Expected device/],

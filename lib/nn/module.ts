@@ -107,6 +107,15 @@ function once(list: [string, Tensor][]): [string, Tensor][] {
   });
 }
 
+/** forward wrapped so that a result other than a Tensor is a TypeError naming the module, where the mistake is. */
+function checkedForward(fn: (...inputs: Tensor[]) => unknown) {
+  return function forward(this: Module, ...inputs: Tensor[]): Tensor {
+    const out: unknown = fn.apply(this, inputs);
+    if (!(out instanceof Tensor)) throw invalidType(`the result of ${this.constructor.name}.forward()`, 'a Tensor', out);
+    return out;
+  };
+}
+
 const describeValue = (v: unknown) => (v === null ? 'null' : v instanceof Tensor ? 'Tensor' : typeof v === 'object' ? (v as object).constructor?.name ?? 'object' : typeof v);
 
 /**
@@ -128,6 +137,12 @@ const guard: ProxyHandler<Module> = {
       if (value !== null && !(value instanceof Module) && current instanceof Module) throw cannot('child module', 'an nn.Module');
     }
     return Reflect.set(target, key, value, receiver);
+  },
+  // A forward set on the instance (`net.forward = (x) => ...`, or a class field) answers to the same check as a
+  // class's own. (An assignment comes here too, through Reflect.set.)
+  defineProperty(target, key, descriptor) {
+    if (key === 'forward' && typeof descriptor.value === 'function') descriptor = { ...descriptor, value: checkedForward(descriptor.value) };
+    return Reflect.defineProperty(target, key, descriptor);
   },
 };
 
@@ -191,15 +206,13 @@ export class Module {
   constructor() {
     checkArgCount(new.target.name, arguments.length, 0);
     // PyTorch's `module(x)` hands back whatever forward returns; here callers (Sequential, train_ch6, ...) need a
-    // Tensor. So forward is wrapped once, here, to say so where the mistake is: a TypeError naming the module that
+    // Tensor. So forward is wrapped, here, to say so where the mistake is: a TypeError naming the module that
     // returned something else, rather than a failure deep inside the library. The wrapper looks forward up on the
-    // prototype at each call; a forward assigned as an instance field replaces it, unchecked.
+    // prototype at each call; a forward assigned to the instance later is wrapped as it is assigned (`guard`).
     Object.defineProperty(this, 'forward', {
-      value: function forward(this: Module, ...inputs: Tensor[]): Tensor {
-        const out: unknown = Object.getPrototypeOf(this).forward.apply(this, inputs);
-        if (!(out instanceof Tensor)) throw invalidType(`the result of ${this.constructor.name}.forward()`, 'a Tensor', out);
-        return out;
-      },
+      value: checkedForward(function forward(this: Module, ...inputs: Tensor[]): Tensor {
+        return Object.getPrototypeOf(this).forward.apply(this, inputs);
+      }),
       writable: true,
       configurable: true,
       enumerable: false,

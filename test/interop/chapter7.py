@@ -6,7 +6,8 @@ d2l.load_data_fashion_mnist does), it writes to argv[2]/<net>.pt (torch.save, a 
 and the eval-mode output on the batch ('eval'). Dropout has p = 0 (libtorch's masks differ from no generator's: the
 rest is compared exactly). The steps run in float64: 5 steps on 4 images (a loss near 0 by the fifth, batch norm
 over 4 examples) amplify float32's rounding differences (another summation order, as another thread count gives
-PyTorch itself) to ~1e-2 relative; in float64 they stay near 1e-12, so the comparison shows the same arithmetic."""
+PyTorch itself) to ~1e-2 relative; in float64 they stay near 1e-12, so the comparison shows the same arithmetic.
+test/bench/chapter7_pytorch.py imports NETS from here to train the sections as the book does."""
 import gzip
 import sys
 import numpy as np
@@ -15,7 +16,7 @@ import torchvision
 from torch import nn
 from torch.nn import functional as F
 
-DATA = sys.argv[3] if len(sys.argv) > 3 else '/usr/share/datasets/fashion-mnist'
+DATA = sys.argv[3] if __name__ == '__main__' and len(sys.argv) > 3 else '/usr/share/datasets/fashion-mnist'
 
 
 def vgg_block(num_convs, in_channels, out_channels):
@@ -267,11 +268,12 @@ def densenet():
         nn.AdaptiveMaxPool2d((1, 1)), nn.Flatten(), nn.Linear(num_channels, 10))
 
 
-# name: (net, lr, resize) as the sections train them
+# name: (net, lr, resize, batch_size) as the sections train them (10 epochs each)
 NETS = {
-    'alexnet': (alexnet, 0.01, 224), 'vgg': (vgg_small, 0.05, 224), 'nin': (nin, 0.1, 224),
-    'googlenet': (googlenet, 0.1, 96), 'batchnorm_scratch': (batchnorm_scratch, 1.0, None),
-    'batchnorm': (batchnorm, 1.0, None), 'resnet': (resnet, 0.05, 96), 'densenet': (densenet, 0.1, 96),
+    'alexnet': (alexnet, 0.01, 224, 128), 'vgg': (vgg_small, 0.05, 224, 128), 'nin': (nin, 0.1, 224, 128),
+    'googlenet': (googlenet, 0.1, 96, 128), 'batchnorm': (batchnorm_scratch, 1.0, None, 256),
+    'batchnorm-concise': (batchnorm, 1.0, None, 256), 'resnet': (resnet, 0.05, 96, 256),
+    'densenet': (densenet, 0.1, 96, 256),
 }
 BATCH = 4
 STEPS = 5
@@ -291,7 +293,7 @@ def images(resize):
 
 
 def main(name, out_file):
-    make, lr, resize = NETS[name]
+    make, lr, resize, _ = NETS[name]
     torch.manual_seed(0)
     net = make()
     for m in net.modules():
@@ -315,7 +317,7 @@ def main(name, out_file):
     out['losses'] = torch.tensor(losses, dtype=torch.float64)
     for k, v in net.named_buffers():
         out[f'after/{k}'] = v.clone()
-    if name == 'batchnorm_scratch':  # its moving statistics are plain attributes, not buffers
+    if name == 'batchnorm':  # the from-scratch net's moving statistics are plain attributes, not buffers
         for i, m in enumerate(net):
             if isinstance(m, BatchNorm):
                 out[f'after/{i}.moving_mean'] = m.moving_mean.clone()
@@ -326,6 +328,7 @@ def main(name, out_file):
     torch.save(out, out_file)
 
 
-torch.set_num_threads(1)
-for net_name in sys.argv[1].split(','):
-    main(net_name, f'{sys.argv[2]}/{net_name}.pt')
+if __name__ == '__main__':
+    torch.set_num_threads(1)
+    for net_name in sys.argv[1].split(','):
+        main(net_name, f'{sys.argv[2]}/{net_name}.pt')

@@ -1,26 +1,43 @@
-// The seven nets of d2l's "Modern Convolutional Neural Networks" (and the from-scratch batch norm of its batch-norm
-// section), line for line from the book's #@tab pytorch blocks: PyTorch's `nn.X(...)` is `new nn.X(...)`, `blk(X)` is
-// `blk.forward(X)`, `Y += X` is `Y.add_(X)`. test/interop/chapter7.py holds the same nets in PyTorch.
-import { F, nn, torch, Tensor } from '../lib';
+// The nets of d2l's "Modern Convolutional Neural Networks" (AlexNet, VGG, NiN, GoogLeNet, batch normalization,
+// ResNet, DenseNet), line for line from the book's #@tab pytorch blocks: PyTorch's `nn.X(...)` is `new nn.X(...)`,
+// `blk(X)` is `blk.forward(X)`, `Y += X` is `Y.add_(X)`. The one definition that `npm run chapter7`
+// (scripts/chapter7.js) trains and test/chapter7.test.ts checks step for step against PyTorch's
+// (test/interop/chapter7.py holds the same nets in PyTorch). Plain JS, as a user of the package writes the chapter.
+'use strict';
+const { F, nn, torch } = require('lenet-torch');
 
-export function alexnet(): nn.Sequential {
+// ---- AlexNet ----
+
+function alexnet() {
   return new nn.Sequential(
+    // Here, we use a larger 11 x 11 window to capture objects. At the same time, we use a stride of 4 to greatly
+    // reduce the height and width of the output. Here, the number of output channels is much larger than that in LeNet
     new nn.Conv2d(1, 96, { kernel_size: 11, stride: 4, padding: 1 }), new nn.ReLU(),
     new nn.MaxPool2d({ kernel_size: 3, stride: 2 }),
+    // Make the convolution window smaller, set padding to 2 for consistent height and width across the input and
+    // output, and increase the number of output channels
     new nn.Conv2d(96, 256, { kernel_size: 5, padding: 2 }), new nn.ReLU(),
     new nn.MaxPool2d({ kernel_size: 3, stride: 2 }),
+    // Use three successive convolutional layers and a smaller convolution window. Except for the final convolutional
+    // layer, the number of output channels is further increased. Pooling layers are not used to reduce the height and
+    // width of input after the first two convolutional layers
     new nn.Conv2d(256, 384, { kernel_size: 3, padding: 1 }), new nn.ReLU(),
     new nn.Conv2d(384, 384, { kernel_size: 3, padding: 1 }), new nn.ReLU(),
     new nn.Conv2d(384, 256, { kernel_size: 3, padding: 1 }), new nn.ReLU(),
     new nn.MaxPool2d({ kernel_size: 3, stride: 2 }),
     new nn.Flatten(),
+    // Here, the number of outputs of the fully-connected layer is several times larger than that in LeNet. Use the
+    // dropout layer to mitigate overfitting
     new nn.Linear(6400, 4096), new nn.ReLU(), new nn.Dropout({ p: 0.5 }),
     new nn.Linear(4096, 4096), new nn.ReLU(), new nn.Dropout({ p: 0.5 }),
+    // Output layer. Since we are using Fashion-MNIST, the number of classes is 10, instead of 1000 as in the paper
     new nn.Linear(4096, 10));
 }
 
-function vgg_block(num_convs: number, in_channels: number, out_channels: number): nn.Sequential {
-  const layers: nn.Module[] = [];
+// ---- VGG ----
+
+function vgg_block(num_convs, in_channels, out_channels) {
+  const layers = [];
   for (let i = 0; i < num_convs; i++) {
     layers.push(new nn.Conv2d(in_channels, out_channels, { kernel_size: 3, padding: 1 }));
     layers.push(new nn.ReLU());
@@ -30,10 +47,14 @@ function vgg_block(num_convs: number, in_channels: number, out_channels: number)
   return new nn.Sequential(...layers);
 }
 
-export function vgg(conv_arch: [number, number][]): nn.Sequential {
-  const conv_blks: nn.Module[] = [];
+/** VGG-11's convolutional part: (number of convolutions, output channels) per block. */
+const conv_arch = [[1, 64], [1, 128], [2, 256], [2, 512], [2, 512]];
+
+function vgg(conv_arch) {
+  const conv_blks = [];
   let in_channels = 1;
   let out_channels = 0;
+  // The convolutional part
   for (const [num_convs, out] of conv_arch) {
     out_channels = out;
     conv_blks.push(vgg_block(num_convs, in_channels, out_channels));
@@ -41,50 +62,61 @@ export function vgg(conv_arch: [number, number][]): nn.Sequential {
   }
   return new nn.Sequential(
     ...conv_blks, new nn.Flatten(),
+    // The fully-connected part
     new nn.Linear(out_channels * 7 * 7, 4096), new nn.ReLU(), new nn.Dropout(0.5),
     new nn.Linear(4096, 4096), new nn.ReLU(), new nn.Dropout(0.5),
     new nn.Linear(4096, 10));
 }
 
-/** The book trains VGG-11 with a fourth of the channels (`ratio = 4`). */
-export function vgg_small(): nn.Sequential {
-  const conv_arch: [number, number][] = [[1, 64], [1, 128], [2, 256], [2, 512], [2, 512]];
+/** The net the section trains: VGG-11 with a fourth of the channels (`ratio = 4`). */
+function vgg_small() {
   const ratio = 4;
-  return vgg(conv_arch.map(([n, c]) => [n, Math.floor(c / ratio)]));
+  const small_conv_arch = conv_arch.map((pair) => [pair[0], Math.floor(pair[1] / ratio)]);
+  return vgg(small_conv_arch);
 }
 
-function nin_block(in_channels: number, out_channels: number, kernel_size: number, strides: number, padding: number) {
+// ---- NiN ----
+
+function nin_block(in_channels, out_channels, kernel_size, strides, padding) {
   return new nn.Sequential(
     new nn.Conv2d(in_channels, out_channels, kernel_size, strides, padding), new nn.ReLU(),
     new nn.Conv2d(out_channels, out_channels, { kernel_size: 1 }), new nn.ReLU(),
     new nn.Conv2d(out_channels, out_channels, { kernel_size: 1 }), new nn.ReLU());
 }
 
-export function nin(): nn.Sequential {
+function nin() {
   return new nn.Sequential(
     nin_block(1, 96, 11, 4, 0), new nn.MaxPool2d(3, { stride: 2 }),
     nin_block(96, 256, 5, 1, 2), new nn.MaxPool2d(3, { stride: 2 }),
     nin_block(256, 384, 3, 1, 1), new nn.MaxPool2d(3, { stride: 2 }),
     new nn.Dropout(0.5),
+    // There are 10 label classes
     nin_block(384, 10, 3, 1, 1),
-    new nn.AdaptiveAvgPool2d([1, 1]), new nn.Flatten());
+    new nn.AdaptiveAvgPool2d([1, 1]),
+    // Transform the four-dimensional output into two-dimensional output with a shape of (batch size, 10)
+    new nn.Flatten());
 }
 
-export class Inception extends nn.Module {
-  p1_1: nn.Conv2d; p2_1: nn.Conv2d; p2_2: nn.Conv2d; p3_1: nn.Conv2d; p3_2: nn.Conv2d; p4_1: nn.MaxPool2d; p4_2: nn.Conv2d;
+// ---- GoogLeNet ----
+
+class Inception extends nn.Module {
   // `c1`--`c4` are the number of output channels for each path
-  constructor(in_channels: number, c1: number, c2: [number, number], c3: [number, number], c4: number) {
+  constructor(in_channels, c1, c2, c3, c4) {
     super();
+    // Path 1 is a single 1 x 1 convolutional layer
     this.p1_1 = new nn.Conv2d(in_channels, c1, { kernel_size: 1 });
+    // Path 2 is a 1 x 1 convolutional layer followed by a 3 x 3 convolutional layer
     this.p2_1 = new nn.Conv2d(in_channels, c2[0], { kernel_size: 1 });
     this.p2_2 = new nn.Conv2d(c2[0], c2[1], { kernel_size: 3, padding: 1 });
+    // Path 3 is a 1 x 1 convolutional layer followed by a 5 x 5 convolutional layer
     this.p3_1 = new nn.Conv2d(in_channels, c3[0], { kernel_size: 1 });
     this.p3_2 = new nn.Conv2d(c3[0], c3[1], { kernel_size: 5, padding: 2 });
+    // Path 4 is a 3 x 3 maximum pooling layer followed by a 1 x 1 convolutional layer
     this.p4_1 = new nn.MaxPool2d({ kernel_size: 3, stride: 1, padding: 1 });
     this.p4_2 = new nn.Conv2d(in_channels, c4, { kernel_size: 1 });
   }
 
-  override forward(x: Tensor): Tensor {
+  forward(x) {
     const p1 = F.relu(this.p1_1.forward(x));
     const p2 = F.relu(this.p2_2.forward(F.relu(this.p2_1.forward(x))));
     const p3 = F.relu(this.p3_2.forward(F.relu(this.p3_1.forward(x))));
@@ -94,7 +126,7 @@ export class Inception extends nn.Module {
   }
 }
 
-export function googlenet(): nn.Sequential {
+function googlenet() {
   const b1 = new nn.Sequential(new nn.Conv2d(1, 64, { kernel_size: 7, stride: 2, padding: 3 }), new nn.ReLU(),
     new nn.MaxPool2d({ kernel_size: 3, stride: 2, padding: 1 }));
   const b2 = new nn.Sequential(new nn.Conv2d(64, 64, { kernel_size: 1 }), new nn.ReLU(),
@@ -111,29 +143,37 @@ export function googlenet(): nn.Sequential {
     new nn.MaxPool2d({ kernel_size: 3, stride: 2, padding: 1 }));
   const b5 = new nn.Sequential(new Inception(832, 256, [160, 320], [32, 128], 128),
     new Inception(832, 384, [192, 384], [48, 128], 128),
-    new nn.AdaptiveAvgPool2d([1, 1]), new nn.Flatten());
+    new nn.AdaptiveAvgPool2d([1, 1]),
+    new nn.Flatten());
   return new nn.Sequential(b1, b2, b3, b4, b5, new nn.Linear(1024, 10));
 }
 
-/** The batch-norm section's from-scratch function. */
-function batch_norm(X: Tensor, gamma: Tensor, beta: Tensor, moving_mean: Tensor, moving_var: Tensor, eps: number,
-                    momentum: number): [Tensor, Tensor, Tensor] {
-  let X_hat: Tensor;
+// ---- Batch normalization ----
+
+function batch_norm(X, gamma, beta, moving_mean, moving_var, eps, momentum) {
+  let X_hat;
   // Use `is_grad_enabled` to determine whether the current mode is training mode or prediction mode
   if (!torch.is_grad_enabled()) {
+    // If it is prediction mode, directly use the mean and variance obtained by moving average
     X_hat = X.sub(moving_mean).div(torch.sqrt(moving_var.add(eps)));
   } else {
     if (![2, 4].includes(X.shape.length)) throw new RangeError('batch_norm takes 2D or 4D inputs');
-    let mean: Tensor;
-    let variance: Tensor;
+    let mean;
+    let variance;
     if (X.shape.length === 2) {
+      // When using a fully-connected layer, calculate the mean and variance on the feature dimension
       mean = X.mean({ dim: 0 });
       variance = X.sub(mean).pow(2).mean({ dim: 0 });
     } else {
+      // When using a two-dimensional convolutional layer, calculate the mean and variance on the channel dimension
+      // (axis=1). Here we need to maintain the shape of `X`, so that the broadcasting operation can be carried out
+      // later
       mean = X.mean({ dim: [0, 2, 3], keepdim: true });
       variance = X.sub(mean).pow(2).mean({ dim: [0, 2, 3], keepdim: true });
     }
+    // In training mode, the current mean and variance are used for the standardization
     X_hat = X.sub(mean).div(torch.sqrt(variance.add(eps)));
+    // Update the mean and variance using moving average
     moving_mean = moving_mean.mul(momentum).add(mean.mul(1.0 - momentum));
     moving_var = moving_var.mul(momentum).add(variance.mul(1.0 - momentum));
   }
@@ -141,34 +181,36 @@ function batch_norm(X: Tensor, gamma: Tensor, beta: Tensor, moving_mean: Tensor,
   return [Y, moving_mean.detach(), moving_var.detach()];
 }
 
-/** The batch-norm section's from-scratch layer: gamma and beta are Parameters, the moving statistics plain attributes. */
-export class BatchNorm extends nn.Module {
-  gamma: nn.Parameter;
-  beta: nn.Parameter;
-  moving_mean: Tensor;
-  moving_var: Tensor;
-
-  constructor(num_features: number, num_dims: number) {
+class BatchNorm extends nn.Module {
+  // `num_features`: the number of outputs for a fully-connected layer or the number of output channels for a
+  // convolutional layer. `num_dims`: 2 for a fully-connected layer and 4 for a convolutional layer
+  constructor(num_features, num_dims) {
     super();
     const shape = num_dims === 2 ? [1, num_features] : [1, num_features, 1, 1];
+    // The scale parameter and the shift parameter (model parameters) are initialized to 1 and 0, respectively
     this.gamma = new nn.Parameter(torch.ones(shape));
     this.beta = new nn.Parameter(torch.zeros(shape));
+    // The variables that are not model parameters are initialized to 0 and 1
     this.moving_mean = torch.zeros(shape);
     this.moving_var = torch.ones(shape);
   }
 
-  override forward(X: Tensor): Tensor {
+  forward(X) {
+    // If `X` is not on the main memory, copy `moving_mean` and `moving_var` to the device where `X` is located
     if (String(this.moving_mean.device) !== String(X.device)) {
       this.moving_mean = this.moving_mean.to(X.device);
       this.moving_var = this.moving_var.to(X.device);
     }
-    let Y: Tensor;
-    [Y, this.moving_mean, this.moving_var] = batch_norm(X, this.gamma, this.beta, this.moving_mean, this.moving_var, 1e-5, 0.9);
+    // Save the updated `moving_mean` and `moving_var`
+    let Y;
+    [Y, this.moving_mean, this.moving_var] = batch_norm(
+      X, this.gamma, this.beta, this.moving_mean, this.moving_var, 1e-5, 0.9);
     return Y;
   }
 }
 
-export function batchnorm_scratch(): nn.Sequential {
+/** The section's LeNet with the from-scratch BatchNorm. */
+function batchnorm() {
   return new nn.Sequential(
     new nn.Conv2d(1, 6, { kernel_size: 5 }), new BatchNorm(6, 4), new nn.Sigmoid(),
     new nn.MaxPool2d({ kernel_size: 2, stride: 2 }),
@@ -179,7 +221,8 @@ export function batchnorm_scratch(): nn.Sequential {
     new nn.Linear(84, 10));
 }
 
-export function batchnorm(): nn.Sequential {
+/** The section's concise implementation: the same LeNet with nn.BatchNorm2d / nn.BatchNorm1d. */
+function batchnorm_concise() {
   return new nn.Sequential(
     new nn.Conv2d(1, 6, { kernel_size: 5 }), new nn.BatchNorm2d(6), new nn.Sigmoid(),
     new nn.MaxPool2d({ kernel_size: 2, stride: 2 }),
@@ -190,15 +233,11 @@ export function batchnorm(): nn.Sequential {
     new nn.Linear(84, 10));
 }
 
-/** The Residual block of ResNet. */
-export class Residual extends nn.Module {
-  conv1: nn.Conv2d;
-  conv2: nn.Conv2d;
-  conv3: nn.Conv2d | null;
-  bn1: nn.BatchNorm2d;
-  bn2: nn.BatchNorm2d;
+// ---- ResNet ----
 
-  constructor(input_channels: number, num_channels: number, use_1x1conv = false, strides = 1) {
+/** The Residual block of ResNet. */
+class Residual extends nn.Module {
+  constructor(input_channels, num_channels, use_1x1conv = false, strides = 1) {
     super();
     this.conv1 = new nn.Conv2d(input_channels, num_channels, { kernel_size: 3, padding: 1, stride: strides });
     this.conv2 = new nn.Conv2d(num_channels, num_channels, { kernel_size: 3, padding: 1 });
@@ -207,7 +246,7 @@ export class Residual extends nn.Module {
     this.bn2 = new nn.BatchNorm2d(num_channels);
   }
 
-  override forward(X: Tensor): Tensor {
+  forward(X) {
     const Y = F.relu(this.bn1.forward(this.conv1.forward(X)));
     const Z = this.bn2.forward(this.conv2.forward(Y));
     if (this.conv3) X = this.conv3.forward(X);
@@ -216,8 +255,8 @@ export class Residual extends nn.Module {
   }
 }
 
-function resnet_block(input_channels: number, num_channels: number, num_residuals: number, first_block = false) {
-  const blk: nn.Module[] = [];
+function resnet_block(input_channels, num_channels, num_residuals, first_block = false) {
+  const blk = [];
   for (let i = 0; i < num_residuals; i++) {
     if (i === 0 && !first_block) blk.push(new Residual(input_channels, num_channels, true, 2));
     else blk.push(new Residual(num_channels, num_channels));
@@ -225,7 +264,7 @@ function resnet_block(input_channels: number, num_channels: number, num_residual
   return blk;
 }
 
-export function resnet(): nn.Sequential {
+function resnet() {
   const b1 = new nn.Sequential(new nn.Conv2d(1, 64, { kernel_size: 7, stride: 2, padding: 3 }),
     new nn.BatchNorm2d(64), new nn.ReLU(),
     new nn.MaxPool2d({ kernel_size: 3, stride: 2, padding: 1 }));
@@ -233,26 +272,28 @@ export function resnet(): nn.Sequential {
   const b3 = new nn.Sequential(...resnet_block(64, 128, 2));
   const b4 = new nn.Sequential(...resnet_block(128, 256, 2));
   const b5 = new nn.Sequential(...resnet_block(256, 512, 2));
-  return new nn.Sequential(b1, b2, b3, b4, b5, new nn.AdaptiveAvgPool2d([1, 1]), new nn.Flatten(), new nn.Linear(512, 10));
+  return new nn.Sequential(b1, b2, b3, b4, b5,
+    new nn.AdaptiveAvgPool2d([1, 1]),
+    new nn.Flatten(), new nn.Linear(512, 10));
 }
 
-function conv_block(input_channels: number, num_channels: number): nn.Sequential {
+// ---- DenseNet ----
+
+function conv_block(input_channels, num_channels) {
   return new nn.Sequential(
     new nn.BatchNorm2d(input_channels), new nn.ReLU(),
     new nn.Conv2d(input_channels, num_channels, { kernel_size: 3, padding: 1 }));
 }
 
-export class DenseBlock extends nn.Module {
-  net: nn.Sequential;
-
-  constructor(num_convs: number, input_channels: number, num_channels: number) {
+class DenseBlock extends nn.Module {
+  constructor(num_convs, input_channels, num_channels) {
     super();
-    const layer: nn.Module[] = [];
+    const layer = [];
     for (let i = 0; i < num_convs; i++) layer.push(conv_block(num_channels * i + input_channels, num_channels));
     this.net = new nn.Sequential(...layer);
   }
 
-  override forward(X: Tensor): Tensor {
+  forward(X) {
     for (const blk of this.net) {
       const Y = blk.forward(X);
       // Concatenate the input and output of each block on the channel dimension
@@ -262,14 +303,14 @@ export class DenseBlock extends nn.Module {
   }
 }
 
-function transition_block(input_channels: number, num_channels: number): nn.Sequential {
+function transition_block(input_channels, num_channels) {
   return new nn.Sequential(
     new nn.BatchNorm2d(input_channels), new nn.ReLU(),
     new nn.Conv2d(input_channels, num_channels, { kernel_size: 1 }),
     new nn.AvgPool2d({ kernel_size: 2, stride: 2 }));
 }
 
-export function densenet(): nn.Sequential {
+function densenet() {
   const b1 = new nn.Sequential(
     new nn.Conv2d(1, 64, { kernel_size: 7, stride: 2, padding: 3 }),
     new nn.BatchNorm2d(64), new nn.ReLU(),
@@ -278,7 +319,7 @@ export function densenet(): nn.Sequential {
   let num_channels = 64;
   const growth_rate = 32;
   const num_convs_in_dense_blocks = [4, 4, 4, 4];
-  const blks: nn.Module[] = [];
+  const blks = [];
   num_convs_in_dense_blocks.forEach((num_convs, i) => {
     blks.push(new DenseBlock(num_convs, num_channels, growth_rate));
     // This is the number of output channels in the previous dense block
@@ -297,14 +338,25 @@ export function densenet(): nn.Sequential {
     new nn.Linear(num_channels, 10));
 }
 
-/** Each net with the learning rate and resize its section trains it with. */
-export const NETS: Record<string, { make: () => nn.Sequential; lr: number; resize: number | null }> = {
-  alexnet: { make: alexnet, lr: 0.01, resize: 224 },
-  vgg: { make: vgg_small, lr: 0.05, resize: 224 },
-  nin: { make: nin, lr: 0.1, resize: 224 },
-  googlenet: { make: googlenet, lr: 0.1, resize: 96 },
-  batchnorm_scratch: { make: batchnorm_scratch, lr: 1.0, resize: null },
-  batchnorm: { make: batchnorm, lr: 1.0, resize: null },
-  resnet: { make: resnet, lr: 0.05, resize: 96 },
-  densenet: { make: densenet, lr: 0.1, resize: 96 },
+/**
+ * Each section's net and how the section trains it: `lr, num_epochs, batch_size` and load_data_fashion_mnist's
+ * resize (null: none), as its #@tab pytorch training block sets them. test/interop/chapter7.py's NETS has the same.
+ * @type {Record<string, {make: () => import('lenet-torch').nn.Sequential, lr: number, num_epochs: number,
+ *   batch_size: number, resize: number | null}>}
+ */
+const NETS = {
+  alexnet: { make: alexnet, lr: 0.01, num_epochs: 10, batch_size: 128, resize: 224 },
+  vgg: { make: vgg_small, lr: 0.05, num_epochs: 10, batch_size: 128, resize: 224 },
+  nin: { make: nin, lr: 0.1, num_epochs: 10, batch_size: 128, resize: 224 },
+  googlenet: { make: googlenet, lr: 0.1, num_epochs: 10, batch_size: 128, resize: 96 },
+  batchnorm: { make: batchnorm, lr: 1.0, num_epochs: 10, batch_size: 256, resize: null },
+  'batchnorm-concise': { make: batchnorm_concise, lr: 1.0, num_epochs: 10, batch_size: 256, resize: null },
+  resnet: { make: resnet, lr: 0.05, num_epochs: 10, batch_size: 256, resize: 96 },
+  densenet: { make: densenet, lr: 0.1, num_epochs: 10, batch_size: 256, resize: 96 },
+};
+
+module.exports = {
+  alexnet, vgg_block, conv_arch, vgg, vgg_small, nin_block, nin, Inception, googlenet, batch_norm, BatchNorm,
+  batchnorm, batchnorm_concise, Residual, resnet_block, resnet, conv_block, DenseBlock, transition_block, densenet,
+  NETS,
 };
