@@ -205,9 +205,8 @@ describe('train_ch6 and evaluate_accuracy_gpu on a JS module whose forward retur
         new RegExp(`the net cannot take a batch of shape \\[2, 4\\] from train_iter: Expected the result of ${Net.name}.forward\\(\\) to be a Tensor`));
     });
 
-  // train_ch6's shape probe (lib/d2l/train.ts, probe()) re-throws every failure of the net's first forward as a plain
-  // Error, the module's TypeError included. Flip to test() once the probe keeps a TypeError a TypeError.
-  test.failing('BAD CALL: train_ch6 rejects with a TypeError', async () => {
+  // (train_ch6's shape probe re-throws the net's first forward's failure with what it was doing: a TypeError stays one.)
+  test('BAD CALL: train_ch6 rejects with a TypeError', async () => {
     await expect(d2l.train_ch6(new Bad(), data(), data(), 1, 0.1, 'cpu', { verbose: false })).rejects.toThrow(TypeError);
   });
 });
@@ -308,11 +307,9 @@ describe('while train_ch6 trains a net written in JS, its mode is not to be chan
     for (const message of seen.errors) expect(message).toMatch(REFUSED);
   }, 60000);
 
-  // A module with no libtorch module under it (BatchNorm2d, Dropout, a JS module holding only Parameters) is outside
-  // the native hold (lib/d2l/train.ts's NetHold holds the net's libtorch modules only): its eval() goes through, and
-  // would put it in eval mode until train_ch6's next batch (or in train mode during an evaluation). Flip to test()
-  // once the training's hold covers the net's JS modules too.
-  test.failing("a BatchNorm2d's eval() is refused too", async () => {
+  // A module with no libtorch module under it (BatchNorm2d, a JS module holding only Parameters) is held through the
+  // memory of its parameters and buffers, which the training's hold covers too.
+  test("a BatchNorm2d's eval() is refused too", async () => {
     const net = makeNet();
     const seen = await refusalsDuring([() => net[1].eval()], () => d2l.train_ch6(net, data(), data(), 2, 0.01, 'cpu', { verbose: false }));
     expect(seen.tried).toBeGreaterThan(0);

@@ -5,7 +5,7 @@ import { d2l, nn, torch, Tensor } from '../lib';
 import type { DataLoader } from '../lib/data';
 import { mainThreadDuring, summary } from './main-thread';
 import { lenet, reluLenet } from './lenet';
-import { BatchNorm, batchnorm, batchnorm_scratch, resnet } from './chapter7';
+import { BatchNorm, batchnorm, batchnorm_concise, resnet } from '../scripts/chapter7-nets';
 
 
 let train_iter: DataLoader;
@@ -347,7 +347,7 @@ describe('train_ch6() on nets written in JS: traced, then trained on the worker 
   test('a batch-norm net trains as through the JS API (same losses, same running statistics), on the worker thread', async () => {
     const run = async (Kind: typeof Traceable) => {
       torch.manual_seed(5);
-      const net = new Kind(batchnorm());
+      const net = new Kind(batchnorm_concise());
       const m = await mainThreadDuring(() => d2l.train_ch6(net, tiny_iter, test_iter, 2, 0.9, 'cpu', quiet));
       const result = await d2l.train_ch6(net, tiny_iter, test_iter, 1, 0.9, 'cpu', quiet).catch((e: Error) => e);
       return { m, net, result };
@@ -374,7 +374,7 @@ describe('train_ch6() on nets written in JS: traced, then trained on the worker 
 
   test("d2l's from-scratch BatchNorm (it assigns this.moving_mean anew) trains through the JS API", async () => {
     torch.manual_seed(5);
-    const net = batchnorm_scratch();
+    const net = batchnorm();
     const before = ((net as unknown as nn.Module[])[1] as BatchNorm).moving_mean;
     const m = await mainThreadDuring(() => d2l.train_ch6(net, tiny_iter, test_iter, 1, 0.9, 'cpu', quiet));
     expect(roads(m)).toEqual({ trainer: false, traced: true });

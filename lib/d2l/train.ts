@@ -326,39 +326,46 @@ const traces = new WeakMap<Module, Traced>();
  * Control flow that depends on the data in a way both traces share (the same branch taken for 2 and 3 examples)
  * is frozen as taken, as PyTorch's torch.jit.trace freezes it.
  */
-async function traceNet(net: Module, X: Tensor, dev: Device): Promise<Traced | null> {
+async function traceNet(net: Module, X: Tensor, dev: Device, hold: NetHold): Promise<Traced | null> {
+  // The training's hold is in place from the start (nothing else changes the net between traces), let go of only
+  // for each trace's synchronous work.
   const wasTraining = net.training;
-  // Each module's own parameters and buffers, as attributes: to see whether a forward replaced one, and undo it.
+  // Each module's own tensor attributes: to see whether a forward replaced one, and to undo what it did.
   const owned = net.named_modules().map(([, m]) => ({ m, own: ownState(m) }));
-  const saved = no_grad(() => owned.map(({ own }) => own.map(([, t]) => t.clone())));
+  const saved = hold.without(() => no_grad(() => owned.map(({ own }) => own.map(([, t]) => t.clone()))));
   const replaced = () => owned.some(({ m, own }) => own.some(([name, t]) => (m as unknown as Record<string, unknown>)[name] !== t));
   const [x3, x2] = [firstRows(X, 3).to(dev), firstRows(X, 2).to(dev)];
   try {
     const traced: Partial<Traced> = {};
     for (const mode of ['train', 'eval'] as const) {
-      net.train(mode === 'train');
       const graphs: string[] = [];
-      let module: ScriptModule | undefined;
+      let module: ScriptModule | null = null;
       for (const x of [x3, x2]) {
-        module = mode === 'train' ? trace(net, x) : no_grad(() => trace(net, x));
-        if (replaced()) return null;
+        module = hold.without(() => {
+          net.train(mode === 'train');
+          const m = mode === 'train' ? trace(net, x) : no_grad(() => trace(net, x));
+          return replaced() ? null : m;
+        });
+        if (!module) return null;
         graphs.push(module._h.graph(false));
         await nextTurn();
       }
       if (graphs[0] !== graphs[1]) return null;
-      traced[mode] = module;
+      traced[mode] = module!;
     }
     return traced as Traced;
   } catch {
     return null;
   } finally {
     // The state as it was: the same tensors under the same names, with the same values.
-    no_grad(() => owned.forEach(({ m, own }, i) => own.forEach(([name, t], j) => {
-      const attributes = m as unknown as Record<string, unknown>;
-      if (attributes[name] !== t) attributes[name] = t;
-      t.copy_(saved[i][j]);
-    })));
-    net.train(wasTraining);
+    hold.without(() => {
+      no_grad(() => owned.forEach(({ m, own }, i) => own.forEach(([name, t], j) => {
+        const attributes = m as unknown as Record<string, unknown>;
+        if (attributes[name] !== t) attributes[name] = t;
+        t.copy_(saved[i][j]);
+      })));
+      net.train(wasTraining);
+    });
   }
 }
 
@@ -633,16 +640,9 @@ async function train(net: Module, train_data: Batches, test_iter: Batches, num_e
   const lead = !ddp || ddp._group.rank() === 0;
   const show = s.verbose && lead;
   const handle = nativeNet(net);
-  // A net written in JS runs on the worker thread too, as its traced graph, where it can be traced (traceNet).
-  const traced = handle || ddp ? null : await traceNet(net, firstBatch(batches, 3)[0], dev);
-  const trainer = handle || traced
-    ? new native.Trainer(handle ?? traced!.train._h, new SGD(net.parameters(), { lr })._h,
-      { reduction: 'mean', ignore_index: -100, label_smoothing: 0, weight: null }, { cudaGraph: s.cuda_graph },
-      ddp?._group ?? null)
-    : null;
-  if (traced) traces.set(net, traced);
   const hold = new NetHold(net);
   holds.set(net, hold);
+  let trainer: NativeTrainer | null = null;
   const reporter = new Reporter(num_epochs, s, hold, lead, ddp !== null);
   const report: Report = ddp ? async (done, m) => reporter.batch(done, (await sumAcrossRanks(ddp._group, m)) as Metrics) : reporter.batch;
   const onAbort = () => trainer?.cancel();
@@ -651,6 +651,14 @@ async function train(net: Module, train_data: Batches, test_iter: Batches, num_e
   const history: EpochRecord[] = [];
   let test_acc = NaN;
   try {
+    // A net written in JS runs on the worker thread too, as its traced graph, where it can be traced (traceNet).
+    const traced = handle || ddp ? null : await traceNet(net, firstBatch(batches, 3)[0], dev, hold);
+    if (traced) traces.set(net, traced);
+    if (handle || traced) {
+      trainer = hold.without(() => new native.Trainer(handle ?? traced!.train._h, new SGD(net.parameters(), { lr })._h,
+        { reduction: 'mean', ignore_index: -100, label_smoothing: 0, weight: null }, { cudaGraph: s.cuda_graph },
+        ddp?._group ?? null));
+    }
     await inTurn(net, () => probe(net, batches, dev, hold));
     // One runner, chosen once: the native loop for a built-in net (whole runs of batches from a DataLoader, or one
     // given batch at a time), the JS API for a net written in JS.

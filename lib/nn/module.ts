@@ -196,7 +196,7 @@ export class Module {
 
   set training(mode: boolean) {
     checkBool('training', mode);
-    native.checkNotHeld(nativeRoots(this));
+    checkNotHeld(this);
     // libtorch's train() also sets a module's children: call it only where there are none (a built-in layer). The
     // own flag of a native Sequential is read by nothing.
     if (this.children().length === 0) handles.get(this)?.train(mode);
@@ -374,7 +374,7 @@ export class Module {
   load_state_dict(state_dict: StateDict | Map<string, Tensor>, ...rest: unknown[]): IncompatibleKeys {
     checkArgCount('Module.load_state_dict', arguments.length, 2);
     return loadStateDict(this.constructor.name, state_dict, rest, () => {
-      native.checkNotHeld(nativeRoots(this));
+      checkNotHeld(this);
       return stateEntries(this, '');
     });
   }
@@ -395,7 +395,7 @@ export class Module {
   train(mode = true): this {
     checkArgCount('Module.train', arguments.length, 1);
     checkBool('mode', mode);
-    native.checkNotHeld(nativeRoots(this));
+    checkNotHeld(this);
     handles.get(this)?.train(mode);
     registry(this)[TRAINING] = mode;
     for (const child of this.children()) child.train(mode);
@@ -418,7 +418,7 @@ export class Module {
     checkArgCount('Module.to', arguments.length, 2);
     const to = parseTo(target, dtype);
     // All or nothing: a refusal (a layer in training elsewhere) must come before any layer has moved.
-    native.checkNotHeld(nativeRoots(this));
+    checkNotHeld(this);
     handles.get(this)?.to(to.device, to.dtype);
     // As PyTorch's _apply: a JS module's tensors change in place (param.data = ...), the dtype only for floating ones.
     for (const [, t] of [...ownParameters(this), ...ownBuffers(this, false)]) {
@@ -433,7 +433,7 @@ export class Module {
   zero_grad(set_to_none = true): void {
     checkArgCount('Module.zero_grad', arguments.length, 1);
     checkBool('set_to_none', set_to_none);
-    native.checkNotHeld(nativeRoots(this));
+    checkNotHeld(this);
     native.zeroGrad(this.parameters().map((p) => p._h), set_to_none);
   }
 
@@ -520,6 +520,15 @@ export function ownState(module: Module): [string, Tensor][] {
   const plain = ownEntries(module, (v): v is Tensor => v instanceof Tensor);
   const buffers = ownBuffers(module, false).filter(([name]) => !plain.some(([n]) => n === name));
   return [...plain, ...buffers];
+}
+
+/**
+ * @internal throws the hold's Error (native/hold.h) when a training or evaluation on another thread holds this
+ * module's tree: its libtorch modules, or the memory of any of its parameters and buffers (those of modules written
+ * in JS, BatchNorm2d's say, are in no libtorch module)
+ */
+export function checkNotHeld(module: Module): void {
+  native.checkNotHeld(nativeRoots(module), [...module.parameters(), ...module.buffers()].map((t) => t._h));
 }
 
 /** @internal the libtorch module behind a Module, or undefined for modules written in JS */

@@ -9,7 +9,7 @@ import { native } from '../binding';
 import { defaultGroup } from '../process_group';
 import { afterBackward, Tensor } from '../tensor';
 import { checkArgCount, invalidType } from '../validate';
-import { Module, nativeRoots } from './module';
+import { checkNotHeld, Module, nativeRoots } from './module';
 
 // Replicas whose forward ran with grad enabled since the last backward(): that backward averages their gradients.
 const pending = new Set<DistributedDataParallel>();
@@ -46,7 +46,7 @@ export class DistributedDataParallel extends Module {
     if (!(module instanceof Module)) throw invalidType('module', 'an nn.Module', module);
     this._group = defaultGroup();
     this.module = module;
-    native.checkNotHeld(nativeRoots(this));
+    checkNotHeld(this);
     this._group.broadcastParameters(this._params());
   }
 
@@ -67,7 +67,7 @@ export class DistributedDataParallel extends Module {
 
   /** @internal the gradients averaged across ranks (blocks) */
   _average_gradients(): void {
-    native.checkNotHeld(nativeRoots(this));
+    checkNotHeld(this);
     this._group.averageGradients(this._params());
   }
 
