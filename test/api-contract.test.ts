@@ -156,6 +156,7 @@ const UTILS_DATA: Record<string, ClassCases> = {
     construct: () => new torch.utils.data.DistributedSampler(tiny().dataset, 2, 0, true, 0, false, 1),
     methods: { set_epoch: () => new torch.utils.data.DistributedSampler(tiny().dataset, 2, 0).set_epoch(1, 1) },
   },
+  Subset: { construct: () => new torch.utils.data.Subset(tiny().dataset, [0], 1), methods: {} },
   TensorDataset: { construct: () => new torch.utils.data.TensorDataset(t(), labels(), 1), methods: {} },
 };
 

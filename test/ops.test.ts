@@ -1,5 +1,6 @@
 // The operator road (lib/ops, native/ops.cc): every aten operator by its Python name, one mechanism.
 import { F, nn, torch, Tensor, ValuesIndices } from '../lib';
+import type { NativeTensor } from '../binding';
 import { native } from '../lib/binding';
 import { ReturnTuple } from '../lib/ops';
 
@@ -129,7 +130,7 @@ describe('BAD CALL', () => {
         return 10;
       },
     };
-    const result = new Tensor(native.callOp(id, kwargs, undefined, a._h, a._h));
+    const result = new Tensor(native.callOp(id, kwargs, undefined, a._h, a._h) as NativeTensor);
     expect(values(result)).toEqual([11, 22]);
   });
 });
