@@ -105,6 +105,12 @@ at::Tensor DataGrad(const at::Tensor& grad, const at::Tensor& weight, int64_t H,
 }
 
 // Whether ConvOneChannel computes this convolution: one input channel, padding no larger than the kernel.
+// The most input channels for which the direct loops of several channels (the input gradient, the batch-as-channels
+// weight gradient) beat oneDNN's kernels: LeNet's conv2 (6 channels) gains 1.03-1.10x, 16 channels already lose
+// (0.56x), and 64 (the chapter's ResNet and GoogLeNet) 0.69x (us per forward + backward, one thread, this machine).
+// Wider convolutions are left to libtorch's kernels whole.
+constexpr int64_t kMaxDirectChannels = 8;
+
 bool OneChannel(const at::Tensor& x, const at::Tensor& w, at::IntArrayRef padding) {
   return x.size(1) == 1 && padding[0] < w.size(2) && padding[1] < w.size(3) &&
          x.size(2) + 2 * padding[0] >= w.size(2) && x.size(3) + 2 * padding[1] >= w.size(3);
@@ -281,6 +287,7 @@ bool Plain2d(const at::Tensor& input, const at::Tensor& weight, at::IntArrayRef 
              at::IntArrayRef dilation, bool transposed, int64_t groups) {
   const auto ones = [](at::IntArrayRef a) { return a.size() == 2 && a[0] == 1 && a[1] == 1; };
   return ConvEnabled() && CpuFloat(input) && CpuFloat(weight) && input.dim() == 4 && weight.dim() == 4 && !transposed &&
+         input.size(1) <= kMaxDirectChannels &&
          groups == 1 && ones(stride) && ones(dilation) && padding.size() == 2 && padding[0] < weight.size(2) &&
          padding[1] < weight.size(3) && input.size(0) > 0 && input.size(1) == weight.size(1);
 }
@@ -332,6 +339,7 @@ std::optional<at::Tensor> FastConv2d(const at::Tensor& x, const at::Tensor& w, c
                                      at::IntArrayRef padding, bool sigmoid) {
   // (Without a bias, libtorch's own path: an autograd Function cannot take an undefined tensor as an input.)
   if (!ConvEnabled() || !CpuFloat(x) || !CpuFloat(w) || x.dim() != 4 || x.size(0) == 0 || x.size(1) != w.size(1) ||
+      x.size(1) > kMaxDirectChannels ||
       !b.defined() || !CpuFloat(b)) {
     return std::nullopt;
   }

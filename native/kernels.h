@@ -14,7 +14,9 @@
 //    registers (conv1) or in place on the output.
 //  - AvgPool2d with kernel == stride and no padding: a direct loop, 3-5x faster than libtorch's NCHW kernel.
 // The convolution loops are also libtorch's CPU kernels of aten::convolution and aten::convolution_backward (for the
-// shapes they serve; libtorch's own kernels for the rest), so a convolution reached by any road gets them.
+// shapes they serve; libtorch's own kernels for the rest), so a convolution reached by any road gets them. They serve
+// convolutions of up to 8 input channels (LeNet's): wider ones (the Modern CNNs chapter's 64 and more) are faster in
+// oneDNN's kernels, and go there whole.
 #pragma once
 
 #include <torch/torch.h>
