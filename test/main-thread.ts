@@ -4,12 +4,17 @@
 import { native } from '../lib/binding';
 
 export interface MainThread {
-  /** Each native call on the main thread: the function or Class.method called, its arguments and length in ms. */
-  calls: { name: string; args: unknown[]; ms: number }[];
+  /** Each native call on the main thread: the function or Class.method called, its arguments, when it began (ms after
+   * the work began) and its length in ms. */
+  calls: { name: string; args: unknown[]; at: number; ms: number }[];
   /** The gaps between the timer's ticks (ms). */
   gaps: number[];
+  /** When the timer ticked (ms after the work began). */
+  ticks: number[];
   /** How long the work took (ms). */
   elapsed: number;
+  /** When the work began (performance.now()). */
+  started: number;
 }
 
 type Fn = (this: unknown, ...args: unknown[]) => unknown;
@@ -20,11 +25,11 @@ export async function mainThreadDuring(work: () => Promise<unknown>): Promise<Ma
   const instrument = (owner: Record<string, unknown>, key: string, name: string) => {
     const f = owner[key] as Fn;
     owner[key] = function (this: unknown, ...args: unknown[]) {
-      const started = performance.now();
+      const began = performance.now();
       try {
         return f.apply(this, args);
       } finally {
-        calls.push({ name, args, ms: performance.now() - started });
+        calls.push({ name, args, at: began - started, ms: performance.now() - began });
       }
     };
     restore.push(() => (owner[key] = f));
@@ -38,20 +43,22 @@ export async function mainThreadDuring(work: () => Promise<unknown>): Promise<Ma
     else instrument(exports, name, name);
   }
   const gaps: number[] = [];
-  let last = performance.now();
+  const ticks: number[] = [];
+  const started = performance.now();
+  let last = started;
   const timer = setInterval(() => {
     const now = performance.now();
     gaps.push(now - last);
+    ticks.push(now - started);
     last = now;
   }, 5);
-  const started = performance.now();
   try {
     await work();
   } finally {
     clearInterval(timer);
     for (const undo of restore.reverse()) undo();
   }
-  return { calls, gaps, elapsed: performance.now() - started };
+  return { calls, gaps, ticks, elapsed: performance.now() - started, started };
 }
 
 export interface Summary {

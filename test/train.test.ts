@@ -156,7 +156,8 @@ describe('train_ch6()', () => {
     expect(s.longest.ms / s.elapsed).toBeLessThan(0.05);
     expect(s.share).toBeLessThan(0.1);
     expect(s.maxGap / s.elapsed).toBeLessThan(0.125);
-    expect(m.gaps.length).toBeGreaterThan(s.elapsed / 5 / 4);
+    // The 5 ms timer ticked at least every 50 ms on average (254 ticks in 1.4 s on a quiet Xeon).
+    expect(m.gaps.length).toBeGreaterThan(s.elapsed / 50);
   }, 60000);
 
   test('the event loop keeps ticking while the figure is drawn (plot)', async () => {
@@ -389,13 +390,26 @@ describe('train_ch6() on nets written in JS: traced, then trained on the worker 
     const y = torch.randint(0, 10, [64]);
     const train = d2l.load_array([X, y], 32);
     const test = d2l.load_array([X.index_select(0, torch.arange(32)), y.index_select(0, torch.arange(32))], 32, false);
-    const m = await mainThreadDuring(() => d2l.train_ch6(resnet(), train, test, 1, 0.05, 'cpu', quiet));
+    const batches: number[] = [];
+    const m = await mainThreadDuring(() =>
+      d2l.train_ch6(resnet(), train, test, 1, 0.05, 'cpu', { ...quiet, on_batch: () => batches.push(performance.now()) }),
+    );
     expect(roads(m)).toEqual({ trainer: true, traced: true });
-    const s = summary(m);
-    // The longest call is a trace (a forward on 3 examples, run by JS), the largest gap one too: every step and the
-    // evaluation run off the thread. (The traces' share of the main thread is a fixed cost, large in a run this
-    // short, so it is not compared with the run.)
-    expect(s.longest.ms / s.elapsed).toBeLessThan(0.05);
-    expect(s.maxGap / s.elapsed).toBeLessThan(0.125);
+    // No clock bound (CI machines differ 6x in speed and are shared): what happens on the main thread from the moment
+    // the traced net is handed to the worker thread, counted against the batches' own intervals. The traces before it
+    // run JS forwards on the main thread, by design.
+    const run = m.calls.find((c) => c.name === 'Trainer.run')!;
+    const marks = [run.at, ...batches.map((t) => t - m.started), m.elapsed];
+    expect(marks).toHaveLength(2 + train.length);
+    // The event loop turned between the start and the first batch, between the batches, and between the last batch
+    // and the end (the evaluation): a step or the evaluation run on the main thread would leave an interval bare.
+    for (let i = 1; i < marks.length; i++) {
+      expect(m.ticks.filter((t) => t > marks[i - 1] && t < marks[i]).length).toBeGreaterThan(0);
+    }
+    // Every native call on the main thread meanwhile is under a third of the shortest of those intervals (a step
+    // of ResNet on 32 examples takes the whole interval; the calls that remain read figures and queue batches).
+    const during = m.calls.filter((c) => c.at > run.at);
+    const shortest = Math.min(...marks.slice(1).map((t, i) => t - marks[i]));
+    expect(Math.max(run.ms, ...during.map((c) => c.ms))).toBeLessThan(shortest / 3);
   }, 300000);
 });
