@@ -7,7 +7,13 @@
 # Needs on PATH: nvcc (the CUDA toolkit), cmake, g++, python3 with torch built for CUDA, node. This checkout must
 # already hold node_modules (run `npm ci` where the npm registry is reachable) and the Fashion-MNIST files must be
 # findable: $FASHION_MNIST_DIR, or Debian's dataset-fashion-mnist. Options by environment: GPU_CHECK_EPOCHS
-# (default 5), GPU_CHECK_ROUNDS (default 2). Budget: under 8 minutes on an H100, build included.
+# (default 3), GPU_CHECK_ROUNDS (default 2). Budget: under 8 minutes on an H100, build included.
+# The Modern CNNs chapter's full runs, owed to a GPU, are a separate stage: GPU_CHECK_CHAPTER7=resnet,googlenet,...
+# (any of scripts/chapter7-nets.js's names; empty, the default: skipped) runs each section as `npm run chapter7` does,
+# GPU_CHECK_CHAPTER7_EPOCHS epochs (default 10, the book's), on cuda:0, then the book's own PyTorch code on the same
+# settings (test/bench/chapter7_pytorch.py; only where python3 has torchvision), writing chapter7-NET.log,
+# chapter7-NET.svg and chapter7-NET-pytorch.log, and both closing lines into summary.txt. A section at 224 pixels
+# takes minutes an epoch: budget for it.
 set -uo pipefail
 
 out=${1:?usage: scripts/gpu-check.sh OUTDIR}
@@ -49,6 +55,29 @@ if node test/bench/run.js --device cuda --epochs "${GPU_CHECK_EPOCHS:-3}" --roun
 else
   step "FAILED: benchmark (see bench.log)"
   status=1
+fi
+
+if [ -n "${GPU_CHECK_CHAPTER7:-}" ]; then
+  epochs=${GPU_CHECK_CHAPTER7_EPOCHS:-10}
+  data=()
+  [ -n "${FASHION_MNIST_DIR:-}" ] && data=(--data "$FASHION_MNIST_DIR")
+  for net in ${GPU_CHECK_CHAPTER7//,/ }; do
+    step "chapter 7: $net, $epochs epochs on cuda:0"
+    if node scripts/chapter7.js "$net" --device cuda --epochs "$epochs" --plot "$out/chapter7-$net.svg" > "$out/chapter7-$net.log" 2>&1; then
+      grep -E '^(loss |[0-9.]+ examples/sec)' "$out/chapter7-$net.log" | sed "s/^/  lenet-torch $net: /" | tee -a "$out/summary.txt"
+    else
+      step "FAILED: chapter 7 $net (see chapter7-$net.log)"
+      status=1
+    fi
+    if ! python3 -c 'import torchvision' 2> /dev/null; then
+      step "  the book's PyTorch code left out: python3 has no torchvision"
+    elif python3 test/bench/chapter7_pytorch.py "$net" --device cuda --epochs "$epochs" "${data[@]}" > "$out/chapter7-$net-pytorch.log" 2>&1; then
+      grep -E '^(loss |[0-9.]+ examples/sec)' "$out/chapter7-$net-pytorch.log" | sed "s/^/  PyTorch $net: /" | tee -a "$out/summary.txt"
+    else
+      step "FAILED: the book's PyTorch code for $net (see chapter7-$net-pytorch.log)"
+      status=1
+    fi
+  done
 fi
 
 step "done (status $status)"

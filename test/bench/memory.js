@@ -1,13 +1,23 @@
 #!/usr/bin/env node
 // Memory: RSS over a hand-written training loop that never calls dispose() (issue: flat over 400 steps), and over
-// train_ch6's epochs (growth under 20 MB after the first). Run: node test/bench/memory.js [--steps 400] [--epochs 10]
+// train_ch6's epochs (growth under 20 MB after the first), and over the epochs of the Modern CNNs chapter's nets
+// written in JS (traced, stepped on train_ch6's worker thread) on the first --ch7-examples examples of Fashion-MNIST at
+// their section's resize and batch size 32.
+// Run: node test/bench/memory.js [--steps 400] [--epochs 10] [--nets resnet,googlenet] [--ch7-epochs 10]
+//      [--ch7-examples 256] (--nets '' leaves that part out)
 'use strict';
 const os = require('node:os');
 const { parseArgs } = require('node:util');
 const { torch, nn, optim, d2l } = require('../..');
 const { lenet } = require('./chapter');
 
-const { values } = parseArgs({ options: { steps: { type: 'string', default: '400' }, epochs: { type: 'string', default: '10' } } });
+const { values } = parseArgs({
+  options: {
+    steps: { type: 'string', default: '400' }, epochs: { type: 'string', default: '10' },
+    nets: { type: 'string', default: 'resnet,googlenet' }, 'ch7-epochs': { type: 'string', default: '10' },
+    'ch7-examples': { type: 'string', default: '256' },
+  },
+});
 const mb = () => process.memoryUsage().rss / 2 ** 20;
 
 
@@ -44,6 +54,30 @@ async function main() {
     on_epoch: (r) => perEpoch.push(`| ${r.epoch} | ${mb().toFixed(1)} | ${(mb() - (perEpoch.length ? Number(perEpoch[0].split('|')[2]) : mb())).toFixed(1)} | ${r.test_acc.toFixed(3)} |`),
   });
   console.log(`## (b) train_ch6, ${epochs} epochs\n\n| epoch | RSS MB | vs epoch 1 | test acc |\n|---:|---:|---:|---:|\n${perEpoch.join('\n')}\n`);
+
+  // (c) The chapter-7 nets written in JS: train_ch6 traces them and steps the graphs on its worker thread.
+  const { NETS } = require('../../scripts/chapter7-nets.js');
+  const { DataLoader, Subset } = torch.utils.data;
+  const examples = Number(values['ch7-examples']);
+  for (const name of values.nets.split(',').filter(Boolean)) {
+    const { make, lr, resize } = NETS[name];
+    const [train_all, test_all] = await d2l.load_data_fashion_mnist(32, resize === null ? {} : { resize });
+    const indices = [...Array(examples).keys()];
+    const train = new DataLoader(new Subset(train_all.dataset, indices), { batch_size: 32, shuffle: true });
+    const test = new DataLoader(new Subset(test_all.dataset, indices.slice(0, 64)), { batch_size: 32 });
+    torch.manual_seed(0);
+    const rows = [];
+    let first = 0;
+    await d2l.train_ch6(make(), train, test, Number(values['ch7-epochs']), lr, 'cpu', {
+      verbose: false,
+      on_epoch: (r) => {
+        if (r.epoch === 1) first = mb();
+        rows.push(`| ${r.epoch} | ${mb().toFixed(1)} | ${(mb() - first).toFixed(1)} | ${r.loss.toFixed(3)} |`);
+      },
+    });
+    console.log(`## (c) ${name} (written in JS, traced), resize ${resize ?? 28}, ${examples} examples, batch 32\n\n` +
+      `| epoch | RSS MB | vs epoch 1 | loss |\n|---:|---:|---:|---:|\n${rows.join('\n')}\n`);
+  }
   console.log(`peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(1)} MB`);
 }
 
