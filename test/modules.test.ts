@@ -315,6 +315,38 @@ describe('while train_ch6 trains a net written in JS, its mode is not to be chan
     expect(seen.tried).toBeGreaterThan(0);
     expect(seen.errors.length).toBe(seen.tried);
   }, 60000);
+
+  // A module with no tensors at all (Dropout) is held as a module: the training marks every module of its net.
+  test.each<[string, (d: nn.Dropout) => unknown]>([
+    ["a Dropout's eval()", (d) => d.eval()],
+    ["a Dropout's training = false", (d) => { d.training = false; }],
+  ])('%s is refused too, and allowed again once the training ends', async (_, attempt) => {
+    const dropout = new nn.Dropout(0.5);
+    const net = new nn.Sequential(new nn.Flatten(), new nn.Linear(64, 32), dropout, new nn.Linear(32, 10));
+    const seen = await refusalsDuring([() => attempt(dropout)], () => d2l.train_ch6(net, data(), data(), 2, 0.01, 'cpu', { verbose: false }));
+    expect(seen.tried).toBeGreaterThan(0);
+    expect(seen.errors.length).toBe(seen.tried);
+    for (const message of seen.errors) expect(message).toMatch(REFUSED);
+    attempt(dropout);
+    expect(dropout.training).toBe(false);
+  }, 60000);
+
+  test('on_batch may change the mode (the net is let go of while it runs), and evaluate_accuracy_gpu inside it keeps it free', async () => {
+    const dropout = new nn.Dropout(0.5);
+    const net = new nn.Sequential(new nn.Flatten(), new nn.Linear(64, 32), dropout, new nn.Linear(32, 10));
+    const modes: boolean[] = [];
+    await d2l.train_ch6(net, data(), data(), 1, 0.01, 'cpu', {
+      verbose: false,
+      on_batch: () => {
+        void d2l.evaluate_accuracy_gpu(net, data());
+        dropout.eval();
+        modes.push(dropout.training);
+        dropout.train();
+      },
+    });
+    expect(modes.length).toBe(8);
+    expect(modes.every((m) => m === false)).toBe(true);
+  }, 60000);
 });
 
 const python = findPython();

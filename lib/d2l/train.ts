@@ -10,7 +10,7 @@ import { native } from '../binding';
 import { DataLoader } from '../data';
 import { Device, DeviceLike, parseDevice } from '../device';
 import { ScriptModule, trace } from '../jit';
-import { handleOfModule, Module, nativeRoots, ownState } from '../nn/module';
+import { handleOfModule, holdModules, Module, nativeRoots, ownState } from '../nn/module';
 import { DistributedDataParallel } from '../nn/parallel';
 import { Conv2d, Linear } from '../nn/layers';
 import { CrossEntropyLoss } from '../nn/loss';
@@ -116,12 +116,18 @@ const TRAINED = 'trained by train_ch6';
  */
 class NetHold {
   readonly native: NativeHold | null;
+  /** Whether the net is held now (false while without() lets it go, and after release()). */
+  held = true;
+  readonly activity = TRAINED;
+  private readonly unmark: () => void;
 
   constructor(net: Module) {
     const roots = nativeRoots(net);
     // The memory of every parameter and buffer too: those of modules written in JS are in no libtorch module.
     const tensors = [...net.parameters(), ...net.buffers()].map((t) => t._h);
     this.native = roots.length || tensors.length ? new native.Hold(roots, TRAINED, tensors) : null;
+    // And the modules themselves, for those that have no tensors to hold (a Dropout's train() and eval()).
+    this.unmark = holdModules(net, this);
   }
 
   /**
@@ -129,16 +135,25 @@ class NetHold {
    * running on it under this hold (then fn meets that evaluation's refusal, as any other caller would).
    */
   without<T>(fn: () => T): T {
-    const released = this.native?.release() ?? false;
+    // Within another without() (evaluate_accuracy_gpu called from on_batch): the net is free already, and stays so
+    // until the outer one ends.
+    if (!this.held) return fn();
+    const released = this.native ? this.native.release() : true;
+    if (released) this.held = false;
     try {
       return fn();
     } finally {
-      if (released) this.native?.acquire();
+      if (released) {
+        this.native?.acquire();
+        this.held = true;
+      }
     }
   }
 
   release(): void {
     this.native?.release();
+    this.held = false;
+    this.unmark();
   }
 }
 

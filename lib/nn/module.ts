@@ -529,6 +529,34 @@ export function ownState(module: Module): [string, Tensor][] {
  */
 export function checkNotHeld(module: Module): void {
   native.checkNotHeld(nativeRoots(module), [...module.parameters(), ...module.buffers()].map((t) => t._h));
+  // A module written in JS with no tensors (a Dropout) is in no native hold: its mode is held here.
+  for (const m of module.modules()) {
+    const hold = jsHolds.get(m);
+    if (hold?.held) {
+      throw new Error(`lenet-torch: this module belongs to a net that is being ${hold.activity} on another thread; ` +
+        'await that call, or abort it, before using the net, its parameters, gradients or optimizer');
+    }
+  }
+}
+
+/** @internal what a training's hold tells the modules of its net: whether it holds them now, and what for */
+export interface ModuleHold {
+  readonly held: boolean;
+  readonly activity: string;
+}
+
+const jsHolds = new WeakMap<Module, ModuleHold>();
+
+/**
+ * @internal marks every module of net as under hold (while hold.held: train(), eval() and the rest throw, as they do
+ * for a module whose parameters a native hold covers); the function returned unmarks them
+ */
+export function holdModules(net: Module, hold: ModuleHold): () => void {
+  const modules = net.modules();
+  for (const m of modules) jsHolds.set(m, hold);
+  return () => {
+    for (const m of modules) if (jsHolds.get(m) === hold) jsHolds.delete(m);
+  };
 }
 
 /** @internal the libtorch module behind a Module, or undefined for modules written in JS */
