@@ -530,6 +530,7 @@ export function ownState(module: Module): [string, Tensor][] {
 export function checkNotHeld(module: Module): void {
   native.checkNotHeld(nativeRoots(module), [...module.parameters(), ...module.buffers()].map((t) => t._h));
   // A module written in JS with no tensors (a Dropout) is in no native hold: its mode is held here.
+  if (trainings === 0) return;
   for (const m of module.modules()) {
     const hold = jsHolds.get(m);
     if (hold?.held) {
@@ -546,6 +547,8 @@ export interface ModuleHold {
 }
 
 const jsHolds = new WeakMap<Module, ModuleHold>();
+// How many nets are marked now: none, most of the time, and then checkNotHeld walks no tree.
+let trainings = 0;
 
 /**
  * @internal marks every module of net as under hold (while hold.held: train(), eval() and the rest throw, as they do
@@ -554,7 +557,12 @@ const jsHolds = new WeakMap<Module, ModuleHold>();
 export function holdModules(net: Module, hold: ModuleHold): () => void {
   const modules = net.modules();
   for (const m of modules) jsHolds.set(m, hold);
+  trainings++;
+  let marked = true;
   return () => {
+    if (!marked) return;
+    marked = false;
+    trainings--;
     for (const m of modules) if (jsHolds.get(m) === hold) jsHolds.delete(m);
   };
 }
