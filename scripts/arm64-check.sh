@@ -87,7 +87,8 @@ run "$node_arm64" -e "const { torch } = require('$here'); const { native } = req
 say "kernel tests under qemu-aarch64"
 # (Emulation is 10-30x slower than the host: jest's 60 s per test is too short for the two-thread training test.)
 # A test that starts Node again (one process per SIMD target) starts it under qemu too: LENET_TORCH_CHILD_PREFIX.
-(cd "$here" && LENET_TORCH_CHILD_PREFIX="qemu-aarch64-static -L $sysroot" \
+# LENET_TORCH_EMULATED: the data-parallel test trains on fewer examples.
+(cd "$here" && LENET_TORCH_CHILD_PREFIX="qemu-aarch64-static -L $sysroot" LENET_TORCH_EMULATED=1 \
   run "$node_arm64" node_modules/jest/bin/jest.js --runInBand --ci --testTimeout=900000 test/kernels.test.ts "$@")
 # (Emulated floating point is slow: ~10 examples/sec on a 2-core Xeon host, so the run is 2 epochs of 4 batches of 64.)
 say "a short training run under qemu-aarch64: the chapter's LeNet and train_ch6, 2 epochs of 4 batches of 64 Fashion-MNIST images"
