@@ -9,6 +9,8 @@ import { DataLoader, DistributedSampler, Subset, TensorDataset } from './data';
 import * as distributed from './distributed';
 import { gradModeTaken } from './grad_mode';
 import * as jit from './jit';
+import * as nn from './nn';
+import * as optim from './optim';
 import { checkDtype, checkElement, checkShape, Dtype, DTYPE_CONSTANTS, fitsIn, handleOf, shapeArgs, Size, Tensor, typedArrayDtype } from './tensor';
 import * as indexing from './indexing';
 import { namespace } from './ops';
@@ -43,6 +45,9 @@ export { load, save } from './serialization';
 export type { LoadOptions, Saveable } from './serialization';
 export type { Dataset, DataLoaderOptions, DistributedSamplerOptions } from './data';
 export { distributed, jit };
+/** torch.nn and torch.optim: the very namespaces the package exports as `nn` and `optim` (PyTorch's `from torch import
+ * nn`), so that `torch.optim.SGD(net.parameters(), {lr})` and `torch.nn.functional.relu` read as the book writes them. */
+export { nn, optim };
 
 /** torch.utils.data: DataLoader, TensorDataset, Subset and DistributedSampler, batched natively. */
 export const utils = { data: { DataLoader, DistributedSampler, Subset, TensorDataset } };

@@ -1,5 +1,5 @@
 // The operator road (lib/ops, native/ops.cc): every aten operator by its Python name, one mechanism.
-import { F, nn, torch, Tensor, ValuesIndices } from '../lib';
+import { F, nn, optim, torch, Tensor, ValuesIndices } from '../lib';
 import type { NativeTensor } from '../binding';
 import { native } from '../lib/binding';
 import { ReturnTuple } from '../lib/ops';
@@ -21,6 +21,10 @@ describe('torch.X, Tensor.X, F.X from the schemas', () => {
     expect(values(t().neg())).toEqual([-1, 2, -3, 4, -5, 6]);
     expect(values(F.relu(t()))).toEqual([1, 0, 3, 0, 5, 0]);
     expect(nn.functional).toBe(F);
+    // torch.nn.functional.relu and torch.optim.SGD as the book spells them: the same namespaces, not copies.
+    expect(torch.nn).toBe(nn);
+    expect(torch.optim).toBe(optim);
+    expect(values(torch.nn.functional.relu(t()))).toEqual([1, 0, 3, 0, 5, 0]);
     expect(values(torch.special.expit(torch.zeros(2)))).toEqual([0.5, 0.5]);
     expect(torch.linalg.det(torch.eye(3)).item()).toBe(1);
     expect(values(torch.fft.fftfreq(4))).toEqual([0, 0.25, -0.5, -0.25]);
