@@ -88,6 +88,8 @@ const TORCH: Record<string, Call | ClassCases | null> = {
   indexing: null, // INDEXING below
   distributed: null, // DISTRIBUTED below
   jit: null, // JIT below
+  nn: null, // the package's nn (its cases below), the same object
+  optim: null, // the package's optim (its cases below), the same object
   // dtype constants and the version string
   float32: null, float64: null, float16: null, bfloat16: null, int64: null, int32: null, int16: null, int8: null,
   uint8: null, bool: null, float: null, long: null, __version__: null,
