@@ -146,9 +146,9 @@ std::string Describe(const Napi::Value& value) {
   if (value.IsNull()) return "null";
   if (value.IsUndefined()) return "undefined";
   if (value.IsArray()) return "an array of " + std::to_string(value.As<Napi::Array>().Length());
-  if (value.IsObject()) {
-    return TensorWrap::Is(value) ? "a Tensor" : "an object";
-  }
+  // A handle is an External (tensor.h), which IsObject() does not take.
+  if (TensorWrap::Is(value)) return "a Tensor";
+  if (value.IsObject()) return "an object";
   if (value.IsString()) return "'" + value.As<Napi::String>().Utf8Value() + "' (string)";
   return value.ToString().Utf8Value() + " (" +
          (value.IsNumber() ? "number" : value.IsBoolean() ? "boolean" : value.IsBigInt() ? "bigint" : "value") + ")";
