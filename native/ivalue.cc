@@ -134,9 +134,7 @@ c10::IValue Infer(const Napi::Value& value, const std::string& what) {
     for (uint32_t i = 0; i < array.Length(); ++i) items.push_back(Infer(array.Get(i), what + "[" + std::to_string(i) + "]"));
     return c10::ivalue::Tuple::create(std::move(items));
   }
-  if (TensorWrap::Is(value)) {
-    return TensorWrap::From(value, what.c_str());
-  }
+  if (const at::Tensor* tensor = TensorWrap::TryFrom(value)) return *tensor;
   Mismatch(value, what, "a Tensor, number, boolean, string, array or null");
 }
 
@@ -186,8 +184,8 @@ c10::IValue ToIValue(const Napi::Value& value, const c10::TypePtr& type, const s
   Napi::Env env = value.Env();
   switch (type->kind()) {
     case c10::TypeKind::TensorType:
-      if (!TensorWrap::Is(value)) Mismatch(value, what, "a Tensor");
-      return TensorWrap::From(value, what.c_str());
+      if (const at::Tensor* tensor = TensorWrap::TryFrom(value)) return *tensor;
+      Mismatch(value, what, "a Tensor");
     case c10::TypeKind::OptionalType:
       if (value.IsNull() || value.IsUndefined()) return {};
       return ToIValue(value, type->castRaw<c10::OptionalType>()->getElementType(), what);

@@ -169,11 +169,23 @@ bool TensorWrap::Is(const Napi::Value& value) {
          napi_check_object_type_tag(env, value, &kTensorTag, &tagged) == napi_ok && tagged;
 }
 
-TensorHandle* TensorWrap::HandleOf(const Napi::Value& value, const char* what) {
-  if (!Is(value)) throw Napi::TypeError::New(value.Env(), std::string("Expected ") + what + " to be a Tensor");
+namespace {
+// The state behind a value Is() took.
+TensorHandle* Unchecked(const Napi::Value& value) {
   void* data = nullptr;
   NAPI_THROW_IF_FAILED(value.Env(), napi_get_value_external(value.Env(), value, &data), nullptr);
   return static_cast<TensorHandle*>(data);
+}
+}  // namespace
+
+TensorHandle* TensorWrap::HandleOf(const Napi::Value& value, const char* what) {
+  if (!Is(value)) throw Napi::TypeError::New(value.Env(), std::string("Expected ") + what + " to be a Tensor");
+  return Unchecked(value);
+}
+
+const at::Tensor* TensorWrap::TryFrom(const Napi::Value& value) {
+  if (!Is(value)) return nullptr;
+  return &Get(value.Env(), Unchecked(value));
 }
 
 const at::Tensor& TensorWrap::From(const Napi::Value& value, const char* what) {

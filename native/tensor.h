@@ -36,6 +36,9 @@ class TensorWrap {
   static const at::Tensor& From(const Napi::Value& value, const char* what);
   // Whether `value` is a handle: an External carrying the tensor tag (one napi_typeof and one tag check).
   static bool Is(const Napi::Value& value);
+  // From() when `value` is a handle, nullptr when it is not: one tag check where Is() then From() make two (the
+  // operator road converts every tensor argument so).
+  static const at::Tensor* TryFrom(const Napi::Value& value);
   // The state behind a handle, disposed or not; a TypeError naming `what` if `value` is not a handle.
   static TensorHandle* HandleOf(const Napi::Value& value, const char* what);
   // The tensors of a JS array of handles (From() for each).
