@@ -147,6 +147,7 @@ std::string Describe(const Napi::Value& value) {
   // A handle is an External (tensor.h), which IsObject() does not take.
   if (TensorWrap::Is(value)) return "a Tensor";
   if (value.IsObject()) return "an object";
+  if (value.IsExternal()) return "an external";  // another native handle: ToString() would throw on it
   if (value.IsString()) return "'" + value.As<Napi::String>().Utf8Value() + "' (string)";
   return value.ToString().Utf8Value() + " (" +
          (value.IsNumber() ? "number" : value.IsBoolean() ? "boolean" : value.IsBigInt() ? "bigint" : "value") + ")";
