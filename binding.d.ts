@@ -20,38 +20,13 @@ export type NativeTypedArray =
  */
 export type NativeIndex = number | boolean | null | '...' | [number | null, number | null, number] | NativeTensor;
 
-/** A handle over one at::Tensor. Created only by native functions. */
-export declare class NativeTensor {
-  private constructor();
-  shape(): number[];
-  dtype(): NativeDtype;
-  /** 'cpu', 'cuda:0', ... */
-  device(): string;
-  numel(): number;
-  requiresGrad(): boolean;
-  setRequiresGrad(value: boolean): void;
-  /** PyTorch's `t.data = other`: this tensor takes other's storage, dtype and device, keeping its autograd identity. */
-  setData(other: NativeTensor): void;
-  isLeaf(): boolean;
-  /** The name of the autograd node that made this tensor (e.g. 'NllLossBackward0'), or null for a leaf. */
-  gradFn(): string | null;
-  grad(): NativeTensor | null;
-  to(device: string | null, dtype: NativeDtype | null): NativeTensor;
-  item(): number | boolean;
-  /** A row-major copy; bool becomes Uint8Array, float16/bfloat16 Float32Array. */
-  data(): NativeTypedArray;
-  reshape(shape: number[]): NativeTensor;
-  view(shape: number[]): NativeTensor;
-  /** libtorch's t.index({...}) over the indices of NativeIndex. */
-  index(indices: NativeIndex[]): NativeTensor;
-  /** libtorch's t.index_put_({...}, value), in place. */
-  indexPut(indices: NativeIndex[], value: NativeTensor | number): void;
-  backward(gradient: NativeTensor | null): void;
-  /** A number two handles of the same tensor share (its TensorImpl's address), to deduplicate parameters. */
-  identity(): number;
-  /** Frees the tensor now; later calls on this handle throw. */
-  dispose(): void;
-  isDisposed(): boolean;
+/**
+ * The handle of one at::Tensor: an opaque value (a napi External) made only by native functions, read and changed
+ * through the tensor functions of Binding (tensorShape(h), ...). Any other value passed where a handle is expected is
+ * a TypeError; a disposed handle is an Error.
+ */
+export interface NativeTensor {
+  readonly __brand: 'NativeTensor';
 }
 
 export type NativeModuleKind =
@@ -226,10 +201,41 @@ export type NativeInit =
   | 'xavier_uniform_' | 'xavier_normal_' | 'normal_' | 'uniform_' | 'constant_' | 'zeros_' | 'ones_';
 
 export interface Binding {
-  Tensor: typeof NativeTensor;
   Module: typeof NativeModule;
   SGD: typeof NativeSGD;
   Hold: typeof NativeHold;
+
+  /** Whether `value` is a tensor's handle (disposed or not). */
+  isTensorHandle(value: unknown): value is NativeTensor;
+  tensorShape(tensor: NativeTensor): number[];
+  tensorDtype(tensor: NativeTensor): NativeDtype;
+  /** 'cpu', 'cuda:0', ... */
+  tensorDevice(tensor: NativeTensor): string;
+  tensorNumel(tensor: NativeTensor): number;
+  tensorRequiresGrad(tensor: NativeTensor): boolean;
+  tensorSetRequiresGrad(tensor: NativeTensor, value: boolean): void;
+  /** PyTorch's `t.data = other`: the tensor takes other's storage, dtype and device, keeping its autograd identity. */
+  tensorSetData(tensor: NativeTensor, other: NativeTensor): void;
+  tensorIsLeaf(tensor: NativeTensor): boolean;
+  /** The name of the autograd node that made the tensor (e.g. 'NllLossBackward0'), or null for a leaf. */
+  tensorGradFn(tensor: NativeTensor): string | null;
+  tensorGrad(tensor: NativeTensor): NativeTensor | null;
+  tensorTo(tensor: NativeTensor, device: string | null, dtype: NativeDtype | null): NativeTensor;
+  tensorItem(tensor: NativeTensor): number | boolean;
+  /** A row-major copy; bool becomes Uint8Array, float16/bfloat16 Float32Array. */
+  tensorData(tensor: NativeTensor): NativeTypedArray;
+  tensorReshape(tensor: NativeTensor, shape: number[]): NativeTensor;
+  tensorView(tensor: NativeTensor, shape: number[]): NativeTensor;
+  /** libtorch's t.index({...}) over the indices of NativeIndex. */
+  tensorIndex(tensor: NativeTensor, indices: NativeIndex[]): NativeTensor;
+  /** libtorch's t.index_put_({...}, value), in place. */
+  tensorIndexPut(tensor: NativeTensor, indices: NativeIndex[], value: NativeTensor | number): void;
+  tensorBackward(tensor: NativeTensor, gradient: NativeTensor | null): void;
+  /** A number two handles of the same tensor share (its TensorImpl's address), to deduplicate parameters. */
+  tensorIdentity(tensor: NativeTensor): number;
+  /** Frees the tensor now; later calls with this handle throw. Safe to call twice. */
+  tensorDispose(tensor: NativeTensor): void;
+  tensorIsDisposed(tensor: NativeTensor): boolean;
 
   /** A copy of the data, of the given shape (its element count must match: an Error otherwise). */
   fromData(data: NativeTypedArray, shape: number[], dtype: NativeDtype | null, device: string | null): NativeTensor;

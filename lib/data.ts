@@ -85,7 +85,7 @@ export class Subset implements Dataset {
     const idx = this.indices;
     const start = idx.length ? idx[0] : 0;
     const run = idx.every((k, i) => k === start + i);
-    const index = run ? null : new Tensor(native.fromData(Int32Array.from(idx), [idx.length], 'int64', source.x.device()));
+    const index = run ? null : new Tensor(native.fromData(Int32Array.from(idx), [idx.length], 'int64', native.tensorDevice(source.x)));
     const pick = (t: NativeTensor): NativeTensor => {
       const tensor = new Tensor(t);
       return (index ? tensor.index_select(0, index.to(tensor.device)) : tensor.narrow(0, start, idx.length))._h;
@@ -299,8 +299,8 @@ export class DataLoader implements Iterable<[Tensor, Tensor]> {
    * shuffling, else null (stored order)
    */
   _order(source: NativeBatchSource): NativeTensor | null {
-    if (this.sampler) return this.sampler._order(source.x.device());
-    return this.shuffle ? native.randperm(this.dataset.length, source.x.device()) : null;
+    if (this.sampler) return this.sampler._order(native.tensorDevice(source.x));
+    return this.shuffle ? native.randperm(this.dataset.length, native.tensorDevice(source.x)) : null;
   }
 
   *[Symbol.iterator](): Iterator<[Tensor, Tensor]> {

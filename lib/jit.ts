@@ -48,7 +48,7 @@ function toNative(value: unknown, where: string): unknown {
 
 // And back: tensor handles as Tensors (native Maps and objects are of the main realm: no instanceof).
 function fromNative(value: unknown): unknown {
-  if (value instanceof native.Tensor) return new Tensor(value as NativeTensor);
+  if (native.isTensorHandle(value)) return new Tensor(value);
   if (Array.isArray(value)) return value.map(fromNative);
   if (types.isMap(value)) return new Map([...(value as Map<unknown, unknown>)].map(([k, v]) => [k, fromNative(v)]));
   if (isOptions(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fromNative(v)]));

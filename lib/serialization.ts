@@ -330,7 +330,7 @@ function loadHooks(target: string | null, sizes: Map<string, number>, records: M
     if (size !== nbytes) throw new Error(`record ${name} holds ${size} bytes, not the ${nbytes} of ${numel} ${type.dtype} elements`);
     const where = device(location);
     wanted.set(name, nbytes);
-    const storage = new Storage(type.dtype, records === null ? null : records.get(name)!.to(where, null), numel, key);
+    const storage = new Storage(type.dtype, records === null ? null : native.tensorTo(records.get(name)!, where, null), numel, key);
     storages.set(key, storage);
     return storage;
   };

@@ -3,6 +3,7 @@
  * size, so garbage collection frees them even in loops that never call dispose().
  */
 import type { NativeIndex, NativeTensor, NativeTypedArray } from '../binding';
+import { native } from './binding';
 import type { TensorOps } from './ops/generated';
 import { Device, DeviceLike, parseDevice } from './device';
 import { formatTensor, inspectCustom } from './format';
@@ -262,51 +263,51 @@ export class Tensor {
 
   /** The shape, e.g. `[256, 1, 28, 28]`. */
   get shape(): Size {
-    return Size.fromArray(this._h.shape());
+    return Size.fromArray(native.tensorShape(this._h));
   }
 
   /** 'float32', 'int64', ... */
   get dtype(): Dtype {
     // One of DTYPES: the native side names only those (a test checks the lists agree).
-    return this._h.dtype() as Dtype;
+    return native.tensorDtype(this._h) as Dtype;
   }
 
   get device(): Device {
-    return parseDevice('device', this._h.device());
+    return parseDevice('device', native.tensorDevice(this._h));
   }
 
   get requires_grad(): boolean {
-    return this._h.requiresGrad();
+    return native.tensorRequiresGrad(this._h);
   }
 
   /** @throws Error (libtorch) when turned off on a tensor that is not a leaf. */
   set requires_grad(value: boolean) {
-    this._h.setRequiresGrad(checkBool('requires_grad', value));
+    native.tensorSetRequiresGrad(this._h, checkBool('requires_grad', value));
   }
 
   get is_leaf(): boolean {
-    return this._h.isLeaf();
+    return native.tensorIsLeaf(this._h);
   }
 
   /** The gradient accumulated by backward(), or null. */
   get grad(): Tensor | null {
-    return wrapOrNull(this._h.grad());
+    return wrapOrNull(native.tensorGrad(this._h));
   }
 
   /** The name of the autograd node that made this tensor, e.g. 'NllLossBackward0'; null for leaves. */
   get grad_fn(): string | null {
-    return this._h.gradFn();
+    return native.tensorGradFn(this._h);
   }
 
   /** The number of dimensions. */
   dim(): number {
     checkArgCount('Tensor.dim', arguments.length, 0);
-    return this._h.shape().length;
+    return native.tensorShape(this._h).length;
   }
 
   numel(): number {
     checkArgCount('Tensor.numel', arguments.length, 0);
-    return this._h.numel();
+    return native.tensorNumel(this._h);
   }
 
   /** `size()` is the shape; `size(d)` one dimension of it (negative d counts from the end). */
@@ -314,7 +315,7 @@ export class Tensor {
   size(dim: number): number;
   size(dim?: number): Size | number {
     checkArgCount('Tensor.size', arguments.length, 1);
-    const shape = this._h.shape();
+    const shape = native.tensorShape(this._h);
     if (dim === undefined) return Size.fromArray(shape);
     const d = checkInt('dim', dim);
     if (d < -shape.length || d >= shape.length) {
@@ -331,19 +332,19 @@ export class Tensor {
   to(target: DeviceLike | Dtype | ToOptions, dtype?: Dtype): Tensor {
     checkArgCount('Tensor.to', arguments.length, 2);
     const to = parseTo(target, dtype);
-    return new Tensor(this._h.to(to.device, to.dtype));
+    return new Tensor(native.tensorTo(this._h, to.device, to.dtype));
   }
 
   /** `to('float32')`. */
   float(): Tensor {
     checkArgCount('Tensor.float', arguments.length, 0);
-    return new Tensor(this._h.to(null, 'float32'));
+    return new Tensor(native.tensorTo(this._h, null, 'float32'));
   }
 
   /** `to('int64')`. */
   long(): Tensor {
     checkArgCount('Tensor.long', arguments.length, 0);
-    return new Tensor(this._h.to(null, 'int64'));
+    return new Tensor(native.tensorTo(this._h, null, 'int64'));
   }
 
   /**
@@ -358,16 +359,16 @@ export class Tensor {
   type(dtype?: Dtype | string): string | Tensor {
     checkArgCount('Tensor.type', arguments.length, 1);
     if (dtype === undefined) {
-      return `torch.${this._h.device() === 'cpu' ? '' : 'cuda.'}${DTYPE_TABLE[this.dtype].type}`;
+      return `torch.${native.tensorDevice(this._h) === 'cpu' ? '' : 'cuda.'}${DTYPE_TABLE[this.dtype].type}`;
     }
-    if ((DTYPES as readonly string[]).includes(dtype)) return new Tensor(this._h.to(null, dtype));
+    if ((DTYPES as readonly string[]).includes(dtype)) return new Tensor(native.tensorTo(this._h, null, dtype));
     const name = typeof dtype === 'string' ? /^torch\.(cuda\.)?(\w+)$/.exec(dtype) : null;
     const target = name && DTYPES.find((d) => DTYPE_TABLE[d].type === name[2]);
     if (!target) {
       const expected = `a dtype (${DTYPES.map((d) => `'${d}'`).join(', ')}) or a type name ('torch.FloatTensor', ...)`;
       throw (typeof dtype === 'string' ? invalidValue : invalidType)('dtype', expected, dtype);
     }
-    return new Tensor(this._h.to(name![1] ? 'cuda' : 'cpu', target));
+    return new Tensor(native.tensorTo(this._h, name![1] ? 'cuda' : 'cpu', target));
   }
 
   /**
@@ -376,15 +377,15 @@ export class Tensor {
    */
   item(): number | boolean {
     checkArgCount('Tensor.item', arguments.length, 0);
-    return this._h.item();
+    return native.tensorItem(this._h);
   }
 
   /** The values as nested arrays of numbers (booleans for dtype bool); a number for a 0-d tensor. */
   tolist(): unknown {
     checkArgCount('Tensor.tolist', arguments.length, 0);
-    const data = this._h.data();
+    const data = native.tensorData(this._h);
     const bool = this.dtype === 'bool';
-    const shape = this._h.shape();
+    const shape = native.tensorShape(this._h);
     const at = (i: number): number | boolean => {
       const v = data[i];
       return bool ? v !== 0 : Number(v);
@@ -405,12 +406,12 @@ export class Tensor {
    */
   data(): NativeTypedArray {
     checkArgCount('Tensor.data', arguments.length, 0);
-    return this._h.data();
+    return native.tensorData(this._h);
   }
 
   /** `reshape(-1, 1, 28, 28)` or `reshape([-1, 1, 28, 28])`; copies only when it must. */
   reshape(...shape: number[] | [number[]]): Tensor {
-    return new Tensor(this._h.reshape(shapeArgs('Tensor.reshape', 'shape', shape, { allowInfer: true })));
+    return new Tensor(native.tensorReshape(this._h, shapeArgs('Tensor.reshape', 'shape', shape, { allowInfer: true })));
   }
 
   /**
@@ -418,7 +419,7 @@ export class Tensor {
    * @throws Error (libtorch) when the sizes do not match or the memory layout does not allow a view.
    */
   view(...shape: number[] | [number[]]): Tensor {
-    return new Tensor(this._h.view(shapeArgs('Tensor.view', 'shape', shape, { allowInfer: true })));
+    return new Tensor(native.tensorView(this._h, shapeArgs('Tensor.view', 'shape', shape, { allowInfer: true })));
   }
 
   /**
@@ -438,7 +439,7 @@ export class Tensor {
    */
   index(indices: TensorIndex | TensorIndex[]): Tensor {
     checkArgCount('Tensor.index', arguments.length, 1);
-    return new Tensor(this._h.index(indicesArg('indices', indices)));
+    return new Tensor(native.tensorIndex(this._h, indicesArg('indices', indices)));
   }
 
   /**
@@ -450,7 +451,7 @@ export class Tensor {
    */
   index_put_(indices: TensorIndex | TensorIndex[], values: TensorOther): this {
     checkArgCount('Tensor.index_put_', arguments.length, 2);
-    this._h.indexPut(indicesArg('indices', indices), otherHandle('values', values, this.dtype));
+    native.tensorIndexPut(this._h, indicesArg('indices', indices), otherHandle('values', values, this.dtype));
     return this;
   }
 
@@ -460,7 +461,7 @@ export class Tensor {
    */
   requires_grad_(requires_grad = true): this {
     checkArgCount('Tensor.requires_grad_', arguments.length, 1);
-    this._h.setRequiresGrad(checkBool('requires_grad', requires_grad));
+    native.tensorSetRequiresGrad(this._h, checkBool('requires_grad', requires_grad));
     return this;
   }
 
@@ -471,31 +472,31 @@ export class Tensor {
   backward(gradient?: Tensor): void {
     checkArgCount('Tensor.backward', arguments.length, 1);
     if (gradient !== undefined && !(gradient instanceof Tensor)) throw invalidType('gradient', 'a Tensor', gradient);
-    this._h.backward(gradient ? gradient._h : null);
+    native.tensorBackward(this._h, gradient ? gradient._h : null);
     for (const fn of afterBackward) fn();
   }
 
   /** Frees the native memory now rather than at garbage collection. Any later use throws. Safe to call twice. */
   dispose(): void {
     checkArgCount('Tensor.dispose', arguments.length, 0);
-    this._h.dispose();
+    native.tensorDispose(this._h);
   }
 
   /** Whether dispose() was called. */
   get is_disposed(): boolean {
-    return this._h.isDisposed();
+    return native.tensorIsDisposed(this._h);
   }
 
   /** As PyTorch prints it: `tensor([[0.1000, 0.2000]], dtype=torch.float64)`. */
   toString(): string {
-    if (this._h.isDisposed()) return 'tensor(<disposed>)';
+    if (native.tensorIsDisposed(this._h)) return 'tensor(<disposed>)';
     return formatTensor({
-      shape: this._h.shape(),
+      shape: native.tensorShape(this._h),
       dtype: this.dtype,
-      data: this._h.data(),
-      device: this._h.device(),
-      requiresGrad: this._h.requiresGrad(),
-      gradFn: this._h.gradFn(),
+      data: native.tensorData(this._h),
+      device: native.tensorDevice(this._h),
+      requiresGrad: native.tensorRequiresGrad(this._h),
+      gradFn: native.tensorGradFn(this._h),
     });
   }
 

@@ -72,10 +72,6 @@ Napi::Object Export(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   env.SetInstanceData(data);
 
-  auto tensor = TensorWrap::Init(env);
-  data->tensor = Napi::Persistent(tensor);
-  data->tensor_prototype = Napi::Persistent(tensor.Get("prototype").As<Napi::Object>());
-  exports.Set("Tensor", tensor);
   auto module = ModuleWrap::Init(env);
   data->module = Napi::Persistent(module);
   exports.Set("Module", module);

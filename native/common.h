@@ -13,11 +13,9 @@
 
 namespace lt {
 
-// Constructors of the native classes, one set per Node environment (worker threads each get their own).
+// Constructors of the native classes, one set per Node environment (worker threads each get their own). Tensors
+// have none: their handles are Externals (tensor.h).
 struct AddonData {
-  Napi::FunctionReference tensor;
-  // Tensor.prototype: a handle is an object with it as its prototype (TensorWrap::Is), one check per argument.
-  Napi::ObjectReference tensor_prototype;
   Napi::FunctionReference module;
   Napi::FunctionReference sgd;
   Napi::FunctionReference trainer;

@@ -55,7 +55,7 @@ Napi::Value Batch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const auto source = ParseSource(info[0]);
   at::Tensor order;
-  if (info[1].IsObject()) order = TensorWrap::From(info[1], "order");
+  if (!info[1].IsNull() && !info[1].IsUndefined()) order = TensorWrap::From(info[1], "order");
   const auto start = info[2].As<Napi::Number>().Int64Value();
   const auto end = info[3].As<Napi::Number>().Int64Value();
   auto [x, y] = MakeBatch(source, order, start, end);

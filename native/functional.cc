@@ -10,7 +10,8 @@ namespace lt {
 
 CrossEntropySpec ParseCrossEntropy(const Napi::Object& o) {
   CrossEntropySpec spec;
-  if (o.Get("weight").IsObject()) spec.weight = TensorWrap::From(o.Get("weight"), "weight");
+  const Napi::Value weight = o.Get("weight");
+  if (!weight.IsNull() && !weight.IsUndefined()) spec.weight = TensorWrap::From(weight, "weight");
   spec.ignore_index = o.Get("ignore_index").As<Napi::Number>().Int64Value();
   spec.label_smoothing = o.Get("label_smoothing").As<Napi::Number>().DoubleValue();
   const std::string reduction = o.Get("reduction").As<Napi::String>();

@@ -134,9 +134,7 @@ c10::IValue Infer(const Napi::Value& value, const std::string& what) {
     for (uint32_t i = 0; i < array.Length(); ++i) items.push_back(Infer(array.Get(i), what + "[" + std::to_string(i) + "]"));
     return c10::ivalue::Tuple::create(std::move(items));
   }
-  if (TensorWrap::Is(value)) {
-    return TensorWrap::From(value, what.c_str());
-  }
+  if (const at::Tensor* tensor = TensorWrap::TryFrom(value)) return *tensor;
   Mismatch(value, what, "a Tensor, number, boolean, string, array or null");
 }
 
@@ -146,9 +144,10 @@ std::string Describe(const Napi::Value& value) {
   if (value.IsNull()) return "null";
   if (value.IsUndefined()) return "undefined";
   if (value.IsArray()) return "an array of " + std::to_string(value.As<Napi::Array>().Length());
-  if (value.IsObject()) {
-    return TensorWrap::Is(value) ? "a Tensor" : "an object";
-  }
+  // A handle is an External (tensor.h), which IsObject() does not take.
+  if (TensorWrap::Is(value)) return "a Tensor";
+  if (value.IsObject()) return "an object";
+  if (value.IsExternal()) return "an external";  // another native handle: ToString() would throw on it
   if (value.IsString()) return "'" + value.As<Napi::String>().Utf8Value() + "' (string)";
   return value.ToString().Utf8Value() + " (" +
          (value.IsNumber() ? "number" : value.IsBoolean() ? "boolean" : value.IsBigInt() ? "bigint" : "value") + ")";
@@ -186,8 +185,8 @@ c10::IValue ToIValue(const Napi::Value& value, const c10::TypePtr& type, const s
   Napi::Env env = value.Env();
   switch (type->kind()) {
     case c10::TypeKind::TensorType:
-      if (!TensorWrap::Is(value)) Mismatch(value, what, "a Tensor");
-      return TensorWrap::From(value, what.c_str());
+      if (const at::Tensor* tensor = TensorWrap::TryFrom(value)) return *tensor;
+      Mismatch(value, what, "a Tensor");
     case c10::TypeKind::OptionalType:
       if (value.IsNull() || value.IsUndefined()) return {};
       return ToIValue(value, type->castRaw<c10::OptionalType>()->getElementType(), what);

@@ -94,71 +94,102 @@ std::vector<at::indexing::TensorIndex> ToIndices(const Napi::Value& value) {
 
 }  // namespace
 
-Napi::Function TensorWrap::Init(Napi::Env env) {
-  return DefineClass(env, "Tensor",
-                     {
-                         Method<&TensorWrap::Shape>("shape"),
-                         Method<&TensorWrap::Dtype>("dtype"),
-                         Method<&TensorWrap::Device>("device"),
-                         Method<&TensorWrap::Numel>("numel"),
-                         Method<&TensorWrap::RequiresGrad>("requiresGrad"),
-                         Method<&TensorWrap::SetRequiresGrad>("setRequiresGrad"),
-                         Method<&TensorWrap::SetData>("setData"),
-                         Method<&TensorWrap::IsLeaf>("isLeaf"),
-                         Method<&TensorWrap::GradFn>("gradFn"),
-                         Method<&TensorWrap::Grad>("grad"),
-                         Method<&TensorWrap::To>("to"),
-                         Method<&TensorWrap::Item>("item"),
-                         Method<&TensorWrap::Data>("data"),
-                         Method<&TensorWrap::Reshape>("reshape"),
-                         Method<&TensorWrap::View>("view"),
-                         Method<&TensorWrap::Index>("index"),
-                         Method<&TensorWrap::IndexPut>("indexPut"),
-                         Method<&TensorWrap::Backward>("backward"),
-                         Method<&TensorWrap::Identity>("identity"),
-                         Method<&TensorWrap::Dispose>("dispose"),
-                         Method<&TensorWrap::IsDisposed>("isDisposed"),
-                     });
+namespace {
+
+// The tag of a tensor's External: no other External of this addon (an archive, a process group's construction
+// argument) nor of another addon passes Is().
+constexpr napi_type_tag kTensorTag = {0x6c656e6574746f72ULL, 0x63682d74656e736fULL};
+
+// Frees the tensor now rather than at the next garbage collection; safe to call twice. Calls no JS and throws
+// nothing: it runs in the finalizer, inside garbage collection.
+void Release(TensorHandle* h) {
+  h->tensor = at::Tensor();
+  if (h->external_bytes > 0) {
+    int64_t adjusted = 0;
+    napi_adjust_external_memory(h->env, -h->external_bytes, &adjusted);
+    h->external_bytes = 0;
+  }
 }
+
+// The External's finalizer (run inside garbage collection: see CMakeLists.txt).
+void Finalize(node_api_basic_env, void* data, void*) {
+  auto* h = static_cast<TensorHandle*>(data);
+  Release(h);
+  delete h;
+}
+
+// The tensor, for its metadata only; an Error once disposed.
+const at::Tensor& Meta(Napi::Env env, const TensorHandle* h) {
+  if (h->disposed) throw Napi::Error::New(env, "Tensor was disposed: it can no longer be used");
+  return h->tensor;
+}
+
+// The tensor, for reading or writing its values: also refused while a training holds it.
+const at::Tensor& Get(Napi::Env env, const TensorHandle* h) {
+  // Values, gradients and flags of a net that trains on another thread are off limits (see hold.h).
+  CheckNotHeld(env, Meta(env, h));
+  return h->tensor;
+}
+
+// The handle that a tensor function takes first.
+TensorHandle* Self(const Napi::CallbackInfo& info) { return TensorWrap::HandleOf(info[0], "tensor"); }
+
+}  // namespace
 
 Napi::Value TensorWrap::New(Napi::Env env, at::Tensor tensor, bool owned) {
   return New(env, std::move(tensor), owned ? int64_t{-1} : int64_t{0});
 }
 
-namespace {
-// The tensor New() is wrapping, and the bytes it reports, for the constructor it calls (on this thread, within that
-// call): passed this way rather than as arguments, which cost an External and a Number per result.
-struct Pending {
-  at::Tensor* tensor = nullptr;
-  int64_t bytes = 0;
-};
-thread_local Pending g_pending;
-}  // namespace
-
 Napi::Value TensorWrap::New(Napi::Env env, at::Tensor tensor, int64_t bytes) {
   if (!tensor.defined()) return env.Null();
   // -1: the tensor's own storage.
   const int64_t reported = bytes < 0 ? StorageNbytes(tensor) : std::max(bytes, int64_t{0});
-  g_pending = {&tensor, reported};
-  napi_value object = nullptr;
-  const napi_status status = napi_new_instance(env, lt::Data(env).tensor.Value(), 0, nullptr, &object);
-  g_pending = {};
+  auto* h = new TensorHandle{std::move(tensor), false, 0, env};
+  napi_value external = nullptr;
+  napi_status status = napi_create_external(env, h, &Finalize, nullptr, &external);
+  if (status != napi_ok) {
+    delete h;
+    NAPI_THROW_IF_FAILED(env, status, Napi::Value());
+  }
+  // From here the finalizer owns h: it gives back exactly the bytes reported below.
+  status = napi_type_tag_object(env, external, &kTensorTag);
   NAPI_THROW_IF_FAILED(env, status, Napi::Value());
-  return Napi::Value(env, object);
+  if (reported > 0) {
+    h->external_bytes = reported;
+    Napi::MemoryManagement::AdjustExternalMemory(env, reported);
+  }
+  return Napi::Value(env, external);
 }
 
 bool TensorWrap::Is(const Napi::Value& value) {
-  if (!value.IsObject()) return false;
-  napi_value prototype = nullptr;
-  bool same = false;
-  Napi::Env env = value.Env();
-  return napi_get_prototype(env, value, &prototype) == napi_ok &&
-         napi_strict_equals(env, prototype, lt::Data(env).tensor_prototype.Value(), &same) == napi_ok && same;
+  napi_env env = value.Env();
+  napi_valuetype type;
+  bool tagged = false;
+  return napi_typeof(env, value, &type) == napi_ok && type == napi_external &&
+         napi_check_object_type_tag(env, value, &kTensorTag, &tagged) == napi_ok && tagged;
+}
+
+namespace {
+// The state behind a value Is() took.
+TensorHandle* Unchecked(const Napi::Value& value) {
+  void* data = nullptr;
+  NAPI_THROW_IF_FAILED(value.Env(), napi_get_value_external(value.Env(), value, &data), nullptr);
+  return static_cast<TensorHandle*>(data);
+}
+}  // namespace
+
+TensorHandle* TensorWrap::HandleOf(const Napi::Value& value, const char* what) {
+  if (!Is(value)) throw Napi::TypeError::New(value.Env(), std::string("Expected ") + what + " to be a Tensor");
+  return Unchecked(value);
+}
+
+const at::Tensor* TensorWrap::TryFrom(const Napi::Value& value) {
+  if (!Is(value)) return nullptr;
+  return &Get(value.Env(), Unchecked(value));
 }
 
 const at::Tensor& TensorWrap::From(const Napi::Value& value, const char* what) {
-  if (!Is(value)) throw Napi::TypeError::New(value.Env(), std::string("Expected ") + what + " to be a Tensor");
-  return Unwrap(value.As<Napi::Object>())->Get(value.Env());
+  return Get(value.Env(), HandleOf(value, what));
 }
 
 std::vector<at::Tensor> TensorWrap::List(const Napi::Value& value, const char* what) {
@@ -170,112 +201,80 @@ std::vector<at::Tensor> TensorWrap::List(const Napi::Value& value, const char* w
   return tensors;
 }
 
-TensorWrap::TensorWrap(const Napi::CallbackInfo& info) : Wrap<TensorWrap>(info) {
-  Construct(info, [&] {
-    Napi::Env env = info.Env();
-    if (g_pending.tensor == nullptr) {
-      throw Napi::TypeError::New(env, "Tensor cannot be constructed directly: use torch.tensor() or torch.zeros()");
-    }
-    tensor_ = std::move(*g_pending.tensor);
-    env_ = env;
-    external_bytes_ = g_pending.bytes;
-    g_pending = {};
-    if (external_bytes_ > 0) Napi::MemoryManagement::AdjustExternalMemory(env, external_bytes_);
-  });
+// ---- the handle's operations: module functions taking the handle first ------------------------------------
+
+namespace {
+
+// tensorShape(h)
+Napi::Value TensorShape(const Napi::CallbackInfo& info) { return FromShape(info.Env(), Meta(info.Env(), Self(info)).sizes()); }
+
+Napi::Value TensorDtype(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), DtypeName(Meta(info.Env(), Self(info)).scalar_type()));
 }
 
-TensorWrap::~TensorWrap() { Release(); }
-
-// Frees the tensor now rather than at the next garbage collection; safe to call twice.
-void TensorWrap::Release() {
-  tensor_ = at::Tensor();
-  if (external_bytes_ > 0) {
-    int64_t adjusted = 0;
-    napi_adjust_external_memory(env_, -external_bytes_, &adjusted);
-    external_bytes_ = 0;
-  }
+Napi::Value TensorDevice(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), DeviceName(Meta(info.Env(), Self(info)).device()));
 }
 
-const at::Tensor& TensorWrap::Meta(const Napi::Env& env) const {
-  if (disposed_) throw Napi::Error::New(env, "Tensor was disposed: it can no longer be used");
-  return tensor_;
+Napi::Value TensorNumel(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(Meta(info.Env(), Self(info)).numel()));
 }
 
-const at::Tensor& TensorWrap::Get(const Napi::Env& env) const {
-  // Values, gradients and flags of a net that trains on another thread are off limits (see hold.h).
-  CheckNotHeld(env, Meta(env));
-  return tensor_;
+Napi::Value TensorRequiresGrad(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), Meta(info.Env(), Self(info)).requires_grad());
 }
 
-Napi::Value TensorWrap::Shape(const Napi::CallbackInfo& info) {
-  return FromShape(info.Env(), Meta(info.Env()).sizes());
-}
-
-Napi::Value TensorWrap::Dtype(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), DtypeName(Meta(info.Env()).scalar_type()));
-}
-
-Napi::Value TensorWrap::Device(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), DeviceName(Meta(info.Env()).device()));
-}
-
-Napi::Value TensorWrap::Numel(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(Meta(info.Env()).numel()));
-}
-
-Napi::Value TensorWrap::RequiresGrad(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), Meta(info.Env()).requires_grad());
-}
-
-Napi::Value TensorWrap::SetRequiresGrad(const Napi::CallbackInfo& info) {
+// tensorSetRequiresGrad(h, value)
+Napi::Value TensorSetRequiresGrad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   // requires_grad_(), not set_requires_grad(): it refuses to turn a non-leaf's off, as PyTorch does.
-  Get(env).requires_grad_(info[0].As<Napi::Boolean>());
+  Get(env, Self(info)).requires_grad_(info[1].As<Napi::Boolean>());
   return env.Undefined();
 }
 
-// PyTorch's `param.data = other`: the tensor object (and so every holder of it, an optimizer) now holds other's
-// storage, dtype and device; autograd's leaf and requires_grad stay. Module.to() moves a JS module's parameters so.
-Napi::Value TensorWrap::SetData(const Napi::CallbackInfo& info) {
+// tensorSetData(h, other): PyTorch's `param.data = other`: the tensor object (and so every holder of it, an
+// optimizer) now holds other's storage, dtype and device; autograd's leaf and requires_grad stay. Module.to() moves
+// a JS module's parameters so.
+Napi::Value TensorSetData(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Get(env).set_data(From(info[0], "other"));
+  Get(env, Self(info)).set_data(TensorWrap::From(info[1], "other"));
   return env.Undefined();
 }
 
-Napi::Value TensorWrap::IsLeaf(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), Meta(info.Env()).is_leaf());
+Napi::Value TensorIsLeaf(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), Meta(info.Env(), Self(info)).is_leaf());
 }
 
-Napi::Value TensorWrap::GradFn(const Napi::CallbackInfo& info) {
+Napi::Value TensorGradFn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const auto& node = Get(env).grad_fn();
+  const auto& node = Get(env, Self(info)).grad_fn();
   if (!node) return env.Null();
   return Napi::String::New(env, node->name());
 }
 
-Napi::Value TensorWrap::Grad(const Napi::CallbackInfo& info) {
+Napi::Value TensorGrad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return New(env, Get(env).grad(), /*owned=*/false);
+  return TensorWrap::New(env, Get(env, Self(info)).grad(), /*owned=*/false);
 }
 
-// to(device | null, dtype | null)
-Napi::Value TensorWrap::To(const Napi::CallbackInfo& info) {
+// tensorTo(h, device | null, dtype | null)
+Napi::Value TensorTo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const auto& t = Get(env);
-  auto device = info[0].IsString() ? ParseDevice(info[0].As<Napi::String>()) : t.device();
-  auto dtype = info[1].IsString() ? ParseDtype(info[1].As<Napi::String>()) : t.scalar_type();
-  return New(env, t.to(device, dtype));
+  const auto& t = Get(env, Self(info));
+  auto device = info[1].IsString() ? ParseDevice(info[1].As<Napi::String>()) : t.device();
+  auto dtype = info[2].IsString() ? ParseDtype(info[2].As<Napi::String>()) : t.scalar_type();
+  return TensorWrap::New(env, t.to(device, dtype));
 }
 
-Napi::Value TensorWrap::Item(const Napi::CallbackInfo& info) {
+Napi::Value TensorItem(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return Scalar(env, Get(env).item());
+  return Scalar(env, Get(env, Self(info)).item());
 }
 
-// A copy of the values, row-major, in the typed array that matches the dtype.
-Napi::Value TensorWrap::Data(const Napi::CallbackInfo& info) {
+// tensorData(h): a copy of the values, row-major, in the typed array that matches the dtype.
+Napi::Value TensorData(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  at::Tensor t = Get(env).detach().to(torch::kCPU);
+  at::Tensor t = Get(env, Self(info)).detach().to(torch::kCPU);
   // A gradient may be an efficient zero tensor (sgn's, for one): it has no memory to copy from.
   if (t._is_zerotensor()) t = at::zeros(t.sizes(), at::TensorOptions().dtype(t.scalar_type()));
   const auto [kind, carried] = TypedArrayOf(t.scalar_type());
@@ -289,62 +288,72 @@ Napi::Value TensorWrap::Data(const Napi::CallbackInfo& info) {
   return Napi::Value(env, array);
 }
 
-Napi::Value TensorWrap::Reshape(const Napi::CallbackInfo& info) {
+// tensorReshape(h, shape)
+Napi::Value TensorReshape(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return New(env, Get(env).reshape(ToShape(info[0])));
+  return TensorWrap::New(env, Get(env, Self(info)).reshape(ToShape(info[1])));
 }
 
-Napi::Value TensorWrap::View(const Napi::CallbackInfo& info) {
+// tensorView(h, shape)
+Napi::Value TensorView(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return New(env, Get(env).view(ToShape(info[0])));
+  return TensorWrap::New(env, Get(env, Self(info)).view(ToShape(info[1])));
 }
 
-// index(indices), as the C++ frontend's t.index({...}).
-Napi::Value TensorWrap::Index(const Napi::CallbackInfo& info) {
+// tensorIndex(h, indices), as the C++ frontend's t.index({...}).
+Napi::Value TensorIndex(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const auto& t = Get(env);
-  return New(env, t.index(ToIndices(info[0])));
+  const auto& t = Get(env, Self(info));
+  return TensorWrap::New(env, t.index(ToIndices(info[1])));
 }
 
-// indexPut(indices, value): t.index_put_({...}, value) in place; value is a number or a Tensor.
-Napi::Value TensorWrap::IndexPut(const Napi::CallbackInfo& info) {
+// tensorIndexPut(h, indices, value): t.index_put_({...}, value) in place; value is a number or a Tensor.
+Napi::Value TensorIndexPut(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  at::Tensor t = Get(env);  // a handle of the same tensor: index_put_ is not const in libtorch 1.13
-  const auto indices = ToIndices(info[0]);
-  if (info[1].IsNumber()) {
-    t.index_put_(indices, Operand(info[1], t));
+  at::Tensor t = Get(env, Self(info));  // a handle of the same tensor: index_put_ is not const in libtorch 1.13
+  const auto indices = ToIndices(info[1]);
+  if (info[2].IsNumber()) {
+    t.index_put_(indices, Operand(info[2], t));
   } else {
-    t.index_put_(indices, From(info[1], "values"));
+    t.index_put_(indices, TensorWrap::From(info[2], "values"));
   }
   return env.Undefined();
 }
 
-// backward(gradient | null)
-Napi::Value TensorWrap::Backward(const Napi::CallbackInfo& info) {
+// tensorBackward(h, gradient | null)
+Napi::Value TensorBackward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const auto& t = Get(env);
+  const auto& t = Get(env, Self(info));
   at::Tensor gradient;
-  if (info.Length() > 0 && info[0].IsObject()) gradient = From(info[0], "gradient");
+  if (info.Length() > 1 && !info[1].IsNull() && !info[1].IsUndefined()) gradient = TensorWrap::From(info[1], "gradient");
   t.backward(gradient);
   return env.Undefined();
 }
 
-// A number that two handles of the same tensor share (its TensorImpl's address): how lib/ deduplicates parameters.
-Napi::Value TensorWrap::Identity(const Napi::CallbackInfo& info) {
-  const auto* impl = Meta(info.Env()).unsafeGetTensorImpl();
+// tensorIdentity(h): a number that two handles of the same tensor share (its TensorImpl's address): how lib/
+// deduplicates parameters.
+Napi::Value TensorIdentity(const Napi::CallbackInfo& info) {
+  const auto* impl = Meta(info.Env(), Self(info)).unsafeGetTensorImpl();
   return Napi::Number::New(info.Env(), static_cast<double>(reinterpret_cast<uintptr_t>(impl)));
 }
 
-Napi::Value TensorWrap::Dispose(const Napi::CallbackInfo& info) {
-  if (!disposed_) CheckNotHeld(info.Env(), tensor_);
-  disposed_ = true;
-  Release();
+// tensorDispose(h): frees the tensor now; later calls on this handle throw. Safe to call twice.
+Napi::Value TensorDispose(const Napi::CallbackInfo& info) {
+  auto* h = Self(info);
+  if (!h->disposed) CheckNotHeld(info.Env(), h->tensor);
+  h->disposed = true;
+  Release(h);
   return info.Env().Undefined();
 }
 
-Napi::Value TensorWrap::IsDisposed(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), disposed_);
+Napi::Value TensorIsDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), Self(info)->disposed); }
+
+// isTensorHandle(value): whether value is a tensor's handle (disposed or not).
+Napi::Value IsTensorHandle(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), TensorWrap::Is(info[0]));
 }
+
+}  // namespace
 
 // ---- module-level functions --------------------------------------------------------------------------------
 
@@ -496,6 +505,28 @@ Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitTensorFunctions(Napi::Env env, Napi::Object exports) {
+  exports.Set("tensorShape", Function<&TensorShape>(env, "tensorShape"));
+  exports.Set("tensorDtype", Function<&TensorDtype>(env, "tensorDtype"));
+  exports.Set("tensorDevice", Function<&TensorDevice>(env, "tensorDevice"));
+  exports.Set("tensorNumel", Function<&TensorNumel>(env, "tensorNumel"));
+  exports.Set("tensorRequiresGrad", Function<&TensorRequiresGrad>(env, "tensorRequiresGrad"));
+  exports.Set("tensorSetRequiresGrad", Function<&TensorSetRequiresGrad>(env, "tensorSetRequiresGrad"));
+  exports.Set("tensorSetData", Function<&TensorSetData>(env, "tensorSetData"));
+  exports.Set("tensorIsLeaf", Function<&TensorIsLeaf>(env, "tensorIsLeaf"));
+  exports.Set("tensorGradFn", Function<&TensorGradFn>(env, "tensorGradFn"));
+  exports.Set("tensorGrad", Function<&TensorGrad>(env, "tensorGrad"));
+  exports.Set("tensorTo", Function<&TensorTo>(env, "tensorTo"));
+  exports.Set("tensorItem", Function<&TensorItem>(env, "tensorItem"));
+  exports.Set("tensorData", Function<&TensorData>(env, "tensorData"));
+  exports.Set("tensorReshape", Function<&TensorReshape>(env, "tensorReshape"));
+  exports.Set("tensorView", Function<&TensorView>(env, "tensorView"));
+  exports.Set("tensorIndex", Function<&TensorIndex>(env, "tensorIndex"));
+  exports.Set("tensorIndexPut", Function<&TensorIndexPut>(env, "tensorIndexPut"));
+  exports.Set("tensorBackward", Function<&TensorBackward>(env, "tensorBackward"));
+  exports.Set("tensorIdentity", Function<&TensorIdentity>(env, "tensorIdentity"));
+  exports.Set("tensorDispose", Function<&TensorDispose>(env, "tensorDispose"));
+  exports.Set("tensorIsDisposed", Function<&TensorIsDisposed>(env, "tensorIsDisposed"));
+  exports.Set("isTensorHandle", Function<&IsTensorHandle>(env, "isTensorHandle"));
   const auto names = DtypeNames();
   auto dtypes = Napi::Array::New(env, names.size());
   for (uint32_t i = 0; i < names.size(); ++i) dtypes.Set(i, Napi::String::New(env, names[i]));

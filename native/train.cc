@@ -387,7 +387,7 @@ Napi::Value TrainerWrap::Run(const Napi::CallbackInfo& info) {
   CheckIdle(env);
   auto source = ParseSource(info[0]);
   at::Tensor order;
-  if (info[1].IsObject()) order = TensorWrap::From(info[1], "order");
+  if (!info[1].IsNull() && !info[1].IsUndefined()) order = TensorWrap::From(info[1], "order");
   const auto batch_size = info[2].As<Napi::Number>().Int64Value();
   const auto first = info[3].As<Napi::Number>().Int64Value();
   const auto last = info[4].As<Napi::Number>().Int64Value();

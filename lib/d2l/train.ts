@@ -480,7 +480,7 @@ type Report = (done: number, metrics: Metrics) => void | Promise<void>;
 async function sumAcrossRanks(group: NativeProcessGroup, values: number[]): Promise<number[]> {
   const t = native.fromData(Float64Array.from(values), [values.length], 'float64', null);
   await group.allReduce(t, 'sum');
-  return Array.from(t.data() as Float64Array);
+  return Array.from(native.tensorData(t) as Float64Array);
 }
 
 /** A built-in net over a DataLoader: runs of batches in single native calls (the fast path). */

@@ -38,7 +38,7 @@ export class Parameter extends Tensor {
     if (!(data instanceof Tensor)) throw invalidType('data', 'a Tensor', data);
     if (data.is_disposed) throw new Error('data is a disposed Tensor');
     const handle = data.detach()._h;
-    handle.setRequiresGrad(checkBool('requires_grad', requires_grad));
+    native.tensorSetRequiresGrad(handle, checkBool('requires_grad', requires_grad));
     super(handle);
   }
 
@@ -102,7 +102,7 @@ function allNamedBuffers(module: Module, prefix: string): [string, Tensor][] {
 function once(list: [string, Tensor][]): [string, Tensor][] {
   const seen = new Set<number>();
   return list.filter(([, t]) => {
-    const id = t._h.identity();
+    const id = native.tensorIdentity(t._h);
     return !seen.has(id) && seen.add(id);
   });
 }
@@ -423,7 +423,7 @@ export class Module {
     // As PyTorch's _apply: a JS module's tensors change in place (param.data = ...), the dtype only for floating ones.
     for (const [, t] of [...ownParameters(this), ...ownBuffers(this, false)]) {
       const dtype = to.dtype && t.dtype !== 'bool' && integerRange(t.dtype) === null ? to.dtype : null;
-      if (to.device !== null || dtype !== null) t._h.setData(t._h.to(to.device, dtype));
+      if (to.device !== null || dtype !== null) native.tensorSetData(t._h, native.tensorTo(t._h, to.device, dtype));
     }
     for (const child of this.children()) child.to({ ...(to.device && { device: to.device }), ...(to.dtype && { dtype: to.dtype }) });
     return this;

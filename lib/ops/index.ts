@@ -16,7 +16,6 @@ export type { FftOps, FunctionalOps, LinalgOps, SpecialOps, TensorOps, TorchOps 
 export type { Layout, MemoryFormat, NamedTuple } from './types';
 export { ReturnTuple } from './types';
 
-const NativeTensorClass = native.Tensor;
 // The addon's own callOp, without lib/binding.ts's throwing wrapper (a rest-args apply per call): this file throws
 // the Error it returns itself (wrap(), through throwIfFailed), the one place that reads its results.
 const rawCallOp = rawNative.callOp;
@@ -45,9 +44,14 @@ function unwrapOptions(options: Record<string, unknown>): Record<string, unknown
 /**
  * A native result as JS: a handle as a Tensor (the very Tensor passed in, for in-place ops and out=), arrays
  * element by element, named results as a NamedTuple.
+ *
+ * A handle is a napi External (native/tensor.h), the one object callOp returns without a prototype (its others are
+ * arrays, plain objects, Maps and Errors): that check is the cheapest there is, cheaper than a native
+ * isTensorHandle call on every result.
  */
 function wrap(op: string, result: unknown, self: Tensor | undefined, options: Record<string, unknown> | null): unknown {
-  if (result instanceof NativeTensorClass) {
+  if (typeof result !== 'object' || result === null) return result;
+  if (Object.getPrototypeOf(result) === null) {
     if (self !== undefined && result === self._h) return self;
     if (options !== null) {
       const out = options.out;
@@ -57,17 +61,14 @@ function wrap(op: string, result: unknown, self: Tensor | undefined, options: Re
     return new Tensor(result as NativeTensor);
   }
   if (Array.isArray(result)) return result.map((r) => wrap(op, r, self, options));
-  if (result !== null && typeof result === 'object') {
-    throwIfFailed(result);
-    const fields: Record<string, unknown> = {};
-    for (const key of Object.keys(result)) fields[key] = wrap(op, (result as Record<string, unknown>)[key], self, options);
-    const keys = Object.keys(fields);
-    if (keys.length === 2 && keys[0] === 'values' && keys[1] === 'indices') {
-      return new ValuesIndices(op, fields.values as Tensor, fields.indices as Tensor);
-    }
-    return new ReturnTuple(op, fields);
+  throwIfFailed(result);
+  const fields: Record<string, unknown> = {};
+  for (const key of Object.keys(result)) fields[key] = wrap(op, (result as Record<string, unknown>)[key], self, options);
+  const keys = Object.keys(fields);
+  if (keys.length === 2 && keys[0] === 'values' && keys[1] === 'indices') {
+    return new ValuesIndices(op, fields.values as Tensor, fields.indices as Tensor);
   }
-  return result;
+  return new ReturnTuple(op, fields);
 }
 
 /** Calls operator `id` (opLookup) with Python-style arguments: positional values, then an optional options object. */

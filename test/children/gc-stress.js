@@ -8,6 +8,7 @@
 'use strict';
 const path = require('node:path');
 const { torch, d2l } = require(path.join(__dirname, '..', '..'));
+const { native } = require(path.join(__dirname, '..', '..', 'dist', 'binding'));
 const { lenet } = require('../bench/chapter');
 
 const seconds = Number(process.argv[2] || 10);
@@ -39,7 +40,7 @@ function burst() {
     junk = new Array(1 + (counts.bursts % 64)).fill(counts.bursts);
     attempt(() => weight.sum().backward(), 'refused', /trained by train_ch6/);
     // Past lib/'s validation, straight to the addon: its own TypeError.
-    attempt(() => a._h.reshape('not a shape'), 'badArgument', /shape must be an array/);
+    attempt(() => native.tensorReshape(a._h, 'not a shape'), 'badArgument', /shape must be an array/);
   }
   if (counts.bursts % 10 === 0) {
     attempt(() => a.matmul(b), 'libtorch', /cannot be multiplied|size mismatch|shapes/);
