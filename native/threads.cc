@@ -44,9 +44,11 @@ int DefaultThreads() {
 
 // Sets this thread's libtorch thread count, after libtorch's own lazy per-thread initialisation (which would
 // otherwise run later, at the first parallel op, and reset the count).
+// Each at::set_num_threads also recreates libtorch's pthreadpool (whose new thread then spins ~30 ms) and clears
+// oneDNN's kernel cache: only when the count changes.
 void SetThisThread(int n) {
   at::internal::lazy_init_num_threads();
-  at::set_num_threads(n);
+  if (at::get_num_threads() != n) at::set_num_threads(n);
 }
 
 // Threads that run the slices of a batch; created when first needed, grown when more slices are asked for, never
@@ -156,7 +158,71 @@ class SlicePool {
   size_t threads_ = 0;
 };
 
+// The thread RunOnComputeThread runs work on; started when first needed, never destroyed (leaked, like SlicePool).
+class ComputeThread {
+ public:
+  static ComputeThread& Instance() {
+    static auto* thread = new ComputeThread();
+    return *thread;
+  }
+
+  // Runs fn here and returns true, or returns false at once when the thread is busy or cannot be started.
+  bool TryRun(const std::function<void()>& fn) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (busy_ || !Started()) return false;
+    busy_ = true;
+    job_ = &fn;
+    work_.notify_one();
+    done_.wait(lock, [&] { return job_ == nullptr; });
+    busy_ = false;
+    return true;
+  }
+
+ private:
+  bool Started() {
+    if (!started_) {
+      try {
+        std::thread(&ComputeThread::Loop, this).detach();
+        started_ = true;
+      } catch (const std::exception&) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      work_.wait(lock, [&] { return job_ != nullptr; });
+      lock.unlock();
+      (*job_)();
+      lock.lock();
+      job_ = nullptr;
+      done_.notify_all();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable work_, done_;
+  const std::function<void()>* job_ = nullptr;
+  bool busy_ = false, started_ = false;
+};
+
 }  // namespace
+
+// libgomp's, found through libtorch's own dependencies (we do not link an OpenMP runtime ourselves); absent with
+// another runtime, where ending the team is left to it.
+extern "C" int omp_pause_resource_all(int kind) __attribute__((weak));
+
+void RunOnComputeThread(const std::function<void()>& fn) {
+  if (!ComputeThread::Instance().TryRun(fn)) fn();
+}
+
+void EndThisThreadTeam() {
+  constexpr int kOmpPauseSoft = 1;  // omp_pause_soft: the team's threads end; the runtime stays usable
+  if (omp_pause_resource_all != nullptr) omp_pause_resource_all(kOmpPauseSoft);
+}
 
 void InitProcess() {
   static std::once_flag once;

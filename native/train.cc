@@ -258,12 +258,45 @@ void TrainBatch(TrainerWrap::State& s, const Batch& batch, const c10::Device& de
   s.count += n;
 }
 
+// For a run's length: a channels_last trainer's 4-D parameters (and their gradients) channels-last, then back in the
+// default layout, whatever the run's outcome. Each is given new storage (set_data), so the optimizer, the traced
+// module and JS's Tensors keep seeing the same tensors.
+class Layout {
+ public:
+  explicit Layout(TrainerWrap::State& s) : s_(s) {
+    if (s_.channels_last) Set(at::MemoryFormat::ChannelsLast);
+  }
+  ~Layout() {
+    if (!s_.channels_last) return;
+    try {
+      Set(at::MemoryFormat::Contiguous);
+    } catch (...) {
+      // Out of memory: the parameters stay channels-last, which every op takes.
+    }
+  }
+  Layout(const Layout&) = delete;
+  Layout& operator=(const Layout&) = delete;
+
+ private:
+  void Set(at::MemoryFormat format) {
+    torch::NoGradGuard no_grad;
+    for (auto& p : s_.params) {
+      if (p.dim() != 4) continue;
+      if (!p.is_contiguous(format)) p.set_data(p.contiguous(format));
+      auto& grad = p.mutable_grad();
+      if (grad.defined() && !grad.is_contiguous(format)) grad = grad.contiguous(format);
+    }
+  }
+
+  TrainerWrap::State& s_;
+};
+
 // Runs batches [first, last) of a data set, or one given batch, off the main thread; stops between batches when
 // cancelled.
 class TrainWorker : public PromiseWorker {
  public:
   TrainWorker(Napi::Env env, std::shared_ptr<TrainerWrap::State> state, std::unique_ptr<WorkHold> hold)
-      : PromiseWorker(env, "lenet-torch:train"), state_(std::move(state)), hold_(std::move(hold)) {
+      : PromiseWorker(env, "lenet-torch:train", /*compute=*/true), state_(std::move(state)), hold_(std::move(hold)) {
     state_->running = true;
   }
 
@@ -284,6 +317,7 @@ class TrainWorker : public PromiseWorker {
   void Run() override {
     auto& s = *state_;
     const auto device = DeviceOf(s);
+    Layout layout(s);
     const auto start = Clock::now();
     if (x_.defined()) {
       Batch batch;
@@ -363,6 +397,11 @@ TrainerWrap::TrainerWrap(const Napi::CallbackInfo& info) : Wrap<TrainerWrap>(inf
     state_->loss = ParseCrossEntropy(info[2].As<Napi::Object>());
     state_->cuda_graph = info[3].As<Napi::Object>().Get("cudaGraph").ToBoolean();
     if (auto* group = ProcessGroupWrap::FromOptional(info[4], "group")) state_->group = group->group(info.Env());
+    if (state_->traced && !state_->group && info[3].As<Napi::Object>().Get("channelsLast").ToBoolean()) {
+      for (const auto& p : state_->params) {
+        if (p.dim() == 4 && p.device().is_cpu()) state_->channels_last = true;
+      }
+    }
   });
 }
 
@@ -395,6 +434,7 @@ Napi::Value TrainerWrap::Run(const Napi::CallbackInfo& info) {
   // Arguments first: nothing is held unless the run is queued.
   auto* worker = new TrainWorker(env, state_, MakeHold(env, lent));
   worker->SetBatches(std::move(source), std::move(order), batch_size, first, last);
+  EndThisThreadTeam();
   return worker->Start();
 }
 
@@ -407,6 +447,7 @@ Napi::Value TrainerWrap::Step(const Napi::CallbackInfo& info) {
   auto* lent = HoldWrap::FromOptional(info[2], "hold");
   auto* worker = new TrainWorker(env, state_, MakeHold(env, lent));
   worker->SetBatch(x, y);
+  EndThisThreadTeam();
   return worker->Start();
 }
 
@@ -447,7 +488,7 @@ class EvaluateWorker : public PromiseWorker {
   EvaluateWorker(Napi::Env env, std::shared_ptr<torch::nn::Module> module, torch::nn::AnyModule net,
                  std::shared_ptr<torch::jit::Module> traced, BatchSource source, int64_t batch_size,
                  std::shared_ptr<TrainerWrap::State> canceller, std::unique_ptr<WorkHold> hold)
-      : PromiseWorker(env, "lenet-torch:evaluate"),
+      : PromiseWorker(env, "lenet-torch:evaluate", /*compute=*/true),
         module_(std::move(module)),
         net_(std::move(net)),
         traced_(std::move(traced)),
@@ -546,6 +587,7 @@ Napi::Value Evaluate(const Napi::CallbackInfo& info) {
   }
   auto* worker = new EvaluateWorker(env, std::move(module), std::move(any), std::move(traced), std::move(source),
                                     batch_size, std::move(canceller), std::move(hold));
+  EndThisThreadTeam();
   return worker->Start();
 }
 

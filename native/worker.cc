@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 
 #include "errors.h"
@@ -40,8 +41,8 @@ struct Running {
 
 }  // namespace
 
-PromiseWorker::PromiseWorker(Napi::Env env, const char* name)
-    : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)) {}
+PromiseWorker::PromiseWorker(Napi::Env env, const char* name, bool compute)
+    : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)), compute_(compute) {}
 
 Napi::Promise PromiseWorker::Start() {
   auto promise = deferred_.Promise();
@@ -53,10 +54,17 @@ bool PromiseWorker::Stopping() { return g_stopping.load(std::memory_order_relaxe
 
 void PromiseWorker::Execute() {
   Running running;
-  failed_ = !CaptureError(&error_, [&] {
-    ApplyThreads();
-    Run();
-  });
+  const std::function<void()> work = [&] {
+    failed_ = !CaptureError(&error_, [&] {
+      ApplyThreads();
+      Run();
+    });
+  };
+  if (compute_) {
+    RunOnComputeThread(work);
+  } else {
+    work();
+  }
 }
 
 void PromiseWorker::OnOK() {

@@ -22,7 +22,9 @@ class PromiseWorker : public Napi::AsyncWorker {
   static bool Stopping();
 
  protected:
-  PromiseWorker(Napi::Env env, const char* name);
+  // `compute`: the work is libtorch compute (a training run, a forward), run on the compute thread when it is free
+  // (threads.h RunOnComputeThread), rather than waiting (I/O, a rendezvous, a collective) on libuv's thread.
+  PromiseWorker(Napi::Env env, const char* name, bool compute = false);
 
   // Worker thread: the work, with this process's libtorch thread count applied. Throw to reject.
   virtual void Run() = 0;
@@ -40,6 +42,7 @@ class PromiseWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   std::string error_;
   bool failed_ = false;
+  bool compute_ = false;
 };
 
 }  // namespace lt

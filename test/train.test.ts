@@ -373,6 +373,33 @@ describe('train_ch6() on nets written in JS: traced, then trained on the worker 
     expect(Number(state['body.1.num_batches_tracked'].item())).toBe(3 * tiny_iter.length);
   }, 120000);
 
+  test('channels_last (the default on the CPU) trains the same numbers as the default layout, and the weights are back in that layout between runs of batches', async () => {
+    const run = async (channels_last: boolean) => {
+      torch.manual_seed(5);
+      const net = new Traceable(batchnorm_concise());
+      // The second convolution's (the first one's, [6, 1, 5, 5], is channels-last already: one input channel).
+      const weight = Object.fromEntries(net.named_parameters())['body.4.weight'];
+      const strides: number[] = [];
+      const result = await d2l.train_ch6(net, tiny_iter, test_iter, 2, 0.9, 'cpu',
+        { ...quiet, channels_last, on_batch: () => strides.push(weight.stride(1) as unknown as number) });
+      return { net, result, strides, weight };
+    };
+    const last = await run(true);
+    const first = await run(false);
+    // [16, 6, 5, 5] in the default layout: 25 between channels (channels-last: 1).
+    expect(last.strides.length).toBe(2 * tiny_iter.length);
+    expect(new Set([...last.strides, ...first.strides, last.weight.stride(1) as unknown as number])).toEqual(new Set([25]));
+    expect(last.weight.grad!.stride(1)).toBe(25);
+    expect(Math.abs(last.result.loss - first.result.loss) / first.result.loss).toBeLessThan(1e-4);
+    const a = last.net.state_dict();
+    const b = first.net.state_dict();
+    for (const [key, t] of Object.entries(a)) {
+      expect(Number(t.to('float64').sub(b[key].to('float64')).abs().max().item())).toBeLessThan(key.endsWith('num_batches_tracked') ? 0.5 : 1e-3);
+    }
+    await expect(d2l.train_ch6(last.net, tiny_iter, test_iter, 1, 0.9, 'cpu', { ...quiet, channels_last: 1 as unknown as boolean }))
+      .rejects.toThrow(/Expected channels_last to be a boolean/);
+  }, 120000);
+
   test("d2l's from-scratch BatchNorm (it assigns this.moving_mean anew) trains through the JS API", async () => {
     torch.manual_seed(5);
     const net = batchnorm();

@@ -86,6 +86,13 @@ export interface TrainOptions {
    * hundreds (default true). A capture libtorch refuses falls back to eager steps. No effect on the CPU.
    */
   cuda_graph?: boolean;
+  /**
+   * On the CPU, while a net written in JS trains, keep its convolutions' weights and the input batches channels-last
+   * (NHWC, PyTorch's `torch.channels_last`), which oneDNN's convolutions take without reordering at every call; the
+   * weights are back in the default layout between its runs of batches, where on_batch and on_epoch see them (default
+   * true). The same numbers up to float rounding; GoogLeNet's step ~1.35x faster here. Not with DistributedDataParallel.
+   */
+  channels_last?: boolean;
 }
 
 // Per net, the calls that run it natively off the main thread take turns: a train_ch6 (whole, for a second
@@ -433,7 +440,7 @@ export async function train_ch6(
   checkInt('num_epochs', num_epochs, { min: 1 });
   checkNumber('lr', lr, { gt: 0 });
   const dev = parseDevice('device', device);
-  const o = parseArgs('train_ch6', ['on_batch', 'on_epoch', 'signal', 'plot', 'verbose', 'cuda_graph'], [checkOptions('options', options)]);
+  const o = parseArgs('train_ch6', ['on_batch', 'on_epoch', 'signal', 'plot', 'verbose', 'cuda_graph', 'channels_last'], [checkOptions('options', options)]);
   const settings: Settings = {
     on_batch: o.on_batch === undefined ? undefined : checkFunction<(p: TrainProgress) => void>('on_batch', o.on_batch),
     on_epoch: o.on_epoch === undefined ? undefined : checkFunction<(r: EpochRecord) => void>('on_epoch', o.on_epoch),
@@ -441,6 +448,7 @@ export async function train_ch6(
     plot: o.plot === undefined ? undefined : typeof o.plot === 'string' ? o.plot : (() => { throw invalidType('plot', 'a file path', o.plot); })(),
     verbose: checkBool('verbose', o.verbose ?? true),
     cuda_graph: checkBool('cuda_graph', o.cuda_graph ?? true),
+    channels_last: checkBool('channels_last', o.channels_last ?? true),
   };
 
   const previous = trainings.get(net) ?? Promise.resolve();
@@ -462,6 +470,7 @@ interface Settings {
   plot?: string;
   verbose: boolean;
   cuda_graph: boolean;
+  channels_last: boolean;
 }
 
 /** Running loss sum, correct count and examples of an epoch so far. */
@@ -671,7 +680,7 @@ async function train(net: Module, train_data: Batches, test_iter: Batches, num_e
     if (traced) traces.set(net, traced);
     if (handle || traced) {
       trainer = hold.without(() => new native.Trainer(handle ?? traced!.train._h, new SGD(net.parameters(), { lr })._h,
-        { reduction: 'mean', ignore_index: -100, label_smoothing: 0, weight: null }, { cudaGraph: s.cuda_graph },
+        { reduction: 'mean', ignore_index: -100, label_smoothing: 0, weight: null }, { cudaGraph: s.cuda_graph, channelsLast: s.channels_last },
         ddp?._group ?? null));
     }
     await inTurn(net, () => probe(net, batches, dev, hold));
