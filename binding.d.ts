@@ -102,7 +102,7 @@ export interface NativeRunResult {
 export declare class NativeTrainer {
   /**
    * cudaGraph: on CUDA, capture the step as a CUDA graph and replay it (native/train.cc). channelsLast: a traced net
-   * on the CPU runs with its 4-D parameters and inputs channels-last during each run (native/train.h). With `group`,
+   * on the CPU trains with its 4-D parameters and inputs channels-last, until restoreLayout() (native/train.h). With `group`,
    * each step averages the gradients across its ranks before the SGD step (DistributedDataParallel).
    */
   constructor(net: NativeModule | NativeScriptModule, optimizer: NativeSGD, loss: NativeCrossEntropyOptions,
@@ -117,6 +117,8 @@ export declare class NativeTrainer {
   resetMetrics(): void;
   /** Stops a run after its current batch, and an evaluation given this trainer (sticky). */
   cancel(): void;
+  /** channelsLast: the 4-D parameters (and gradients) back in the default layout; refused while a run is under way. */
+  restoreLayout(): void;
 }
 
 /**

@@ -41,6 +41,8 @@ struct Overload {
   bool factory = false;  // takes TensorOptions (dtype, layout, device, pin_memory): also requires_grad=
   std::vector<int> return_alias;  // per return: the param it writes and returns (in-place self, out=), or -1
   bool named_returns = false;
+  bool method = false;       // its first parameter is Tensor self: a Tensor method
+  bool stores_self = false;  // writes numbers into self's elements (see CheckScalarsFitSelf)
 };
 
 struct Group {
@@ -90,6 +92,10 @@ Overload MakeOverload(const c10::OperatorHandle& handle) {
     named = named && !r.name().empty();
   }
   o.named_returns = named && o.schema->returns().size() > 1;
+  o.method = !o.params.empty() && o.params[0].name == "self" && o.params[0].type->kind() == c10::TypeKind::TensorType;
+  bool numbers = false;
+  for (size_t i = 1; i < args.size(); ++i) numbers = numbers || args[i].type()->kind() == c10::TypeKind::NumberType;
+  o.stores_self = numbers && ((!o.return_alias.empty() && o.return_alias[0] == 0) || o.schema->name() == "aten::masked_fill");
   return o;
 }
 
@@ -246,8 +252,7 @@ bool Bind(Napi::Env env, const Overload& o, bool method, const std::vector<Napi:
   b->varargs.clear();
   b->varargs_param = -1;
   b->requires_grad = false;
-  if (method && (o.params.empty() || o.params[0].name != "self" ||
-                 o.params[0].type->kind() != c10::TypeKind::TensorType)) {
+  if (method && !o.method) {
     b->failure = "it is not a Tensor method";
     return false;
   }
@@ -436,9 +441,7 @@ Napi::Value OpLookup(const Napi::CallbackInfo& info) {
 // Only where the number becomes an element of self's dtype: an in-place op on self (fill_, add_, masked_fill_) and
 // masked_fill; elsewhere it may promote the result (an int64 tensor * 1e30 is a float tensor).
 void CheckScalarsFitSelf(Napi::Env env, const Overload& o, const torch::jit::Stack& stack) {
-  if (stack.empty() || !stack[0].isTensor()) return;
-  const bool stores = (!o.return_alias.empty() && o.return_alias[0] == 0) || o.schema->name() == "aten::masked_fill";
-  if (!stores) return;
+  if (!o.stores_self || stack.empty() || !stack[0].isTensor()) return;
   const auto& self = stack[0].toTensor();
   if (!self.defined() || !at::isIntegralType(self.scalar_type(), /*includeBool=*/false)) return;
   int64_t lo = 0;
@@ -493,10 +496,13 @@ Napi::Value CallOp(const Napi::CallbackInfo& info) {
   thread_local int depth = 0;
   thread_local std::vector<Napi::Value> shared_args;
   thread_local Bound shared_bound;
+  thread_local torch::jit::Stack shared_stack;
   std::vector<Napi::Value> own_args;
   Bound own_bound;
+  torch::jit::Stack own_stack;
   std::vector<Napi::Value>& args = depth == 0 ? shared_args : own_args;
   Bound& b = depth == 0 ? shared_bound : own_bound;
+  torch::jit::Stack& stack = depth == 0 ? shared_stack : own_stack;
   struct Depth {
     Depth() { ++depth; }
     ~Depth() { --depth; }
@@ -514,8 +520,12 @@ Napi::Value CallOp(const Napi::CallbackInfo& info) {
   if (!chosen) NoOverload(env, *binding, method, args, kwargs);
 
   const auto& o = *chosen;
-  torch::jit::Stack stack;
-  stack.reserve(o.params.size());
+  // Emptied on the way out, whatever happens: the shared stack must not keep the call's tensors alive.
+  struct Clear {
+    torch::jit::Stack& stack;
+    ~Clear() { stack.clear(); }
+  } clear{stack};
+  stack.clear();
   for (size_t i = 0; i < o.params.size(); ++i) {
     const auto& p = o.params[i];
     if (static_cast<int>(i) == b.varargs_param) {
@@ -531,6 +541,9 @@ Napi::Value CallOp(const Napi::CallbackInfo& info) {
       const Napi::Value one = b.values[i].IsArray() ? b.values[i].As<Napi::Array>().Get(0u) : b.values[i];
       const auto n = ToIValue(one, c10::IntType::get(), "argument '" + p.name + "'").toInt();
       stack.emplace_back(c10::List<int64_t>(std::vector<int64_t>(p.size, n)));
+    } else if (p.type->kind() == c10::TypeKind::TensorType) {
+      // Bind found it a tensor's handle (Fits): only the hold is left to check.
+      stack.emplace_back(TensorWrap::FromChecked(b.values[i]));
     } else {
       stack.push_back(ToIValue(b.values[i], p.type, p.label));
     }

@@ -188,6 +188,8 @@ const at::Tensor* TensorWrap::TryFrom(const Napi::Value& value) {
   return &Get(value.Env(), Unchecked(value));
 }
 
+const at::Tensor& TensorWrap::FromChecked(const Napi::Value& value) { return Get(value.Env(), Unchecked(value)); }
+
 const at::Tensor& TensorWrap::From(const Napi::Value& value, const char* what) {
   return Get(value.Env(), HandleOf(value, what));
 }

@@ -39,6 +39,8 @@ class TensorWrap {
   // From() when `value` is a handle, nullptr when it is not: one tag check where Is() then From() make two (the
   // operator road converts every tensor argument so).
   static const at::Tensor* TryFrom(const Napi::Value& value);
+  // The tensor behind a value Is() already took, for reading or writing (refused while a training holds it).
+  static const at::Tensor& FromChecked(const Napi::Value& value);
   // The state behind a handle, disposed or not; a TypeError naming `what` if `value` is not a handle.
   static TensorHandle* HandleOf(const Napi::Value& value, const char* what);
   // The tensors of a JS array of handles (From() for each).

@@ -258,38 +258,18 @@ void TrainBatch(TrainerWrap::State& s, const Batch& batch, const c10::Device& de
   s.count += n;
 }
 
-// For a run's length: a channels_last trainer's 4-D parameters (and their gradients) channels-last, then back in the
-// default layout, whatever the run's outcome. Each is given new storage (set_data), so the optimizer, the traced
-// module and JS's Tensors keep seeing the same tensors.
-class Layout {
- public:
-  explicit Layout(TrainerWrap::State& s) : s_(s) {
-    if (s_.channels_last) Set(at::MemoryFormat::ChannelsLast);
+// A channels_last trainer's 4-D parameters (and their gradients) in `format`. Each is given new storage (set_data),
+// so the optimizer, the traced module and JS's Tensors keep seeing the same tensors.
+void SetLayout(TrainerWrap::State& s, at::MemoryFormat format) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : s.params) {
+    if (p.dim() != 4) continue;
+    if (!p.is_contiguous(format)) p.set_data(p.contiguous(format));
+    auto& grad = p.mutable_grad();
+    if (grad.defined() && !grad.is_contiguous(format)) grad = grad.contiguous(format);
   }
-  ~Layout() {
-    if (!s_.channels_last) return;
-    try {
-      Set(at::MemoryFormat::Contiguous);
-    } catch (...) {
-      // Out of memory: the parameters stay channels-last, which every op takes.
-    }
-  }
-  Layout(const Layout&) = delete;
-  Layout& operator=(const Layout&) = delete;
-
- private:
-  void Set(at::MemoryFormat format) {
-    torch::NoGradGuard no_grad;
-    for (auto& p : s_.params) {
-      if (p.dim() != 4) continue;
-      if (!p.is_contiguous(format)) p.set_data(p.contiguous(format));
-      auto& grad = p.mutable_grad();
-      if (grad.defined() && !grad.is_contiguous(format)) grad = grad.contiguous(format);
-    }
-  }
-
-  TrainerWrap::State& s_;
-};
+  s.in_channels_last = format == at::MemoryFormat::ChannelsLast;
+}
 
 // Runs batches [first, last) of a data set, or one given batch, off the main thread; stops between batches when
 // cancelled.
@@ -317,7 +297,7 @@ class TrainWorker : public PromiseWorker {
   void Run() override {
     auto& s = *state_;
     const auto device = DeviceOf(s);
-    Layout layout(s);
+    if (s.channels_last && !s.in_channels_last) SetLayout(s, at::MemoryFormat::ChannelsLast);
     const auto start = Clock::now();
     if (x_.defined()) {
       Batch batch;
@@ -373,6 +353,7 @@ Napi::Function TrainerWrap::Init(Napi::Env env) {
                          Method<&TrainerWrap::Metrics>("metrics"),
                          Method<&TrainerWrap::ResetMetrics>("resetMetrics"),
                          Method<&TrainerWrap::Cancel>("cancel"),
+                         Method<&TrainerWrap::RestoreLayout>("restoreLayout"),
                      });
 }
 
@@ -449,6 +430,14 @@ Napi::Value TrainerWrap::Step(const Napi::CallbackInfo& info) {
   worker->SetBatch(x, y);
   EndThisThreadTeam();
   return worker->Start();
+}
+
+// restoreLayout(): a channels_last trainer's parameters back in the default layout (train_ch6's last call).
+Napi::Value TrainerWrap::RestoreLayout(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckIdle(env);
+  if (state_->in_channels_last) SetLayout(*state_, at::MemoryFormat::Contiguous);
+  return env.Undefined();
 }
 
 // metrics() -> [loss sum, correct, count] since resetMetrics(). Waits for the device on CUDA.

@@ -43,11 +43,12 @@ class TrainerWrap : public Wrap<TrainerWrap> {
       if (channels_last && x.dim() == 4) return traced->forward({x.contiguous(at::MemoryFormat::ChannelsLast)}).toTensor();
       return traced->forward({x}).toTensor();
     }
-    // A traced net on the CPU with 4-D parameters (convolutions) and channels_last set: while a run trains, those
-    // parameters and the inputs are kept channels-last (NHWC), which oneDNN's convolutions take without reordering
-    // to and from their blocked layout at every call (GoogLeNet's step: ~1.35x faster at 1 and 2 threads); they are
-    // put back in PyTorch's default layout when the run ends. Not with DistributedDataParallel.
+    // A traced net on the CPU with 4-D parameters (convolutions) and channels_last set: from its first run those
+    // parameters, and the inputs, are channels-last (NHWC), which oneDNN's convolutions take without reordering to
+    // and from their blocked layout at every call (GoogLeNet's step: ~1.35x faster at 1 and 2 threads), until
+    // restoreLayout() (train_ch6's end) puts them back in PyTorch's default layout. Not with DistributedDataParallel.
     bool channels_last = false;
+    bool in_channels_last = false;
     std::shared_ptr<torch::optim::SGD> optimizer;
     CrossEntropySpec loss;
     // DistributedDataParallel: the gradients are averaged across this group's ranks before each SGD step.
@@ -73,6 +74,7 @@ class TrainerWrap : public Wrap<TrainerWrap> {
   Napi::Value Metrics(const Napi::CallbackInfo& info);
   Napi::Value ResetMetrics(const Napi::CallbackInfo& info);
   Napi::Value Cancel(const Napi::CallbackInfo& info);
+  Napi::Value RestoreLayout(const Napi::CallbackInfo& info);
   void CheckIdle(Napi::Env env) const;
   // The hold a run works under: `lent` (the training's) when it covers the net, else one of its own.
   std::unique_ptr<WorkHold> MakeHold(Napi::Env env, HoldWrap* lent) const;

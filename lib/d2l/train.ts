@@ -89,8 +89,9 @@ export interface TrainOptions {
   /**
    * On the CPU, while a net written in JS trains, keep its convolutions' weights and the input batches channels-last
    * (NHWC, PyTorch's `torch.channels_last`), which oneDNN's convolutions take without reordering at every call; the
-   * weights are back in the default layout between its runs of batches, where on_batch and on_epoch see them (default
-   * true). The same numbers up to float rounding; GoogLeNet's step ~1.35x faster here. Not with DistributedDataParallel.
+   * weights are back in the default layout when train_ch6 returns (on_batch and on_epoch see them channels-last: the
+   * same values, other strides) (default true). The same numbers up to float rounding; GoogLeNet's step ~1.35x faster
+   * here. Not with DistributedDataParallel.
    */
   channels_last?: boolean;
 }
@@ -710,6 +711,8 @@ async function train(net: Module, train_data: Batches, test_iter: Batches, num_e
     s.signal?.removeEventListener('abort', onAbort);
     // After the evaluations queued on the net meanwhile, which run under this hold.
     await inTurn(net, async () => {
+      // channels_last: the weights back in PyTorch's default layout (the trainer's runs are all over by now).
+      trainer?.restoreLayout();
       holds.delete(net);
       traces.delete(net);
       hold.release();
