@@ -102,11 +102,12 @@ export interface NativeRunResult {
 export declare class NativeTrainer {
   /**
    * cudaGraph: on CUDA, capture the step as a CUDA graph and replay it (native/train.cc). channelsLast: a traced net
-   * on the CPU trains with its 4-D parameters and inputs channels-last, until restoreLayout() (native/train.h). With `group`,
+   * on the CPU trains with its 4-D parameters and inputs channels-last, until restoreLayout() (native/train.h);
+   * undefined: unless its graph runs batch norm. With `group`,
    * each step averages the gradients across its ranks before the SGD step (DistributedDataParallel).
    */
   constructor(net: NativeModule | NativeScriptModule, optimizer: NativeSGD, loss: NativeCrossEntropyOptions,
-              options: { cudaGraph: boolean; channelsLast: boolean }, group: NativeProcessGroup | null);
+              options: { cudaGraph: boolean; channelsLast: boolean | undefined }, group: NativeProcessGroup | null);
   /** Trains batches [first, last) of `source` taken in `order` (a permutation) or stored order, off the main thread. */
   run(source: NativeBatchSource, order: NativeTensor | null, batchSize: number, first: number, last: number,
       hold: NativeHold | null): Promise<NativeRunResult>;

@@ -373,7 +373,7 @@ describe('train_ch6() on nets written in JS: traced, then trained on the worker 
     expect(Number(state['body.1.num_batches_tracked'].item())).toBe(3 * tiny_iter.length);
   }, 120000);
 
-  test('channels_last (the default on the CPU) trains the same numbers as the default layout, which the weights are back in when train_ch6 returns', async () => {
+  test('channels_last: true trains the same numbers as false, and the weights are back in the default layout when train_ch6 returns', async () => {
     const run = async (channels_last: boolean) => {
       torch.manual_seed(5);
       const net = new Traceable(batchnorm_concise());
@@ -401,6 +401,18 @@ describe('train_ch6() on nets written in JS: traced, then trained on the worker 
     }
     await expect(d2l.train_ch6(last.net, tiny_iter, test_iter, 1, 0.9, 'cpu', { ...quiet, channels_last: 1 as unknown as boolean }))
       .rejects.toThrow(/Expected channels_last to be a boolean/);
+  }, 120000);
+
+  test('channels_last by default: on for a net without batch norm, off for one with it', async () => {
+    const during = async (net: nn.Module, key: string) => {
+      const weight = Object.fromEntries(net.named_parameters())[key];
+      const strides = new Set<number>();
+      await d2l.train_ch6(net, tiny_iter, test_iter, 1, 0.9, 'cpu', { ...quiet, on_batch: () => strides.add(weight.stride(1) as unknown as number) });
+      expect(weight.stride(1)).toBe(25);
+      return [...strides];
+    };
+    expect(await during(new Traceable(lenet()), 'body.4.weight')).toEqual([1]);
+    expect(await during(new Traceable(batchnorm_concise()), 'body.4.weight')).toEqual([25]);
   }, 120000);
 
   test("d2l's from-scratch BatchNorm (it assigns this.moving_mean anew) trains through the JS API", async () => {

@@ -90,8 +90,9 @@ export interface TrainOptions {
    * On the CPU, while a net written in JS trains, keep its convolutions' weights and the input batches channels-last
    * (NHWC, PyTorch's `torch.channels_last`), which oneDNN's convolutions take without reordering at every call; the
    * weights are back in the default layout when train_ch6 returns (on_batch and on_epoch see them channels-last: the
-   * same values, other strides) (default true). The same numbers up to float rounding; GoogLeNet's step ~1.35x faster
-   * here. Not with DistributedDataParallel.
+   * same values, other strides). Default: on unless the net runs batch norm (GoogLeNet's step ~1.3x faster with it
+   * here; ResNet's, batch norm after every convolution, ~8 % slower at 2 threads). The same numbers up to float
+   * rounding. Not with DistributedDataParallel.
    */
   channels_last?: boolean;
 }
@@ -449,7 +450,7 @@ export async function train_ch6(
     plot: o.plot === undefined ? undefined : typeof o.plot === 'string' ? o.plot : (() => { throw invalidType('plot', 'a file path', o.plot); })(),
     verbose: checkBool('verbose', o.verbose ?? true),
     cuda_graph: checkBool('cuda_graph', o.cuda_graph ?? true),
-    channels_last: checkBool('channels_last', o.channels_last ?? true),
+    channels_last: o.channels_last === undefined ? undefined : checkBool('channels_last', o.channels_last),
   };
 
   const previous = trainings.get(net) ?? Promise.resolve();
@@ -471,7 +472,7 @@ interface Settings {
   plot?: string;
   verbose: boolean;
   cuda_graph: boolean;
-  channels_last: boolean;
+  channels_last: boolean | undefined;
 }
 
 /** Running loss sum, correct count and examples of an epoch so far. */

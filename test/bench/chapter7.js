@@ -3,7 +3,7 @@
 // python3-torch: the same libtorch), at each thread count, the peers alternating round by round; medians.
 //
 //   node test/bench/chapter7.js [--nets resnet,googlenet] [--threads 1,2] [--rounds 3] [--batch 32] [--steps 4]
-//                               [--python /usr/bin/python3]
+//                               [--channels-last auto|on|off] [--python /usr/bin/python3]
 //
 // Each trial is a process of its own: the net at its section's input size (resize 96 for ResNet and GoogLeNet) on
 // a fixed random batch, trained by SGD at its section's learning rate for `--steps` steps after as many warm-up
@@ -18,7 +18,7 @@ const path = require('node:path');
 const { parseArgs } = require('node:util');
 
 const usage = 'usage: node test/bench/chapter7.js [--nets resnet,googlenet] [--threads 1,2] [--rounds 3] [--batch 32] ' +
-  '[--steps 4] [--python /usr/bin/python3]';
+  '[--steps 4] [--channels-last auto|on|off] [--python /usr/bin/python3]';
 let opts;
 try {
   ({ values: opts } = parseArgs({
@@ -26,6 +26,7 @@ try {
       nets: { type: 'string', default: 'resnet,googlenet' }, threads: { type: 'string', default: '1,2' },
       rounds: { type: 'string', default: '3' }, batch: { type: 'string', default: '32' }, steps: { type: 'string', default: '4' },
       python: { type: 'string', default: '/usr/bin/python3' }, child: { type: 'string' }, 'child-threads': { type: 'string' },
+      'channels-last': { type: 'string', default: 'auto' },
     },
   }));
 } catch (error) {
@@ -41,6 +42,10 @@ const positive = (name) => {
   return n;
 };
 const [ROUNDS, BATCH, STEPS] = ['rounds', 'batch', 'steps'].map(positive);
+if (!['auto', 'on', 'off'].includes(opts['channels-last'])) {
+  console.error(`--channels-last takes auto, on or off, not ${opts['channels-last']}\n${usage}`);
+  process.exit(2);
+}
 const NETS_FILE = path.join(__dirname, '..', '..', 'scripts', 'chapter7-nets.js');
 
 async function child(name, threads) {
@@ -54,7 +59,7 @@ async function child(name, threads) {
   const y = torch.randint(0, 10, [BATCH]);
   const batches = Array.from({ length: STEPS }, () => [X, y]);
   const test = [[X.narrow(0, 0, 2), y.narrow(0, 0, 2)]];
-  const r = await d2l.train_ch6(make(), batches, test, 2, lr, 'cpu', { verbose: false });
+  const r = await d2l.train_ch6(make(), batches, test, 2, lr, 'cpu', { verbose: false, channels_last: { on: true, off: false }[opts['channels-last']] });
   return (r.history[1].seconds / STEPS) * 1000;
 }
 
@@ -92,7 +97,7 @@ print(epoch() / steps * 1000)
 
 function trial(peer, name, threads) {
   const p = peer === 'lenet-torch'
-    ? spawnSync(process.execPath, [__filename, '--child', name, '--child-threads', String(threads), '--batch', String(BATCH), '--steps', String(STEPS)], { encoding: 'utf8' })
+    ? spawnSync(process.execPath, [__filename, '--child', name, '--child-threads', String(threads), '--batch', String(BATCH), '--steps', String(STEPS), '--channels-last', opts['channels-last']], { encoding: 'utf8' })
     : spawnSync(opts.python, ['-c', PY, path.join(__dirname, '..', 'interop'), name, String(threads), String(BATCH), String(STEPS)], { encoding: 'utf8' });
   if (p.status !== 0) throw new Error(`${peer} ${name} at ${threads} thread(s) failed:\n${p.stderr}`);
   return Number(p.stdout.trim().split('\n').pop());
