@@ -189,7 +189,7 @@ namespace {
 class ForwardWorker : public PromiseWorker {
  public:
   ForwardWorker(Napi::Env env, torch::nn::AnyModule net, at::Tensor input, std::unique_ptr<WorkHold> hold)
-      : PromiseWorker(env, "lenet-torch:forward", /*compute=*/true), net_(std::move(net)), input_(std::move(input)), hold_(std::move(hold)) {}
+      : PromiseWorker(env, "lenet-torch:forward"), net_(std::move(net)), input_(std::move(input)), hold_(std::move(hold)) {}
 
  protected:
   void Run() override {

@@ -291,7 +291,7 @@ void SetLayout(TrainerWrap::State& s, at::MemoryFormat format) {
 class TrainWorker : public PromiseWorker {
  public:
   TrainWorker(Napi::Env env, std::shared_ptr<TrainerWrap::State> state, std::unique_ptr<WorkHold> hold)
-      : PromiseWorker(env, "lenet-torch:train", /*compute=*/true), state_(std::move(state)), hold_(std::move(hold)) {
+      : PromiseWorker(env, "lenet-torch:train", /*compute=*/state->traced != nullptr), state_(std::move(state)), hold_(std::move(hold)) {
     state_->running = true;
   }
 
@@ -496,7 +496,7 @@ class EvaluateWorker : public PromiseWorker {
   EvaluateWorker(Napi::Env env, std::shared_ptr<torch::nn::Module> module, torch::nn::AnyModule net,
                  std::shared_ptr<torch::jit::Module> traced, BatchSource source, int64_t batch_size,
                  std::shared_ptr<TrainerWrap::State> canceller, std::unique_ptr<WorkHold> hold)
-      : PromiseWorker(env, "lenet-torch:evaluate", /*compute=*/true),
+      : PromiseWorker(env, "lenet-torch:evaluate", /*compute=*/traced != nullptr),
         module_(std::move(module)),
         net_(std::move(net)),
         traced_(std::move(traced)),

@@ -22,8 +22,11 @@ class PromiseWorker : public Napi::AsyncWorker {
   static bool Stopping();
 
  protected:
-  // `compute`: the work is libtorch compute (a training run, a forward), run on the compute thread when it is free
-  // (threads.h RunOnComputeThread), rather than waiting (I/O, a rendezvous, a collective) on libuv's thread.
+  // `compute`: the work is libtorch compute that uses libtorch's own intra-op threads (a traced net's training run or
+  // evaluation, a ScriptModule's call), run on the compute thread when it is free (threads.h RunOnComputeThread).
+  // Not the built-in nets' batches split across the slice pool (LeNet: 2-thread training ran at 1 thread's speed
+  // from the compute thread, 11.5k against 18-20k examples/sec, cause not found), nor waiting (I/O, a rendezvous,
+  // a collective).
   PromiseWorker(Napi::Env env, const char* name, bool compute = false);
 
   // Worker thread: the work, with this process's libtorch thread count applied. Throw to reject.
