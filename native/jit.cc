@@ -116,7 +116,7 @@ class MethodWorker : public PromiseWorker {
  public:
   MethodWorker(Napi::Env env, torch::jit::Method method, torch::jit::Stack args, bool grad,
                std::shared_ptr<std::atomic<int>> running)
-      : PromiseWorker(env, "lenet-torch:ScriptModule", /*compute=*/true),
+      : PromiseWorker(env, "lenet-torch:ScriptModule", Thread::kCompute),
         method_(std::move(method)),
         args_(std::move(args)),
         grad_(grad),

@@ -525,7 +525,6 @@ Napi::Value CallOp(const Napi::CallbackInfo& info) {
     torch::jit::Stack& stack;
     ~Clear() { stack.clear(); }
   } clear{stack};
-  stack.clear();
   for (size_t i = 0; i < o.params.size(); ++i) {
     const auto& p = o.params[i];
     if (static_cast<int>(i) == b.varargs_param) {

@@ -36,8 +36,8 @@ void ApplyThreads();
 void RunOnComputeThread(const std::function<void()>& fn);
 
 // Ends the calling thread's OpenMP team, if it has one, so that it no longer counts against the cores while another
-// thread does the work (see RunOnComputeThread). Called on the main thread when long work (training, evaluation)
-// is queued; the main thread's next parallel op starts a new team.
+// thread does the work (see RunOnComputeThread). Called on the main thread when long work (a traced net's training
+// or evaluation: worker.h Thread::kComputeLong) is queued; the main thread's next parallel op starts a new team.
 void EndThisThreadTeam();
 
 // Runs fn(slice, begin, end) for k slices of [0, n), in parallel on the pool's threads (one intra-op thread

@@ -291,7 +291,7 @@ void SetLayout(TrainerWrap::State& s, at::MemoryFormat format) {
 class TrainWorker : public PromiseWorker {
  public:
   TrainWorker(Napi::Env env, std::shared_ptr<TrainerWrap::State> state, std::unique_ptr<WorkHold> hold)
-      : PromiseWorker(env, "lenet-torch:train", /*compute=*/state->traced != nullptr), state_(std::move(state)), hold_(std::move(hold)) {
+      : PromiseWorker(env, "lenet-torch:train", state->traced ? Thread::kComputeLong : Thread::kLibuv), state_(std::move(state)), hold_(std::move(hold)) {
     state_->running = true;
   }
 
@@ -434,7 +434,6 @@ Napi::Value TrainerWrap::Run(const Napi::CallbackInfo& info) {
   // Arguments first: nothing is held unless the run is queued.
   auto* worker = new TrainWorker(env, state_, MakeHold(env, lent));
   worker->SetBatches(std::move(source), std::move(order), batch_size, first, last);
-  EndThisThreadTeam();
   return worker->Start();
 }
 
@@ -447,7 +446,6 @@ Napi::Value TrainerWrap::Step(const Napi::CallbackInfo& info) {
   auto* lent = HoldWrap::FromOptional(info[2], "hold");
   auto* worker = new TrainWorker(env, state_, MakeHold(env, lent));
   worker->SetBatch(x, y);
-  EndThisThreadTeam();
   return worker->Start();
 }
 
@@ -496,7 +494,7 @@ class EvaluateWorker : public PromiseWorker {
   EvaluateWorker(Napi::Env env, std::shared_ptr<torch::nn::Module> module, torch::nn::AnyModule net,
                  std::shared_ptr<torch::jit::Module> traced, BatchSource source, int64_t batch_size,
                  std::shared_ptr<TrainerWrap::State> canceller, std::unique_ptr<WorkHold> hold)
-      : PromiseWorker(env, "lenet-torch:evaluate", /*compute=*/traced != nullptr),
+      : PromiseWorker(env, "lenet-torch:evaluate", traced ? Thread::kComputeLong : Thread::kLibuv),
         module_(std::move(module)),
         net_(std::move(net)),
         traced_(std::move(traced)),
@@ -595,7 +593,6 @@ Napi::Value Evaluate(const Napi::CallbackInfo& info) {
   }
   auto* worker = new EvaluateWorker(env, std::move(module), std::move(any), std::move(traced), std::move(source),
                                     batch_size, std::move(canceller), std::move(hold));
-  EndThisThreadTeam();
   return worker->Start();
 }
 

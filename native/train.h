@@ -40,8 +40,7 @@ class TrainerWrap : public Wrap<TrainerWrap> {
     std::vector<at::Tensor> params;  // the parameters trained, of either kind of net
     at::Tensor Forward(const at::Tensor& x) {
       if (!traced) return net.forward(x);
-      if (channels_last && x.dim() == 4) return traced->forward({x.contiguous(at::MemoryFormat::ChannelsLast)}).toTensor();
-      return traced->forward({x}).toTensor();
+      return traced->forward({channels_last && x.dim() == 4 ? x.contiguous(at::MemoryFormat::ChannelsLast) : x}).toTensor();
     }
     // A traced net on the CPU with 4-D parameters (convolutions) and channels_last set: from its first run those
     // parameters, and the inputs, are channels-last (NHWC), which oneDNN's convolutions take without reordering to

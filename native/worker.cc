@@ -41,11 +41,12 @@ struct Running {
 
 }  // namespace
 
-PromiseWorker::PromiseWorker(Napi::Env env, const char* name, bool compute)
-    : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)), compute_(compute) {}
+PromiseWorker::PromiseWorker(Napi::Env env, const char* name, Thread thread)
+    : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)), thread_(thread) {}
 
 Napi::Promise PromiseWorker::Start() {
   auto promise = deferred_.Promise();
+  if (thread_ == Thread::kComputeLong) EndThisThreadTeam();
   Queue();
   return promise;
 }
@@ -60,7 +61,7 @@ void PromiseWorker::Execute() {
       Run();
     });
   };
-  if (compute_) {
+  if (thread_ != Thread::kLibuv) {
     RunOnComputeThread(work);
   } else {
     work();

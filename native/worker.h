@@ -22,12 +22,20 @@ class PromiseWorker : public Napi::AsyncWorker {
   static bool Stopping();
 
  protected:
-  // `compute`: the work is libtorch compute that uses libtorch's own intra-op threads (a traced net's training run or
-  // evaluation, a ScriptModule's call), run on the compute thread when it is free (threads.h RunOnComputeThread).
-  // Not the built-in nets' batches split across the slice pool (LeNet: 2-thread training ran at 1 thread's speed
-  // from the compute thread, 11.5k against 18-20k examples/sec, cause not found), nor waiting (I/O, a rendezvous,
-  // a collective).
-  PromiseWorker(Napi::Env env, const char* name, bool compute = false);
+  // Where Run() runs (threads.h RunOnComputeThread, EndThisThreadTeam):
+  enum class Thread {
+    // libuv's thread: waiting (I/O, a rendezvous, a collective), and the built-in nets' batches split across the
+    // slice pool (from the compute thread LeNet's 2-thread training ran at 1 thread's speed, 11.5k against 18-20k
+    // examples/sec, cause not found).
+    kLibuv,
+    // The compute thread when it is free: libtorch compute on its own intra-op threads (a ScriptModule's call).
+    kCompute,
+    // The same, long (a traced net's training run or evaluation): the main thread's OpenMP team is ended when it is
+    // queued. Not per short call: the main thread's next parallel op would start a new team, and a new team's first
+    // op recreates libtorch's pthreadpool and clears oneDNN's kernel cache.
+    kComputeLong,
+  };
+  PromiseWorker(Napi::Env env, const char* name, Thread thread = Thread::kLibuv);
 
   // Worker thread: the work, with this process's libtorch thread count applied. Throw to reject.
   virtual void Run() = 0;
@@ -45,7 +53,7 @@ class PromiseWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   std::string error_;
   bool failed_ = false;
-  bool compute_ = false;
+  Thread thread_ = Thread::kLibuv;
 };
 
 }  // namespace lt
