@@ -21,6 +21,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <climits>
+#include <cmath>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -302,6 +305,124 @@ void DataGradT(const float* g, int64_t b0, int64_t b1, int64_t O, int64_t Ho, in
   }
 }
 
+
+// ---- max pooling with indices (NCHW planes) ----
+//
+// libtorch's NCHW kernel compares element by element with a data-dependent branch (~65 ms for ResNet's stem pool,
+// 32 x 64 x 48 x 48, 3x3 stride 2, one thread, against ~14 ms for its channels-last kernel). Here each output row is
+// two vector passes: down the window's input rows, column by column (contiguous loads, any stride), then across the
+// window's columns of that row-wise result. The winner is PyTorch's: scanning the window row by row, the first
+// element greater than every earlier one, and any NaN over a number (the last NaN), i.e. the candidate that is NaN
+// with the largest row-major index, else the largest value with the smallest index. The column pass keeps, per
+// column, that row's winner, and the row pass compares candidates by (value, index) under the same rule.
+
+using DI = hn::RebindToSigned<D>;
+using VI = hn::Vec<DI>;
+using M = hn::Mask<D>;
+
+// Whether candidate (v, i) beats the current (m, j) in PyTorch's row-major scan order.
+HWY_INLINE M Beats(D d, DI di, V v, VI i, V m, VI j) {
+  const M v_nan = hn::IsNaN(v);
+  const M m_nan = hn::IsNaN(m);
+  const M later = hn::RebindMask(d, hn::Gt(i, j));
+  const M earlier = hn::RebindMask(d, hn::Lt(i, j));
+  const M if_nan = hn::And(v_nan, later);
+  const M if_num = hn::Or(hn::Or(v_nan, hn::Gt(v, m)), hn::And(hn::Eq(v, m), earlier));
+  return hn::Or(hn::And(m_nan, if_nan), hn::AndNot(m_nan, if_num));
+}
+
+void MaxPoolPlanesT(const float* x, int64_t limit, int64_t p0, int64_t p1, int64_t H, int64_t W, int64_t Ho,
+                    int64_t Wo, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw, float* out,
+                    int64_t* ind) {
+  const D d;
+  const DI di;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
+  // The column pass's result for one output row, at padded positions (column c at pw + c). The row pass reads
+  // positions ow * sw + q for ow up to Wo rounded up to whole vectors; the padding (and what lies past the input's
+  // right edge) holds candidates that lose to every real one: -inf with the largest index.
+  const int64_t width = std::max(((Wo + N - 1) / N * N - 1) * sw + kw, pw + W) + N;
+  std::vector<float> cm(static_cast<size_t>(width), -HUGE_VALF);
+  std::vector<int32_t> ci(static_cast<size_t>(width), INT32_MAX);
+  HWY_ALIGN int32_t lanes[HWY_MAX_BYTES / sizeof(int32_t)];
+  const VI iota = hn::Iota(di, 0);
+  const VI stride = hn::Set(di, static_cast<int32_t>(sw));
+  for (int64_t p = p0; p < p1; ++p) {
+    const float* plane = x + p * H * W;
+    float* o = out + p * Ho * Wo;
+    int64_t* oi = ind + p * Ho * Wo;
+    for (int64_t oh = 0; oh < Ho; ++oh) {
+      const int64_t top = std::max<int64_t>(oh * sh - ph, 0);
+      const int64_t bottom = std::min(oh * sh - ph + kh, H);
+      // Down the rows: per column, the first row holding its maximum (the last NaN). Indices are row-major. The
+      // last vector of a row may reach past the row's end (a plane narrower than a vector: GoogLeNet's 6 x 6) as
+      // long as it stays inside x; only its lanes within the row are kept.
+      for (int64_t c = 0; c < W; c += N) {
+        const int64_t n = std::min(N, W - c);
+        if (n < N && (p * H + bottom - 1) * W + c + N > limit) {
+          for (int64_t k = c; k < W; ++k) {
+            float m = plane[top * W + k];
+            int32_t j = static_cast<int32_t>(top * W + k);
+            for (int64_t r = top + 1; r < bottom; ++r) {
+              const float v = plane[r * W + k];
+              if (v > m || std::isnan(v)) {
+                m = v;
+                j = static_cast<int32_t>(r * W + k);
+              }
+            }
+            cm[pw + k] = m;
+            ci[pw + k] = j;
+          }
+          break;
+        }
+        V m = hn::LoadU(d, plane + top * W + c);
+        VI j = hn::Add(iota, hn::Set(di, static_cast<int32_t>(top * W + c)));
+        for (int64_t r = top + 1; r < bottom; ++r) {
+          const V v = hn::LoadU(d, plane + r * W + c);
+          const M take = hn::Or(hn::IsNaN(v), hn::Gt(v, m));
+          m = hn::IfThenElse(take, v, m);
+          j = hn::IfThenElse(hn::RebindMask(di, take), hn::Add(iota, hn::Set(di, static_cast<int32_t>(r * W + c))), j);
+        }
+        if (n == N) {
+          hn::StoreU(m, d, cm.data() + pw + c);
+          hn::StoreU(j, di, ci.data() + pw + c);
+        } else {
+          StoreLanes(d, m, n, cm.data() + pw + c);
+          hn::BlendedStore(j, hn::FirstN(di, static_cast<size_t>(n)), di, ci.data() + pw + c);
+        }
+      }
+      // Across the columns of each output's window.
+      for (int64_t ow = 0; ow < Wo; ow += N) {
+        V m;
+        VI j;
+        for (int64_t q = 0; q < kw; ++q) {
+          V v;
+          VI i;
+          if (sw == 1) {
+            v = hn::LoadU(d, cm.data() + ow + q);
+            i = hn::LoadU(di, ci.data() + ow + q);
+          } else {
+            const VI at = hn::Mul(hn::Add(iota, hn::Set(di, static_cast<int32_t>(ow))), stride);
+            v = hn::GatherIndex(d, cm.data() + q, at);
+            i = hn::GatherIndex(di, ci.data() + q, at);
+          }
+          if (q == 0) {
+            m = v;
+            j = i;
+          } else {
+            const M take = Beats(d, di, v, i, m, j);
+            m = hn::IfThenElse(take, v, m);
+            j = hn::IfThenElse(hn::RebindMask(di, take), i, j);
+          }
+        }
+        const int64_t n = std::min(N, Wo - ow);
+        StoreLanes(d, m, n, o + oh * Wo + ow);
+        hn::Store(j, di, lanes);
+        for (int64_t k = 0; k < n; ++k) oi[oh * Wo + ow + k] = lanes[k];
+      }
+    }
+  }
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace lt::simd
 HWY_AFTER_NAMESPACE();
@@ -312,6 +433,7 @@ namespace lt::simd {
 HWY_EXPORT(ConvOneChannelT);
 HWY_EXPORT(WeightGradOneChannelT);
 HWY_EXPORT(DataGradT);
+HWY_EXPORT(MaxPoolPlanesT);
 
 void ConvOneChannel(const float* x, int64_t b0, int64_t b1, int64_t H, int64_t W, const float* w, const float* bias,
                     int64_t O, int64_t kh, int64_t kw, int64_t ph, int64_t pw, bool sigmoid, float* out) {
@@ -326,6 +448,12 @@ void WeightGradOneChannel(const float* x, const float* g, int64_t b0, int64_t b1
 void DataGrad(const float* g, int64_t b0, int64_t b1, int64_t O, int64_t Ho, int64_t Wo, const float* wf, int64_t C,
               int64_t kh, int64_t kw, int64_t H, int64_t W, int64_t ph, int64_t pw, float* gx) {
   HWY_DYNAMIC_DISPATCH(DataGradT)(g, b0, b1, O, Ho, Wo, wf, C, kh, kw, H, W, ph, pw, gx);
+}
+
+void MaxPoolPlanes(const float* x, int64_t limit, int64_t p0, int64_t p1, int64_t H, int64_t W, int64_t Ho,
+                   int64_t Wo, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw, float* out,
+                   int64_t* ind) {
+  HWY_DYNAMIC_DISPATCH(MaxPoolPlanesT)(x, limit, p0, p1, H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, out, ind);
 }
 
 namespace {

@@ -25,6 +25,13 @@ void WeightGradOneChannel(const float* x, const float* g, int64_t b0, int64_t b1
 void DataGrad(const float* g, int64_t b0, int64_t b1, int64_t O, int64_t Ho, int64_t Wo, const float* wf, int64_t C,
               int64_t kh, int64_t kw, int64_t H, int64_t W, int64_t ph, int64_t pw, float* gx);
 
+// max_pool2d_with_indices of planes [p0, p1) of x [P, H, W] (contiguous, `limit` = P * H * W floats), dilation 1,
+// into out and ind [P, Ho, Wo] (indices row-major within the plane, as PyTorch's): padding (ph, pw) at most half the
+// window, Ho and Wo as PyTorch computes them (ceil_mode included), H * W < 2^31.
+void MaxPoolPlanes(const float* x, int64_t limit, int64_t p0, int64_t p1, int64_t H, int64_t W, int64_t Ho,
+                   int64_t Wo, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw, float* out,
+                   int64_t* ind);
+
 // The SIMD targets compiled into this build that this CPU can run, best first, by the names of PyTorch's
 // ATEN_CPU_CAPABILITY where it has one: "avx512", "avx2", "sse4", "neon", "sve", "sve2", "default" (the portable
 // fallback).

@@ -4,6 +4,8 @@
 
 #include <ATen/ops/convolution_backward_native.h>
 #include <ATen/ops/convolution_native.h>
+#include <ATen/ops/max_pool2d_with_indices.h>
+#include <ATen/native/Pool.h>
 #include <torch/csrc/jit/frontend/tracer.h>
 #include <torch/library.h>
 
@@ -324,12 +326,99 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> ConvolutionBackwardCpu(
   return {gx, gw, gb};
 }
 
+
+// ---- max_pool2d_with_indices: the vector loop as libtorch's CPU kernel (every road: nn.MaxPool2d, F.max_pool2d,
+// traced nets, TorchScript) ----
+//
+// For contiguous float NCHW (or CHW) input with dilation 1; anything else (channels-last, whose libtorch kernel is
+// already vectorized, other dtypes, dilation, bad arguments whose errors are libtorch's) goes to libtorch's kernel
+// through the out= variant, which this registration does not replace. The backward stays libtorch's: it reads the
+// indices, which are PyTorch's exactly (see kernels-simd.cc). ResNet's stem pool, 32 x 64 x 48 x 48, one thread:
+// ~65 ms in libtorch's kernel, the largest single cost of the chapter's ResNet step after the convolutions.
+
+// One int from a 1- or 2-element list (PyTorch's `int[2]` arguments take either); `fallback` for an empty one.
+bool Pair(at::IntArrayRef a, int64_t fallback_h, int64_t fallback_w, int64_t& h, int64_t& w) {
+  if (a.empty()) {
+    h = fallback_h;
+    w = fallback_w;
+    return true;
+  }
+  if (a.size() > 2) return false;
+  h = a[0];
+  w = a.size() == 2 ? a[1] : a[0];
+  return true;
+}
+
+std::tuple<at::Tensor, at::Tensor> MaxPool2dWithIndicesCpu(const at::Tensor& self, at::IntArrayRef kernel_size,
+                                                           at::IntArrayRef stride, at::IntArrayRef padding,
+                                                           at::IntArrayRef dilation, bool ceil_mode) {
+  int64_t kh = 0, kw = 0, sh = 0, sw = 0, ph = 0, pw = 0, dh = 0, dw = 0;
+  const bool direct = Enabled() && CpuFloat(self) && (self.dim() == 3 || self.dim() == 4) && self.is_contiguous() &&
+                      !kernel_size.empty() && Pair(kernel_size, 0, 0, kh, kw) && Pair(stride, kh, kw, sh, sw) &&
+                      Pair(padding, -1, -1, ph, pw) && Pair(dilation, 1, 1, dh, dw) && dh == 1 && dw == 1 &&
+                      kh > 0 && kw > 0 && sh > 0 && sw > 0 && ph >= 0 && pw >= 0 && ph <= kh / 2 && pw <= kw / 2;
+  const int64_t H = direct ? self.size(-2) : 0, W = direct ? self.size(-1) : 0;
+  const int64_t Ho = direct ? at::native::pooling_output_shape<int64_t>(H, kh, ph, sh, 1, ceil_mode) : 0;
+  const int64_t Wo = direct ? at::native::pooling_output_shape<int64_t>(W, kw, pw, sw, 1, ceil_mode) : 0;
+  if (!direct || self.numel() == 0 || Ho < 1 || Wo < 1 || H * W >= (int64_t{1} << 31)) {
+    at::Tensor out = at::empty({0}, self.options());
+    at::Tensor indices = at::empty({0}, self.options().dtype(at::kLong));
+    at::max_pool2d_with_indices_out(out, indices, self, kernel_size, stride, padding, dilation, ceil_mode);
+    return {out, indices};
+  }
+  ++g_direct_calls;
+  auto sizes = self.sizes().vec();
+  sizes[sizes.size() - 2] = Ho;
+  sizes[sizes.size() - 1] = Wo;
+  at::Tensor out = at::empty(sizes, self.options());
+  at::Tensor indices = at::empty(sizes, self.options().dtype(at::kLong));
+  const int64_t planes = self.numel() / (H * W);
+  const float* x = self.data_ptr<float>();
+  float* o = out.data_ptr<float>();
+  int64_t* oi = indices.data_ptr<int64_t>();
+  // A grain of ~32k input elements a task.
+  const int64_t grain = std::max<int64_t>(1, 32768 / (H * W));
+  at::parallel_for(0, planes, grain, [&](int64_t begin, int64_t end) {
+    simd::MaxPoolPlanes(x, planes * H * W, begin, end, H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, o, oi);
+  });
+  return {out, indices};
+}
+
+// libtorch registers its own CPU kernel of aten::max_pool2d_with_indices (the convolutions above had none): replacing
+// it makes libtorch warn once on stderr ("Overriding a previously registered kernel"), which says nothing to a user,
+// so the registration runs at load under a handler that drops warnings. Never unregistered (the Library is leaked):
+// the process keeps the kernel until it exits, as with a static registration, without depending on the order of
+// static destructors at exit.
+struct DropWarnings : c10::WarningHandler {
+#if TORCH_VERSION_MAJOR >= 2
+  void process(const c10::Warning&) override {}
+#else
+  void process(const c10::SourceLocation&, const std::string&, const bool) override {}
+#endif
+};
+#if TORCH_VERSION_MAJOR >= 2
+using WarningHandlerGuard = c10::WarningUtils::WarningHandlerGuard;
+#else
+using WarningHandlerGuard = c10::Warning::WarningHandlerGuard;
+#endif
+
 TORCH_LIBRARY_IMPL(aten, CPU, m) {
   m.impl("convolution", TORCH_FN(ConvolutionCpu));
   m.impl("convolution_backward", TORCH_FN(ConvolutionBackwardCpu));
 }
 
 }  // namespace
+
+void RegisterKernels() {
+  static const bool registered = [] {
+    DropWarnings drop;
+    WarningHandlerGuard guard(&drop);
+    auto* library = new torch::Library(torch::Library::IMPL, "aten", c10::DispatchKey::CPU, __FILE__, __LINE__);
+    library->impl("max_pool2d_with_indices", TORCH_FN(MaxPool2dWithIndicesCpu));
+    return true;
+  }();
+  (void)registered;
+}
 
 void SetFastKernels(bool enabled) { g_fast = enabled; }
 

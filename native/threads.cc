@@ -21,6 +21,7 @@
 #endif
 
 #include "errors.h"
+#include "kernels.h"
 #include "memory.h"
 
 namespace lt {
@@ -244,6 +245,7 @@ void InitProcess() {
     }
 #endif
     InstallCountingAllocator();
+    RegisterKernels();
     // libtorch here starts with one intra-op thread; like PyTorch, use one per core ($OMP_NUM_THREADS wins).
     g_threads = DefaultThreads();
   });

@@ -189,6 +189,54 @@ describe.each(native.cpuCapabilities)('CPU fast kernels on SIMD target %s agree 
     expectAsLibtorch(pool, X, 5, 1e-6);
   });
 
+  // max_pool2d_with_indices' CPU kernel (native/kernels.cc): values and indices exactly libtorch's, ties (inputs of a
+  // few distinct values, zeros as after ReLU), NaN (the last one in the window wins) and -inf included, and libtorch's
+  // backward, which routes the gradient by those indices.
+  test.each([
+    ['3x3, stride 2, padding 1 (ResNet\'s stem)', [2, 3, 17, 17], 3, 2, 1, false, true],
+    ['3x3, stride 1, padding 1 (GoogLeNet\'s branches)', [2, 4, 12, 12], 3, 1, 1, false, true],
+    ['3x3, stride 2, narrower than a vector (GoogLeNet\'s 6 x 6)', [3, 5, 6, 6], 3, 2, 1, false, true],
+    ['3x3, stride 2, no padding (AlexNet, NiN)', [2, 3, 27, 27], 3, 2, 0, false, true],
+    ['2x2, stride 2 (VGG)', [2, 3, 14, 14], 2, 2, 0, false, true],
+    ['ceil_mode, odd size', [2, 2, 11, 13], 3, 2, 0, true, true],
+    ['asymmetric kernel, stride and padding, wider than two vectors', [1, 3, 9, 37], [3, 2], [2, 1], [1, 0], false, true],
+    ['stride 3 over a 40-wide row', [1, 2, 10, 40], 4, 3, 2, false, true],
+    ['a 3-d input (C, H, W)', [3, 10, 10], 3, 2, 1, false, true],
+    ['dilation 2 (libtorch\'s kernel)', [1, 2, 9, 9], 3, 1, 0, false, false],
+  ])('max_pool2d with indices, %s', (_name, shape, k, stride, pad, ceil, direct) => {
+    torch.manual_seed(8);
+    const X = torch.randint(0, 4, shape as number[]).to(torch.float32);
+    const flat = X.view(-1);
+    // NaNs, two in one window; -inf, and a window of -inf only.
+    for (const i of [5, 7, 40, 41]) flat.narrow(0, i, 1).fill_(NaN);
+    for (const i of [0, 1, 2, 20]) flat.narrow(0, i, 1).fill_(-Infinity);
+    const dilation = (_name as string).startsWith('dilation') ? 2 : 1;
+    const pool = (fast: boolean) => {
+      native.setFastKernels(fast);
+      try {
+        const x = X.detach();
+        x.requires_grad = true;
+        const [out, indices] = torch.nn.functional.max_pool2d(x, {
+          kernel_size: k as number, stride: stride as number, padding: pad as number, dilation, ceil_mode: ceil as boolean,
+          return_indices: true,
+        }) as unknown as [Tensor, Tensor];
+        out.nan_to_num(0).mul(torch.arange(out.numel()).view(out.shape)).sum().backward();
+        return [Array.from(out.data() as Float32Array), Array.from(indices.data() as BigInt64Array, Number), Array.from(x.grad!.data() as Float32Array), out.shape];
+      } finally {
+        native.setFastKernels(true);
+      }
+    };
+    const before = native.directKernelCalls();
+    const fast = pool(true);
+    expect(native.directKernelCalls() - before).toBe(direct ? 1 : 0);
+    const slow = pool(false);
+    expect(fast[3]).toEqual(slow[3]);
+    expect(fast[0]).toEqual(slow[0]);  // toEqual takes NaN as equal to NaN
+    expect(fast[1]).toEqual(slow[1]);
+    expect(fast[2]).toEqual(slow[2]);
+    expect((fast[0] as number[]).some(Number.isNaN)).toBe(true);
+  });
+
   test("the chapter's LeNet: same loss and gradients", () => {
     torch.manual_seed(6);
     const net = lenet();
