@@ -330,13 +330,14 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> ConvolutionBackwardCpu(
 // ---- max_pool2d_with_indices: the vector loop as libtorch's CPU kernel (every road: nn.MaxPool2d, F.max_pool2d,
 // traced nets, TorchScript) ----
 //
-// For contiguous float NCHW (or CHW) input with dilation 1; anything else (channels-last, whose libtorch kernel is
-// already vectorized, other dtypes, dilation, bad arguments whose errors are libtorch's) goes to libtorch's kernel
-// through the out= variant, which this registration does not replace. The backward stays libtorch's: it reads the
-// indices, which are PyTorch's exactly (see kernels-simd.cc). ResNet's stem pool, 32 x 64 x 48 x 48, one thread:
-// ~65 ms in libtorch's kernel, the largest single cost of the chapter's ResNet step after the convolutions.
+// For contiguous float NCHW (or CHW) input with dilation 1, on the SIMD targets where the loops win (simd::Wins(); on
+// the portable fallback this loop is ~1.5x slower than libtorch's kernel: test/bench/pool.js). Anything else
+// (channels-last, whose libtorch kernel is already vectorized; other dtypes; dilation; bad arguments, whose errors
+// are libtorch's) goes to libtorch's kernel through the out= variant, which this registration does not replace. The
+// backward stays libtorch's: it reads the indices, which are PyTorch's exactly (see kernels-simd.cc). ResNet's stem
+// pool, 32 x 64 x 48 x 48, one thread: ~65 ms in libtorch's kernel, ~9 here, out of a ~1,000 ms training step.
 
-// One int from a 1- or 2-element list (PyTorch's `int[2]` arguments take either); `fallback` for an empty one.
+// A 1- or 2-element list (PyTorch's `int[2]` arguments take either) as (h, w); the fallbacks for an empty one.
 bool Pair(at::IntArrayRef a, int64_t fallback_h, int64_t fallback_w, int64_t& h, int64_t& w) {
   if (a.empty()) {
     h = fallback_h;
@@ -353,7 +354,7 @@ std::tuple<at::Tensor, at::Tensor> MaxPool2dWithIndicesCpu(const at::Tensor& sel
                                                            at::IntArrayRef stride, at::IntArrayRef padding,
                                                            at::IntArrayRef dilation, bool ceil_mode) {
   int64_t kh = 0, kw = 0, sh = 0, sw = 0, ph = 0, pw = 0, dh = 0, dw = 0;
-  const bool direct = Enabled() && CpuFloat(self) && (self.dim() == 3 || self.dim() == 4) && self.is_contiguous() &&
+  const bool direct = ConvEnabled() && CpuFloat(self) && (self.dim() == 3 || self.dim() == 4) && self.is_contiguous() &&
                       !kernel_size.empty() && Pair(kernel_size, 0, 0, kh, kw) && Pair(stride, kh, kw, sh, sw) &&
                       Pair(padding, -1, -1, ph, pw) && Pair(dilation, 1, 1, dh, dw) && dh == 1 && dw == 1 &&
                       kh > 0 && kw > 0 && sh > 0 && sw > 0 && ph >= 0 && pw >= 0 && ph <= kh / 2 && pw <= kw / 2;
