@@ -44,13 +44,23 @@ constexpr int kOutBlock = 6;                                // output channels a
 constexpr int kGradOutBlock = kRegisters >= 32 ? 6 : 3;     // weight gradient: output channels x ...
 constexpr int kTapBlock = 4;                                // ... kernel taps a tile holds (6 x 4 + 4 + 1 <= 32)
 
-// The first n lanes of v into dst (n < Lanes: the end of a row that is not a whole vector wide).
-HWY_INLINE void StoreLanes(D d, V v, int64_t n, float* dst) {
+// The first n lanes of v into dst (n < Lanes: the end of a row that is not a whole vector wide), writing nothing past
+// them. x86's BlendedStore is a masked store; elsewhere (NEON in Highway 1.0.3) it loads, blends and stores a whole
+// vector, which would write past the end of the output and race with the thread writing the next lanes: there the
+// lanes go through a buffer.
+template <class DD>
+HWY_INLINE void StoreLanes(DD d, hn::Vec<DD> v, int64_t n, hn::TFromD<DD>* dst) {
   if (n >= static_cast<int64_t>(hn::Lanes(d))) {
     hn::StoreU(v, d, dst);
-  } else {
-    hn::BlendedStore(v, hn::FirstN(d, static_cast<size_t>(n)), d, dst);
+    return;
   }
+#if HWY_ARCH_X86
+  hn::BlendedStore(v, hn::FirstN(d, static_cast<size_t>(n)), d, dst);
+#else
+  HWY_ALIGN hn::TFromD<DD> lanes[HWY_MAX_BYTES / sizeof(hn::TFromD<DD>)];
+  hn::Store(v, d, lanes);
+  std::copy(lanes, lanes + n, dst);
+#endif
 }
 
 // sigmoid(z) = 1 / (1 + e^-z): e^x as Cephes' expf (x = n ln2 + r, |r| <= ln2 / 2, e^r by a degree-6 polynomial, then
@@ -387,7 +397,7 @@ void MaxPoolPlanesT(const float* x, int64_t limit, int64_t p0, int64_t p1, int64
           hn::StoreU(j, di, ci.data() + pw + c);
         } else {
           StoreLanes(d, m, n, cm.data() + pw + c);
-          hn::BlendedStore(j, hn::FirstN(di, static_cast<size_t>(n)), di, ci.data() + pw + c);
+          StoreLanes(di, j, n, ci.data() + pw + c);
         }
       }
       // Across the columns of each output's window.

@@ -337,7 +337,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> ConvolutionBackwardCpu(
 // backward stays libtorch's: it reads the indices, which are PyTorch's exactly (see kernels-simd.cc). ResNet's stem
 // pool, 32 x 64 x 48 x 48, one thread: ~65 ms in libtorch's kernel, ~9 here, out of a ~1,000 ms training step.
 
-// A 1- or 2-element list (PyTorch's `int[2]` arguments take either) as (h, w); the fallbacks for an empty one.
+// A 1- or 2-element list (PyTorch's `int[2]` arguments take either) as (h, w); the fallbacks for an empty one (-1:
+// an empty list is not taken).
 bool Pair(at::IntArrayRef a, int64_t fallback_h, int64_t fallback_w, int64_t& h, int64_t& w) {
   if (a.empty()) {
     h = fallback_h;
@@ -354,14 +355,19 @@ std::tuple<at::Tensor, at::Tensor> MaxPool2dWithIndicesCpu(const at::Tensor& sel
                                                            at::IntArrayRef stride, at::IntArrayRef padding,
                                                            at::IntArrayRef dilation, bool ceil_mode) {
   int64_t kh = 0, kw = 0, sh = 0, sw = 0, ph = 0, pw = 0, dh = 0, dw = 0;
+  // Kernels, strides and paddings past the input's size (legal, and pointless) are left to libtorch too: the loop's
+  // scratch row grows with them, and its positions are 32-bit.
   const bool direct = ConvEnabled() && CpuFloat(self) && (self.dim() == 3 || self.dim() == 4) && self.is_contiguous() &&
-                      !kernel_size.empty() && Pair(kernel_size, 0, 0, kh, kw) && Pair(stride, kh, kw, sh, sw) &&
-                      Pair(padding, -1, -1, ph, pw) && Pair(dilation, 1, 1, dh, dw) && dh == 1 && dw == 1 &&
-                      kh > 0 && kw > 0 && sh > 0 && sw > 0 && ph >= 0 && pw >= 0 && ph <= kh / 2 && pw <= kw / 2;
+                      self.numel() > 0 && Pair(kernel_size, -1, -1, kh, kw) && Pair(stride, kh, kw, sh, sw) &&
+                      Pair(padding, -1, -1, ph, pw) && Pair(dilation, -1, -1, dh, dw) && dh == 1 && dw == 1 &&
+                      kh > 0 && kw > 0 && sh > 0 && sw > 0 && ph >= 0 && pw >= 0 && ph <= kh / 2 && pw <= kw / 2 &&
+                      kh <= 2 * self.size(-2) + 1 && kw <= 2 * self.size(-1) + 1 && sh <= self.size(-2) + 2 * ph &&
+                      sw <= self.size(-1) + 2 * pw;
   const int64_t H = direct ? self.size(-2) : 0, W = direct ? self.size(-1) : 0;
   const int64_t Ho = direct ? at::native::pooling_output_shape<int64_t>(H, kh, ph, sh, 1, ceil_mode) : 0;
   const int64_t Wo = direct ? at::native::pooling_output_shape<int64_t>(W, kw, pw, sw, 1, ceil_mode) : 0;
-  if (!direct || self.numel() == 0 || Ho < 1 || Wo < 1 || H * W >= (int64_t{1} << 31)) {
+  constexpr int64_t k2G = int64_t{1} << 31;
+  if (!direct || Ho < 1 || Wo < 1 || H * W >= k2G || (Wo + 64) * sw + kw + W + 2 * pw >= k2G) {
     at::Tensor out = at::empty({0}, self.options());
     at::Tensor indices = at::empty({0}, self.options().dtype(at::kLong));
     at::max_pool2d_with_indices_out(out, indices, self, kernel_size, stride, padding, dilation, ceil_mode);

@@ -30,6 +30,8 @@ struct Param {
   // int[1] dim takes lists of any length, as in Python.
   int64_t size;
   std::string label;  // "argument 'other'", for errors
+  // Its default is an empty list (max_pool2d's `int[2] stride=[]`: the kernel's size), which it also takes as given.
+  bool empty_default = false;
 };
 
 struct Overload {
@@ -73,6 +75,8 @@ Overload MakeOverload(const c10::OperatorHandle& handle) {
                         IsIntList(type) || (type->kind() == c10::TypeKind::OptionalType &&
                                             IsIntList(type->castRaw<c10::OptionalType>()->getElementType())),
                         a.N() && *a.N() > 1 ? static_cast<int64_t>(*a.N()) : -1, "argument '" + a.name() + "'"});
+    const auto& fallback = a.default_value();
+    o.params.back().empty_default = fallback.has_value() && fallback->isList() && fallback->toListRef().empty();
     if (!a.kwarg_only()) o.positional = i + 1;
     if (a.is_out()) ++o.outs;
     if (a.name() == "pin_memory" && a.kwarg_only()) o.factory = true;
@@ -346,7 +350,8 @@ bool Bind(Napi::Env env, const Overload& o, bool method, const std::vector<Napi:
     }
     // int[2] takes 2 numbers or one (Python's rule): kernels index such lists without checking their length.
     const bool wrong_size = p.size > 0 && b->values[i].IsArray() && b->values[i].As<Napi::Array>().Length() != p.size &&
-                            b->values[i].As<Napi::Array>().Length() != 1;
+                            b->values[i].As<Napi::Array>().Length() != 1 &&
+                            !(p.empty_default && b->values[i].As<Napi::Array>().Length() == 0);
     if (wrong_size || !Fits(env, b->values[i], p.type)) {
       if (wrong_size) {
         b->failure = "argument '" + p.name + "' takes " + std::to_string(p.size) + " integers (or one for all), not " +

@@ -190,51 +190,97 @@ describe.each(native.cpuCapabilities)('CPU fast kernels on SIMD target %s agree 
   });
 
   // max_pool2d_with_indices' CPU kernel (native/kernels.cc): values and indices exactly libtorch's, ties (inputs of a
-  // few distinct values, zeros as after ReLU), NaN (the last one in the window wins) and -inf included, and libtorch's
-  // backward, which routes the gradient by those indices.
+  // few distinct values, zeros as after ReLU), NaN (the last one in the window wins, across rows too), -inf (a corner
+  // window of -inf only, where the padding must lose to it), and libtorch's backward, which routes the gradient by
+  // those indices; at 2 threads, so that planes of over 32k elements are split across tasks.
+  const maxPool = (X: Tensor, fast: boolean, options: Record<string, unknown>): [number[], number[], number[], number[]] => {
+    native.setFastKernels(fast);
+    try {
+      const x = X.detach();
+      x.requires_grad = true;
+      const [out, indices] = torch.nn.functional.max_pool2d(x, { ...options, return_indices: true }) as unknown as [Tensor, Tensor];
+      out.nan_to_num(0, 0, 0).mul(torch.arange(out.numel()).view(out.shape)).sum().backward();
+      return [Array.from(out.data() as Float32Array), Array.from(indices.data() as BigInt64Array, Number), Array.from(x.grad!.data() as Float32Array), out.shape];
+    } finally {
+      native.setFastKernels(true);
+    }
+  };
+
   test.each([
-    ['3x3, stride 2, padding 1 (ResNet\'s stem)', [2, 3, 17, 17], 3, 2, 1, false, true],
-    ['3x3, stride 1, padding 1 (GoogLeNet\'s branches)', [2, 4, 12, 12], 3, 1, 1, false, true],
-    ['3x3, stride 2, narrower than a vector (GoogLeNet\'s 6 x 6)', [3, 5, 6, 6], 3, 2, 1, false, true],
-    ['3x3, stride 2, no padding (AlexNet, NiN)', [2, 3, 27, 27], 3, 2, 0, false, true],
-    ['2x2, stride 2 (VGG)', [2, 3, 14, 14], 2, 2, 0, false, true],
-    ['ceil_mode, odd size', [2, 2, 11, 13], 3, 2, 0, true, true],
-    ['asymmetric kernel, stride and padding, wider than two vectors', [1, 3, 9, 37], [3, 2], [2, 1], [1, 0], false, true],
-    ['stride 3 over a 40-wide row', [1, 2, 10, 40], 4, 3, 2, false, true],
-    ['a 3-d input (C, H, W)', [3, 10, 10], 3, 2, 1, false, true],
-    ['dilation 2 (libtorch\'s kernel)', [1, 2, 9, 9], 3, 1, 0, false, false],
-  ])('max_pool2d with indices, %s', (_name, shape, k, stride, pad, ceil, direct) => {
-    torch.manual_seed(8);
-    const X = torch.randint(0, 4, shape as number[]).to(torch.float32);
-    const flat = X.view(-1);
-    // NaNs, two in one window; -inf, and a window of -inf only.
-    for (const i of [5, 7, 40, 41]) flat.narrow(0, i, 1).fill_(NaN);
-    for (const i of [0, 1, 2, 20]) flat.narrow(0, i, 1).fill_(-Infinity);
-    const dilation = (_name as string).startsWith('dilation') ? 2 : 1;
-    const pool = (fast: boolean) => {
-      native.setFastKernels(fast);
-      try {
-        const x = X.detach();
-        x.requires_grad = true;
-        const [out, indices] = torch.nn.functional.max_pool2d(x, {
-          kernel_size: k as number, stride: stride as number, padding: pad as number, dilation, ceil_mode: ceil as boolean,
-          return_indices: true,
-        }) as unknown as [Tensor, Tensor];
-        out.nan_to_num(0).mul(torch.arange(out.numel()).view(out.shape)).sum().backward();
-        return [Array.from(out.data() as Float32Array), Array.from(indices.data() as BigInt64Array, Number), Array.from(x.grad!.data() as Float32Array), out.shape];
-      } finally {
-        native.setFastKernels(true);
-      }
-    };
+    ['3x3, stride 2, padding 1 (ResNet\'s stem)', [2, 3, 17, 17], 3, 2, 1, false],
+    ['3x3, stride 1, padding 1 (GoogLeNet\'s branches)', [2, 4, 12, 12], 3, 1, 1, false],
+    ['3x3, stride 2, narrower than a vector (GoogLeNet\'s 6 x 6)', [3, 5, 6, 6], 3, 2, 1, false],
+    ['3x3, stride 2, no padding (AlexNet, NiN)', [2, 3, 27, 27], 3, 2, 0, false],
+    ['2x2, stride 2 (VGG)', [2, 3, 14, 14], 2, 2, 0, false],
+    ['ceil_mode: a last window clipped at the right and bottom edges', [2, 2, 10, 12], 3, 2, 0, true],
+    ['ceil_mode with padding', [2, 2, 10, 11], 3, 2, 1, true],
+    ['asymmetric kernel, stride and padding, wider than two vectors', [1, 3, 9, 37], [3, 2], [2, 1], [1, 0], false],
+    ['stride 3 over a 40-wide row', [1, 2, 10, 40], 4, 3, 2, false],
+    ['a 3-d input (C, H, W)', [3, 10, 10], 3, 2, 1, false],
+    ['planes of 190 x 190, split across tasks', [1, 3, 190, 190], 3, 2, 1, false],
+  ])('max_pool2d with indices, %s', (_name, shape, k, stride, pad, ceil) => {
+    const threads = torch.get_num_threads();
+    torch.set_num_threads(2);
+    try {
+      torch.manual_seed(8);
+      const dims = shape as number[];
+      const X = torch.randint(0, 4, dims).to(torch.float32);
+      const [H, W] = dims.slice(-2);
+      // A 3 x 3 block of -inf in the last plane's bottom-right corner: every case's last window lies inside it.
+      X.view(-1, H, W).select(0, -1).narrow(0, H - 3, 3).narrow(1, W - 3, 3).fill_(-Infinity);
+      const flat = X.view(-1);
+      // NaNs: two in a row, and (in the wider cases) one a row below and a column left of another.
+      for (const i of [5, 7, 40, 41, W + 4]) flat.narrow(0, i, 1).fill_(NaN);
+      flat.narrow(0, 1, 1).fill_(-Infinity);
+      const options = { kernel_size: k, stride, padding: pad, ceil_mode: ceil };
+      const before = native.directKernelCalls();
+      const fast = maxPool(X, true, options);
+      expect(native.directKernelCalls() - before).toBe(1);
+      const slow = maxPool(X, false, options);
+      expect(fast[3]).toEqual(slow[3]);
+      expect(fast[0]).toEqual(slow[0]); // toEqual takes NaN as equal to NaN
+      expect(fast[1]).toEqual(slow[1]);
+      expect(fast[2]).toEqual(slow[2]);
+      expect(fast[0].some(Number.isNaN)).toBe(true);
+      expect(fast[0].includes(-Infinity)).toBe(true);
+    } finally {
+      torch.set_num_threads(threads);
+    }
+  });
+
+  test.each([
+    ['dilation 2', { kernel_size: 3, dilation: 2 }, [1, 2, 9, 9], false],
+    ['a channels-last input', { kernel_size: 3, stride: 2, padding: 1 }, [2, 3, 9, 9], true],
+    ['a stride past the padded input', { kernel_size: 3, stride: 20 }, [1, 2, 9, 9], false],
+  ])("max_pool2d with indices, %s: libtorch's kernel, the same results", (_name, options, shape, channelsLast) => {
+    torch.manual_seed(9);
+    let X = torch.rand(shape as number[]);
+    if (channelsLast) X = X.contiguous({ memory_format: 'channels_last' });
     const before = native.directKernelCalls();
-    const fast = pool(true);
-    expect(native.directKernelCalls() - before).toBe(direct ? 1 : 0);
-    const slow = pool(false);
-    expect(fast[3]).toEqual(slow[3]);
-    expect(fast[0]).toEqual(slow[0]);  // toEqual takes NaN as equal to NaN
-    expect(fast[1]).toEqual(slow[1]);
-    expect(fast[2]).toEqual(slow[2]);
-    expect((fast[0] as number[]).some(Number.isNaN)).toBe(true);
+    const fast = maxPool(X, true, options);
+    expect(native.directKernelCalls() - before).toBe(0);
+    expect(fast).toEqual(maxPool(X, false, options));
+  });
+
+  test.each([
+    ['padding over half the kernel', { kernel_size: 3, padding: 2 }],
+    ['stride 0', { kernel_size: 3, stride: 0 }],
+    ['a kernel of three sizes', { kernel_size: [3, 3, 3] }],
+    ['an empty dilation', { kernel_size: 3, dilation: [] }],
+  ])("BAD CALL: max_pool2d with %s is libtorch's Error, as without the loop", (_name, options) => {
+    const X = torch.rand(1, 2, 9, 9);
+    const message = (fast: boolean) => {
+      try {
+        maxPool(X, fast, options);
+      } catch (error) {
+        expect(error).toBeInstanceOf(Error);
+        return (error as Error).message;
+      }
+      return 'no error';
+    };
+    const fast = message(true);
+    expect(fast).not.toBe('no error');
+    expect(fast).toBe(message(false));
   });
 
   test("the chapter's LeNet: same loss and gradients", () => {

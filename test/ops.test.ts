@@ -30,6 +30,16 @@ describe('torch.X, Tensor.X, F.X from the schemas', () => {
     expect(values(torch.fft.fftfreq(4))).toEqual([0, 0.25, -0.5, -0.25]);
   });
 
+  test("an int[2] whose default is [] takes [] as given: F.max_pool2d(x, 3) strides by the kernel, as PyTorch's", () => {
+    const x = torch.arange(36).to(torch.float32).view(1, 1, 6, 6);
+    expect(values(F.max_pool2d(x, 3))).toEqual([14, 17, 32, 35]);
+    expect(values(F.max_pool2d(x, { kernel_size: 3 }))).toEqual([14, 17, 32, 35]);
+    expect(values(torch.max_pool2d(x, 3, []))).toEqual([14, 17, 32, 35]);
+    // Other lengths stay refused: kernels index such lists without checking them.
+    expect(() => torch.max_pool2d(x, 3, [1, 1, 1])).toThrow(/argument 'stride' takes 2 integers \(or one for all\), not 3/);
+    expect(() => torch.max_pool2d(x, [])).toThrow(TypeError);
+  });
+
   test('the overload is chosen by the arguments, as Python chooses it', () => {
     expect(values(torch.add(t(), 1))).toEqual([2, -1, 4, -3, 6, -5]); // add.Scalar
     expect(values(torch.add(t(), t()))).toEqual([2, -4, 6, -8, 10, -12]); // add.Tensor
