@@ -198,7 +198,8 @@ describe.each(native.cpuCapabilities)('CPU fast kernels on SIMD target %s agree 
     try {
       const x = X.detach();
       x.requires_grad = true;
-      const [out, indices] = torch.nn.functional.max_pool2d(x, { ...options, return_indices: true }) as unknown as [Tensor, Tensor];
+      const { kernel_size, ...rest } = options;
+      const [out, indices] = torch.nn.functional.max_pool2d(x, kernel_size as number | number[], { ...rest, return_indices: true });
       out.nan_to_num(0, 0, 0).mul(torch.arange(out.numel()).view(out.shape)).sum().backward();
       return [Array.from(out.data() as Float32Array), Array.from(indices.data() as BigInt64Array, Number), Array.from(x.grad!.data() as Float32Array), out.shape];
     } finally {
