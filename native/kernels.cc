@@ -326,7 +326,6 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> ConvolutionBackwardCpu(
   return {gx, gw, gb};
 }
 
-
 // ---- max_pool2d_with_indices: the vector loop as libtorch's CPU kernel (every road: nn.MaxPool2d, F.max_pool2d,
 // traced nets, TorchScript) ----
 //
@@ -354,25 +353,29 @@ bool Pair(at::IntArrayRef a, int64_t fallback_h, int64_t fallback_w, int64_t& h,
 std::tuple<at::Tensor, at::Tensor> MaxPool2dWithIndicesCpu(const at::Tensor& self, at::IntArrayRef kernel_size,
                                                            at::IntArrayRef stride, at::IntArrayRef padding,
                                                            at::IntArrayRef dilation, bool ceil_mode) {
-  int64_t kh = 0, kw = 0, sh = 0, sw = 0, ph = 0, pw = 0, dh = 0, dw = 0;
-  // Kernels, strides and paddings past the input's size (legal, and pointless) are left to libtorch too: the loop's
-  // scratch row grows with them, and its positions are 32-bit.
-  const bool direct = ConvEnabled() && CpuFloat(self) && (self.dim() == 3 || self.dim() == 4) && self.is_contiguous() &&
-                      self.numel() > 0 && Pair(kernel_size, -1, -1, kh, kw) && Pair(stride, kh, kw, sh, sw) &&
-                      Pair(padding, -1, -1, ph, pw) && Pair(dilation, -1, -1, dh, dw) && dh == 1 && dw == 1 &&
-                      kh > 0 && kw > 0 && sh > 0 && sw > 0 && ph >= 0 && pw >= 0 && ph <= kh / 2 && pw <= kw / 2 &&
-                      kh <= 2 * self.size(-2) + 1 && kw <= 2 * self.size(-1) + 1 && sh <= self.size(-2) + 2 * ph &&
-                      sw <= self.size(-1) + 2 * pw;
-  const int64_t H = direct ? self.size(-2) : 0, W = direct ? self.size(-1) : 0;
-  const int64_t Ho = direct ? at::native::pooling_output_shape<int64_t>(H, kh, ph, sh, 1, ceil_mode) : 0;
-  const int64_t Wo = direct ? at::native::pooling_output_shape<int64_t>(W, kw, pw, sw, 1, ceil_mode) : 0;
-  constexpr int64_t k2G = int64_t{1} << 31;
-  if (!direct || Ho < 1 || Wo < 1 || H * W >= k2G || (Wo + 64) * sw + kw + W + 2 * pw >= k2G) {
+  const auto libtorch = [&]() -> std::tuple<at::Tensor, at::Tensor> {
     at::Tensor out = at::empty({0}, self.options());
     at::Tensor indices = at::empty({0}, self.options().dtype(at::kLong));
     at::max_pool2d_with_indices_out(out, indices, self, kernel_size, stride, padding, dilation, ceil_mode);
     return {out, indices};
+  };
+  int64_t kh = 0, kw = 0, sh = 0, sw = 0, ph = 0, pw = 0, dh = 0, dw = 0;
+  if (!ConvEnabled() || !CpuFloat(self) || (self.dim() != 3 && self.dim() != 4) || !self.is_contiguous() ||
+      self.numel() == 0 || !Pair(kernel_size, -1, -1, kh, kw) || !Pair(stride, kh, kw, sh, sw) ||
+      !Pair(padding, -1, -1, ph, pw) || !Pair(dilation, -1, -1, dh, dw)) {
+    return libtorch();
   }
+  const int64_t H = self.size(-2), W = self.size(-1);
+  // Kernels, strides and paddings past the input's size (legal, and pointless) are left to libtorch too: the loop's
+  // scratch row grows with them, and its positions are 32-bit.
+  if (dh != 1 || dw != 1 || kh < 1 || kw < 1 || sh < 1 || sw < 1 || ph < 0 || pw < 0 || ph > kh / 2 || pw > kw / 2 ||
+      kh > 2 * H + 1 || kw > 2 * W + 1 || sh > H + 2 * ph || sw > W + 2 * pw) {
+    return libtorch();
+  }
+  const int64_t Ho = at::native::pooling_output_shape<int64_t>(H, kh, ph, sh, 1, ceil_mode);
+  const int64_t Wo = at::native::pooling_output_shape<int64_t>(W, kw, pw, sw, 1, ceil_mode);
+  constexpr int64_t k2G = int64_t{1} << 31;
+  if (Ho < 1 || Wo < 1 || H * W >= k2G || (Wo + 64) * sw + kw + W + 2 * pw >= k2G) return libtorch();
   ++g_direct_calls;
   auto sizes = self.sizes().vec();
   sizes[sizes.size() - 2] = Ho;
@@ -386,7 +389,7 @@ std::tuple<at::Tensor, at::Tensor> MaxPool2dWithIndicesCpu(const at::Tensor& sel
   // A grain of ~32k input elements a task.
   const int64_t grain = std::max<int64_t>(1, 32768 / (H * W));
   at::parallel_for(0, planes, grain, [&](int64_t begin, int64_t end) {
-    simd::MaxPoolPlanes(x, planes * H * W, begin, end, H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, o, oi);
+    simd::MaxPoolPlanes(x, self.numel(), begin, end, H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, o, oi);
   });
   return {out, indices};
 }

@@ -349,13 +349,13 @@ bool Bind(Napi::Env env, const Overload& o, bool method, const std::vector<Napi:
       continue;
     }
     // int[2] takes 2 numbers or one (Python's rule): kernels index such lists without checking their length.
-    const bool wrong_size = p.size > 0 && b->values[i].IsArray() && b->values[i].As<Napi::Array>().Length() != p.size &&
-                            b->values[i].As<Napi::Array>().Length() != 1 &&
-                            !(p.empty_default && b->values[i].As<Napi::Array>().Length() == 0);
+    const int64_t length =
+        p.size > 0 && b->values[i].IsArray() ? static_cast<int64_t>(b->values[i].As<Napi::Array>().Length()) : -1;
+    const bool wrong_size = length >= 0 && length != p.size && length != 1 && !(p.empty_default && length == 0);
     if (wrong_size || !Fits(env, b->values[i], p.type)) {
       if (wrong_size) {
         b->failure = "argument '" + p.name + "' takes " + std::to_string(p.size) + " integers (or one for all), not " +
-                     std::to_string(b->values[i].As<Napi::Array>().Length());
+                     std::to_string(length);
         b->progress += 1000;
         return false;
       }
