@@ -2,14 +2,20 @@
 // Per-call cost of small ops, lenet-torch vs PyTorch (Debian's python3-torch: the same libtorch), in one run:
 // 1-element float32 tensors, one thread, `--calls` calls after a warm-up, the peers alternating for `--rounds`
 // rounds; medians in microseconds a call.   node test/bench/percall.js [--calls 200000] [--rounds 5]
+// With --instructions, machine instructions a call instead (valgrind's callgrind, `apt-get install valgrind`): the
+// difference of a run of 60,000 calls and one of 20,000, per call, for one case (--case, default 'a.add(b)'). Unlike
+// the times, which swing 2x from one 100,000-call window to the next on these VMs, the counts repeat to within a
+// few instructions; they miss cache misses (what garbage-collected batches of frees cost more than Python's
+// one-by-one frees). Each run takes ~2-3 minutes under valgrind.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const os = require('node:os');
 const { parseArgs } = require('node:util');
 
-const { values: opts } = parseArgs({ options: { calls: { type: 'string', default: '200000' }, rounds: { type: 'string', default: '5' }, python: { type: 'string', default: '/usr/bin/python3' }, child: { type: 'boolean', default: false } } });
+const { values: opts } = parseArgs({ options: { calls: { type: 'string', default: '200000' }, rounds: { type: 'string', default: '5' }, python: { type: 'string', default: '/usr/bin/python3' }, child: { type: 'boolean', default: false }, instructions: { type: 'boolean', default: false }, case: { type: 'string', default: 'a.add(b)' }, warmup: { type: 'string', default: '20000' } } });
 const CALLS = Number(opts.calls);
 const ROUNDS = Number(opts.rounds);
+const WARMUP = Number(opts.warmup);
 
 // [label, JS body, Python body]: a and b are 1-element float32 tensors.
 const CASES = [
@@ -27,7 +33,7 @@ function node() {
   const a = torch.ones(1), b = torch.ones(1);
   const out = {};
   for (const [label, fn] of CASES) {
-    for (let i = 0; i < 20000; i++) fn(a, b, torch);
+    for (let i = 0; i < WARMUP; i++) fn(a, b, torch);
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < CALLS; i++) fn(a, b, torch);
     out[label] = Number(process.hrtime.bigint() - t0) / CALLS / 1000;
@@ -42,7 +48,7 @@ a = torch.ones(1); b = torch.ones(1)
 calls = int(sys.argv[1]); out = {}
 for label, body in json.loads(sys.argv[2]):
     f = eval('lambda: ' + body)
-    for _ in range(20000): f()
+    for _ in range(int(sys.argv[3])): f()
     t0 = time.perf_counter_ns()
     for _ in range(calls): f()
     out[label] = (time.perf_counter_ns() - t0) / calls / 1000
@@ -50,13 +56,39 @@ print(json.dumps(out))
 `;
 
 function python() {
-  const p = spawnSync(opts.python, ['-c', PY, String(CALLS), JSON.stringify(CASES.map(([l, , py]) => [l, py]))], { encoding: 'utf8' });
+  const p = spawnSync(opts.python, ['-c', PY, String(CALLS), JSON.stringify(CASES.map(([l, , py]) => [l, py])), String(WARMUP)], { encoding: 'utf8' });
   if (p.status !== 0) throw new Error(p.stderr);
   return JSON.parse(p.stdout);
 }
 
-if (process.argv.includes('--child')) {
+// Machine instructions of `calls` calls of one case (after as many warm-up calls), the whole process, under callgrind.
+function instructions(peer, label, calls) {
+  const c = CASES.find(([l]) => l === label);
+  if (!c) throw new Error(`--case: one of ${CASES.map(([l]) => l).join(', ')}`);
+  const out = `${os.tmpdir()}/percall-${process.pid}-${peer}-${calls}.cg`;
+  const cmd = peer === 'lenet-torch'
+    ? [process.execPath, __filename, '--child', '--case', label, '--calls', String(calls), '--warmup', String(calls)]
+    : [opts.python, '-c', PY, String(calls), JSON.stringify([[c[0], c[2]]]), String(calls)];
+  const p = spawnSync('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, ...cmd], { encoding: 'utf8' });
+  if (p.error || p.status !== 0) throw new Error(`valgrind: ${p.error ? p.error.message : p.stderr.slice(-2000)}`);
+  const total = Number(/^totals: (\d+)/m.exec(require('node:fs').readFileSync(out, 'utf8'))[1]);
+  require('node:fs').unlinkSync(out);
+  return total;
+}
+
+if (opts.child) {
+  if (process.argv.includes('--case')) CASES.splice(0, CASES.length, ...CASES.filter(([l]) => l === opts.case));
   process.stdout.write(JSON.stringify(node()));
+} else if (opts.instructions) {
+  console.log(`${new Date().toISOString()}, ${os.cpus()[0].model}, Node ${process.version}, callgrind, \`${opts.case}\`\n`);
+  console.log('| peer | instructions a call |');
+  console.log('|---|---:|');
+  for (const peer of ['lenet-torch', 'PyTorch']) {
+    // Two runs, warm-up and timed loop of 20,000 calls each, then of 60,000: the difference is 80,000 calls.
+    const few = instructions(peer, opts.case, 20000);
+    const many = instructions(peer, opts.case, 60000);
+    console.log(`| ${peer} | ${Math.round((many - few) / 80000)} |`);
+  }
 } else {
   const trials = { 'lenet-torch': [], PyTorch: [] };
   for (let r = 0; r < ROUNDS; r++) {
