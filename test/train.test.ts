@@ -393,7 +393,9 @@ describe('train_ch6() on nets written in JS: traced, then trained on the worker 
       expect(weight.stride(1)).toBe(25);
       expect(weight.grad!.stride(1)).toBe(25);
     }
-    expect(Math.abs(last.result.loss - first.result.loss) / first.result.loss).toBeLessThan(1e-4);
+    // The two layouts sum each convolution in another order; 2 epochs at lr 0.9 through batch norm grow that to
+    // 1.03e-4 of the loss on an AVX2-only AMD EPYC with libtorch 2.6 (CI, 2026-12-03): 1e-3, as for the weights.
+    expect(Math.abs(last.result.loss - first.result.loss) / first.result.loss).toBeLessThan(1e-3);
     const a = last.net.state_dict();
     const b = first.net.state_dict();
     for (const [key, t] of Object.entries(a)) {
