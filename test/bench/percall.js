@@ -9,6 +9,7 @@
 // one-by-one frees). Each run takes ~2-3 minutes under valgrind.
 'use strict';
 const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
 const os = require('node:os');
 const { parseArgs } = require('node:util');
 
@@ -71,8 +72,8 @@ function instructions(peer, label, calls) {
     : [opts.python, '-c', PY, String(calls), JSON.stringify([[c[0], c[2]]]), String(calls)];
   const p = spawnSync('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, ...cmd], { encoding: 'utf8' });
   if (p.error || p.status !== 0) throw new Error(`valgrind: ${p.error ? p.error.message : p.stderr.slice(-2000)}`);
-  const total = Number(/^totals: (\d+)/m.exec(require('node:fs').readFileSync(out, 'utf8'))[1]);
-  require('node:fs').unlinkSync(out);
+  const total = Number(/^totals: (\d+)/m.exec(fs.readFileSync(out, 'utf8'))[1]);
+  fs.unlinkSync(out);
   return total;
 }
 
