@@ -3,8 +3,10 @@
 #include <ATen/core/dispatch/Dispatcher.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <regex>
 #include <string>
@@ -148,23 +150,58 @@ struct Binding {
   const Group* group;
   std::string display;
 };
-std::vector<Binding>& Bindings() {
-  static std::vector<Binding>* bindings = new std::vector<Binding>();
+// Every (operator, name) pair any environment looked up, once each: ids are indices, stable for the process, the
+// same in every worker. A fixed array that is only ever appended to, so that a call reads its binding without a lock
+// (an id the JS side holds was published before it was returned).
+constexpr size_t kMaxBindings = 1 << 16;
+struct Bindings {
+  std::mutex mutex;  // for appending
+  std::unordered_map<std::string, uint32_t> ids;  // group index and name -> id
+  std::unique_ptr<Binding[]> items{new Binding[kMaxBindings]};
+  std::atomic<uint32_t> count{0};
+};
+Bindings& GetBindings() {
+  static Bindings* bindings = new Bindings();
   return *bindings;
 }
-std::mutex g_bindings_mutex;
 
-bool IsTensor(Napi::Env, const Napi::Value& value) { return TensorWrap::Is(value); }
+// One JS argument as every overload tried reads it: what Node-API says of it is asked once per call (its type, the
+// tensor handle's state, whether it is an array, a number's value), not once per parameter of each overload tried (a.add(b)
+// tries add.Scalar before add.Tensor).
+struct Arg {
+  Napi::Value value;
+  napi_valuetype type = napi_undefined;
+  TensorHandle* tensor = nullptr;  // the state behind a tensor's handle
+  bool array = false;
+  bool integer = false;  // a BigInt, or a number without a fraction in int64's range
+  bool nullish() const { return type == napi_null || type == napi_undefined; }
+};
 
-bool IsInteger(const Napi::Value& value) {
-  if (value.IsBigInt()) return true;
-  if (!value.IsNumber()) return false;
-  const double d = value.As<Napi::Number>().DoubleValue();
-  return std::trunc(d) == d && std::abs(d) < 9223372036854775808.0;
+Arg Classify(const Napi::Value& value) {
+  Arg a;
+  a.value = value;
+  if (napi_typeof(value.Env(), value, &a.type) != napi_ok) return a;
+  switch (a.type) {
+    case napi_external: a.tensor = TensorWrap::ExternalHandle(value); break;
+    case napi_object: {
+      bool array = false;
+      a.array = napi_is_array(value.Env(), value, &array) == napi_ok && array;
+      break;
+    }
+    case napi_bigint: a.integer = true; break;
+    case napi_number: {
+      double d = 0;
+      napi_get_value_double(value.Env(), value, &d);
+      a.integer = std::trunc(d) == d && std::abs(d) < 9223372036854775808.0;
+      break;
+    }
+    default: break;
+  }
+  return a;
 }
 
-bool IsIn(const Napi::Value& value, bool (*known)(const std::string&)) {
-  return value.IsString() && known(value.As<Napi::String>().Utf8Value());
+bool IsIn(const Arg& a, bool (*known)(const std::string&)) {
+  return a.type == napi_string && known(a.value.As<Napi::String>().Utf8Value());
 }
 
 bool KnownDtype(const std::string& s) {
@@ -200,46 +237,61 @@ bool KnownDevice(const std::string& s) {
   }
 }
 
-// Whether `value` can be passed as `type`, without converting it: how an overload is chosen.
-bool Fits(Napi::Env env, const Napi::Value& value, const c10::TypePtr& type) {
+// Whether `a` can be passed as `type`, without converting it: how an overload is chosen.
+bool Fits(const Arg& a, const c10::TypePtr& type) {
   switch (type->kind()) {
-    case c10::TypeKind::TensorType: return IsTensor(env, value);
-    case c10::TypeKind::OptionalType:
-      return value.IsNull() || value.IsUndefined() ||
-             Fits(env, value, type->castRaw<c10::OptionalType>()->getElementType());
+    case c10::TypeKind::TensorType: return a.tensor != nullptr;
+    case c10::TypeKind::OptionalType: return a.nullish() || Fits(a, type->castRaw<c10::OptionalType>()->getElementType());
     case c10::TypeKind::NoneType:
-    case c10::TypeKind::GeneratorType: return value.IsNull() || value.IsUndefined();
+    case c10::TypeKind::GeneratorType: return a.nullish();
     case c10::TypeKind::IntType:
-    case c10::TypeKind::SymIntType: return IsInteger(value);
-    case c10::TypeKind::FloatType: return value.IsNumber();
-    case c10::TypeKind::BoolType: return value.IsBoolean();
-    case c10::TypeKind::NumberType: return value.IsNumber() || value.IsBoolean() || value.IsBigInt();
-    case c10::TypeKind::StringType: return value.IsString();
-    case c10::TypeKind::ScalarTypeType: return IsIn(value, KnownDtype);
-    case c10::TypeKind::LayoutType: return IsIn(value, KnownLayout);
-    case c10::TypeKind::MemoryFormatType: return IsIn(value, KnownMemoryFormat);
-    case c10::TypeKind::DeviceObjType: return IsIn(value, KnownDevice);
+    case c10::TypeKind::SymIntType: return a.integer;
+    case c10::TypeKind::FloatType: return a.type == napi_number;
+    case c10::TypeKind::BoolType: return a.type == napi_boolean;
+    case c10::TypeKind::NumberType: return a.type == napi_number || a.type == napi_boolean || a.type == napi_bigint;
+    case c10::TypeKind::StringType: return a.type == napi_string;
+    case c10::TypeKind::ScalarTypeType: return IsIn(a, KnownDtype);
+    case c10::TypeKind::LayoutType: return IsIn(a, KnownLayout);
+    case c10::TypeKind::MemoryFormatType: return IsIn(a, KnownMemoryFormat);
+    case c10::TypeKind::DeviceObjType: return IsIn(a, KnownDevice);
     case c10::TypeKind::ListType: {
       const auto& element = type->castRaw<c10::ListType>()->getElementType();
-      if (IsIntList(type) && IsInteger(value)) return true;
-      if (!value.IsArray()) return false;
-      const auto array = value.As<Napi::Array>();
+      if (IsIntList(type) && a.integer) return true;
+      if (!a.array) return false;
+      const auto array = a.value.As<Napi::Array>();
       for (uint32_t i = 0, n = array.Length(); i < n; ++i) {
-        if (!Fits(env, array.Get(i), element)) return false;
+        if (!Fits(Classify(array.Get(i)), element)) return false;
       }
       return true;
     }
-    case c10::TypeKind::TupleType: return value.IsArray();
-    case c10::TypeKind::DictType: return value.IsObject() && !value.IsArray() && !IsTensor(env, value);
+    case c10::TypeKind::TupleType: return a.array;
+    case c10::TypeKind::DictType: return a.type == napi_object && !a.array;
     case c10::TypeKind::AnyType: return true;
     default: return false;
   }
 }
 
+// The keyword arguments of one call, read once: {dim: undefined} is left out, as an absent key; `input` is `self`
+// for torch.X (Python names the first argument of torch.X `input`).
+using Kwargs = std::vector<std::pair<std::string, Arg>>;
+
+void ReadKwargs(const Napi::Object& object, bool method, Kwargs* kwargs) {
+  kwargs->clear();
+  const auto keys = object.GetPropertyNames();
+  for (uint32_t k = 0, nk = keys.Length(); k < nk; ++k) {
+    std::string key = keys.Get(k).As<Napi::String>().Utf8Value();
+    const Napi::Value value = object.Get(key);
+    if (value.IsUndefined()) continue;
+    if (key == "input" && !method) key = "self";
+    kwargs->emplace_back(std::move(key), Classify(value));
+  }
+}
+
 // The JS values of one call, bound to one overload's parameters.
 struct Bound {
-  std::vector<Napi::Value> values;  // per param; empty (nullptr) when not given
+  std::vector<const Arg*> values;  // per param; nullptr when not given
   std::vector<Napi::Value> varargs;  // Python's view(2, 3): the numbers of the one int[] parameter
+  std::vector<Arg> outs;  // out=[a, b]'s elements, where values[] points for the out parameters
   int varargs_param = -1;
   bool requires_grad = false;
   // Why the overload does not take the call: a message, and how far the binding got (to pick the nearest overload).
@@ -248,9 +300,8 @@ struct Bound {
 };
 
 // Binds `args` (self first for a method) and `kwargs` to `o`; false with b->failure set when they do not fit.
-bool Bind(Napi::Env env, const Overload& o, bool method, const std::vector<Napi::Value>& args,
-          const Napi::Object* kwargs, Bound* b) {
-  b->values.assign(o.params.size(), Napi::Value());
+bool Bind(const Overload& o, bool method, const std::vector<Arg>& args, const Kwargs& kwargs, Bound* b) {
+  b->values.assign(o.params.size(), nullptr);
   b->failure.clear();
   b->progress = 0;
   b->varargs.clear();
@@ -266,12 +317,12 @@ bool Bind(Napi::Env env, const Overload& o, bool method, const std::vector<Napi:
   const size_t first = method ? 1 : 0;
   if (o.positional == first + 1 && o.params[first].int_list && n > first + 1) {
     for (size_t i = first; i < n; ++i) {
-      if (!IsInteger(args[i])) {
+      if (!args[i].integer) {
         b->failure = "argument '" + o.params[first].name + "' takes integers, as numbers or one array of them";
         b->progress = static_cast<int>(first);
         return false;
       }
-      b->varargs.push_back(args[i]);
+      b->varargs.push_back(args[i].value);
     }
     b->varargs_param = static_cast<int>(first);
     n = first;
@@ -281,57 +332,54 @@ bool Bind(Napi::Env env, const Overload& o, bool method, const std::vector<Napi:
                  std::to_string(n - first) + " were given";
     return false;
   }
-  for (size_t i = 0; i < n; ++i) b->values[i] = args[i];
+  for (size_t i = 0; i < n; ++i) b->values[i] = &args[i];
   bool out_given = false;
-  if (kwargs) {
-    const auto keys = kwargs->GetPropertyNames();
-    for (uint32_t k = 0, nk = keys.Length(); k < nk; ++k) {
-      std::string key = keys.Get(k).As<Napi::String>().Utf8Value();
-      const Napi::Value value = kwargs->Get(key);
-      if (value.IsUndefined()) continue;  // {dim: undefined} is no dim, as an absent key
-      if (key == "out") {
-        out_given = true;
-        if (o.outs == 0) {
-          b->failure = "it has no out= form";
-          return false;
-        }
-        if (o.outs == 1) {
-          for (size_t i = 0; i < o.params.size(); ++i) {
-            if (o.params[i].out) b->values[i] = value;
-          }
-        } else {
-          if (!value.IsArray() || value.As<Napi::Array>().Length() != o.outs) {
-            b->failure = "out= takes an array of " + std::to_string(o.outs) + " Tensors";
-            return false;
-          }
-          uint32_t j = 0;
-          for (size_t i = 0; i < o.params.size(); ++i) {
-            if (o.params[i].out) b->values[i] = value.As<Napi::Array>().Get(j++);
-          }
-        }
-        continue;
-      }
-      if (key == "requires_grad" && o.factory) {
-        if (!value.IsBoolean()) {
-          b->failure = "Expected requires_grad to be a boolean";
-          return false;
-        }
-        b->requires_grad = value.As<Napi::Boolean>().Value();
-        continue;
-      }
-      if (key == "input" && !method) key = "self";  // Python names the first argument of torch.X `input`
-      size_t i = 0;
-      while (i < o.params.size() && (o.params[i].name != key || o.params[i].out)) ++i;
-      if (i == o.params.size()) {
-        b->failure = "unexpected keyword argument '" + key + "'";
+  for (const auto& [key, value] : kwargs) {
+    if (key == "out") {
+      out_given = true;
+      if (o.outs == 0) {
+        b->failure = "it has no out= form";
         return false;
       }
-      if (!b->values[i].IsEmpty() || static_cast<int>(i) == b->varargs_param) {
-        b->failure = "got multiple values for argument '" + key + "'";
-        return false;
+      if (o.outs == 1) {
+        for (size_t i = 0; i < o.params.size(); ++i) {
+          if (o.params[i].out) b->values[i] = &value;
+        }
+      } else {
+        if (!value.array || value.value.As<Napi::Array>().Length() != o.outs) {
+          b->failure = "out= takes an array of " + std::to_string(o.outs) + " Tensors";
+          return false;
+        }
+        const auto array = value.value.As<Napi::Array>();
+        b->outs.clear();
+        b->outs.reserve(o.outs);  // no reallocation below: values[] points into it
+        for (size_t i = 0; i < o.params.size(); ++i) {
+          if (!o.params[i].out) continue;
+          b->outs.push_back(Classify(array.Get(static_cast<uint32_t>(b->outs.size()))));
+          b->values[i] = &b->outs.back();
+        }
       }
-      b->values[i] = value;
+      continue;
     }
+    if (key == "requires_grad" && o.factory) {
+      if (value.type != napi_boolean) {
+        b->failure = "Expected requires_grad to be a boolean";
+        return false;
+      }
+      b->requires_grad = value.value.As<Napi::Boolean>().Value();
+      continue;
+    }
+    size_t i = 0;
+    while (i < o.params.size() && (o.params[i].name != key || o.params[i].out)) ++i;
+    if (i == o.params.size()) {
+      b->failure = "unexpected keyword argument '" + key + "'";
+      return false;
+    }
+    if (b->values[i] != nullptr || static_cast<int>(i) == b->varargs_param) {
+      b->failure = "got multiple values for argument '" + key + "'";
+      return false;
+    }
+    b->values[i] = &value;
   }
   if (o.outs > 0 && !out_given) {
     b->failure = "its out= form needs out=";
@@ -341,24 +389,23 @@ bool Bind(Napi::Env env, const Overload& o, bool method, const std::vector<Napi:
     b->progress = static_cast<int>(i) + 1;
     const auto& p = o.params[i];
     if (static_cast<int>(i) == b->varargs_param) continue;
-    if (b->values[i].IsEmpty()) {
+    if (b->values[i] == nullptr) {
       if (p.required) {
         b->failure = "missing argument '" + (p.name == "self" && !method ? std::string("input") : p.name) + "'";
         return false;
       }
       continue;
     }
+    const Arg& a = *b->values[i];
     // int[2] takes 2 numbers or one (Python's rule): kernels index such lists without checking their length.
-    const int64_t length =
-        p.size > 0 && b->values[i].IsArray() ? static_cast<int64_t>(b->values[i].As<Napi::Array>().Length()) : -1;
-    const bool wrong_size = length >= 0 && length != p.size && length != 1 && !(p.empty_default && length == 0);
-    if (wrong_size || !Fits(env, b->values[i], p.type)) {
-      if (wrong_size) {
-        b->failure = "argument '" + p.name + "' takes " + std::to_string(p.size) + " integers (or one for all), not " +
-                     std::to_string(length);
-        b->progress += 1000;
-        return false;
-      }
+    const int64_t length = p.size > 0 && a.array ? static_cast<int64_t>(a.value.As<Napi::Array>().Length()) : -1;
+    if (length >= 0 && length != p.size && length != 1 && !(p.empty_default && length == 0)) {
+      b->failure = "argument '" + p.name + "' takes " + std::to_string(p.size) + " integers (or one for all), not " +
+                   std::to_string(length);
+      b->progress += 1000;
+      return false;
+    }
+    if (!Fits(a, p.type)) {
       b->failure.clear();  // the precise message comes from ToIValue
       b->progress += 1000;  // a type mismatch is nearer than a missing or unknown argument
       b->varargs_param = static_cast<int>(i) - 1000000;  // marks the param that failed
@@ -387,8 +434,8 @@ std::string Signature(const Overload& o) {
   return s + full.substr(full.find('('));
 }
 
-[[noreturn]] void NoOverload(Napi::Env env, const Binding& binding, bool method, const std::vector<Napi::Value>& args,
-                             const Napi::Object* kwargs) {
+[[noreturn]] void NoOverload(Napi::Env env, const Binding& binding, bool method, const std::vector<Arg>& args,
+                             const Kwargs& kwargs) {
   const Group& g = *binding.group;
   // The reason of the overload that got furthest; for a wrong type, the types every such overload takes there.
   std::string reason;
@@ -398,7 +445,7 @@ std::string Signature(const Overload& o) {
   std::vector<std::string> expected;
   Bound b;
   for (const auto& o : g.overloads) {
-    if (Bind(env, o, method, args, kwargs, &b) || b.progress < best) continue;
+    if (Bind(o, method, args, kwargs, &b) || b.progress < best) continue;
     if (b.progress > best) expected.clear();
     best = b.progress;
     if (!b.failure.empty()) {
@@ -407,7 +454,7 @@ std::string Signature(const Overload& o) {
     }
     const auto& p = o.params[b.varargs_param + 1000000];
     param = p.name == "self" && !method ? "input" : p.name;
-    value = b.values[b.varargs_param + 1000000];
+    value = b.values[b.varargs_param + 1000000]->value;
     const std::string type = TypeName(p.type);
     if (std::find(expected.begin(), expected.end(), type) == expected.end()) expected.push_back(type);
     try {
@@ -433,10 +480,20 @@ Napi::Value OpLookup(const Napi::CallbackInfo& info) {
   const std::string name = info[0].As<Napi::String>();
   const auto it = table.index.find(name);
   if (it == table.index.end()) return Napi::Number::New(info.Env(), -1);
-  std::lock_guard<std::mutex> lock(g_bindings_mutex);
-  auto& bindings = Bindings();
-  bindings.push_back({&table.groups[it->second], info[1].As<Napi::String>()});
-  return Napi::Number::New(info.Env(), static_cast<double>(bindings.size() - 1));
+  const std::string display = info[1].As<Napi::String>();
+  auto& bindings = GetBindings();
+  std::lock_guard<std::mutex> lock(bindings.mutex);
+  const auto [known, added] = bindings.ids.emplace(std::to_string(it->second) + ' ' + display, bindings.count.load());
+  if (added) {
+    const uint32_t id = known->second;
+    if (id == kMaxBindings) {
+      bindings.ids.erase(known);
+      throw Napi::Error::New(info.Env(), "opLookup(): more than " + std::to_string(kMaxBindings) + " operator names");
+    }
+    bindings.items[id] = {&table.groups[it->second], display};
+    bindings.count.store(id + 1, std::memory_order_release);
+  }
+  return Napi::Number::New(info.Env(), static_cast<double>(known->second));
 }
 
 // A number stored into an integer self must be one its dtype holds, checked here as lib/ checks its own roads
@@ -483,29 +540,27 @@ void CheckScalarsFitSelf(Napi::Env env, const Overload& o, const torch::jit::Sta
 // callOp(id, kwargs | null, self | undefined, ...args)
 Napi::Value CallOp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const Binding* binding;
-  {
-    std::lock_guard<std::mutex> lock(g_bindings_mutex);
-    binding = &Bindings().at(info[0].As<Napi::Number>().Uint32Value());
-  }
-  Napi::Object kwargs_object;
-  const Napi::Object* kwargs = nullptr;
-  if (info[1].IsObject()) {
-    kwargs_object = info[1].As<Napi::Object>();
-    kwargs = &kwargs_object;
-  }
-  const bool method = !info[2].IsUndefined();
+  const auto& bindings = GetBindings();
+  const uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+  if (id >= bindings.count.load(std::memory_order_acquire)) throw Napi::RangeError::New(env, "callOp(): unknown operator id");
+  const Binding* binding = &bindings.items[id];
+  // self (info[2]) is the first argument of a method; undefined for torch.X.
+  const Arg self = Classify(info[2]);
+  const bool method = self.type != napi_undefined;
   // The arguments and their binding live in per-thread buffers, reused from call to call (no allocation), except in
   // a call made while another is being bound (a getter on an options object or an array calling an op): that one
   // gets its own, so that the outer call's are left as they were.
   thread_local int depth = 0;
-  thread_local std::vector<Napi::Value> shared_args;
+  thread_local std::vector<Arg> shared_args;
+  thread_local Kwargs shared_kwargs;
   thread_local Bound shared_bound;
   thread_local torch::jit::Stack shared_stack;
-  std::vector<Napi::Value> own_args;
+  std::vector<Arg> own_args;
+  Kwargs own_kwargs;
   Bound own_bound;
   torch::jit::Stack own_stack;
-  std::vector<Napi::Value>& args = depth == 0 ? shared_args : own_args;
+  std::vector<Arg>& args = depth == 0 ? shared_args : own_args;
+  Kwargs& kwargs = depth == 0 ? shared_kwargs : own_kwargs;
   Bound& b = depth == 0 ? shared_bound : own_bound;
   torch::jit::Stack& stack = depth == 0 ? shared_stack : own_stack;
   struct Depth {
@@ -513,11 +568,17 @@ Napi::Value CallOp(const Napi::CallbackInfo& info) {
     ~Depth() { --depth; }
   } nested;
   args.clear();
-  for (size_t i = method ? 2 : 3; i < info.Length(); ++i) args.push_back(info[i]);
+  if (method) args.push_back(self);
+  for (size_t i = 3; i < info.Length(); ++i) args.push_back(Classify(info[i]));
+  kwargs.clear();
+  napi_valuetype options = napi_undefined;  // null, or the keyword arguments' object
+  if (napi_typeof(env, info[1], &options) == napi_ok && options == napi_object) {
+    ReadKwargs(info[1].As<Napi::Object>(), method, &kwargs);
+  }
 
   const Overload* chosen = nullptr;
   for (const auto& o : binding->group->overloads) {
-    if (Bind(env, o, method, args, kwargs, &b)) {
+    if (Bind(o, method, args, kwargs, &b)) {
       chosen = &o;
       break;
     }
@@ -532,24 +593,24 @@ Napi::Value CallOp(const Napi::CallbackInfo& info) {
   } clear{stack};
   for (size_t i = 0; i < o.params.size(); ++i) {
     const auto& p = o.params[i];
+    const Arg* a = b.values[i];
     if (static_cast<int>(i) == b.varargs_param) {
       c10::List<int64_t> list;
       for (const auto& v : b.varargs) list.push_back(ToIValue(v, c10::IntType::get(), p.name).toInt());
       stack.emplace_back(std::move(list));
-    } else if (b.values[i].IsEmpty()) {
+    } else if (a == nullptr) {
       const auto& arg = o.schema->arguments()[i];
       stack.push_back(arg.default_value() ? *arg.default_value() : c10::IValue());
-    } else if (p.size > 0 && (IsInteger(b.values[i]) ||
-                              (b.values[i].IsArray() && b.values[i].As<Napi::Array>().Length() == 1))) {
+    } else if (p.size > 0 && (a->integer || (a->array && a->value.As<Napi::Array>().Length() == 1))) {
       // kernel_size=3 (or [3]) for int[2]: [3, 3], as Python expands it.
-      const Napi::Value one = b.values[i].IsArray() ? b.values[i].As<Napi::Array>().Get(0u) : b.values[i];
+      const Napi::Value one = a->array ? a->value.As<Napi::Array>().Get(0u) : a->value;
       const auto n = ToIValue(one, c10::IntType::get(), "argument '" + p.name + "'").toInt();
       stack.emplace_back(c10::List<int64_t>(std::vector<int64_t>(p.size, n)));
-    } else if (p.type->kind() == c10::TypeKind::TensorType) {
-      // Bind found it a tensor's handle (Fits): only the hold is left to check.
-      stack.emplace_back(TensorWrap::FromChecked(b.values[i]));
+    } else if (a->tensor != nullptr && p.type->kind() == c10::TypeKind::TensorType) {
+      // Bind found it a tensor's handle: only the hold is left to check.
+      stack.emplace_back(TensorWrap::Of(env, a->tensor));
     } else {
-      stack.push_back(ToIValue(b.values[i], p.type, p.label));
+      stack.push_back(ToIValue(a->value, p.type, p.label));
     }
   }
   CheckScalarsFitSelf(env, o, stack);
@@ -558,7 +619,7 @@ Napi::Value CallOp(const Napi::CallbackInfo& info) {
   const auto& returns = o.schema->returns();
   if (b.requires_grad && !stack.empty() && stack[0].isTensor()) stack[0].toTensor().requires_grad_(true);
   auto result = [&](size_t r) -> Napi::Value {
-    if (o.return_alias[r] >= 0 && !b.values[o.return_alias[r]].IsEmpty()) return b.values[o.return_alias[r]];
+    if (o.return_alias[r] >= 0 && b.values[o.return_alias[r]] != nullptr) return b.values[o.return_alias[r]]->value;
     return FromIValue(env, stack[r], returns[r].real_type());
   };
   if (returns.empty()) return env.Undefined();

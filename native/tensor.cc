@@ -4,6 +4,8 @@
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
+#include <c10/util/flat_hash_map.h>
+
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -96,9 +98,20 @@ std::vector<at::indexing::TensorIndex> ToIndices(const Napi::Value& value) {
 
 namespace {
 
-// The tag of a tensor's External: no other External of this addon (an archive, a process group's construction
-// argument) nor of another addon passes Is().
-constexpr napi_type_tag kTensorTag = {0x6c656e6574746f72ULL, 0x63682d74656e736fULL};
+// The handles alive on this thread, each an environment's (one environment a thread; a handle never leaves the
+// environment that made it, and its finalizer runs on that environment's thread): an External is a tensor's handle
+// when its pointer is one of them, so no other External of this addon (an archive, a process group's construction
+// argument) nor of another addon passes Is(). Cheaper than Node-API's type tags: a hash lookup where
+// napi_check_object_type_tag costs ~180 instructions a check and napi_type_tag_object as many a result.
+struct LiveHandles {
+  ska::flat_hash_set<const TensorHandle*> set;
+  ~LiveHandles();
+};
+// Set when the thread's set is destroyed (at the thread's exit), for a finalizer that might run later: a
+// trivially destructible thread_local stays readable to the thread's end.
+thread_local bool g_live_destroyed = false;
+LiveHandles::~LiveHandles() { g_live_destroyed = true; }
+thread_local LiveHandles g_live;
 
 // Frees the tensor now rather than at the next garbage collection; safe to call twice. Calls no JS and throws
 // nothing: it runs in the finalizer, inside garbage collection.
@@ -114,6 +127,7 @@ void Release(TensorHandle* h) {
 // The External's finalizer (run inside garbage collection: see CMakeLists.txt).
 void Finalize(node_api_basic_env, void* data, void*) {
   auto* h = static_cast<TensorHandle*>(data);
+  if (!g_live_destroyed) g_live.set.erase(h);
   Release(h);
   delete h;
 }
@@ -152,8 +166,7 @@ Napi::Value TensorWrap::New(Napi::Env env, at::Tensor tensor, int64_t bytes) {
     NAPI_THROW_IF_FAILED(env, status, Napi::Value());
   }
   // From here the finalizer owns h: it gives back exactly the bytes reported below.
-  status = napi_type_tag_object(env, external, &kTensorTag);
-  NAPI_THROW_IF_FAILED(env, status, Napi::Value());
+  g_live.set.insert(h);
   if (reported > 0) {
     h->external_bytes = reported;
     Napi::MemoryManagement::AdjustExternalMemory(env, reported);
@@ -161,34 +174,33 @@ Napi::Value TensorWrap::New(Napi::Env env, at::Tensor tensor, int64_t bytes) {
   return Napi::Value(env, external);
 }
 
-bool TensorWrap::Is(const Napi::Value& value) {
-  napi_env env = value.Env();
+TensorHandle* TensorWrap::Handle(const Napi::Value& value) {
   napi_valuetype type;
-  bool tagged = false;
-  return napi_typeof(env, value, &type) == napi_ok && type == napi_external &&
-         napi_check_object_type_tag(env, value, &kTensorTag, &tagged) == napi_ok && tagged;
+  if (napi_typeof(value.Env(), value, &type) != napi_ok || type != napi_external) return nullptr;
+  return ExternalHandle(value);
 }
 
-namespace {
-// The state behind a value Is() took.
-TensorHandle* Unchecked(const Napi::Value& value) {
+TensorHandle* TensorWrap::ExternalHandle(const Napi::Value& value) {
   void* data = nullptr;
-  NAPI_THROW_IF_FAILED(value.Env(), napi_get_value_external(value.Env(), value, &data), nullptr);
-  return static_cast<TensorHandle*>(data);
+  if (napi_get_value_external(value.Env(), value, &data) != napi_ok) return nullptr;
+  auto* h = static_cast<TensorHandle*>(data);
+  return g_live.set.count(h) != 0 ? h : nullptr;
 }
-}  // namespace
+
+bool TensorWrap::Is(const Napi::Value& value) { return Handle(value) != nullptr; }
 
 TensorHandle* TensorWrap::HandleOf(const Napi::Value& value, const char* what) {
-  if (!Is(value)) throw Napi::TypeError::New(value.Env(), std::string("Expected ") + what + " to be a Tensor");
-  return Unchecked(value);
+  TensorHandle* h = Handle(value);
+  if (h == nullptr) throw Napi::TypeError::New(value.Env(), std::string("Expected ") + what + " to be a Tensor");
+  return h;
 }
 
 const at::Tensor* TensorWrap::TryFrom(const Napi::Value& value) {
-  if (!Is(value)) return nullptr;
-  return &Get(value.Env(), Unchecked(value));
+  TensorHandle* h = Handle(value);
+  return h == nullptr ? nullptr : &Get(value.Env(), h);
 }
 
-const at::Tensor& TensorWrap::FromChecked(const Napi::Value& value) { return Get(value.Env(), Unchecked(value)); }
+const at::Tensor& TensorWrap::Of(Napi::Env env, const TensorHandle* h) { return Get(env, h); }
 
 const at::Tensor& TensorWrap::From(const Napi::Value& value, const char* what) {
   return Get(value.Env(), HandleOf(value, what));

@@ -760,6 +760,26 @@ describe('torch.save() replaces a file whole or not at all', () => {
   });
 });
 
+describe('a native handle that is not a tensor', () => {
+  test("an open archive's handle (another of the addon's Externals) is refused where a tensor goes, as a TypeError", async () => {
+    const f = file('handle.pt');
+    await torch.save(torch.ones(2), f);
+    const [, , archive] = await native.readArchive(f);
+    try {
+      const asTensor = archive as unknown as Tensor['_h'];
+      expect(() => native.tensorShape(asTensor)).toThrow(TypeError);
+      expect(() => native.tensorShape(asTensor)).toThrow('to be a Tensor');
+      // The operator road: a Tensor whose handle is the archive's matches no overload.
+      const fake = new Tensor(asTensor);
+      expect(() => torch.add(fake, torch.ones(2))).toThrow(TypeError);
+      expect(() => torch.ones(2).add(fake)).toThrow(/torch\.add|Tensor\.add|add\(\)/);
+      expect(() => torch.cat([torch.ones(1), fake])).toThrow(TypeError);
+    } finally {
+      native.closeArchive(archive);
+    }
+  });
+});
+
 describe('torch.load() of what is not a regular file', () => {
   test('a FIFO with no writer: refused at once (never waited on)', async () => {
     const fifo = file('fifo.pt');

@@ -5,7 +5,8 @@
 // With --instructions, machine instructions a call instead (valgrind's callgrind, `apt-get install valgrind`): the
 // difference of a run of 60,000 calls and one of 20,000, per call, for one case (--case, default 'a.add(b)'). Unlike
 // the times, which swing 2x from one 100,000-call window to the next on these VMs, the counts repeat to within a
-// few instructions; they miss cache misses (what garbage-collected batches of frees cost more than Python's
+// few instructions (the lenet-torch child collects its garbage at the end, so that every result's free is
+// counted); they miss cache misses (what garbage-collected batches of frees cost more than Python's
 // one-by-one frees). Each run takes ~2-3 minutes under valgrind.
 'use strict';
 const { spawnSync } = require('node:child_process');
@@ -39,6 +40,10 @@ function node() {
     for (let i = 0; i < CALLS; i++) fn(a, b, torch);
     out[label] = Number(process.hrtime.bigint() - t0) / CALLS / 1000;
   }
+  // Under --instructions (node --expose-gc): collect the results still waiting for garbage collection, so that their
+  // frees are counted (Python frees each result at once; a process that exits before its next scavenge would
+  // otherwise count none of its last ~30,000 frees).
+  if (typeof gc === 'function') { gc(); gc(); }
   return out;
 }
 
@@ -68,7 +73,7 @@ function instructions(peer, label, calls) {
   if (!c) throw new Error(`--case: one of ${CASES.map(([l]) => l).join(', ')}`);
   const out = `${os.tmpdir()}/percall-${process.pid}-${peer}-${calls}.cg`;
   const cmd = peer === 'lenet-torch'
-    ? [process.execPath, __filename, '--child', '--case', label, '--calls', String(calls), '--warmup', String(calls)]
+    ? [process.execPath, '--expose-gc', __filename, '--child', '--case', label, '--calls', String(calls), '--warmup', String(calls)]
     : [opts.python, '-c', PY, String(calls), JSON.stringify([[c[0], c[2]]]), String(calls)];
   const p = spawnSync('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, ...cmd], { encoding: 'utf8' });
   if (p.error || p.status !== 0) throw new Error(`valgrind: ${p.error ? p.error.message : p.stderr.slice(-2000)}`);
