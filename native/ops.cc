@@ -166,12 +166,12 @@ Bindings& GetBindings() {
 }
 
 // One JS argument as every overload tried reads it: what Node-API says of it is asked once per call (its type, the
-// tensor handle's state, whether it is an array, a number's value), not once per parameter of each overload tried (a.add(b)
+// tensor tag, whether it is an array, a number's value), not once per parameter of each overload tried (a.add(b)
 // tries add.Scalar before add.Tensor).
 struct Arg {
   Napi::Value value;
   napi_valuetype type = napi_undefined;
-  TensorHandle* tensor = nullptr;  // the state behind a tensor's handle
+  bool tensor = false;  // a tensor's handle
   bool array = false;
   bool integer = false;  // a BigInt, or a number without a fraction in int64's range
   bool nullish() const { return type == napi_null || type == napi_undefined; }
@@ -182,7 +182,7 @@ Arg Classify(const Napi::Value& value) {
   a.value = value;
   if (napi_typeof(value.Env(), value, &a.type) != napi_ok) return a;
   switch (a.type) {
-    case napi_external: a.tensor = TensorWrap::ExternalHandle(value); break;
+    case napi_external: a.tensor = TensorWrap::Tagged(value); break;
     case napi_object: {
       bool array = false;
       a.array = napi_is_array(value.Env(), value, &array) == napi_ok && array;
@@ -240,7 +240,7 @@ bool KnownDevice(const std::string& s) {
 // Whether `a` can be passed as `type`, without converting it: how an overload is chosen.
 bool Fits(const Arg& a, const c10::TypePtr& type) {
   switch (type->kind()) {
-    case c10::TypeKind::TensorType: return a.tensor != nullptr;
+    case c10::TypeKind::TensorType: return a.tensor;
     case c10::TypeKind::OptionalType: return a.nullish() || Fits(a, type->castRaw<c10::OptionalType>()->getElementType());
     case c10::TypeKind::NoneType:
     case c10::TypeKind::GeneratorType: return a.nullish();
@@ -606,9 +606,9 @@ Napi::Value CallOp(const Napi::CallbackInfo& info) {
       const Napi::Value one = a->array ? a->value.As<Napi::Array>().Get(0u) : a->value;
       const auto n = ToIValue(one, c10::IntType::get(), "argument '" + p.name + "'").toInt();
       stack.emplace_back(c10::List<int64_t>(std::vector<int64_t>(p.size, n)));
-    } else if (a->tensor != nullptr && p.type->kind() == c10::TypeKind::TensorType) {
+    } else if (a->tensor && p.type->kind() == c10::TypeKind::TensorType) {
       // Bind found it a tensor's handle: only the hold is left to check.
-      stack.emplace_back(TensorWrap::Of(env, a->tensor));
+      stack.emplace_back(TensorWrap::FromChecked(a->value));
     } else {
       stack.push_back(ToIValue(a->value, p.type, p.label));
     }

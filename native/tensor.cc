@@ -4,8 +4,6 @@
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
-#include <c10/util/flat_hash_map.h>
-
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -98,20 +96,9 @@ std::vector<at::indexing::TensorIndex> ToIndices(const Napi::Value& value) {
 
 namespace {
 
-// The handles alive on this thread, each an environment's (one environment a thread; a handle never leaves the
-// environment that made it, and its finalizer runs on that environment's thread): an External is a tensor's handle
-// when its pointer is one of them, so no other External of this addon (an archive, a process group's construction
-// argument) nor of another addon passes Is(). Cheaper than Node-API's type tags: a hash lookup where
-// napi_check_object_type_tag costs ~180 instructions a check and napi_type_tag_object as many a result.
-struct LiveHandles {
-  ska::flat_hash_set<const TensorHandle*> set;
-  ~LiveHandles();
-};
-// Set when the thread's set is destroyed (at the thread's exit), for a finalizer that might run later: a
-// trivially destructible thread_local stays readable to the thread's end.
-thread_local bool g_live_destroyed = false;
-LiveHandles::~LiveHandles() { g_live_destroyed = true; }
-thread_local LiveHandles g_live;
+// The tag of a tensor's External: no other External of this addon (an archive, a process group's construction
+// argument) nor of another addon passes Is().
+constexpr napi_type_tag kTensorTag = {0x6c656e6574746f72ULL, 0x63682d74656e736fULL};
 
 // Frees the tensor now rather than at the next garbage collection; safe to call twice. Calls no JS and throws
 // nothing: it runs in the finalizer, inside garbage collection.
@@ -127,7 +114,6 @@ void Release(TensorHandle* h) {
 // The External's finalizer (run inside garbage collection: see CMakeLists.txt).
 void Finalize(node_api_basic_env, void* data, void*) {
   auto* h = static_cast<TensorHandle*>(data);
-  if (!g_live_destroyed) g_live.set.erase(h);
   Release(h);
   delete h;
 }
@@ -166,7 +152,8 @@ Napi::Value TensorWrap::New(Napi::Env env, at::Tensor tensor, int64_t bytes) {
     NAPI_THROW_IF_FAILED(env, status, Napi::Value());
   }
   // From here the finalizer owns h: it gives back exactly the bytes reported below.
-  g_live.set.insert(h);
+  status = napi_type_tag_object(env, external, &kTensorTag);
+  NAPI_THROW_IF_FAILED(env, status, Napi::Value());
   if (reported > 0) {
     h->external_bytes = reported;
     Napi::MemoryManagement::AdjustExternalMemory(env, reported);
@@ -174,33 +161,36 @@ Napi::Value TensorWrap::New(Napi::Env env, at::Tensor tensor, int64_t bytes) {
   return Napi::Value(env, external);
 }
 
-TensorHandle* TensorWrap::Handle(const Napi::Value& value) {
+bool TensorWrap::Is(const Napi::Value& value) {
   napi_valuetype type;
-  if (napi_typeof(value.Env(), value, &type) != napi_ok || type != napi_external) return nullptr;
-  return ExternalHandle(value);
+  return napi_typeof(value.Env(), value, &type) == napi_ok && type == napi_external && Tagged(value);
 }
 
-TensorHandle* TensorWrap::ExternalHandle(const Napi::Value& value) {
+bool TensorWrap::Tagged(const Napi::Value& value) {
+  bool tagged = false;
+  return napi_check_object_type_tag(value.Env(), value, &kTensorTag, &tagged) == napi_ok && tagged;
+}
+
+namespace {
+// The state behind a value Is() took.
+TensorHandle* Unchecked(const Napi::Value& value) {
   void* data = nullptr;
-  if (napi_get_value_external(value.Env(), value, &data) != napi_ok) return nullptr;
-  auto* h = static_cast<TensorHandle*>(data);
-  return g_live.set.count(h) != 0 ? h : nullptr;
+  NAPI_THROW_IF_FAILED(value.Env(), napi_get_value_external(value.Env(), value, &data), nullptr);
+  return static_cast<TensorHandle*>(data);
 }
-
-bool TensorWrap::Is(const Napi::Value& value) { return Handle(value) != nullptr; }
+}  // namespace
 
 TensorHandle* TensorWrap::HandleOf(const Napi::Value& value, const char* what) {
-  TensorHandle* h = Handle(value);
-  if (h == nullptr) throw Napi::TypeError::New(value.Env(), std::string("Expected ") + what + " to be a Tensor");
-  return h;
+  if (!Is(value)) throw Napi::TypeError::New(value.Env(), std::string("Expected ") + what + " to be a Tensor");
+  return Unchecked(value);
 }
 
 const at::Tensor* TensorWrap::TryFrom(const Napi::Value& value) {
-  TensorHandle* h = Handle(value);
-  return h == nullptr ? nullptr : &Get(value.Env(), h);
+  if (!Is(value)) return nullptr;
+  return &Get(value.Env(), Unchecked(value));
 }
 
-const at::Tensor& TensorWrap::Of(Napi::Env env, const TensorHandle* h) { return Get(env, h); }
+const at::Tensor& TensorWrap::FromChecked(const Napi::Value& value) { return Get(value.Env(), Unchecked(value)); }
 
 const at::Tensor& TensorWrap::From(const Napi::Value& value, const char* what) {
   return Get(value.Env(), HandleOf(value, what));

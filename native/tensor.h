@@ -18,12 +18,11 @@ struct TensorHandle {
   napi_env env = nullptr;
 };
 
-// The JS handle of a tensor is a napi External over a TensorHandle, known as a tensor's by its pointer (a per-thread
-// set of the live handles, see tensor.cc): cheaper to make than an object of a class (no constructor call, no
-// napi_wrap) and to recognise (napi_typeof, napi_get_value_external and a hash lookup, no prototype lookup, no
-// napi_unwrap). Its operations are module functions taking the handle first (tensorShape(h), ...). The finalizer
-// frees the tensor and gives its bytes back to V8; it runs inside garbage collection (see CMakeLists.txt) and calls
-// no JS.
+// The JS handle of a tensor is a napi External over a TensorHandle, tagged (napi_type_tag_object) as a tensor's:
+// cheaper to make than an object of a class (no constructor call, no napi_wrap) and to recognise (napi_typeof and
+// the tag check, no prototype lookup, no napi_unwrap). Its operations are module functions taking the handle first
+// (tensorShape(h), ...). The finalizer frees the tensor and gives its bytes back to V8; it runs inside garbage
+// collection (see CMakeLists.txt) and calls no JS.
 class TensorWrap {
  public:
   // Wraps a tensor in a new handle; an undefined tensor becomes null. `owned` says whether the handle owns
@@ -35,16 +34,15 @@ class TensorWrap {
   // The tensor behind a JS handle; a TypeError naming `what` if it is not one, an Error if it was disposed, the
   // hold's Error while a training holds it (see hold.h).
   static const at::Tensor& From(const Napi::Value& value, const char* what);
-  // Whether `value` is a handle: an External over a live TensorHandle.
+  // Whether `value` is a handle: an External carrying the tensor tag (one napi_typeof and one tag check).
   static bool Is(const Napi::Value& value);
-  // The state behind `value` when it is a handle, else nullptr; ExternalHandle() for a value napi_typeof already
-  // found an External (the operator road classifies each argument once, see ops.cc).
-  static TensorHandle* Handle(const Napi::Value& value);
-  static TensorHandle* ExternalHandle(const Napi::Value& value);
-  // From() when `value` is a handle, nullptr when it is not.
+  // Whether a value napi_typeof already found an External carries the tensor tag (Is() without the typeof).
+  static bool Tagged(const Napi::Value& value);
+  // From() when `value` is a handle, nullptr when it is not: one tag check where Is() then From() make two (the
+  // operator road converts every tensor argument so).
   static const at::Tensor* TryFrom(const Napi::Value& value);
-  // The tensor behind a handle Handle() returned, for reading or writing (refused while a training holds it).
-  static const at::Tensor& Of(Napi::Env env, const TensorHandle* h);
+  // The tensor behind a value Is() already took, for reading or writing (refused while a training holds it).
+  static const at::Tensor& FromChecked(const Napi::Value& value);
   // The state behind a handle, disposed or not; a TypeError naming `what` if `value` is not a handle.
   static TensorHandle* HandleOf(const Napi::Value& value, const char* what);
   // The tensors of a JS array of handles (From() for each).
