@@ -3,11 +3,12 @@
 // 1-element float32 tensors, one thread, `--calls` calls after a warm-up, the peers alternating for `--rounds`
 // rounds; medians in microseconds a call.   node test/bench/percall.js [--calls 200000] [--rounds 5]
 // With --instructions, machine instructions a call instead (valgrind's callgrind, `apt-get install valgrind`): the
-// difference of a run of 60,000 calls and one of 20,000, per call, for one case (--case, default 'a.add(b)'). Unlike
+// difference of a run of 220,000 calls and one of 20,000 (each after 60,000 warm-up calls), per call, for one case
+// (--case, default 'a.add(b)'). Unlike
 // the times, which swing 2x from one 100,000-call window to the next on these VMs, the counts repeat to within a
 // few instructions (the lenet-torch child collects its garbage at the end, so that every result's free is
 // counted); they miss cache misses (what garbage-collected batches of frees cost more than Python's
-// one-by-one frees). Each run takes ~2-3 minutes under valgrind.
+// one-by-one frees). The whole takes ~15 minutes under valgrind.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -67,14 +68,14 @@ function python() {
   return JSON.parse(p.stdout);
 }
 
-// Machine instructions of `calls` calls of one case (after as many warm-up calls), the whole process, under callgrind.
+// Machine instructions of `calls` calls of one case (after 60,000 warm-up calls), the whole process, under callgrind.
 function instructions(peer, label, calls) {
   const c = CASES.find(([l]) => l === label);
   if (!c) throw new Error(`--case: one of ${CASES.map(([l]) => l).join(', ')}`);
   const out = `${os.tmpdir()}/percall-${process.pid}-${peer}-${calls}.cg`;
   const cmd = peer === 'lenet-torch'
-    ? [process.execPath, '--expose-gc', __filename, '--child', '--case', label, '--calls', String(calls), '--warmup', String(calls)]
-    : [opts.python, '-c', PY, String(calls), JSON.stringify([[c[0], c[2]]]), String(calls)];
+    ? [process.execPath, '--expose-gc', __filename, '--child', '--case', label, '--calls', String(calls), '--warmup', '60000']
+    : [opts.python, '-c', PY, String(calls), JSON.stringify([[c[0], c[2]]]), '60000'];
   const p = spawnSync('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, ...cmd], { encoding: 'utf8' });
   if (p.error || p.status !== 0) throw new Error(`valgrind: ${p.error ? p.error.message : p.stderr.slice(-2000)}`);
   const total = Number(/^totals: (\d+)/m.exec(fs.readFileSync(out, 'utf8'))[1]);
@@ -90,10 +91,11 @@ if (opts.child) {
   console.log('| peer | instructions a call |');
   console.log('|---|---:|');
   for (const peer of ['lenet-torch', 'PyTorch']) {
-    // Two runs, warm-up and timed loop of 20,000 calls each, then of 60,000: the difference is 80,000 calls.
+    // Two runs, 20,000 calls then 220,000 after the same warm-up: the difference is 200,000 calls (what a process
+    // does once, from starting Node or Python to compiling the loop, varies by a few hundred million instructions).
     const few = instructions(peer, opts.case, 20000);
-    const many = instructions(peer, opts.case, 60000);
-    console.log(`| ${peer} | ${Math.round((many - few) / 80000)} |`);
+    const many = instructions(peer, opts.case, 220000);
+    console.log(`| ${peer} | ${Math.round((many - few) / 200000)} |`);
   }
 } else {
   const trials = { 'lenet-torch': [], PyTorch: [] };
