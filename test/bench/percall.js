@@ -4,11 +4,10 @@
 // rounds; medians in microseconds a call.   node test/bench/percall.js [--calls 200000] [--rounds 5]
 // With --instructions, machine instructions a call instead (valgrind's callgrind, `apt-get install valgrind`): the
 // difference of a run of 220,000 calls and one of 20,000 (each after 60,000 warm-up calls), per call, for one case
-// (--case, default 'a.add(b)'). Unlike
-// the times, which swing 2x from one 100,000-call window to the next on these VMs, the counts repeat to within a
-// few instructions (the lenet-torch child collects its garbage at the end, so that every result's free is
-// counted); they miss cache misses (what garbage-collected batches of frees cost more than Python's
-// one-by-one frees). The whole takes ~15 minutes under valgrind.
+// (--case, default 'a.add(b)'); the lenet-torch child collects its garbage at its end, so that every result's free is
+// counted. Unlike the times, which swing 2x from one 100,000-call window to the next on these VMs, the counts repeat
+// to within a few hundred instructions; they miss cache misses (what garbage-collected batches of frees cost more
+// than Python's one-by-one frees). The whole takes ~15 minutes under valgrind.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
