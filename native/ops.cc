@@ -150,15 +150,18 @@ struct Binding {
   const Group* group;
   std::string display;
 };
-// Every (operator, name) pair any environment looked up, once each: ids are indices, stable for the process, the
-// same in every worker. A fixed array that is only ever appended to, so that a call reads its binding without a lock
-// (an id the JS side holds was published before it was returned).
-constexpr size_t kMaxBindings = 1 << 16;
+// Every (operator, name) pair any environment looked up, once each (~1,300 when lib/ loads): ids are indices, stable
+// for the process, the same in every worker. Stored in chunks that never move and are only ever appended to, so
+// that a call reads its binding without a lock (an id the JS side holds was published before it was returned).
+constexpr uint32_t kChunkBits = 10;
+constexpr uint32_t kChunks = 64;
+constexpr uint32_t kMaxBindings = kChunks << kChunkBits;
 struct Bindings {
   std::mutex mutex;  // for appending
   std::unordered_map<std::string, uint32_t> ids;  // group index and name -> id
-  std::unique_ptr<Binding[]> items{new Binding[kMaxBindings]};
+  std::unique_ptr<Binding[]> chunks[kChunks];  // allocated as ids reach them
   std::atomic<uint32_t> count{0};
+  Binding& at(uint32_t id) const { return chunks[id >> kChunkBits][id & ((1u << kChunkBits) - 1)]; }
 };
 Bindings& GetBindings() {
   static Bindings* bindings = new Bindings();
@@ -275,8 +278,8 @@ bool Fits(const Arg& a, const c10::TypePtr& type) {
 // for torch.X (Python names the first argument of torch.X `input`).
 using Kwargs = std::vector<std::pair<std::string, Arg>>;
 
+// Appends them to `kwargs`.
 void ReadKwargs(const Napi::Object& object, bool method, Kwargs* kwargs) {
-  kwargs->clear();
   const auto keys = object.GetPropertyNames();
   for (uint32_t k = 0, nk = keys.Length(); k < nk; ++k) {
     std::string key = keys.Get(k).As<Napi::String>().Utf8Value();
@@ -490,7 +493,9 @@ Napi::Value OpLookup(const Napi::CallbackInfo& info) {
       bindings.ids.erase(known);
       throw Napi::Error::New(info.Env(), "opLookup(): more than " + std::to_string(kMaxBindings) + " operator names");
     }
-    bindings.items[id] = {&table.groups[it->second], display};
+    auto& chunk = bindings.chunks[id >> kChunkBits];
+    if (!chunk) chunk.reset(new Binding[1u << kChunkBits]);
+    bindings.at(id) = {&table.groups[it->second], display};
     bindings.count.store(id + 1, std::memory_order_release);
   }
   return Napi::Number::New(info.Env(), static_cast<double>(known->second));
@@ -543,7 +548,7 @@ Napi::Value CallOp(const Napi::CallbackInfo& info) {
   const auto& bindings = GetBindings();
   const uint32_t id = info[0].As<Napi::Number>().Uint32Value();
   if (id >= bindings.count.load(std::memory_order_acquire)) throw Napi::RangeError::New(env, "callOp(): unknown operator id");
-  const Binding* binding = &bindings.items[id];
+  const Binding* binding = &bindings.at(id);
   // self (info[2]) is the first argument of a method; undefined for torch.X.
   const Arg self = Classify(info[2]);
   const bool method = self.type != napi_undefined;
@@ -606,7 +611,7 @@ Napi::Value CallOp(const Napi::CallbackInfo& info) {
       const Napi::Value one = a->array ? a->value.As<Napi::Array>().Get(0u) : a->value;
       const auto n = ToIValue(one, c10::IntType::get(), "argument '" + p.name + "'").toInt();
       stack.emplace_back(c10::List<int64_t>(std::vector<int64_t>(p.size, n)));
-    } else if (a->tensor && p.type->kind() == c10::TypeKind::TensorType) {
+    } else if (p.type->kind() == c10::TypeKind::TensorType) {
       // Bind found it a tensor's handle: only the hold is left to check.
       stack.emplace_back(TensorWrap::FromChecked(a->value));
     } else {

@@ -67,14 +67,16 @@ function python() {
   return JSON.parse(p.stdout);
 }
 
-// Machine instructions of `calls` calls of one case (after 60,000 warm-up calls), the whole process, under callgrind.
+// Machine instructions of `calls` calls of one case (after the same warm-up at any `calls`), the whole process, under
+// callgrind.
+const INSTRUCTIONS_WARMUP = '60000';
 function instructions(peer, label, calls) {
   const c = CASES.find(([l]) => l === label);
   if (!c) throw new Error(`--case: one of ${CASES.map(([l]) => l).join(', ')}`);
   const out = `${os.tmpdir()}/percall-${process.pid}-${peer}-${calls}.cg`;
   const cmd = peer === 'lenet-torch'
-    ? [process.execPath, '--expose-gc', __filename, '--child', '--case', label, '--calls', String(calls), '--warmup', '60000']
-    : [opts.python, '-c', PY, String(calls), JSON.stringify([[c[0], c[2]]]), '60000'];
+    ? [process.execPath, '--expose-gc', __filename, '--child', '--case', label, '--calls', String(calls), '--warmup', INSTRUCTIONS_WARMUP]
+    : [opts.python, '-c', PY, String(calls), JSON.stringify([[c[0], c[2]]]), INSTRUCTIONS_WARMUP];
   const p = spawnSync('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, ...cmd], { encoding: 'utf8' });
   if (p.error || p.status !== 0) throw new Error(`valgrind: ${p.error ? p.error.message : p.stderr.slice(-2000)}`);
   const total = Number(/^totals: (\d+)/m.exec(fs.readFileSync(out, 'utf8'))[1]);
