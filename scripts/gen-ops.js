@@ -265,7 +265,7 @@ function generate(schemas, api, version) {
   ];
   for (const e of names.torch) {
     const [py, aten] = typeof e === 'string' ? [e, e] : e;
-    fns.push(`const op_${py} = op('${py}', '${aten}');`, `export { op_${py} as ${py} };`);
+    fns.push(`const op_${py}: TorchOps['${py}'] = op('${py}', '${aten}');`, `export { op_${py} as ${py} };`);
   }
   return { text: [...header, ...out].join('\n'), functions: fns.join('\n') + '\n', names };
 }
