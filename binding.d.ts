@@ -240,6 +240,12 @@ export interface Binding {
   /** Frees the tensor now; later calls with this handle throw. Safe to call twice. */
   tensorDispose(tensor: NativeTensor): void;
   tensorIsDisposed(tensor: NativeTensor): boolean;
+  /** Opens a torch.tidy() scope on this thread: handles made until scopeEnd are the scope's, with no finalizer. */
+  scopeBegin(): void;
+  /** Closes the innermost scope: `keep`'s handles go to the scope around it (or to the garbage collector), its others are freed. */
+  scopeEnd(keep: NativeTensor[]): void;
+  /** A handle made inside a scope outlives every scope (torch.keep); a no-op outside. */
+  tensorKeep(tensor: NativeTensor): void;
 
   /** A copy of the data, of the given shape (its element count must match: an Error otherwise). */
   fromData(data: NativeTypedArray, shape: number[], dtype: NativeDtype | null, device: string | null): NativeTensor;

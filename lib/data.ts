@@ -88,7 +88,10 @@ export class Subset implements Dataset {
     const index = run ? null : new Tensor(native.fromData(Int32Array.from(idx), [idx.length], 'int64', native.tensorDevice(source.x)));
     const pick = (t: NativeTensor): NativeTensor => {
       const tensor = new Tensor(t);
-      return (index ? tensor.index_select(0, index.to(tensor.device)) : tensor.narrow(0, start, idx.length))._h;
+      const picked = (index ? tensor.index_select(0, index.to(tensor.device)) : tensor.narrow(0, start, idx.length))._h;
+      // Cached for later epochs: kept even when first read inside torch.tidy().
+      native.tensorKeep(picked);
+      return picked;
     };
     this.cache = { from: source.x, source: { ...source, x: pick(source.x), y: pick(source.y) } };
     return this.cache.source;

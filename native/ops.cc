@@ -169,12 +169,13 @@ Bindings& GetBindings() {
 }
 
 // One JS argument as every overload tried reads it: what Node-API says of it is asked once per call (its type, the
-// tensor tag, whether it is an array, a number's value), not once per parameter of each overload tried (a.add(b)
+// tensor's state, whether it is an array, a number's value), not once per parameter of each overload tried (a.add(b)
 // tries add.Scalar before add.Tensor).
 struct Arg {
   Napi::Value value;
   napi_valuetype type = napi_undefined;
   bool tensor = false;  // a tensor's handle
+  TensorHandle* handle = nullptr;  // its state, when it is one
   bool array = false;
   bool integer = false;  // a BigInt, or a number without a fraction in int64's range
   bool nullish() const { return type == napi_null || type == napi_undefined; }
@@ -185,7 +186,10 @@ Arg Classify(const Napi::Value& value) {
   a.value = value;
   if (napi_typeof(value.Env(), value, &a.type) != napi_ok) return a;
   switch (a.type) {
-    case napi_external: a.tensor = TensorWrap::Tagged(value); break;
+    case napi_external:
+      a.handle = TensorWrap::HandleOfExternal(value);
+      a.tensor = a.handle != nullptr;
+      break;
     case napi_object: {
       bool array = false;
       a.array = napi_is_array(value.Env(), value, &array) == napi_ok && array;
@@ -613,7 +617,7 @@ Napi::Value CallOp(const Napi::CallbackInfo& info) {
       stack.emplace_back(c10::List<int64_t>(std::vector<int64_t>(p.size, n)));
     } else if (p.type->kind() == c10::TypeKind::TensorType) {
       // Bind found it a tensor's handle: only the hold is left to check.
-      stack.emplace_back(TensorWrap::FromChecked(a->value));
+      stack.emplace_back(TensorWrap::FromHandle(env, a->handle));
     } else {
       stack.push_back(ToIValue(a->value, p.type, p.label));
     }

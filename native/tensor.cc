@@ -4,9 +4,14 @@
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
+#include <mutex>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "common.h"
 #include "errors.h"
@@ -96,9 +101,84 @@ std::vector<at::indexing::TensorIndex> ToIndices(const Napi::Value& value) {
 
 namespace {
 
-// The tag of a tensor's External: no other External of this addon (an archive, a process group's construction
-// argument) nor of another addon passes Is().
-constexpr napi_type_tag kTensorTag = {0x6c656e6574746f72ULL, 0x63682d74656e736fULL};
+// ---- the handle table ------------------------------------------------------------------------------------
+// Slots in chunks of 4,096 that never move nor are freed (a stale handle may name one any time), published by a
+// release store so that lookups take no lock. Each thread takes free slots from a list of its own (handles are made,
+// finalized and scoped on their environment's JS thread), refilled 4,096 at a time under a mutex.
+
+constexpr uint64_t kHandleBit = uint64_t{1} << 63;
+constexpr int kIndexBits = 30;
+constexpr uint32_t kIndexMask = (uint32_t{1} << kIndexBits) - 1;
+constexpr int kChunkBits = 12;
+constexpr uint32_t kChunkSize = uint32_t{1} << kChunkBits;
+constexpr uint32_t kMaxChunks = uint32_t{1} << (kIndexBits - kChunkBits);
+
+// Zero-initialised statics: no constructor runs at load, no page is touched until used.
+std::atomic<TensorHandle*> g_chunks[kMaxChunks];
+uint32_t g_next_index = 0;                 // guarded by SlotsMutex(): the first index never handed out
+std::vector<uint32_t>* g_spare = nullptr;  // guarded: slots of threads that ended
+
+std::mutex& SlotsMutex() {
+  static auto* mutex = new std::mutex();  // never destroyed: threads may give their slots back at exit
+  return *mutex;
+}
+
+// This thread's free slots; given to g_spare when the thread ends (a worker).
+struct FreeSlots {
+  std::vector<uint32_t> indices;
+  ~FreeSlots() {
+    std::lock_guard<std::mutex> lock(SlotsMutex());
+    if (!g_spare) g_spare = new std::vector<uint32_t>();
+    g_spare->insert(g_spare->end(), indices.begin(), indices.end());
+  }
+};
+thread_local FreeSlots t_free;
+
+TensorHandle* SlotAt(uint32_t index) {
+  return &g_chunks[index >> kChunkBits].load(std::memory_order_acquire)[index & (kChunkSize - 1)];
+}
+
+void Refill(std::vector<uint32_t>* list) {
+  std::lock_guard<std::mutex> lock(SlotsMutex());
+  if (g_spare && !g_spare->empty()) {
+    const size_t n = std::min<size_t>(g_spare->size(), kChunkSize);
+    list->insert(list->end(), g_spare->end() - n, g_spare->end());
+    g_spare->resize(g_spare->size() - n);
+    return;
+  }
+  const uint32_t first = g_next_index;
+  if ((first >> kChunkBits) >= kMaxChunks) throw std::runtime_error("more than 2^30 tensor handles at once");
+  g_chunks[first >> kChunkBits].store(new TensorHandle[kChunkSize](), std::memory_order_release);
+  g_next_index = first + kChunkSize;
+  // Lowest index last, so that it is taken first.
+  for (uint32_t i = first + kChunkSize; i-- > first;) list->push_back(i);
+}
+
+void* HandleId(uint32_t index, uint32_t generation) {
+  return reinterpret_cast<void*>(kHandleBit | (static_cast<uint64_t>(generation) << kIndexBits) | index);
+}
+
+// Whether an External's pointer names a slot of this table; its slot index in *index.
+bool IsHandleId(void* data, uint32_t* index) {
+  const auto v = reinterpret_cast<uint64_t>(data);
+  // Bit 63 set, bit 62 clear (bits 30-61 are the generation).
+  if ((v >> 62) != 2) return false;
+  *index = static_cast<uint32_t>(v) & kIndexMask;
+  return g_chunks[*index >> kChunkBits].load(std::memory_order_acquire) != nullptr;
+}
+
+uint32_t GenerationOf(void* data) { return static_cast<uint32_t>(reinterpret_cast<uint64_t>(data) >> kIndexBits); }
+
+// What a stale handle (its slot since reused) reads as: disposed. Never written.
+const TensorHandle kStale{at::Tensor(), true};
+
+// The live slot a handle names, or &kStale; nullptr when `data` is not a handle's.
+TensorHandle* Resolve(void* data) {
+  uint32_t index;
+  if (!IsHandleId(data, &index)) return nullptr;
+  TensorHandle* h = SlotAt(index);
+  return h->generation == GenerationOf(data) ? h : const_cast<TensorHandle*>(&kStale);
+}
 
 // Frees the tensor now rather than at the next garbage collection; safe to call twice. Calls no JS and throws
 // nothing: it runs in the finalizer, inside garbage collection.
@@ -111,11 +191,47 @@ void Release(TensorHandle* h) {
   }
 }
 
-// The External's finalizer (run inside garbage collection: see CMakeLists.txt).
-void Finalize(node_api_basic_env, void* data, void*) {
-  auto* h = static_cast<TensorHandle*>(data);
+// Releases the slot a handle names, for reuse under the next generation.
+void FreeSlot(void* data) {
+  uint32_t index;
+  if (!IsHandleId(data, &index)) return;
+  TensorHandle* h = SlotAt(index);
+  if (h->generation != GenerationOf(data)) return;
   Release(h);
-  delete h;
+  h->generation++;
+  h->disposed = false;
+  h->scoped = false;
+  h->moving = false;
+  h->depth = 0;
+  h->pending_bytes = 0;
+  t_free.indices.push_back(index);
+}
+
+// The External's finalizer (run inside garbage collection: see CMakeLists.txt); `data` is the handle's name.
+void Finalize(node_api_basic_env, void* data, void*) { FreeSlot(data); }
+
+// ---- torch.tidy() scopes ----------------------------------------------------------------------------------
+// The handles made while scopes are open, innermost scope last, and where each open scope's run of them starts. Not
+// freed at thread exit: a worker terminated inside a scope leaves that scope's tensors to the process.
+struct Scopes {
+  std::vector<void*> handles;
+  std::vector<size_t> starts;
+};
+thread_local Scopes t_scopes;
+
+// A scoped handle from now on owned by the garbage collector: a finalizer, and its bytes reported to V8.
+napi_status KeepHandle(napi_env env, napi_value external, TensorHandle* h, void* data) {
+  if (!h->scoped) return napi_ok;
+  const napi_status status = napi_add_finalizer(env, external, data, &Finalize, nullptr, nullptr);
+  if (status != napi_ok) return status;
+  h->scoped = false;
+  if (h->pending_bytes > 0) {
+    h->external_bytes = h->pending_bytes;
+    int64_t adjusted = 0;
+    napi_adjust_external_memory(env, h->pending_bytes, &adjusted);
+  }
+  h->pending_bytes = 0;
+  return napi_ok;
 }
 
 // The tensor, for its metadata only; an Error once disposed.
@@ -144,17 +260,26 @@ Napi::Value TensorWrap::New(Napi::Env env, at::Tensor tensor, int64_t bytes) {
   if (!tensor.defined()) return env.Null();
   // -1: the tensor's own storage.
   const int64_t reported = bytes < 0 ? StorageNbytes(tensor) : std::max(bytes, int64_t{0});
-  auto* h = new TensorHandle{std::move(tensor), false, 0, env};
+  auto& free = t_free.indices;
+  if (free.empty()) Refill(&free);
+  const uint32_t index = free.back();
+  TensorHandle* h = SlotAt(index);
+  void* data = HandleId(index, h->generation);
   napi_value external = nullptr;
-  napi_status status = napi_create_external(env, h, &Finalize, nullptr, &external);
-  if (status != napi_ok) {
-    delete h;
-    NAPI_THROW_IF_FAILED(env, status, Napi::Value());
-  }
-  // From here the finalizer owns h: it gives back exactly the bytes reported below.
-  status = napi_type_tag_object(env, external, &kTensorTag);
+  const bool scoped = !t_scopes.starts.empty();
+  napi_status status = napi_create_external(env, data, scoped ? nullptr : &Finalize, nullptr, &external);
   NAPI_THROW_IF_FAILED(env, status, Napi::Value());
-  if (reported > 0) {
+  free.pop_back();
+  h->tensor = std::move(tensor);
+  h->env = env;
+  if (scoped) {
+    // The scope's end frees it; kept, it reports its bytes then.
+    h->scoped = true;
+    h->depth = static_cast<uint32_t>(t_scopes.starts.size());
+    h->pending_bytes = reported;
+    t_scopes.handles.push_back(data);
+  } else if (reported > 0) {
+    // From here the finalizer owns the slot: it gives back exactly the bytes reported here.
     h->external_bytes = reported;
     Napi::MemoryManagement::AdjustExternalMemory(env, reported);
   }
@@ -163,20 +288,23 @@ Napi::Value TensorWrap::New(Napi::Env env, at::Tensor tensor, int64_t bytes) {
 
 bool TensorWrap::Is(const Napi::Value& value) {
   napi_valuetype type;
-  return napi_typeof(value.Env(), value, &type) == napi_ok && type == napi_external && Tagged(value);
+  return napi_typeof(value.Env(), value, &type) == napi_ok && type == napi_external && HandleOfExternal(value) != nullptr;
 }
 
-bool TensorWrap::Tagged(const Napi::Value& value) {
-  bool tagged = false;
-  return napi_check_object_type_tag(value.Env(), value, &kTensorTag, &tagged) == napi_ok && tagged;
+TensorHandle* TensorWrap::HandleOfExternal(const Napi::Value& value) {
+  void* data = nullptr;
+  if (napi_get_value_external(value.Env(), value, &data) != napi_ok) return nullptr;
+  return Resolve(data);
 }
+
+const at::Tensor& TensorWrap::FromHandle(Napi::Env env, const TensorHandle* h) { return Get(env, h); }
 
 namespace {
-// The state behind a value Is() took.
+// The state behind a value Is() took (kStale's for a stale handle).
 TensorHandle* Unchecked(const Napi::Value& value) {
   void* data = nullptr;
   NAPI_THROW_IF_FAILED(value.Env(), napi_get_value_external(value.Env(), value, &data), nullptr);
-  return static_cast<TensorHandle*>(data);
+  return Resolve(data);
 }
 }  // namespace
 
@@ -190,7 +318,6 @@ const at::Tensor* TensorWrap::TryFrom(const Napi::Value& value) {
   return &Get(value.Env(), Unchecked(value));
 }
 
-const at::Tensor& TensorWrap::FromChecked(const Napi::Value& value) { return Get(value.Env(), Unchecked(value)); }
 
 const at::Tensor& TensorWrap::From(const Napi::Value& value, const char* what) {
   return Get(value.Env(), HandleOf(value, what));
@@ -344,10 +471,74 @@ Napi::Value TensorIdentity(const Napi::CallbackInfo& info) {
 // tensorDispose(h): frees the tensor now; later calls on this handle throw. Safe to call twice.
 Napi::Value TensorDispose(const Napi::CallbackInfo& info) {
   auto* h = Self(info);
-  if (!h->disposed) CheckNotHeld(info.Env(), h->tensor);
+  if (h->disposed) return info.Env().Undefined();
+  CheckNotHeld(info.Env(), h->tensor);
   h->disposed = true;
+  // A scoped handle's slot waits for its scope's end; its pending bytes were never reported.
+  h->pending_bytes = 0;
   Release(h);
   return info.Env().Undefined();
+}
+
+// scopeBegin(): opens a torch.tidy() scope on this thread.
+Napi::Value ScopeBegin(const Napi::CallbackInfo& info) {
+  t_scopes.starts.push_back(t_scopes.handles.size());
+  return info.Env().Undefined();
+}
+
+// scopeEnd(keep): closes the innermost scope. The handles in `keep` (the scope's result) go to the scope around it,
+// or to the garbage collector when there is none; the scope's other handles are freed, newest first.
+Napi::Value ScopeEnd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto& scopes = t_scopes;
+  if (scopes.starts.empty()) throw Napi::Error::New(env, "scopeEnd(): no torch.tidy() scope is open");
+  const size_t start = scopes.starts.back();
+  scopes.starts.pop_back();
+  const bool outer = !scopes.starts.empty();
+  const auto keep = info[0].As<Napi::Array>();
+  napi_status status = napi_ok;
+  for (uint32_t i = 0, n = keep.Length(); i < n; ++i) {
+    const Napi::Value value = keep.Get(i);
+    void* data = nullptr;
+    if (!TensorWrap::Is(value) || napi_get_value_external(env, value, &data) != napi_ok) continue;
+    TensorHandle* h = Resolve(data);
+    // Only this scope's own (a handle of a scope around it stays there).
+    if (h->disposed || !h->scoped || h->depth != scopes.starts.size() + 1) continue;
+    if (outer) {
+      h->moving = true;
+    } else if (status == napi_ok) {
+      // Kept from here by the garbage collector (the rest of the scope is freed even if one of these fails).
+      status = KeepHandle(env, value, h, data);
+    }
+  }
+  std::vector<void*> moved;
+  for (size_t i = scopes.handles.size(); i-- > start;) {
+    void* data = scopes.handles[i];
+    TensorHandle* h = Resolve(data);
+    if (h == &kStale || !h->scoped) continue;  // kept (tensorKeep) or already finalized
+    if (h->moving) {
+      h->moving = false;
+      h->depth--;
+      moved.push_back(data);
+    } else {
+      FreeSlot(data);
+    }
+  }
+  scopes.handles.resize(start);
+  scopes.handles.insert(scopes.handles.end(), moved.rbegin(), moved.rend());
+  NAPI_THROW_IF_FAILED(env, status, Napi::Value());
+  return env.Undefined();
+}
+
+// tensorKeep(h): a handle made inside torch.tidy() outlives every scope (torch.keep); a no-op outside.
+Napi::Value TensorKeep(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* h = Self(info);
+  if (h->disposed) throw Napi::Error::New(env, "Tensor was disposed: it can no longer be used");
+  void* data = nullptr;
+  NAPI_THROW_IF_FAILED(env, napi_get_value_external(env, info[0], &data), Napi::Value());
+  NAPI_THROW_IF_FAILED(env, KeepHandle(env, info[0], h, data), Napi::Value());
+  return env.Undefined();
 }
 
 Napi::Value TensorIsDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), Self(info)->disposed); }
@@ -528,6 +719,9 @@ void InitTensorFunctions(Napi::Env env, Napi::Object exports) {
   exports.Set("tensorIndexPut", Function<&TensorIndexPut>(env, "tensorIndexPut"));
   exports.Set("tensorBackward", Function<&TensorBackward>(env, "tensorBackward"));
   exports.Set("tensorIdentity", Function<&TensorIdentity>(env, "tensorIdentity"));
+  exports.Set("scopeBegin", Function<&ScopeBegin>(env, "scopeBegin"));
+  exports.Set("scopeEnd", Function<&ScopeEnd>(env, "scopeEnd"));
+  exports.Set("tensorKeep", Function<&TensorKeep>(env, "tensorKeep"));
   exports.Set("tensorDispose", Function<&TensorDispose>(env, "tensorDispose"));
   exports.Set("tensorIsDisposed", Function<&TensorIsDisposed>(env, "tensorIsDisposed"));
   exports.Set("isTensorHandle", Function<&IsTensorHandle>(env, "isTensorHandle"));

@@ -10,19 +10,33 @@
 namespace lt {
 
 // The state behind one handle: the tensor, whether dispose() freed it, the bytes reported to V8 for it (given back
-// by dispose() or the finalizer) and the environment those were reported to.
+// by dispose() or the finalizer) and the environment those were reported to. Handles live in a process-wide table of
+// slots (tensor.cc); a slot is reused once its handle is gone, under a new generation.
 struct TensorHandle {
   at::Tensor tensor;
   bool disposed = false;
   int64_t external_bytes = 0;
   napi_env env = nullptr;
+  // The slot's generation: a handle names (slot, generation), so one whose slot was reused reads as disposed.
+  uint32_t generation = 0;
+  // Owned by the innermost torch.tidy() scope open when it was made (freed when the scope ends, no finalizer) rather
+  // than by the garbage collector; `moving` while the scope ending hands it to the scope around it.
+  bool scoped = false;
+  bool moving = false;
+  // How many scopes were open when it was made (the innermost is its owner), or when its result moved outwards.
+  uint32_t depth = 0;
+  // The bytes a scoped handle reports to V8 if it is kept (outlives its scope).
+  int64_t pending_bytes = 0;
 };
 
-// The JS handle of a tensor is a napi External over a TensorHandle, tagged (napi_type_tag_object) as a tensor's:
-// cheaper to make than an object of a class (no constructor call, no napi_wrap) and to recognise (napi_typeof and
-// the tag check, no prototype lookup, no napi_unwrap). Its operations are module functions taking the handle first
-// (tensorShape(h), ...). The finalizer frees the tensor and gives its bytes back to V8; it runs inside garbage
-// collection (see CMakeLists.txt) and calls no JS.
+// The JS handle of a tensor is a napi External whose pointer is not an address but the name of a slot: bit 63 set
+// (no user-space address has it), a 32-bit generation, a 30-bit slot index. Recognising one takes napi_typeof, one
+// napi_get_value_external and a table lookup, with no type tag to set on every result or read on every argument;
+// an External of another addon (a real address, bit 63 clear) is not one; a stale one (its slot reused) reads as
+// disposed, never as another tensor. Its operations are module functions taking the handle first (tensorShape(h),
+// ...). Outside torch.tidy() the finalizer frees the tensor and gives its bytes back to V8; it runs inside garbage
+// collection (see CMakeLists.txt) and calls no JS. Inside torch.tidy() a result has no finalizer: the scope's end
+// frees it (memory reused at once, as Python's reference counting does, and no weak reference for V8 to process).
 class TensorWrap {
  public:
   // Wraps a tensor in a new handle; an undefined tensor becomes null. `owned` says whether the handle owns
@@ -34,15 +48,17 @@ class TensorWrap {
   // The tensor behind a JS handle; a TypeError naming `what` if it is not one, an Error if it was disposed, the
   // hold's Error while a training holds it (see hold.h).
   static const at::Tensor& From(const Napi::Value& value, const char* what);
-  // Whether `value` is a handle: an External carrying the tensor tag (one napi_typeof and one tag check).
+  // Whether `value` is a handle: an External naming a slot of the handle table (see above).
   static bool Is(const Napi::Value& value);
-  // Whether a value napi_typeof already found an External carries the tensor tag (Is() without the typeof).
-  static bool Tagged(const Napi::Value& value);
-  // From() when `value` is a handle, nullptr when it is not: one tag check where Is() then From() make two (the
+  // The state behind a value napi_typeof already found an External, nullptr when it is not a handle (one napi call:
+  // the operator road classifies every argument so).
+  static TensorHandle* HandleOfExternal(const Napi::Value& value);
+  // The tensor behind a handle's state, for reading or writing (an Error once disposed, refused while a training
+  // holds it).
+  static const at::Tensor& FromHandle(Napi::Env env, const TensorHandle* h);
+  // From() when `value` is a handle, nullptr when it is not: one lookup where Is() then From() make two (the
   // operator road converts every tensor argument so).
   static const at::Tensor* TryFrom(const Napi::Value& value);
-  // The tensor behind a value Is() already took, for reading or writing (refused while a training holds it).
-  static const at::Tensor& FromChecked(const Napi::Value& value);
   // The state behind a handle, disposed or not; a TypeError naming `what` if `value` is not a handle.
   static TensorHandle* HandleOf(const Napi::Value& value, const char* what);
   // The tensors of a JS array of handles (From() for each).

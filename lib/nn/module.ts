@@ -39,6 +39,8 @@ export class Parameter extends Tensor {
     if (data.is_disposed) throw new Error('data is a disposed Tensor');
     const handle = data.detach()._h;
     native.tensorSetRequiresGrad(handle, checkBool('requires_grad', requires_grad));
+    // Made inside torch.tidy() or not, a parameter lives until garbage collected.
+    native.tensorKeep(handle);
     super(handle);
   }
 
@@ -135,6 +137,8 @@ const guard: ProxyHandler<Module> = {
       if (value instanceof Parameter && buffer) throw cannot('buffer', 'a Tensor that is not a Parameter');
       if (value !== null && !(value instanceof Tensor) && buffer) throw cannot('buffer', 'a Tensor');
       if (value !== null && !(value instanceof Module) && current instanceof Module) throw cannot('child module', 'an nn.Module');
+      // A tensor a module holds outlives any torch.tidy() it was made in (a parameter, a buffer, a cached tensor).
+      if (value instanceof Tensor && !value.is_disposed) native.tensorKeep(value._h);
     }
     return Reflect.set(target, key, value, receiver);
   },

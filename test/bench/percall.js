@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // Per-call cost of small ops, lenet-torch vs PyTorch (Debian's python3-torch: the same libtorch), in one run:
-// 1-element float32 tensors, one thread, `--calls` calls after a warm-up, the peers alternating for `--rounds`
-// rounds; medians in microseconds a call.   node test/bench/percall.js [--calls 200000] [--rounds 5]
+// 1-element float32 tensors, one thread, after a warm-up `--windows` windows of `--calls` calls each (the median
+// window counts), the peers alternating in fresh processes for `--rounds` rounds; medians in microseconds a call.
+// lenet-torch is timed twice: results left to the garbage collector, and inside torch.tidy (100 calls a scope, as
+// in a JS forward), where each result is freed when its scope ends, as Python frees it when dropped.
+//   node test/bench/percall.js [--calls 100000] [--windows 5] [--rounds 5]
 // With --instructions, machine instructions a call instead (valgrind's callgrind, `apt-get install valgrind`): the
 // difference of a run of 220,000 calls and one of 20,000 (each after 60,000 warm-up calls), per call, for one case
 // (--case, default 'a.add(b)'); the lenet-torch child collects its garbage at its end, so that every result's free is
@@ -14,10 +17,14 @@ const fs = require('node:fs');
 const os = require('node:os');
 const { parseArgs } = require('node:util');
 
-const { values: opts } = parseArgs({ options: { calls: { type: 'string', default: '200000' }, rounds: { type: 'string', default: '5' }, python: { type: 'string', default: '/usr/bin/python3' }, child: { type: 'boolean', default: false }, instructions: { type: 'boolean', default: false }, case: { type: 'string', default: 'a.add(b)' }, warmup: { type: 'string', default: '20000' } } });
+const { values: opts } = parseArgs({ options: { calls: { type: 'string', default: '100000' }, windows: { type: 'string', default: '5' }, rounds: { type: 'string', default: '5' }, python: { type: 'string', default: '/usr/bin/python3' }, child: { type: 'boolean', default: false }, instructions: { type: 'boolean', default: false }, case: { type: 'string', default: 'a.add(b)' }, warmup: { type: 'string', default: '20000' } } });
 const CALLS = Number(opts.calls);
 const ROUNDS = Number(opts.rounds);
 const WARMUP = Number(opts.warmup);
+const WINDOWS = Number(opts.windows);
+// Calls a torch.tidy scope holds in the tidy timing.
+const TIDY_BLOCK = 100;
+const median = (xs) => { const s = [...xs].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
 
 // [label, JS body, Python body]: a and b are 1-element float32 tensors.
 const CASES = [
@@ -33,12 +40,24 @@ function node() {
   const { torch } = require('../../dist');
   torch.set_num_threads(1);
   const a = torch.ones(1), b = torch.ones(1);
+  // Microseconds a call of run(n) (n calls): the median of the windows after the warm-up.
+  const time = (run) => {
+    run(WARMUP);
+    const windows = [];
+    for (let w = 0; w < WINDOWS; w++) {
+      const t0 = process.hrtime.bigint();
+      run(CALLS);
+      windows.push(Number(process.hrtime.bigint() - t0) / CALLS / 1000);
+    }
+    return median(windows);
+  };
   const out = {};
   for (const [label, fn] of CASES) {
-    for (let i = 0; i < WARMUP; i++) fn(a, b, torch);
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < CALLS; i++) fn(a, b, torch);
-    out[label] = Number(process.hrtime.bigint() - t0) / CALLS / 1000;
+    out[label] = time((n) => { for (let i = 0; i < n; i++) fn(a, b, torch); });
+    if (!opts.instructions && !process.argv.includes('--case')) {
+      const block = () => { for (let j = 0; j < TIDY_BLOCK; j++) fn(a, b, torch); };
+      out[`tidy ${label}`] = time((n) => { for (let i = 0; i < n; i += TIDY_BLOCK) torch.tidy(block); });
+    }
   }
   // Under --instructions (node --expose-gc): collect the results still waiting for garbage collection, so that their
   // frees are counted (Python frees each result at once; a process that exits before its next scavenge would
@@ -51,18 +70,21 @@ const PY = `
 import json, sys, time, torch
 torch.set_num_threads(1)
 a = torch.ones(1); b = torch.ones(1)
-calls = int(sys.argv[1]); out = {}
+calls = int(sys.argv[1]); windows = int(sys.argv[4]); out = {}
 for label, body in json.loads(sys.argv[2]):
     f = eval('lambda: ' + body)
     for _ in range(int(sys.argv[3])): f()
-    t0 = time.perf_counter_ns()
-    for _ in range(calls): f()
-    out[label] = (time.perf_counter_ns() - t0) / calls / 1000
+    times = []
+    for _ in range(windows):
+        t0 = time.perf_counter_ns()
+        for _ in range(calls): f()
+        times.append((time.perf_counter_ns() - t0) / calls / 1000)
+    out[label] = sorted(times)[windows // 2]
 print(json.dumps(out))
 `;
 
 function python() {
-  const p = spawnSync(opts.python, ['-c', PY, String(CALLS), JSON.stringify(CASES.map(([l, , py]) => [l, py])), String(WARMUP)], { encoding: 'utf8' });
+  const p = spawnSync(opts.python, ['-c', PY, String(CALLS), JSON.stringify(CASES.map(([l, , py]) => [l, py])), String(WARMUP), String(WINDOWS)], { encoding: 'utf8' });
   if (p.status !== 0) throw new Error(p.stderr);
   return JSON.parse(p.stdout);
 }
@@ -75,8 +97,8 @@ function instructions(peer, label, calls) {
   if (!c) throw new Error(`--case: one of ${CASES.map(([l]) => l).join(', ')}`);
   const out = `${os.tmpdir()}/percall-${process.pid}-${peer}-${calls}.cg`;
   const cmd = peer === 'lenet-torch'
-    ? [process.execPath, '--expose-gc', __filename, '--child', '--case', label, '--calls', String(calls), '--warmup', INSTRUCTIONS_WARMUP]
-    : [opts.python, '-c', PY, String(calls), JSON.stringify([[c[0], c[2]]]), INSTRUCTIONS_WARMUP];
+    ? [process.execPath, '--expose-gc', __filename, '--child', '--case', label, '--calls', String(calls), '--windows', '1', '--warmup', INSTRUCTIONS_WARMUP]
+    : [opts.python, '-c', PY, String(calls), JSON.stringify([[c[0], c[2]]]), INSTRUCTIONS_WARMUP, '1'];
   const p = spawnSync('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, ...cmd], { encoding: 'utf8' });
   if (p.error || p.status !== 0) throw new Error(`valgrind: ${p.error ? p.error.message : p.stderr.slice(-2000)}`);
   const total = Number(/^totals: (\d+)/m.exec(fs.readFileSync(out, 'utf8'))[1]);
@@ -102,19 +124,19 @@ if (opts.child) {
   const trials = { 'lenet-torch': [], PyTorch: [] };
   for (let r = 0; r < ROUNDS; r++) {
     // Each peer in a process of its own, alternating.
-    const p = spawnSync(process.execPath, [__filename, '--child', '--calls', String(CALLS)], { encoding: 'utf8' });
+    const p = spawnSync(process.execPath, [__filename, '--child', '--calls', String(CALLS), '--windows', String(WINDOWS)], { encoding: 'utf8' });
     if (p.status !== 0) throw new Error(p.stderr);
     trials['lenet-torch'].push(JSON.parse(p.stdout));
     trials.PyTorch.push(python());
     process.stderr.write(`round ${r + 1}/${ROUNDS} done\n`);
   }
-  const median = (xs) => { const s = [...xs].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
-  console.log(`${new Date().toISOString()}, ${os.cpus()[0].model}, Node ${process.version}, ${CALLS} calls x ${ROUNDS} rounds, 1 thread\n`);
-  console.log('| call | lenet-torch (us) | PyTorch (us) | ratio |');
-  console.log('|---|---:|---:|---:|');
+  console.log(`${new Date().toISOString()}, ${os.cpus()[0].model}, Node ${process.version}, ${WINDOWS} windows of ${CALLS} calls x ${ROUNDS} rounds, 1 thread\n`);
+  console.log('| call | lenet-torch (us) | in torch.tidy (us) | PyTorch (us) | ratio | ratio in tidy |');
+  console.log('|---|---:|---:|---:|---:|---:|');
   for (const [label] of CASES) {
     const l = median(trials['lenet-torch'].map((t) => t[label]));
+    const lt = median(trials['lenet-torch'].map((t) => t[`tidy ${label}`]));
     const p = median(trials.PyTorch.map((t) => t[label]));
-    console.log(`| \`${label}\` | ${l.toFixed(2)} | ${p.toFixed(2)} | ${(l / p).toFixed(2)} |`);
+    console.log(`| \`${label}\` | ${l.toFixed(2)} | ${lt.toFixed(2)} | ${p.toFixed(2)} | ${(l / p).toFixed(2)} | ${(lt / p).toFixed(2)} |`);
   }
 }

@@ -1,0 +1,158 @@
+// torch.tidy(fn) and torch.keep(t): tensors made inside fn are freed when it ends, except its result and kept ones.
+// A handle names (slot, generation) in the addon's handle table (native/tensor.h): a freed one reads as disposed,
+// never as the tensor that reuses its slot.
+import { nn, optim, torch, Tensor } from '../lib';
+
+const DISPOSED = /Tensor was disposed/;
+
+describe('torch.tidy()', () => {
+  test('frees what fn made, keeps what it returns (a Tensor, or in arrays, objects, Maps and Sets)', () => {
+    const a = torch.tensor([1, 2]);
+    let made: Tensor[] = [];
+    const result = torch.tidy(() => {
+      made = [a.add(1), a.mul(2), torch.relu(a)];
+      return { sum: a.add(a), list: [a.sub(1)], map: new Map([['m', a.neg()]]), set: new Set([a.abs()]) };
+    });
+    for (const t of made) expect(t.is_disposed).toBe(true);
+    expect(result.sum.tolist()).toEqual([2, 4]);
+    expect(result.list[0].tolist()).toEqual([0, 1]);
+    expect(result.map.get('m')!.tolist()).toEqual([-1, -2]);
+    expect([...result.set][0].tolist()).toEqual([1, 2]);
+    // Tensors from before the scope are untouched, in-place ops on them included.
+    torch.tidy(() => a.add_(1));
+    expect(a.is_disposed).toBe(false);
+    expect(a.tolist()).toEqual([2, 3]);
+  });
+
+  test('a tidy inside a tidy hands its result to the outer one, which frees it unless it returns it too', () => {
+    const a = torch.ones(2);
+    let inner: Tensor | undefined;
+    let innerTemp: Tensor | undefined;
+    const outer = torch.tidy(() => {
+      inner = torch.tidy(() => {
+        innerTemp = a.mul(3);
+        return a.mul(2);
+      });
+      expect(innerTemp!.is_disposed).toBe(true);
+      expect(inner.is_disposed).toBe(false);
+      return inner.add(1);
+    });
+    expect(inner!.is_disposed).toBe(true);
+    expect(outer.tolist()).toEqual([3, 3]);
+  });
+
+  test('a tensor of the outer scope returned by an inner tidy stays the outer scope\'s', () => {
+    let x: Tensor | undefined;
+    torch.tidy(() => {
+      x = torch.ones(1);
+      torch.tidy(() => x);
+      expect(x.is_disposed).toBe(false);
+    });
+    expect(x!.is_disposed).toBe(true);
+  });
+
+  test('torch.keep(t) outlives every scope; outside tidy it is a no-op', () => {
+    let kept: Tensor | undefined;
+    torch.tidy(() => torch.tidy(() => {
+      kept = torch.keep(torch.tensor([5]));
+    }));
+    expect(kept!.is_disposed).toBe(false);
+    expect(kept!.item()).toBe(5);
+    const plain = torch.ones(1);
+    expect(torch.keep(plain)).toBe(plain);
+  });
+
+  test('a freed handle reads as disposed: an Error when used, never the tensor that now has its slot', () => {
+    let stale: Tensor | undefined;
+    torch.tidy(() => {
+      stale = torch.tensor([7]);
+    });
+    // Slots are reused newest-first: the next results take the freed one.
+    const later = [torch.tensor([8]), torch.tidy(() => torch.tensor([9]))];
+    expect(stale!.is_disposed).toBe(true);
+    expect(String(stale)).toBe('tensor(<disposed>)');
+    expect(() => stale!.item()).toThrow(DISPOSED);
+    expect(() => stale!.add(1)).toThrow(DISPOSED);
+    expect(() => torch.add(later[0], stale!)).toThrow(DISPOSED);
+    expect(() => torch.keep(stale!)).toThrow(DISPOSED);
+    stale!.dispose();  // a no-op, as for any disposed tensor
+    expect(later.map((t) => t.item())).toEqual([8, 9]);
+  });
+
+  test('what a module holds outlives the tidy it was made in: parameters, buffers, tensors set as attributes', () => {
+    const net = torch.tidy(() => {
+      const m = new nn.Sequential(new nn.Linear(2, 3), new nn.BatchNorm1d(3));
+      (m as unknown as { cached: Tensor }).cached = torch.zeros(1);
+      return m;
+    });
+    const built = torch.tidy(() => new nn.Linear(2, 1));  // found in the result too, but kept regardless
+    const other: { net?: nn.Module } = {};
+    torch.tidy(() => {
+      other.net = new nn.Linear(2, 1);  // not returned: its parameters are kept by nn.Parameter itself
+    });
+    for (const m of [net, built, other.net!]) {
+      for (const p of m.parameters()) expect(p.is_disposed).toBe(false);
+    }
+    expect(net.forward(torch.ones(4, 2)).shape).toEqual([4, 3]);
+    expect(other.net!.forward(torch.ones(1, 2)).shape).toEqual([1, 1]);
+    expect((net as unknown as { cached: Tensor }).cached.is_disposed).toBe(false);
+  });
+
+  test('a training step inside tidy: the loss returned, the activations freed, the gradients kept by the parameters', () => {
+    const net = new nn.Linear(3, 1);
+    const opt = new optim.SGD(net.parameters(), { lr: 0.1 });
+    const X = torch.randn(8, 3), y = torch.randn(8, 1);
+    const losses: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const l = torch.tidy(() => {
+        opt.zero_grad();
+        const loss = nn.functional.mse_loss(net.forward(X), y);
+        loss.backward();
+        opt.step();
+        return loss;
+      });
+      losses.push(l.item() as number);
+    }
+    expect(losses[19]).toBeLessThan(losses[0]);
+    expect(net.weight.grad).not.toBeNull();
+  });
+
+  test('when fn throws, its tensors are freed and the scope closed; the error goes on', () => {
+    let inside: Tensor | undefined;
+    expect(() => torch.tidy(() => {
+      inside = torch.ones(1);
+      throw new Error('inner');
+    })).toThrow('inner');
+    expect(inside!.is_disposed).toBe(true);
+    const after = torch.ones(1);
+    torch.tidy(() => undefined);
+    expect(after.is_disposed).toBe(false);
+  });
+
+  test('dispose() inside tidy, and results of values that are not tensors', () => {
+    expect(torch.tidy(() => {
+      const t = torch.ones(2);
+      t.dispose();
+      return t.is_disposed;
+    })).toBe(true);
+    expect(torch.tidy(() => torch.ones(3).sum().item())).toBe(3);
+    expect(torch.tidy(() => null)).toBeNull();
+  });
+
+  describe('BAD CALL', () => {
+    test('tidy(fn): fn not a function is a TypeError; a Promise is a TypeError (tidy covers synchronous code)', () => {
+      expect(() => torch.tidy(1 as never)).toThrow(TypeError);
+      expect(() => torch.tidy(1 as never)).toThrow(/fn/);
+      expect(() => torch.tidy((async () => torch.ones(1)) as never)).toThrow(/Promise/);
+      // The scope was closed: results are the garbage collector's again.
+      const t = torch.ones(1);
+      torch.tidy(() => undefined);
+      expect(t.is_disposed).toBe(false);
+    });
+
+    test('keep(t): t not a Tensor is a TypeError naming t', () => {
+      expect(() => torch.keep(1 as never)).toThrow(TypeError);
+      expect(() => torch.keep({} as never)).toThrow(/Expected t to be a Tensor/);
+    });
+  });
+});
