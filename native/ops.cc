@@ -559,23 +559,30 @@ Napi::Value CallOp(const Napi::CallbackInfo& info) {
   // The arguments and their binding live in per-thread buffers, reused from call to call (no allocation), except in
   // a call made while another is being bound (a getter on an options object or an array calling an op): that one
   // gets its own, so that the outer call's are left as they were.
-  thread_local int depth = 0;
-  thread_local std::vector<Arg> shared_args;
-  thread_local Kwargs shared_kwargs;
-  thread_local Bound shared_bound;
-  thread_local torch::jit::Stack shared_stack;
+  // One thread_local (one TLS lookup a call, not five).
+  struct Buffers {
+    int depth = 0;
+    std::vector<Arg> args;
+    Kwargs kwargs;
+    Bound bound;
+    torch::jit::Stack stack;
+  };
+  thread_local Buffers shared;
   std::vector<Arg> own_args;
   Kwargs own_kwargs;
   Bound own_bound;
   torch::jit::Stack own_stack;
-  std::vector<Arg>& args = depth == 0 ? shared_args : own_args;
-  Kwargs& kwargs = depth == 0 ? shared_kwargs : own_kwargs;
-  Bound& b = depth == 0 ? shared_bound : own_bound;
-  torch::jit::Stack& stack = depth == 0 ? shared_stack : own_stack;
+  Buffers& buffers = shared;
+  const bool outermost = buffers.depth == 0;
+  std::vector<Arg>& args = outermost ? buffers.args : own_args;
+  Kwargs& kwargs = outermost ? buffers.kwargs : own_kwargs;
+  Bound& b = outermost ? buffers.bound : own_bound;
+  torch::jit::Stack& stack = outermost ? buffers.stack : own_stack;
   struct Depth {
-    Depth() { ++depth; }
+    int& depth;
+    explicit Depth(int& d) : depth(d) { ++depth; }
     ~Depth() { --depth; }
-  } nested;
+  } nested(buffers.depth);
   args.clear();
   if (method) args.push_back(self);
   for (size_t i = 3; i < info.Length(); ++i) args.push_back(Classify(info[i]));

@@ -47,7 +47,8 @@ function unwrapOptions(options: Record<string, unknown>): Record<string, unknown
  *
  * A handle is a napi External (native/tensor.h), the one object callOp returns without a prototype (its others are
  * arrays, plain objects, Maps and Errors): that check is the cheapest there is, cheaper than a native
- * isTensorHandle call on every result.
+ * isTensorHandle call on every result. (`instanceof Object` would be cheaper still, but is false for every object of
+ * the addon's when the caller runs in another realm, as jest's tests do.)
  */
 function wrap(op: string, result: unknown, self: Tensor | undefined, options: Record<string, unknown> | null): unknown {
   if (typeof result !== 'object' || result === null) return result;
