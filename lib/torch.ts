@@ -453,6 +453,11 @@ export function keep<T extends Tensor>(t: T): T {
   return t;
 }
 
+/** Pushes `x` when it may hold a tensor (an object): a result of a million numbers costs a loop, not a stack. */
+function pushObject(stack: unknown[], x: unknown): void {
+  if (x !== null && typeof x === 'object') stack.push(x);
+}
+
 /** The handles of the tensors in a tidy's result: in arrays, Maps, Sets and objects, at any depth, each once. */
 function handlesIn(value: unknown): NativeTensor[] {
   const handles: NativeTensor[] = [];
@@ -465,10 +470,10 @@ function handlesIn(value: unknown): NativeTensor[] {
     seen.add(v);
     if (v instanceof Tensor) handles.push(v._h);
     else if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) continue;
-    else if (Array.isArray(v)) stack.push(...v);
-    else if (v instanceof Map) for (const [k, x] of v) stack.push(k, x);
-    else if (v instanceof Set) for (const x of v) stack.push(x);
-    else stack.push(...Object.values(v));
+    else if (Array.isArray(v)) for (const x of v) pushObject(stack, x);
+    else if (v instanceof Map) for (const [k, x] of v) { pushObject(stack, k); pushObject(stack, x); }
+    else if (v instanceof Set) for (const x of v) pushObject(stack, x);
+    else for (const x of Object.values(v)) pushObject(stack, x);
   }
   return handles;
 }

@@ -137,6 +137,10 @@ describe('torch.tidy()', () => {
     })).toBe(true);
     expect(torch.tidy(() => torch.ones(3).sum().item())).toBe(3);
     expect(torch.tidy(() => null)).toBeNull();
+    // A large result without tensors is walked, not spread onto the stack.
+    const big = torch.tidy(() => ({ values: new Array(1_000_000).fill(1), t: torch.ones(1) }));
+    expect(big.values.length).toBe(1_000_000);
+    expect(big.t.is_disposed).toBe(false);
   });
 
   describe('BAD CALL', () => {
