@@ -30,6 +30,9 @@ export class TensorDataset implements Dataset {
     if (X.dim() === 0 || y.dim() === 0 || X.shape[0] !== y.shape[0]) {
       throw invalidValue('y', `a tensor with as many rows as X (${X.dim() ? X.shape[0] : 'a 0-d tensor'})`, y);
     }
+    // A data set outlives any torch.tidy() its tensors were made in.
+    native.tensorKeep(X._h);
+    native.tensorKeep(y._h);
     this.tensors = [X, y];
   }
 
@@ -309,6 +312,8 @@ export class DataLoader implements Iterable<[Tensor, Tensor]> {
   *[Symbol.iterator](): Iterator<[Tensor, Tensor]> {
     const source = this.dataset._source();
     const order = this._order(source);
+    // Used by every later next(), inside a torch.tidy() or not.
+    if (order) native.tensorKeep(order);
     const n = this._examples();
     for (let b = 0; b < this.length; b++) {
       const [X, y] = native.batch(source, order, b * this.batch_size, Math.min(n, (b + 1) * this.batch_size));

@@ -426,19 +426,19 @@ export function tidy<T>(fn: () => T): T {
   checkArgCount('tidy', arguments.length, 1);
   checkFunction('fn', fn);
   native.scopeBegin();
-  let result: T;
+  // Whatever happens (fn throws, a getter of its result throws), the scope ends: an open one would own every later
+  // result on this thread.
+  let keep: NativeTensor[] = [];
   try {
-    result = fn();
-  } catch (e) {
-    native.scopeEnd([]);
-    throw e;
+    const result = fn();
+    if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
+      throw new TypeError('tidy(fn): fn returned a Promise, but tidy only covers synchronous code');
+    }
+    keep = handlesIn(result);
+    return result;
+  } finally {
+    native.scopeEnd(keep);
   }
-  if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
-    native.scopeEnd([]);
-    throw new TypeError('tidy(fn): fn returned a Promise, but tidy only covers synchronous code');
-  }
-  native.scopeEnd(handlesIn(result));
-  return result;
 }
 
 /**

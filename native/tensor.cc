@@ -218,8 +218,8 @@ void FreeSlot(void* data, bool defer = false) {
   TensorHandle* h = SlotAt(index);
   if (h->generation != GenerationOf(data)) return;
   const at::Tensor& t = h->tensor;
-  if (defer && t_pending.count < Pending::kCapacity && t.defined() && t.device().is_cpu() && !t.requires_grad() &&
-      StorageNbytes(t) <= 4096) {
+  if (defer && t_pending.count < Pending::kCapacity && t.defined() && t.layout() == at::kStrided && t.has_storage() &&
+      t.device().is_cpu() && !t.requires_grad() && StorageNbytes(t) <= 4096) {
     auto& p = t_pending;
     p.ring[(p.head + p.count) % Pending::kCapacity] = std::move(h->tensor);
     p.count++;
@@ -287,17 +287,22 @@ Napi::Value TensorWrap::New(Napi::Env env, at::Tensor tensor, int64_t bytes) {
   if (!tensor.defined()) return env.Null();
   // -1: the tensor's own storage.
   const int64_t reported = bytes < 0 ? StorageNbytes(tensor) : std::max(bytes, int64_t{0});
+  FreeOnePending();
   auto& free = t_free.indices;
   if (free.empty()) Refill(&free);
+  // Taken off the list before napi_create_external, which may collect garbage: finalizers run inside it (see
+  // CMakeLists.txt) and push the slots they free onto this very list.
   const uint32_t index = free.back();
+  free.pop_back();
   TensorHandle* h = SlotAt(index);
   void* data = HandleId(index, h->generation);
   napi_value external = nullptr;
   const bool scoped = !t_scopes.starts.empty();
-  FreeOnePending();
   napi_status status = napi_create_external(env, data, scoped ? nullptr : &Finalize, nullptr, &external);
-  NAPI_THROW_IF_FAILED(env, status, Napi::Value());
-  free.pop_back();
+  if (status != napi_ok) {
+    t_free.indices.push_back(index);
+    NAPI_THROW_IF_FAILED(env, status, Napi::Value());
+  }
   h->tensor = std::move(tensor);
   h->env = env;
   if (scoped) {
@@ -520,13 +525,17 @@ Napi::Value ScopeEnd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto& scopes = t_scopes;
   if (scopes.starts.empty()) throw Napi::Error::New(env, "scopeEnd(): no torch.tidy() scope is open");
+  // The result's handles, read before the scope is closed (reading may throw).
+  std::vector<Napi::Value> keep;
+  if (info[0].IsArray()) {
+    const auto array = info[0].As<Napi::Array>();
+    for (uint32_t i = 0, n = array.Length(); i < n; ++i) keep.push_back(array.Get(i));
+  }
   const size_t start = scopes.starts.back();
   scopes.starts.pop_back();
   const bool outer = !scopes.starts.empty();
-  const auto keep = info[0].As<Napi::Array>();
   napi_status status = napi_ok;
-  for (uint32_t i = 0, n = keep.Length(); i < n; ++i) {
-    const Napi::Value value = keep.Get(i);
+  for (const Napi::Value& value : keep) {
     void* data = nullptr;
     if (!TensorWrap::Is(value) || napi_get_value_external(env, value, &data) != napi_ok) continue;
     TensorHandle* h = Resolve(data);

@@ -1,7 +1,9 @@
 // torch.tidy(fn) and torch.keep(t): tensors made inside fn are freed when it ends, except its result and kept ones.
 // A handle names (slot, generation) in the addon's handle table (native/tensor.h): a freed one reads as disposed,
 // never as the tensor that reuses its slot.
+import * as path from 'node:path';
 import { nn, optim, torch, Tensor } from '../lib';
+import { runNode } from './spawn';
 
 const DISPOSED = /Tensor was disposed/;
 
@@ -117,6 +119,35 @@ describe('torch.tidy()', () => {
     expect(net.weight.grad).not.toBeNull();
   });
 
+  test('a data set, a shuffled loader\'s order and a defined module property outlive the tidy they were made in', () => {
+    const ds = torch.tidy(() => {
+      const set = new torch.utils.data.TensorDataset(torch.arange(6).reshape(6, 1), torch.arange(6));
+      return { length: set.length, set };
+    }).set;
+    const loader = new torch.utils.data.DataLoader(ds, { batch_size: 2, shuffle: true });
+    const it = loader[Symbol.iterator]();
+    const first = torch.tidy(() => it.next().value![1].tolist());  // the pass's order is made here
+    const rest = [it.next().value![1].tolist(), it.next().value![1].tolist()];
+    expect([...first, ...rest.flat()].sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    const m = new nn.Linear(1, 1);
+    torch.tidy(() => {
+      Object.defineProperty(m, 'cached', { value: torch.ones(1), enumerable: true, writable: true });
+    });
+    expect((m as unknown as { cached: Tensor }).cached.is_disposed).toBe(false);
+  });
+
+  test('a result whose walk throws (a getter) still closes the scope, freeing everything made inside', () => {
+    let inside: Tensor | undefined;
+    expect(() => torch.tidy(() => {
+      inside = torch.ones(1);
+      return { get bad(): Tensor { throw new Error('getter'); } };
+    })).toThrow('getter');
+    expect(inside!.is_disposed).toBe(true);
+    const after = torch.ones(1);
+    torch.tidy(() => undefined);
+    expect(after.is_disposed).toBe(false);
+  });
+
   test('when fn throws, its tensors are freed and the scope closed; the error goes on', () => {
     let inside: Tensor | undefined;
     expect(() => torch.tidy(() => {
@@ -142,6 +173,13 @@ describe('torch.tidy()', () => {
     expect(big.values.length).toBe(1_000_000);
     expect(big.t.is_disposed).toBe(false);
   });
+
+  test('handle slots under garbage-collection pressure: 300,000 tensors, each still reads its own value', async () => {
+    const out = await runNode(['--max-semi-space-size=1', path.join(__dirname, 'children', 'handle-stress.js')]);
+    expect(out.stderr).toBe('');
+    expect(out.code).toBe(0);
+    expect(JSON.parse(out.stdout)).toEqual({ bad: 0, errors: 0 });
+  }, 120000);
 
   describe('BAD CALL', () => {
     test('tidy(fn): fn not a function is a TypeError; a Promise is a TypeError (tidy covers synchronous code)', () => {

@@ -143,9 +143,11 @@ const guard: ProxyHandler<Module> = {
     return Reflect.set(target, key, value, receiver);
   },
   // A forward set on the instance (`net.forward = (x) => ...`, or a class field) answers to the same check as a
-  // class's own. (An assignment comes here too, through Reflect.set.)
+  // class's own. (An assignment comes here too, through Reflect.set, after `set` kept its tensor.)
   defineProperty(target, key, descriptor) {
     if (key === 'forward' && typeof descriptor.value === 'function') descriptor = { ...descriptor, value: checkedForward(descriptor.value) };
+    // A class field holding a tensor (defined, not assigned) is kept as an assigned one is.
+    if (descriptor.value instanceof Tensor && !descriptor.value.is_disposed) native.tensorKeep(descriptor.value._h);
     return Reflect.defineProperty(target, key, descriptor);
   },
 };
