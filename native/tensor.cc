@@ -319,38 +319,27 @@ Napi::Value TensorWrap::New(Napi::Env env, at::Tensor tensor, int64_t bytes) {
   return Napi::Value(env, external);
 }
 
-bool TensorWrap::Is(const Napi::Value& value) {
-  napi_valuetype type;
-  return napi_typeof(value.Env(), value, &type) == napi_ok && type == napi_external && HandleOfExternal(value) != nullptr;
-}
+bool TensorWrap::Is(const Napi::Value& value) { return HandleOfExternal(value) != nullptr; }
 
 TensorHandle* TensorWrap::HandleOfExternal(const Napi::Value& value) {
   void* data = nullptr;
+  // napi_invalid_arg for anything but an External.
   if (napi_get_value_external(value.Env(), value, &data) != napi_ok) return nullptr;
   return Resolve(data);
 }
 
 const at::Tensor& TensorWrap::FromHandle(Napi::Env env, const TensorHandle* h) { return Get(env, h); }
 
-namespace {
-// The state behind a value Is() took (kStale's for a stale handle).
-TensorHandle* Unchecked(const Napi::Value& value) {
-  void* data = nullptr;
-  NAPI_THROW_IF_FAILED(value.Env(), napi_get_value_external(value.Env(), value, &data), nullptr);
-  return Resolve(data);
-}
-}  // namespace
-
 TensorHandle* TensorWrap::HandleOf(const Napi::Value& value, const char* what) {
-  if (!Is(value)) throw Napi::TypeError::New(value.Env(), std::string("Expected ") + what + " to be a Tensor");
-  return Unchecked(value);
+  TensorHandle* h = HandleOfExternal(value);
+  if (!h) throw Napi::TypeError::New(value.Env(), std::string("Expected ") + what + " to be a Tensor");
+  return h;
 }
 
 const at::Tensor* TensorWrap::TryFrom(const Napi::Value& value) {
-  if (!Is(value)) return nullptr;
-  return &Get(value.Env(), Unchecked(value));
+  const TensorHandle* h = HandleOfExternal(value);
+  return h ? &Get(value.Env(), h) : nullptr;
 }
-
 
 const at::Tensor& TensorWrap::From(const Napi::Value& value, const char* what) {
   return Get(value.Env(), HandleOf(value, what));
@@ -537,10 +526,10 @@ Napi::Value ScopeEnd(const Napi::CallbackInfo& info) {
   napi_status status = napi_ok;
   for (const Napi::Value& value : keep) {
     void* data = nullptr;
-    if (!TensorWrap::Is(value) || napi_get_value_external(env, value, &data) != napi_ok) continue;
+    if (napi_get_value_external(env, value, &data) != napi_ok) continue;
     TensorHandle* h = Resolve(data);
-    // Only this scope's own (a handle of a scope around it stays there).
-    if (h->disposed || !h->scoped || h->depth != scopes.starts.size() + 1) continue;
+    // Only this scope's own handles (one of a scope around it stays there).
+    if (!h || h->disposed || !h->scoped || h->depth != scopes.starts.size() + 1) continue;
     if (outer) {
       h->moving = true;
     } else if (status == napi_ok) {

@@ -50,8 +50,8 @@ class TensorWrap {
   static const at::Tensor& From(const Napi::Value& value, const char* what);
   // Whether `value` is a handle: an External naming a slot of the handle table (see above).
   static bool Is(const Napi::Value& value);
-  // The state behind a value napi_typeof already found an External, nullptr when it is not a handle (one napi call:
-  // the operator road classifies every argument so).
+  // The state behind `value` when it is a handle (a disposed one for a stale handle), nullptr when it is not: one
+  // napi call, which Is(), HandleOf(), TryFrom() and the operator road's classification all come down to.
   static TensorHandle* HandleOfExternal(const Napi::Value& value);
   // The tensor behind a handle's state, for reading or writing (an Error once disposed, refused while a training
   // holds it).

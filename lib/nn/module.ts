@@ -137,16 +137,14 @@ const guard: ProxyHandler<Module> = {
       if (value instanceof Parameter && buffer) throw cannot('buffer', 'a Tensor that is not a Parameter');
       if (value !== null && !(value instanceof Tensor) && buffer) throw cannot('buffer', 'a Tensor');
       if (value !== null && !(value instanceof Module) && current instanceof Module) throw cannot('child module', 'an nn.Module');
-      // A tensor a module holds outlives any torch.tidy() it was made in (a parameter, a buffer, a cached tensor).
-      if (value instanceof Tensor && !value.is_disposed) native.tensorKeep(value._h);
     }
     return Reflect.set(target, key, value, receiver);
   },
   // A forward set on the instance (`net.forward = (x) => ...`, or a class field) answers to the same check as a
-  // class's own. (An assignment comes here too, through Reflect.set, after `set` kept its tensor.)
+  // class's own. (An assignment comes here too, through Reflect.set.)
   defineProperty(target, key, descriptor) {
     if (key === 'forward' && typeof descriptor.value === 'function') descriptor = { ...descriptor, value: checkedForward(descriptor.value) };
-    // A class field holding a tensor (defined, not assigned) is kept as an assigned one is.
+    // A tensor a module holds, assigned or defined (a class field), outlives any torch.tidy() it was made in.
     if (descriptor.value instanceof Tensor && !descriptor.value.is_disposed) native.tensorKeep(descriptor.value._h);
     return Reflect.defineProperty(target, key, descriptor);
   },
