@@ -166,7 +166,10 @@ bool ReplayGraph(TrainerWrap::State& s, const at::Tensor& x, const at::Tensor& y
       // On a side stream (a capture cannot use the default one) that first waits for the work queued so far: this
       // batch's step, eagerly (the last warm-up), then the same step on the static inputs, captured, not run.
       const auto current = c10::cuda::getCurrentCUDAStream(device.index());
-      auto side = c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device.index());
+      if (!s.graph_stream || s.graph_stream->device() != device) {
+        s.graph_stream = c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device.index()).unwrap();
+      }
+      const c10::cuda::CUDAStream side(*s.graph_stream);
       at::cuda::CUDAEvent ready;
       ready.record(current);
       ready.block(side);

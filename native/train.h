@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <map>
+#include <optional>
 #include <memory>
 #include <vector>
 
@@ -60,6 +61,10 @@ class TrainerWrap : public Wrap<TrainerWrap> {
     bool cuda_graph = true;
     std::vector<std::shared_ptr<GraphStep>> graphs;  // one per batch shape met (the last batch is often smaller)
     std::map<int64_t, int64_t> eager_steps;           // per batch size, CUDA steps run eagerly: the warm-up
+    // The side stream every capture runs on. One for all of a trainer's graphs: cuBLAS keeps a workspace per
+    // stream it meets (64 MiB on an H200 with libtorch 2.11), so a new pool stream per capture cost that again for the
+    // last batch's shape (seen on the first GPU run).
+    std::optional<c10::Stream> graph_stream;
     // Running sums since the last resetMetrics(): on the net's device, so a CUDA run never waits for them.
     at::Tensor loss_sum;
     at::Tensor correct;

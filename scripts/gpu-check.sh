@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The GPU check, in one command, for an offline CUDA host:
 #   scripts/gpu-check.sh OUTDIR
-# builds the addon against the host's Python torch (a CUDA libtorch), runs `npm test` (the GPU cases run there),
-# benchmarks lenet-torch against the chapter's PyTorch code, both on cuda:0, and writes into OUTDIR:
-#   env.txt (card, driver, CUDA, torch, node), build.log, test.log, bench.log, bench.md (the table), summary.txt.
+# builds the addon against the host's Python torch (a CUDA libtorch), runs the CUDA suite, benchmarks lenet-torch
+# against the chapter's PyTorch code, both on cuda:0, then runs `npm test` (the GPU cases of the other suites run
+# there), and writes into OUTDIR: env.txt (card, driver, CUDA, torch, node), build.log, cuda-test.log, bench.log,
+# bench.md (the table), test.log, summary.txt.
 # Needs on PATH: nvcc (the CUDA toolkit), cmake, g++, python3 with torch built for CUDA, node. This checkout must
 # already hold node_modules (run `npm ci` where the npm registry is reachable) and the Fashion-MNIST files must be
 # findable: $FASHION_MNIST_DIR, or Debian's dataset-fashion-mnist. Options by environment: GPU_CHECK_EPOCHS
-# (default 3), GPU_CHECK_ROUNDS (default 2). Budget: under 8 minutes on an H100, build included.
+# (default 3), GPU_CHECK_ROUNDS (default 2), GPU_CHECK_TESTS (jest paths instead of the whole suite, or none). Budget: under 8 minutes on an H100, build included.
 # The Modern CNNs chapter's full runs, owed to a GPU, are a separate stage: GPU_CHECK_CHAPTER7=resnet,googlenet,...
 # (any of scripts/chapter7-nets.js's names; empty, the default: skipped) runs each section as `npm run chapter7` does,
 # GPU_CHECK_CHAPTER7_EPOCHS epochs (default 10, the book's), on cuda:0, then the book's own PyTorch code on the same
@@ -44,18 +45,32 @@ if ! node -e "const {torch} = require('.'); console.log('lenet-torch on libtorch
   status=1
 fi
 
-step "npm test"
-if npm test > "$out/test.log" 2>&1; then step "npm test passed"; else step "FAILED: npm test (see test.log)"; status=1; fi
-grep -E '^(Tests|Test Suites):' "$out/test.log" | tee -a "$out/summary.txt"
+step "the CUDA suite (test/cuda.test.ts)"
+if npx jest test/cuda.test.ts > "$out/cuda-test.log" 2>&1; then step "CUDA suite passed"; else step "FAILED: CUDA suite (see cuda-test.log)"; status=1; fi
+grep -E '^(Tests|Test Suites):' "$out/cuda-test.log" | tee -a "$out/summary.txt"
 
 step "benchmark on cuda:0"
 if node test/bench/run.js --device cuda --epochs "${GPU_CHECK_EPOCHS:-3}" --rounds "${GPU_CHECK_ROUNDS:-2}" \
-    --threads "$(nproc)" --peers lenet-torch,pytorch-best,pytorch --out "$out/bench.md" > "$out/bench.log" 2>&1; then
+    --threads "$(nproc)" --peers lenet-torch,pytorch-best,pytorch --python "$(command -v python3)" --out "$out/bench.md" > "$out/bench.log" 2>&1; then
   step "benchmark written to bench.md"
 else
   step "FAILED: benchmark (see bench.log)"
   status=1
 fi
+
+# The whole suite last: on a short lease the table above is what must come back.
+# GPU_CHECK_TESTS: jest paths to run instead of the whole suite (a lease too short for it); "none" skips the stage.
+if [ "${GPU_CHECK_TESTS:-}" = none ]; then
+  step "npm test left out (GPU_CHECK_TESTS=none)"
+elif [ -n "${GPU_CHECK_TESTS:-}" ]; then
+  step "jest ${GPU_CHECK_TESTS}"
+  # shellcheck disable=SC2086
+  if npx jest ${GPU_CHECK_TESTS} > "$out/test.log" 2>&1; then step "passed"; else step "FAILED: jest (see test.log)"; status=1; fi
+else
+  step "npm test"
+  if npm test > "$out/test.log" 2>&1; then step "npm test passed"; else step "FAILED: npm test (see test.log)"; status=1; fi
+fi
+grep -E '^(Tests|Test Suites):' "$out/test.log" | tee -a "$out/summary.txt"
 
 if [ -n "${GPU_CHECK_CHAPTER7:-}" ]; then
   epochs=${GPU_CHECK_CHAPTER7_EPOCHS:-10}

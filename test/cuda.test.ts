@@ -60,7 +60,11 @@ onGpu(`on cuda:0${gpu ? '' : ` (skipped: ${reason})`}`, () => {
     expect(result.device).toBe('cuda:0');
     expect(result.test_acc).toBeGreaterThan(0.5);
     expect(String(net.parameters()[0].device)).toBe('cuda:0');
-    expect(Math.max(...memory.slice(1)) - memory[0]).toBeLessThan(1 << 20);
+    // Each batch shape is captured as a CUDA graph after two eager steps; the last, smaller batch comes once an
+    // epoch, so its graph is made in epoch 2: from there the memory is flat. What epoch 2 adds is that graph's
+    // memory, not a second stream's cuBLAS workspaces (64 MiB on an H200: the first GPU run's finding).
+    expect(Math.max(...memory.slice(2)) - memory[1]).toBeLessThan(1 << 20);
+    expect(memory[1] - memory[0]).toBeLessThan(8 << 20);
     expect(await d2l.evaluate_accuracy_gpu(net, test_iter)).toBeCloseTo(result.test_acc, 10);
   }, 120000);
 

@@ -119,12 +119,17 @@ def make(out):
     torch.manual_seed(1)
     linear = nn.Linear(4, 3)
     z = torch.randn(2, 4)
-    plain = os.path.join(out, "cuda_plain.pt")
-    torch.jit.trace(linear, z).save(plain)
-    with_cuda_tags(plain, os.path.join(out, "cuda.pt"))
-    os.remove(plain)
-    # The rewritten file is what a CUDA save looks like to a CPU-only PyTorch: refused without map_location, loaded
-    # with it.
+    # Where Python has a GPU, a real CUDA save; else a CPU save rewritten to say CUDA, which is what a CUDA save looks
+    # like to a CPU-only PyTorch: refused without map_location, loaded with it.
+    report["python_cuda"] = torch.cuda.is_available()
+    if report["python_cuda"]:
+        torch.jit.trace(linear.cuda(), z.cuda()).save(os.path.join(out, "cuda.pt"))
+        linear.cpu()
+    else:
+        plain = os.path.join(out, "cuda_plain.pt")
+        torch.jit.trace(linear, z).save(plain)
+        with_cuda_tags(plain, os.path.join(out, "cuda.pt"))
+        os.remove(plain)
     try:
         torch.jit.load(os.path.join(out, "cuda.pt"))
         report["cuda_refused_in_python"] = False
