@@ -27,6 +27,7 @@ cd "$(dirname "$0")/.." || exit 1
 started=$(date +%s)
 status=0
 step() { printf '[%4ss] %s\n' "$(( $(date +%s) - started ))" "$*" | tee -a "$out/summary.txt"; }
+jest() { node node_modules/jest/bin/jest.js "$@"; }  # `npm test` is jest; the GPU host may have no npm
 
 step "environment"
 {
@@ -50,7 +51,6 @@ if ! node -e "const {torch} = require('.'); console.log('lenet-torch on libtorch
 fi
 
 step "the CUDA suite (test/cuda.test.ts)"
-jest() { node node_modules/jest/bin/jest.js "$@"; }  # `npm test` is jest; the GPU host may have no npm
 if jest test/cuda.test.ts > "$out/cuda-test.log" 2>&1; then step "CUDA suite passed"; else step "FAILED: CUDA suite (see cuda-test.log)"; status=1; fi
 grep -E '^(Tests|Test Suites):' "$out/cuda-test.log" | tee -a "$out/summary.txt"
 
@@ -67,15 +67,12 @@ fi
 # GPU_CHECK_TESTS: jest paths to run instead of the whole suite (a lease too short for it); "none" skips the stage.
 if [ "${GPU_CHECK_TESTS:-}" = none ]; then
   step "npm test left out (GPU_CHECK_TESTS=none)"
-elif [ -n "${GPU_CHECK_TESTS:-}" ]; then
-  step "jest ${GPU_CHECK_TESTS}"
-  # shellcheck disable=SC2086
-  if jest ${GPU_CHECK_TESTS} > "$out/test.log" 2>&1; then step "passed"; else step "FAILED: jest (see test.log)"; status=1; fi
 else
-  step "npm test"
-  if jest > "$out/test.log" 2>&1; then step "npm test passed"; else step "FAILED: npm test (see test.log)"; status=1; fi
+  step "npm test${GPU_CHECK_TESTS:+ (only ${GPU_CHECK_TESTS})}"
+  # shellcheck disable=SC2086
+  if jest ${GPU_CHECK_TESTS:-} > "$out/test.log" 2>&1; then step "passed"; else step "FAILED: npm test (see test.log)"; status=1; fi
+  grep -E '^(Tests|Test Suites):' "$out/test.log" | tee -a "$out/summary.txt"
 fi
-[ -f "$out/test.log" ] && grep -E '^(Tests|Test Suites):' "$out/test.log" | tee -a "$out/summary.txt"
 
 if [ -n "${GPU_CHECK_CHAPTER7:-}" ]; then
   epochs=${GPU_CHECK_CHAPTER7_EPOCHS:-10}

@@ -20,19 +20,20 @@ mkdir -p "$out" && out=$(cd "$out" && pwd)
 cd "$(dirname "$0")/.."
 data=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
 [ -d node_modules ] || { echo "run npm ci first" >&2; exit 1; }
-hwy_debs=$(ls /var/cache/apt/archives/libhwy-dev_*.deb /var/cache/apt/archives/libhwy1_*.deb 2> /dev/null || true)
-if [ -z "$hwy_debs" ]; then
-  (cd /var/cache/apt/archives && apt-get download libhwy-dev libhwy1)
-  hwy_debs=$(ls /var/cache/apt/archives/libhwy-dev_*.deb /var/cache/apt/archives/libhwy1_*.deb)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# Debian's Highway packages: from apt's cache where the addon's build installed them, else downloaded.
+hwy_debs=(/var/cache/apt/archives/libhwy-dev_*.deb /var/cache/apt/archives/libhwy1_*.deb)
+if [ ! -e "${hwy_debs[0]}" ] || [ ! -e "${hwy_debs[1]}" ]; then
+  (cd "$tmp" && apt-get download libhwy-dev libhwy1)
+  hwy_debs=("$tmp"/*.deb)
 fi
 
 tar -C / -cf - "$(realpath --relative-to=/ "$(command -v node)")" | xz -T0 -9 > "$out/node.tar.xz"
 tar -cf - --exclude=node_modules/@tensorflow --exclude='*.map' node_modules | xz -T0 -9 > "$out/node_modules.tar.xz"
-tmp=$(mktemp -d)
-for deb in $hwy_debs; do dpkg -x "$deb" "$tmp/hwy"; done
+for deb in "${hwy_debs[@]}"; do dpkg -x "$deb" "$tmp/hwy"; done
 rm -rf "$tmp/hwy/usr/share"
 tar -C "$tmp" -cJf "$out/hwy.tar.xz" hwy
-rm -rf "$tmp"
 cp "$data"/t10k-images-idx3-ubyte.gz "$data"/t10k-labels-idx1-ubyte.gz "$data"/train-labels-idx1-ubyte.gz "$out/"
 zcat "$data/train-images-idx3-ubyte.gz" | xz -T0 -9 > "$out/train-images-idx3-ubyte.xz"
 
