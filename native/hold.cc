@@ -23,18 +23,34 @@ const void* StorageKey(const at::Tensor& t) {
   return t.defined() && t.has_storage() ? static_cast<const void*>(t.storage().unsafeGetStorageImpl()) : nullptr;
 }
 
-std::vector<const void*> TreeKeys(const torch::nn::Module& root) {
+// Keys are addresses, so a hold keeps what they address alive (`owners`, when given) until it lets go: else a
+// module or storage freed while held (a net whose last JS handle was collected during a broadcast, say) could leave
+// its address to a new tensor, which would then be refused.
+std::vector<const void*> TreeKeys(const torch::nn::Module& root,
+                                 std::vector<std::shared_ptr<const void>>* owners = nullptr) {
   std::vector<const void*> keys{&root};
+  if (owners != nullptr) {
+    try {
+      owners->push_back(const_cast<torch::nn::Module&>(root).shared_from_this());
+    } catch (const std::bad_weak_ptr&) {
+      // Not owned by a shared_ptr: its owner (the caller) keeps it alive.
+    }
+  }
   // Only what lives as long as the hold: modules and parameter storages. Gradients are not keys (they are replaced
   // at every step, and a freed storage's address may be reused by another tensor); they are reached through their
   // parameter, which is.
-  for (const auto& m : root.modules(/*include_self=*/false)) keys.push_back(m.get());
-  for (const auto& p : root.parameters(/*recurse=*/true)) {
-    if (const auto* key = StorageKey(p)) keys.push_back(key);
+  for (const auto& m : root.modules(/*include_self=*/false)) {
+    keys.push_back(m.get());
+    if (owners != nullptr) owners->push_back(m);
   }
-  for (const auto& b : root.buffers(/*recurse=*/true)) {
-    if (const auto* key = StorageKey(b)) keys.push_back(key);
-  }
+  const auto storage = [&](const at::Tensor& t) {
+    if (const auto* key = StorageKey(t)) {
+      keys.push_back(key);
+      if (owners != nullptr) owners->push_back(std::make_shared<c10::Storage>(t.storage()));
+    }
+  };
+  for (const auto& p : root.parameters(/*recurse=*/true)) storage(p);
+  for (const auto& b : root.buffers(/*recurse=*/true)) storage(b);
   return keys;
 }
 
@@ -67,14 +83,19 @@ std::unique_ptr<Hold> Hold::Acquire(Napi::Env env, const std::vector<const torch
 std::unique_ptr<Hold> Hold::Acquire(Napi::Env env, const std::vector<const torch::nn::Module*>& roots,
                                     const std::vector<at::Tensor>& tensors, const std::string& activity) {
   std::vector<const void*> keys;
+  std::vector<std::shared_ptr<const void>> owners;
   for (const auto* root : roots) {
-    const auto tree = TreeKeys(*root);
+    const auto tree = TreeKeys(*root, &owners);
     keys.insert(keys.end(), tree.begin(), tree.end());
   }
   for (const auto& t : tensors) {
-    if (const auto* key = StorageKey(t)) keys.push_back(key);
+    if (const auto* key = StorageKey(t)) {
+      keys.push_back(key);
+      owners.push_back(std::make_shared<c10::Storage>(t.storage()));
+    }
   }
   std::unique_ptr<Hold> hold(new Hold({}, activity));
+  hold->owners_ = std::move(owners);
   std::lock_guard<std::mutex> lock(g_mutex);
   if (const auto* holder = Holder(keys)) Refuse(env, *holder, "this module");
   for (const auto* key : keys) {

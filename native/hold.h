@@ -34,6 +34,8 @@ class Hold {
  private:
   Hold(std::vector<const void*> keys, std::string activity);
   std::vector<const void*> keys_;
+  // What keys_ address, kept alive while held (a freed address could be reused by an unrelated tensor).
+  std::vector<std::shared_ptr<const void>> owners_;
   std::string activity_;
 };
 
