@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <mutex>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -148,7 +149,13 @@ void Refill(std::vector<uint32_t>* list) {
   }
   const uint32_t first = g_next_index;
   if ((first >> kChunkBits) >= kMaxChunks) throw std::runtime_error("more than 2^30 tensor handles at once");
-  g_chunks[first >> kChunkBits].store(new TensorHandle[kChunkSize](), std::memory_order_release);
+  auto* chunk = new TensorHandle[kChunkSize]();
+  // Generations start at random: a second copy of the addon in the process (two versions of the package) has a table
+  // of its own with the same indices, and a handle of one passed to the other must not name a live tensor there.
+  // Random starts make it read as disposed instead (a match is one chance in 2^32).
+  static std::mt19937 random_generation{std::random_device{}()};
+  for (uint32_t i = 0; i < kChunkSize; ++i) chunk[i].generation = static_cast<uint32_t>(random_generation());
+  g_chunks[first >> kChunkBits].store(chunk, std::memory_order_release);
   g_next_index = first + kChunkSize;
   // Lowest index last, so that it is taken first.
   for (uint32_t i = first + kChunkSize; i-- > first;) list->push_back(i);
@@ -238,13 +245,25 @@ void FreeSlot(void* data, bool defer = false) {
 void Finalize(node_api_basic_env, void* data, void*) { FreeSlot(data); }
 
 // ---- torch.tidy() scopes ----------------------------------------------------------------------------------
-// The handles made while scopes are open, innermost scope last, and where each open scope's run of them starts. Not
-// freed at thread exit: a worker terminated inside a scope leaves that scope's tensors to the process.
+// The handles made while scopes are open, innermost scope last, and where each open scope's run of them starts. A
+// worker terminated inside a scope frees them as its environment ends (FreeOpenScopes).
 struct Scopes {
   std::vector<void*> handles;
   std::vector<size_t> starts;
 };
 thread_local Scopes t_scopes;
+
+// An environment's cleanup, on its thread: the handles of scopes still open (a worker terminated inside torch.tidy(),
+// which no scope's end will free; they have no finalizer) are freed.
+void FreeOpenScopes(void*) {
+  auto& scopes = t_scopes;
+  for (size_t i = scopes.handles.size(); i-- > 0;) {
+    TensorHandle* h = Resolve(scopes.handles[i]);
+    if (h != &kStale && h->scoped) FreeSlot(scopes.handles[i]);
+  }
+  scopes.handles.clear();
+  scopes.starts.clear();
+}
 
 // A scoped handle from now on owned by the garbage collector: a finalizer, and its bytes reported to V8.
 napi_status KeepHandle(napi_env env, napi_value external, TensorHandle* h, void* data) {
@@ -726,6 +745,7 @@ Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitTensorFunctions(Napi::Env env, Napi::Object exports) {
+  NAPI_THROW_IF_FAILED_VOID(env, napi_add_env_cleanup_hook(env, &FreeOpenScopes, nullptr));
   exports.Set("tensorShape", Function<&TensorShape>(env, "tensorShape"));
   exports.Set("tensorDtype", Function<&TensorDtype>(env, "tensorDtype"));
   exports.Set("tensorDevice", Function<&TensorDevice>(env, "tensorDevice"));

@@ -58,3 +58,32 @@ describe('loading the native addon', () => {
     expect(() => checkNode(process.version)).not.toThrow();
   });
 });
+
+// Two versions of the package in one process (a dependency's own copy) load two copies of the addon, each with its
+// own table of tensor handles: a handle names a slot of its table by index and generation, and the generations
+// start at random, so one copy reads the other's handle as disposed, never as a tensor of its own at that index.
+describe('two copies of the addon in one process', () => {
+  test('EXPECTED FAILURE: a tensor handle of one copy is an Error in the other, never one of its tensors', () => {
+    const { bindingPath, native } = require('../lib/binding');
+    const copy = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lt-copy-')), 'lenet_torch.node');
+    fs.copyFileSync(bindingPath, copy);
+    const other = (loadWith(copy) as { native: typeof native }).native;
+    // Both tables with many live slots, so that an index of one is a live slot of the other.
+    const mine = Array.from({ length: 2000 }, (_, i) => native.full([1], i, 'float32', null));
+    const theirs = Array.from({ length: 2000 }, (_, i) => other.full([1], -i, 'float32', null));
+    let read = 0;
+    for (const [own, foreign] of [[native, theirs], [other, mine]] as const) {
+      for (const h of foreign) {
+        try {
+          own.tensorItem(h);
+          read++;
+        } catch (e) {
+          expect((e as Error).message).toMatch(/Tensor was disposed/);
+        }
+      }
+    }
+    expect(read).toBe(0);
+    expect(native.tensorItem(mine[7])).toBe(7);
+    expect(other.tensorItem(theirs[7])).toBe(-7);
+  });
+});

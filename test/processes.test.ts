@@ -66,6 +66,15 @@ describe('worker_threads', () => {
     expect(result.workers.map((w: { threads: number }) => w.threads)).toEqual([1, 1]);
   }, 60000);
 
+  // A scope's tensors have no finalizer (its end frees them): a worker terminated inside one left them to the process.
+  test('worker.terminate() inside torch.tidy: the open scope\'s tensors are freed with the worker', async () => {
+    const o = await run('terminate-tidy');
+    expect(o).toMatchObject({ code: 0, signal: null });
+    const { rss } = JSON.parse(o.stdout.trim().split('\n').pop()!) as { rss: number[] };
+    // Each worker made 256 MiB in its scope: kept, four would add 1 GiB.
+    expect(rss[4] - rss[0]).toBeLessThan(384);
+  }, 60000);
+
   test.each(['terminate-train', 'terminate-evaluate'])('worker.terminate() during native work (%s): the process goes on', async (scenario) => {
     const o = await run(scenario);
     expect(o.stderr).not.toMatch(/terminate called|Aborted|core dumped/);

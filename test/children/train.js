@@ -31,6 +31,14 @@ if (!isMainThread) {
       const [, test_iter] = data();
       for (;;) await d2l.evaluate_accuracy_gpu(lenet(), test_iter);
     }
+    if (workerData.task === 'tidy') {
+      // 256 MiB made inside a scope that never ends: the parent terminates this worker in the middle of it.
+      torch.tidy(() => {
+        torch.ones(64 * 1024 * 1024);
+        parentPort.postMessage('made');
+        for (;;);
+      });
+    }
     if (workerData.task === 'exit') after(400, () => process.exit(7));
     const result = await train(workerData.epochs ?? 3);
     parentPort.postMessage({ loss: result.loss, threads: torch.get_num_threads() });
@@ -82,6 +90,18 @@ async function main() {
       }
       const result = await train(1);
       say(`alive ${Number.isFinite(result.loss)}`);
+      break;
+    }
+    case 'terminate-tidy': { // worker.terminate() inside torch.tidy: the open scope's tensors are freed (no finalizer
+      // would free them); the resident memory after each of 4 workers, in MiB
+      const rss = [Math.round(process.memoryUsage().rss / 2 ** 20)];
+      for (let i = 0; i < 4; i++) {
+        const worker = new Worker(__filename, { workerData: { task: 'tidy' } });
+        await new Promise((resolve, reject) => { worker.on('message', resolve); worker.on('error', reject); });
+        await worker.terminate();
+        rss.push(Math.round(process.memoryUsage().rss / 2 ** 20));
+      }
+      say(JSON.stringify({ rss }));
       break;
     }
     case 'worker-exit': { // process.exit() inside a worker while it trains
