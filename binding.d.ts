@@ -21,12 +21,21 @@ export type NativeTypedArray =
 export type NativeIndex = number | boolean | null | '...' | [number | null, number | null, number] | NativeTensor;
 
 /**
- * The handle of one at::Tensor: an opaque value (a napi External) made only by native functions, read and changed
+ * The handle of one at::Tensor: an opaque value (a napi External, or a BigInt inside torch.tidy(): see
+ * native/tensor.h) made only by native functions, read and changed
  * through the tensor functions of Binding (tensorShape(h), ...). Any other value passed where a handle is expected is
  * a TypeError; a disposed handle is an Error.
  */
 export interface NativeTensor {
   readonly __brand: 'NativeTensor';
+}
+
+/**
+ * What frees a tensor whose handle was made inside torch.tidy() once it outlives the scope: kept by the JS side as
+ * long as the handle is used (lib/tensor.ts keepAlive).
+ */
+export interface NativeOwner {
+  readonly __brand: 'NativeOwner';
 }
 
 export type NativeModuleKind =
@@ -242,10 +251,13 @@ export interface Binding {
   tensorIsDisposed(tensor: NativeTensor): boolean;
   /** Opens a torch.tidy() scope on this thread: handles made until scopeEnd are the scope's, with no finalizer. */
   scopeBegin(): void;
-  /** Closes the innermost scope: `keep`'s handles go to the scope around it (or to the garbage collector), its others are freed. */
-  scopeEnd(keep: NativeTensor[]): void;
-  /** A handle made inside a scope outlives every scope (torch.keep); a no-op outside. */
-  tensorKeep(tensor: NativeTensor): void;
+  /**
+   * Closes the innermost scope: `keep`'s handles go to the scope around it, or to the garbage collector, its others
+   * are freed. In the last case owners[i], when set, is keep[i]'s owner, to be kept as long as its Tensor.
+   */
+  scopeEnd(keep: NativeTensor[]): (NativeOwner | undefined)[] | undefined;
+  /** A handle made inside a scope outlives every scope (torch.keep) while its owner lives; a no-op (undefined) outside. */
+  tensorKeep(tensor: NativeTensor): NativeOwner | undefined;
 
   /** A copy of the data, of the given shape (its element count must match: an Error otherwise). */
   fromData(data: NativeTypedArray, shape: number[], dtype: NativeDtype | null, device: string | null): NativeTensor;
@@ -285,11 +297,13 @@ export interface Binding {
   /** An id for callOp of operator `aten` (all its overloads) under the name `display` errors use; -1 if absent. */
   opLookup(aten: string, display: string): number;
   /**
-   * Calls the overload of operator `id` that takes the arguments (self first for a method), keyword arguments in
-   * `kwargs`: the result as the schema says (a handle, an array, {values, indices} for named results, a number...).
-   * A TypeError naming the operator and argument, listing the overloads, when none takes them.
+   * Calls the overload of operator `id` that takes the arguments (self first for a method, 0 for a function),
+   * keyword arguments in `kwargs` (0 for none: napi_typeof answers a number at its first test, null and undefined
+   * near its last): the result as the
+   * schema says (a handle, an array, {values, indices} for named results, a number...). A TypeError naming the
+   * operator and argument, listing the overloads, when none takes them.
    */
-  callOp(id: number, kwargs: Record<string, unknown> | null, self: NativeTensor | undefined, ...args: unknown[]): unknown;
+  callOp(id: number, kwargs: Record<string, unknown> | 0, self: NativeTensor | 0 | undefined, ...args: unknown[]): unknown;
 
   /** Throws the hold's Error when any of the modules' trees is held (see NativeHold). */
   checkNotHeld(modules: NativeModule[], tensors?: NativeTensor[]): void;

@@ -2,7 +2,7 @@
  * Tensor: a JS view of one libtorch tensor, with PyTorch's names. Values live in native memory; V8 is told their
  * size, so garbage collection frees them even in loops that never call dispose().
  */
-import type { NativeIndex, NativeTensor, NativeTypedArray } from '../binding';
+import type { NativeIndex, NativeOwner, NativeTensor, NativeTypedArray } from '../binding';
 import { native } from './binding';
 import type { TensorOps } from './ops/generated';
 import { Device, DeviceLike, parseDevice } from './device';
@@ -563,6 +563,27 @@ export class ValuesIndices implements Iterable<Tensor> {
 
   [inspectCustom](): string {
     return this.toString();
+  }
+}
+
+// The owners of handles made inside torch.tidy() that outlived it, each kept as long as what uses the handle.
+const owners = new WeakMap<object, NativeOwner>();
+
+/**
+ * @internal Makes a handle made inside torch.tidy() outlive every scope, owned by the garbage collector through
+ * `holder`, an object that lives as long as the handle is used (the Tensor itself, usually); a no-op for any other.
+ */
+export function keepAlive(handle: NativeTensor, holder: object): void {
+  const owner = native.tensorKeep(handle);
+  if (owner !== undefined) owners.set(holder, owner);
+}
+
+/** @internal Keeps the owners scopeEnd returned (torch.tidy's results) with their Tensors. */
+export function adoptOwners(tensors: readonly Tensor[], found: readonly (NativeOwner | undefined)[] | undefined): void {
+  if (found === undefined) return;
+  for (let i = 0; i < tensors.length; i++) {
+    const owner = found[i];
+    if (owner !== undefined) owners.set(tensors[i], owner);
   }
 }
 

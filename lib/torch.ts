@@ -11,7 +11,7 @@ import { gradModeTaken } from './grad_mode';
 import * as jit from './jit';
 import * as nn from './nn';
 import * as optim from './optim';
-import { checkDtype, checkElement, checkShape, Dtype, DTYPE_CONSTANTS, fitsIn, handleOf, shapeArgs, Size, Tensor, typedArrayDtype } from './tensor';
+import { adoptOwners, checkDtype, checkElement, checkShape, Dtype, DTYPE_CONSTANTS, fitsIn, handleOf, keepAlive, shapeArgs, Size, Tensor, typedArrayDtype } from './tensor';
 import * as indexing from './indexing';
 import { namespace } from './ops';
 import type { FftOps, LinalgOps, SpecialOps } from './ops';
@@ -428,16 +428,17 @@ export function tidy<T>(fn: () => T): T {
   native.scopeBegin();
   // Whatever happens (fn throws, a getter of its result throws), the scope ends: an open one would own every later
   // result on this thread.
-  let keep: NativeTensor[] = [];
+  let keep: Tensor[] = [];
   try {
     const result = fn();
     if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
       throw new TypeError('tidy(fn): fn returned a Promise, but tidy only covers synchronous code');
     }
-    keep = handlesIn(result);
+    keep = tensorsIn(result);
     return result;
   } finally {
-    native.scopeEnd(keep);
+    // The results that leave the last scope come back with their owners (lib/tensor.ts keepAlive).
+    adoptOwners(keep, native.scopeEnd(keep.map((t) => t._h)));
   }
 }
 
@@ -449,7 +450,7 @@ export function tidy<T>(fn: () => T): T {
 export function keep<T extends Tensor>(t: T): T {
   checkArgCount('keep', arguments.length, 1);
   if (!(t instanceof Tensor)) throw invalidType('t', 'a Tensor', t);
-  native.tensorKeep(t._h);
+  keepAlive(t._h, t);
   return t;
 }
 
@@ -458,9 +459,9 @@ function pushObject(stack: unknown[], x: unknown): void {
   if (x !== null && typeof x === 'object') stack.push(x);
 }
 
-/** The handles of the tensors in a tidy's result: in arrays, Maps, Sets and objects, at any depth, each once. */
-function handlesIn(value: unknown): NativeTensor[] {
-  const handles: NativeTensor[] = [];
+/** The tensors in a tidy's result: in arrays, Maps, Sets and objects, at any depth, each once. */
+function tensorsIn(value: unknown): Tensor[] {
+  const handles: Tensor[] = [];
   if (value === null || typeof value !== 'object') return handles;
   const seen = new Set<object>();
   const stack: unknown[] = [value];
@@ -468,7 +469,7 @@ function handlesIn(value: unknown): NativeTensor[] {
     const v = stack.pop();
     if (v === null || typeof v !== 'object' || seen.has(v)) continue;
     seen.add(v);
-    if (v instanceof Tensor) handles.push(v._h);
+    if (v instanceof Tensor) handles.push(v);
     else if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) continue;
     else if (Array.isArray(v)) for (const x of v) pushObject(stack, x);
     else if (v instanceof Map) for (const [k, x] of v) { pushObject(stack, k); pushObject(stack, x); }

@@ -126,7 +126,11 @@ c10::IValue Infer(const Napi::Value& value, const std::string& what) {
     if (std::trunc(d) == d && std::abs(d) < 9007199254740992.0) return static_cast<int64_t>(d);
     return d;
   }
-  if (value.IsBigInt()) return ToInt(value, what);
+  if (value.IsBigInt()) {
+    // A handle made inside torch.tidy() is a BigInt too (tensor.h).
+    if (const at::Tensor* tensor = TensorWrap::TryFrom(value)) return *tensor;
+    return ToInt(value, what);
+  }
   if (value.IsString()) return value.As<Napi::String>().Utf8Value();
   if (value.IsArray()) {
     const auto array = value.As<Napi::Array>();
@@ -144,7 +148,7 @@ std::string Describe(const Napi::Value& value) {
   if (value.IsNull()) return "null";
   if (value.IsUndefined()) return "undefined";
   if (value.IsArray()) return "an array of " + std::to_string(value.As<Napi::Array>().Length());
-  // A handle is an External (tensor.h), which IsObject() does not take.
+  // A handle is an External or a BigInt (tensor.h), neither of which IsObject() takes.
   if (TensorWrap::Is(value)) return "a Tensor";
   if (value.IsObject()) return "an object";
   if (value.IsExternal()) return "an external";  // another native handle: ToString() would throw on it

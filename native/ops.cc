@@ -187,7 +187,7 @@ Arg Classify(const Napi::Value& value) {
   if (napi_typeof(value.Env(), value, &a.type) != napi_ok) return a;
   switch (a.type) {
     case napi_external:
-      a.handle = TensorWrap::HandleOfExternal(value);
+      a.handle = TensorWrap::HandleOfValue(value);
       a.tensor = a.handle != nullptr;
       break;
     case napi_object: {
@@ -195,7 +195,12 @@ Arg Classify(const Napi::Value& value) {
       a.array = napi_is_array(value.Env(), value, &array) == napi_ok && array;
       break;
     }
-    case napi_bigint: a.integer = true; break;
+    case napi_bigint:
+      // A handle made inside torch.tidy(), or an integer.
+      a.handle = TensorWrap::HandleOfValue(value);
+      a.tensor = a.handle != nullptr;
+      a.integer = !a.tensor;
+      break;
     case napi_number: {
       double d = 0;
       napi_get_value_double(value.Env(), value, &d);
@@ -255,7 +260,7 @@ bool Fits(const Arg& a, const c10::TypePtr& type) {
     case c10::TypeKind::SymIntType: return a.integer;
     case c10::TypeKind::FloatType: return a.type == napi_number;
     case c10::TypeKind::BoolType: return a.type == napi_boolean;
-    case c10::TypeKind::NumberType: return a.type == napi_number || a.type == napi_boolean || a.type == napi_bigint;
+    case c10::TypeKind::NumberType: return a.type == napi_number || a.type == napi_boolean || a.integer;
     case c10::TypeKind::StringType: return a.type == napi_string;
     case c10::TypeKind::ScalarTypeType: return IsIn(a, KnownDtype);
     case c10::TypeKind::LayoutType: return IsIn(a, KnownLayout);
@@ -553,9 +558,9 @@ Napi::Value CallOp(const Napi::CallbackInfo& info) {
   const uint32_t id = info[0].As<Napi::Number>().Uint32Value();
   if (id >= bindings.count.load(std::memory_order_acquire)) throw Napi::RangeError::New(env, "callOp(): unknown operator id");
   const Binding* binding = &bindings.at(id);
-  // self (info[2]) is the first argument of a method; undefined for torch.X.
+  // self (info[2]) is the first argument of a method; 0 (or undefined) for torch.X.
   const Arg self = Classify(info[2]);
-  const bool method = self.type != napi_undefined;
+  const bool method = self.type != napi_number && self.type != napi_undefined;
   // The arguments and their binding live in per-thread buffers, reused from call to call (no allocation), except in
   // a call made while another is being bound (a getter on an options object or an array calling an op): that one
   // gets its own, so that the outer call's are left as they were.
@@ -587,7 +592,7 @@ Napi::Value CallOp(const Napi::CallbackInfo& info) {
   if (method) args.push_back(self);
   for (size_t i = 3; i < info.Length(); ++i) args.push_back(Classify(info[i]));
   kwargs.clear();
-  napi_valuetype options = napi_undefined;  // null, or the keyword arguments' object
+  napi_valuetype options = napi_undefined;  // 0, or the keyword arguments' object
   if (napi_typeof(env, info[1], &options) == napi_ok && options == napi_object) {
     ReadKwargs(info[1].As<Napi::Object>(), method, &kwargs);
   }

@@ -29,14 +29,17 @@ struct TensorHandle {
   int64_t pending_bytes = 0;
 };
 
-// The JS handle of a tensor is a napi External whose pointer is not an address but the name of a slot: bit 63 set
-// (no user-space address has it), a 32-bit generation, a 30-bit slot index. Recognising one takes napi_typeof, one
-// napi_get_value_external and a table lookup, with no type tag to set on every result or read on every argument;
-// an External of another addon (a real address, bit 63 clear) is not one; a stale one (its slot reused) reads as
-// disposed, never as another tensor. Its operations are module functions taking the handle first (tensorShape(h),
-// ...). Outside torch.tidy() the finalizer frees the tensor and gives its bytes back to V8; it runs inside garbage
-// collection (see CMakeLists.txt) and calls no JS. Inside torch.tidy() a result has no finalizer: the scope's end
-// frees it (memory reused at once, as Python's reference counting does, and no weak reference for V8 to process).
+// The JS handle of a tensor names a slot, not an address: bit 63 set (no user-space address has it), a 32-bit
+// generation, a 30-bit slot index. Outside torch.tidy() it is a napi External with that name for pointer, whose
+// finalizer frees the tensor and gives its bytes back to V8 (it runs inside garbage collection, see CMakeLists.txt,
+// and calls no JS). Inside torch.tidy() it is a BigInt of that value: the scope's end frees the tensor (memory reused
+// at once, as Python's reference counting does), so it needs no finalizer, and a BigInt costs V8 no weak handle where
+// an External, even without a finalizer, costs one. A result that outlives its last scope gets an owner, an External
+// with the finalizer, which the JS side keeps with its Tensor. Recognising a handle takes napi_typeof, one read of
+// the External or BigInt and a table lookup, with no type tag to set on every result or read on every argument; an
+// External of another addon (a real address, bit 63 clear) or a user's BigInt is not one (short of a forged name
+// whose generation matches, one chance in 2^32); a stale one (its slot reused) reads as disposed, never as another
+// tensor. Its operations are module functions taking the handle first (tensorShape(h), ...).
 class TensorWrap {
  public:
   // Wraps a tensor in a new handle; an undefined tensor becomes null. `owned` says whether the handle owns
@@ -48,11 +51,11 @@ class TensorWrap {
   // The tensor behind a JS handle; a TypeError naming `what` if it is not one, an Error if it was disposed, the
   // hold's Error while a training holds it (see hold.h).
   static const at::Tensor& From(const Napi::Value& value, const char* what);
-  // Whether `value` is a handle: an External naming a slot of the handle table (see above).
+  // Whether `value` is a handle: an External or a BigInt naming a slot of the handle table (see above).
   static bool Is(const Napi::Value& value);
   // The state behind `value` when it is a handle (a disposed one for a stale handle), nullptr when it is not: one
   // napi call, which Is(), HandleOf(), TryFrom() and the operator road's classification all come down to.
-  static TensorHandle* HandleOfExternal(const Napi::Value& value);
+  static TensorHandle* HandleOfValue(const Napi::Value& value);
   // The tensor behind a handle's state, for reading or writing (an Error once disposed, refused while a training
   // holds it).
   static const at::Tensor& FromHandle(Napi::Env env, const TensorHandle* h);

@@ -61,7 +61,8 @@ describe('loading the native addon', () => {
 
 // Two versions of the package in one process (a dependency's own copy) load two copies of the addon, each with its
 // own table of tensor handles: a handle names a slot of its table by index and generation, and the generations
-// start at random, so one copy reads the other's handle as disposed, never as a tensor of its own at that index.
+// start at random, so one copy reads the other's handle as disposed (or as no handle), never as a tensor of its own
+// at that index.
 describe('two copies of the addon in one process', () => {
   test('EXPECTED FAILURE: a tensor handle of one copy is an Error in the other, never one of its tensors', () => {
     const { bindingPath, native } = require('../lib/binding');
@@ -78,7 +79,8 @@ describe('two copies of the addon in one process', () => {
           own.tensorItem(h);
           read++;
         } catch (e) {
-          expect((e as Error).message).toMatch(/Tensor was disposed/);
+          // Disposed, or not a handle at all when its slot's chunk does not exist in that copy's table.
+          expect((e as Error).message).toMatch(/Tensor was disposed|Expected tensor to be a Tensor/);
         }
       }
     }

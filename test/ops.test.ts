@@ -130,7 +130,7 @@ describe('BAD CALL', () => {
 
   test('native callOp guards against misuse of its id', () => {
     expect(native.opLookup('no_such_operator', 'torch.no_such_operator')).toBe(-1);
-    expect(() => native.callOp(1e9, null, undefined)).toThrow();
+    expect(() => native.callOp(1e9, 0, 0)).toThrow();
   });
 
   test('an op called from a getter while another call binds its arguments leaves that call as it was', () => {

@@ -7,7 +7,7 @@ import { types } from 'node:util';
 import type { NativeModule } from '../../binding';
 import { native } from '../binding';
 import type { DeviceLike } from '../device';
-import { Dtype, integerRange, parseTo, Tensor, ToOptions } from '../tensor';
+import { Dtype, integerRange, keepAlive, parseTo, Tensor, ToOptions } from '../tensor';
 import { inspectCustom } from '../format';
 import { checkArgCount, checkBool, checkFunction, invalidType, invalidValue, isOptions, parseArgs } from '../validate';
 
@@ -39,9 +39,9 @@ export class Parameter extends Tensor {
     if (data.is_disposed) throw new Error('data is a disposed Tensor');
     const handle = data.detach()._h;
     native.tensorSetRequiresGrad(handle, checkBool('requires_grad', requires_grad));
-    // Made inside torch.tidy() or not, a parameter lives until garbage collected.
-    native.tensorKeep(handle);
     super(handle);
+    // Made inside torch.tidy() or not, a parameter lives until garbage collected.
+    keepAlive(handle, this);
   }
 
   override toString(): string {
@@ -145,7 +145,7 @@ const guard: ProxyHandler<Module> = {
   defineProperty(target, key, descriptor) {
     if (key === 'forward' && typeof descriptor.value === 'function') descriptor = { ...descriptor, value: checkedForward(descriptor.value) };
     // A tensor a module holds, assigned or defined (a class field), outlives any torch.tidy() it was made in.
-    if (descriptor.value instanceof Tensor && !descriptor.value.is_disposed) native.tensorKeep(descriptor.value._h);
+    if (descriptor.value instanceof Tensor && !descriptor.value.is_disposed) keepAlive(descriptor.value._h, descriptor.value);
     return Reflect.defineProperty(target, key, descriptor);
   },
 };

@@ -45,22 +45,17 @@ function unwrapOptions(options: Record<string, unknown>): Record<string, unknown
  * A native result as JS: a handle as a Tensor (the very Tensor passed in, for in-place ops and out=), arrays
  * element by element, named results as a NamedTuple.
  *
- * A handle is a napi External (native/tensor.h), the one object callOp returns without a prototype (its others are
- * arrays, plain objects, Maps and Errors): that check is the cheapest there is, cheaper than a native
- * isTensorHandle call on every result. (`instanceof Object` would be cheaper still, but is false for every object of
- * the addon's when the caller runs in another realm, as jest's tests do.)
+ * A handle (native/tensor.h) is a BigInt inside torch.tidy(), the one BigInt callOp returns (an int64 comes back as a
+ * number), or a napi External outside it, the one object callOp returns without a prototype (its others are arrays,
+ * plain objects, Maps and Errors): those checks are the cheapest there are, cheaper than a native isTensorHandle call
+ * on every result. (`instanceof Object` would be cheaper still, but is false for every object of the addon's when the
+ * caller runs in another realm, as jest's tests do.)
  */
 function wrap(op: string, result: unknown, self: Tensor | undefined, options: Record<string, unknown> | null): unknown {
-  if (typeof result !== 'object' || result === null) return result;
-  if (Object.getPrototypeOf(result) === null) {
-    if (self !== undefined && result === self._h) return self;
-    if (options !== null) {
-      const out = options.out;
-      if (out instanceof Tensor && out._h === result) return out;
-      if (Array.isArray(out)) for (const o of out) if (o instanceof Tensor && o._h === result) return o;
-    }
-    return new Tensor(result as NativeTensor);
+  if (typeof result !== 'object' || result === null) {
+    return typeof result === 'bigint' ? tensorOf(result as unknown as NativeTensor, self, options) : result;
   }
+  if (Object.getPrototypeOf(result) === null) return tensorOf(result as NativeTensor, self, options);
   if (Array.isArray(result)) return result.map((r) => wrap(op, r, self, options));
   throwIfFailed(result);
   const fields: Record<string, unknown> = {};
@@ -70,6 +65,17 @@ function wrap(op: string, result: unknown, self: Tensor | undefined, options: Re
     return new ValuesIndices(op, fields.values as Tensor, fields.indices as Tensor);
   }
   return new ReturnTuple(op, fields);
+}
+
+/** A result's handle as a Tensor: the very Tensor passed in when it is one's (in-place ops and out=), else a new one. */
+function tensorOf(handle: NativeTensor, self: Tensor | undefined, options: Record<string, unknown> | null): Tensor {
+  if (self !== undefined && handle === self._h) return self;
+  if (options !== null) {
+    const out = options.out;
+    if (out instanceof Tensor && out._h === handle) return out;
+    if (Array.isArray(out)) for (const o of out) if (o instanceof Tensor && o._h === handle) return o;
+  }
+  return new Tensor(handle);
 }
 
 /** Calls operator `id` (opLookup) with Python-style arguments: positional values, then an optional options object. */
@@ -83,8 +89,9 @@ export function callOp(id: number, op: string, self: Tensor | undefined, args: r
     options = last;
     n--;
   }
-  const kwargs = options === null ? null : unwrapOptions(options);
-  const handle = self === undefined ? undefined : self._h;
+  // 0 for none (binding.d.ts says why).
+  const kwargs = options === null ? 0 : unwrapOptions(options);
+  const handle = self === undefined ? 0 : self._h;
   let result: unknown;
   switch (n) {
     // The common arities without an intermediate array.

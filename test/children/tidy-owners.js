@@ -1,0 +1,38 @@
+// A child process for test/tidy.test.ts (node --expose-gc): inside torch.tidy() a handle is a BigInt with no
+// finalizer (native/tensor.h); a result that outlives its last scope gets an owner, kept with its Tensor. Checks that
+// what outlives a tidy survives garbage collections (a result, torch.keep, a Parameter, a data set, a loader's
+// order) and that what is dropped is freed by them. Prints one JSON line.
+'use strict';
+const path = require('node:path');
+const { torch, nn } = require(path.join(__dirname, '..', '..'));
+const { DataLoader, TensorDataset } = torch.utils.data;
+
+const rss = () => Math.round(process.memoryUsage().rss / 2 ** 20);
+const collect = () => { global.gc(); global.gc(); };
+
+const result = torch.tidy(() => torch.full([4], 3).mul(2));
+let kept, parameter, dataset, loader, batches;
+torch.tidy(() => {
+  kept = torch.keep(torch.full([4], 5));
+  parameter = new nn.Parameter(torch.ones(4));
+  dataset = new TensorDataset(torch.arange(8).float(), torch.arange(8));
+  loader = new DataLoader(dataset, { batch_size: 2, shuffle: true });
+  batches = loader[Symbol.iterator]();
+  batches.next();
+});
+// Garbage enough for several collections, then full ones.
+for (let i = 0; i < 200000; i++) torch.ones(4);
+collect();
+let rest = 0;
+for (let b = batches.next(); !b.done; b = batches.next()) rest += b.value[1].sum().item();
+const values = [result.sum().item(), kept.sum().item(), parameter.sum().item(), dataset.tensors[0].sum().item(), rest >= 0];
+
+// Dropped, a kept result is freed by the next collection: 256 MiB each time.
+const before = rss();
+for (let i = 0; i < 4; i++) {
+  let big = torch.tidy(() => torch.ones(64 * 1024 * 1024));
+  if (big.shape[0] !== 64 * 1024 * 1024) throw new Error('shape');
+  big = null;
+  collect();
+}
+console.log(JSON.stringify({ values, grown: rss() - before }));
