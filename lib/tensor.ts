@@ -487,6 +487,15 @@ export class Tensor {
     return native.tensorIsDisposed(this._h);
   }
 
+  /**
+   * JSON.stringify refuses a Tensor, as Python's json.dumps does: its values are `t.tolist()` (its handle, an External
+   * or a BigInt, would otherwise come out as `{}` or fail with a message about BigInt).
+   * @throws TypeError always.
+   */
+  toJSON(): never {
+    throw new TypeError('Object of type Tensor is not JSON serializable: write t.tolist() for its values');
+  }
+
   /** As PyTorch prints it: `tensor([[0.1000, 0.2000]], dtype=torch.float64)`. */
   toString(): string {
     if (native.tensorIsDisposed(this._h)) return 'tensor(<disposed>)';

@@ -196,6 +196,16 @@ describe('torch.tidy()', () => {
     });
   });
 
+  test('EXPECTED FAILURE: JSON.stringify refuses a Tensor, made inside tidy or not, as json.dumps does', () => {
+    const outside = torch.ones(2);
+    torch.tidy(() => {
+      for (const t of [outside, torch.ones(2)]) {
+        expect(() => JSON.stringify({ t })).toThrow(TypeError);
+        expect(() => JSON.stringify({ t })).toThrow('Object of type Tensor is not JSON serializable: write t.tolist() for its values');
+      }
+    });
+  });
+
   test('what outlives a tidy survives garbage collections, and is freed by them once dropped', async () => {
     const o = await runNode(['--expose-gc', path.join(__dirname, 'children', 'tidy-owners.js')]);
     expect(o).toMatchObject({ code: 0, signal: null, stderr: '' });
