@@ -31,8 +31,8 @@ export class TensorDataset implements Dataset {
       throw invalidValue('y', `a tensor with as many rows as X (${X.dim() ? X.shape[0] : 'a 0-d tensor'})`, y);
     }
     // A data set outlives any torch.tidy() its tensors were made in.
-    keepAlive(X._h, X);
-    keepAlive(y._h, y);
+    keepAlive(X);
+    keepAlive(y);
     this.tensors = [X, y];
   }
 
@@ -58,7 +58,7 @@ export class TensorDataset implements Dataset {
 export class Subset implements Dataset {
   readonly dataset: Dataset;
   readonly indices: readonly number[];
-  private cache: { from: NativeTensor; source: NativeBatchSource; tensors: Tensor[] } | null = null;
+  private cache: { from: NativeTensor; source: NativeBatchSource } | null = null;
 
   constructor(dataset: Dataset, indices: Iterable<number>) {
     checkArgCount('Subset', arguments.length, 2);
@@ -89,16 +89,14 @@ export class Subset implements Dataset {
     const start = idx.length ? idx[0] : 0;
     const run = idx.every((k, i) => k === start + i);
     const index = run ? null : new Tensor(native.fromData(Int32Array.from(idx), [idx.length], 'int64', native.tensorDevice(source.x)));
-    // Cached for later epochs, with their Tensors: kept even when first read inside torch.tidy().
-    const tensors: Tensor[] = [];
     const pick = (t: NativeTensor): NativeTensor => {
       const tensor = new Tensor(t);
       const picked = index ? tensor.index_select(0, index.to(tensor.device)) : tensor.narrow(0, start, idx.length);
-      keepAlive(picked._h, picked);
-      tensors.push(picked);
+      // Cached for later epochs: kept even when first read inside torch.tidy() (its handle then its owner).
+      keepAlive(picked);
       return picked._h;
     };
-    this.cache = { from: source.x, source: { ...source, x: pick(source.x), y: pick(source.y) }, tensors };
+    this.cache = { from: source.x, source: { ...source, x: pick(source.x), y: pick(source.y) } };
     return this.cache.source;
   }
 }
@@ -316,7 +314,7 @@ export class DataLoader implements Iterable<[Tensor, Tensor]> {
     // Used by every later next(), inside a torch.tidy() or not: kept with a Tensor that the loop reads.
     const handle = this._order(source);
     const order = handle ? new Tensor(handle) : null;
-    if (order) keepAlive(order._h, order);
+    if (order) keepAlive(order);
     const n = this._examples();
     for (let b = 0; b < this.length; b++) {
       const [X, y] = native.batch(source, order ? order._h : null, b * this.batch_size, Math.min(n, (b + 1) * this.batch_size));

@@ -1,7 +1,7 @@
 /** The `optim` namespace: optimizers, named as torch.optim. */
 import type { NativeSGD } from '../binding';
 import { native } from './binding';
-import { Tensor } from './tensor';
+import { keepAlive, Tensor } from './tensor';
 import { checkArgCount, checkBool, checkNumber, checkOptions, invalidType, invalidValue, parseArgs } from './validate';
 
 export interface SGDOptions {
@@ -60,6 +60,9 @@ export class SGD {
     if (o.nesterov && (o.momentum <= 0 || o.dampening !== 0)) {
       throw invalidValue('nesterov', 'false unless momentum > 0 and dampening is 0 (Nesterov momentum requires them)', true);
     }
+    // param_groups holds them: made inside torch.tidy() (a built-in layer's parameters() gives new handles), they
+    // outlive it.
+    list.forEach(keepAlive);
     const handle = new native.SGD(list.map((p) => p._h), o);
     this._h = handle;
     let lr = o.lr;

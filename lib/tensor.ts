@@ -488,12 +488,13 @@ export class Tensor {
   }
 
   /**
-   * JSON.stringify refuses a Tensor, as Python's json.dumps does: its values are `t.tolist()` (its handle, an External
-   * or a BigInt, would otherwise come out as `{}` or fail with a message about BigInt).
-   * @throws TypeError always.
+   * JSON.stringify, loggers and jest's diffs give a Tensor as it prints (`"tensor([1., 2.])"`, summarised when
+   * large), as JSON.stringify gives a Date its string: its handle (an External, or a BigInt inside torch.tidy) would
+   * come out as `{}` or fail with a message about BigInt. Its values are `t.tolist()`. (Python's json.dumps
+   * refuses a tensor; a log line that throws would be lost.)
    */
-  toJSON(): never {
-    throw new TypeError('Object of type Tensor is not JSON serializable: write t.tolist() for its values');
+  toJSON(): string {
+    return this.toString();
   }
 
   /** As PyTorch prints it: `tensor([[0.1000, 0.2000]], dtype=torch.float64)`. */
@@ -575,25 +576,29 @@ export class ValuesIndices implements Iterable<Tensor> {
   }
 }
 
-// The owners of handles made inside torch.tidy() that outlived it, each kept as long as what uses the handle.
-const owners = new WeakMap<object, NativeOwner>();
-
 /**
- * @internal Makes a handle made inside torch.tidy() outlive every scope, owned by the garbage collector through
- * `holder`, an object that lives as long as the handle is used (the Tensor itself, usually); a no-op for any other.
+ * @internal Makes `t`, when made inside torch.tidy(), outlive every scope, owned by the garbage collector; a no-op
+ * for any other. Its handle becomes its owner (native/tensor.h: an External naming the same slot, with the finalizer),
+ * so that whatever holds the handle from now on (a second Tensor over it, as `F.relu(x, true)` gives, a cache, a
+ * native call's arguments) keeps the tensor alive, as any handle made outside a scope does.
  */
-export function keepAlive(handle: NativeTensor, holder: object): void {
-  const owner = native.tensorKeep(handle);
-  if (owner !== undefined) owners.set(holder, owner);
+export function keepAlive(t: Tensor): void {
+  adopt(t, native.tensorKeep(t._h));
 }
 
-/** @internal Keeps the owners scopeEnd returned (torch.tidy's results) with their Tensors. */
-export function adoptOwners(tensors: readonly Tensor[], found: readonly (NativeOwner | undefined)[] | undefined): void {
+function adopt(t: Tensor, owner: NativeOwner | undefined): void {
+  if (owner !== undefined) (t as { _h: NativeTensor })._h = owner as unknown as NativeTensor;
+}
+
+/**
+ * @internal Gives the tensors of a tidy's result the owners scopeEnd returned for their handles (each handle's
+ * owner at its first place in `handles`; two Tensors over one handle, as `torch.sigmoid_(a)` and `a`, share it).
+ */
+export function adoptOwners(tensors: readonly Tensor[], handles: readonly NativeTensor[], found: readonly (NativeOwner | undefined)[] | undefined): void {
   if (found === undefined) return;
-  for (let i = 0; i < tensors.length; i++) {
-    const owner = found[i];
-    if (owner !== undefined) owners.set(tensors[i], owner);
-  }
+  const byHandle = new Map<NativeTensor, NativeOwner>();
+  for (let i = 0; i < handles.length; i++) if (found[i] !== undefined) byHandle.set(handles[i], found[i]!);
+  for (const t of tensors) adopt(t, byHandle.get(t._h));
 }
 
 /** @internal */

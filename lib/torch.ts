@@ -438,7 +438,8 @@ export function tidy<T>(fn: () => T): T {
     return result;
   } finally {
     // The results that leave the last scope come back with their owners (lib/tensor.ts keepAlive).
-    adoptOwners(keep, native.scopeEnd(keep.map((t) => t._h)));
+    const handles = keep.map((t) => t._h);
+    adoptOwners(keep, handles, native.scopeEnd(handles));
   }
 }
 
@@ -450,7 +451,7 @@ export function tidy<T>(fn: () => T): T {
 export function keep<T extends Tensor>(t: T): T {
   checkArgCount('keep', arguments.length, 1);
   if (!(t instanceof Tensor)) throw invalidType('t', 'a Tensor', t);
-  keepAlive(t._h, t);
+  keepAlive(t);
   return t;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include "common.h"
@@ -60,7 +61,8 @@ std::vector<const void*> TreeKeys(const torch::nn::Module& root,
                                   "parameters, gradients or optimizer");
 }
 
-// The activity holding any of keys, or null. Caller holds g_mutex.
+// The activity holding any of keys, or null. Caller holds g_mutex, and copies what it needs before letting go of it
+// to throw: making a JS Error allocates, a garbage collection may then finalize a HoldWrap, and ~Hold takes g_mutex.
 const std::string* Holder(const std::vector<const void*>& keys) {
   for (const auto* key : keys) {
     const auto it = g_held.find(key);
@@ -96,13 +98,20 @@ std::unique_ptr<Hold> Hold::Acquire(Napi::Env env, const std::vector<const torch
   }
   std::unique_ptr<Hold> hold(new Hold({}, activity));
   hold->owners_ = std::move(owners);
-  std::lock_guard<std::mutex> lock(g_mutex);
-  if (const auto* holder = Holder(keys)) Refuse(env, *holder, "this module");
-  for (const auto* key : keys) {
-    // A tree may reach one module or storage twice (a shared layer): hold it once.
-    if (g_held.emplace(key, &hold->activity_).second) hold->keys_.push_back(key);
+  std::optional<std::string> refused;
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    if (const auto* holder = Holder(keys)) {
+      refused = *holder;
+    } else {
+      for (const auto* key : keys) {
+        // A tree may reach one module or storage twice (a shared layer): hold it once.
+        if (g_held.emplace(key, &hold->activity_).second) hold->keys_.push_back(key);
+      }
+      g_count = g_held.size();
+    }
   }
-  g_count = g_held.size();
+  if (refused) Refuse(env, *refused, "this module");
   return hold;
 }
 
@@ -118,16 +127,24 @@ void CheckNotHeld(Napi::Env env, const at::Tensor& tensor) {
   if (g_count.load(std::memory_order_acquire) == 0) return;
   const auto* key = StorageKey(tensor);
   if (key == nullptr) return;
-  std::lock_guard<std::mutex> lock(g_mutex);
-  const auto it = g_held.find(key);
-  if (it != g_held.end()) Refuse(env, *it->second, "this tensor (a parameter, or memory shared with one)");
+  std::optional<std::string> refused;
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    const auto it = g_held.find(key);
+    if (it != g_held.end()) refused = *it->second;
+  }
+  if (refused) Refuse(env, *refused, "this tensor (a parameter, or memory shared with one)");
 }
 
 void CheckNotHeld(Napi::Env env, const torch::nn::Module& root) {
   if (g_count.load(std::memory_order_acquire) == 0) return;
   const auto keys = TreeKeys(root);
-  std::lock_guard<std::mutex> lock(g_mutex);
-  if (const auto* holder = Holder(keys)) Refuse(env, *holder, "this module");
+  std::optional<std::string> refused;
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    if (const auto* holder = Holder(keys)) refused = *holder;
+  }
+  if (refused) Refuse(env, *refused, "this module");
 }
 
 Napi::Function HoldWrap::Init(Napi::Env env) {

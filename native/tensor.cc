@@ -254,8 +254,11 @@ struct Scopes {
 thread_local Scopes t_scopes;
 
 // An environment's cleanup, on its thread: the handles of scopes still open (a worker terminated inside torch.tidy(),
-// which no scope's end will free; they have no finalizer) are freed.
-void FreeOpenScopes(void*) {
+// which no scope's end will free; they have no finalizer) are freed. `token` makes each registration its own (Node
+// aborts on a second hook of the same function and argument, and the addon's init runs again in the same
+// environment when it is required again after `delete require.cache[...]`); a second run finds nothing left.
+void FreeOpenScopes(void* token) {
+  delete static_cast<char*>(token);
   auto& scopes = t_scopes;
   for (size_t i = scopes.handles.size(); i-- > 0;) {
     TensorHandle* h = Resolve(scopes.handles[i]);
@@ -276,8 +279,8 @@ bool HandleData(napi_env env, napi_value value, void** data) {
 }
 
 // A scoped handle from now on owned by the garbage collector: its bytes reported to V8, and in *owner a new External
-// whose finalizer frees it (the handle is a BigInt, which can have none): the JS side keeps the owner as long as the
-// Tensor (lib/tensor.ts keepAlive). *owner stays null for a handle that is not scoped.
+// naming the same slot, whose finalizer frees it (the handle is a BigInt, which can have none): the JS side makes the
+// owner the Tensor's handle (lib/tensor.ts keepAlive). *owner stays null for a handle that is not scoped.
 napi_status KeepHandle(napi_env env, TensorHandle* h, void* data, napi_value* owner) {
   *owner = nullptr;
   if (!h->scoped) return napi_ok;
@@ -359,7 +362,11 @@ bool TensorWrap::Is(const Napi::Value& value) { return HandleOfValue(value) != n
 TensorHandle* TensorWrap::HandleOfValue(const Napi::Value& value) {
   void* data = nullptr;
   if (!HandleData(value.Env(), value, &data)) return nullptr;
-  return Resolve(data);
+  TensorHandle* h = Resolve(data);
+  // A BigInt can be copied to another thread (postMessage, structuredClone), an External cannot: a handle is one
+  // only in the environment that made it.
+  if (h != nullptr && h != &kStale && h->env != value.Env()) return nullptr;
+  return h;
 }
 
 const at::Tensor& TensorWrap::FromHandle(Napi::Env env, const TensorHandle* h) { return Get(env, h); }
@@ -770,7 +777,10 @@ Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitTensorFunctions(Napi::Env env, Napi::Object exports) {
-  NAPI_THROW_IF_FAILED_VOID(env, napi_add_env_cleanup_hook(env, &FreeOpenScopes, nullptr));
+  auto* token = new char();
+  const napi_status hooked = napi_add_env_cleanup_hook(env, &FreeOpenScopes, token);
+  if (hooked != napi_ok) delete token;
+  NAPI_THROW_IF_FAILED_VOID(env, hooked);
   exports.Set("tensorShape", Function<&TensorShape>(env, "tensorShape"));
   exports.Set("tensorDtype", Function<&TensorDtype>(env, "tensorDtype"));
   exports.Set("tensorDevice", Function<&TensorDevice>(env, "tensorDevice"));

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -87,5 +88,24 @@ describe('two copies of the addon in one process', () => {
     expect(read).toBe(0);
     expect(native.tensorItem(mine[7])).toBe(7);
     expect(other.tensorItem(theirs[7])).toBe(-7);
+  });
+});
+
+// The addon's init runs again in the same environment when its file is required again after `delete
+// require.cache[...]`; what it registers with Node for that environment (a cleanup hook) must not clash with the
+// first load's (Node aborts on a second hook of the same function and argument).
+describe('requiring the addon again in the same process', () => {
+  test('after delete require.cache, a second and third load work and the process ends cleanly', () => {
+    const { bindingPath } = require('../lib/binding');
+    const script = `const p = ${JSON.stringify(bindingPath)};
+      for (let i = 0; i < 3; i++) {
+        delete require.cache[p];
+        const b = require(p);
+        if (typeof b.callOp !== 'function') throw new Error('no callOp');
+      }
+      console.log('ok');`;
+    const o = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60000 });
+    expect(o.stderr).not.toMatch(/Check failed|Aborted|core dumped/);
+    expect([o.status, o.signal, o.stdout.trim()]).toEqual([0, null, 'ok']);
   });
 });

@@ -41,7 +41,7 @@ export class Parameter extends Tensor {
     native.tensorSetRequiresGrad(handle, checkBool('requires_grad', requires_grad));
     super(handle);
     // Made inside torch.tidy() or not, a parameter lives until garbage collected.
-    keepAlive(handle, this);
+    keepAlive(this);
   }
 
   override toString(): string {
@@ -145,7 +145,7 @@ const guard: ProxyHandler<Module> = {
   defineProperty(target, key, descriptor) {
     if (key === 'forward' && typeof descriptor.value === 'function') descriptor = { ...descriptor, value: checkedForward(descriptor.value) };
     // A tensor a module holds, assigned or defined (a class field), outlives any torch.tidy() it was made in.
-    if (descriptor.value instanceof Tensor && !descriptor.value.is_disposed) keepAlive(descriptor.value._h, descriptor.value);
+    if (descriptor.value instanceof Tensor && !descriptor.value.is_disposed) keepAlive(descriptor.value);
     return Reflect.defineProperty(target, key, descriptor);
   },
 };

@@ -27,6 +27,22 @@ let rest = 0;
 for (let b = batches.next(); !b.done; b = batches.next()) rest += b.value[1].sum().item();
 const values = [result.sum().item(), kept.sum().item(), parameter.sum().item(), dataset.tensors[0].sum().item(), rest >= 0];
 
+// Two Tensors over one handle: an in-place function returns its argument's handle in a Tensor of its own. Each keeps
+// the tensor alive without the other.
+let x = torch.tidy(() => torch.full([3], -1));
+const y = nn.functional.relu(x, true);
+let pair = torch.tidy(() => {
+  const a = torch.full([3], 0);
+  return { a, b: torch.sigmoid_(a) };
+});
+const b = pair.b;
+x = null;
+pair = null;
+collect();
+for (let i = 0; i < 100000; i++) torch.ones(4);
+collect();
+values.push(y.sum().item(), b.sum().item());
+
 // Dropped, a kept result is freed by the next collection: 256 MiB each time.
 const before = rss();
 for (let i = 0; i < 4; i++) {
@@ -35,4 +51,24 @@ for (let i = 0; i < 4; i++) {
   big = null;
   collect();
 }
-console.log(JSON.stringify({ values, grown: rss() - before }));
+// A handle copied to another thread (a BigInt can be: postMessage) is no handle there.
+const { Worker } = require('node:worker_threads');
+const foreign = new Promise((resolve) => {
+  const worker = new Worker(`
+    const { parentPort } = require('node:worker_threads');
+    const { Tensor } = require(${JSON.stringify(path.join(__dirname, '..', '..'))});
+    parentPort.once('message', (h) => {
+      let answer;
+      try { answer = String(new Tensor(h).shape); } catch (e) { answer = e.constructor.name + ': ' + e.message; }
+      parentPort.postMessage(answer);
+    });`, { eval: true });
+  // Kept alive here until the worker answers, so that its slot is live (and this thread's) when the worker reads it.
+  let t;
+  worker.once('message', (m) => { worker.terminate(); resolve([m, t.shape.length]); });
+  torch.tidy(() => {
+    t = torch.ones(2, 3);
+    worker.postMessage(t._h);
+    torch.keep(t);
+  });
+});
+foreign.then(([answer]) => console.log(JSON.stringify({ values, grown: rss() - before, foreign: answer })));
