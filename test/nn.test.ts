@@ -420,9 +420,11 @@ describe('memory without dispose()', () => {
     const net = lenet();
     const X = torch.rand(256, 1, 28, 28);
     const start = process.memoryUsage().rss;
-    // Each forward in grad mode keeps ~10 MB of activations alive until its result is collected: 1.5 GB in all
-    // if nothing told V8.
+    // Each forward in grad mode keeps 10-13 MB of activations alive until its result is collected: 1.5-2 GB in all
+    // if nothing told V8. Told, the growth depends on how fast V8's concurrent marking runs beside the loop: ~110 MB
+    // in a fresh process here even with two busy loops on the two cores, 847 MB once in a jest worker of the CI's
+    // Debian 13 stage under them (and ~720 MB with --single-threaded-gc): the bound sits between.
     for (let i = 0; i < 150; i++) net.forward(X).sum();
-    expect((process.memoryUsage().rss - start) / 2 ** 20).toBeLessThan(600);
+    expect((process.memoryUsage().rss - start) / 2 ** 20).toBeLessThan(1200);
   });
 });
