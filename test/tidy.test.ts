@@ -216,9 +216,10 @@ describe('torch.tidy()', () => {
     const o = await runNode(['--expose-gc', path.join(__dirname, 'children', 'tidy-owners.js')]);
     expect(o).toMatchObject({ code: 0, signal: null, stderr: '' });
     const { values, grown, foreign } = JSON.parse(o.stdout.trim().split('\n').pop()!) as { values: unknown[]; grown: number; foreign: string };
-    // A result, torch.keep, a Parameter, a data set, a shuffled loader's order (its later batches read); the second
-    // Tensor over a handle, F.relu(x, true)'s and torch.sigmoid_(a)'s, after the first was collected.
-    expect(values).toEqual([24, 20, 4, 28, true, 0, 1.5]);
+    // A result, torch.keep, a Parameter, a data set, a shuffled loader's order (its later batches read), a JS
+    // forward's result; the second Tensor over a handle, F.relu(x, true)'s and torch.sigmoid_(a)'s, after the first
+    // was collected.
+    expect(values).toEqual([24, 20, 4, 28, true, 12, 0, 1.5]);
     // Posted to a worker, a handle made inside tidy (a BigInt) is no handle there.
     expect(foreign).toBe('TypeError: Expected tensor to be a Tensor');
     // Four results of 256 MiB, each dropped: kept, they would add 1 GiB.
@@ -231,6 +232,111 @@ describe('torch.tidy()', () => {
     expect(out.code).toBe(0);
     expect(JSON.parse(out.stdout)).toEqual({ bad: 0, errors: 0 });
   }, 120000);
+
+  describe('a forward written in JS runs as in torch.tidy()', () => {
+    // A block of small ops, as a Residual's forward: records what it made, so the test can look at it afterwards.
+    class Block extends nn.Module {
+      made: Tensor[] = [];
+      lin = new nn.Linear(3, 3);
+      forward(x: Tensor): Tensor {
+        const h = this.lin.forward(x);
+        const r = nn.functional.relu(h);
+        this.made.push(h, r);
+        return r.add(x);
+      }
+    }
+
+    test('what forward made and did not return is freed when it returns; the result, its inputs and parameters are not', () => {
+      const block = new Block();
+      const x = torch.ones(2, 3);
+      const y = block.forward(x);
+      for (const t of block.made) expect(t.is_disposed).toBe(true);
+      expect(y.is_disposed).toBe(false);
+      expect(x.is_disposed).toBe(false);
+      for (const p of block.parameters()) expect(p.is_disposed).toBe(false);
+      // The same values as the ops outside a module.
+      expect(y.tolist()).toEqual(nn.functional.relu(block.lin.forward(x)).add(x).tolist());
+      // Outside any scope, the result is the garbage collector's (an External handle, not a scope's BigInt).
+      expect(typeof (y as unknown as { _h: unknown })._h).not.toBe('bigint');
+    });
+
+    test('a forward returning its input, a child module\'s result, or one kept by torch.keep or a module attribute', () => {
+      class Identity extends nn.Module {
+        forward(x: Tensor): Tensor { return x; }
+      }
+      class Outer extends nn.Module {
+        inner = new Block();
+        kept: Tensor | null = null;
+        cached: Tensor | null = null;
+        forward(x: Tensor): Tensor {
+          const y = this.inner.forward(x);  // the inner scope's result moves to this one
+          this.kept = torch.keep(y.mul(3));
+          this.cached = y.mul(4);  // d2l's BatchNorm keeps its moving mean so
+          return y.mul(2);
+        }
+      }
+      const x = torch.ones(1, 3);
+      expect(new Identity().forward(x)).toBe(x);
+      const outer = new Outer();
+      const out = outer.forward(x);
+      expect(out.is_disposed).toBe(false);
+      expect(outer.kept!.is_disposed).toBe(false);
+      expect(outer.cached!.tolist()).toEqual(out.mul(2).tolist());
+      for (const t of outer.inner.made) expect(t.is_disposed).toBe(true);
+    });
+
+    test('inside torch.tidy a forward\'s result is the tidy\'s, freed when it ends unless returned', () => {
+      const block = new Block();
+      let y: Tensor | undefined;
+      const z = torch.tidy(() => {
+        y = block.forward(torch.ones(1, 3));
+        return y.mul(2);
+      });
+      expect(y!.is_disposed).toBe(true);
+      expect(z.is_disposed).toBe(false);
+    });
+
+    test('training through a JS forward: backward reaches the parameters though the activations were freed', () => {
+      const block = new Block();
+      const opt = new optim.SGD(block.parameters(), { lr: 0.05 });
+      const X = torch.randn(16, 3), target = torch.randn(16, 3);
+      const losses: number[] = [];
+      for (let i = 0; i < 30; i++) {
+        opt.zero_grad();
+        const loss = nn.functional.mse_loss(block.forward(X), target);
+        loss.backward();
+        opt.step();
+        losses.push(loss.item() as number);
+        block.made = [];
+      }
+      expect(block.lin.weight.grad).not.toBeNull();
+      expect(losses[29]).toBeLessThan(losses[0]);
+    });
+
+    test('a forward that throws frees what it made and closes its scope', () => {
+      class Fails extends nn.Module {
+        made: Tensor | null = null;
+        forward(x: Tensor): Tensor {
+          this.made = null;
+          const t = x.mul(2);
+          (this as unknown as { last: Tensor[] }).last = [t];  // an array: not a module attribute's tensor
+          throw new RangeError('no');
+        }
+      }
+      const f = new Fails();
+      expect(() => f.forward(torch.ones(1))).toThrow(RangeError);
+      expect((f as unknown as { last: Tensor[] }).last[0].is_disposed).toBe(true);
+      class Wrong extends nn.Module {
+        forward(x: Tensor): Tensor { return x.mul(2).tolist() as never; }
+      }
+      expect(() => new Wrong().forward(torch.ones(1))).toThrow(/the result of Wrong.forward\(\)/);
+      // No scope was left open: results are the garbage collector's again.
+      const t = torch.ones(1);
+      expect(typeof (t as unknown as { _h: unknown })._h).not.toBe('bigint');
+      torch.tidy(() => undefined);
+      expect(t.is_disposed).toBe(false);
+    });
+  });
 
   describe('BAD CALL', () => {
     test('tidy(fn): fn not a function is a TypeError; a Promise is a TypeError (tidy covers synchronous code)', () => {

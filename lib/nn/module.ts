@@ -7,7 +7,7 @@ import { types } from 'node:util';
 import type { NativeModule } from '../../binding';
 import { native } from '../binding';
 import type { DeviceLike } from '../device';
-import { Dtype, integerRange, keepAlive, parseTo, Tensor, ToOptions } from '../tensor';
+import { adoptOwners, Dtype, integerRange, keepAlive, parseTo, Tensor, ToOptions } from '../tensor';
 import { inspectCustom } from '../format';
 import { checkArgCount, checkBool, checkFunction, invalidType, invalidValue, isOptions, parseArgs } from '../validate';
 
@@ -109,13 +109,31 @@ function once(list: [string, Tensor][]): [string, Tensor][] {
   });
 }
 
-/** forward wrapped so that a result other than a Tensor is a TypeError naming the module, where the mistake is. */
+/**
+ * forward wrapped so that a result other than a Tensor is a TypeError naming the module, where the mistake is; and,
+ * for a forward written in JS, run as in torch.tidy(): the tensors it makes and does not return (nor assign to a
+ * module attribute, nor torch.keep) are freed when it returns or throws, as Python frees a Residual block's
+ * intermediates when forward returns, instead of waiting for V8's collector; inside the scope, each small op also
+ * costs no finalizer (test/bench/percall.js). A built-in layer (one native call) needs no scope.
+ */
 function checkedForward(fn: (...inputs: Tensor[]) => unknown) {
   return function forward(this: Module, ...inputs: Tensor[]): Tensor {
-    const out: unknown = fn.apply(this, inputs);
-    if (!(out instanceof Tensor)) throw invalidType(`the result of ${this.constructor.name}.forward()`, 'a Tensor', out);
-    return out;
+    if (handles.has(this)) return checkedResult(this, fn.apply(this, inputs));
+    native.scopeBegin();
+    let out: Tensor | undefined;
+    try {
+      out = checkedResult(this, fn.apply(this, inputs));
+      return out;
+    } finally {
+      const kept = out ? [out._h] : [];
+      adoptOwners(out ? [out] : [], kept, native.scopeEnd(kept));
+    }
   };
+}
+
+function checkedResult(module: Module, out: unknown): Tensor {
+  if (!(out instanceof Tensor)) throw invalidType(`the result of ${module.constructor.name}.forward()`, 'a Tensor', out);
+  return out;
 }
 
 const describeValue = (v: unknown) => (v === null ? 'null' : v instanceof Tensor ? 'Tensor' : typeof v === 'object' ? (v as object).constructor?.name ?? 'object' : typeof v);

@@ -2,8 +2,9 @@
 // Per-call cost of small ops, lenet-torch vs PyTorch (Debian's python3-torch: the same libtorch), in one run:
 // 1-element float32 tensors, one thread, after a warm-up `--windows` windows of `--calls` calls each (the median
 // window counts), the peers alternating in fresh processes for `--rounds` rounds; medians in microseconds a call.
-// lenet-torch is timed twice: results left to the garbage collector, and inside torch.tidy (100 calls a scope, as
-// in a JS forward), where each result is freed when its scope ends, as Python frees it when dropped.
+// lenet-torch is timed three times: results left to the garbage collector; inside torch.tidy (100 calls a scope),
+// where each result is freed when its scope ends, as Python frees it when dropped; and inside a module's forward
+// written in JS (100 calls a forward), which runs in such a scope of its own; PyTorch twice, bare and in a forward.
 //   node test/bench/percall.js [--calls 100000] [--windows 5] [--rounds 5]
 // With --instructions, machine instructions a call instead (valgrind's callgrind, `apt-get install valgrind`): the
 // difference of a run of 220,000 calls and one of 20,000 (each after 60,000 warm-up calls), per call, for one case
@@ -37,7 +38,7 @@ const CASES = [
 ];
 
 function node() {
-  const { torch } = require('../../dist');
+  const { torch, nn } = require('../../dist');
   torch.set_num_threads(1);
   const a = torch.ones(1), b = torch.ones(1);
   // Microseconds a call of run(n) (n calls): the median of the windows after the warm-up.
@@ -57,6 +58,12 @@ function node() {
     if (!opts.instructions && !process.argv.includes('--case')) {
       const block = () => { for (let j = 0; j < TIDY_BLOCK; j++) fn(a, b, torch); };
       out[`tidy ${label}`] = time((n) => { for (let i = 0; i < n; i += TIDY_BLOCK) torch.tidy(block); });
+      // A module's forward written in JS runs in a scope of its own (lib/nn/module.ts), as a Residual block's does.
+      class Block extends nn.Module {
+        forward() { let y; for (let j = 0; j < TIDY_BLOCK; j++) y = fn(a, b, torch); return y; }
+      }
+      const net = new Block();
+      out[`forward ${label}`] = time((n) => { for (let i = 0; i < n; i += TIDY_BLOCK) net.forward(a); });
     }
   }
   // Under --instructions (node --expose-gc): collect the results still waiting for garbage collection, so that their
@@ -80,11 +87,25 @@ for label, body in json.loads(sys.argv[2]):
         for _ in range(calls): f()
         times.append((time.perf_counter_ns() - t0) / calls / 1000)
     out[label] = sorted(times)[windows // 2]
+    if len(sys.argv) > 5:
+        # The same calls in a module's forward, ${TIDY_BLOCK} a call, as lenet-torch's JS forward.
+        class Block(torch.nn.Module):
+            def forward(self, x):
+                for _ in range(${TIDY_BLOCK}): y = f()
+                return y
+        net = Block()
+        for _ in range(int(sys.argv[3]) // ${TIDY_BLOCK}): net(a)
+        times = []
+        for _ in range(windows):
+            t0 = time.perf_counter_ns()
+            for _ in range(calls // ${TIDY_BLOCK}): net(a)
+            times.append((time.perf_counter_ns() - t0) / calls / 1000)
+        out['forward ' + label] = sorted(times)[windows // 2]
 print(json.dumps(out))
 `;
 
 function python() {
-  const p = spawnSync(opts.python, ['-c', PY, String(CALLS), JSON.stringify(CASES.map(([l, , py]) => [l, py])), String(WARMUP), String(WINDOWS)], { encoding: 'utf8' });
+  const p = spawnSync(opts.python, ['-c', PY, String(CALLS), JSON.stringify(CASES.map(([l, , py]) => [l, py])), String(WARMUP), String(WINDOWS), 'forward'], { encoding: 'utf8' });
   if (p.status !== 0) throw new Error(p.stderr);
   return JSON.parse(p.stdout);
 }
@@ -131,12 +152,12 @@ if (opts.child) {
     process.stderr.write(`round ${r + 1}/${ROUNDS} done\n`);
   }
   console.log(`${new Date().toISOString()}, ${os.cpus()[0].model}, Node ${process.version}, ${WINDOWS} windows of ${CALLS} calls x ${ROUNDS} rounds, 1 thread\n`);
-  console.log('| call | lenet-torch (us) | in torch.tidy (us) | PyTorch (us) | ratio | ratio in tidy |');
-  console.log('|---|---:|---:|---:|---:|---:|');
+  console.log('| call | lenet-torch (us) | in torch.tidy (us) | in a JS forward (us) | PyTorch (us) | PyTorch in a forward (us) | ratio | ratio in tidy | ratio in forwards |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const [label] of CASES) {
-    const l = median(trials['lenet-torch'].map((t) => t[label]));
-    const lt = median(trials['lenet-torch'].map((t) => t[`tidy ${label}`]));
-    const p = median(trials.PyTorch.map((t) => t[label]));
-    console.log(`| \`${label}\` | ${l.toFixed(2)} | ${lt.toFixed(2)} | ${p.toFixed(2)} | ${(l / p).toFixed(2)} | ${(lt / p).toFixed(2)} |`);
+    const [l, lt, lf] = ['', 'tidy ', 'forward '].map((k) => median(trials['lenet-torch'].map((t) => t[k + label])));
+    const [p, pf] = ['', 'forward '].map((k) => median(trials.PyTorch.map((t) => t[k + label])));
+    const row = [l, lt, lf, p, pf].map((x) => x.toFixed(2)).concat([l / p, lt / p, lf / pf].map((x) => x.toFixed(2)));
+    console.log(`| \`${label}\` | ${row.join(' | ')} |`);
   }
 }

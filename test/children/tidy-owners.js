@@ -1,7 +1,7 @@
 // A child process for test/tidy.test.ts (node --expose-gc): inside torch.tidy() a handle is a BigInt with no
 // finalizer (native/tensor.h); a result that outlives its last scope gets an owner, kept with its Tensor. Checks that
 // what outlives a tidy survives garbage collections (a result, torch.keep, a Parameter, a data set, a loader's
-// order) and that what is dropped is freed by them. Prints one JSON line.
+// order, a JS forward's result) and that what is dropped is freed by them. Prints one JSON line.
 'use strict';
 const path = require('node:path');
 const { torch, nn } = require(path.join(__dirname, '..', '..'));
@@ -11,6 +11,9 @@ const rss = () => Math.round(process.memoryUsage().rss / 2 ** 20);
 const collect = () => { global.gc(); global.gc(); };
 
 const result = torch.tidy(() => torch.full([4], 3).mul(2));
+// A forward written in JS runs in a scope of its own (lib/nn/module.ts): its result outlives it the same way.
+class Affine extends nn.Module { forward(x) { return x.mul(2).add(1); } }
+const forwarded = new Affine().forward(torch.full([4], 1));
 let kept, parameter, dataset, loader, batches;
 torch.tidy(() => {
   kept = torch.keep(torch.full([4], 5));
@@ -25,7 +28,7 @@ for (let i = 0; i < 200000; i++) torch.ones(4);
 collect();
 let rest = 0;
 for (let b = batches.next(); !b.done; b = batches.next()) rest += b.value[1].sum().item();
-const values = [result.sum().item(), kept.sum().item(), parameter.sum().item(), dataset.tensors[0].sum().item(), rest >= 0];
+const values = [result.sum().item(), kept.sum().item(), parameter.sum().item(), dataset.tensors[0].sum().item(), rest >= 0, forwarded.sum().item()];
 
 // Two Tensors over one handle: an in-place function returns its argument's handle in a Tensor of its own. Each keeps
 // the tensor alive without the other.
