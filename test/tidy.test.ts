@@ -238,7 +238,7 @@ describe('torch.tidy()', () => {
     class Block extends nn.Module {
       made: Tensor[] = [];
       lin = new nn.Linear(3, 3);
-      forward(x: Tensor): Tensor {
+      override forward(x: Tensor): Tensor {
         const h = this.lin.forward(x);
         const r = nn.functional.relu(h);
         this.made.push(h, r);
@@ -262,13 +262,13 @@ describe('torch.tidy()', () => {
 
     test('a forward returning its input, a child module\'s result, or one kept by torch.keep or a module attribute', () => {
       class Identity extends nn.Module {
-        forward(x: Tensor): Tensor { return x; }
+        override forward(x: Tensor): Tensor { return x; }
       }
       class Outer extends nn.Module {
         inner = new Block();
         kept: Tensor | null = null;
         cached: Tensor | null = null;
-        forward(x: Tensor): Tensor {
+        override forward(x: Tensor): Tensor {
           const y = this.inner.forward(x);  // the inner scope's result moves to this one
           this.kept = torch.keep(y.mul(3));
           this.cached = y.mul(4);  // d2l's BatchNorm keeps its moving mean so
@@ -316,7 +316,7 @@ describe('torch.tidy()', () => {
     test('a forward that throws frees what it made and closes its scope', () => {
       class Fails extends nn.Module {
         made: Tensor | null = null;
-        forward(x: Tensor): Tensor {
+        override forward(x: Tensor): Tensor {
           this.made = null;
           const t = x.mul(2);
           (this as unknown as { last: Tensor[] }).last = [t];  // an array: not a module attribute's tensor
@@ -327,7 +327,7 @@ describe('torch.tidy()', () => {
       expect(() => f.forward(torch.ones(1))).toThrow(RangeError);
       expect((f as unknown as { last: Tensor[] }).last[0].is_disposed).toBe(true);
       class Wrong extends nn.Module {
-        forward(x: Tensor): Tensor { return x.mul(2).tolist() as never; }
+        override forward(x: Tensor): Tensor { return x.mul(2).tolist() as never; }
       }
       expect(() => new Wrong().forward(torch.ones(1))).toThrow(/the result of Wrong.forward\(\)/);
       // No scope was left open: results are the garbage collector's again.

@@ -305,7 +305,9 @@ export class Module {
   }
 
   /**
-   * Computes the output, a Tensor. Subclasses override it; `layer.forward(X)` is PyTorch's `layer(X)`.
+   * Computes the output, a Tensor. Subclasses override it; `layer.forward(X)` is PyTorch's `layer(X)`. A forward
+   * written in JS runs as inside torch.tidy(): the tensors it makes are freed when it returns, except its result,
+   * those assigned to a module attribute and those passed to torch.keep().
    * @throws Error when a subclass does not define it; TypeError when a subclass's forward returns something other
    *   than a Tensor.
    */
