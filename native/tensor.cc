@@ -12,11 +12,13 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "common.h"
 #include "errors.h"
 #include "hold.h"
+#include "memory.h"
 
 namespace lt {
 
@@ -250,6 +252,8 @@ void Finalize(node_api_basic_env, void* data, void*) { FreeSlot(data); }
 struct Scopes {
   std::vector<void*> handles;
   std::vector<size_t> starts;
+  // libtorch's CPU bytes in use when each open scope began (see ScopeEnd).
+  std::vector<int64_t> bytes_before;
 };
 thread_local Scopes t_scopes;
 
@@ -266,6 +270,7 @@ void FreeOpenScopes(void* token) {
   }
   scopes.handles.clear();
   scopes.starts.clear();
+  scopes.bytes_before.clear();
 }
 
 // The name a handle carries (an External's pointer, or a BigInt's value: see tensor.h); false for any other value.
@@ -546,12 +551,16 @@ Napi::Value TensorDispose(const Napi::CallbackInfo& info) {
 // scopeBegin(): opens a torch.tidy() scope on this thread.
 Napi::Value ScopeBegin(const Napi::CallbackInfo& info) {
   t_scopes.starts.push_back(t_scopes.handles.size());
+  t_scopes.bytes_before.push_back(CpuBytesInUse());
   return info.Env().Undefined();
 }
 
 // scopeEnd(keep) -> owners | undefined: closes the innermost scope. The handles in `keep` (the scope's result) go to
 // the scope around it, or to the garbage collector when there is none: then `owners[i]` is the owner of keep[i] (see
-// KeepHandle), to be kept with its Tensor. The scope's other handles are freed, newest first.
+// KeepHandle), to be kept with its Tensor. The scope's other handles are freed, newest first. What the scope made
+// and its result still holds (in grad mode, the activations its autograd graph saved for backward, as a built-in
+// module's forward reports them: native/module.cc) is counted with the first of its results, so that V8 collects
+// such results as often as their memory needs.
 Napi::Value ScopeEnd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto& scopes = t_scopes;
@@ -564,24 +573,18 @@ Napi::Value ScopeEnd(const Napi::CallbackInfo& info) {
   }
   const size_t start = scopes.starts.back();
   scopes.starts.pop_back();
+  const int64_t bytes_before = scopes.bytes_before.back();
+  scopes.bytes_before.pop_back();
   const bool outer = !scopes.starts.empty();
-  napi_status status = napi_ok;
-  // The owners of the results that leave the last scope (see KeepHandle), with their place in `keep`.
-  std::vector<std::pair<uint32_t, napi_value>> owners;
+  // This scope's own handles among the results (one of a scope around it stays there), with their place in `keep`.
+  std::vector<std::tuple<uint32_t, TensorHandle*, void*>> kept;
   for (uint32_t i = 0; i < keep.size(); ++i) {
     void* data = nullptr;
     if (!HandleData(env, keep[i], &data)) continue;
     TensorHandle* h = Resolve(data);
-    // Only this scope's own handles (one of a scope around it stays there).
-    if (!h || h->disposed || !h->scoped || h->depth != scopes.starts.size() + 1) continue;
-    if (outer) {
-      h->moving = true;
-    } else if (status == napi_ok) {
-      // Kept from here by the garbage collector (the rest of the scope is freed even if one of these fails).
-      napi_value owner = nullptr;
-      status = KeepHandle(env, h, data, &owner);
-      if (owner != nullptr) owners.emplace_back(i, owner);
-    }
+    if (!h || h->disposed || !h->scoped || h->depth != scopes.starts.size() + 1 || h->moving) continue;
+    h->moving = true;
+    kept.emplace_back(i, h, data);
   }
   std::vector<void*> moved;
   for (size_t i = scopes.handles.size(); i-- > start;) {
@@ -597,11 +600,30 @@ Napi::Value ScopeEnd(const Napi::CallbackInfo& info) {
     }
   }
   scopes.handles.resize(start);
-  scopes.handles.insert(scopes.handles.end(), moved.rbegin(), moved.rend());
-  NAPI_THROW_IF_FAILED(env, status, Napi::Value());
-  if (owners.empty()) return env.Undefined();
+  if (!kept.empty()) {
+    TensorHandle* first = std::get<1>(kept.front());
+    first->pending_bytes = std::max(first->pending_bytes, CpuBytesInUse() - bytes_before);
+  }
+  if (outer) {
+    scopes.handles.insert(scopes.handles.end(), moved.rbegin(), moved.rend());
+    return env.Undefined();
+  }
+  // Kept from here by the garbage collector, each through its owner (should making one fail, the results not yet
+  // owned are freed: no scope holds them any more).
+  std::vector<napi_value> owners(kept.size());
+  for (size_t k = 0; k < kept.size(); ++k) {
+    const auto& [i, h, data] = kept[k];
+    const napi_status status = KeepHandle(env, h, data, &owners[k]);
+    if (status != napi_ok) {
+      for (size_t rest = k; rest < kept.size(); ++rest) FreeSlot(std::get<2>(kept[rest]));
+      NAPI_THROW_IF_FAILED(env, status, Napi::Value());
+    }
+  }
+  if (kept.empty()) return env.Undefined();
   auto array = Napi::Array::New(env, keep.size());
-  for (const auto& [i, owner] : owners) array.Set(i, Napi::Value(env, owner));
+  for (size_t k = 0; k < kept.size(); ++k) {
+    if (owners[k] != nullptr) array.Set(std::get<0>(kept[k]), Napi::Value(env, owners[k]));
+  }
   return array;
 }
 
