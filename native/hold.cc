@@ -27,8 +27,18 @@ const void* StorageKey(const at::Tensor& t) {
 // Keys are addresses, so a hold keeps what they address alive (`owners`, when given) until it lets go: else a
 // module or storage freed while held (a net whose last JS handle was collected during a broadcast, say) could leave
 // its address to a new tensor, which would then be refused.
+using Owners = std::vector<std::shared_ptr<const void>>;
+
+// A tensor's storage among the keys (none for a tensor without one), kept alive through `owners` when given.
+void AddStorage(const at::Tensor& t, std::vector<const void*>* keys, Owners* owners) {
+  const auto* key = StorageKey(t);
+  if (key == nullptr) return;
+  keys->push_back(key);
+  if (owners != nullptr) owners->push_back(std::make_shared<c10::Storage>(t.storage()));
+}
+
 std::vector<const void*> TreeKeys(const torch::nn::Module& root,
-                                 std::vector<std::shared_ptr<const void>>* owners = nullptr) {
+                                 Owners* owners = nullptr) {
   std::vector<const void*> keys{&root};
   if (owners != nullptr) {
     try {
@@ -44,14 +54,8 @@ std::vector<const void*> TreeKeys(const torch::nn::Module& root,
     keys.push_back(m.get());
     if (owners != nullptr) owners->push_back(m);
   }
-  const auto storage = [&](const at::Tensor& t) {
-    if (const auto* key = StorageKey(t)) {
-      keys.push_back(key);
-      if (owners != nullptr) owners->push_back(std::make_shared<c10::Storage>(t.storage()));
-    }
-  };
-  for (const auto& p : root.parameters(/*recurse=*/true)) storage(p);
-  for (const auto& b : root.buffers(/*recurse=*/true)) storage(b);
+  for (const auto& p : root.parameters(/*recurse=*/true)) AddStorage(p, &keys, owners);
+  for (const auto& b : root.buffers(/*recurse=*/true)) AddStorage(b, &keys, owners);
   return keys;
 }
 
@@ -71,6 +75,13 @@ const std::string* Holder(const std::vector<const void*>& keys) {
   return nullptr;
 }
 
+// A copy of the activity holding any of keys, taken under g_mutex; nullopt when none does.
+std::optional<std::string> HeldBy(const std::vector<const void*>& keys) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  const auto* holder = Holder(keys);
+  return holder != nullptr ? std::optional<std::string>(*holder) : std::nullopt;
+}
+
 }  // namespace
 
 std::unique_ptr<Hold> Hold::Acquire(Napi::Env env, const torch::nn::Module& root, const std::string& activity) {
@@ -85,17 +96,12 @@ std::unique_ptr<Hold> Hold::Acquire(Napi::Env env, const std::vector<const torch
 std::unique_ptr<Hold> Hold::Acquire(Napi::Env env, const std::vector<const torch::nn::Module*>& roots,
                                     const std::vector<at::Tensor>& tensors, const std::string& activity) {
   std::vector<const void*> keys;
-  std::vector<std::shared_ptr<const void>> owners;
+  Owners owners;
   for (const auto* root : roots) {
     const auto tree = TreeKeys(*root, &owners);
     keys.insert(keys.end(), tree.begin(), tree.end());
   }
-  for (const auto& t : tensors) {
-    if (const auto* key = StorageKey(t)) {
-      keys.push_back(key);
-      owners.push_back(std::make_shared<c10::Storage>(t.storage()));
-    }
-  }
+  for (const auto& t : tensors) AddStorage(t, &keys, &owners);
   std::unique_ptr<Hold> hold(new Hold({}, activity));
   hold->owners_ = std::move(owners);
   std::optional<std::string> refused;
@@ -138,13 +144,7 @@ void CheckNotHeld(Napi::Env env, const at::Tensor& tensor) {
 
 void CheckNotHeld(Napi::Env env, const torch::nn::Module& root) {
   if (g_count.load(std::memory_order_acquire) == 0) return;
-  const auto keys = TreeKeys(root);
-  std::optional<std::string> refused;
-  {
-    std::lock_guard<std::mutex> lock(g_mutex);
-    if (const auto* holder = Holder(keys)) refused = *holder;
-  }
-  if (refused) Refuse(env, *refused, "this module");
+  if (const auto refused = HeldBy(TreeKeys(root))) Refuse(env, *refused, "this module");
 }
 
 Napi::Function HoldWrap::Init(Napi::Env env) {
