@@ -601,6 +601,34 @@ export function adoptOwners(tensors: readonly Tensor[], handles: readonly Native
   for (const t of tensors) adopt(t, byHandle.get(t._h));
 }
 
+/** Pushes `x` when it may hold a tensor (an object): a result of a million numbers costs a loop, not a stack. */
+function pushObject(stack: unknown[], x: unknown): void {
+  if (x !== null && typeof x === 'object') stack.push(x);
+}
+
+/**
+ * @internal The tensors in a value (a tidy's result, a module attribute's value): itself, or in arrays, Maps, Sets and
+ * objects, at any depth, each once.
+ */
+export function tensorsIn(value: unknown): Tensor[] {
+  const handles: Tensor[] = [];
+  if (value === null || typeof value !== 'object') return handles;
+  const seen = new Set<object>();
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (v === null || typeof v !== 'object' || seen.has(v)) continue;
+    seen.add(v);
+    if (v instanceof Tensor) handles.push(v);
+    else if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) continue;
+    else if (Array.isArray(v)) for (const x of v) pushObject(stack, x);
+    else if (v instanceof Map) for (const [k, x] of v) { pushObject(stack, k); pushObject(stack, x); }
+    else if (v instanceof Set) for (const x of v) pushObject(stack, x);
+    else for (const x of Object.values(v)) pushObject(stack, x);
+  }
+  return handles;
+}
+
 /** @internal */
 export function wrapOrNull(handle: NativeTensor | null): Tensor | null {
   return handle ? new Tensor(handle) : null;

@@ -11,7 +11,7 @@ import { gradModeTaken } from './grad_mode';
 import * as jit from './jit';
 import * as nn from './nn';
 import * as optim from './optim';
-import { adoptOwners, checkDtype, checkElement, checkShape, Dtype, DTYPE_CONSTANTS, fitsIn, handleOf, keepAlive, shapeArgs, Size, Tensor, typedArrayDtype } from './tensor';
+import { adoptOwners, checkDtype, checkElement, checkShape, Dtype, DTYPE_CONSTANTS, fitsIn, handleOf, keepAlive, shapeArgs, Size, Tensor, tensorsIn, typedArrayDtype } from './tensor';
 import * as indexing from './indexing';
 import { namespace } from './ops';
 import type { FftOps, LinalgOps, SpecialOps } from './ops';
@@ -453,31 +453,6 @@ export function keep<T extends Tensor>(t: T): T {
   if (!(t instanceof Tensor)) throw invalidType('t', 'a Tensor', t);
   keepAlive(t);
   return t;
-}
-
-/** Pushes `x` when it may hold a tensor (an object): a result of a million numbers costs a loop, not a stack. */
-function pushObject(stack: unknown[], x: unknown): void {
-  if (x !== null && typeof x === 'object') stack.push(x);
-}
-
-/** The tensors in a tidy's result: in arrays, Maps, Sets and objects, at any depth, each once. */
-function tensorsIn(value: unknown): Tensor[] {
-  const handles: Tensor[] = [];
-  if (value === null || typeof value !== 'object') return handles;
-  const seen = new Set<object>();
-  const stack: unknown[] = [value];
-  while (stack.length > 0) {
-    const v = stack.pop();
-    if (v === null || typeof v !== 'object' || seen.has(v)) continue;
-    seen.add(v);
-    if (v instanceof Tensor) handles.push(v);
-    else if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) continue;
-    else if (Array.isArray(v)) for (const x of v) pushObject(stack, x);
-    else if (v instanceof Map) for (const [k, x] of v) { pushObject(stack, k); pushObject(stack, x); }
-    else if (v instanceof Set) for (const x of v) pushObject(stack, x);
-    else for (const x of Object.values(v)) pushObject(stack, x);
-  }
-  return handles;
 }
 
 /** Whether autograd records operations on this thread. */

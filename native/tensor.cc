@@ -240,11 +240,24 @@ void FreeSlot(void* data, bool defer = false) {
   h->moving = false;
   h->depth = 0;
   h->pending_bytes = 0;
+  h->owners = 0;
+  h->scope = 0;
   t_free.indices.push_back(index);
 }
 
-// The External's finalizer (run inside garbage collection: see CMakeLists.txt); `data` is the handle's name.
-void Finalize(node_api_basic_env, void* data, void*) { FreeSlot(data); }
+// The External's finalizer (run inside garbage collection: see CMakeLists.txt); `data` is the handle's name. The
+// slot is freed with its last owner.
+void Finalize(node_api_basic_env, void* data, void*) {
+  uint32_t index;
+  if (!IsHandleId(data, &index)) return;
+  TensorHandle* h = SlotAt(index);
+  if (h->generation != GenerationOf(data)) return;
+  if (h->owners > 1) {
+    h->owners--;
+    return;
+  }
+  FreeSlot(data);
+}
 
 // ---- torch.tidy() scopes ----------------------------------------------------------------------------------
 // The handles made while scopes are open, innermost scope last, and where each open scope's run of them starts. A
@@ -252,8 +265,10 @@ void Finalize(node_api_basic_env, void* data, void*) { FreeSlot(data); }
 struct Scopes {
   std::vector<void*> handles;
   std::vector<size_t> starts;
-  // libtorch's CPU bytes in use when each open scope began (see ScopeEnd).
+  // libtorch's CPU bytes in use when each open scope began, and each one's serial (see ScopeEnd).
   std::vector<int64_t> bytes_before;
+  std::vector<uint32_t> serials;
+  uint32_t last_serial = 0;
 };
 thread_local Scopes t_scopes;
 
@@ -271,11 +286,15 @@ void FreeOpenScopes(void* token) {
   scopes.handles.clear();
   scopes.starts.clear();
   scopes.bytes_before.clear();
+  scopes.serials.clear();
 }
 
 // The name a handle carries (an External's pointer, or a BigInt's value: see tensor.h); false for any other value.
-bool HandleData(napi_env env, napi_value value, void** data) {
+// `*bigint`, when asked, says which.
+bool HandleData(napi_env env, napi_value value, void** data, bool* bigint = nullptr) {
+  if (bigint != nullptr) *bigint = false;
   if (napi_get_value_external(env, value, data) == napi_ok) return true;
+  if (bigint != nullptr) *bigint = true;
   uint64_t bits = 0;
   bool lossless = false;
   if (napi_get_value_bigint_uint64(env, value, &bits, &lossless) != napi_ok || !lossless) return false;
@@ -292,6 +311,7 @@ napi_status KeepHandle(napi_env env, TensorHandle* h, void* data, napi_value* ow
   const napi_status status = napi_create_external(env, data, &Finalize, nullptr, owner);
   if (status != napi_ok) return status;
   h->scoped = false;
+  h->owners = 1;
   if (h->pending_bytes > 0) {
     h->external_bytes = h->pending_bytes;
     int64_t adjusted = 0;
@@ -301,9 +321,35 @@ napi_status KeepHandle(napi_env env, TensorHandle* h, void* data, napi_value* ow
   return napi_ok;
 }
 
+// Another owner, in *owner, for a handle whose slot the garbage collector owns already, held as a scope's BigInt by a
+// Tensor of its own: a second Tensor over the slot, as `F.relu(h, true)` returns, when the first was kept (assigned to
+// a module attribute, torch.keep) before this one left its scope. The slot is freed when the last owner is collected.
+napi_status ShareHandle(napi_env env, TensorHandle* h, void* data, napi_value* owner) {
+  const napi_status status = napi_create_external(env, data, &Finalize, nullptr, owner);
+  if (status == napi_ok) h->owners++;
+  return status;
+}
+
+// Tells V8 that a GC-owned handle holds `bytes` in all (more than it reported), or a scoped one that it will.
+void ReportAtLeast(napi_env env, TensorHandle* h, int64_t bytes) {
+  if (h->scoped) {
+    h->pending_bytes = std::max(h->pending_bytes, bytes);
+  } else if (bytes > h->external_bytes) {
+    int64_t adjusted = 0;
+    napi_adjust_external_memory(env, bytes - h->external_bytes, &adjusted);
+    h->external_bytes = bytes;
+  }
+}
+
+// What using a disposed tensor says: disposed by dispose(), or freed by the end of the scope that made it.
+constexpr const char* kDisposedMessage =
+    "Tensor was disposed: it can no longer be used (dispose() was called, or it was made inside torch.tidy() or a "
+    "forward written in JS and freed when that ended: return it, assign it to a module attribute, or pass it to "
+    "torch.keep() to keep it)";
+
 // The tensor, for its metadata only; an Error once disposed.
 const at::Tensor& Meta(Napi::Env env, const TensorHandle* h) {
-  if (h->disposed) throw Napi::Error::New(env, "Tensor was disposed: it can no longer be used");
+  if (h->disposed) throw Napi::Error::New(env, kDisposedMessage);
   return h->tensor;
 }
 
@@ -352,12 +398,16 @@ Napi::Value TensorWrap::New(Napi::Env env, at::Tensor tensor, int64_t bytes) {
     // The scope's end frees it; kept, it reports its bytes then.
     h->scoped = true;
     h->depth = static_cast<uint32_t>(t_scopes.starts.size());
+    h->scope = t_scopes.serials.back();
     h->pending_bytes = reported;
     t_scopes.handles.push_back(data);
-  } else if (reported > 0) {
+  } else {
     // From here the finalizer owns the slot: it gives back exactly the bytes reported here.
-    h->external_bytes = reported;
-    Napi::MemoryManagement::AdjustExternalMemory(env, reported);
+    h->owners = 1;
+    if (reported > 0) {
+      h->external_bytes = reported;
+      Napi::MemoryManagement::AdjustExternalMemory(env, reported);
+    }
   }
   return Napi::Value(env, external);
 }
@@ -552,15 +602,18 @@ Napi::Value TensorDispose(const Napi::CallbackInfo& info) {
 Napi::Value ScopeBegin(const Napi::CallbackInfo& info) {
   t_scopes.starts.push_back(t_scopes.handles.size());
   t_scopes.bytes_before.push_back(CpuBytesInUse());
+  if (++t_scopes.last_serial == 0) t_scopes.last_serial = 1;
+  t_scopes.serials.push_back(t_scopes.last_serial);
   return info.Env().Undefined();
 }
 
 // scopeEnd(keep) -> owners | undefined: closes the innermost scope. The handles in `keep` (the scope's result) go to
 // the scope around it, or to the garbage collector when there is none: then `owners[i]` is the owner of keep[i] (see
-// KeepHandle), to be kept with its Tensor. The scope's other handles are freed, newest first. What the scope made
-// and its result still holds (in grad mode, the activations its autograd graph saved for backward, as a built-in
-// module's forward reports them: native/module.cc) is counted with the first of its results, so that V8 collects
-// such results as often as their memory needs.
+// KeepHandle, and ShareHandle for a BigInt whose slot was kept through another Tensor), to be kept with its Tensor.
+// The scope's other handles are freed, newest first. What the scope added and its result still holds (in grad mode,
+// the activations its autograd graph saved for backward, as a built-in module's forward reports them:
+// native/module.cc) is counted with the first of its results, so that V8 collects such results as often as their
+// memory needs.
 Napi::Value ScopeEnd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto& scopes = t_scopes;
@@ -575,16 +628,34 @@ Napi::Value ScopeEnd(const Napi::CallbackInfo& info) {
   scopes.starts.pop_back();
   const int64_t bytes_before = scopes.bytes_before.back();
   scopes.bytes_before.pop_back();
+  const uint32_t serial = scopes.serials.back();
+  scopes.serials.pop_back();
   const bool outer = !scopes.starts.empty();
-  // This scope's own handles among the results (one of a scope around it stays there), with their place in `keep`.
-  std::vector<std::tuple<uint32_t, TensorHandle*, void*>> kept;
+  // The results to keep, with their place in `keep`: this scope's own handles (one of a scope around it stays
+  // there), and BigInts whose slot the garbage collector owns already (kept through another Tensor over it).
+  struct Kept {
+    uint32_t index;
+    TensorHandle* h;
+    void* data;
+    bool share;
+  };
+  std::vector<Kept> kept;
+  // The first result this scope made, kept already or not: what the scope added is counted with it.
+  TensorHandle* made = nullptr;
   for (uint32_t i = 0; i < keep.size(); ++i) {
     void* data = nullptr;
-    if (!HandleData(env, keep[i], &data)) continue;
+    bool bigint = false;
+    if (!HandleData(env, keep[i], &data, &bigint)) continue;
     TensorHandle* h = Resolve(data);
-    if (!h || h->disposed || !h->scoped || h->depth != scopes.starts.size() + 1 || h->moving) continue;
-    h->moving = true;
-    kept.emplace_back(i, h, data);
+    if (!h || h->disposed || h->env != env) continue;
+    if (made == nullptr && h->scope == serial) made = h;
+    if (h->scoped && h->depth == scopes.starts.size() + 1 && !h->moving) {
+      h->moving = true;
+      kept.push_back({i, h, data, false});
+    } else if (!h->scoped && bigint &&
+               std::none_of(kept.begin(), kept.end(), [&](const Kept& k) { return k.data == data; })) {
+      kept.push_back({i, h, data, true});
+    }
   }
   std::vector<void*> moved;
   for (size_t i = scopes.handles.size(); i-- > start;) {
@@ -594,16 +665,14 @@ Napi::Value ScopeEnd(const Napi::CallbackInfo& info) {
     if (h->moving) {
       h->moving = false;
       h->depth--;
+      h->scope = outer ? scopes.serials.back() : 0;
       moved.push_back(data);
     } else {
       FreeSlot(data, true);
     }
   }
   scopes.handles.resize(start);
-  if (!kept.empty()) {
-    TensorHandle* first = std::get<1>(kept.front());
-    first->pending_bytes = std::max(first->pending_bytes, CpuBytesInUse() - bytes_before);
-  }
+  if (made != nullptr) ReportAtLeast(env, made, CpuBytesInUse() - bytes_before);
   if (outer) {
     scopes.handles.insert(scopes.handles.end(), moved.rbegin(), moved.rend());
     return env.Undefined();
@@ -612,31 +681,37 @@ Napi::Value ScopeEnd(const Napi::CallbackInfo& info) {
   // owned are freed: no scope holds them any more).
   std::vector<napi_value> owners(kept.size());
   for (size_t k = 0; k < kept.size(); ++k) {
-    const auto& [i, h, data] = kept[k];
-    const napi_status status = KeepHandle(env, h, data, &owners[k]);
+    const Kept& r = kept[k];
+    const napi_status status = r.share ? ShareHandle(env, r.h, r.data, &owners[k]) : KeepHandle(env, r.h, r.data, &owners[k]);
     if (status != napi_ok) {
-      for (size_t rest = k; rest < kept.size(); ++rest) FreeSlot(std::get<2>(kept[rest]));
+      for (size_t rest = k; rest < kept.size(); ++rest) {
+        if (!kept[rest].share) FreeSlot(kept[rest].data);
+      }
       NAPI_THROW_IF_FAILED(env, status, Napi::Value());
     }
   }
   if (kept.empty()) return env.Undefined();
   auto array = Napi::Array::New(env, keep.size());
   for (size_t k = 0; k < kept.size(); ++k) {
-    if (owners[k] != nullptr) array.Set(std::get<0>(kept[k]), Napi::Value(env, owners[k]));
+    if (owners[k] != nullptr) array.Set(kept[k].index, Napi::Value(env, owners[k]));
   }
   return array;
 }
 
 // tensorKeep(h) -> owner | undefined: a handle made inside torch.tidy() outlives every scope (torch.keep), owned by
-// the garbage collector through `owner` (see KeepHandle); a no-op outside.
+// the garbage collector through `owner` (see KeepHandle; ShareHandle when its slot was kept through another Tensor);
+// a no-op for a handle the garbage collector owns.
 Napi::Value TensorKeep(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto* h = Self(info);
-  if (h->disposed) throw Napi::Error::New(env, "Tensor was disposed: it can no longer be used");
+  if (h->disposed) throw Napi::Error::New(env, kDisposedMessage);
   void* data = nullptr;
-  HandleData(env, info[0], &data);
+  bool bigint = false;
+  HandleData(env, info[0], &data, &bigint);
   napi_value owner = nullptr;
-  NAPI_THROW_IF_FAILED(env, KeepHandle(env, h, data, &owner), Napi::Value());
+  const napi_status status = h->scoped ? KeepHandle(env, h, data, &owner)
+                                       : bigint ? ShareHandle(env, h, data, &owner) : napi_ok;
+  NAPI_THROW_IF_FAILED(env, status, Napi::Value());
   return owner != nullptr ? Napi::Value(env, owner) : env.Undefined();
 }
 

@@ -27,6 +27,11 @@ struct TensorHandle {
   uint32_t depth = 0;
   // The bytes a scoped handle reports to V8 if it is kept (outlives its scope).
   int64_t pending_bytes = 0;
+  // Externals whose finalizer frees the slot (the last one collected does): one, or more where several Tensors held
+  // a scope's BigInt for it when it was kept (see ShareHandle in tensor.cc).
+  uint32_t owners = 0;
+  // The serial of the scope that made it (or that its result moved to); 0 for none. Kept, it keeps it.
+  uint32_t scope = 0;
 };
 
 // The JS handle of a tensor names a slot, not an address: bit 63 set (no user-space address has it), a 32-bit

@@ -218,11 +218,11 @@ describe('torch.tidy()', () => {
     const { values, grown, foreign } = JSON.parse(o.stdout.trim().split('\n').pop()!) as { values: unknown[]; grown: number; foreign: string };
     // A result, torch.keep, a Parameter, a data set, a shuffled loader's order (its later batches read), a JS
     // forward's result; the second Tensor over a handle, F.relu(x, true)'s and torch.sigmoid_(a)'s, after the first
-    // was collected.
-    expect(values).toEqual([24, 20, 4, 28, true, 12, 0, 1.5]);
+    // was collected; and the 3 results of a JS forward that returns such a second Tensor after keeping the first.
+    expect(values).toEqual([24, 20, 4, 28, true, 12, 0, 1.5, 3]);
     // Posted to a worker, a handle made inside tidy (a BigInt) is no handle there.
     expect(foreign).toBe('TypeError: Expected tensor to be a Tensor');
-    // Four results of 256 MiB, each dropped: kept, they would add 1 GiB.
+    // Four results of 256 MiB, and four pairs of Tensors over one of 256 MiB, each dropped: kept, they would add 2 GiB.
     expect(grown).toBeLessThan(384);
   }, 60000);
 
@@ -313,19 +313,45 @@ describe('torch.tidy()', () => {
       expect(losses[29]).toBeLessThan(losses[0]);
     });
 
-    test('a forward that throws frees what it made and closes its scope', () => {
-      class Fails extends nn.Module {
-        made: Tensor | null = null;
+    test('tensors in an array, object, Map or Set assigned to a module attribute in forward outlive it (an RNN\'s state)', () => {
+      class Cell extends nn.Module {
+        state: Tensor[] = [];
+        named: { h?: Tensor; extra?: Tensor[] } = {};
+        later: Tensor[] = [];
         override forward(x: Tensor): Tensor {
-          this.made = null;
-          const t = x.mul(2);
-          (this as unknown as { last: Tensor[] }).last = [t];  // an array: not a module attribute's tensor
+          const H = this.state.length ? this.state[0].add(x) : x.mul(1);
+          const C = H.mul(2);
+          this.state = [H, C];
+          this.named = { h: H.neg(), extra: [C.neg()] };
+          (this as unknown as { m: Map<string, Tensor> }).m = new Map([['c', C.add(1)]]);
+          this.later.push(C.sub(1));  // added to a held array afterwards: not kept
+          return H;
+        }
+      }
+      const cell = new Cell();
+      cell.forward(torch.ones(2));
+      const out = cell.forward(torch.ones(2));  // reads the state the first call left
+      expect(out.tolist()).toEqual([2, 2]);
+      expect(cell.state[1].tolist()).toEqual([4, 4]);
+      expect(cell.named.h!.tolist()).toEqual([-2, -2]);
+      expect(cell.named.extra![0].tolist()).toEqual([-4, -4]);
+      expect((cell as unknown as { m: Map<string, Tensor> }).m.get('c')!.tolist()).toEqual([5, 5]);
+      expect(cell.later.map((t) => t.is_disposed)).toEqual([true, true]);
+      // The Error says what freed it, and how to keep one.
+      expect(() => cell.later[0].item()).toThrow(/freed when that ended: return it, assign it to a module attribute, or pass it to torch\.keep\(\)/);
+    });
+
+    test('a forward that throws frees what it made and closes its scope', () => {
+      const captured: Tensor[] = [];
+      class Fails extends nn.Module {
+        override forward(x: Tensor): Tensor {
+          captured.push(x.mul(2));  // held by the caller's array, not by the module
           throw new RangeError('no');
         }
       }
       const f = new Fails();
       expect(() => f.forward(torch.ones(1))).toThrow(RangeError);
-      expect((f as unknown as { last: Tensor[] }).last[0].is_disposed).toBe(true);
+      expect(captured[0].is_disposed).toBe(true);
       class Wrong extends nn.Module {
         override forward(x: Tensor): Tensor { return x.mul(2).tolist() as never; }
       }

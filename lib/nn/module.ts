@@ -7,7 +7,7 @@ import { types } from 'node:util';
 import type { NativeModule } from '../../binding';
 import { native } from '../binding';
 import type { DeviceLike } from '../device';
-import { adoptOwners, Dtype, integerRange, keepAlive, parseTo, Tensor, ToOptions } from '../tensor';
+import { adoptOwners, Dtype, integerRange, keepAlive, parseTo, Tensor, tensorsIn, ToOptions } from '../tensor';
 import { inspectCustom } from '../format';
 import { checkArgCount, checkBool, checkFunction, invalidType, invalidValue, isOptions, parseArgs } from '../validate';
 
@@ -162,11 +162,21 @@ const guard: ProxyHandler<Module> = {
   // class's own. (An assignment comes here too, through Reflect.set.)
   defineProperty(target, key, descriptor) {
     if (key === 'forward' && typeof descriptor.value === 'function') descriptor = { ...descriptor, value: checkedForward(descriptor.value) };
-    // A tensor a module holds, assigned or defined (a class field), outlives any torch.tidy() it was made in.
-    if (descriptor.value instanceof Tensor && !descriptor.value.is_disposed) keepAlive(descriptor.value);
+    // A tensor a module holds, assigned or defined (a class field), outlives any torch.tidy() or JS forward it was
+    // made in; so do the tensors in an array, object, Map or Set so assigned (an RNN's `this.state = [H, C]`), as
+    // they are at the time (one added to it later must be passed to torch.keep).
+    if (holdsTensors(descriptor.value)) for (const t of tensorsIn(descriptor.value)) if (!t.is_disposed) keepAlive(t);
     return Reflect.defineProperty(target, key, descriptor);
   },
 };
+
+/** Whether a module attribute's value is a Tensor or a container of them (an array, a plain object, a Map, a Set). */
+function holdsTensors(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return value instanceof Tensor || Array.isArray(value) || value instanceof Map || value instanceof Set ||
+    proto === Object.prototype || proto === null;
+}
 
 /** A state dict, as Module.state_dict() gives it: parameter (and buffer) names to tensors, in PyTorch's order. */
 export type StateDict = Record<string, Tensor>;

@@ -3,10 +3,14 @@
 // must be told of them, or it lets results pile up between collections. 250 forwards in grad mode of LeNet's layers
 // behind a JS forward, each result dropped: prints the growth of resident memory in MiB. In a fresh process, so that
 // a jest worker's own heap (whose collections come often) does not hide it: 2.0-2.1 GiB here when the scope's
-// result was told only of its own bytes, 180-190 MiB since.
+// result was told only of its own bytes, 180-190 MiB since. The forward may also keep its result before returning
+// it, which makes it the garbage collector's before the scope ends (it is counted all the same):
+//   node js-forward-memory.js [plain | attribute | keep]
 'use strict';
 const path = require('node:path');
 const { torch, nn } = require(path.join(__dirname, '..', '..'));
+
+const mode = process.argv[2] || 'plain';
 
 const lenet = () => new nn.Sequential(
   new nn.Reshape(-1, 1, 28, 28),
@@ -28,6 +32,8 @@ class JsLeNet extends nn.Module {
   forward(X) {
     let Y = X;
     for (const layer of this.body) Y = layer.forward(Y);
+    if (mode === 'attribute') this.last = Y;
+    if (mode === 'keep') torch.keep(Y);
     return Y;
   }
 }

@@ -41,10 +41,24 @@ let pair = torch.tidy(() => {
 const b = pair.b;
 x = null;
 pair = null;
+// The same, where the first Tensor was kept before the second left its scope: a JS forward assigns a layer's result
+// to an attribute and returns the in-place relu of it, a second Tensor over the same slot. Each result must outlive
+// the attribute's next value.
+class Aliased extends nn.Module {
+  constructor() { super(); this.lin = new nn.Linear(3, 3); }
+  forward(x) {
+    const h = this.lin.forward(x);
+    const r = nn.functional.relu(h, true);
+    this.features = h;
+    return r;
+  }
+}
+const aliased = new Aliased();
+const aliasedOuts = [0, 1, 2].map(() => aliased.forward(torch.ones(1, 3)));
 collect();
 for (let i = 0; i < 100000; i++) torch.ones(4);
 collect();
-values.push(y.sum().item(), b.sum().item());
+values.push(y.sum().item(), b.sum().item(), aliasedOuts.filter((t) => !t.is_disposed && t.sum().item() >= 0).length);
 
 // Dropped, a kept result is freed by the next collection: 256 MiB each time.
 const before = rss();
@@ -52,6 +66,19 @@ for (let i = 0; i < 4; i++) {
   let big = torch.tidy(() => torch.ones(64 * 1024 * 1024));
   if (big.shape[0] !== 64 * 1024 * 1024) throw new Error('shape');
   big = null;
+  collect();
+}
+// Two Tensors over one slot, each with an owner of its own (the second made when the first was kept before it left
+// its scope): the slot is freed once both are dropped.
+for (let i = 0; i < 4; i++) {
+  let pair2 = torch.tidy(() => {
+    const a = torch.ones(64 * 1024 * 1024);
+    const r = torch.relu_(a);
+    torch.keep(a);
+    return [a, r];
+  });
+  if (pair2[1].shape[0] !== 64 * 1024 * 1024) throw new Error('shape');
+  pair2 = null;
   collect();
 }
 // A handle copied to another thread (a BigInt can be: postMessage) is no handle there.
