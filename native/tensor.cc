@@ -241,6 +241,7 @@ void FreeSlot(void* data, bool defer = false) {
   h->depth = 0;
   h->pending_bytes = 0;
   h->owners = 0;
+  h->scope_ref = false;
   h->scope = 0;
   t_free.indices.push_back(index);
 }
@@ -257,6 +258,17 @@ void Finalize(node_api_basic_env, void* data, void*) {
     return;
   }
   FreeSlot(data);
+}
+
+// A scope lets go of a kept handle it still held (TensorHandle::scope_ref): freed if no owner is left.
+void DropScopeRef(TensorHandle* h, void* data) {
+  h->scope_ref = false;
+  h->scope = 0;
+  if (h->owners > 1) {
+    h->owners--;
+  } else {
+    FreeSlot(data);
+  }
 }
 
 // ---- torch.tidy() scopes ----------------------------------------------------------------------------------
@@ -281,7 +293,12 @@ void FreeOpenScopes(void* token) {
   auto& scopes = t_scopes;
   for (size_t i = scopes.handles.size(); i-- > 0;) {
     TensorHandle* h = Resolve(scopes.handles[i]);
-    if (h != &kStale && h->scoped) FreeSlot(scopes.handles[i]);
+    if (h == &kStale) continue;
+    if (h->scoped) {
+      FreeSlot(scopes.handles[i]);
+    } else if (h->scope_ref) {
+      DropScopeRef(h, scopes.handles[i]);
+    }
   }
   scopes.handles.clear();
   scopes.starts.clear();
@@ -304,14 +321,16 @@ bool HandleData(napi_env env, napi_value value, void** data, bool* bigint = null
 
 // A scoped handle from now on owned by the garbage collector: its bytes reported to V8, and in *owner a new External
 // naming the same slot, whose finalizer frees it (the handle is a BigInt, which can have none): the JS side makes the
-// owner the Tensor's handle (lib/tensor.ts keepAlive). *owner stays null for a handle that is not scoped.
-napi_status KeepHandle(napi_env env, TensorHandle* h, void* data, napi_value* owner) {
+// owner the Tensor's handle (lib/tensor.ts keepAlive). *owner stays null for a handle that is not scoped. `in_scope`:
+// kept while its scope is open (torch.keep), which holds it too until it ends (TensorHandle::scope_ref).
+napi_status KeepHandle(napi_env env, TensorHandle* h, void* data, napi_value* owner, bool in_scope) {
   *owner = nullptr;
   if (!h->scoped) return napi_ok;
   const napi_status status = napi_create_external(env, data, &Finalize, nullptr, owner);
   if (status != napi_ok) return status;
   h->scoped = false;
-  h->owners = 1;
+  h->owners = in_scope ? 2 : 1;
+  h->scope_ref = in_scope;
   if (h->pending_bytes > 0) {
     h->external_bytes = h->pending_bytes;
     int64_t adjusted = 0;
@@ -324,10 +343,17 @@ napi_status KeepHandle(napi_env env, TensorHandle* h, void* data, napi_value* ow
 // Another owner, in *owner, for a handle whose slot the garbage collector owns already, held as a scope's BigInt by a
 // Tensor of its own: a second Tensor over the slot, as `F.relu(h, true)` returns, when the first was kept (assigned to
 // a module attribute, torch.keep) before this one left its scope. The slot is freed when the last owner is collected.
-napi_status ShareHandle(napi_env env, TensorHandle* h, void* data, napi_value* owner) {
+// `transfer`: the owner takes the place of the scope's own reference (TensorHandle::scope_ref) instead of adding one.
+napi_status ShareHandle(napi_env env, TensorHandle* h, void* data, napi_value* owner, bool transfer = false) {
   const napi_status status = napi_create_external(env, data, &Finalize, nullptr, owner);
-  if (status == napi_ok) h->owners++;
-  return status;
+  if (status != napi_ok) return status;
+  if (transfer) {
+    h->scope_ref = false;
+    h->scope = 0;
+  } else {
+    h->owners++;
+  }
+  return napi_ok;
 }
 
 // Tells V8 that a GC-owned handle holds `bytes` in all (more than it reported), or a scoped one that it will.
@@ -608,12 +634,11 @@ Napi::Value ScopeBegin(const Napi::CallbackInfo& info) {
 }
 
 // scopeEnd(keep) -> owners | undefined: closes the innermost scope. The handles in `keep` (the scope's result) go to
-// the scope around it, or to the garbage collector when there is none: then `owners[i]` is the owner of keep[i] (see
-// KeepHandle, and ShareHandle for a BigInt whose slot was kept through another Tensor), to be kept with its Tensor.
-// The scope's other handles are freed, newest first. What the scope added and its result still holds (in grad mode,
-// the activations its autograd graph saved for backward, as a built-in module's forward reports them:
-// native/module.cc) is counted with the first of its results, so that V8 collects such results as often as their
-// memory needs.
+// the scope around it, or to the garbage collector when there is none: then `owners[i]` is the owner of keep[i], to
+// be kept with its Tensor. The scope's other handles are freed, newest first, and the ones kept inside it let go of
+// (TensorHandle::scope_ref). What the scope added and its result still holds (in grad mode, the activations its
+// autograd graph saved for backward, as a built-in module's forward reports them: native/module.cc) is counted with
+// the first result it made, so that V8 collects such results as often as their memory needs.
 Napi::Value ScopeEnd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto& scopes = t_scopes;
@@ -631,61 +656,89 @@ Napi::Value ScopeEnd(const Napi::CallbackInfo& info) {
   const uint32_t serial = scopes.serials.back();
   scopes.serials.pop_back();
   const bool outer = !scopes.starts.empty();
-  // The results to keep, with their place in `keep`: this scope's own handles (one of a scope around it stays
-  // there), and BigInts whose slot the garbage collector owns already (kept through another Tensor over it).
+  const uint32_t depth = static_cast<uint32_t>(scopes.starts.size()) + 1;  // this scope's
+
+  // The results this scope hands on, with their place in `keep`:
+  //   kOwn: a handle it owns (scoped);
+  //   kRef: a handle kept inside it, that it holds too (scope_ref), named by a Tensor holding its BigInt;
+  //   kNewRef: a BigInt whose slot no scope holds any more (kept through another Tensor over it in an earlier scope).
+  // kOwn and kRef are marked `moving` (which also skips a handle named twice).
+  enum class Kind { kOwn, kRef, kNewRef };
   struct Kept {
     uint32_t index;
     TensorHandle* h;
     void* data;
-    bool share;
+    Kind kind;
   };
   std::vector<Kept> kept;
-  // The first result this scope made, kept already or not: what the scope added is counted with it.
-  TensorHandle* made = nullptr;
+  void* made = nullptr;  // the first result this scope made (see ReportAtLeast)
   for (uint32_t i = 0; i < keep.size(); ++i) {
     void* data = nullptr;
     bool bigint = false;
     if (!HandleData(env, keep[i], &data, &bigint)) continue;
     TensorHandle* h = Resolve(data);
     if (!h || h->disposed || h->env != env) continue;
-    if (made == nullptr && h->scope == serial) made = h;
-    if (h->scoped && h->depth == scopes.starts.size() + 1 && !h->moving) {
+    if (made == nullptr && h->scope == serial) made = data;
+    if (h->moving) continue;
+    if (h->scoped || h->scope_ref) {
+      // One of a scope around this one stays there.
+      if (h->depth != depth || (!h->scoped && !bigint)) continue;
       h->moving = true;
-      kept.push_back({i, h, data, false});
-    } else if (!h->scoped && bigint &&
-               std::none_of(kept.begin(), kept.end(), [&](const Kept& k) { return k.data == data; })) {
-      kept.push_back({i, h, data, true});
+      kept.push_back({i, h, data, h->scoped ? Kind::kOwn : Kind::kRef});
+    } else if (bigint && std::none_of(kept.begin(), kept.end(), [&](const Kept& k) { return k.data == data; })) {
+      kept.push_back({i, h, data, Kind::kNewRef});
     }
   }
   std::vector<void*> moved;
   for (size_t i = scopes.handles.size(); i-- > start;) {
     void* data = scopes.handles[i];
     TensorHandle* h = Resolve(data);
-    if (h == &kStale || !h->scoped) continue;  // kept (tensorKeep) or already finalized
+    if (h == &kStale) continue;  // finalized already
     if (h->moving) {
       h->moving = false;
-      h->depth--;
-      h->scope = outer ? scopes.serials.back() : 0;
-      moved.push_back(data);
-    } else {
+      if (outer) {
+        h->depth--;
+        h->scope = scopes.serials.back();
+        moved.push_back(data);
+      } else {
+        h->depth = 0;
+        h->scope = 0;
+      }
+    } else if (h->scoped) {
       FreeSlot(data, true);
+    } else if (h->scope_ref) {
+      DropScopeRef(h, data);
     }
   }
   scopes.handles.resize(start);
-  if (made != nullptr) ReportAtLeast(env, made, CpuBytesInUse() - bytes_before);
+  if (made != nullptr) {
+    TensorHandle* h = Resolve(made);
+    if (h != &kStale) ReportAtLeast(env, h, CpuBytesInUse() - bytes_before);
+  }
   if (outer) {
+    // A slot no scope held joins the one around, which holds it as the Tensors naming it by BigInt live in it.
+    for (const Kept& k : kept) {
+      if (k.kind != Kind::kNewRef) continue;
+      k.h->owners++;
+      k.h->scope_ref = true;
+      k.h->depth = depth - 1;
+      k.h->scope = scopes.serials.back();
+      moved.push_back(k.data);
+    }
     scopes.handles.insert(scopes.handles.end(), moved.rbegin(), moved.rend());
     return env.Undefined();
   }
   // Kept from here by the garbage collector, each through its owner (should making one fail, the results not yet
-  // owned are freed: no scope holds them any more).
+  // owned are let go of: no scope holds them any more).
   std::vector<napi_value> owners(kept.size());
   for (size_t k = 0; k < kept.size(); ++k) {
     const Kept& r = kept[k];
-    const napi_status status = r.share ? ShareHandle(env, r.h, r.data, &owners[k]) : KeepHandle(env, r.h, r.data, &owners[k]);
+    const napi_status status = r.kind == Kind::kOwn ? KeepHandle(env, r.h, r.data, &owners[k], /*in_scope=*/false)
+                                                    : ShareHandle(env, r.h, r.data, &owners[k], r.kind == Kind::kRef);
     if (status != napi_ok) {
       for (size_t rest = k; rest < kept.size(); ++rest) {
-        if (!kept[rest].share) FreeSlot(kept[rest].data);
+        if (kept[rest].kind == Kind::kOwn) FreeSlot(kept[rest].data);
+        if (kept[rest].kind == Kind::kRef) DropScopeRef(kept[rest].h, kept[rest].data);
       }
       NAPI_THROW_IF_FAILED(env, status, Napi::Value());
     }
@@ -709,7 +762,7 @@ Napi::Value TensorKeep(const Napi::CallbackInfo& info) {
   bool bigint = false;
   HandleData(env, info[0], &data, &bigint);
   napi_value owner = nullptr;
-  const napi_status status = h->scoped ? KeepHandle(env, h, data, &owner)
+  const napi_status status = h->scoped ? KeepHandle(env, h, data, &owner, /*in_scope=*/true)
                                        : bigint ? ShareHandle(env, h, data, &owner) : napi_ok;
   NAPI_THROW_IF_FAILED(env, status, Napi::Value());
   return owner != nullptr ? Napi::Value(env, owner) : env.Undefined();

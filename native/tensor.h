@@ -27,9 +27,12 @@ struct TensorHandle {
   uint32_t depth = 0;
   // The bytes a scoped handle reports to V8 if it is kept (outlives its scope).
   int64_t pending_bytes = 0;
-  // Externals whose finalizer frees the slot (the last one collected does): one, or more where several Tensors held
-  // a scope's BigInt for it when it was kept (see ShareHandle in tensor.cc).
+  // Owned by the garbage collector (kept, or made outside scopes): how many owners it has, Externals whose finalizer
+  // frees the slot when the last goes, plus one while `scope_ref`: kept inside a scope (torch.keep, a module
+  // attribute), it stays in that scope's list until the scope ends, so that a second Tensor over it that holds the
+  // scope's BigInt (as `F.relu(h, true)` returns) stays valid as long as the scope, like any of the scope's handles.
   uint32_t owners = 0;
+  bool scope_ref = false;
   // The serial of the scope that made it (or that its result moved to); 0 for none. Kept, it keeps it.
   uint32_t scope = 0;
 };

@@ -218,8 +218,10 @@ describe('torch.tidy()', () => {
     const { values, grown, foreign } = JSON.parse(o.stdout.trim().split('\n').pop()!) as { values: unknown[]; grown: number; foreign: string };
     // A result, torch.keep, a Parameter, a data set, a shuffled loader's order (its later batches read), a JS
     // forward's result; the second Tensor over a handle, F.relu(x, true)'s and torch.sigmoid_(a)'s, after the first
-    // was collected; and the 3 results of a JS forward that returns such a second Tensor after keeping the first.
-    expect(values).toEqual([24, 20, 4, 28, true, 12, 0, 1.5, 3]);
+    // was collected; and the 3 results of a JS forward that returns such a second Tensor after keeping the first,
+    // outside any scope, then inside a tidy and a JS forward around it, and such a Tensor returned through a tidy
+    // whose first was kept with torch.keep and dropped, with collections while the scopes are open.
+    expect(values).toEqual([24, 20, 4, 28, true, 12, 0, 1.5, 3, 3, 3, 3]);
     // Posted to a worker, a handle made inside tidy (a BigInt) is no handle there.
     expect(foreign).toBe('TypeError: Expected tensor to be a Tensor');
     // Four results of 256 MiB, and four pairs of Tensors over one of 256 MiB, each dropped: kept, they would add 2 GiB.

@@ -165,7 +165,10 @@ const guard: ProxyHandler<Module> = {
     // A tensor a module holds, assigned or defined (a class field), outlives any torch.tidy() or JS forward it was
     // made in; so do the tensors in an array, object, Map or Set so assigned (an RNN's `this.state = [H, C]`), as
     // they are at the time (one added to it later must be passed to torch.keep).
-    if (holdsTensors(descriptor.value)) for (const t of tensorsIn(descriptor.value)) if (!t.is_disposed) keepAlive(t);
+    // (Only a scope's handles, BigInts, need it: one the garbage collector owns is skipped without a native call.)
+    if (holdsTensors(descriptor.value)) {
+      for (const t of tensorsIn(descriptor.value)) if (typeof t._h === 'bigint' && !t.is_disposed) keepAlive(t);
+    }
     return Reflect.defineProperty(target, key, descriptor);
   },
 };

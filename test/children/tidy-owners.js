@@ -59,6 +59,34 @@ collect();
 for (let i = 0; i < 100000; i++) torch.ones(4);
 collect();
 values.push(y.sum().item(), b.sum().item(), aliasedOuts.filter((t) => !t.is_disposed && t.sum().item() >= 0).length);
+// The same inside a scope around (a tidy, or a JS forward calling the block), with collections while it is open: a
+// slot kept inside a scope is held by that scope too, so the second Tensor over it lives as long as the scope.
+const inTidy = torch.tidy(() => {
+  const outs = [0, 1, 2].map(() => aliased.forward(torch.ones(1, 3)));
+  collect();
+  return outs;
+});
+class Twice extends nn.Module {
+  constructor() { super(); this.block = new Aliased(); }
+  forward(x) {
+    const first = this.block.forward(x);
+    const second = this.block.forward(first);
+    collect();
+    return first.add(second);
+  }
+}
+const twice = new Twice().forward(torch.ones(1, 3));
+const sibling = torch.tidy(() => {
+  const r = (() => {
+    const a = torch.ones(3);
+    const relu = torch.relu_(a);
+    torch.keep(a);
+    return relu;
+  })();
+  collect();
+  return r;
+});
+values.push(inTidy.filter((t) => !t.is_disposed).length, twice.shape[1], sibling.sum().item());
 
 // Dropped, a kept result is freed by the next collection: 256 MiB each time.
 const before = rss();
