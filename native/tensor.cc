@@ -248,27 +248,28 @@ void FreeSlot(void* data, bool defer = false) {
 
 // The External's finalizer (run inside garbage collection: see CMakeLists.txt); `data` is the handle's name. The
 // slot is freed with its last owner.
+// One owner of a GC-owned handle goes: the slot is freed with the last.
+void ReleaseOwner(TensorHandle* h, void* data) {
+  if (h->owners > 1) {
+    h->owners--;
+  } else {
+    FreeSlot(data);
+  }
+}
+
 void Finalize(node_api_basic_env, void* data, void*) {
   uint32_t index;
   if (!IsHandleId(data, &index)) return;
   TensorHandle* h = SlotAt(index);
   if (h->generation != GenerationOf(data)) return;
-  if (h->owners > 1) {
-    h->owners--;
-    return;
-  }
-  FreeSlot(data);
+  ReleaseOwner(h, data);
 }
 
 // A scope lets go of a kept handle it still held (TensorHandle::scope_ref): freed if no owner is left.
 void DropScopeRef(TensorHandle* h, void* data) {
   h->scope_ref = false;
   h->scope = 0;
-  if (h->owners > 1) {
-    h->owners--;
-  } else {
-    FreeSlot(data);
-  }
+  ReleaseOwner(h, data);
 }
 
 // ---- torch.tidy() scopes ----------------------------------------------------------------------------------
@@ -343,16 +344,18 @@ napi_status KeepHandle(napi_env env, TensorHandle* h, void* data, napi_value* ow
 // Another owner, in *owner, for a handle whose slot the garbage collector owns already, held as a scope's BigInt by a
 // Tensor of its own: a second Tensor over the slot, as `F.relu(h, true)` returns, when the first was kept (assigned to
 // a module attribute, torch.keep) before this one left its scope. The slot is freed when the last owner is collected.
-// `transfer`: the owner takes the place of the scope's own reference (TensorHandle::scope_ref) instead of adding one.
+// `transfer`: the owner takes the place of a reference counted already (a scope's, TensorHandle::scope_ref, or one
+// ScopeEnd took for it) instead of adding one.
 napi_status ShareHandle(napi_env env, TensorHandle* h, void* data, napi_value* owner, bool transfer = false) {
+  // Counted first: making the External may collect garbage, and finalize the slot's other owners.
+  if (!transfer) h->owners++;
   const napi_status status = napi_create_external(env, data, &Finalize, nullptr, owner);
-  if (status != napi_ok) return status;
-  if (transfer) {
-    h->scope_ref = false;
-    h->scope = 0;
-  } else {
-    h->owners++;
+  if (status != napi_ok) {
+    if (!transfer) ReleaseOwner(h, data);
+    return status;
   }
+  h->scope_ref = false;
+  h->scope = 0;
   return napi_ok;
 }
 
@@ -661,7 +664,8 @@ Napi::Value ScopeEnd(const Napi::CallbackInfo& info) {
   // The results this scope hands on, with their place in `keep`:
   //   kOwn: a handle it owns (scoped);
   //   kRef: a handle kept inside it, that it holds too (scope_ref), named by a Tensor holding its BigInt;
-  //   kNewRef: a BigInt whose slot no scope holds any more (kept through another Tensor over it in an earlier scope).
+  //   kNewRef: a BigInt whose slot no scope holds any more (kept through another Tensor over it in an earlier scope);
+  //     counted as one more owner at once, which joins the scope around or becomes the owner handed back.
   // kOwn and kRef are marked `moving` (which also skips a handle named twice).
   enum class Kind { kOwn, kRef, kNewRef };
   struct Kept {
@@ -686,6 +690,8 @@ Napi::Value ScopeEnd(const Napi::CallbackInfo& info) {
       h->moving = true;
       kept.push_back({i, h, data, h->scoped ? Kind::kOwn : Kind::kRef});
     } else if (bigint && std::none_of(kept.begin(), kept.end(), [&](const Kept& k) { return k.data == data; })) {
+      // Counted at once (see ShareHandle): what follows may collect garbage, and finalize the slot's owner.
+      h->owners++;
       kept.push_back({i, h, data, Kind::kNewRef});
     }
   }
@@ -719,7 +725,6 @@ Napi::Value ScopeEnd(const Napi::CallbackInfo& info) {
     // A slot no scope held joins the one around, which holds it as the Tensors naming it by BigInt live in it.
     for (const Kept& k : kept) {
       if (k.kind != Kind::kNewRef) continue;
-      k.h->owners++;
       k.h->scope_ref = true;
       k.h->depth = depth - 1;
       k.h->scope = scopes.serials.back();
@@ -734,11 +739,11 @@ Napi::Value ScopeEnd(const Napi::CallbackInfo& info) {
   for (size_t k = 0; k < kept.size(); ++k) {
     const Kept& r = kept[k];
     const napi_status status = r.kind == Kind::kOwn ? KeepHandle(env, r.h, r.data, &owners[k], /*in_scope=*/false)
-                                                    : ShareHandle(env, r.h, r.data, &owners[k], r.kind == Kind::kRef);
+                                                    : ShareHandle(env, r.h, r.data, &owners[k], /*transfer=*/true);
     if (status != napi_ok) {
       for (size_t rest = k; rest < kept.size(); ++rest) {
         if (kept[rest].kind == Kind::kOwn) FreeSlot(kept[rest].data);
-        if (kept[rest].kind == Kind::kRef) DropScopeRef(kept[rest].h, kept[rest].data);
+        if (kept[rest].kind != Kind::kOwn) DropScopeRef(kept[rest].h, kept[rest].data);
       }
       NAPI_THROW_IF_FAILED(env, status, Napi::Value());
     }
